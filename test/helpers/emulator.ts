@@ -1,0 +1,47 @@
+/**
+ * The emulated AWS account (moto server) as tests see it.
+ *
+ * The server itself is started once per run by `global-setup.ts`; these helpers read its
+ * URL, clear its state and build SDK clients pointed at it.
+ */
+import { inject } from 'vitest';
+import { makeClients, type PhoenixClients } from '../../functions/aws/clients';
+
+/** The region every test account lives in. */
+export const TEST_REGION = 'us-east-1';
+
+/** moto accepts any credentials; fixed dummy ones keep the SDK away from real profiles. */
+export const TEST_CREDENTIALS = {
+  accessKeyId: 'testing',
+  secretAccessKey: 'testing',
+} as const;
+
+/** The moto server's base URL, e.g. `http://127.0.0.1:40123`. */
+export function emulatorEndpoint(): string {
+  const endpoint = inject('motoEndpoint');
+  if (typeof endpoint !== 'string' || endpoint === '') {
+    throw new Error('No emulated AWS account: vitest must run with globalSetup test/helpers/global-setup.ts');
+  }
+  return endpoint;
+}
+
+/** Clears every resource in the emulated account (all services, all regions). */
+export async function resetEmulator(): Promise<void> {
+  const response = await fetch(`${emulatorEndpoint()}/moto-api/reset`, { method: 'POST' });
+  await response.body?.cancel();
+  if (!response.ok) {
+    throw new Error(`Resetting the emulated account failed: HTTP ${response.status}`);
+  }
+}
+
+/** SDK v3 clients for the emulated account: region us-east-1, dummy credentials. */
+export function testClients(): PhoenixClients {
+  return makeClients({
+    region: TEST_REGION,
+    endpoint: emulatorEndpoint(),
+    credentials: { ...TEST_CREDENTIALS },
+    // moto never throttles, and some calls it does not implement answer 500: retry once for
+    // a transient socket error, not five times with backoff on an error that will not change.
+    maxAttempts: 2,
+  });
+}
