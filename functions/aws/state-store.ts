@@ -1,0 +1,481 @@
+/**
+ * Phoenix's operational state in one DynamoDB table: the pause switch, notification
+ * de-duplication, quarantines and budget leases.
+ *
+ * Table: partition key `pk` (S), sort key `sk` (S), TTL attribute `expiresAt` (epoch
+ * seconds). DynamoDB deletes expired items lazily (up to days later), so every read and
+ * every condition here treats an item whose `expiresAt` has passed as absent.
+ *
+ * Item layout:
+ * - `control` / `pause`: the pause switch (`paused`, `by`, `at`).
+ * - `notification#<key>` / `claim`: one notification already sent (expires).
+ * - `quarantine` / `<fleet>#<templateId>#<version>`: a launch template version that failed.
+ * - `lease#<fleet>` / `slot#<i>`: one of the fleet's `maxConcurrent` replacement slots.
+ * - `lease#<fleet>` / `dip#<i>`: one unit of the fleet's healthy-capacity headroom, taken
+ *   only by a replacement that takes an instance out before its successor is healthy.
+ *
+ * Every lease is its own item taken with a conditional put, so two executions can never
+ * hold the same slot: the concurrency limit holds without a lock or a read-modify-write.
+ */
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+} from '@aws-sdk/client-dynamodb';
+import { InvalidInputError } from '../domain/errors';
+
+/** The store reads the time through this, so tests and the local runner control it. */
+export type Clock = () => Date;
+
+export interface PauseState {
+  paused: boolean;
+  /** Who set the switch last (operator name, CLI user…), when known. */
+  by?: string;
+  /** ISO-8601 time the switch was set. */
+  at?: string;
+}
+
+export interface QuarantineKey {
+  fleet: string;
+  templateId: string;
+  version: number;
+}
+
+export interface Quarantine extends QuarantineKey {
+  /** Why the version was quarantined (the rollback's cause). */
+  cause: string;
+  /** The execution that failed with it (ARN or name). */
+  execution: string;
+  /** ISO-8601 time of the quarantine. */
+  at: string;
+}
+
+export interface LeaseRequest {
+  fleet: string;
+  /** Unique per remediation (the execution ARN): only the holder releases its lease. */
+  holder: string;
+  instanceId: string;
+  /** Replacements in flight per fleet, this one included. */
+  maxConcurrent: number;
+  /** Healthy capacity may never fall below this share of `desired`. */
+  minHealthyPercent: number;
+  /** Healthy instances in the fleet right now, as measured by the caller. */
+  healthy: number;
+  /** The capacity the fleet is meant to have (ASG desired capacity, or the fleet size). */
+  desired: number;
+  /**
+   * Instances this replacement takes out of service before its successor is healthy:
+   * 0 for launch-before-terminate, 1 for standby-replace without MaxSize headroom.
+   */
+  disruption: number;
+  /** The lease frees itself after this long, so a dead execution cannot block the fleet. */
+  ttlSeconds: number;
+}
+
+export interface Lease {
+  fleet: string;
+  holder: string;
+  instanceId: string;
+  /** Sort keys of the items held: one `slot#<i>` and, for a disruptive replacement, one `dip#<i>`. */
+  items: string[];
+  /** Epoch seconds. */
+  expiresAt: number;
+}
+
+export type LeaseDecision = { granted: true; lease: Lease } | { granted: false; reason: string };
+
+/** The healthy floor of a fleet: the fewest healthy instances `minHealthyPercent` allows. */
+export function healthyFloor(desired: number, minHealthyPercent: number): number {
+  return Math.ceil((desired * minHealthyPercent) / 100);
+}
+
+const CONTROL_PK = 'control';
+const PAUSE_SK = 'pause';
+const QUARANTINE_PK = 'quarantine';
+
+function epochSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}
+
+function quarantineSk(key: QuarantineKey): string {
+  return `${key.fleet}#${key.templateId}#${key.version}`;
+}
+
+function str(item: Record<string, AttributeValue> | undefined, name: string): string | undefined {
+  const value = item?.[name];
+  return value !== undefined && 'S' in value ? value.S : undefined;
+}
+
+function num(item: Record<string, AttributeValue> | undefined, name: string): number | undefined {
+  const value = item?.[name];
+  if (value === undefined || !('N' in value) || value.N === undefined) return undefined;
+  return Number(value.N);
+}
+
+function nonNegativeInteger(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new InvalidInputError(`${name} must be a whole number ≥ 0, got ${value}`);
+  }
+}
+
+/** Typed access to Phoenix's DynamoDB table. */
+export class StateStore {
+  readonly #dynamodb: Pick<DynamoDBClient, 'send'>;
+  readonly #table: string;
+  readonly #clock: Clock;
+
+  constructor(dynamodb: Pick<DynamoDBClient, 'send'>, tableName: string, clock: Clock = () => new Date()) {
+    if (tableName === '') throw new InvalidInputError('the state table name is empty');
+    this.#dynamodb = dynamodb;
+    this.#table = tableName;
+    this.#clock = clock;
+  }
+
+  get tableName(): string {
+    return this.#table;
+  }
+
+  // ---- pause switch -------------------------------------------------------------------
+
+  /** The switch as last set; never set means not paused. Strongly consistent read. */
+  async pauseState(): Promise<PauseState> {
+    const { Item } = await this.#dynamodb.send(
+      new GetItemCommand({
+        TableName: this.#table,
+        Key: { pk: { S: CONTROL_PK }, sk: { S: PAUSE_SK } },
+        ConsistentRead: true,
+      }),
+    );
+    if (Item === undefined) return { paused: false };
+    const state: PauseState = { paused: Item.paused?.BOOL === true };
+    const by = str(Item, 'by');
+    const at = str(Item, 'at');
+    if (by !== undefined) state.by = by;
+    if (at !== undefined) state.at = at;
+    return state;
+  }
+
+  /** True while an operator has paused new remediations. */
+  async isPaused(): Promise<boolean> {
+    return (await this.pauseState()).paused;
+  }
+
+  /** Sets the switch; `by` is recorded so the next operator knows whom to ask. */
+  async setPaused(paused: boolean, by: string): Promise<PauseState> {
+    const at = this.#clock().toISOString();
+    await this.#dynamodb.send(
+      new PutItemCommand({
+        TableName: this.#table,
+        Item: {
+          pk: { S: CONTROL_PK },
+          sk: { S: PAUSE_SK },
+          paused: { BOOL: paused },
+          by: { S: by === '' ? 'unknown' : by },
+          at: { S: at },
+        },
+      }),
+    );
+    return { paused, by: by === '' ? 'unknown' : by, at };
+  }
+
+  // ---- notification de-duplication ----------------------------------------------------
+
+  /**
+   * Claims the right to send the notification `key` (e.g. instance + fingerprint + event).
+   * True only for the first caller until the claim expires after `ttlSeconds`.
+   */
+  async claimNotification(key: string, ttlSeconds: number): Promise<boolean> {
+    if (key === '') throw new InvalidInputError('a notification key cannot be empty');
+    nonNegativeInteger('ttlSeconds', ttlSeconds);
+    const now = this.#clock();
+    try {
+      await this.#dynamodb.send(
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: {
+            pk: { S: `notification#${key}` },
+            sk: { S: 'claim' },
+            claimedAt: { S: now.toISOString() },
+            expiresAt: { N: String(epochSeconds(now) + ttlSeconds) },
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+          ExpressionAttributeValues: { ':now': { N: String(epochSeconds(now)) } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  // ---- quarantines --------------------------------------------------------------------
+
+  /** The quarantine of one launch template version for one fleet, if any. */
+  async getQuarantine(fleet: string, templateId: string, version: number): Promise<Quarantine | undefined> {
+    const { Item } = await this.#dynamodb.send(
+      new GetItemCommand({
+        TableName: this.#table,
+        Key: { pk: { S: QUARANTINE_PK }, sk: { S: quarantineSk({ fleet, templateId, version }) } },
+        ConsistentRead: true,
+      }),
+    );
+    return Item === undefined ? undefined : quarantineFromItem(Item);
+  }
+
+  /**
+   * Records that `version` of the template failed for `fleet`, so no remediation retries it.
+   * A later failure of the same version overwrites the cause (the newest is the most useful).
+   */
+  async quarantine(entry: QuarantineKey & { cause: string; execution: string }): Promise<Quarantine> {
+    const record: Quarantine = { ...entry, at: this.#clock().toISOString() };
+    await this.#dynamodb.send(
+      new PutItemCommand({
+        TableName: this.#table,
+        Item: {
+          pk: { S: QUARANTINE_PK },
+          sk: { S: quarantineSk(record) },
+          fleet: { S: record.fleet },
+          templateId: { S: record.templateId },
+          version: { N: String(record.version) },
+          cause: { S: record.cause === '' ? 'unknown' : record.cause },
+          execution: { S: record.execution === '' ? 'unknown' : record.execution },
+          at: { S: record.at },
+        },
+      }),
+    );
+    return record;
+  }
+
+  /** Lifts a quarantine; true if there was one. */
+  async liftQuarantine(fleet: string, templateId: string, version: number): Promise<boolean> {
+    const { Attributes } = await this.#dynamodb.send(
+      new DeleteItemCommand({
+        TableName: this.#table,
+        Key: { pk: { S: QUARANTINE_PK }, sk: { S: quarantineSk({ fleet, templateId, version }) } },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    return Attributes !== undefined;
+  }
+
+  /** Every quarantine, or those of one fleet. */
+  async listQuarantines(fleet?: string): Promise<Quarantine[]> {
+    const items = await this.#queryAll(QUARANTINE_PK, fleet === undefined ? undefined : `${fleet}#`);
+    return items.map(quarantineFromItem);
+  }
+
+  // ---- budget leases ------------------------------------------------------------------
+
+  /**
+   * Takes a replacement lease for `request.fleet`, or says why not.
+   *
+   * Granted only when fewer than `maxConcurrent` live leases exist for the fleet and the
+   * healthy floor holds: `healthy - disruption` (and, for a disruptive replacement, minus
+   * the disruptions other live leases may already cause) stays ≥ the floor. Counting other
+   * leases' disruption even when `healthy` already reflects it errs on the side of safety.
+   *
+   * Idempotent per holder: a Step Functions retry of the same execution gets its lease back.
+   */
+  async acquireLease(request: LeaseRequest): Promise<LeaseDecision> {
+    validateLeaseRequest(request);
+    const now = this.#clock();
+    const nowSeconds = epochSeconds(now);
+    const expiresAt = nowSeconds + request.ttlSeconds;
+    const pk = `lease#${request.fleet}`;
+
+    const live = (await this.#queryAll(pk)).filter((item) => (num(item, 'expiresAt') ?? 0) >= nowSeconds);
+    const mine = live.filter((item) => str(item, 'holder') === request.holder);
+    const mineHasSlot = mine.some((item) => str(item, 'sk')?.startsWith('slot#'));
+    const mineDips = mine.filter((item) => str(item, 'sk')?.startsWith('dip#')).length;
+    if (mineHasSlot && mineDips >= request.disruption) {
+      const items = mine.map((item) => str(item, 'sk') ?? '');
+      return { granted: true, lease: { ...leaseBase(request), items, expiresAt: maxExpiry(mine) } };
+    }
+
+    const floor = healthyFloor(request.desired, request.minHealthyPercent);
+    if (request.healthy - request.disruption < floor) {
+      return {
+        granted: false,
+        reason:
+          `fleet ${request.fleet} has ${request.healthy} healthy of ${request.desired}; ` +
+          `taking ${request.disruption} out would cross its floor of ${floor} (minHealthyPercent ${request.minHealthyPercent})`,
+      };
+    }
+
+    const taken: string[] = [];
+    const slot = mineHasSlot
+      ? mine.map((item) => str(item, 'sk') ?? '').find((sk) => sk.startsWith('slot#'))
+      : await this.#takeOne(pk, 'slot', request.maxConcurrent, request, expiresAt, nowSeconds);
+    if (slot === undefined) {
+      return {
+        granted: false,
+        reason: `fleet ${request.fleet} already has ${request.maxConcurrent} replacement(s) in flight (maxConcurrent ${request.maxConcurrent})`,
+      };
+    }
+    if (!mineHasSlot) taken.push(slot);
+
+    // Headroom for disruptive replacements: one dip slot per instance the floor can spare.
+    const dipsAllowed = request.healthy - floor;
+    const dips: string[] = mine.map((item) => str(item, 'sk') ?? '').filter((sk) => sk.startsWith('dip#'));
+    while (dips.length < request.disruption) {
+      const dip = await this.#takeOne(pk, 'dip', dipsAllowed, request, expiresAt, nowSeconds);
+      if (dip === undefined) {
+        await Promise.all(taken.map((sk) => this.#releaseItem(pk, sk, request.holder)));
+        return {
+          granted: false,
+          reason:
+            `fleet ${request.fleet}: other replacements already use the ${dipsAllowed} instance(s) of headroom ` +
+            `above its healthy floor of ${floor}`,
+        };
+      }
+      taken.push(dip);
+      dips.push(dip);
+    }
+    return { granted: true, lease: { ...leaseBase(request), items: [slot, ...dips], expiresAt } };
+  }
+
+  /** Releases every lease item `holder` holds for `fleet`; returns how many it released. */
+  async releaseLease(fleet: string, holder: string): Promise<number> {
+    const pk = `lease#${fleet}`;
+    const mine = (await this.#queryAll(pk)).filter((item) => str(item, 'holder') === holder);
+    const released = await Promise.all(
+      mine.map((item) => this.#releaseItem(pk, str(item, 'sk') ?? '', holder)),
+    );
+    return released.filter(Boolean).length;
+  }
+
+  /** The live leases of a fleet (for operators, and for tests checking the budget). */
+  async listLeases(
+    fleet: string,
+  ): Promise<Array<{ sk: string; holder: string; instanceId: string; expiresAt: number }>> {
+    const nowSeconds = epochSeconds(this.#clock());
+    return (await this.#queryAll(`lease#${fleet}`))
+      .filter((item) => (num(item, 'expiresAt') ?? 0) >= nowSeconds)
+      .map((item) => ({
+        sk: str(item, 'sk') ?? '',
+        holder: str(item, 'holder') ?? '',
+        instanceId: str(item, 'instanceId') ?? '',
+        expiresAt: num(item, 'expiresAt') ?? 0,
+      }));
+  }
+
+  /** Tries `<kind>#0` … `<kind>#<count-1>` in turn; the sort key taken, or undefined if all are held. */
+  async #takeOne(
+    pk: string,
+    kind: 'slot' | 'dip',
+    count: number,
+    request: LeaseRequest,
+    expiresAt: number,
+    nowSeconds: number,
+  ): Promise<string | undefined> {
+    for (let i = 0; i < count; i += 1) {
+      const sk = `${kind}#${i}`;
+      try {
+        await this.#dynamodb.send(
+          new PutItemCommand({
+            TableName: this.#table,
+            Item: {
+              pk: { S: pk },
+              sk: { S: sk },
+              holder: { S: request.holder },
+              instanceId: { S: request.instanceId },
+              acquiredAt: { S: new Date(nowSeconds * 1000).toISOString() },
+              expiresAt: { N: String(expiresAt) },
+            },
+            // A slot is free when nobody holds it or its holder's lease has run out.
+            ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR holder = :holder',
+            ExpressionAttributeValues: {
+              ':now': { N: String(nowSeconds) },
+              ':holder': { S: request.holder },
+            },
+          }),
+        );
+        return sk;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    return undefined;
+  }
+
+  /** Deletes one lease item if `holder` still holds it; false if it had moved on. */
+  async #releaseItem(pk: string, sk: string, holder: string): Promise<boolean> {
+    try {
+      await this.#dynamodb.send(
+        new DeleteItemCommand({
+          TableName: this.#table,
+          Key: { pk: { S: pk }, sk: { S: sk } },
+          ConditionExpression: 'holder = :holder',
+          ExpressionAttributeValues: { ':holder': { S: holder } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async #queryAll(pk: string, skPrefix?: string): Promise<Record<string, AttributeValue>[]> {
+    const items: Record<string, AttributeValue>[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page: QueryCommandOutput = await this.#dynamodb.send(
+        new QueryCommand({
+          TableName: this.#table,
+          ConsistentRead: true,
+          KeyConditionExpression:
+            skPrefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues:
+            skPrefix === undefined ? { ':pk': { S: pk } } : { ':pk': { S: pk }, ':prefix': { S: skPrefix } },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return items;
+  }
+}
+
+function leaseBase(request: LeaseRequest): Pick<Lease, 'fleet' | 'holder' | 'instanceId'> {
+  return { fleet: request.fleet, holder: request.holder, instanceId: request.instanceId };
+}
+
+function maxExpiry(items: Record<string, AttributeValue>[]): number {
+  return Math.max(...items.map((item) => num(item, 'expiresAt') ?? 0));
+}
+
+function validateLeaseRequest(request: LeaseRequest): void {
+  if (request.fleet === '') throw new InvalidInputError('a lease needs a fleet name');
+  if (request.holder === '') throw new InvalidInputError('a lease needs a holder');
+  if (!Number.isInteger(request.maxConcurrent) || request.maxConcurrent < 1) {
+    throw new InvalidInputError(`maxConcurrent must be a whole number ≥ 1, got ${request.maxConcurrent}`);
+  }
+  if (!(request.minHealthyPercent >= 0 && request.minHealthyPercent <= 100)) {
+    throw new InvalidInputError(
+      `minHealthyPercent must be between 0 and 100, got ${request.minHealthyPercent}`,
+    );
+  }
+  nonNegativeInteger('healthy', request.healthy);
+  nonNegativeInteger('desired', request.desired);
+  nonNegativeInteger('disruption', request.disruption);
+  nonNegativeInteger('ttlSeconds', request.ttlSeconds);
+}
+
+function quarantineFromItem(item: Record<string, AttributeValue>): Quarantine {
+  return {
+    fleet: str(item, 'fleet') ?? '',
+    templateId: str(item, 'templateId') ?? '',
+    version: num(item, 'version') ?? 0,
+    cause: str(item, 'cause') ?? '',
+    execution: str(item, 'execution') ?? '',
+    at: str(item, 'at') ?? '',
+  };
+}

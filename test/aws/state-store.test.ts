@@ -1,0 +1,264 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { healthyFloor, type LeaseRequest, StateStore } from '../../functions/aws/state-store';
+import { InvalidInputError } from '../../functions/domain/errors';
+import { testClients } from '../helpers/emulator';
+import { atomicDynamoDB, createStateTable } from '../helpers/table';
+
+const clients = testClients();
+let tableCount = 0;
+
+/** A fresh table per test and a clock the test moves by hand. */
+async function freshStore(start = new Date('2025-03-03T10:00:00Z')) {
+  tableCount += 1;
+  const table = await createStateTable(clients.dynamodb, `phoenix-state-${tableCount}`);
+  const clock = { now: start };
+  const store = new StateStore(atomicDynamoDB(clients.dynamodb), table, () => clock.now);
+  const advance = (seconds: number) => {
+    clock.now = new Date(clock.now.getTime() + seconds * 1000);
+  };
+  return { store, advance };
+}
+
+function lease(overrides: Partial<LeaseRequest> = {}): LeaseRequest {
+  return {
+    fleet: 'web',
+    holder: 'exec-1',
+    instanceId: 'i-1',
+    maxConcurrent: 1,
+    minHealthyPercent: 50,
+    healthy: 4,
+    desired: 4,
+    disruption: 0,
+    ttlSeconds: 3600,
+    ...overrides,
+  };
+}
+
+describe('StateStore', () => {
+  beforeAll(async () => {
+    // The store must work on a table with exactly the deployed key schema: nothing else.
+    await createStateTable(clients.dynamodb, 'phoenix-state-smoke');
+  });
+
+  describe('pause switch', () => {
+    it('is off until someone sets it, and remembers who did', async () => {
+      const { store } = await freshStore();
+      expect(await store.isPaused()).toBe(false);
+
+      await store.setPaused(true, 'alice');
+      expect(await store.isPaused()).toBe(true);
+      expect(await store.pauseState()).toMatchObject({
+        paused: true,
+        by: 'alice',
+        at: '2025-03-03T10:00:00.000Z',
+      });
+
+      await store.setPaused(false, 'bob');
+      expect(await store.pauseState()).toMatchObject({ paused: false, by: 'bob' });
+    });
+  });
+
+  describe('claimNotification', () => {
+    it('answers true only to the first claim of a key', async () => {
+      const { store } = await freshStore();
+      expect(await store.claimNotification('i-1#fp#drift.detected', 600)).toBe(true);
+      expect(await store.claimNotification('i-1#fp#drift.detected', 600)).toBe(false);
+      expect(await store.claimNotification('i-2#fp#drift.detected', 600)).toBe(true);
+    });
+
+    it('lets a key be claimed again once its claim has expired, before DynamoDB deletes it', async () => {
+      const { store, advance } = await freshStore();
+      expect(await store.claimNotification('k', 60)).toBe(true);
+      advance(59);
+      expect(await store.claimNotification('k', 60)).toBe(false);
+      advance(2);
+      expect(await store.claimNotification('k', 60)).toBe(true);
+    });
+
+    it('grants exactly one of many simultaneous claims', async () => {
+      const { store } = await freshStore();
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => store.claimNotification('race', 600)),
+      );
+      expect(answers.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('rejects an empty key', async () => {
+      const { store } = await freshStore();
+      await expect(store.claimNotification('', 60)).rejects.toBeInstanceOf(InvalidInputError);
+    });
+  });
+
+  describe('quarantines', () => {
+    it('records, reads, lists and lifts a quarantine per fleet and template version', async () => {
+      const { store } = await freshStore();
+      await store.quarantine({
+        fleet: 'web',
+        templateId: 'lt-0a',
+        version: 3,
+        cause: 'never healthy',
+        execution: 'e1',
+      });
+      await store.quarantine({
+        fleet: 'api',
+        templateId: 'lt-0b',
+        version: 7,
+        cause: 'boot loop',
+        execution: 'e2',
+      });
+
+      expect(await store.getQuarantine('web', 'lt-0a', 3)).toMatchObject({
+        cause: 'never healthy',
+        execution: 'e1',
+      });
+      expect(await store.getQuarantine('web', 'lt-0a', 4)).toBeUndefined();
+      expect(await store.getQuarantine('api', 'lt-0a', 3)).toBeUndefined();
+      expect((await store.listQuarantines()).map((q) => q.fleet).sort()).toEqual(['api', 'web']);
+      expect(await store.listQuarantines('web')).toEqual([
+        {
+          fleet: 'web',
+          templateId: 'lt-0a',
+          version: 3,
+          cause: 'never healthy',
+          execution: 'e1',
+          at: '2025-03-03T10:00:00.000Z',
+        },
+      ]);
+
+      expect(await store.liftQuarantine('web', 'lt-0a', 3)).toBe(true);
+      expect(await store.liftQuarantine('web', 'lt-0a', 3)).toBe(false);
+      expect(await store.getQuarantine('web', 'lt-0a', 3)).toBeUndefined();
+    });
+
+    it('does not confuse a fleet with another whose name it prefixes', async () => {
+      const { store } = await freshStore();
+      await store.quarantine({
+        fleet: 'web-canary',
+        templateId: 'lt-0a',
+        version: 1,
+        cause: 'x',
+        execution: 'e',
+      });
+      expect(await store.listQuarantines('web')).toEqual([]);
+    });
+  });
+
+  describe('acquireLease', () => {
+    it('grants up to maxConcurrent leases per fleet and refuses the next, saying why', async () => {
+      const { store } = await freshStore();
+      const first = await store.acquireLease(lease({ holder: 'a', maxConcurrent: 2 }));
+      const second = await store.acquireLease(lease({ holder: 'b', maxConcurrent: 2 }));
+      const third = await store.acquireLease(lease({ holder: 'c', maxConcurrent: 2 }));
+      const otherFleet = await store.acquireLease(lease({ holder: 'd', fleet: 'api', maxConcurrent: 2 }));
+
+      expect(first.granted && second.granted && otherFleet.granted).toBe(true);
+      expect(third).toEqual({ granted: false, reason: expect.stringContaining('maxConcurrent 2') });
+      expect(await store.listLeases('web')).toHaveLength(2);
+    });
+
+    it('gives a holder its own lease back when it asks again (a retried step)', async () => {
+      const { store } = await freshStore();
+      const first = await store.acquireLease(lease({ holder: 'a' }));
+      const again = await store.acquireLease(lease({ holder: 'a' }));
+      expect(first.granted && again.granted).toBe(true);
+      expect(await store.listLeases('web')).toHaveLength(1);
+    });
+
+    it('frees a slot only when its holder releases it', async () => {
+      const { store } = await freshStore();
+      await store.acquireLease(lease({ holder: 'a' }));
+
+      expect(await store.releaseLease('web', 'b')).toBe(0);
+      expect((await store.acquireLease(lease({ holder: 'b' }))).granted).toBe(false);
+
+      expect(await store.releaseLease('web', 'a')).toBe(1);
+      expect((await store.acquireLease(lease({ holder: 'b' }))).granted).toBe(true);
+    });
+
+    it('lets a lease of a dead execution expire, and its late release not free the new holder', async () => {
+      const { store, advance } = await freshStore();
+      await store.acquireLease(lease({ holder: 'dead', ttlSeconds: 600 }));
+      advance(601);
+
+      expect((await store.acquireLease(lease({ holder: 'alive' }))).granted).toBe(true);
+      expect(await store.releaseLease('web', 'dead')).toBe(0);
+      expect((await store.listLeases('web')).map((l) => l.holder)).toEqual(['alive']);
+    });
+
+    it.each([
+      { healthy: 4, desired: 4, minHealthyPercent: 75, disruption: 1, granted: true },
+      { healthy: 3, desired: 4, minHealthyPercent: 75, disruption: 1, granted: false },
+      { healthy: 3, desired: 4, minHealthyPercent: 75, disruption: 0, granted: true },
+      { healthy: 2, desired: 4, minHealthyPercent: 75, disruption: 0, granted: false },
+      { healthy: 1, desired: 1, minHealthyPercent: 100, disruption: 1, granted: false },
+      { healthy: 1, desired: 1, minHealthyPercent: 100, disruption: 0, granted: true },
+      { healthy: 0, desired: 0, minHealthyPercent: 90, disruption: 0, granted: true },
+    ])(
+      'healthy $healthy of $desired, floor $minHealthyPercent%, disruption $disruption → granted $granted',
+      async ({ healthy, desired, minHealthyPercent, disruption, granted }) => {
+        const { store } = await freshStore();
+        const decision = await store.acquireLease(lease({ healthy, desired, minHealthyPercent, disruption }));
+        expect(decision.granted).toBe(granted);
+        if (!decision.granted) expect(decision.reason).toContain('floor');
+      },
+    );
+
+    it('shares the headroom above the floor between disruptive replacements', async () => {
+      const { store } = await freshStore();
+      // 10 desired, 80% → floor 8: two instances may be out at once.
+      const ask = (holder: string) =>
+        store.acquireLease(
+          lease({ holder, maxConcurrent: 5, healthy: 10, desired: 10, minHealthyPercent: 80, disruption: 1 }),
+        );
+      expect((await ask('a')).granted).toBe(true);
+      expect((await ask('b')).granted).toBe(true);
+      const third = await ask('c');
+      expect(third.granted).toBe(false);
+      // The refused request gave back the concurrency slot it had taken.
+      expect((await store.listLeases('web')).map((l) => l.holder).sort()).toEqual(['a', 'a', 'b', 'b']);
+    });
+
+    it('rejects nonsensical requests', async () => {
+      const { store } = await freshStore();
+      await expect(store.acquireLease(lease({ maxConcurrent: 0 }))).rejects.toBeInstanceOf(InvalidInputError);
+      await expect(store.acquireLease(lease({ holder: '' }))).rejects.toBeInstanceOf(InvalidInputError);
+      await expect(store.acquireLease(lease({ minHealthyPercent: 120 }))).rejects.toBeInstanceOf(
+        InvalidInputError,
+      );
+    });
+
+    it('never lets more than maxConcurrent holders in at once, whatever the interleaving', async () => {
+      const { store } = await freshStore();
+      let fleetNo = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 3 }),
+          fc.integer({ min: 2, max: 7 }),
+          async (max, contenders) => {
+            fleetNo += 1;
+            const fleet = `f${fleetNo}`;
+            const decisions = await Promise.all(
+              Array.from({ length: contenders }, (_, i) =>
+                store.acquireLease(lease({ fleet, holder: `h${i}`, maxConcurrent: max })),
+              ),
+            );
+            const granted = decisions.filter((d) => d.granted).length;
+            expect(granted).toBe(Math.min(max, contenders));
+            expect(await store.listLeases(fleet)).toHaveLength(granted);
+          },
+        ),
+        { numRuns: 15 },
+      );
+    });
+  });
+
+  it.each([
+    { desired: 10, percent: 90, floor: 9 },
+    { desired: 3, percent: 90, floor: 3 },
+    { desired: 3, percent: 50, floor: 2 },
+    { desired: 5, percent: 0, floor: 0 },
+  ])('healthyFloor($desired, $percent) = $floor', ({ desired, percent, floor }) => {
+    expect(healthyFloor(desired, percent)).toBe(floor);
+  });
+});
