@@ -1,0 +1,316 @@
+/**
+ * Seeding helpers for the emulated account: network, launch templates with versions, Auto
+ * Scaling groups, standalone instances, target groups.
+ *
+ * No vitest import on purpose: the demo and the benchmarks seed the same estates. Every
+ * helper takes the narrow client it needs and returns the ids a caller asserts on.
+ * Emulator quirks these helpers respect are in ../shared/EMULATOR.md.
+ */
+import {
+  type AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateCommand,
+  CreateLaunchTemplateVersionCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeImagesCommand,
+  type EC2Client,
+  ModifyLaunchTemplateCommand,
+  type RequestLaunchTemplateData,
+  RunInstancesCommand,
+  type Tag,
+} from '@aws-sdk/client-ec2';
+import {
+  CreateTargetGroupCommand,
+  type ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { PhoenixError } from '../../functions/domain/errors';
+
+type Ec2 = Pick<EC2Client, 'send'>;
+type AutoScaling = Pick<AutoScalingClient, 'send'>;
+type Elbv2 = Pick<ElasticLoadBalancingV2Client, 'send'>;
+type TagMap = Record<string, string>;
+
+/** Thrown when the emulator answers without an id the caller needs: a seeding bug, not a test failure. */
+export class SeedError extends PhoenixError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SeedError';
+  }
+}
+
+function required<T>(value: T | undefined | null, what: string): T {
+  if (value === undefined || value === null) throw new SeedError(`seed: the emulator returned no ${what}`);
+  return value;
+}
+
+function tagList(tags: TagMap): Tag[] {
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+/**
+ * `count` distinct AMI ids that exist in the account (moto ships a catalogue), in a stable
+ * order so tests that need "the image of v1" and "the image of v2" always get the same ones.
+ */
+export async function defaultImageIds(ec2: Ec2, count = 3): Promise<string[]> {
+  const images = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
+  const ids = [...new Set((images.Images ?? []).flatMap((i) => (i.ImageId ? [i.ImageId] : [])))].sort();
+  if (ids.length < count) {
+    throw new SeedError(`seed: wanted ${count} images, the emulator has ${ids.length}`);
+  }
+  return ids.slice(0, count);
+}
+
+export interface SeededNetwork {
+  vpcId: string;
+  /** One subnet in each of two availability zones. */
+  subnetIds: [string, string];
+  /** Two security groups in the VPC, so a test can swap one for the other. */
+  securityGroupIds: [string, string];
+}
+
+/** A VPC with two subnets in two AZs and two security groups. */
+export async function seedNetwork(
+  ec2: Ec2,
+  options: { cidr?: string; region?: string; name?: string } = {},
+): Promise<SeededNetwork> {
+  const region = options.region ?? 'us-east-1';
+  const name = options.name ?? 'phoenix-test';
+  const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: options.cidr ?? '10.0.0.0/16' }));
+  const vpcId = required(vpc.Vpc?.VpcId, 'VPC id');
+  const [a, b] = (vpc.Vpc?.CidrBlock ?? options.cidr ?? '10.0.0.0/16').split('.');
+  const subnet = async (third: number, az: string) => {
+    const created = await ec2.send(
+      new CreateSubnetCommand({
+        VpcId: vpcId,
+        CidrBlock: `${a}.${b}.${third}.0/24`,
+        AvailabilityZone: `${region}${az}`,
+      }),
+    );
+    return required(created.Subnet?.SubnetId, 'subnet id');
+  };
+  const group = async (suffix: string) => {
+    const created = await ec2.send(
+      new CreateSecurityGroupCommand({
+        VpcId: vpcId,
+        GroupName: `${name}-${suffix}`,
+        Description: `${name} ${suffix}`,
+      }),
+    );
+    return required(created.GroupId, 'security group id');
+  };
+  return {
+    vpcId,
+    subnetIds: [await subnet(1, 'a'), await subnet(2, 'b')],
+    securityGroupIds: [await group('a'), await group('b')],
+  };
+}
+
+/** What one launch template version launches. */
+export interface TemplateVersionSpec {
+  imageId: string;
+  instanceType: string;
+  securityGroupIds?: string[];
+  /** Tags the version applies to the instances it launches (TagSpecifications, instance). */
+  instanceTags?: TagMap;
+}
+
+// No UserData: moto does not base64 it and an ASG launching such a version fails.
+function templateData(spec: TemplateVersionSpec): RequestLaunchTemplateData {
+  const data: RequestLaunchTemplateData = {
+    ImageId: spec.imageId,
+    InstanceType: spec.instanceType as RequestLaunchTemplateData['InstanceType'],
+  };
+  if (spec.securityGroupIds !== undefined) data.SecurityGroupIds = spec.securityGroupIds;
+  if (spec.instanceTags !== undefined && Object.keys(spec.instanceTags).length > 0) {
+    data.TagSpecifications = [{ ResourceType: 'instance', Tags: tagList(spec.instanceTags) }];
+  }
+  return data;
+}
+
+export interface SeededLaunchTemplate {
+  id: string;
+  name: string;
+  /** Version numbers in the order of the specs given: `[1, 2, …]`. */
+  versions: number[];
+}
+
+/**
+ * A launch template with one version per spec (the first creates the template). The default
+ * version is 1 unless `defaultVersion` says otherwise.
+ */
+export async function seedLaunchTemplate(
+  ec2: Ec2,
+  options: { name: string; versions: TemplateVersionSpec[]; defaultVersion?: number },
+): Promise<SeededLaunchTemplate> {
+  const [first, ...rest] = options.versions;
+  if (first === undefined) throw new SeedError('seed: a launch template needs at least one version');
+  const created = await ec2.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: options.name,
+      LaunchTemplateData: templateData(first),
+    }),
+  );
+  const id = required(created.LaunchTemplate?.LaunchTemplateId, 'launch template id');
+  const versions = [required(created.LaunchTemplate?.LatestVersionNumber, 'version number')];
+  for (const spec of rest) {
+    versions.push(await addLaunchTemplateVersion(ec2, { id, version: spec }));
+  }
+  if (options.defaultVersion !== undefined && options.defaultVersion !== 1) {
+    await setDefaultVersion(ec2, { id, version: options.defaultVersion });
+  }
+  return { id, name: options.name, versions };
+}
+
+/**
+ * Adds a version and returns its number. The full data is sent every time: moto ignores
+ * `SourceVersion`, and explicit data is clearer in a test anyway.
+ */
+export async function addLaunchTemplateVersion(
+  ec2: Ec2,
+  options: { id: string; version: TemplateVersionSpec; description?: string },
+): Promise<number> {
+  const created = await ec2.send(
+    new CreateLaunchTemplateVersionCommand({
+      LaunchTemplateId: options.id,
+      LaunchTemplateData: templateData(options.version),
+      VersionDescription: options.description,
+    }),
+  );
+  return required(created.LaunchTemplateVersion?.VersionNumber, 'version number');
+}
+
+/** Makes `version` (a number: moto rejects `$Latest` here) the template's default. */
+export async function setDefaultVersion(ec2: Ec2, options: { id: string; version: number }): Promise<void> {
+  await ec2.send(
+    new ModifyLaunchTemplateCommand({
+      LaunchTemplateId: options.id,
+      DefaultVersion: String(options.version),
+    }),
+  );
+}
+
+/** Which template version an ASG or RunInstances uses: a number, `$Default` or `$Latest`. */
+export interface TemplateRef {
+  id: string;
+  version: number | '$Default' | '$Latest';
+}
+
+export interface SeededAutoScalingGroup {
+  name: string;
+  /** The instances the group launched (moto launches them synchronously, InService). */
+  instanceIds: string[];
+}
+
+/** An Auto Scaling group over a launch template; its instances exist when this returns. */
+export async function seedAutoScalingGroup(
+  autoScaling: AutoScaling,
+  options: {
+    name: string;
+    launchTemplate: TemplateRef;
+    min: number;
+    max: number;
+    desired: number;
+    subnetIds: string[];
+    /** Propagated to the instances at launch. */
+    tags?: TagMap;
+    targetGroupArns?: string[];
+  },
+): Promise<SeededAutoScalingGroup> {
+  await autoScaling.send(
+    new CreateAutoScalingGroupCommand({
+      AutoScalingGroupName: options.name,
+      LaunchTemplate: {
+        LaunchTemplateId: options.launchTemplate.id,
+        Version: String(options.launchTemplate.version),
+      },
+      MinSize: options.min,
+      MaxSize: options.max,
+      DesiredCapacity: options.desired,
+      VPCZoneIdentifier: options.subnetIds.join(','),
+      TargetGroupARNs: options.targetGroupArns,
+      Tags: Object.entries(options.tags ?? {}).map(([Key, Value]) => ({
+        Key,
+        Value,
+        PropagateAtLaunch: true,
+        ResourceId: options.name,
+        ResourceType: 'auto-scaling-group',
+      })),
+    }),
+  );
+  return { name: options.name, instanceIds: await groupInstanceIds(autoScaling, options.name) };
+}
+
+/** The ids of a group's instances, sorted. */
+export async function groupInstanceIds(autoScaling: AutoScaling, name: string): Promise<string[]> {
+  const described = await autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
+  );
+  const group = required(described.AutoScalingGroups?.[0], `Auto Scaling group ${name}`);
+  return (group.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : [])).sort();
+}
+
+/**
+ * Standalone instances launched from a launch template, with extra tags set at launch
+ * (on top of the template's own instance tags, as EC2 merges them).
+ */
+export async function seedStandaloneInstances(
+  ec2: Ec2,
+  options: { launchTemplate: TemplateRef; count: number; subnetId: string; tags?: TagMap },
+): Promise<string[]> {
+  const tags = tagList(options.tags ?? {});
+  const launched = await ec2.send(
+    new RunInstancesCommand({
+      LaunchTemplate: {
+        LaunchTemplateId: options.launchTemplate.id,
+        Version: String(options.launchTemplate.version),
+      },
+      MinCount: options.count,
+      MaxCount: options.count,
+      SubnetId: options.subnetId,
+      TagSpecifications: tags.length > 0 ? [{ ResourceType: 'instance', Tags: tags }] : undefined,
+    }),
+  );
+  const ids = (launched.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
+  if (ids.length !== options.count) {
+    throw new SeedError(`seed: asked for ${options.count} instances, the emulator launched ${ids.length}`);
+  }
+  return ids;
+}
+
+/** An instance target group (HTTP) in the VPC. */
+export async function seedTargetGroup(
+  elbv2: Elbv2,
+  options: { name: string; vpcId: string; port?: number },
+): Promise<string> {
+  const created = await elbv2.send(
+    new CreateTargetGroupCommand({
+      Name: options.name,
+      Protocol: 'HTTP',
+      Port: options.port ?? 80,
+      VpcId: options.vpcId,
+      TargetType: 'instance',
+    }),
+  );
+  return required(created.TargetGroups?.[0]?.TargetGroupArn, 'target group ARN');
+}
+
+/** Registers running instances with a target group (moto refuses non-running ones, as AWS does). */
+export async function registerTargets(
+  elbv2: Elbv2,
+  targetGroupArn: string,
+  instanceIds: readonly string[],
+  port?: number,
+): Promise<void> {
+  await elbv2.send(
+    new RegisterTargetsCommand({
+      TargetGroupArn: targetGroupArn,
+      Targets: instanceIds.map((Id) => (port === undefined ? { Id } : { Id, Port: port })),
+    }),
+  );
+}
