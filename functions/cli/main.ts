@@ -1,0 +1,111 @@
+/**
+ * `phoenix <command> [args]`: finds the command's module, loads it, runs it, returns its
+ * exit code.
+ *
+ * Commands are loaded lazily so `phoenix validate` never pays for the AWS SDK that
+ * `phoenix reconcile` needs. Adding a command is one line in {@link COMMANDS} and one file
+ * `commands/<name>.ts` exporting `run(argv, io)`.
+ */
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { PhoenixError } from '../domain/errors';
+import { type CliIo, processIo } from './io';
+
+/** What a command module exports. */
+export interface CommandModule {
+  run(argv: string[], io: CliIo): Promise<number>;
+}
+
+/**
+ * Every command and its one-line summary, in the order `--help` lists them. The command
+ * `name` lives in `commands/<name>.ts`.
+ */
+export const COMMANDS: Readonly<Record<string, string>> = {
+  validate: 'check desired-state files; print file:line:col for every problem',
+  explain: 'say which fleet an instance belongs to and why it is (not) drifted',
+  plan: 'read-only: every in-scope instance, its verdict, what enforcement would do',
+  reconcile: 'detect and remediate locally until every drifted instance converges',
+  pause: 'stop new remediations (operator switch)',
+  resume: 'allow remediations again',
+};
+
+/** Exit code for a usage error or a failed command. */
+export const EXIT_ERROR = 1;
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(([name, summary]) => `  ${name.padEnd(width)}  ${summary}`);
+  return [
+    'Usage: phoenix <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `phoenix <command> --help` for the options of one command.',
+  ].join('\n');
+}
+
+/** The module file, whichever extension it was written or built with. */
+function commandFileExists(module: string): boolean {
+  return ['.ts', '.js', '.mjs'].some((ext) =>
+    existsSync(new URL(`./commands/${module}${ext}`, import.meta.url)),
+  );
+}
+
+async function loadCommand(module: string): Promise<CommandModule | undefined> {
+  // Built from a variable on purpose: commands still being written must not break the typecheck.
+  const loaded: unknown = await import(/* @vite-ignore */ `./commands/${module}`).catch((error: unknown) => {
+    if (!commandFileExists(module)) return undefined;
+    throw error;
+  });
+  if (loaded === undefined) return undefined;
+  const run = (loaded as { run?: unknown }).run;
+  if (typeof run !== 'function') {
+    throw new PhoenixError(`commands/${module} does not export run(argv, io)`);
+  }
+  return loaded as CommandModule;
+}
+
+/**
+ * Runs `phoenix` with `argv` (the arguments after the program name) and returns the exit
+ * code. Never throws: a failure is printed on standard error and exits 1.
+ */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined) {
+    io.stderr(usage());
+    return EXIT_ERROR;
+  }
+  if (command === '--help' || command === '-h' || command === 'help') {
+    io.stdout(usage());
+    return 0;
+  }
+  if (!Object.hasOwn(COMMANDS, command)) {
+    io.stderr(`phoenix: unknown command "${command}"\n\n${usage()}`);
+    return EXIT_ERROR;
+  }
+  try {
+    const module = await loadCommand(command);
+    if (module === undefined) {
+      io.stderr(`phoenix: the "${command}" command is not available yet in this version`);
+      return EXIT_ERROR;
+    }
+    return await module.run(rest, io);
+  } catch (error) {
+    io.stderr(`phoenix ${command}: ${describeError(error, io)}`);
+    return EXIT_ERROR;
+  }
+}
+
+function describeError(error: unknown, io: CliIo): string {
+  if (error instanceof PhoenixError) return error.message;
+  // Unexpected: the stack is what a bug report needs, but only on request.
+  if (error instanceof Error) return io.env.PHOENIX_DEBUG ? (error.stack ?? error.message) : error.message;
+  return String(error);
+}
+
+// `npm run phoenix -- <command>` runs this file directly; bin/phoenix.mjs imports `main`.
+const invokedPath = process.argv[1];
+if (invokedPath !== undefined && import.meta.url === pathToFileURL(invokedPath).href) {
+  process.exitCode = await main(process.argv.slice(2), processIo());
+}
