@@ -214,6 +214,20 @@ export class StateStore {
     }
   }
 
+  /**
+   * Gives a claim back (its notification could not be sent), so a retry can claim it again.
+   * Releasing a claim that does not exist is not an error.
+   */
+  async releaseNotification(key: string): Promise<void> {
+    if (key === '') throw new InvalidInputError('a notification key cannot be empty');
+    await this.#dynamodb.send(
+      new DeleteItemCommand({
+        TableName: this.#table,
+        Key: { pk: { S: `notification#${key}` }, sk: { S: 'claim' } },
+      }),
+    );
+  }
+
   // ---- quarantines --------------------------------------------------------------------
 
   /** The quarantine of one launch template version for one fleet, if any. */
