@@ -3,8 +3,12 @@
  *
  * Types come from `z.infer`; the JSON Schema shipped for editors is generated from
  * {@link DesiredStateFileSchema}. Cross-field rules that zod cannot express on one node
- * (duplicate selectors, overlapping windows, valid time zones) live in `validate.ts`,
- * which reports every problem at once with file:line:col.
+ * (exactly one selector, duplicate selectors, overlapping windows, valid time zones) live
+ * in `validate.ts`, which reports every problem at once with file:line:col.
+ *
+ * Message convention: a custom message here says what is expected ("expected …");
+ * `validate.ts` adds the path and what was found. Sizes, types and enums get generated
+ * messages, so they carry none here.
  */
 import { z } from 'zod';
 
@@ -12,17 +16,23 @@ import { z } from 'zod';
 export const TAG_KEY_MAX = 128;
 export const TAG_VALUE_MAX = 256;
 
-export const TagKey = z
-  .string()
-  .min(1, 'a tag key cannot be empty')
-  .max(TAG_KEY_MAX, `a tag key has at most ${TAG_KEY_MAX} characters`)
-  .refine((key) => !key.toLowerCase().startsWith('aws:'), {
-    message: 'tag keys starting with "aws:" are reserved by AWS and cannot be declared',
-  });
+/** A tag key Phoenix may read (selectors, exclusions): `aws:` keys such as `aws:autoscaling:groupName` included. */
+export const SelectorTagKey = z.string().min(1).max(TAG_KEY_MAX);
 
-export const TagValue = z.string().max(TAG_VALUE_MAX, `a tag value has at most ${TAG_VALUE_MAX} characters`);
+/** A tag key Phoenix declares and sets on instances, so never an `aws:` one (AWS rejects those). */
+export const TagKey = SelectorTagKey.refine((key) => !key.toLowerCase().startsWith('aws:'), {
+  message: 'expected a key that does not start with "aws:" (reserved by AWS, it cannot be set)',
+});
 
-export const Tags = z.record(TagKey, TagValue).describe('Tag key → value.');
+export const TagValue = z.string().max(TAG_VALUE_MAX);
+
+/** Declared tags: every instance of the fleet must carry exactly these values. */
+export const Tags = z
+  .record(TagKey, TagValue)
+  .describe('Tag key → value. Keys starting with "aws:" cannot be declared.');
+
+/** Tags used to find instances (they are only read, so `aws:` keys are allowed). */
+export const SelectorTags = z.record(SelectorTagKey, TagValue);
 
 export const Mode = z
   .enum(['observe', 'notify', 'enforce'])
@@ -30,19 +40,15 @@ export const Mode = z
 
 export const Budget = z
   .strictObject({
-    maxConcurrent: z
-      .number()
-      .int('maxConcurrent must be a whole number')
-      .min(1, 'maxConcurrent must be at least 1')
-      .describe('At most this many replacements in flight per fleet.'),
+    maxConcurrent: z.number().int().min(1).describe('At most this many replacements in flight per fleet.'),
     minHealthyPercent: z
       .number()
-      .min(0, 'minHealthyPercent must be between 0 and 100')
-      .max(100, 'minHealthyPercent must be between 0 and 100')
-      .describe('Never let healthy capacity fall below this share of the fleet.'),
+      .min(0)
+      .max(100)
+      .describe('Never let healthy capacity fall below this share of the fleet (0 to 100).'),
   })
   .partial()
-  .describe('Disruption budget.');
+  .describe('Disruption budget. Each field not given here is inherited.');
 
 /** `Mon-Fri 09:00-17:00`, `Sat,Sun 00:00-24:00`, `Fri 22:00-02:00` (overnight). */
 export const WINDOW_RANGE_PATTERN =
@@ -52,31 +58,39 @@ export const WindowRange = z
   .string()
   .regex(
     WINDOW_RANGE_PATTERN,
-    'a window range looks like "Mon-Fri 09:00-17:00" (days Mon..Sun, comma-separated or ranged; 24-hour times)',
+    'expected days and a time range like "Mon-Fri 09:00-17:00" (days Mon..Sun, ranged or comma-separated; 24-hour times HH:MM, end may be 24:00)',
+  )
+  .describe(
+    '"DAYS HH:MM-HH:MM": "Mon-Fri 09:00-17:00", "Sat,Sun 00:00-24:00", "Fri 22:00-02:00" (overnight).',
   );
 
 export const Window = z
   .strictObject({
-    timezone: z.string().min(1).describe('IANA time zone, e.g. Europe/Berlin.'),
-    allow: z.array(WindowRange).min(1, 'a window needs at least one allowed range').describe('When replacements may start.'),
+    timezone: z.string().min(1).describe('IANA time zone, e.g. Europe/Berlin or UTC.'),
+    allow: z
+      .array(WindowRange)
+      .min(1)
+      .describe('When replacements may start; ranges must not overlap. Outside them, nothing starts.'),
   })
   .describe('Maintenance window: replacements start only inside it (deny outside).');
 
 export const LaunchTemplateVersion = z
-  .union([z.literal('$Default'), z.literal('$Latest'), z.number().int().min(1)])
+  .union([z.literal('$Default'), z.literal('$Latest'), z.number().int().min(1)], {
+    error: 'expected $Default, $Latest or a version number (1 or more)',
+  })
   .describe('$Default, $Latest or a version number.');
 
 export const LaunchTemplateRef = z
   .strictObject({
-    name: z.string().min(1).optional().describe('Launch template name.'),
+    name: z.string().min(1).optional().describe('Launch template name (give name or id).'),
     id: z
       .string()
-      .regex(/^lt-[0-9a-f]+$/, 'a launch template id looks like lt-0123456789abcdef0')
+      .regex(/^lt-[0-9a-f]+$/, 'expected a launch template id like lt-0123456789abcdef0')
       .optional()
-      .describe('Launch template id.'),
+      .describe('Launch template id (give name or id).'),
     version: LaunchTemplateVersion.default('$Default'),
   })
-  .describe('The launch template replacements are built from: by name or by id.');
+  .describe('The launch template replacements are built from: by name or by id, not both.');
 
 export const StrictTags = z
   .strictObject({
@@ -93,18 +107,24 @@ export const Checks = z
     strictTags: StrictTags,
   })
   .partial()
-  .describe('Which properties are compared. Declared tags and the launch template version are always checked.');
+  .describe(
+    'Which properties are compared. Declared tags and the launch template are always checked. Each field not given here is inherited.',
+  );
 
 export const Match = z
   .strictObject({
     autoScalingGroup: z.string().min(1).optional().describe('Members of this Auto Scaling group.'),
-    tags: Tags.optional().describe('Standalone instances carrying all of these tags.'),
+    tags: SelectorTags.refine((tags) => Object.keys(tags).length > 0, {
+      message: 'expected at least one tag (an empty selector would match every instance)',
+    })
+      .optional()
+      .describe('Standalone instances carrying all of these tags.'),
   })
-  .describe('Which instances belong to the fleet: exactly one selector.');
+  .describe('Which instances belong to the fleet: exactly one of autoScalingGroup or tags.');
 
 export const Exclude = z
   .strictObject({
-    tags: Tags.describe('Instances carrying any of these tags are left alone.'),
+    tags: SelectorTags.describe('Instances carrying any one of these tags (key and value) are left alone.'),
   })
   .describe('Instances Phoenix never touches.');
 
@@ -115,17 +135,25 @@ export const Notifications = z
   .partial()
   .describe('Notification routing.');
 
-export const Fleet = z.strictObject({
-  match: Match,
-  launchTemplate: LaunchTemplateRef,
-  tags: Tags.default({}).describe('Tags every instance of the fleet must carry.'),
-  checks: Checks.optional(),
-  team: z.string().min(1).optional().describe('Team that owns the fleet (overrides defaults.notifications.team).'),
-  exclude: Exclude.optional(),
-  mode: Mode.optional(),
-  budget: Budget.optional(),
-  window: Window.optional(),
-});
+export const Fleet = z
+  .strictObject({
+    match: Match,
+    launchTemplate: LaunchTemplateRef,
+    tags: Tags.default({}).describe('Tags every instance of the fleet must carry.'),
+    checks: Checks.optional(),
+    team: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Team that owns the fleet and receives its notifications (overrides defaults.notifications.team).',
+      ),
+    exclude: Exclude.optional(),
+    mode: Mode.optional(),
+    budget: Budget.optional(),
+    window: Window.optional().describe('Replaces defaults.window for this fleet.'),
+  })
+  .describe('One fleet: the instances it selects must match its launch template and tags.');
 
 export const Defaults = z
   .strictObject({
@@ -140,17 +168,19 @@ export const Defaults = z
 
 export const FLEET_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+export const FleetName = z
+  .string()
+  .regex(FLEET_NAME_PATTERN, 'expected a fleet name of lowercase letters, digits and dashes (at most 63)');
+
 export const DesiredStateFileSchema = z
   .strictObject({
-    $schema: z.string().optional(),
+    $schema: z.string().optional().describe('JSON Schema for editors; ignored by Phoenix.'),
     version: z.literal(1).describe('Format version.'),
     defaults: Defaults.optional(),
     fleets: z
-      .record(
-        z.string().regex(FLEET_NAME_PATTERN, 'fleet names are lowercase letters, digits and dashes (at most 63)'),
-        Fleet,
-      )
-      .refine((fleets) => Object.keys(fleets).length > 0, { message: 'declare at least one fleet' }),
+      .record(FleetName, Fleet)
+      .refine((fleets) => Object.keys(fleets).length > 0, { message: 'expected at least one fleet' })
+      .describe('Fleets by name.'),
   })
   .describe('Phoenix desired state: the EC2 fleets Git declares.');
 
@@ -160,7 +190,7 @@ export type ModeName = z.infer<typeof Mode>;
 export type TagMap = z.infer<typeof Tags>;
 export type LaunchTemplateVersionSpec = z.infer<typeof LaunchTemplateVersion>;
 
-/** The built-in defaults applied beneath `defaults:`. */
+/** The built-in defaults applied beneath `defaults:`. Safe by default: observe only, one at a time. */
 export const BUILT_IN_DEFAULTS = {
   mode: 'observe',
   budget: { maxConcurrent: 1, minHealthyPercent: 90 },
