@@ -354,6 +354,38 @@ export class StateStore {
     return { granted: true, lease: { ...leaseBase(request), items: [slot, ...dips], expiresAt } };
   }
 
+  /**
+   * Claims a freshly launched Auto Scaling instance as `holder`'s replacement. Several
+   * replacements of one group may be in flight, and the group's new instances carry nothing
+   * that says which execution asked for them: the first to claim one owns it. True when
+   * `holder` owns it (now or already).
+   */
+  async claimReplacement(instanceId: string, holder: string, ttlSeconds: number): Promise<boolean> {
+    if (instanceId === '' || holder === '')
+      throw new InvalidInputError('a replacement claim needs an instance and a holder');
+    nonNegativeInteger('ttlSeconds', ttlSeconds);
+    const nowSeconds = epochSeconds(this.#clock());
+    try {
+      await this.#dynamodb.send(
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: {
+            pk: { S: `replacement#${instanceId}` },
+            sk: { S: 'claim' },
+            holder: { S: holder },
+            expiresAt: { N: String(nowSeconds + ttlSeconds) },
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR holder = :holder OR expiresAt < :now',
+          ExpressionAttributeValues: { ':holder': { S: holder }, ':now': { N: String(nowSeconds) } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   /** Releases every lease item `holder` holds for `fleet`; returns how many it released. */
   async releaseLease(fleet: string, holder: string): Promise<number> {
     const pk = `lease#${fleet}`;

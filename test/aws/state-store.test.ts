@@ -253,6 +253,17 @@ describe('StateStore', () => {
     });
   });
 
+  describe('claimReplacement', () => {
+    it('gives a new instance to the first execution that claims it, and again to that one only', async () => {
+      const { store, advance } = await freshStore();
+      expect(await store.claimReplacement('i-new', 'exec-a', 600)).toBe(true);
+      expect(await store.claimReplacement('i-new', 'exec-b', 600)).toBe(false);
+      expect(await store.claimReplacement('i-new', 'exec-a', 600)).toBe(true);
+      advance(601);
+      expect(await store.claimReplacement('i-new', 'exec-b', 600)).toBe(true);
+    });
+  });
+
   it.each([
     { desired: 10, percent: 90, floor: 9 },
     { desired: 3, percent: 90, floor: 3 },
