@@ -123,6 +123,12 @@ function numberRange(schema: z.ZodType | undefined): string | undefined {
  */
 export function issueText(issue: z.core.$ZodIssue, schema: z.ZodType | undefined): IssueText {
   const input: unknown = issue.input;
+  if (issue.message !== GENERATED) {
+    // Written in the schema as "expected …" (see schema.ts), or a fallback from PARSE_MESSAGES.
+    const text: IssueText = { expected: issue.message.replace(/^expected /, '') };
+    if (input !== undefined) text.actual = showWithKind(input);
+    return text;
+  }
   switch (issue.code) {
     case 'invalid_type': {
       const expected = typeName(issue.expected);
@@ -160,16 +166,8 @@ export function issueText(issue: z.core.$ZodIssue, schema: z.ZodType | undefined
     }
     case 'not_multiple_of':
       return { expected: `a multiple of ${String(issue.divisor)}`, actual: show(input) };
-    case 'invalid_format':
-    case 'invalid_union':
-    case 'custom': {
-      // Written in the schema as "expected …" (see schema.ts), or the fallback from PARSE_MESSAGES.
-      const text: IssueText = { expected: issue.message.replace(/^expected /, '') };
-      if (input !== undefined) text.actual = showWithKind(input);
-      return text;
-    }
     default:
-      return { expected: issue.message };
+      return { expected: 'a valid value', actual: show(input) };
   }
 }
 
@@ -177,9 +175,12 @@ function schemaIsInt(schema: z.ZodType | undefined): boolean {
   return schema instanceof z.ZodNumber && schema.format === 'safeint';
 }
 
+/** Marks an issue whose schema wrote no message: {@link issueText} builds one from its data. */
+const GENERATED = '\u0000generated';
+
 /**
- * Fallback messages for issues whose schema gives none; every other message is built by
- * {@link issueText}, so these only need to be right for the codes it passes through.
+ * The parse-time error map: messages for the few codes whose data cannot make a sentence
+ * (their schemas normally carry one), a marker for the rest. Schema messages win over it.
  */
 export const PARSE_MESSAGES: z.core.$ZodErrorMap = (issue) => {
   if (issue.code === 'invalid_format') {
@@ -189,5 +190,5 @@ export const PARSE_MESSAGES: z.core.$ZodErrorMap = (issue) => {
   }
   if (issue.code === 'invalid_union') return 'expected a value of one of the allowed forms';
   if (issue.code === 'custom') return 'expected a valid value';
-  return undefined;
+  return GENERATED;
 };

@@ -7,8 +7,8 @@
  * in `validate.ts`, which reports every problem at once with file:line:col.
  *
  * Message convention: a custom message here says what is expected ("expected …");
- * `validate.ts` adds the path and what was found. Sizes, types and enums get generated
- * messages, so they carry none here.
+ * `validate.ts` adds the path and what was found. Without one, sizes, types and enums get
+ * a message generated from the issue ("expected a whole number of at least 1, got 0").
  */
 import { z } from 'zod';
 
@@ -74,10 +74,20 @@ export const Window = z
   })
   .describe('Maintenance window: replacements start only inside it (deny outside).');
 
+const LAUNCH_TEMPLATE_VERSION_EXPECTED = 'expected $Default, $Latest or a version number (1 or more)';
+
 export const LaunchTemplateVersion = z
-  .union([z.literal('$Default'), z.literal('$Latest'), z.number().int().min(1)], {
-    error: 'expected $Default, $Latest or a version number (1 or more)',
-  })
+  .union(
+    [
+      z.literal('$Default'),
+      z.literal('$Latest'),
+      z
+        .number({ error: LAUNCH_TEMPLATE_VERSION_EXPECTED })
+        .int(LAUNCH_TEMPLATE_VERSION_EXPECTED)
+        .min(1, LAUNCH_TEMPLATE_VERSION_EXPECTED),
+    ],
+    { error: LAUNCH_TEMPLATE_VERSION_EXPECTED },
+  )
   .describe('$Default, $Latest or a version number.');
 
 export const LaunchTemplateRef = z
