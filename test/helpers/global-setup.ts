@@ -19,6 +19,7 @@ const HOST = '127.0.0.1';
 const STARTUP_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 const STDERR_TAIL_CHARS = 4_000;
+const START_ATTEMPTS = 3;
 
 /** Asks the kernel for a free port: bind to port 0, read it back, release it. */
 function freePort(): Promise<number> {
@@ -77,7 +78,23 @@ async function stop(child: ChildProcess): Promise<void> {
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+interface Started {
+  endpoint: string;
+  stop: () => Promise<void>;
+}
+
+class MotoStartError extends Error {
+  constructor(
+    message: string,
+    /** The port was taken before moto could bind it: worth another try on a new port. */
+    readonly portTaken: boolean,
+  ) {
+    super(message);
+    this.name = 'MotoStartError';
+  }
+}
+
+async function startOnce(): Promise<Started> {
   const port = await freePort();
   const endpoint = `http://${HOST}:${port}`;
   const { command, args } = motoCommand(port);
@@ -86,11 +103,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
 
-  // moto logs every request to stderr; keep only the tail for a startup failure message.
+  // moto logs every request to stderr. The pipe must be drained or moto blocks once it is
+  // full; only the tail is kept, for a startup failure message.
   let stderrTail = '';
+  let announced = false;
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
     stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
+    // Proof that THIS process bound the port: another test run's moto could answer on it
+    // if the port were taken between probing and binding.
+    if (!announced && stderrTail.includes(`Running on ${endpoint}`)) announced = true;
   });
   let spawnError: Error | undefined;
   child.once('error', (error) => {
@@ -119,7 +141,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
 
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  while (!(await answers(`${endpoint}/moto-api/`))) {
+  while (!(announced && !exited(child) && (await answers(`${endpoint}/moto-api/`)))) {
     if (spawnError !== undefined || exited(child) || Date.now() > deadline) {
       await teardown();
       const why =
@@ -127,15 +149,27 @@ export default async function setup(project: TestProject): Promise<() => Promise
         (exited(child)
           ? `it exited with ${child.exitCode ?? child.signalCode}`
           : `it did not answer within ${STARTUP_TIMEOUT_MS / 1000}s`);
-      throw new Error(
+      throw new MotoStartError(
         `The emulated AWS account did not start (\`${command} ${args.join(' ')}\`): ${why}.\n` +
           'Install it with: python3 -m pip install "moto[server]==5.2.1"\n' +
           `--- moto stderr (tail) ---\n${stderrTail}`,
+        /address already in use/i.test(stderrTail),
       );
     }
     await sleep(100);
   }
+  return { endpoint, stop: teardown };
+}
 
-  project.provide('motoEndpoint', endpoint);
-  return teardown;
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  let started: Started | undefined;
+  for (let attempt = 1; started === undefined; attempt += 1) {
+    try {
+      started = await startOnce();
+    } catch (error) {
+      if (!(error instanceof MotoStartError && error.portTaken && attempt < START_ATTEMPTS)) throw error;
+    }
+  }
+  project.provide('motoEndpoint', started.endpoint);
+  return started.stop;
 }
