@@ -56,6 +56,7 @@ import {
   type NotificationEvent,
   type NotificationInput,
 } from '../domain/notification';
+import { PhoenixMetric } from '../runtime/metric-names';
 import {
   type ComplianceRecord,
   EC2_INSTANCE_RESOURCE_TYPE,
@@ -111,7 +112,7 @@ export const METRIC = {
   malformedEvents: 'MalformedEvents',
   ignoredEvents: 'IgnoredEvents',
   instancesJudged: 'InstancesJudged',
-  instancesDrifted: 'InstancesDrifted',
+  instancesDrifted: PhoenixMetric.DriftDetected,
   evaluationsRecorded: 'EvaluationsRecorded',
   notificationsPublished: 'NotificationsPublished',
   remediationsStarted: 'RemediationsStarted',

@@ -1,0 +1,43 @@
+/**
+ * The evaluator's runtime configuration: environment variables set by infra, parsed once at
+ * cold start with zod. A missing or malformed variable fails the cold start with a message
+ * naming every problem, instead of failing some later call with a confusing AWS error.
+ */
+import { z } from 'zod';
+import { PhoenixError } from '../domain/errors';
+
+/** The function's configuration is missing or wrong. */
+export class EnvironmentError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'EnvironmentError';
+  }
+}
+
+const EnvSchema = z.object({
+  PHOENIX_TABLE_NAME: z.string().min(1, 'is empty'),
+  PHOENIX_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:[^:]+:\d{12}:.+$/, 'is not an SNS topic ARN'),
+  PHOENIX_STATE_MACHINE_ARN: z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:states:[^:]+:\d{12}:stateMachine:.+$/,
+      'is not a Step Functions state machine ARN',
+    ),
+  PHOENIX_CONSOLE_REGION: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'is not an AWS region')
+    .optional(),
+});
+
+export type EvaluatorEnvironment = z.infer<typeof EnvSchema>;
+
+/** Parses the environment, naming every missing or malformed variable at once. */
+export function parseEnvironment(env: Readonly<Record<string, string | undefined>>): EvaluatorEnvironment {
+  const parsed = EnvSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = issue.path.join('.');
+    return env[name] === undefined ? `${name} is not set` : `${name} ${issue.message}`;
+  });
+  throw new EnvironmentError(`evaluate-drift cannot start: ${problems.join('; ')}`);
+}
