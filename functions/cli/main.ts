@@ -32,9 +32,9 @@ export const COMMANDS: Readonly<Record<string, string>> = {
 /** Exit code for a usage error or a failed command. */
 export const EXIT_ERROR = 1;
 
-function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
-  const lines = Object.entries(COMMANDS).map(([name, summary]) => `  ${name.padEnd(width)}  ${summary}`);
+function usage(commands: Readonly<Record<string, string>>): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  const lines = Object.entries(commands).map(([name, summary]) => `  ${name.padEnd(width)}  ${summary}`);
   return [
     'Usage: phoenix <command> [options]',
     '',
@@ -68,20 +68,25 @@ async function loadCommand(module: string): Promise<CommandModule | undefined> {
 
 /**
  * Runs `phoenix` with `argv` (the arguments after the program name) and returns the exit
- * code. Never throws: a failure is printed on standard error and exits 1.
+ * code. Never throws: a failure is printed on standard error and exits 1. `commands` is
+ * for tests; it defaults to {@link COMMANDS}.
  */
-export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo,
+  commands: Readonly<Record<string, string>> = COMMANDS,
+): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined) {
-    io.stderr(usage());
+    io.stderr(usage(commands));
     return EXIT_ERROR;
   }
   if (command === '--help' || command === '-h' || command === 'help') {
-    io.stdout(usage());
+    io.stdout(usage(commands));
     return 0;
   }
-  if (!Object.hasOwn(COMMANDS, command)) {
-    io.stderr(`phoenix: unknown command "${command}"\n\n${usage()}`);
+  if (!Object.hasOwn(commands, command)) {
+    io.stderr(`phoenix: unknown command "${command}"\n\n${usage(commands)}`);
     return EXIT_ERROR;
   }
   try {
