@@ -93,7 +93,7 @@ describe('the drift engine over the emulated account', () => {
     });
     const targetGroupArn = await seedTargetGroup(elbv2, { name: 'web-tg', vpcId: network.vpcId, port: 80 });
 
-    const group = await seedAutoScalingGroup(autoScaling, {
+    const group = await seedAutoScalingGroup(autoScaling, ec2, {
       name: 'web-prod',
       launchTemplate: { id: template.id, version: 2 },
       min: 3,

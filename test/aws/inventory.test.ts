@@ -64,7 +64,7 @@ describe('inventory against the emulated account', () => {
       ],
       defaultVersion: 2,
     });
-    ({ instanceIds: groupMembers } = await seedAutoScalingGroup(autoScaling, {
+    ({ instanceIds: groupMembers } = await seedAutoScalingGroup(autoScaling, ec2, {
       name: 'inventory-asg',
       launchTemplate: { id: template.id, version: 2 },
       min: 2,

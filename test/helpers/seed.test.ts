@@ -60,7 +60,7 @@ describe('seeding helpers', () => {
   });
 
   it('launches an Auto Scaling group whose members carry the group, template and propagated tags', async () => {
-    const group = await seedAutoScalingGroup(autoScaling, {
+    const group = await seedAutoScalingGroup(autoScaling, ec2, {
       name: 'seed-asg',
       launchTemplate: { id: template.id, version: 2 },
       min: 1,

@@ -18,6 +18,7 @@ import {
   CreateSubnetCommand,
   CreateVpcCommand,
   DescribeImagesCommand,
+  DescribeInstancesCommand,
   type EC2Client,
   ModifyLaunchTemplateCommand,
   type RequestLaunchTemplateData,
@@ -210,6 +211,7 @@ export interface SeededAutoScalingGroup {
 /** An Auto Scaling group over a launch template; its instances exist when this returns. */
 export async function seedAutoScalingGroup(
   autoScaling: AutoScaling,
+  ec2: Ec2,
   options: {
     name: string;
     launchTemplate: TemplateRef;
@@ -243,7 +245,36 @@ export async function seedAutoScalingGroup(
       })),
     }),
   );
-  return { name: options.name, instanceIds: await groupInstanceIds(autoScaling, options.name) };
+  const instanceIds = await groupInstanceIds(autoScaling, options.name);
+  await waitUntilRunning(ec2, instanceIds);
+  return { name: options.name, instanceIds };
+}
+
+/**
+ * Waits (bounded) until every instance is `running`. moto launches synchronously, so this
+ * returns at the first look; it keeps the helpers honest for anything slower.
+ */
+export async function waitUntilRunning(
+  ec2: Ec2,
+  instanceIds: readonly string[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  if (instanceIds.length === 0) return;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = await ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [...instanceIds] }] }),
+    );
+    const states = new Map(
+      (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => [i.InstanceId, i.State?.Name]),
+    );
+    const pending = instanceIds.filter((id) => states.get(id) !== 'running');
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new SeedError(`seed: instances not running after ${timeoutMs / 1000}s: ${pending.join(', ')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /** The ids of a group's instances, sorted. */
@@ -280,6 +311,7 @@ export async function seedStandaloneInstances(
   if (ids.length !== options.count) {
     throw new SeedError(`seed: asked for ${options.count} instances, the emulator launched ${ids.length}`);
   }
+  await waitUntilRunning(ec2, ids);
   return ids;
 }
 
