@@ -1,0 +1,85 @@
+/**
+ * The errors the remediation steps throw on purpose.
+ *
+ * Each `name` is matched by the state machine's `Retry` / `Catch` clauses
+ * (`state-machines/remediate-instance.asl.json`); a test checks every `ErrorEquals` there
+ * names one of these, a `States.*` error or a service error, so renaming one is a
+ * deliberate change in both places.
+ */
+import { PhoenixError } from '../domain/errors';
+
+/** The fleet's budget has no room now (maxConcurrent reached, or the healthy floor). Retried with backoff, then "blocked". */
+export class LeaseDeniedError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'LeaseDeniedError';
+  }
+}
+
+/** The replacement did not pass every health check before the deadline. Rolls back and quarantines the version. */
+export class ReplacementUnhealthyError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ReplacementUnhealthyError';
+  }
+}
+
+/** The replacement stopped, terminated or failed to launch: no point waiting for it. Rolls back. */
+export class ReplacementFailedError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ReplacementFailedError';
+  }
+}
+
+/** The instance to replace vanished after the recheck (terminated by someone else). */
+export class InstanceGoneError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'InstanceGoneError';
+  }
+}
+
+/** The Auto Scaling group cannot grow by one and the budget does not allow a dip. */
+export class NoCapacityHeadroomError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'NoCapacityHeadroomError';
+  }
+}
+
+/** Putting things back failed: a human must look (the lease is kept until its TTL). */
+export class RollbackFailedError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RollbackFailedError';
+  }
+}
+
+/** The state machine handed a step something it cannot use (a definition/code mismatch). Never retried. */
+export class StepInputError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StepInputError';
+  }
+}
+
+/** Throttling or a service-side failure of an AWS call inside a step. Retried with backoff. */
+export class TransientAwsError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TransientAwsError';
+  }
+}
+
+/** Every error class a step may throw on purpose, by name (the ASL's vocabulary). */
+export const REMEDIATION_ERRORS = {
+  LeaseDeniedError,
+  ReplacementUnhealthyError,
+  ReplacementFailedError,
+  InstanceGoneError,
+  NoCapacityHeadroomError,
+  RollbackFailedError,
+  StepInputError,
+  TransientAwsError,
+} as const;

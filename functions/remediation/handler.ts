@@ -1,0 +1,119 @@
+/**
+ * Lambda entry point of every logic step of the remediation state machine: the state
+ * machine passes `{ step, executionId, startedAt, event?, data }` and this dispatches it to
+ * {@link runStep}. Thin on purpose: configuration is parsed once at cold start, clients,
+ * store and notifier are built once, and the logic lives in `steps.ts`.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { makeClients, type PhoenixClients } from '../aws/clients';
+import { Notifier } from '../aws/notifier';
+import { StateStore } from '../aws/state-store';
+import { PhoenixError } from '../domain/errors';
+import type { CompiledDesiredState } from '../domain/model';
+import { bundledDesiredState } from '../runtime/desired-state';
+import { METRIC_NAMESPACE, PhoenixMetric, PhoenixService } from '../runtime/metric-names';
+import { type NotifyResult, runStep, type StepDeps } from './steps';
+
+/** The function's configuration is missing or wrong: fails the cold start, loudly. */
+export class RemediationEnvironmentError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RemediationEnvironmentError';
+  }
+}
+
+const EnvSchema = z.object({
+  PHOENIX_TABLE_NAME: z.string().min(1, 'is empty'),
+  PHOENIX_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:[^:]+:\d{12}:.+$/, 'is not an SNS topic ARN'),
+  PHOENIX_CONSOLE_REGION: z.string().min(1).optional(),
+});
+
+export type RemediationEnvironment = z.infer<typeof EnvSchema>;
+
+/** Parses the environment, naming every missing or malformed variable at once. */
+export function parseEnvironment(env: Readonly<Record<string, string | undefined>>): RemediationEnvironment {
+  const parsed = EnvSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = issue.path.join('.');
+    return env[name] === undefined ? `${name} is not set` : `${name} ${issue.message}`;
+  });
+  throw new RemediationEnvironmentError(`remediation steps cannot start: ${problems.join('; ')}`);
+}
+
+export const logger = new Logger({ serviceName: PhoenixService.remediation });
+export const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: PhoenixService.remediation });
+
+/** Everything the steps need, built once per cold start. */
+export function depsFromEnvironment(
+  env: RemediationEnvironment,
+  options: { clients?: PhoenixClients; desiredState?: CompiledDesiredState } = {},
+): StepDeps {
+  const clients = options.clients ?? makeClients();
+  const clock = () => new Date();
+  const deps: StepDeps = {
+    ec2: clients.ec2,
+    autoScaling: clients.autoScaling,
+    elbv2: clients.elbv2,
+    store: new StateStore(clients.dynamodb, env.PHOENIX_TABLE_NAME, clock),
+    notifier: new Notifier(clients.sns, env.PHOENIX_TOPIC_ARN),
+    desiredState: options.desiredState ?? bundledDesiredState(),
+    clock,
+  };
+  if (env.PHOENIX_CONSOLE_REGION !== undefined) deps.consoleRegion = env.PHOENIX_CONSOLE_REGION;
+  return deps;
+}
+
+const OUTCOME_METRIC: Partial<Record<NotifyResult['outcome'], string>> = {
+  succeeded: PhoenixMetric.RemediationSucceeded,
+  'rolled-back': PhoenixMetric.RemediationFailed,
+  failed: PhoenixMetric.RemediationFailed,
+  blocked: PhoenixMetric.RemediationBlocked,
+};
+
+function isNotifyResult(value: unknown): value is NotifyResult {
+  return typeof value === 'object' && value !== null && 'outcome' in value && 'notified' in value;
+}
+
+/** The step handler over given deps (tests build it with their own). */
+export function makeHandler(deps: StepDeps): (event: unknown) => Promise<unknown> {
+  return async (event) => {
+    const step =
+      typeof event === 'object' && event !== null && 'step' in event ? String(event.step) : 'unknown';
+    logger.appendKeys({ step });
+    try {
+      const result = await runStep(deps, event);
+      if (isNotifyResult(result)) {
+        const metric = OUTCOME_METRIC[result.outcome];
+        if (metric !== undefined) metrics.addMetric(metric, MetricUnit.Count, 1);
+        if (result.reason === 'started')
+          metrics.addMetric(PhoenixMetric.RemediationStarted, MetricUnit.Count, 1);
+        logger.info('Remediation step', {
+          outcome: result.outcome,
+          reason: result.reason,
+          notified: result.notified,
+        });
+      }
+      return result;
+    } catch (error) {
+      logger.warn('Remediation step failed', { error });
+      throw error;
+    }
+  };
+}
+
+let cachedDeps: StepDeps | undefined;
+function deps(): StepDeps {
+  cachedDeps ??= depsFromEnvironment(parseEnvironment(process.env));
+  return cachedDeps;
+}
+
+/** The Lambda handler infra bundles (`functions/remediation/handler.ts`, `handler`). */
+export const handler = middy((event: unknown) => makeHandler(deps())(event))
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -1,0 +1,174 @@
+/**
+ * What the remediation state machine carries: the execution input (pinned at detection),
+ * the timings, and what each step adds to the state as the execution goes.
+ *
+ * Steps read the whole state (`data`) and validate the part they need with these schemas,
+ * so a definition that hands a step the wrong shape fails loudly with a `StepInputError`
+ * naming the field, instead of acting on `undefined`.
+ */
+import { z } from 'zod';
+import type { RemediationRequest } from '../evaluate-drift/execution';
+
+/** Waits and bounds of one remediation; every field has a production default. */
+export const TimingsSchema = z.strictObject({
+  /** Pause between two health checks of the replacement. */
+  healthCheckIntervalSeconds: z.number().int().min(0).default(15),
+  /** Health checks before the replacement is declared unhealthy (40 × 15 s = 10 min). */
+  healthCheckMaxAttempts: z.number().int().min(1).max(1000).default(40),
+  /** Upper bound on waiting out a target group's deregistration delay. */
+  maxDrainSeconds: z.number().int().min(0).max(3600).default(300),
+  /** Lifetime of the budget lease: longer than the bounded replacement, short enough to recover from a dead execution. */
+  leaseTtlSeconds: z.number().int().min(60).max(86_400).default(7200),
+});
+
+export type Timings = z.infer<typeof TimingsSchema>;
+
+const DriftReasonSchema = z.object({
+  kind: z.string().min(1),
+  field: z.string(),
+  expected: z.string().nullable(),
+  actual: z.string().nullable(),
+  source: z.enum(['desired-state', 'launch-template']),
+});
+
+/**
+ * The execution input, as detection's `RemediationRequest` (functions/evaluate-drift/execution.ts)
+ * builds it, plus optional `timings` (tests, `phoenix reconcile`).
+ */
+export const RemediationInputSchema = z.object({
+  requestVersion: z.literal(1),
+  instanceId: z.string().regex(/^i-[0-9a-f]+$/, 'an instance id looks like i-0123456789abcdef0'),
+  fleet: z.string().min(1),
+  fingerprint: z.string().min(1),
+  reasons: z.array(DriftReasonSchema),
+  desiredState: z.object({ revision: z.string().min(1), commit: z.string().min(1) }),
+  launchTemplate: z.object({
+    id: z.string().regex(/^lt-[0-9a-f]+$/, 'a launch template id looks like lt-0123456789abcdef0'),
+    name: z.string().min(1),
+    /** A number, never `$Latest`/`$Default`: the version judged is the version launched. */
+    version: z.number().int().min(1),
+  }),
+  detectedAt: z.string().min(1),
+  trigger: z.string().min(1),
+  principal: z.string().min(1).optional(),
+  timings: TimingsSchema.partial().optional(),
+});
+
+export type RemediationInput = z.infer<typeof RemediationInputSchema>;
+
+// Detection builds the input; this line stops the two shapes drifting apart at compile time.
+const _requestIsInput = (request: RemediationRequest): RemediationInput => request;
+void _requestIsInput;
+
+/** Why a recheck ended the remediation (the `reason` of a `skipped` outcome). */
+export type SkipReason =
+  | 'paused'
+  | 'instance-gone'
+  | 'in-sync'
+  | 'drift-changed'
+  | 'not-in-fleet'
+  | 'excluded'
+  | 'not-enforcing'
+  | 'template-changed'
+  | 'quarantined'
+  | 'source-drift';
+
+export const RecheckResultSchema = z.object({
+  decision: z.enum(['proceed', 'skip', 'wait']),
+  reason: z.string(),
+  detail: z.string(),
+  /** Whether a skip is worth a notification (a vanished or already fixed instance is not). */
+  notify: z.boolean(),
+  /** When `decision` is `wait`: the next opening of the fleet's window (ISO-8601, UTC). */
+  windowOpensAt: z.string().optional(),
+  timings: TimingsSchema,
+  checkedAt: z.string(),
+});
+export type RecheckResult = z.infer<typeof RecheckResultSchema>;
+
+const TargetSchema = z.object({ targetGroupArn: z.string(), port: z.number().int() });
+export type Target = z.infer<typeof TargetSchema>;
+
+export const PlanSchema = z.object({
+  strategy: z.enum(['asg', 'standalone', 'manual-action-required']),
+  detail: z.string(),
+  /** Instances this replacement takes out of service before its successor is healthy (0 or 1). */
+  disruption: z.number().int().min(0),
+  /** Where the old instance is registered now: drained from, and restored to on rollback. */
+  oldTargets: z.array(TargetSchema),
+  /** Target groups the replacement must be healthy in. */
+  replacementTargetGroups: z.array(z.string()),
+  /** The longest deregistration delay of `oldTargets`, capped by `maxDrainSeconds`. */
+  drainSeconds: z.number().int().min(0),
+  asg: z
+    .object({
+      name: z.string(),
+      /** `surge`: desired + 1 within MaxSize. `detach-first`: no headroom, the group replaces the detached instance. */
+      mode: z.enum(['surge', 'detach-first']),
+      desiredBefore: z.number().int(),
+      raisedDesired: z.number().int(),
+      minSize: z.number().int(),
+      maxSize: z.number().int(),
+      instancesBefore: z.array(z.string()),
+    })
+    .optional(),
+  standalone: z
+    .object({
+      subnetId: z.string(),
+      clientToken: z.string(),
+      /** RunInstances `TagSpecifications`: the declared tags and the lineage tags, set at launch. */
+      tagSpecifications: z.array(
+        z.object({
+          ResourceType: z.literal('instance'),
+          Tags: z.array(z.object({ Key: z.string(), Value: z.string() })),
+        }),
+      ),
+    })
+    .optional(),
+});
+export type Plan = z.infer<typeof PlanSchema>;
+
+export const HealthSchema = z.object({
+  attempt: z.number().int().min(0),
+  healthy: z.boolean(),
+  replacementId: z.string().optional(),
+  detail: z.string().optional(),
+});
+export type Health = z.infer<typeof HealthSchema>;
+
+/** A caught error as Step Functions records it (`Catch` with `ResultPath`). */
+export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
+export type CaughtError = z.infer<typeof CaughtErrorSchema>;
+
+export const RollbackResultSchema = z.object({
+  error: z.string(),
+  cause: z.string(),
+  quarantine: z.boolean(),
+  actions: z.array(z.string()),
+  replacementId: z.string().optional(),
+  /** ISO-8601 time of the rollback (the quarantine's `at`). */
+  at: z.string(),
+});
+export type RollbackResult = z.infer<typeof RollbackResultSchema>;
+
+/** The state as the steps see it: the input plus what earlier states added. */
+export const MachineDataSchema = RemediationInputSchema.extend({
+  recheck: RecheckResultSchema.optional(),
+  plan: PlanSchema.optional(),
+  lease: z.object({ holder: z.string(), items: z.array(z.string()), expiresAt: z.number() }).optional(),
+  replacement: z.object({ instanceId: z.string() }).optional(),
+  health: HealthSchema.optional(),
+  error: CaughtErrorSchema.optional(),
+  rollback: RollbackResultSchema.optional(),
+  rollbackError: CaughtErrorSchema.optional(),
+});
+export type MachineData = z.infer<typeof MachineDataSchema>;
+
+/** How a remediation ended; the Succeed output or the Fail error. */
+export type Outcome =
+  | 'succeeded'
+  | 'skipped'
+  | 'blocked'
+  | 'manual-action-required'
+  | 'rolled-back'
+  | 'failed';

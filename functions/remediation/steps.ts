@@ -1,0 +1,1063 @@
+/**
+ * The logic steps of the remediation state machine, one function per step, over narrow
+ * injected dependencies. The state machine (`state-machines/remediate-instance.asl.json`)
+ * calls them through one Lambda (`handler.ts`), which dispatches on `step`; the local runner
+ * calls {@link runStep} in-process. One-call steps (raise capacity, detach, run instances,
+ * deregister, terminate, quarantine) are direct SDK integrations in the definition, not here.
+ *
+ * Every step is idempotent: Step Functions retries a step whose Lambda invocation failed,
+ * and a retried step must find the world as it left it and do no harm twice.
+ */
+import { createHash } from 'node:crypto';
+import {
+  AttachInstancesCommand,
+  type AutoScalingClient,
+  type AutoScalingGroup,
+  DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
+  ExitStandbyCommand,
+  SetDesiredCapacityCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeInstanceStatusCommand,
+  type EC2Client,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  DeregisterTargetsCommand,
+  type ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { z } from 'zod';
+import { describeInstances, listFleetInstances, resolveLaunchTemplate } from '../aws/inventory';
+import type { NotificationPublisher } from '../aws/notifier';
+import type { Quarantine, StateStore } from '../aws/state-store';
+import { evaluateDrift } from '../domain/drift/engine';
+import { autoScalingGroupOf, findFleet } from '../domain/drift/match';
+import { checkSource, standaloneLaunchTags } from '../domain/drift/source-check';
+import { PhoenixError } from '../domain/errors';
+import type {
+  CompiledDesiredState,
+  CompiledFleet,
+  InstanceFacts,
+  LaunchTemplateFacts,
+  Tags,
+} from '../domain/model';
+import {
+  buildNotification,
+  executionConsoleUrl,
+  NOTIFICATION_EVENTS,
+  type NotificationEvent,
+  type NotificationInput,
+} from '../domain/notification';
+import { isWindowOpen, nextWindowOpening } from '../domain/window';
+import {
+  InstanceGoneError,
+  LeaseDeniedError,
+  ReplacementFailedError,
+  ReplacementUnhealthyError,
+  StepInputError,
+  TransientAwsError,
+} from './errors';
+import {
+  type CaughtError,
+  type Health,
+  type MachineData,
+  MachineDataSchema,
+  type Outcome,
+  type Plan,
+  type RecheckResult,
+  type RollbackResult,
+  type SkipReason,
+  type Timings,
+  TimingsSchema,
+} from './input';
+import { longestDeregistrationDelay, registrationsOf, targetState } from './targets';
+
+/** What the steps need from the world; built once per Lambda container (or per local run). */
+export interface StepDeps {
+  ec2: Pick<EC2Client, 'send'>;
+  autoScaling: Pick<AutoScalingClient, 'send'>;
+  elbv2: Pick<ElasticLoadBalancingV2Client, 'send'>;
+  store: Pick<
+    StateStore,
+    'pauseState' | 'getQuarantine' | 'acquireLease' | 'releaseLease' | 'claimReplacement'
+  >;
+  notifier: NotificationPublisher;
+  desiredState: CompiledDesiredState;
+  clock: () => Date;
+  /** Region of the Step Functions console links in notifications. */
+  consoleRegion?: string;
+}
+
+/** The execution a step runs in (`$$.Execution`). */
+export interface StepContext {
+  /** The execution ARN: unique per remediation, the lease holder. */
+  executionId: string;
+  /** ISO-8601 start of the execution. */
+  startedAt?: string;
+}
+
+/** Tag Phoenix puts on a standalone replacement: the instance it replaces. */
+export const REPLACES_TAG = 'phoenix:replaces';
+/** Tag Phoenix puts on a standalone replacement: the execution that launched it. */
+export const EXECUTION_TAG = 'phoenix:execution';
+
+const GONE_STATES: ReadonlySet<string> = new Set(['shutting-down', 'terminated']);
+const DEAD_REPLACEMENT_STATES: ReadonlySet<string> = new Set([
+  'shutting-down',
+  'terminated',
+  'stopping',
+  'stopped',
+]);
+
+/** Errors that say the replacement itself is bad: only these quarantine the template version. */
+const REPLACEMENT_FAULTS: ReadonlySet<string> = new Set([
+  'ReplacementUnhealthyError',
+  'ReplacementFailedError',
+]);
+
+// ---- shared helpers ---------------------------------------------------------------------
+
+function fleetNamed(deps: StepDeps, name: string): CompiledFleet | undefined {
+  return deps.desiredState.fleets.find((fleet) => fleet.name === name);
+}
+
+function requireFleet(deps: StepDeps, name: string): CompiledFleet {
+  const fleet = fleetNamed(deps, name);
+  if (fleet === undefined) {
+    throw new StepInputError(
+      `fleet ${name} is not declared in desired-state revision ${deps.desiredState.revision}`,
+    );
+  }
+  return fleet;
+}
+
+function requirePart<T>(value: T | undefined, what: string, step: string): T {
+  if (value === undefined)
+    throw new StepInputError(`step ${step} needs ${what}, which earlier states did not provide`);
+  return value;
+}
+
+function timingsOf(data: MachineData): Timings {
+  return data.recheck?.timings ?? TimingsSchema.parse(data.timings ?? {});
+}
+
+async function instanceNow(deps: StepDeps, instanceId: string): Promise<InstanceFacts | undefined> {
+  const [facts] = await describeInstances(deps.ec2, [instanceId]);
+  return facts;
+}
+
+async function describeGroup(deps: StepDeps, name: string): Promise<AutoScalingGroup> {
+  const described = await deps.autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
+  );
+  const group = described.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === name);
+  if (group === undefined) throw new InstanceGoneError(`Auto Scaling group ${name} no longer exists`);
+  return group;
+}
+
+function groupInstanceIds(group: AutoScalingGroup): string[] {
+  return (group.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
+}
+
+function propagatedTags(group: AutoScalingGroup): Tags {
+  const tags: Tags = {};
+  for (const tag of group.Tags ?? []) {
+    if (tag.PropagateAtLaunch === true && tag.Key) tags[tag.Key] = tag.Value ?? '';
+  }
+  return tags;
+}
+
+/** The launch template version the group itself launches from, resolved; undefined for a launch configuration. */
+async function groupTemplate(
+  deps: StepDeps,
+  group: AutoScalingGroup,
+): Promise<LaunchTemplateFacts | undefined> {
+  const spec =
+    group.LaunchTemplate ??
+    group.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification ??
+    undefined;
+  if (spec === undefined) return undefined;
+  const raw = spec.Version ?? '$Default';
+  const version = raw === '$Latest' || raw === '$Default' ? raw : Number(raw);
+  const ref: { id?: string; name?: string; version: '$Default' | '$Latest' | number } = {
+    version: typeof version === 'number' && !Number.isInteger(version) ? '$Default' : version,
+  };
+  if (spec.LaunchTemplateId) ref.id = spec.LaunchTemplateId;
+  else if (spec.LaunchTemplateName) ref.name = spec.LaunchTemplateName;
+  return resolveLaunchTemplate(deps.ec2, ref);
+}
+
+/** A Step Functions `Cause` as text: a Lambda error's cause is JSON with an `errorMessage`. */
+export function causeText(caught: CaughtError | undefined): string {
+  const cause = caught?.Cause ?? '';
+  try {
+    const parsed: unknown = JSON.parse(cause);
+    if (typeof parsed === 'object' && parsed !== null && 'errorMessage' in parsed) {
+      const message = (parsed as { errorMessage: unknown }).errorMessage;
+      if (typeof message === 'string') return message;
+    }
+  } catch {
+    // Not JSON: an SDK integration's or the local runner's plain cause.
+  }
+  return cause === '' ? (caught?.Error ?? 'unknown error') : cause;
+}
+
+function reasonsSummary(data: MachineData): string {
+  const kinds = [...new Set(data.reasons.map((r) => `${r.kind} ${r.field}`))];
+  return kinds.length === 0 ? 'no reasons recorded' : kinds.join(', ');
+}
+
+// ---- recheck ----------------------------------------------------------------------------
+
+/**
+ * Is the remediation still wanted, and may it start now? Ends it (skip) when the switch is
+ * paused, the instance is gone, no longer in the fleet, excluded, no longer drifted the
+ * same way, the template moved on, the version is quarantined, or the source itself is
+ * drifted; asks to wait when the fleet's window is closed.
+ */
+export async function recheck(deps: StepDeps, data: MachineData): Promise<RecheckResult> {
+  const now = deps.clock();
+  const timings = TimingsSchema.parse(data.timings ?? {});
+  const base = { timings, checkedAt: now.toISOString() };
+  const skip = (reason: SkipReason, detail: string, notify: boolean): RecheckResult => ({
+    decision: 'skip',
+    reason,
+    detail,
+    notify,
+    ...base,
+  });
+
+  const pause = await deps.store.pauseState();
+  if (pause.paused) {
+    return skip(
+      'paused',
+      `remediation is paused (by ${pause.by ?? 'unknown'} at ${pause.at ?? 'an unknown time'}); run \`phoenix resume\` to allow it again`,
+      true,
+    );
+  }
+
+  const instance = await instanceNow(deps, data.instanceId);
+  if (instance === undefined || GONE_STATES.has(instance.state)) {
+    return skip(
+      'instance-gone',
+      `instance ${data.instanceId} is ${instance?.state ?? 'gone'}: nothing to replace`,
+      false,
+    );
+  }
+
+  const match = findFleet(instance, deps.desiredState.fleets);
+  if (match.kind === 'outside') return skip('not-in-fleet', match.why, true);
+  if (match.kind === 'excluded') return skip('excluded', match.why, true);
+  const fleet = match.fleet;
+  if (fleet.name !== data.fleet) {
+    return skip(
+      'not-in-fleet',
+      `instance ${data.instanceId} now belongs to fleet ${fleet.name}, not ${data.fleet}`,
+      true,
+    );
+  }
+  if (fleet.mode !== 'enforce') {
+    return skip(
+      'not-enforcing',
+      `fleet ${fleet.name} is in ${fleet.mode} mode: Phoenix does not replace its instances`,
+      true,
+    );
+  }
+
+  const pinned = data.launchTemplate;
+  const current = await resolveLaunchTemplate(deps.ec2, fleet.launchTemplate);
+  if (current.id !== pinned.id || current.version !== pinned.version) {
+    return skip(
+      'template-changed',
+      `fleet ${fleet.name} now resolves to launch template ${current.id} version ${current.version}, not the pinned ${pinned.id} version ${pinned.version}; the remediation for the new version takes over`,
+      false,
+    );
+  }
+
+  const verdict = evaluateDrift({ instance, fleet, template: current, now });
+  if (verdict.status === 'in-sync') {
+    return skip('in-sync', `instance ${data.instanceId} is no longer drifted`, false);
+  }
+  if (verdict.status === 'not-applicable') return skip('drift-changed', verdict.why, true);
+  if (verdict.fingerprint !== data.fingerprint) {
+    return skip(
+      'drift-changed',
+      `instance ${data.instanceId} is drifted differently now (fingerprint ${data.fingerprint} → ${verdict.fingerprint}); the remediation for the new drift takes over`,
+      false,
+    );
+  }
+
+  const quarantine = await deps.store.getQuarantine(fleet.name, pinned.id, pinned.version);
+  if (quarantine !== undefined) return skip('quarantined', quarantineText(quarantine), true);
+
+  let source: ReturnType<typeof checkSource>;
+  if (fleet.match.kind === 'autoScalingGroup') {
+    const group = await describeGroup(deps, fleet.match.autoScalingGroup);
+    const launchedFrom = await groupTemplate(deps, group);
+    if (launchedFrom === undefined) {
+      return skip(
+        'source-drift',
+        `Auto Scaling group ${fleet.match.autoScalingGroup} launches from a launch configuration, not launch template ${pinned.id}: a replacement would not be built from what Git declares`,
+        true,
+      );
+    }
+    source = checkSource({
+      fleet,
+      template: current,
+      propagatedTags: propagatedTags(group),
+      now,
+      groupTemplate: launchedFrom,
+    });
+  } else {
+    source = checkSource({ fleet, template: current, propagatedTags: {}, now });
+  }
+  if (!source.ok) {
+    const what = source.reasons.map(
+      (r) => `${r.field}: expected ${r.expected ?? 'nothing'}, source gives ${r.actual ?? 'nothing'}`,
+    );
+    return skip(
+      'source-drift',
+      `a fresh instance from launch template ${pinned.id} version ${pinned.version} would itself be drifted (${what.join('; ')}); fix Git or the template — Phoenix does not replace in a loop`,
+      true,
+    );
+  }
+
+  if (fleet.window !== undefined && !isWindowOpen(fleet.window, now)) {
+    const opensAt = nextWindowOpening(fleet.window, now).toISOString();
+    return {
+      decision: 'wait',
+      reason: 'window-closed',
+      detail: `outside the maintenance window of fleet ${fleet.name} (${fleet.window.timezone}); waiting until ${opensAt}`,
+      notify: false,
+      windowOpensAt: opensAt,
+      ...base,
+    };
+  }
+
+  return {
+    decision: 'proceed',
+    reason: 'drifted',
+    detail: `still drifted: ${reasonsSummary(data)}`,
+    notify: false,
+    ...base,
+  };
+}
+
+function quarantineText(q: Quarantine): string {
+  return (
+    `launch template ${q.templateId} version ${q.version} is quarantined for fleet ${q.fleet} since ${q.at} ` +
+    `(execution ${q.execution}: ${q.cause}); publish a fixed version, or lift the quarantine once fixed`
+  );
+}
+
+// ---- plan -------------------------------------------------------------------------------
+
+/** How to replace the instance: strategy, disruption, targets to drain, the drain bound. */
+export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext): Promise<Plan> {
+  const timings = timingsOf(data);
+  const instance = await instanceNow(deps, data.instanceId);
+  if (instance === undefined || GONE_STATES.has(instance.state)) {
+    throw new InstanceGoneError(`instance ${data.instanceId} is ${instance?.state ?? 'gone'}`);
+  }
+  const oldTargets = await registrationsOf(deps.elbv2, data.instanceId, instance.vpcId);
+  const delay = await longestDeregistrationDelay(
+    deps.elbv2,
+    oldTargets.map((t) => t.targetGroupArn),
+  );
+  const drainSeconds = Math.min(delay, timings.maxDrainSeconds);
+  const manual = (detail: string): Plan => ({
+    strategy: 'manual-action-required',
+    detail,
+    disruption: 0,
+    oldTargets,
+    replacementTargetGroups: [],
+    drainSeconds,
+  });
+
+  const groupName = autoScalingGroupOf(instance);
+  if (groupName !== undefined) {
+    const group = await describeGroup(deps, groupName);
+    const member = group.Instances?.find((i) => i.InstanceId === data.instanceId);
+    if (member?.LifecycleState !== 'InService') {
+      return manual(
+        `instance ${data.instanceId} is ${member?.LifecycleState ?? 'not a member'} in Auto Scaling group ${groupName}, not InService: someone else is managing it`,
+      );
+    }
+    const desired = group.DesiredCapacity ?? 0;
+    const min = group.MinSize ?? 0;
+    const max = group.MaxSize ?? 0;
+    const surge = desired < max;
+    if (!surge && desired - 1 < min) {
+      return manual(
+        `Auto Scaling group ${groupName} is pinned at min ${min} = max ${max} = desired ${desired}: no room to launch first and no safe way back; raise MaxSize by one`,
+      );
+    }
+    return {
+      strategy: 'asg',
+      detail: surge
+        ? `Auto Scaling group ${groupName}: desired ${desired} → ${desired + 1} (max ${max}), then the old instance leaves`
+        : `Auto Scaling group ${groupName} is at MaxSize ${max}: the old instance is detached first and the group replaces it (one instance of healthy capacity out meanwhile)`,
+      disruption: surge ? 0 : 1,
+      oldTargets,
+      replacementTargetGroups: [...(group.TargetGroupARNs ?? [])],
+      drainSeconds,
+      asg: {
+        name: groupName,
+        mode: surge ? 'surge' : 'detach-first',
+        desiredBefore: desired,
+        raisedDesired: surge ? desired + 1 : desired,
+        minSize: min,
+        maxSize: max,
+        instancesBefore: groupInstanceIds(group),
+      },
+    };
+  }
+
+  const fleet = requireFleet(deps, data.fleet);
+  if (instance.subnetId === undefined) {
+    return manual(
+      `instance ${data.instanceId} has no subnet: Phoenix cannot launch its replacement in the same place`,
+    );
+  }
+  if (instance.launchTemplate === undefined) {
+    return manual(
+      `instance ${data.instanceId} was not launched from a launch template and is in no Auto Scaling group: a fresh instance may not replace it like for like (volumes, interfaces, addresses)`,
+    );
+  }
+  const tags: Tags = {
+    ...standaloneLaunchTags(fleet),
+    [REPLACES_TAG]: data.instanceId,
+    [EXECUTION_TAG]: executionNameOf(ctx.executionId),
+  };
+  return {
+    strategy: 'standalone',
+    detail: `standalone instance: launch from ${data.launchTemplate.id} version ${data.launchTemplate.version} in ${instance.subnetId}, register in ${oldTargets.length} target group(s), then drain and terminate the old one`,
+    disruption: 0,
+    oldTargets,
+    replacementTargetGroups: [...new Set(oldTargets.map((t) => t.targetGroupArn))],
+    drainSeconds,
+    standalone: {
+      subnetId: instance.subnetId,
+      // Idempotent RunInstances: a retried launch returns the instance the first one created.
+      clientToken: createHash('sha256').update(`${ctx.executionId}#launch`).digest('hex').slice(0, 64),
+      tagSpecifications: [
+        { ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+      ],
+    },
+  };
+}
+
+function executionNameOf(executionId: string): string {
+  return executionId.split(':').at(-1) ?? executionId;
+}
+
+// ---- budget lease -----------------------------------------------------------------------
+
+/** Takes a slot of the fleet's budget, measured now; throws LeaseDeniedError when there is none. */
+export async function acquireLease(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+): Promise<{ holder: string; items: string[]; expiresAt: number; healthy: number; desired: number }> {
+  const currentPlan = requirePart(data.plan, 'a plan', 'acquireLease');
+  const fleet = requireFleet(deps, data.fleet);
+  const { healthy, desired } = await measureFleet(deps, fleet, currentPlan);
+  const decision = await deps.store.acquireLease({
+    fleet: fleet.name,
+    holder: ctx.executionId,
+    instanceId: data.instanceId,
+    maxConcurrent: fleet.budget.maxConcurrent,
+    minHealthyPercent: fleet.budget.minHealthyPercent,
+    healthy,
+    desired,
+    disruption: currentPlan.disruption,
+    ttlSeconds: timingsOf(data).leaseTtlSeconds,
+  });
+  if (!decision.granted) throw new LeaseDeniedError(decision.reason);
+  return {
+    holder: decision.lease.holder,
+    items: decision.lease.items,
+    expiresAt: decision.lease.expiresAt,
+    healthy,
+    desired,
+  };
+}
+
+/** Healthy and desired capacity: the group's view for an ASG fleet, running members for a tag fleet. */
+async function measureFleet(
+  deps: StepDeps,
+  fleet: CompiledFleet,
+  currentPlan: Plan,
+): Promise<{ healthy: number; desired: number }> {
+  if (currentPlan.asg !== undefined) {
+    const group = await describeGroup(deps, currentPlan.asg.name);
+    const healthy = (group.Instances ?? []).filter(
+      (i) => i.LifecycleState === 'InService' && i.HealthStatus?.toLowerCase() === 'healthy',
+    ).length;
+    return { healthy, desired: group.DesiredCapacity ?? 0 };
+  }
+  const members = (await listFleetInstances(deps.ec2, fleet)).filter(
+    (i) => findFleet(i, deps.desiredState.fleets).kind === 'member',
+  );
+  return { healthy: members.filter((i) => i.state === 'running').length, desired: members.length };
+}
+
+/** Gives the lease back; releasing twice, or a lease that expired, is fine. */
+export async function releaseLease(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+): Promise<{ released: number }> {
+  return { released: await deps.store.releaseLease(data.fleet, ctx.executionId) };
+}
+
+// ---- health -----------------------------------------------------------------------------
+
+/**
+ * One health check of the replacement: running, both status checks ok, InService (ASG),
+ * healthy in every target group. Identifies an ASG replacement first (the group launches it
+ * asynchronously); registers a standalone replacement in the old instance's target groups
+ * once it runs. Throws ReplacementUnhealthyError on the last allowed attempt, and
+ * ReplacementFailedError at once when the replacement died.
+ */
+export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepContext): Promise<Health> {
+  const currentPlan = requirePart(data.plan, 'a plan', 'checkHealthy');
+  const timings = timingsOf(data);
+  const attempt = (data.health?.attempt ?? 0) + 1;
+  const replacementId =
+    data.replacement?.instanceId ??
+    data.health?.replacementId ??
+    (await identifyAsgReplacement(deps, data, ctx));
+
+  const notYet = (detail: string): Health => {
+    if (attempt >= timings.healthCheckMaxAttempts) {
+      const waited = timings.healthCheckIntervalSeconds * (attempt - 1);
+      throw new ReplacementUnhealthyError(
+        `replacement ${replacementId ?? '(never launched)'} of ${data.instanceId} was not healthy after ${attempt} checks over ${waited}s: ${detail}`,
+      );
+    }
+    const health: Health = { attempt, healthy: false, detail };
+    if (replacementId !== undefined) health.replacementId = replacementId;
+    return health;
+  };
+
+  if (replacementId === undefined)
+    return notYet(`Auto Scaling group ${currentPlan.asg?.name} has not launched the replacement yet`);
+  const replacement = await instanceNow(deps, replacementId);
+  if (replacement === undefined) return notYet(`replacement ${replacementId} is not visible yet`);
+  if (DEAD_REPLACEMENT_STATES.has(replacement.state)) {
+    throw new ReplacementFailedError(
+      `replacement ${replacementId} of ${data.instanceId} is ${replacement.state}`,
+    );
+  }
+  if (replacement.state !== 'running') return notYet(`replacement ${replacementId} is ${replacement.state}`);
+
+  const failing: string[] = [];
+  const status = await deps.ec2.send(
+    new DescribeInstanceStatusCommand({ InstanceIds: [replacementId], IncludeAllInstances: true }),
+  );
+  const s = status.InstanceStatuses?.[0];
+  const instanceStatus = s?.InstanceStatus?.Status ?? 'unknown';
+  const systemStatus = s?.SystemStatus?.Status ?? 'unknown';
+  if (instanceStatus !== 'ok' || systemStatus !== 'ok') {
+    failing.push(`status checks instance=${instanceStatus} system=${systemStatus}`);
+  }
+
+  if (currentPlan.asg !== undefined) {
+    const described = await deps.autoScaling.send(
+      new DescribeAutoScalingInstancesCommand({ InstanceIds: [replacementId] }),
+    );
+    const member = described.AutoScalingInstances?.[0];
+    if (member?.LifecycleState !== 'InService')
+      failing.push(`lifecycle ${member?.LifecycleState ?? 'unknown'}`);
+    else if (member.HealthStatus?.toUpperCase() !== 'HEALTHY')
+      failing.push(`group health ${member.HealthStatus}`);
+  }
+
+  for (const targetGroupArn of currentPlan.replacementTargetGroups) {
+    let state = await targetState(deps.elbv2, targetGroupArn, replacementId);
+    if (state === 'unregistered' && currentPlan.standalone !== undefined) {
+      const ports = currentPlan.oldTargets
+        .filter((t) => t.targetGroupArn === targetGroupArn)
+        .map((t) => t.port);
+      await deps.elbv2.send(
+        new RegisterTargetsCommand({
+          TargetGroupArn: targetGroupArn,
+          Targets: ports.map((Port) => ({ Id: replacementId, Port })),
+        }),
+      );
+      state = await targetState(deps.elbv2, targetGroupArn, replacementId);
+    }
+    if (state !== 'healthy')
+      failing.push(`target group ${targetGroupArn.split('/').at(-2) ?? targetGroupArn}: ${state}`);
+  }
+
+  if (failing.length > 0) return notYet(failing.join('; '));
+  return {
+    attempt,
+    healthy: true,
+    replacementId,
+    detail: 'running, status checks ok, in service, healthy in every target group',
+  };
+}
+
+/** The instance the group launched for this execution: new since the plan, and claimed by us. */
+async function identifyAsgReplacement(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+): Promise<string | undefined> {
+  const asg = data.plan?.asg;
+  if (asg === undefined) return undefined;
+  const group = await describeGroup(deps, asg.name);
+  const before = new Set([...asg.instancesBefore, data.instanceId]);
+  const candidates = (group.Instances ?? [])
+    .filter((i) => i.InstanceId !== undefined && !before.has(i.InstanceId))
+    .filter((i) => i.LifecycleState !== 'Terminating' && i.LifecycleState !== 'Terminated')
+    .flatMap((i) => (i.InstanceId ? [i.InstanceId] : []))
+    .sort();
+  for (const candidate of candidates) {
+    if (await deps.store.claimReplacement(candidate, ctx.executionId, timingsOf(data).leaseTtlSeconds))
+      return candidate;
+  }
+  return undefined;
+}
+
+// ---- rollback ---------------------------------------------------------------------------
+
+/**
+ * Puts things back after a failure: the replacement removed, the old instance back in the
+ * group and its target groups, the group's desired capacity as it was. Reads the world
+ * rather than trusting where the failure happened, so it is safe at any point and on retry.
+ * The template version is quarantined (by the next state) only when the replacement itself
+ * was the problem.
+ */
+export async function rollback(deps: StepDeps, data: MachineData, ctx: StepContext): Promise<RollbackResult> {
+  const error = data.error ?? { Error: 'Unknown', Cause: 'the state machine did not record the error' };
+  const currentPlan = data.plan;
+  const actions: string[] = [];
+  const replacementId =
+    data.health?.replacementId ??
+    data.replacement?.instanceId ??
+    (await identifyAsgReplacement(deps, data, ctx));
+
+  if (currentPlan?.asg !== undefined) {
+    await rollbackAsg(deps, data, currentPlan, currentPlan.asg, replacementId, actions);
+  } else if (currentPlan !== undefined) {
+    if (replacementId !== undefined)
+      await removeStandaloneReplacement(deps, currentPlan, replacementId, actions);
+    await reregisterOld(deps, data.instanceId, currentPlan, actions);
+  }
+
+  const quarantine = REPLACEMENT_FAULTS.has(error.Error);
+  const cleanCause = causeText(error);
+  const parts = [`${error.Error}: ${cleanCause}`];
+  parts.push(actions.length > 0 ? `rolled back: ${actions.join('; ')}` : 'rolled back: nothing had changed');
+  if (quarantine) {
+    parts.push(
+      `launch template ${data.launchTemplate.id} version ${data.launchTemplate.version} quarantined for fleet ${data.fleet}`,
+    );
+  }
+  const result: RollbackResult = {
+    error: error.Error,
+    cause: parts.join(' — '),
+    quarantine,
+    actions,
+    at: deps.clock().toISOString(),
+  };
+  if (replacementId !== undefined) result.replacementId = replacementId;
+  return result;
+}
+
+async function rollbackAsg(
+  deps: StepDeps,
+  data: MachineData,
+  currentPlan: Plan,
+  asg: NonNullable<Plan['asg']>,
+  replacementId: string | undefined,
+  actions: string[],
+): Promise<void> {
+  const group = await describeGroup(deps, asg.name);
+  const members = new Map((group.Instances ?? []).map((i) => [i.InstanceId ?? '', i.LifecycleState ?? '']));
+  const old = await instanceNow(deps, data.instanceId);
+  const oldAlive = old !== undefined && !GONE_STATES.has(old.state);
+  const oldDetached = oldAlive && !members.has(data.instanceId);
+  const replacementInGroup = replacementId !== undefined && members.has(replacementId);
+
+  const removeReplacement = async () => {
+    if (replacementId === undefined) return;
+    if (replacementInGroup) {
+      await deps.autoScaling.send(
+        new TerminateInstanceInAutoScalingGroupCommand({
+          InstanceId: replacementId,
+          ShouldDecrementDesiredCapacity: true,
+        }),
+      );
+      actions.push(`terminated replacement ${replacementId} and lowered the group's desired capacity`);
+    } else {
+      const facts = await instanceNow(deps, replacementId);
+      if (facts !== undefined && !GONE_STATES.has(facts.state)) {
+        await deps.ec2.send(new TerminateInstancesCommand({ InstanceIds: [replacementId] }));
+        actions.push(`terminated replacement ${replacementId}`);
+      }
+    }
+  };
+  const reattachOld = async () => {
+    if (!oldDetached) return;
+    await deps.autoScaling.send(
+      new AttachInstancesCommand({ AutoScalingGroupName: asg.name, InstanceIds: [data.instanceId] }),
+    );
+    actions.push(`re-attached ${data.instanceId} to ${asg.name}`);
+  };
+
+  // Attaching raises desired capacity by one, terminating with decrement lowers it: order
+  // them so the group never has to step outside [MinSize, MaxSize].
+  if ((group.DesiredCapacity ?? 0) < (group.MaxSize ?? 0)) {
+    await reattachOld();
+    await removeReplacement();
+  } else {
+    await removeReplacement();
+    await reattachOld();
+  }
+  if (members.get(data.instanceId) === 'Standby') {
+    await deps.autoScaling.send(
+      new ExitStandbyCommand({ AutoScalingGroupName: asg.name, InstanceIds: [data.instanceId] }),
+    );
+    actions.push(`moved ${data.instanceId} out of Standby`);
+  }
+  if (oldAlive) await reregisterOld(deps, data.instanceId, currentPlan, actions);
+
+  const after = await describeGroup(deps, asg.name);
+  if ((after.DesiredCapacity ?? 0) !== asg.desiredBefore) {
+    await deps.autoScaling.send(
+      new SetDesiredCapacityCommand({
+        AutoScalingGroupName: asg.name,
+        DesiredCapacity: asg.desiredBefore,
+        HonorCooldown: false,
+      }),
+    );
+    actions.push(`restored desired capacity ${after.DesiredCapacity ?? 0} → ${asg.desiredBefore}`);
+  }
+}
+
+async function removeStandaloneReplacement(
+  deps: StepDeps,
+  currentPlan: Plan,
+  replacementId: string,
+  actions: string[],
+): Promise<void> {
+  for (const targetGroupArn of currentPlan.replacementTargetGroups) {
+    if ((await targetState(deps.elbv2, targetGroupArn, replacementId)) === 'unregistered') continue;
+    await deps.elbv2.send(
+      new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: replacementId }] }),
+    );
+  }
+  const facts = await instanceNow(deps, replacementId);
+  if (facts !== undefined && !GONE_STATES.has(facts.state)) {
+    await deps.ec2.send(new TerminateInstancesCommand({ InstanceIds: [replacementId] }));
+    actions.push(`deregistered and terminated replacement ${replacementId}`);
+  }
+}
+
+async function reregisterOld(
+  deps: StepDeps,
+  instanceId: string,
+  currentPlan: Plan,
+  actions: string[],
+): Promise<void> {
+  for (const target of currentPlan.oldTargets) {
+    if ((await targetState(deps.elbv2, target.targetGroupArn, instanceId)) === 'healthy') continue;
+    await deps.elbv2.send(
+      new RegisterTargetsCommand({
+        TargetGroupArn: target.targetGroupArn,
+        Targets: [{ Id: instanceId, Port: target.port }],
+      }),
+    );
+    actions.push(
+      `re-registered ${instanceId} in ${target.targetGroupArn.split('/').at(-2) ?? target.targetGroupArn}`,
+    );
+  }
+}
+
+// ---- notify -----------------------------------------------------------------------------
+
+/** What every notify state returns; the terminal ones make it the execution's output. */
+export interface NotifyResult {
+  outcome: Outcome | 'in-progress';
+  /** Short, stable: `replaced`, `paused`, `instance-gone`, `budget`, … */
+  reason: string;
+  /** A sentence for a human. */
+  detail: string;
+  instanceId: string;
+  fleet: string;
+  replacementId?: string;
+  /** Whether the notification went out (publishing is best effort: it never changes the outcome). */
+  notified: boolean;
+  notifyError?: string;
+  /** For failures: the Step Functions error and cause the execution fails with. */
+  error?: string;
+  cause?: string;
+}
+
+const OUTCOME_OF: Readonly<Record<NotificationEvent, NotifyResult['outcome']>> = {
+  'drift.detected': 'in-progress',
+  'remediation.started': 'in-progress',
+  'remediation.succeeded': 'succeeded',
+  'remediation.failed': 'failed',
+  'remediation.rolled-back': 'rolled-back',
+  'remediation.blocked': 'blocked',
+  'remediation.skipped': 'skipped',
+  'manual-action-required': 'manual-action-required',
+};
+
+/**
+ * Tells the fleet's team what happened and returns the outcome of the execution so far.
+ * A failed publish is reported in the result, not thrown: a notification is never a reason
+ * to stop (or to fail) a replacement that is otherwise right.
+ */
+export async function notify(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+  event: NotificationEvent,
+): Promise<NotifyResult> {
+  const now = deps.clock();
+  const { reason, detail, error, cause, publish } = describeOutcome(data, event);
+  const replacementId =
+    data.rollback?.replacementId ?? data.health?.replacementId ?? data.replacement?.instanceId;
+  const result: NotifyResult = {
+    outcome: OUTCOME_OF[event],
+    reason,
+    detail,
+    instanceId: data.instanceId,
+    fleet: data.fleet,
+    notified: false,
+  };
+  if (replacementId !== undefined) result.replacementId = replacementId;
+  if (error !== undefined) result.error = error;
+  if (cause !== undefined) result.cause = cause;
+  if (!publish) return result;
+
+  const fleet = fleetNamed(deps, data.fleet);
+  const input: NotificationInput = {
+    event,
+    fleet: data.fleet,
+    team: fleet?.team ?? 'default',
+    instanceId: data.instanceId,
+    reasons: data.reasons.map((r) => ({
+      ...r,
+      kind: r.kind as NotificationInput['reasons'][number]['kind'],
+    })),
+    desiredState: data.desiredState,
+    execution: {
+      name: executionNameOf(ctx.executionId),
+      arn: ctx.executionId,
+      consoleUrl: executionConsoleUrl(deps.consoleRegion ?? regionOf(ctx.executionId), ctx.executionId),
+    },
+    timings: timingsFor(data, ctx, now, event),
+    message: detail,
+  };
+  if (replacementId !== undefined) input.replacementId = replacementId;
+  if (data.principal !== undefined) input.principal = data.principal;
+  try {
+    await deps.notifier.publish(buildNotification(input));
+    result.notified = true;
+  } catch (publishError) {
+    result.notifyError =
+      publishError instanceof Error ? `${publishError.name}: ${publishError.message}` : String(publishError);
+  }
+  return result;
+}
+
+function regionOf(arn: string): string {
+  return arn.split(':')[3] || 'us-east-1';
+}
+
+function timingsFor(data: MachineData, ctx: StepContext, now: Date, event: NotificationEvent) {
+  const timings: { detectedAt?: string; startedAt?: string; finishedAt?: string; durationSeconds?: number } =
+    {
+      detectedAt: data.detectedAt,
+    };
+  if (ctx.startedAt !== undefined) timings.startedAt = ctx.startedAt;
+  if (OUTCOME_OF[event] !== 'in-progress') {
+    timings.finishedAt = now.toISOString();
+    if (ctx.startedAt !== undefined) {
+      const started = Date.parse(ctx.startedAt);
+      if (Number.isFinite(started))
+        timings.durationSeconds = Math.max(0, Math.round((now.getTime() - started) / 1000));
+    }
+  }
+  return timings;
+}
+
+function describeOutcome(
+  data: MachineData,
+  event: NotificationEvent,
+): { reason: string; detail: string; publish: boolean; error?: string; cause?: string } {
+  switch (event) {
+    case 'remediation.started':
+      return {
+        reason: 'started',
+        detail:
+          `Replacing ${data.instanceId} of fleet ${data.fleet} (${reasonsSummary(data)}): ${data.plan?.detail ?? ''}`.trim(),
+        publish: true,
+      };
+    case 'remediation.succeeded': {
+      const replacement = data.health?.replacementId ?? data.replacement?.instanceId ?? 'its replacement';
+      return {
+        reason: 'replaced',
+        detail: `Replaced ${data.instanceId} with ${replacement} from launch template ${data.launchTemplate.id} version ${data.launchTemplate.version}; the old instance was drained and terminated.`,
+        publish: true,
+      };
+    }
+    case 'remediation.skipped':
+      return {
+        reason: data.recheck?.reason ?? 'unknown',
+        detail: `Not replacing ${data.instanceId}: ${data.recheck?.detail ?? 'no reason recorded'}.`,
+        publish: data.recheck?.notify ?? true,
+      };
+    case 'remediation.blocked':
+      return {
+        reason: 'budget',
+        detail: `Could not start replacing ${data.instanceId} within the retry bound: ${causeText(data.error)}. The next detection of this drift tries again.`,
+        publish: true,
+      };
+    case 'manual-action-required':
+      return {
+        reason: 'manual-action-required',
+        detail: `${data.instanceId} is drifted (${reasonsSummary(data)}) but Phoenix cannot replace it: ${data.plan?.detail ?? 'no plan'}.`,
+        publish: true,
+      };
+    case 'remediation.rolled-back': {
+      const error = data.rollback?.error ?? data.error?.Error ?? 'Unknown';
+      const cause = data.rollback?.cause ?? causeText(data.error);
+      return {
+        reason: 'rolled-back',
+        detail: `Replacing ${data.instanceId} failed and was rolled back. ${cause}`,
+        publish: true,
+        error,
+        cause,
+      };
+    }
+    case 'remediation.failed': {
+      const rollbackFailed = data.rollbackError !== undefined;
+      const error = rollbackFailed ? 'RollbackFailedError' : (data.error?.Error ?? 'Unknown');
+      const cause = rollbackFailed
+        ? `${data.error?.Error ?? 'Unknown'}: ${causeText(data.error)} — and the rollback failed (${data.rollbackError?.Error}: ${causeText(data.rollbackError)}); the lease is kept until it expires: check the fleet by hand`
+        : `${error}: ${causeText(data.error)}`;
+      return {
+        reason: rollbackFailed ? 'rollback-failed' : 'failed',
+        detail: `Replacing ${data.instanceId} failed. ${cause}`,
+        publish: true,
+        error,
+        cause,
+      };
+    }
+    case 'drift.detected':
+      return {
+        reason: 'drifted',
+        detail: `${data.instanceId} is drifted: ${reasonsSummary(data)}.`,
+        publish: true,
+      };
+  }
+}
+
+// ---- dispatch ---------------------------------------------------------------------------
+
+export const STEP_NAMES = [
+  'recheck',
+  'plan',
+  'acquireLease',
+  'checkHealthy',
+  'rollback',
+  'releaseLease',
+  'notify',
+] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+/** What the state machine passes to the steps Lambda. */
+export const StepEventSchema = z.object({
+  step: z.enum(STEP_NAMES),
+  executionId: z.string().min(1),
+  startedAt: z.string().optional(),
+  event: z.enum(NOTIFICATION_EVENTS).optional(),
+  data: z.unknown(),
+});
+export type StepEvent = z.infer<typeof StepEventSchema>;
+
+const THROTTLING_NAMES: ReadonlySet<string> = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'SlowDown',
+  'EC2ThrottledException',
+  'ServiceUnavailable',
+  'InternalError',
+  'InternalFailure',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+
+function isTransient(error: Error): boolean {
+  if (THROTTLING_NAMES.has(error.name)) return true;
+  const meta = error as { $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (meta.$retryable !== undefined && meta.$retryable !== null) return true;
+  const status = meta.$metadata?.httpStatusCode;
+  return status !== undefined && status >= 500;
+}
+
+function stringifyIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}
+
+/**
+ * Runs one step for the state machine. Errors Phoenix throws keep their names (the ASL's
+ * `Retry`/`Catch` match them); throttling and 5xx from AWS become {@link TransientAwsError}.
+ */
+export async function runStep(deps: StepDeps, rawEvent: unknown): Promise<unknown> {
+  const parsedEvent = StepEventSchema.safeParse(rawEvent);
+  if (!parsedEvent.success)
+    throw new StepInputError(`not a step event: ${stringifyIssues(parsedEvent.error)}`);
+  const event = parsedEvent.data;
+  const parsedData = MachineDataSchema.safeParse(event.data);
+  if (!parsedData.success) {
+    throw new StepInputError(
+      `step ${event.step}: the execution state is not usable: ${stringifyIssues(parsedData.error)}`,
+    );
+  }
+  const data = parsedData.data;
+  const ctx: StepContext = { executionId: event.executionId };
+  if (event.startedAt !== undefined) ctx.startedAt = event.startedAt;
+  try {
+    switch (event.step) {
+      case 'recheck':
+        return await recheck(deps, data);
+      case 'plan':
+        return await plan(deps, data, ctx);
+      case 'acquireLease':
+        return await acquireLease(deps, data, ctx);
+      case 'checkHealthy':
+        return await checkHealthy(deps, data, ctx);
+      case 'rollback':
+        return await rollback(deps, data, ctx);
+      case 'releaseLease':
+        return await releaseLease(deps, data, ctx);
+      case 'notify':
+        return await notify(deps, data, ctx, requirePart(event.event, 'an `event`', 'notify'));
+    }
+  } catch (error) {
+    if (error instanceof PhoenixError || !(error instanceof Error)) throw error;
+    if (isTransient(error)) {
+      throw new TransientAwsError(`step ${event.step}: ${error.name}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * The emulated account a remediation test runs in: a fleet seeded in moto, the state table,
+ * an SNS topic with an SQS queue subscribed (so tests read the notifications a team would
+ * get), the desired state compiled from YAML, and the execution input detection would build.
+ */
+import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { DescribeInstanceStatusCommand } from '@aws-sdk/client-ec2';
+import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+} from '@aws-sdk/client-sqs';
+import type { PhoenixClients } from '../../functions/aws/clients';
+import { describeInstances, resolveLaunchTemplate } from '../../functions/aws/inventory';
+import { healthyFloor } from '../../functions/aws/state-store';
+import { compileDesiredState } from '../../functions/domain/desired-state/compile';
+import { parseDesiredState } from '../../functions/domain/desired-state/validate';
+import { evaluateDrift } from '../../functions/domain/drift/engine';
+import type { CompiledDesiredState } from '../../functions/domain/model';
+import type { PhoenixNotification } from '../../functions/domain/notification';
+import type { RemediationInput, Timings } from '../../functions/remediation/input';
+import type { LocalClients, LocalDeps } from '../../functions/remediation/local-runner';
+import { testClients } from '../helpers/emulator';
+import {
+  defaultImageIds,
+  registerTargets,
+  seedAutoScalingGroup,
+  seedLaunchTemplate,
+  seedNetwork,
+  seedStandaloneInstances,
+  seedTargetGroup,
+  setDefaultVersion,
+} from '../helpers/seed';
+import { atomicDynamoDB, createStateTable } from '../helpers/table';
+
+/** Waits and bounds for tests: the runner zeroes the waits, these bound the loops. */
+export const TEST_TIMINGS: Timings = {
+  healthCheckIntervalSeconds: 0,
+  healthCheckMaxAttempts: 3,
+  maxDrainSeconds: 5,
+  leaseTtlSeconds: 3600,
+};
+
+let accounts = 0;
+
+/** One test's account: clients, table, topic, queue and a clock the test can move. */
+export async function testAccount(options: { start?: Date } = {}) {
+  accounts += 1;
+  const clients = testClients();
+  const tableName = await createStateTable(clients.dynamodb, `phoenix-remediation-${accounts}`);
+  const topic = await clients.sns.send(new CreateTopicCommand({ Name: `phoenix-notifications-${accounts}` }));
+  const topicArn = topic.TopicArn ?? '';
+  const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: `team-inbox-${accounts}` }));
+  const queueUrl = queue.QueueUrl ?? '';
+  const attributes = await clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  await clients.sns.send(
+    new SubscribeCommand({
+      TopicArn: topicArn,
+      Protocol: 'sqs',
+      Endpoint: attributes.Attributes?.QueueArn ?? '',
+      Attributes: { RawMessageDelivery: 'true' },
+    }),
+  );
+  const clock = { now: options.start ?? new Date() };
+  // moto's conditional writes are not atomic under concurrency (see atomicDynamoDB).
+  const local: LocalClients = { ...pick(clients), dynamodb: atomicDynamoDB(clients.dynamodb) };
+  return {
+    clients,
+    local,
+    tableName,
+    topicArn,
+    queueUrl,
+    clock,
+    now: () => clock.now,
+    deps: (desiredState: CompiledDesiredState): LocalDeps => ({
+      desiredState,
+      tableName,
+      topicArn,
+      clock: () => clock.now,
+    }),
+    /** Every notification delivered so far (and consumes them). */
+    notifications: () => drainQueue(clients, queueUrl),
+  };
+}
+
+export type TestAccount = Awaited<ReturnType<typeof testAccount>>;
+
+function pick(clients: PhoenixClients): Omit<LocalClients, 'dynamodb'> {
+  return { ec2: clients.ec2, autoScaling: clients.autoScaling, elbv2: clients.elbv2, sns: clients.sns };
+}
+
+async function drainQueue(clients: PhoenixClients, queueUrl: string): Promise<PhoenixNotification[]> {
+  const received: PhoenixNotification[] = [];
+  for (;;) {
+    const page = await clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    const messages = page.Messages ?? [];
+    if (messages.length === 0) return received;
+    for (const message of messages) {
+      received.push(JSON.parse(message.Body ?? '{}') as PhoenixNotification);
+      await clients.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
+      );
+    }
+  }
+}
+
+/** Compiles a desired-state YAML text as synth would. */
+export function desiredState(yaml: string): CompiledDesiredState {
+  const parsed = parseDesiredState(yaml, 'phoenix.yaml');
+  if (!parsed.ok) throw new Error(parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join('\n'));
+  return compileDesiredState(parsed.value, {
+    commit: 'abc1234',
+    path: 'phoenix.yaml',
+    sha256: 'a'.repeat(64),
+  });
+}
+
+/** The execution input detection would build for `instanceId` now. */
+export async function remediationInput(
+  clients: PhoenixClients,
+  state: CompiledDesiredState,
+  instanceId: string,
+  now: Date,
+  timings: Partial<Timings> = TEST_TIMINGS,
+): Promise<RemediationInput> {
+  const [instance] = await describeInstances(clients.ec2, [instanceId]);
+  if (instance === undefined) throw new Error(`no instance ${instanceId}`);
+  const fleet = state.fleets.find((f) =>
+    f.match.kind === 'autoScalingGroup'
+      ? instance.tags['aws:autoscaling:groupName'] === f.match.autoScalingGroup
+      : Object.entries(f.match.tags).every(([k, v]) => instance.tags[k] === v),
+  );
+  if (fleet === undefined) throw new Error(`no fleet selects ${instanceId}`);
+  const template = await resolveLaunchTemplate(clients.ec2, fleet.launchTemplate);
+  const verdict = evaluateDrift({ instance, fleet, template, now });
+  if (verdict.status !== 'drifted') throw new Error(`${instanceId} is ${verdict.status}, not drifted`);
+  return {
+    requestVersion: 1,
+    instanceId,
+    fleet: fleet.name,
+    fingerprint: verdict.fingerprint,
+    reasons: verdict.reasons,
+    desiredState: { revision: state.revision, commit: state.provenance.commit },
+    launchTemplate: { id: template.id, name: template.name, version: template.version },
+    detectedAt: now.toISOString(),
+    trigger: 'test',
+    timings,
+  };
+}
+
+/** An Auto Scaling fleet whose members were launched from version 1 before version 2 became the default. */
+export async function seedDriftedAsgFleet(
+  clients: PhoenixClients,
+  options: { name: string; desired: number; max: number; min?: number; cidr?: string },
+) {
+  const network = await seedNetwork(clients.ec2, { name: options.name, cidr: options.cidr ?? '10.0.0.0/16' });
+  const [oldImage = '', newImage = ''] = await defaultImageIds(clients.ec2, 2);
+  const template = await seedLaunchTemplate(clients.ec2, {
+    name: `${options.name}-lt`,
+    versions: [
+      { imageId: oldImage, instanceType: 't3.micro', securityGroupIds: [network.securityGroupIds[0]] },
+      { imageId: newImage, instanceType: 't3.micro', securityGroupIds: [network.securityGroupIds[0]] },
+    ],
+  });
+  const targetGroupArn = await seedTargetGroup(clients.elbv2, {
+    name: `${options.name}-tg`,
+    vpcId: network.vpcId,
+  });
+  const group = await seedAutoScalingGroup(clients.autoScaling, clients.ec2, {
+    name: `${options.name}-asg`,
+    launchTemplate: { id: template.id, version: '$Default' },
+    min: options.min ?? 1,
+    max: options.max,
+    desired: options.desired,
+    subnetIds: [...network.subnetIds],
+    tags: { Owner: `team-${options.name}` },
+    targetGroupArns: [targetGroupArn],
+  });
+  // moto registers ASG members with the group's target groups only on later scaling.
+  await registerTargets(clients.elbv2, targetGroupArn, group.instanceIds, 80);
+  await setDefaultVersion(clients.ec2, { id: template.id, version: 2 });
+  return { network, template, targetGroupArn, group, newImage, oldImage };
+}
+
+/** Standalone instances tagged into a fleet, launched from version 1, registered in a target group. */
+export async function seedDriftedStandaloneFleet(
+  clients: PhoenixClients,
+  options: { name: string; count: number },
+) {
+  const network = await seedNetwork(clients.ec2, { name: options.name });
+  const [oldImage = '', newImage = ''] = await defaultImageIds(clients.ec2, 2);
+  const template = await seedLaunchTemplate(clients.ec2, {
+    name: `${options.name}-lt`,
+    versions: [
+      { imageId: oldImage, instanceType: 't3.micro', securityGroupIds: [network.securityGroupIds[0]] },
+      { imageId: newImage, instanceType: 't3.micro', securityGroupIds: [network.securityGroupIds[0]] },
+    ],
+  });
+  const instanceIds = await seedStandaloneInstances(clients.ec2, {
+    launchTemplate: { id: template.id, version: 1 },
+    count: options.count,
+    subnetId: network.subnetIds[1],
+    tags: { App: options.name, Owner: `team-${options.name}` },
+  });
+  const targetGroupArn = await seedTargetGroup(clients.elbv2, {
+    name: `${options.name}-tg`,
+    vpcId: network.vpcId,
+  });
+  await registerTargets(clients.elbv2, targetGroupArn, instanceIds, 8080);
+  await setDefaultVersion(clients.ec2, { id: template.id, version: 2 });
+  return { network, template, targetGroupArn, instanceIds, newImage, oldImage };
+}
+
+export async function describeGroup(clients: PhoenixClients, name: string): Promise<AutoScalingGroup> {
+  const out = await clients.autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
+  );
+  const group = out.AutoScalingGroups?.[0];
+  if (group === undefined) throw new Error(`no group ${name}`);
+  return group;
+}
+
+/** Instance ids registered in a target group, with their health. */
+export async function targetsOf(
+  clients: PhoenixClients,
+  targetGroupArn: string,
+): Promise<Record<string, string>> {
+  const out = await clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+  return Object.fromEntries(
+    (out.TargetHealthDescriptions ?? []).map((d) => [d.Target?.Id ?? '', d.TargetHealth?.State ?? 'unknown']),
+  );
+}
+
+/**
+ * Healthy serving capacity: targets healthy in the target group whose instance is running
+ * with status checks ok. Checked against the floor after every state.
+ */
+export async function healthyServing(clients: PhoenixClients, targetGroupArn: string): Promise<number> {
+  const targets = await targetsOf(clients, targetGroupArn);
+  const healthyIds = Object.entries(targets)
+    .filter(([, state]) => state === 'healthy')
+    .map(([id]) => id);
+  if (healthyIds.length === 0) return 0;
+  const status = await clients.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: healthyIds }));
+  return (status.InstanceStatuses ?? []).filter(
+    (s) => s.InstanceState?.Name === 'running' && s.InstanceStatus?.Status === 'ok',
+  ).length;
+}
+
+export { healthyFloor };
+
+/** Prints the figures of a run (state transitions, API calls by operation) in the test output. */
+export function printFigures(
+  title: string,
+  result: { transitions: number; apiCalls: Record<string, number> },
+): void {
+  const calls = Object.entries(result.apiCalls).sort(([a], [b]) => a.localeCompare(b));
+  const total = calls.reduce((sum, [, n]) => sum + n, 0);
+  console.log(
+    [
+      `── ${title}`,
+      `   state transitions: ${result.transitions}`,
+      `   AWS API calls: ${total}`,
+      ...calls.map(([op, n]) => `     ${op.padEnd(44)} ${n}`),
+    ].join('\n'),
+  );
+}
