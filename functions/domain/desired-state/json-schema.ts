@@ -4,7 +4,7 @@
  * disagree. Committed as `schema/phoenix.schema.json`; `npm run schema` rewrites it.
  */
 import { z } from 'zod';
-import { DesiredStateFileSchema, LaunchTemplateRef, Match } from './schema';
+import { DesiredStateFileSchema, LaunchTemplateRef, Match, TagKey } from './schema';
 
 /** Where the generated schema is committed, relative to the repository root. */
 export const JSON_SCHEMA_PATH = 'schema/phoenix.schema.json';
@@ -27,6 +27,8 @@ export function desiredStateJsonSchema(): Record<string, unknown> {
     override: ({ zodSchema, jsonSchema }) => {
       const choices = EXACTLY_ONE.get(zodSchema);
       if (choices !== undefined) jsonSchema.oneOf = choices.map((key) => ({ required: [key] }));
+      // The refinement that refuses aws: keys in declared tags, said the JSON Schema way.
+      if (zodSchema === TagKey) jsonSchema.not = { pattern: '^[aA][wW][sS]:' };
     },
   });
   return { ...generated, title: 'Phoenix desired state (phoenix.yaml)' };

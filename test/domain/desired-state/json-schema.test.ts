@@ -55,4 +55,13 @@ describe('the JSON Schema for editors', () => {
       { required: ['id'] },
     ]);
   });
+
+  it('refuses aws: keys in declared tags but not in selectors, as validation does', () => {
+    const schema = desiredStateJsonSchema();
+    const fleet = at(schema, 'fleets', '*');
+
+    expect(at(fleet, 'tags').propertyNames).toMatchObject({ not: { pattern: '^[aA][wW][sS]:' } });
+    expect(at(fleet, 'match', 'tags').propertyNames).not.toHaveProperty('not');
+    expect(at(fleet, 'exclude', 'tags').propertyNames).not.toHaveProperty('not');
+  });
 });
