@@ -689,6 +689,8 @@ async function rollbackAsg(
 
   const removeReplacement = async () => {
     if (replacementId === undefined) return;
+    // Out of the load balancers first, so no request reaches an instance being terminated.
+    await deregisterEverywhere(deps, currentPlan.replacementTargetGroups, replacementId);
     if (replacementInGroup) {
       await deps.autoScaling.send(
         new TerminateInstanceInAutoScalingGroupCommand({
@@ -749,16 +751,24 @@ async function removeStandaloneReplacement(
   replacementId: string,
   actions: string[],
 ): Promise<void> {
-  for (const targetGroupArn of currentPlan.replacementTargetGroups) {
-    if ((await targetState(deps.elbv2, targetGroupArn, replacementId)) === 'unregistered') continue;
-    await deps.elbv2.send(
-      new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: replacementId }] }),
-    );
-  }
+  await deregisterEverywhere(deps, currentPlan.replacementTargetGroups, replacementId);
   const facts = await instanceNow(deps, replacementId);
   if (facts !== undefined && !GONE_STATES.has(facts.state)) {
     await deps.ec2.send(new TerminateInstancesCommand({ InstanceIds: [replacementId] }));
     actions.push(`deregistered and terminated replacement ${replacementId}`);
+  }
+}
+
+async function deregisterEverywhere(
+  deps: StepDeps,
+  targetGroupArns: readonly string[],
+  instanceId: string,
+): Promise<void> {
+  for (const targetGroupArn of targetGroupArns) {
+    if ((await targetState(deps.elbv2, targetGroupArn, instanceId)) === 'unregistered') continue;
+    await deps.elbv2.send(
+      new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: instanceId }] }),
+    );
   }
 }
 

@@ -1,0 +1,134 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { describeInstances } from '../../functions/aws/inventory';
+import { StateStore } from '../../functions/aws/state-store';
+import { runRemediation } from '../../functions/remediation/local-runner';
+import {
+  describeGroup,
+  desiredState,
+  healthyFloor,
+  healthyServing,
+  remediationInput,
+  seedDriftedAsgFleet,
+  seedDriftedStandaloneFleet,
+  type TestAccount,
+  targetsOf,
+  testAccount,
+} from './harness';
+
+const STATE = desiredState(`
+version: 1
+defaults:
+  mode: enforce
+  budget: { maxConcurrent: 1, minHealthyPercent: 50 }
+fleets:
+  web:
+    match: { autoScalingGroup: web-asg }
+    launchTemplate: { name: web-lt, version: $Default }
+    tags: { Owner: team-web }
+  api:
+    match: { tags: { App: api } }
+    launchTemplate: { name: api-lt, version: $Default }
+    tags: { Owner: team-api }
+`);
+
+describe('a replacement that never becomes healthy', () => {
+  let account: TestAccount;
+  let web: Awaited<ReturnType<typeof seedDriftedAsgFleet>>;
+  let api: Awaited<ReturnType<typeof seedDriftedStandaloneFleet>>;
+
+  beforeAll(async () => {
+    account = await testAccount();
+    web = await seedDriftedAsgFleet(account.clients, {
+      name: 'web',
+      desired: 3,
+      max: 4,
+      cidr: '10.1.0.0/16',
+    });
+    api = await seedDriftedStandaloneFleet(account.clients, { name: 'api', count: 2 });
+  });
+
+  const cases = [
+    {
+      strategy: 'Auto Scaling group',
+      fleet: 'web',
+      ids: () => web.group.instanceIds,
+      targetGroupArn: () => web.targetGroupArn,
+      template: () => web.template.id,
+      desired: 3,
+    },
+    {
+      strategy: 'standalone',
+      fleet: 'api',
+      ids: () => api.instanceIds,
+      targetGroupArn: () => api.targetGroupArn,
+      template: () => api.template.id,
+      desired: 2,
+    },
+  ];
+
+  it.each(cases)(
+    '$strategy: rolls back (old in service, replacement terminated, capacity restored), quarantines the version, tells the team',
+    async ({ fleet, ids, targetGroupArn, template, desired }) => {
+      const [old = '', other = ''] = ids();
+      const floor = healthyFloor(desired, 50);
+      const input = await remediationInput(account.clients, STATE, old, account.now());
+      const healthyAfterEachState: number[] = [];
+
+      const result = await runRemediation(input, {
+        clients: account.local,
+        deps: account.deps(STATE),
+        waits: 'zero',
+        faults: { impaired: 'replacement' },
+        afterState: async () => {
+          healthyAfterEachState.push(await healthyServing(account.clients, targetGroupArn()));
+        },
+      });
+
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('ReplacementUnhealthyError');
+      expect(result.cause).toMatch(/not healthy after 3 checks/);
+      expect(result.cause).toMatch(/rolled back: .*terminated replacement/);
+      expect(result.cause).toContain(`${template()} version 2 quarantined for fleet ${fleet}`);
+
+      // The old instance serves again; the failed replacement is gone.
+      const [oldNow] = await describeInstances(account.clients.ec2, [old]);
+      expect(oldNow?.state).toBe('running');
+      const targets = await targetsOf(account.clients, targetGroupArn());
+      expect(targets[old]).toBe('healthy');
+      const replacementId = result.cause?.match(/replacement (i-[0-9a-f]+)/)?.[1] ?? '';
+      const [replacement] = await describeInstances(account.clients.ec2, [replacementId]);
+      expect(replacement?.state).toMatch(/shutting-down|terminated/);
+      expect(targets[replacementId]).toBeUndefined();
+      if (fleet === 'web') {
+        const group = await describeGroup(account.clients, 'web-asg');
+        expect(group.DesiredCapacity).toBe(desired);
+        expect((group.Instances ?? []).map((i) => i.InstanceId).sort()).toEqual([...ids()].sort());
+      }
+      for (const healthy of healthyAfterEachState) expect(healthy).toBeGreaterThanOrEqual(floor);
+
+      // Quarantined, lease given back, team told.
+      const store = new StateStore(account.clients.dynamodb, account.tableName);
+      expect(await store.getQuarantine(fleet, template(), 2)).toMatchObject({
+        cause: result.cause,
+        execution: result.executionArn,
+      });
+      expect(await store.listLeases(fleet)).toEqual([]);
+      const notes = await account.notifications();
+      expect(notes.map((n) => n.event)).toEqual(['remediation.started', 'remediation.rolled-back']);
+      expect(notes[1]).toMatchObject({ severity: 'critical', instanceId: old, replacementId });
+
+      // The next drift of this fleet on the same template version is not retried.
+      const next = await remediationInput(account.clients, STATE, other, account.now());
+      const again = await runRemediation(next, {
+        clients: account.local,
+        deps: account.deps(STATE),
+        waits: 'zero',
+      });
+      expect(again.output).toMatchObject({ outcome: 'skipped', reason: 'quarantined' });
+      expect((await describeInstances(account.clients.ec2, [other]))[0]?.state).toBe('running');
+      const skipped = await account.notifications();
+      expect(skipped).toEqual([expect.objectContaining({ event: 'remediation.skipped', instanceId: other })]);
+      expect(skipped[0]?.message).toContain('quarantined');
+    },
+  );
+});
