@@ -128,7 +128,8 @@ function toData(doc: Document, node: unknown, problems: Problem[]): unknown {
     return resolved === null ? (node === doc.contents ? null : undefined) : resolved.toJS(doc);
   } catch (error) {
     // yaml refuses alias bombs ("billion laughs"); say so instead of failing.
-    problems.push({ offset: resolved?.range?.[0] ?? 0, message: `YAML aliases: ${String(error)}` });
+    const why = error instanceof Error ? error.message : String(error);
+    problems.push({ offset: resolved?.range?.[0] ?? 0, message: `YAML aliases expand too far: ${why}` });
     return TOO_MANY_ALIASES;
   }
 }
@@ -170,7 +171,11 @@ function reportZodIssue(
     for (const key of issue.keys) {
       const suggestion = closestMatch(key, allowed);
       const fix =
-        suggestion !== undefined ? `did you mean "${suggestion}"?` : `expected one of: ${allowed.join(', ')}`;
+        key === '<<'
+          ? 'YAML merge keys are not supported: repeat the keys, or anchor (&) and alias (*) a whole value'
+          : suggestion !== undefined
+            ? `did you mean "${suggestion}"?`
+            : `expected one of: ${allowed.join(', ')}`;
       const where = path.length === 0 ? '' : `${pathText(path)}: `;
       problems.push({
         offset: offsetOfKey(doc, unit.node, [...relative, key]),

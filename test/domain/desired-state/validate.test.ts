@@ -495,6 +495,16 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a YAML merge key, which the format does not support',
+    text: yaml('version: 1', 'fleets:', ...WEB, '    <<: { team: web }'),
+    expected: {
+      line: 6,
+      at: '<<',
+      message:
+        'fleets.web: unknown key "<<"; YAML merge keys are not supported: repeat the keys, or anchor (&) and alias (*) a whole value',
+    },
+  },
+  {
     name: 'an empty file',
     text: '',
     expected: {
@@ -587,6 +597,19 @@ describe('parseDesiredState', () => {
       '7: fleets: duplicate fleet name "web" (first declared at line 3): expected each fleet name once',
       '10: fleets: invalid key "Bad_Name": expected a fleet name of lowercase letters, digits and dashes (at most 63)',
       '13: fleets.Bad_Name.mode: expected one of observe, notify, enforce, got the string "sometimes"',
+    ]);
+  });
+
+  it('refuses aliases that expand exponentially ("billion laughs") instead of expanding them', () => {
+    const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x]'];
+    for (let level = 1; level < 9; level += 1) {
+      lines.push(`a${level}: &a${level} [${Array.from({ length: 9 }, () => `*a${level - 1}`).join(', ')}]`);
+    }
+
+    const issues = issuesOf(yaml(...lines, 'version: 1', 'fleets:', ...WEB));
+
+    expect(issues.map(formatIssue)).toEqual([
+      'phoenix.yaml:1:1 YAML aliases expand too far: Excessive alias count indicates a resource exhaustion attack',
     ]);
   });
 
