@@ -272,3 +272,25 @@ export function printFigures(
     ].join('\n'),
   );
 }
+
+/** API operations that change something; a skipped remediation makes none of them. */
+export const MUTATING_OPERATIONS = [
+  'EC2.RunInstances',
+  'EC2.TerminateInstances',
+  'EC2.CreateTags',
+  'AutoScaling.SetDesiredCapacity',
+  'AutoScaling.DetachInstances',
+  'AutoScaling.AttachInstances',
+  'AutoScaling.TerminateInstanceInAutoScalingGroup',
+  'AutoScaling.EnterStandby',
+  'AutoScaling.ExitStandby',
+  'ELBv2.RegisterTargets',
+  'ELBv2.DeregisterTargets',
+] as const;
+
+/** The mutating calls a run made, by operation. */
+export function mutatingCalls(apiCalls: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(apiCalls).filter(([op]) => (MUTATING_OPERATIONS as readonly string[]).includes(op)),
+  );
+}
