@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import { ScalingActivityInProgressFault } from '@aws-sdk/client-auto-scaling';
+import { ConditionalCheckFailedException, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
+import { EC2ServiceException } from '@aws-sdk/client-ec2';
+import { TargetGroupNotFoundException } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { describe, expect, it } from 'vitest';
+import { REMEDIATION_ERRORS } from '../../functions/remediation/errors';
+import {
+  localStepsFunctionArn,
+  SERVICE_ERROR_PREFIXES,
+  stepFunctionsErrorName,
+  substitutedDefinition,
+} from '../../functions/remediation/local-runner';
+
+const RAW = readFileSync(
+  new URL('../../state-machines/remediate-instance.asl.json', import.meta.url),
+  'utf8',
+);
+
+interface State {
+  Type: string;
+  Resource?: string;
+  Retry?: Array<{ ErrorEquals: string[]; BackoffRate?: number; MaxAttempts?: number }>;
+  Catch?: Array<{ ErrorEquals: string[]; Next: string }>;
+  Next?: string;
+  Default?: string;
+  Choices?: Array<{ Next: string }>;
+  End?: boolean;
+  ItemProcessor?: { StartAt: string; States: Record<string, State> };
+  Error?: string;
+  ErrorPath?: string;
+  Cause?: string;
+  CausePath?: string;
+}
+const DEFINITION = JSON.parse(RAW) as { StartAt: string; States: Record<string, State> };
+
+function allStates(states: Record<string, State> = DEFINITION.States): Array<[string, State]> {
+  return Object.entries(states).flatMap(([name, state]) => [
+    [name, state] as [string, State],
+    ...(state.ItemProcessor ? allStates(state.ItemProcessor.States) : []),
+  ]);
+}
+
+/** Errors the Lambda runtime and Step Functions report for a Lambda task (direct ARN form). */
+const LAMBDA_ERRORS = new Set([
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
+]);
+const STATES_ERRORS = new Set([
+  'States.ALL',
+  'States.TaskFailed',
+  'States.Timeout',
+  'States.HeartbeatTimeout',
+]);
+const SERVICE_ERROR = new RegExp(`^(${SERVICE_ERROR_PREFIXES.join('|')})\\.[A-Z][A-Za-z0-9]*Exception$`);
+
+describe('state-machines/remediate-instance.asl.json', () => {
+  it('names in every ErrorEquals an exported error class, a States.* error or a service error', () => {
+    const exported = new Set(Object.values(REMEDIATION_ERRORS).map((E) => new E('probe').name));
+    const unknown: string[] = [];
+    for (const [name, state] of allStates()) {
+      for (const clause of [...(state.Retry ?? []), ...(state.Catch ?? [])]) {
+        for (const error of clause.ErrorEquals) {
+          const known =
+            exported.has(error) ||
+            STATES_ERRORS.has(error) ||
+            LAMBDA_ERRORS.has(error) ||
+            SERVICE_ERROR.test(error);
+          if (!known) unknown.push(`${name}: ${error}`);
+        }
+      }
+    }
+    expect(unknown).toEqual([]);
+    // And the class names are what the classes call themselves.
+    for (const [key, E] of Object.entries(REMEDIATION_ERRORS)) expect(new E('probe').name).toBe(key);
+  });
+
+  it('uses only the three definition substitutions', () => {
+    expect([...new Set(RAW.match(/\$\{[^}]*\}/g))].sort()).toEqual(['${StepsFunctionArn}', '${TableName}']);
+    expect(() =>
+      substitutedDefinition({ StepsFunctionArn: 'x', TableName: 't', TopicArn: 'a' }),
+    ).not.toThrow();
+  });
+
+  it('retries every Task with exponential backoff and catches every top-level Task', () => {
+    for (const [name, state] of allStates()) {
+      if (state.Type !== 'Task') continue;
+      expect(state.Retry?.length, `${name} retries`).toBeGreaterThan(0);
+      for (const retrier of state.Retry ?? []) {
+        if (retrier.ErrorEquals.includes('States.Timeout')) continue;
+        expect(retrier.BackoffRate ?? 2, `${name} backs off`).toBeGreaterThanOrEqual(2);
+      }
+    }
+    for (const [name, state] of Object.entries(DEFINITION.States)) {
+      if (state.Type === 'Task' || state.Type === 'Map')
+        expect(state.Catch?.length, `${name} catches`).toBeGreaterThan(0);
+    }
+  });
+
+  it('says why at every end: each Fail names its error and cause, each Succeed follows a step that reports the outcome', () => {
+    const fails = Object.entries(DEFINITION.States).filter(([, s]) => s.Type === 'Fail');
+    for (const [name, state] of fails) {
+      expect(state.Error ?? state.ErrorPath, `${name} error`).toBeDefined();
+      expect(state.Cause ?? state.CausePath, `${name} cause`).toBeDefined();
+    }
+    const intoDone = Object.entries(DEFINITION.States)
+      .filter(([, s]) => s.Next === 'Done')
+      .map(([n]) => n);
+    expect(intoDone.sort()).toEqual(
+      [
+        'BlockedUnreported',
+        'ManualActionUnreported',
+        'ReportBlocked',
+        'ReportManualActionRequired',
+        'ReportSkipped',
+        'ReportSucceeded',
+        'SkippedUnreported',
+        'SucceededUnreported',
+      ].sort(),
+    );
+  });
+
+  it('has no unreachable state and no dangling transition', () => {
+    const states = DEFINITION.States;
+    const reached = new Set<string>();
+    const visit = (name: string) => {
+      if (reached.has(name)) return;
+      const state = states[name];
+      expect(state, `transition to ${name}`).toBeDefined();
+      reached.add(name);
+      const next = [
+        state?.Next,
+        state?.Default,
+        ...(state?.Choices ?? []).map((c) => c.Next),
+        ...(state?.Catch ?? []).map((c) => c.Next),
+      ];
+      for (const n of next) if (n !== undefined) visit(n);
+    };
+    visit(DEFINITION.StartAt);
+    expect(Object.keys(states).filter((n) => !reached.has(n))).toEqual([]);
+  });
+
+  it('is a valid definition for the interpreter once substituted', () => {
+    const definition = substitutedDefinition({
+      StepsFunctionArn: localStepsFunctionArn(),
+      TableName: 'phoenix-state',
+      TopicArn: 'arn:aws:sns:us-east-1:123456789012:phoenix',
+    });
+    expect(
+      () => new StateMachine(definition, { validationOptions: { checkPaths: true, checkArn: true } }),
+    ).not.toThrow();
+  });
+});
+
+describe('stepFunctionsErrorName', () => {
+  const meta = { $metadata: {}, message: 'm' };
+  it.each([
+    {
+      service: 'autoscaling',
+      error: new ScalingActivityInProgressFault(meta),
+      name: 'AutoScaling.ScalingActivityInProgressException',
+    },
+    {
+      service: 'dynamodb',
+      error: new ConditionalCheckFailedException(meta),
+      name: 'DynamoDb.ConditionalCheckFailedException',
+    },
+    {
+      service: 'elasticloadbalancingv2',
+      error: new TargetGroupNotFoundException(meta),
+      name: 'ElasticLoadBalancingV2.TargetGroupNotFoundException',
+    },
+    {
+      service: 'ec2',
+      error: new EC2ServiceException({ name: 'RequestLimitExceeded', $fault: 'client', $metadata: {} }),
+      name: 'Ec2.Ec2Exception',
+    },
+    {
+      service: 'dynamodb',
+      error: new DynamoDBServiceException({ name: 'SomethingUnmodeled', $fault: 'server', $metadata: {} }),
+      name: 'DynamoDb.DynamoDbException',
+    },
+    { service: 'ec2', error: new Error('socket hang up'), name: 'Ec2.Ec2Exception' },
+  ])('$service $error.name → $name', ({ service, error, name }) => {
+    expect(stepFunctionsErrorName(service, error)).toBe(name);
+  });
+});
