@@ -1,0 +1,43 @@
+/**
+ * The CDK app (`cdk.json` runs it): one stack holding the DriftRemediator, configured from
+ * context (see settings.ts and docs/deploy.md), checked by cdk-nag's AwsSolutions and
+ * Serverless packs. Synth needs no AWS credentials, no network and no Docker.
+ *
+ * A desired-state file that does not validate ends synth here, printing one
+ * `file:line:col message` per problem and exiting non-zero.
+ */
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { DesiredStateInvalidError } from '../functions/domain/desired-state/errors';
+import { InvalidInputError } from '../functions/domain/errors';
+import { DriftRemediator } from './drift-remediator';
+import { readSettings, SettingsError } from './settings';
+
+async function main(): Promise<void> {
+  const app = new App();
+  const settings = readSettings((key) => app.node.tryGetContext(key));
+  const env =
+    settings.account === undefined && settings.region === undefined
+      ? undefined
+      : { account: settings.account, region: settings.region };
+  const stack = new Stack(app, settings.stackName, {
+    env,
+    description: 'Phoenix: replaces EC2 instances that drift from what Git declares (phoenix.yaml)',
+  });
+  await DriftRemediator.fromFile(stack, 'Phoenix', settings.remediator);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+  app.synth();
+}
+
+try {
+  await main();
+} catch (error) {
+  if (error instanceof DesiredStateInvalidError) {
+    process.stderr.write(`phoenix.yaml is invalid; nothing was synthesized:\n${error.message}\n`);
+  } else if (error instanceof SettingsError || error instanceof InvalidInputError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    throw error;
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,168 @@
+/**
+ * Phoenix's Lambda functions, built one way: Node.js 24 on arm64, the AWS SDK bundled
+ * (no surprise from the runtime's SDK version), minified ESM with source maps, traced,
+ * logging to an explicit log group with retention, and the compiled desired state inlined
+ * into the bundle by esbuild. Each bundle is published as a version behind a `live` alias,
+ * so every revision of the desired state is an immutable Lambda version.
+ */
+import { fileURLToPath } from 'node:url';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { type IRole, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Alias, Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { CompiledDesiredState } from '../../functions/domain/model';
+import { DESIRED_STATE_GLOBAL } from '../../functions/runtime/desired-state';
+import { METRIC_NAMESPACE } from '../../functions/runtime/metric-names';
+import { acknowledge } from './nag';
+
+/** The repository root: entries, the lock file and tsconfig are resolved from here, wherever the app runs. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Lambda's limit on one command-line argument (MAX_ARG_STRLEN) bounds the inlined JSON; stay well below. */
+const MAX_INLINED_STATE_BYTES = 100_000;
+
+/** Makes ESM bundles able to `require` the CommonJS dependencies esbuild leaves as `require` calls. */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __phoenixCreateRequire } from 'node:module'; const require = __phoenixCreateRequire(import.meta.url);";
+
+/** Thrown at synth when the desired state cannot be inlined into a bundle. */
+export class DesiredStateTooLargeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DesiredStateTooLargeError';
+  }
+}
+
+/** esbuild `define` value that inlines the compiled desired state (see functions/runtime/desired-state.ts). */
+export function desiredStateDefine(state: CompiledDesiredState): Record<string, string> {
+  const json = JSON.stringify(state);
+  if (Buffer.byteLength(json) > MAX_INLINED_STATE_BYTES) {
+    throw new DesiredStateTooLargeError(
+      `the compiled desired state is ${Buffer.byteLength(json)} bytes; at most ${MAX_INLINED_STATE_BYTES} can be inlined into a bundle`,
+    );
+  }
+  return { [DESIRED_STATE_GLOBAL]: json };
+}
+
+export interface PhoenixFunctionProps {
+  /** Entry file relative to the repository root, e.g. `functions/evaluate-drift/handler.ts`. */
+  entry: string;
+  /** `POWERTOOLS_SERVICE_NAME`, also the metrics `service` dimension. */
+  serviceName: string;
+  /** What the function does, for the console. The desired-state revision is appended. */
+  purpose: string;
+  desiredState: CompiledDesiredState;
+  environment: Record<string, string>;
+  memorySize: number;
+  timeout: Duration;
+  logRetention: RetentionDays;
+  removalPolicy: RemovalPolicy;
+  logLevel: string;
+  /**
+   * Where asynchronous invocations that exhaust their retries go (Lambda DLQ and the alias's
+   * on-failure destination). Omit for functions only ever invoked synchronously.
+   */
+  asyncFailureQueue?: IQueue;
+  /** Why there is no asyncFailureQueue (required when there is none: it becomes the cdk-nag acknowledgement). */
+  synchronousOnlyReason?: string;
+}
+
+/** One Phoenix Lambda: function, role, log group and the `live` alias every caller invokes. */
+export class PhoenixFunction extends Construct {
+  readonly function: NodejsFunction;
+  /** Invoke this, never the function: it points at the version built from this desired state. */
+  readonly live: Alias;
+  readonly role: IRole;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: PhoenixFunctionProps) {
+    super(scope, id);
+    const { desiredState } = props;
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+
+    // An own role, so it holds only what Phoenix grants (no AWSLambdaBasicExecutionRole: logs go to one group).
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.purpose} (Phoenix)`,
+    });
+    this.role = role;
+    this.logGroup.grantWrite(role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: `${PROJECT_ROOT}${props.entry}`,
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role,
+      logGroup: this.logGroup,
+      tracing: Tracing.ACTIVE,
+      description:
+        `${props.purpose}. Desired state ${desiredState.revision} (${desiredState.provenance.path} @ ${desiredState.provenance.commit})`.slice(
+          0,
+          256,
+        ),
+      deadLetterQueue: props.asyncFailureQueue,
+      environment: {
+        ...props.environment,
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
+        LOG_LEVEL: props.logLevel,
+        PHOENIX_DESIRED_STATE_REVISION: desiredState.revision,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // Bundle the SDK: the code runs against the SDK version it was tested with.
+        externalModules: [],
+        bundleAwsSDK: true,
+        forceDockerBundling: false,
+        metafile: true,
+        define: desiredStateDefine(desiredState),
+      },
+    });
+
+    this.live = new Alias(this, 'Live', {
+      aliasName: 'live',
+      version: this.function.currentVersion,
+      description: `desired state ${desiredState.revision}`,
+      ...(props.asyncFailureQueue === undefined
+        ? {}
+        : {
+            onFailure: new SqsDestination(props.asyncFailureQueue),
+            retryAttempts: 2,
+            maxEventAge: Duration.hours(6),
+          }),
+    });
+
+    if (props.asyncFailureQueue === undefined) {
+      if (props.synchronousOnlyReason === undefined) {
+        throw new Error(`${this.node.path}: a function without an async failure queue must say why`);
+      }
+      acknowledge(this.function, 'Serverless-LambdaDLQ', props.synchronousOnlyReason);
+    }
+    acknowledge(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray trace segments and telemetry (active tracing) have no resource-level permissions; any other ' +
+        '"*" on this role is an AWS action without resource-level permissions, listed in its own statement.',
+    );
+  }
+}

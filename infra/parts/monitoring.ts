@@ -1,0 +1,222 @@
+/**
+ * Alarms that page (through the notification topic) when Phoenix itself is in trouble, and
+ * a dashboard of what it does: detections, remediations by outcome, time to remediate,
+ * budget blocks, and the health of its functions and queues.
+ *
+ * Phoenix's own metrics are read with CloudWatch SEARCH expressions summed over every
+ * dimension combination, so a dimension added by the code (a fleet, a team) never empties
+ * a graph. Their names come from functions/runtime/metric-names.ts, shared with the code.
+ */
+import { Aws, Duration, Names } from 'aws-cdk-lib';
+import {
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  MathExpression,
+  type Metric,
+  SingleValueWidget,
+  TextWidget,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { CompiledDesiredState } from '../../functions/domain/model';
+import {
+  METRIC_NAMESPACE,
+  PhoenixMetric,
+  type PhoenixMetricName,
+} from '../../functions/runtime/metric-names';
+
+/** When an alarm fires. Every threshold is "at least this many in one period". */
+export interface AlarmThresholds {
+  /** Failed remediation executions per period (default 1). */
+  executionsFailed?: number;
+  /** Timed-out remediation executions per period (default 1). */
+  executionsTimedOut?: number;
+  /** Errors of one function per period (default 1). */
+  functionErrors?: number;
+  /** Messages waiting in a dead-letter queue (default 1). */
+  deadLetterMessages?: number;
+  /** The period (default 5 minutes). */
+  period?: Duration;
+}
+
+export interface MonitoringProps {
+  topic: ITopic;
+  stateMachine: StateMachine;
+  functions: ReadonlyArray<{ name: string; function: IFunction }>;
+  deadLetterQueues: ReadonlyArray<{ name: string; queue: IQueue }>;
+  desiredState: CompiledDesiredState;
+  thresholds: AlarmThresholds;
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+/** The sum of a Phoenix metric over all its dimension combinations. */
+export function phoenixTotal(name: PhoenixMetricName, label: string, statistic = 'Sum'): MathExpression {
+  return new MathExpression({
+    expression: `SUM(SEARCH('Namespace="${METRIC_NAMESPACE}" MetricName="${name}"', '${statistic}', 300))`,
+    usingMetrics: {},
+    label,
+    period: FIVE_MINUTES,
+  });
+}
+
+function phoenixWorst(name: PhoenixMetricName, statistic: string, label: string): MathExpression {
+  return new MathExpression({
+    expression: `MAX(SEARCH('Namespace="${METRIC_NAMESPACE}" MetricName="${name}"', '${statistic}', 300))`,
+    usingMetrics: {},
+    label,
+    period: FIVE_MINUTES,
+  });
+}
+
+export class Monitoring extends Construct {
+  readonly alarms: Alarm[] = [];
+  readonly dashboard: Dashboard;
+  readonly dashboardName: string;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const period = props.thresholds.period ?? FIVE_MINUTES;
+    const action = new SnsAction(props.topic);
+    const alarm = (alarmId: string, metric: Metric, threshold: number, description: string): Alarm => {
+      const created = new Alarm(this, alarmId, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(action);
+      this.alarms.push(created);
+      return created;
+    };
+
+    const machine = props.stateMachine;
+    alarm(
+      'ExecutionsFailed',
+      machine.metricFailed({ period, statistic: 'Sum' }),
+      props.thresholds.executionsFailed ?? 1,
+      'Phoenix: a remediation execution failed outside its own rollback. Open the execution in Step Functions; ' +
+        'the instance may need a look by hand.',
+    );
+    alarm(
+      'ExecutionsTimedOut',
+      machine.metricTimedOut({ period, statistic: 'Sum' }),
+      props.thresholds.executionsTimedOut ?? 1,
+      'Phoenix: a remediation execution timed out. Its budget lease expires by TTL; check the fleet for a ' +
+        'half-finished replacement.',
+    );
+    for (const fn of props.functions) {
+      alarm(
+        `${fn.name}Errors`,
+        fn.function.metricErrors({ period, statistic: 'Sum' }),
+        props.thresholds.functionErrors ?? 1,
+        `Phoenix: the ${fn.name} function reported errors. Its log group has the cause.`,
+      );
+    }
+    for (const dlq of props.deadLetterQueues) {
+      alarm(
+        `${dlq.name}Depth`,
+        dlq.queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+        props.thresholds.deadLetterMessages ?? 1,
+        `Phoenix: messages are waiting in the ${dlq.name} dead-letter queue: deliveries that failed every retry. ` +
+          'Read them, fix the cause, then redrive or delete them.',
+      );
+    }
+
+    this.dashboardName = Names.uniqueResourceName(this, { maxLength: 255, separator: '-' });
+    const { provenance, revision } = props.desiredState;
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: this.dashboardName,
+      defaultInterval: Duration.days(1),
+    });
+    const executionStats = (stat: string, label: string): IMetric =>
+      machine.metricTime({ statistic: stat, label, period: FIVE_MINUTES });
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown:
+          `# Phoenix\nDesired state **${revision}**: \`${provenance.path}\` at commit \`${provenance.commit}\` ` +
+          `(sha256 \`${provenance.sha256.slice(0, 16)}…\`), ${props.desiredState.fleets.length} fleet(s): ` +
+          props.desiredState.fleets.map((f) => `${f.name} (${f.mode})`).join(', '),
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Detections',
+        left: [phoenixTotal(PhoenixMetric.DriftDetected, 'drift detected')],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Remediations by outcome',
+        left: [
+          phoenixTotal(PhoenixMetric.RemediationStarted, 'started'),
+          phoenixTotal(PhoenixMetric.RemediationSucceeded, 'succeeded'),
+          phoenixTotal(PhoenixMetric.RemediationFailed, 'failed (rolled back)'),
+          phoenixTotal(PhoenixMetric.RemediationBlocked, 'blocked by budget'),
+        ],
+        right: [
+          machine.metricFailed({ label: 'executions failed', period: FIVE_MINUTES }),
+          machine.metricTimedOut({ label: 'executions timed out', period: FIVE_MINUTES }),
+        ],
+        stacked: false,
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Time to remediate (seconds)',
+        left: [
+          phoenixWorst(PhoenixMetric.RemediationDurationSeconds, 'p50', 'p50'),
+          phoenixWorst(PhoenixMetric.RemediationDurationSeconds, 'p90', 'p90'),
+          phoenixWorst(PhoenixMetric.RemediationDurationSeconds, 'Maximum', 'max'),
+        ],
+        right: [executionStats('p90', 'execution time p90 (ms)')],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new SingleValueWidget({
+        title: 'Budget blocks (period)',
+        metrics: [phoenixTotal(PhoenixMetric.RemediationBlocked, 'blocked by budget')],
+        width: 6,
+      }),
+      new GraphWidget({
+        title: 'Function errors',
+        left: props.functions.map((fn) =>
+          fn.function.metricErrors({ label: `${fn.name} errors`, period: FIVE_MINUTES }),
+        ),
+        width: 6,
+      }),
+      new GraphWidget({
+        title: 'Function duration p90 (ms)',
+        left: props.functions.map((fn) =>
+          fn.function.metricDuration({ label: fn.name, statistic: 'p90', period: FIVE_MINUTES }),
+        ),
+        width: 6,
+      }),
+      new GraphWidget({
+        title: 'Dead-letter queues',
+        left: props.deadLetterQueues.map((dlq) =>
+          dlq.queue.metricApproximateNumberOfMessagesVisible({ label: dlq.name, period: FIVE_MINUTES }),
+        ),
+        width: 6,
+      }),
+    );
+    this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
+  }
+
+  /** The console URL of the dashboard. */
+  get dashboardUrl(): string {
+    return `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.dashboardName}`;
+  }
+}

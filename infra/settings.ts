@@ -1,0 +1,153 @@
+/**
+ * The app's settings, from CDK context (`cdk.json` or `-c key=value`), validated at once so
+ * a typo fails synth with the key's name instead of deploying something unintended.
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { z } from 'zod';
+import type { DriftRemediatorFromFileProps } from './drift-remediator';
+
+/** Every context key the app reads (documented in docs/deploy.md). */
+export const CONTEXT_KEYS = {
+  desiredStatePath: 'phoenix:desiredStatePath',
+  stackName: 'phoenix:stackName',
+  account: 'phoenix:account',
+  region: 'phoenix:region',
+  subscriptions: 'phoenix:subscriptions',
+  createConfigRecorder: 'phoenix:createConfigRecorder',
+  sweepFrequency: 'phoenix:sweepFrequency',
+  logRetentionDays: 'phoenix:logRetentionDays',
+  removalPolicy: 'phoenix:removalPolicy',
+  instanceRoleArns: 'phoenix:instanceRoleArns',
+  ebsKmsKeyArns: 'phoenix:ebsKmsKeyArns',
+  commit: 'phoenix:commit',
+  logLevel: 'phoenix:logLevel',
+} as const;
+
+export const DEFAULT_DESIRED_STATE_PATH = 'examples/phoenix.yaml';
+export const DEFAULT_STACK_NAME = 'Phoenix';
+
+/** Thrown when a context value is wrong; the message names every bad key. */
+export class SettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SettingsError';
+  }
+}
+
+/** `-c key=value` arrives as a string: accept JSON for structured values. */
+const json = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }, schema);
+
+/** A list given as a JSON array or as comma-separated text. */
+const list = json(
+  z.union([
+    z.array(z.string().min(1)),
+    z.string().transform((text) =>
+      text
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    ),
+  ]),
+);
+
+const flag = json(z.union([z.boolean(), z.enum(['true', 'false']).transform((text) => text === 'true')]));
+
+const Subscription = z.strictObject({
+  protocol: z.enum(['email', 'sqs', 'https']),
+  endpoint: z.string().min(1),
+  teams: z.array(z.string().min(1)).optional(),
+  events: z.array(z.string().min(1)).optional(),
+});
+
+const RETENTION_DAYS = Object.values(RetentionDays).filter(
+  (value): value is number => typeof value === 'number',
+);
+
+const SettingsSchema = z.strictObject({
+  desiredStatePath: z.string().min(1).default(DEFAULT_DESIRED_STATE_PATH),
+  stackName: z
+    .string()
+    .regex(
+      /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
+      'a stack name is letters, digits and dashes, starting with a letter',
+    )
+    .default(DEFAULT_STACK_NAME),
+  account: z
+    .string()
+    .regex(/^\d{12}$/, 'an account is 12 digits')
+    .optional(),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'a region looks like eu-central-1')
+    .optional(),
+  subscriptions: json(z.array(Subscription)).default([]),
+  createConfigRecorder: flag.default(false),
+  sweepFrequency: z
+    .enum(['One_Hour', 'Three_Hours', 'Six_Hours', 'Twelve_Hours', 'TwentyFour_Hours'])
+    .optional(),
+  logRetentionDays: json(
+    z
+      .number()
+      .refine(
+        (days) => RETENTION_DAYS.includes(days),
+        `retention must be one of ${RETENTION_DAYS.join(', ')} days`,
+      ),
+  ).optional(),
+  removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+  instanceRoleArns: list.default([]),
+  ebsKmsKeyArns: list.default([]),
+  commit: z.string().min(1).optional(),
+  logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).optional(),
+});
+
+export interface AppSettings {
+  stackName: string;
+  account?: string;
+  region?: string;
+  remediator: DriftRemediatorFromFileProps;
+}
+
+/** Reads and validates every `phoenix:*` context value through `lookup` (the app's `tryGetContext`). */
+export function readSettings(lookup: (key: string) => unknown): AppSettings {
+  const raw = Object.fromEntries(
+    Object.entries(CONTEXT_KEYS)
+      .map(([field, key]) => [field, lookup(key)] as const)
+      .filter(([, value]) => value !== undefined),
+  );
+  const parsed = SettingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const field = String(issue.path[0] ?? '');
+      const key = CONTEXT_KEYS[field as keyof typeof CONTEXT_KEYS] ?? field;
+      const rest = issue.path.slice(1).join('.');
+      return `context ${key}${rest === '' ? '' : ` (${rest})`}: ${issue.message}`;
+    });
+    throw new SettingsError(lines.join('\n'));
+  }
+  const s = parsed.data;
+  const remediator: DriftRemediatorFromFileProps = {
+    desiredStatePath: s.desiredStatePath,
+    subscriptions: s.subscriptions,
+    createConfigRecorder: s.createConfigRecorder,
+    removalPolicy: s.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    instanceRoleArns: s.instanceRoleArns,
+    ebsKmsKeyArns: s.ebsKmsKeyArns,
+  };
+  if (s.sweepFrequency !== undefined) remediator.sweepFrequency = s.sweepFrequency;
+  if (s.logRetentionDays !== undefined) remediator.logRetention = s.logRetentionDays as RetentionDays;
+  if (s.commit !== undefined) remediator.commit = s.commit;
+  if (s.logLevel !== undefined) remediator.logLevel = s.logLevel;
+  const settings: AppSettings = { stackName: s.stackName, remediator };
+  if (s.account !== undefined) settings.account = s.account;
+  if (s.region !== undefined) settings.region = s.region;
+  return settings;
+}
