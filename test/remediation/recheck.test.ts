@@ -1,6 +1,5 @@
 import { CreateTagsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import type { RemediationInput } from '../../functions/remediation/input';
