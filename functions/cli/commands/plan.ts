@@ -1,0 +1,467 @@
+/**
+ * `phoenix plan --desired-state FILE`: the blast radius of a desired state, before it is
+ * merged. A read-only sweep of the configured account (DescribeInstances,
+ * DescribeLaunchTemplateVersions, DescribeAutoScalingGroups and, with `--table`, reads of
+ * the state table): every instance the fleets select, its verdict and reasons, and per
+ * fleet what enforcement would do now — how many replacements, in how many waves under the
+ * budget, whether the window is open, and what would block it.
+ *
+ * It judges with the evaluator's own code (`Judge`, the drift engine, the source check), so
+ * the plan is what the deployed evaluator would conclude. The JSON output is documented in
+ * docs/cli/plan.md and versioned (`schemaVersion`).
+ */
+import { parseArgs } from 'node:util';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { makeClients } from '../../aws/clients';
+import { listFleetInstances, propagatedTagsOf } from '../../aws/inventory';
+import { StateStore } from '../../aws/state-store';
+import { DesiredStateInvalidError } from '../../domain/desired-state/errors';
+import { formatIssue } from '../../domain/desired-state/validate';
+import { checkSource } from '../../domain/drift/source-check';
+import { PhoenixError } from '../../domain/errors';
+import type {
+  CompiledDesiredState,
+  CompiledFleet,
+  DriftReason,
+  InstanceFacts,
+  Tags,
+} from '../../domain/model';
+import { isWindowOpen, nextWindowOpening } from '../../domain/window';
+import { describeReasons } from '../../evaluate-drift/evaluations';
+import { Judge, type Judgement } from '../../evaluate-drift/judge';
+import { loadDesiredStateFile } from '../../io/desired-state-file';
+import type { CliIo } from '../io';
+
+/** Version of the JSON output; bumped only on a breaking change. */
+export const PLAN_SCHEMA_VERSION = 1;
+
+export const EXIT_NO_DRIFT = 0;
+export const EXIT_ERROR = 1;
+export const EXIT_DRIFT = 2;
+
+const HELP = `Usage: phoenix plan --desired-state FILE [--format text|json] [--table NAME]
+                    [--region REGION] [--endpoint URL]
+
+Read-only: judges every instance the desired state's fleets select, against the
+account the AWS SDK is configured for, and says what enforcement would do now.
+
+Options:
+  --desired-state FILE  the desired-state file (phoenix.yaml)
+  --format text|json    output format (default: text); JSON is documented in docs/cli/plan.md
+  --table NAME          Phoenix's state table, to read the pause switch and quarantines
+                        (default: $PHOENIX_TABLE_NAME; without it both are reported unknown)
+  --region REGION       AWS region (default: the SDK configuration, e.g. $AWS_REGION)
+  --endpoint URL        AWS endpoint (default: $AWS_ENDPOINT_URL)
+
+Exit status: 0 no drift, 2 drift found, 1 error.`;
+
+/** One instance a fleet selects, as the plan shows it. */
+export interface PlannedInstance {
+  instanceId: string;
+  state: string;
+  verdict: 'in-sync' | 'drifted' | 'excluded' | 'not-applicable' | 'outside';
+  fingerprint: string | null;
+  reasons: DriftReason[];
+  /** Why the verdict is excluded / not-applicable / outside; null otherwise. */
+  why: string | null;
+}
+
+export type Blocker =
+  | 'mode-observe'
+  | 'mode-notify'
+  | 'template-unresolved'
+  | 'source-drift'
+  | 'source-unchecked'
+  | 'quarantined'
+  | 'paused';
+
+/** What enforcement would do for one fleet, now. */
+export interface FleetEnforcement {
+  /** Members judged drifted (any state). */
+  drifted: number;
+  /** Drifted members that would be replaced now: running, and nothing blocks the fleet. */
+  replacements: number;
+  /** `ceil(replacements / maxConcurrent)`. */
+  waves: number;
+  maxConcurrent: number;
+  minHealthyPercent: number;
+  window: { declared: boolean; timezone: string | null; openNow: boolean; nextOpening: string | null };
+  sourceDrift: { checked: boolean; drifted: boolean; reasons: DriftReason[]; problem: string | null };
+  /** `unknown` when the state table was not read (no `--table`). */
+  quarantine: 'none' | 'quarantined' | 'unknown';
+  paused: boolean | null;
+  blockedBy: Blocker[];
+}
+
+export interface FleetPlan {
+  name: string;
+  mode: CompiledFleet['mode'];
+  team: string;
+  launchTemplate: { id: string; name: string; version: number } | null;
+  launchTemplateProblem: string | null;
+  instances: PlannedInstance[];
+  enforcement: FleetEnforcement;
+}
+
+/** The whole plan; `JSON.stringify` of this is the `--format json` output. */
+export interface Plan {
+  schemaVersion: typeof PLAN_SCHEMA_VERSION;
+  generatedAt: string;
+  desiredState: { file: string; path: string; revision: string; commit: string; sha256: string };
+  summary: {
+    fleets: number;
+    instances: number;
+    inSync: number;
+    drifted: number;
+    excluded: number;
+    notApplicable: number;
+    outside: number;
+    replacements: number;
+  };
+  fleets: FleetPlan[];
+}
+
+/** Read-only access to the state table, when the operator named it. */
+export interface PlanStateReader {
+  isPaused(): Promise<boolean>;
+  getQuarantine(fleet: string, templateId: string, version: number): Promise<unknown>;
+}
+
+export interface PlanDeps {
+  ec2: Pick<EC2Client, 'send'>;
+  autoScaling: Pick<AutoScalingClient, 'send'>;
+  state?: PlanStateReader;
+  now: Date;
+}
+
+function planned(judgement: Judgement): PlannedInstance {
+  const { instance } = judgement;
+  const base = { instanceId: instance.instanceId, state: instance.state };
+  if (judgement.kind === 'outside') {
+    return { ...base, verdict: 'outside', fingerprint: null, reasons: [], why: judgement.why };
+  }
+  if (judgement.kind === 'excluded') {
+    return { ...base, verdict: 'excluded', fingerprint: null, reasons: [], why: judgement.why };
+  }
+  const { verdict } = judgement;
+  switch (verdict.status) {
+    case 'in-sync':
+      return { ...base, verdict: 'in-sync', fingerprint: null, reasons: [], why: null };
+    case 'drifted':
+      return {
+        ...base,
+        verdict: 'drifted',
+        fingerprint: verdict.fingerprint,
+        reasons: verdict.reasons,
+        why: null,
+      };
+    case 'not-applicable':
+      return {
+        ...base,
+        verdict: 'not-applicable',
+        fingerprint: null,
+        reasons: [],
+        why: judgement.templateProblem ?? verdict.why,
+      };
+  }
+}
+
+async function planFleet(
+  fleet: CompiledFleet,
+  instances: readonly InstanceFacts[],
+  judge: Judge,
+  deps: PlanDeps,
+): Promise<FleetPlan> {
+  const rows: PlannedInstance[] = [];
+  for (const instance of instances) rows.push(planned(await judge.judge(instance)));
+  rows.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+
+  const lookup = await judge.template(fleet);
+  const template = lookup.ok ? lookup.facts : undefined;
+  const blockedBy: Blocker[] = [];
+  if (fleet.mode !== 'enforce') blockedBy.push(fleet.mode === 'observe' ? 'mode-observe' : 'mode-notify');
+
+  const sourceDrift: FleetEnforcement['sourceDrift'] = {
+    checked: false,
+    drifted: false,
+    reasons: [],
+    problem: null,
+  };
+  let quarantine: FleetEnforcement['quarantine'] = deps.state === undefined ? 'unknown' : 'none';
+  if (template === undefined) {
+    blockedBy.push('template-unresolved');
+  } else {
+    try {
+      let propagated: Tags = {};
+      if (fleet.match.kind === 'autoScalingGroup') {
+        propagated = await propagatedTagsOf(deps.autoScaling, fleet.match.autoScalingGroup);
+      }
+      const check = checkSource({ fleet, template, propagatedTags: propagated, now: deps.now });
+      sourceDrift.checked = true;
+      if (!check.ok) {
+        sourceDrift.drifted = true;
+        sourceDrift.reasons = check.reasons;
+        blockedBy.push('source-drift');
+      }
+    } catch (error) {
+      if (!(error instanceof PhoenixError)) throw error;
+      sourceDrift.problem = error.message;
+      blockedBy.push('source-unchecked');
+    }
+    if (deps.state !== undefined) {
+      const found = await deps.state.getQuarantine(fleet.name, template.id, template.version);
+      if (found !== undefined) {
+        quarantine = 'quarantined';
+        blockedBy.push('quarantined');
+      }
+    }
+  }
+  const paused = deps.state === undefined ? null : await deps.state.isPaused();
+  if (paused === true) blockedBy.push('paused');
+
+  const drifted = rows.filter((r) => r.verdict === 'drifted');
+  // The evaluator replaces running instances only (see evaluate-drift/core.ts).
+  const replacements = blockedBy.length > 0 ? 0 : drifted.filter((r) => r.state === 'running').length;
+  const opensAt = nextWindowOpening(fleet.window, deps.now);
+  return {
+    name: fleet.name,
+    mode: fleet.mode,
+    team: fleet.team,
+    launchTemplate:
+      template === undefined ? null : { id: template.id, name: template.name, version: template.version },
+    launchTemplateProblem: lookup.ok ? null : lookup.why,
+    instances: rows,
+    enforcement: {
+      drifted: drifted.length,
+      replacements,
+      waves: Math.ceil(replacements / fleet.budget.maxConcurrent),
+      maxConcurrent: fleet.budget.maxConcurrent,
+      minHealthyPercent: fleet.budget.minHealthyPercent,
+      window: {
+        declared: fleet.window !== undefined,
+        timezone: fleet.window?.timezone ?? null,
+        openNow: isWindowOpen(fleet.window, deps.now),
+        nextOpening: fleet.window === undefined ? null : opensAt.toISOString(),
+      },
+      sourceDrift,
+      quarantine,
+      paused,
+      blockedBy,
+    },
+  };
+}
+
+/**
+ * Builds the plan: each fleet's instances (server-side filtered, paginated), each judged
+ * against all fleets as the evaluator does (so an instance two fleets select shows as
+ * `outside` in both, and an excluded one as `excluded`).
+ */
+export async function buildPlan(desired: CompiledDesiredState, file: string, deps: PlanDeps): Promise<Plan> {
+  const judge = new Judge(deps.ec2, desired.fleets, deps.now);
+  const fleets: FleetPlan[] = [];
+  for (const fleet of desired.fleets) {
+    const instances = await listFleetInstances(deps.ec2, fleet);
+    fleets.push(await planFleet(fleet, instances, judge, deps));
+  }
+  const unique = new Map<string, PlannedInstance>();
+  for (const fleet of fleets) for (const row of fleet.instances) unique.set(row.instanceId, row);
+  const rows = [...unique.values()];
+  const count = (verdict: PlannedInstance['verdict']) => rows.filter((r) => r.verdict === verdict).length;
+  return {
+    schemaVersion: PLAN_SCHEMA_VERSION,
+    generatedAt: deps.now.toISOString(),
+    desiredState: {
+      file,
+      path: desired.provenance.path,
+      revision: desired.revision,
+      commit: desired.provenance.commit,
+      sha256: desired.provenance.sha256,
+    },
+    summary: {
+      fleets: fleets.length,
+      instances: rows.length,
+      inSync: count('in-sync'),
+      drifted: count('drifted'),
+      excluded: count('excluded'),
+      notApplicable: count('not-applicable'),
+      outside: count('outside'),
+      replacements: fleets.reduce((sum, f) => sum + f.enforcement.replacements, 0),
+    },
+    fleets,
+  };
+}
+
+/** The exit code a plan deserves: 2 when any instance is drifted, else 0. */
+export function exitCodeOf(plan: Plan): number {
+  return plan.summary.drifted > 0 ? EXIT_DRIFT : EXIT_NO_DRIFT;
+}
+
+function table(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+const BLOCKER_TEXT: Readonly<Record<Blocker, string>> = {
+  'mode-observe': 'mode observe: compliance is recorded, nothing is replaced',
+  'mode-notify': 'mode notify: the team is told, nothing is replaced',
+  'template-unresolved': 'the launch template cannot be resolved',
+  'source-drift': 'SOURCE DRIFT: a fresh instance would itself be drifted; fix Git or the template',
+  'source-unchecked': 'the source cannot be checked',
+  quarantined: 'the launch template version is quarantined for this fleet',
+  paused: 'remediation is paused',
+};
+
+/** The text report: an instance table, then what enforcement would do per fleet. */
+export function renderText(plan: Plan): string {
+  const lines: string[] = [];
+  const ds = plan.desiredState;
+  lines.push(
+    `Desired state ${ds.file} (revision ${ds.revision}, commit ${ds.commit}) at ${plan.generatedAt}`,
+    '',
+  );
+
+  const rows: string[][] = [['FLEET', 'INSTANCE', 'STATE', 'VERDICT', 'REASONS']];
+  for (const fleet of plan.fleets) {
+    for (const row of fleet.instances) {
+      const details =
+        row.reasons.length > 0
+          ? row.reasons.map((r) => describeReasons([r]))
+          : row.why === null
+            ? ['']
+            : [row.why];
+      const [first = '', ...rest] = details;
+      rows.push([fleet.name, row.instanceId, row.state, row.verdict, first]);
+      for (const more of rest) rows.push(['', '', '', '', more]);
+    }
+  }
+  if (rows.length === 1) lines.push('No instance is selected by any fleet.');
+  else lines.push(...table(rows));
+
+  for (const fleet of plan.fleets) {
+    const e = fleet.enforcement;
+    const template =
+      fleet.launchTemplate === null
+        ? `launch template unresolved: ${fleet.launchTemplateProblem ?? 'unknown'}`
+        : `launch template ${fleet.launchTemplate.name} (${fleet.launchTemplate.id}) version ${fleet.launchTemplate.version}`;
+    lines.push('', `Fleet ${fleet.name} (mode ${fleet.mode}, team ${fleet.team}, ${template})`);
+    lines.push(
+      `  ${plural(fleet.instances.length, 'instance')}, ${e.drifted} drifted → ${plural(e.replacements, 'replacement')} in ${plural(e.waves, 'wave')} (maxConcurrent ${e.maxConcurrent}, minHealthyPercent ${e.minHealthyPercent})`,
+    );
+    const window = !e.window.declared
+      ? 'no maintenance window (always open)'
+      : e.window.openNow
+        ? `open now (${e.window.timezone})`
+        : `closed, opens ${e.window.nextOpening} (${e.window.timezone})`;
+    lines.push(`  window: ${window}`);
+    const source = e.sourceDrift.drifted
+      ? `SOURCE DRIFT: ${describeReasons(e.sourceDrift.reasons)}`
+      : e.sourceDrift.checked
+        ? 'ok (a fresh instance would be in sync)'
+        : `not checked${e.sourceDrift.problem === null ? '' : `: ${e.sourceDrift.problem}`}`;
+    lines.push(`  source: ${source}`);
+    lines.push(
+      `  quarantine: ${e.quarantine === 'unknown' ? 'unknown (pass --table to read it)' : e.quarantine}; paused: ${e.paused === null ? 'unknown (pass --table to read it)' : e.paused ? 'yes' : 'no'}`,
+    );
+    for (const blocker of e.blockedBy)
+      if (e.drifted > 0) lines.push(`  not replacing: ${BLOCKER_TEXT[blocker]}`);
+  }
+
+  const s = plan.summary;
+  lines.push(
+    '',
+    `Summary: ${plural(s.instances, 'instance')} in ${plural(s.fleets, 'fleet')}: ${s.drifted} drifted, ${s.inSync} in sync, ${s.excluded} excluded, ${s.notApplicable} not applicable, ${s.outside} outside. Enforcement would replace ${s.replacements} now.`,
+  );
+  return lines.join('\n');
+}
+
+const OPTIONS = {
+  'desired-state': { type: 'string' },
+  format: { type: 'string' },
+  table: { type: 'string' },
+  region: { type: 'string' },
+  endpoint: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Runs `phoenix plan`; returns the exit code (0 no drift, 2 drift, 1 error). */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  let values: {
+    'desired-state'?: string;
+    format?: string;
+    table?: string;
+    region?: string;
+    endpoint?: string;
+    help?: boolean;
+  };
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }));
+  } catch (error) {
+    io.stderr(`phoenix plan: ${(error as Error).message}\n\n${HELP}`);
+    return EXIT_ERROR;
+  }
+  if (values.help === true) {
+    io.stdout(HELP);
+    return EXIT_NO_DRIFT;
+  }
+  const file = values['desired-state'];
+  if (file === undefined || file === '') {
+    io.stderr(`phoenix plan: --desired-state FILE is required\n\n${HELP}`);
+    return EXIT_ERROR;
+  }
+  const format = values.format ?? 'text';
+  if (format !== 'text' && format !== 'json') {
+    io.stderr(`phoenix plan: --format must be text or json, not ${JSON.stringify(format)}`);
+    return EXIT_ERROR;
+  }
+
+  let desired: CompiledDesiredState;
+  try {
+    desired = await loadDesiredStateFile(file);
+  } catch (error) {
+    if (error instanceof DesiredStateInvalidError) {
+      for (const issue of error.issues) io.stderr(formatIssue(issue));
+      return EXIT_ERROR;
+    }
+    if (error instanceof PhoenixError) {
+      io.stderr(`phoenix plan: ${error.message}`);
+      return EXIT_ERROR;
+    }
+    throw error;
+  }
+
+  const clientOptions: { region?: string; endpoint?: string } = {};
+  if (values.region !== undefined) clientOptions.region = values.region;
+  if (values.endpoint !== undefined) clientOptions.endpoint = values.endpoint;
+  const clients = makeClients(clientOptions);
+  const table = values.table ?? io.env.PHOENIX_TABLE_NAME;
+  try {
+    const deps: PlanDeps = { ec2: clients.ec2, autoScaling: clients.autoScaling, now: new Date() };
+    if (table !== undefined && table !== '') deps.state = new StateStore(clients.dynamodb, table);
+    const plan = await buildPlan(desired, file, deps);
+    io.stdout(format === 'json' ? JSON.stringify(plan, null, 2) : renderText(plan));
+    return exitCodeOf(plan);
+  } catch (error) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    io.stderr(`phoenix plan: could not read the account: ${message}`);
+    return EXIT_ERROR;
+  } finally {
+    clients.ec2.destroy();
+    clients.autoScaling.destroy();
+    if (table !== undefined && table !== '') clients.dynamodb.destroy();
+  }
+}
