@@ -238,6 +238,7 @@ class Invocation {
   readonly #failures: string[] = [];
   #paused: Promise<boolean> | undefined;
   readonly #sources = new Map<string, Promise<SourceLookup>>();
+  readonly #counts = new Map<string, number>();
 
   constructor(deps: DetectionDeps, event: DetectionEvent) {
     this.#deps = deps;
@@ -247,10 +248,31 @@ class Invocation {
   }
 
   async run(): Promise<DetectionSummary> {
+    try {
+      return await this.#handle();
+    } finally {
+      this.#flushMetrics();
+    }
+  }
+
+  /**
+   * Metrics are summed per invocation and emitted once each: a sweep of thousands of
+   * instances adds one data point per metric, not one per instance.
+   */
+  #count(name: string, value = 1): void {
+    if (value > 0) this.#counts.set(name, (this.#counts.get(name) ?? 0) + value);
+  }
+
+  #flushMetrics(): void {
+    for (const [name, value] of this.#counts) this.#deps.metrics.addMetric(name, 'Count', value);
+    this.#counts.clear();
+  }
+
+  async #handle(): Promise<DetectionSummary> {
     const event = this.#event;
     switch (event.kind) {
       case 'ignored':
-        this.#deps.metrics.addMetric(METRIC.ignoredEvents, 'Count', 1);
+        this.#count(METRIC.ignoredEvents, 1);
         this.#deps.logger.info('Event ignored', { why: event.why });
         break;
       case 'config-item-change':
@@ -271,7 +293,7 @@ class Invocation {
     }
     this.#deps.logger.info('Event processed', { summary: this.#summary });
     if (this.#failures.length > 0) {
-      this.#deps.metrics.addMetric(METRIC.failures, 'Count', this.#failures.length);
+      this.#count(METRIC.failures, this.#failures.length);
       const shown = this.#failures.slice(0, 5).join('; ');
       throw new DetectionIncompleteError(
         `${this.#failures.length} failure(s) while handling ${event.kind}; everything else was done: ${shown}`,
@@ -396,8 +418,7 @@ class Invocation {
     if (this.#deps.sleep !== undefined) options.sleep = this.#deps.sleep;
     const result = await recordCompliance(this.#deps.config, rule.resultToken, records, options);
     this.#summary.evaluationsRecorded += result.recorded;
-    if (result.recorded > 0)
-      this.#deps.metrics.addMetric(METRIC.evaluationsRecorded, 'Count', result.recorded);
+    if (result.recorded > 0) this.#count(METRIC.evaluationsRecorded, result.recorded);
   }
 
   // ---- EventBridge ----------------------------------------------------------------------
@@ -413,7 +434,7 @@ class Invocation {
       if (await this.#usesTemplate(fleet, template)) fleets.push(fleet);
     }
     if (fleets.length === 0) {
-      this.#deps.metrics.addMetric(METRIC.ignoredEvents, 'Count', 1);
+      this.#count(METRIC.ignoredEvents, 1);
       this.#deps.logger.info('Launch template change concerns no declared fleet', { template });
       return;
     }
@@ -458,9 +479,9 @@ class Invocation {
     if (record.compliance === 'COMPLIANT') this.#summary.compliant += 1;
     else if (record.compliance === 'NON_COMPLIANT') this.#summary.nonCompliant += 1;
     else this.#summary.notApplicable += 1;
-    this.#deps.metrics.addMetric(METRIC.instancesJudged, 'Count', 1);
+    this.#count(METRIC.instancesJudged, 1);
     if (judgement.kind === 'member' && judgement.verdict.status === 'drifted') {
-      this.#deps.metrics.addMetric(METRIC.instancesDrifted, 'Count', 1);
+      this.#count(METRIC.instancesDrifted, 1);
       this.#deps.logger.info('Instance drifted', {
         instanceId: facts.instanceId,
         fleet: judgement.fleet.name,
@@ -550,7 +571,7 @@ class Invocation {
     const hold = await this.#hold(judgement, template);
     if (hold !== undefined) {
       this.#summary.remediationsHeld += 1;
-      this.#deps.metrics.addMetric(hold.metric, 'Count', 1);
+      this.#count(hold.metric, 1);
       this.#deps.logger.warn('Drifted instance not replaced', { ...log, why: hold.why });
       if (hold.source !== undefined) {
         await this.#notifySourceDrift(judgement, hold.source, base, hold.why);
@@ -586,11 +607,11 @@ class Invocation {
     const outcome = await startRemediation(this.#deps.sfn, this.#deps.stateMachineArn, request);
     if (outcome.started) {
       this.#summary.remediationsStarted += 1;
-      this.#deps.metrics.addMetric(METRIC.remediationsStarted, 'Count', 1);
+      this.#count(METRIC.remediationsStarted, 1);
       this.#deps.logger.info('Remediation started', { ...log, execution: outcome.executionArn });
     } else {
       this.#summary.remediationsAlreadyStarted += 1;
-      this.#deps.metrics.addMetric(METRIC.remediationsAlreadyStarted, 'Count', 1);
+      this.#count(METRIC.remediationsAlreadyStarted, 1);
       this.#deps.logger.info('Remediation already started for this drift', {
         ...log,
         execution: outcome.name,
@@ -725,7 +746,7 @@ class Invocation {
       throw error;
     }
     this.#summary.notificationsPublished += 1;
-    this.#deps.metrics.addMetric(METRIC.notificationsPublished, 'Count', 1);
+    this.#count(METRIC.notificationsPublished, 1);
   }
 
   #desiredStateRef(): { revision: string; commit: string } {

@@ -244,6 +244,22 @@ describe('the periodic sweep', () => {
     expect(summary).toMatchObject({ judged: 4, compliant: 2, nonCompliant: 1, notApplicable: 1 });
   });
 
+  it('emits each metric once per invocation, summed, however many instances it judged', async () => {
+    const h = setup([fleet({ mode: 'observe' })]);
+    h.world.instances = ['i-00000000000000001', 'i-00000000000000002', 'i-00000000000000003'].map(
+      (instanceId) => instanceFacts({ instanceId, imageId: OTHER_IMAGE_ID }),
+    );
+
+    await handleEvent(h.deps, fixture('config-scheduled'));
+
+    expect(h.metrics.points.filter(([name]) => name === METRIC.instancesJudged)).toEqual([
+      [METRIC.instancesJudged, 3],
+    ]);
+    expect(h.metrics.points.filter(([name]) => name === METRIC.instancesDrifted)).toEqual([
+      [METRIC.instancesDrifted, 3],
+    ]);
+  });
+
   it('starts one remediation per drifted instance in enforce mode', async () => {
     const h = setup();
     h.world.instances = [

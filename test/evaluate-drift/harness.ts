@@ -171,7 +171,10 @@ export class RecordingLogger implements DetectionLogger {
 
 export class RecordingMetrics implements DetectionMetrics {
   readonly counts = new Map<string, number>();
+  /** Every data point, as emitted. */
+  readonly points: [string, number][] = [];
   addMetric(name: string, _unit: 'Count', value: number) {
+    this.points.push([name, value]);
     this.counts.set(name, (this.counts.get(name) ?? 0) + value);
   }
   count(name: string): number {
