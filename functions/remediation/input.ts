@@ -7,6 +7,7 @@
  * naming the field, instead of acting on `undefined`.
  */
 import { z } from 'zod';
+import type { CompiledDesiredState, LaunchTemplateFacts, Verdict } from '../domain/model';
 import type { RemediationRequest } from '../evaluate-drift/execution';
 
 /** Waits and bounds of one remediation; every field has a production default. */
@@ -59,6 +60,36 @@ export type RemediationInput = z.infer<typeof RemediationInputSchema>;
 // Detection builds the input; this line stops the two shapes drifting apart at compile time.
 const _requestIsInput = (request: RemediationRequest): RemediationInput => request;
 void _requestIsInput;
+
+/**
+ * The execution input for a drifted verdict, as detection builds it (`phoenix reconcile`
+ * builds the same one for the local runner).
+ */
+export function remediationInputFor(args: {
+  instanceId: string;
+  verdict: Extract<Verdict, { status: 'drifted' }>;
+  template: LaunchTemplateFacts;
+  desiredState: CompiledDesiredState;
+  detectedAt: Date;
+  trigger: string;
+  principal?: string;
+  timings?: Partial<Timings>;
+}): RemediationInput {
+  const input: RemediationInput = {
+    requestVersion: 1,
+    instanceId: args.instanceId,
+    fleet: args.verdict.fleet,
+    fingerprint: args.verdict.fingerprint,
+    reasons: args.verdict.reasons,
+    desiredState: { revision: args.desiredState.revision, commit: args.desiredState.provenance.commit },
+    launchTemplate: { id: args.template.id, name: args.template.name, version: args.template.version },
+    detectedAt: args.detectedAt.toISOString(),
+    trigger: args.trigger,
+  };
+  if (args.principal !== undefined) input.principal = args.principal;
+  if (args.timings !== undefined) input.timings = args.timings;
+  return input;
+}
 
 /** Why a recheck ended the remediation (the `reason` of a `skipped` outcome). */
 export type SkipReason =

@@ -21,7 +21,7 @@ import { parseDesiredState } from '../../functions/domain/desired-state/validate
 import { evaluateDrift } from '../../functions/domain/drift/engine';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import type { PhoenixNotification } from '../../functions/domain/notification';
-import type { RemediationInput, Timings } from '../../functions/remediation/input';
+import { type RemediationInput, remediationInputFor, type Timings } from '../../functions/remediation/input';
 import type { LocalClients, LocalDeps } from '../../functions/remediation/local-runner';
 import { testClients } from '../helpers/emulator';
 import {
@@ -141,18 +141,15 @@ export async function remediationInput(
   const template = await resolveLaunchTemplate(clients.ec2, fleet.launchTemplate);
   const verdict = evaluateDrift({ instance, fleet, template, now });
   if (verdict.status !== 'drifted') throw new Error(`${instanceId} is ${verdict.status}, not drifted`);
-  return {
-    requestVersion: 1,
+  return remediationInputFor({
     instanceId,
-    fleet: fleet.name,
-    fingerprint: verdict.fingerprint,
-    reasons: verdict.reasons,
-    desiredState: { revision: state.revision, commit: state.provenance.commit },
-    launchTemplate: { id: template.id, name: template.name, version: template.version },
-    detectedAt: now.toISOString(),
+    verdict,
+    template,
+    desiredState: state,
+    detectedAt: now,
     trigger: 'test',
     timings,
-  };
+  });
 }
 
 /** An Auto Scaling fleet whose members were launched from version 1 before version 2 became the default. */

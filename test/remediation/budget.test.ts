@@ -1,0 +1,242 @@
+import { RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describeInstances } from '../../functions/aws/inventory';
+import { StateStore } from '../../functions/aws/state-store';
+import { type RunResult, runRemediation } from '../../functions/remediation/local-runner';
+import { defaultImageIds } from '../helpers/seed';
+import {
+  describeGroup,
+  desiredState,
+  healthyFloor,
+  healthyServing,
+  mutatingCalls,
+  printFigures,
+  remediationInput,
+  seedDriftedAsgFleet,
+  type TestAccount,
+  testAccount,
+} from './harness';
+
+const STATE = desiredState(`
+version: 1
+defaults:
+  mode: enforce
+  budget: { maxConcurrent: 1, minHealthyPercent: 60 }
+fleets:
+  web:
+    match: { autoScalingGroup: web-asg }
+    launchTemplate: { name: web-lt, version: $Default }
+    tags: { Owner: team-web }
+  api:
+    match: { autoScalingGroup: api-asg }
+    launchTemplate: { name: api-lt, version: $Default }
+    tags: { Owner: team-api }
+  db:
+    match: { autoScalingGroup: db-asg }
+    launchTemplate: { name: db-lt, version: $Default }
+    tags: { Owner: team-db }
+    budget: { minHealthyPercent: 100 }
+  cache:
+    match: { autoScalingGroup: cache-asg }
+    launchTemplate: { name: cache-lt, version: $Default }
+    tags: { Owner: team-cache }
+    budget: { minHealthyPercent: 75 }
+  legacy:
+    match: { tags: { App: legacy } }
+    launchTemplate: { name: web-lt, version: $Default }
+`);
+
+describe('disruption budgets', () => {
+  let account: TestAccount;
+  let store: StateStore;
+  const fleets: Record<string, Awaited<ReturnType<typeof seedDriftedAsgFleet>>> = {};
+
+  beforeAll(async () => {
+    account = await testAccount();
+    store = new StateStore(account.clients.dynamodb, account.tableName);
+    let cidr = 1;
+    for (const [name, desired, max] of [
+      ['web', 3, 4],
+      ['api', 3, 4],
+      ['db', 2, 2],
+      ['cache', 4, 4],
+    ] as const) {
+      fleets[name] = await seedDriftedAsgFleet(account.clients, {
+        name,
+        desired,
+        max,
+        cidr: `10.${cidr}.0.0/16`,
+      });
+      cidr += 1;
+    }
+  });
+  beforeEach(async () => {
+    await account.notifications();
+  });
+
+  it('two fleets × three drifted instances, maxConcurrent 1, all at once: never two leases in a fleet, and all converge', async () => {
+    const drifted = ['web', 'api'].flatMap((fleet) =>
+      (fleets[fleet]?.group.instanceIds ?? []).map((id) => ({ fleet, id })),
+    );
+    expect(drifted).toHaveLength(6);
+    const inputs = await Promise.all(
+      drifted.map(({ id }) => remediationInput(account.clients, STATE, id, account.now())),
+    );
+    const leaseViolations: string[] = [];
+    const checkLeases = async () => {
+      for (const fleet of ['web', 'api']) {
+        const slots = (await store.listLeases(fleet)).filter((l) => l.sk.startsWith('slot#'));
+        if (slots.length > 1) leaseViolations.push(`${fleet}: ${slots.map((s) => s.holder).join(', ')}`);
+      }
+    };
+
+    // Blocked executions end "blocked"; the next detection would start them again: so does this loop.
+    let pending = inputs;
+    const finished: RunResult[] = [];
+    for (let round = 1; pending.length > 0 && round <= drifted.length; round += 1) {
+      const results = await Promise.all(
+        pending.map((input) =>
+          runRemediation(input, {
+            clients: account.local,
+            deps: account.deps(STATE),
+            waits: 'zero',
+            executionName: `${input.instanceId}-round-${round}`,
+            afterState: checkLeases,
+          }),
+        ),
+      );
+      finished.push(...results);
+      pending = pending.filter(
+        (_, i) => (results[i]?.output as { outcome?: string } | undefined)?.outcome === 'blocked',
+      );
+    }
+
+    // They did contend: executions were turned away by the lease and backed off.
+    const backedOff = finished
+      .flatMap((r) => r.events)
+      .filter((e) => e.type === 'StateRetried' && e.state === 'AcquireLease');
+    expect(backedOff.length).toBeGreaterThan(0);
+    expect(leaseViolations).toEqual([]);
+    expect(overlappingLeases(finished, inputs)).toEqual([]);
+    const outcomes = finished.map((r) => (r.output as { outcome?: string } | undefined)?.outcome);
+    expect(outcomes.filter((o) => o === 'succeeded')).toHaveLength(6);
+    expect(outcomes.filter((o) => o !== 'succeeded' && o !== 'blocked')).toEqual([]);
+
+    for (const fleet of ['web', 'api']) {
+      const group = await describeGroup(account.clients, `${fleet}-asg`);
+      expect(group.DesiredCapacity).toBe(3);
+      const members = (group.Instances ?? []).map((i) => i.InstanceId ?? '');
+      const facts = await describeInstances(account.clients.ec2, members);
+      expect(facts.map((f) => f.launchTemplate?.version)).toEqual(['2', '2', '2']);
+    }
+    const olds = await describeInstances(
+      account.clients.ec2,
+      drifted.map((d) => d.id),
+    );
+    expect(olds.map((f) => f.state)).toEqual(drifted.map(() => 'terminated'));
+  });
+
+  it('a group at MaxSize whose budget allows the dip: detached first, replaced by the group, floor kept', async () => {
+    const cache = fleets.cache;
+    const [old = ''] = cache?.group.instanceIds ?? [];
+    const input = await remediationInput(account.clients, STATE, old, account.now());
+    const floor = healthyFloor(4, 75);
+    const healthy: number[] = [];
+
+    const result = await runRemediation(input, {
+      clients: account.local,
+      deps: account.deps(STATE),
+      waits: 'zero',
+      afterState: async () => {
+        healthy.push(await healthyServing(account.clients, cache?.targetGroupArn ?? ''));
+      },
+    });
+
+    expect(result.output).toMatchObject({ outcome: 'succeeded' });
+    expect(result.apiCalls['AutoScaling.SetDesiredCapacity']).toBeUndefined();
+    expect((await describeGroup(account.clients, 'cache-asg')).DesiredCapacity).toBe(4);
+    expect((await describeInstances(account.clients.ec2, [old]))[0]?.state).toBe('terminated');
+    for (const h of healthy) expect(h).toBeGreaterThanOrEqual(floor);
+  });
+
+  it('a group at MaxSize whose budget forbids any dip: blocked after backing off, nothing touched, team told', async () => {
+    const [old = ''] = fleets.db?.group.instanceIds ?? [];
+    const input = await remediationInput(account.clients, STATE, old, account.now());
+
+    const result = await runRemediation(input, {
+      clients: account.local,
+      deps: account.deps(STATE),
+      waits: 'zero',
+    });
+
+    expect(result.output).toMatchObject({ outcome: 'blocked', reason: 'budget' });
+    expect((result.output as { detail: string }).detail).toContain('floor of 2');
+    expect(result.events.filter((e) => e.type === 'StateRetried' && e.state === 'AcquireLease')).toHaveLength(
+      7,
+    );
+    expect(mutatingCalls(result.apiCalls)).toEqual({});
+    expect(await account.notifications()).toEqual([
+      expect.objectContaining({ event: 'remediation.blocked', instanceId: old, severity: 'warning' }),
+    ]);
+    printFigures('blocked by the budget (7 backed-off retries)', result);
+  });
+
+  it('an instance that is neither in a group nor from a launch template: manual action required', async () => {
+    const [image = ''] = await defaultImageIds(account.clients.ec2, 1);
+    const launched = await account.clients.ec2.send(
+      new RunInstancesCommand({
+        ImageId: image,
+        InstanceType: 't3.micro',
+        MinCount: 1,
+        MaxCount: 1,
+        SubnetId: fleets.web?.network.subnetIds[0],
+        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'App', Value: 'legacy' }] }],
+      }),
+    );
+    const instanceId = launched.Instances?.[0]?.InstanceId ?? '';
+    const input = await remediationInput(account.clients, STATE, instanceId, account.now());
+
+    const result = await runRemediation(input, {
+      clients: account.local,
+      deps: account.deps(STATE),
+      waits: 'zero',
+    });
+
+    expect(result.output).toMatchObject({ outcome: 'manual-action-required' });
+    expect((result.output as { detail: string }).detail).toContain('not launched from a launch template');
+    expect(mutatingCalls(result.apiCalls)).toEqual({});
+    expect((await account.notifications()).map((n) => n.event)).toEqual(['manual-action-required']);
+  });
+});
+
+/**
+ * Leases held at the same time in one fleet, from the event log: an execution holds its
+ * lease from leaving AcquireLease to entering a ReleaseLease state.
+ */
+function overlappingLeases(
+  results: RunResult[],
+  inputs: Array<{ instanceId: string; fleet: string }>,
+): string[] {
+  const fleetOf = new Map(inputs.map((i) => [i.instanceId, i.fleet]));
+  const held = results.flatMap((r) => {
+    const acquired = r.events.find((e) => e.type === 'StateExited' && e.state === 'AcquireLease');
+    const released = r.events.find((e) => e.type === 'StateEntered' && e.state?.startsWith('ReleaseLease'));
+    if (acquired === undefined || released === undefined) return [];
+    return [
+      {
+        fleet: fleetOf.get(acquired.instanceId) ?? '',
+        from: acquired.at,
+        to: released.at,
+        id: r.executionArn,
+      },
+    ];
+  });
+  const overlaps: string[] = [];
+  for (const a of held) {
+    for (const b of held) {
+      if (a.id < b.id && a.fleet === b.fleet && a.from < b.to && b.from < a.to)
+        overlaps.push(`${a.id} & ${b.id}`);
+    }
+  }
+  return overlaps;
+}
