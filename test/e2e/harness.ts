@@ -1,0 +1,368 @@
+/**
+ * The end-to-end world: an emulated account with Phoenix's state table, its notification
+ * topic with one SQS inbox per team (filter policy on `team`), fleets seeded the way teams
+ * run them, and a {@link Reconciler} wired to it — events go through the evaluator core, the
+ * executions it starts through the real state machine (local runner), Config evaluations
+ * into a recorder. Every wait is instant; the clock is the test's.
+ *
+ * The safety invariants are checked by {@link Invariants} after every state of every
+ * execution: healthy capacity never below the fleet's floor, never more budget leases than
+ * `maxConcurrent`, never more executions in flight per fleet than that.
+ */
+import { createHash } from 'node:crypto';
+import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { DescribeInstanceStatusCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { PhoenixClients } from '../../functions/aws/clients';
+import { describeInstances } from '../../functions/aws/inventory';
+import { healthyFloor, StateStore } from '../../functions/aws/state-store';
+import {
+  type ReconcileClients,
+  type ReconcileProgress,
+  Reconciler,
+  type ReconcilerOptions,
+} from '../../functions/cli/commands/reconcile';
+import { createTeamInboxes, drainInbox, type ReceivedNotification } from '../../functions/demo/team-inboxes';
+import { compileDesiredState } from '../../functions/domain/desired-state/compile';
+import { parseDesiredState } from '../../functions/domain/desired-state/validate';
+import type { CompiledDesiredState, InstanceFacts } from '../../functions/domain/model';
+import type { Timings } from '../../functions/remediation/input';
+import { testClients } from '../helpers/emulator';
+import {
+  defaultImageIds,
+  registerTargets,
+  type SeededLaunchTemplate,
+  seedAutoScalingGroup,
+  seedLaunchTemplate,
+  seedNetwork,
+  seedStandaloneInstances,
+  seedTargetGroup,
+  type TemplateVersionSpec,
+} from '../helpers/seed';
+import { atomicDynamoDB, createStateTable } from '../helpers/table';
+
+/** Bounds for instant waits: a replacement that is not healthy after 3 checks is rolled back. */
+export const E2E_TIMINGS: Partial<Timings> = {
+  healthCheckIntervalSeconds: 0,
+  healthCheckMaxAttempts: 3,
+  maxDrainSeconds: 0,
+};
+
+let accounts = 0;
+
+/** One scenario's account. Files reset the emulator before they start; names stay unique within a file. */
+export async function e2eAccount(options: { teams: readonly string[]; start?: Date }) {
+  accounts += 1;
+  const n = accounts;
+  const clients = testClients();
+  const tableName = await createStateTable(clients.dynamodb, `phoenix-e2e-${n}`);
+  const inboxes = await createTeamInboxes(clients, {
+    topicName: `phoenix-e2e-${n}`,
+    teams: options.teams,
+    queuePrefix: `e2e-${n}`,
+  });
+  const [imageA = '', imageB = '', imageC = ''] = await defaultImageIds(clients.ec2, 3);
+  const network = await seedNetwork(clients.ec2, { name: `e2e-${n}` });
+  const clock = { now: options.start ?? new Date() };
+  // moto's conditional writes are not atomic under concurrency (see atomicDynamoDB).
+  const local: ReconcileClients = {
+    ec2: clients.ec2,
+    autoScaling: clients.autoScaling,
+    elbv2: clients.elbv2,
+    sns: clients.sns,
+    dynamodb: atomicDynamoDB(clients.dynamodb),
+  };
+  return {
+    n,
+    clients,
+    local,
+    tableName,
+    topicArn: inboxes.topicArn,
+    inboxes,
+    images: { a: imageA, b: imageB, c: imageC },
+    network,
+    clock,
+    store: new StateStore(clients.dynamodb, tableName, () => clock.now),
+    /** Every notification the team's queue received since the last call. */
+    inbox: async (team: string): Promise<ReceivedNotification[]> => {
+      const url = inboxes.queues[team];
+      if (url === undefined) throw new Error(`no inbox for team ${team}`);
+      return drainInbox(clients.sqs, url);
+    },
+  };
+}
+
+export type E2eAccount = Awaited<ReturnType<typeof e2eAccount>>;
+
+/** Compiles a desired-state YAML text as synth would; the revision follows the text. */
+export function compile(yaml: string, commit = 'e2e0001'): CompiledDesiredState {
+  const parsed = parseDesiredState(yaml, 'phoenix.yaml');
+  if (!parsed.ok) throw new Error(parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join('\n'));
+  const sha256 = createHash('sha256').update(yaml).digest('hex');
+  return compileDesiredState(parsed.value, { commit, path: 'phoenix.yaml', sha256 });
+}
+
+export interface SeededAsgFleet {
+  name: string;
+  groupName: string;
+  template: SeededLaunchTemplate;
+  targetGroupArn: string;
+  instanceIds: string[];
+  size: number;
+}
+
+/** An Auto Scaling group from a launch template, behind a target group, its members registered. */
+export async function seedAsgFleet(
+  account: E2eAccount,
+  options: {
+    name: string;
+    desired: number;
+    max: number;
+    min?: number;
+    tags: Record<string, string>;
+    versions?: TemplateVersionSpec[];
+  },
+): Promise<SeededAsgFleet> {
+  const { clients, network } = account;
+  const template = await seedLaunchTemplate(clients.ec2, {
+    name: `${options.name}-lt`,
+    versions: options.versions ?? [
+      {
+        imageId: account.images.a,
+        instanceType: 't3.micro',
+        securityGroupIds: [network.securityGroupIds[0]],
+      },
+    ],
+  });
+  const targetGroupArn = await seedTargetGroup(clients.elbv2, {
+    name: `${options.name}-tg`,
+    vpcId: network.vpcId,
+  });
+  const group = await seedAutoScalingGroup(clients.autoScaling, clients.ec2, {
+    name: `${options.name}-asg`,
+    launchTemplate: { id: template.id, version: '$Default' },
+    min: options.min ?? 1,
+    max: options.max,
+    desired: options.desired,
+    subnetIds: [...network.subnetIds],
+    tags: options.tags,
+    targetGroupArns: [targetGroupArn],
+  });
+  // moto registers members with the group's target groups only on later scaling.
+  await registerTargets(clients.elbv2, targetGroupArn, group.instanceIds, 80);
+  return {
+    name: options.name,
+    groupName: group.name,
+    template,
+    targetGroupArn,
+    instanceIds: group.instanceIds,
+    size: options.desired,
+  };
+}
+
+export interface SeededStandaloneFleet {
+  name: string;
+  template: SeededLaunchTemplate;
+  targetGroupArn: string;
+  instanceIds: string[];
+  size: number;
+}
+
+/** Standalone instances from a launch template, selected by tags, registered in a target group. */
+export async function seedStandaloneFleet(
+  account: E2eAccount,
+  options: { name: string; count: number; tags: Record<string, string> },
+): Promise<SeededStandaloneFleet> {
+  const { clients, network } = account;
+  const template = await seedLaunchTemplate(clients.ec2, {
+    name: `${options.name}-lt`,
+    versions: [
+      {
+        imageId: account.images.a,
+        instanceType: 't3.micro',
+        securityGroupIds: [network.securityGroupIds[0]],
+      },
+    ],
+  });
+  const instanceIds = await seedStandaloneInstances(clients.ec2, {
+    launchTemplate: { id: template.id, version: 1 },
+    count: options.count,
+    subnetId: network.subnetIds[1],
+    tags: options.tags,
+  });
+  const targetGroupArn = await seedTargetGroup(clients.elbv2, {
+    name: `${options.name}-tg`,
+    vpcId: network.vpcId,
+  });
+  await registerTargets(clients.elbv2, targetGroupArn, instanceIds, 8080);
+  return { name: options.name, template, targetGroupArn, instanceIds, size: options.count };
+}
+
+/** An instance no fleet declares (launched by hand, no template). */
+export async function seedUnmanagedInstance(
+  account: E2eAccount,
+  tags: Record<string, string>,
+): Promise<string> {
+  const launched = await account.clients.ec2.send(
+    new RunInstancesCommand({
+      ImageId: account.images.c,
+      InstanceType: 't3.small',
+      MinCount: 1,
+      MaxCount: 1,
+      SubnetId: account.network.subnetIds[0],
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+      ],
+    }),
+  );
+  const id = launched.Instances?.[0]?.InstanceId;
+  if (id === undefined) throw new Error('no unmanaged instance launched');
+  return id;
+}
+
+/** A reconciler on the account: instant waits, the account's clock, invariants checked after every state. */
+export function reconcilerFor(
+  account: E2eAccount,
+  desiredState: CompiledDesiredState,
+  invariants: Invariants | undefined,
+  extra: Partial<ReconcilerOptions> = {},
+): Reconciler {
+  const onProgress = extra.onProgress;
+  return new Reconciler({
+    desiredState,
+    clients: account.local,
+    tableName: account.tableName,
+    topicArn: account.topicArn,
+    waits: 'zero',
+    concurrency: 4,
+    clock: () => account.clock.now,
+    timings: E2E_TIMINGS,
+    ...extra,
+    onProgress: (event) => {
+      invariants?.onProgress(event);
+      onProgress?.(event);
+    },
+    afterState: async (event) => {
+      await invariants?.check(`${event.instanceId} after ${event.state}`);
+      await extra.afterState?.(event);
+    },
+  });
+}
+
+/** A fleet whose capacity and budget are watched. */
+export interface WatchedFleet {
+  fleet: string;
+  targetGroupArn: string;
+  /** The capacity the fleet is meant to have (ASG desired capacity, or the fleet size). */
+  size: number;
+  minHealthyPercent: number;
+  maxConcurrent: number;
+}
+
+/**
+ * The safety invariants, checked after every Task state: healthy serving capacity at or
+ * above the floor, at most `maxConcurrent` budget slots held, at most `maxConcurrent`
+ * executions in flight. Violations are collected (a test asserts there are none) so one
+ * bad state does not hide the next.
+ */
+export class Invariants {
+  readonly violations: string[] = [];
+  readonly checks: number[] = [];
+  readonly #account: E2eAccount;
+  readonly #fleets: WatchedFleet[];
+  readonly #inFlight = new Map<string, number>();
+  readonly maxInFlight = new Map<string, number>();
+  readonly maxLeases = new Map<string, number>();
+
+  constructor(account: E2eAccount, fleets: WatchedFleet[]) {
+    this.#account = account;
+    this.#fleets = fleets;
+  }
+
+  onProgress(event: ReconcileProgress): void {
+    if (event.type === 'execution-start') {
+      const n = (this.#inFlight.get(event.fleet) ?? 0) + 1;
+      this.#inFlight.set(event.fleet, n);
+      this.maxInFlight.set(event.fleet, Math.max(this.maxInFlight.get(event.fleet) ?? 0, n));
+    } else if (event.type === 'execution-end') {
+      this.#inFlight.set(event.record.fleet, (this.#inFlight.get(event.record.fleet) ?? 1) - 1);
+    }
+  }
+
+  async check(where: string): Promise<void> {
+    for (const fleet of this.#fleets) {
+      const floor = healthyFloor(fleet.size, fleet.minHealthyPercent);
+      const healthy = await healthyServing(this.#account.clients, fleet.targetGroupArn);
+      this.checks.push(healthy);
+      if (healthy < floor)
+        this.violations.push(`${where}: fleet ${fleet.fleet} has ${healthy} healthy < floor ${floor}`);
+      const slots = (await this.#account.store.listLeases(fleet.fleet)).filter((l) =>
+        l.sk.startsWith('slot#'),
+      );
+      this.maxLeases.set(fleet.fleet, Math.max(this.maxLeases.get(fleet.fleet) ?? 0, slots.length));
+      if (slots.length > fleet.maxConcurrent) {
+        this.violations.push(
+          `${where}: fleet ${fleet.fleet} holds ${slots.length} leases > ${fleet.maxConcurrent}`,
+        );
+      }
+      const inFlight = this.#inFlight.get(fleet.fleet) ?? 0;
+      if (inFlight > fleet.maxConcurrent) {
+        this.violations.push(`${where}: fleet ${fleet.fleet} has ${inFlight} executions in flight`);
+      }
+    }
+  }
+}
+
+/** Instance ids registered in a target group, with their health. */
+export async function targetsOf(
+  clients: PhoenixClients,
+  targetGroupArn: string,
+): Promise<Record<string, string>> {
+  const out = await clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+  return Object.fromEntries(
+    (out.TargetHealthDescriptions ?? []).map((d) => [d.Target?.Id ?? '', d.TargetHealth?.State ?? 'unknown']),
+  );
+}
+
+/** Healthy serving capacity: healthy in the target group, running, status checks ok. */
+export async function healthyServing(clients: PhoenixClients, targetGroupArn: string): Promise<number> {
+  const targets = await targetsOf(clients, targetGroupArn);
+  const ids = Object.entries(targets)
+    .filter(([, state]) => state === 'healthy')
+    .map(([id]) => id);
+  if (ids.length === 0) return 0;
+  const status = await clients.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: ids }));
+  return (status.InstanceStatuses ?? []).filter(
+    (s) => s.InstanceState?.Name === 'running' && s.InstanceStatus?.Status === 'ok',
+  ).length;
+}
+
+export async function describeGroup(clients: PhoenixClients, name: string): Promise<AutoScalingGroup> {
+  const out = await clients.autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
+  );
+  const group = out.AutoScalingGroups?.[0];
+  if (group === undefined) throw new Error(`no group ${name}`);
+  return group;
+}
+
+/** The group's live members, sorted. */
+export async function members(clients: PhoenixClients, groupName: string): Promise<string[]> {
+  const group = await describeGroup(clients, groupName);
+  return (group.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : [])).sort();
+}
+
+export async function facts(clients: PhoenixClients, instanceId: string): Promise<InstanceFacts> {
+  const [found] = await describeInstances(clients.ec2, [instanceId]);
+  if (found === undefined) throw new Error(`no instance ${instanceId}`);
+  return found;
+}
+
+/** The compliance the evaluator recorded per instance, from the last evaluation of each. */
+export function complianceById(
+  evaluations: readonly { resourceId: string; compliance: string; annotation: string | null }[],
+): Record<string, { compliance: string; annotation: string | null }> {
+  const latest: Record<string, { compliance: string; annotation: string | null }> = {};
+  for (const e of evaluations) latest[e.resourceId] = { compliance: e.compliance, annotation: e.annotation };
+  return latest;
+}
