@@ -349,7 +349,7 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
 function quarantineText(q: Quarantine): string {
   return (
     `launch template ${q.templateId} version ${q.version} is quarantined for fleet ${q.fleet} since ${q.at} ` +
-    `(execution ${q.execution}: ${q.cause}); publish a fixed version, or lift the quarantine once fixed`
+    `(execution ${q.execution}: ${q.cause}); publish a fixed template version (a new version is not quarantined), or lift this one by deleting the state table item pk=quarantine sk=${q.fleet}#${q.templateId}#${q.version}`
   );
 }
 
