@@ -39,20 +39,18 @@ export type { AlarmThresholds } from './parts/monitoring';
 export type { NotificationSubscription } from './parts/topic';
 
 /**
- * What the evaluator calls (functions/evaluate-drift): reads, compliance results, the
- * state table, the topic, and starting remediations. Scoped in iam-scoping.ts.
+ * What the evaluator's code calls (functions/evaluate-drift and the modules it bundles),
+ * each scoped in iam-scoping.ts. A test compares this list with the SDK commands the bundle
+ * imports, so a new call cannot ship without its permission, nor a permission outlive its call.
  */
 export const EVALUATOR_ACTIONS = [
   'ec2:DescribeInstances',
-  'ec2:DescribeLaunchTemplates',
   'ec2:DescribeLaunchTemplateVersions',
   'autoscaling:DescribeAutoScalingGroups',
-  'autoscaling:DescribeAutoScalingInstances',
   'config:PutEvaluations',
   'config:GetResourceConfigHistory',
   'dynamodb:GetItem',
   'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:Query',
   'sns:Publish',
@@ -60,27 +58,21 @@ export const EVALUATOR_ACTIONS = [
 ] as const;
 
 /**
- * What the remediation steps call (functions/remediation): reads, the fleet mutations of
- * both strategies, target group (de)registration, leases and quarantines, notifications.
+ * What the remediation steps' code calls (functions/remediation). The state machine's own
+ * SDK tasks (RunInstances, DetachInstances…) are granted to the state machine's role, from
+ * the definition, not here.
  */
 export const REMEDIATION_ACTIONS = [
   'ec2:DescribeInstances',
   'ec2:DescribeInstanceStatus',
-  'ec2:DescribeLaunchTemplates',
   'ec2:DescribeLaunchTemplateVersions',
-  'ec2:RunInstances',
-  'ec2:CreateTags',
   'ec2:TerminateInstances',
   'autoscaling:DescribeAutoScalingGroups',
   'autoscaling:DescribeAutoScalingInstances',
-  'autoscaling:SetDesiredCapacity',
-  'autoscaling:UpdateAutoScalingGroup',
-  'autoscaling:EnterStandby',
-  'autoscaling:ExitStandby',
-  'autoscaling:DetachInstances',
   'autoscaling:AttachInstances',
+  'autoscaling:ExitStandby',
+  'autoscaling:SetDesiredCapacity',
   'autoscaling:TerminateInstanceInAutoScalingGroup',
-  'autoscaling:SetInstanceProtection',
   'elasticloadbalancing:DescribeTargetGroups',
   'elasticloadbalancing:DescribeTargetGroupAttributes',
   'elasticloadbalancing:DescribeTargetHealth',
@@ -88,7 +80,6 @@ export const REMEDIATION_ACTIONS = [
   'elasticloadbalancing:DeregisterTargets',
   'dynamodb:GetItem',
   'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:Query',
   'sns:Publish',
