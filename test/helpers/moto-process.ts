@@ -74,6 +74,7 @@ async function stop(child: ChildProcess): Promise<void> {
 
 interface Started {
   endpoint: string;
+  pid: number | undefined;
   stop: () => Promise<void>;
 }
 
@@ -152,13 +153,15 @@ async function startOnce(extraEnv: Readonly<Record<string, string>>): Promise<St
     }
     await sleep(100);
   }
-  return { endpoint, stop: teardown };
+  return { endpoint, pid: child.pid, stop: teardown };
 }
 
 /** A running emulated account. */
 export interface RunningEmulator {
   /** Base URL, e.g. `http://127.0.0.1:40123`. */
   readonly endpoint: string;
+  /** The server's process id, so a caller can check that nothing outlives it. */
+  readonly pid: number | undefined;
   /** Stops the server (SIGTERM, then SIGKILL after a grace period); safe to call twice. */
   readonly stop: () => Promise<void>;
 }
