@@ -39,8 +39,9 @@ function onPath(command: string): boolean {
 }
 
 /** `moto_server` when installed as a script, else the module (pip --user installs, venvs). */
-function motoCommand(port: number): { command: string; args: string[] } {
+function motoCommand(port: number, launcher: string | undefined): { command: string; args: string[] } {
   const args = ['-H', HOST, '-p', String(port)];
+  if (launcher !== undefined) return { command: 'python3', args: [launcher, ...args] };
   if (onPath('moto_server')) return { command: 'moto_server', args };
   return { command: 'python3', args: ['-m', 'moto.server', ...args] };
 }
@@ -89,13 +90,13 @@ class MotoStartError extends Error {
   }
 }
 
-async function startOnce(extraEnv: Readonly<Record<string, string>>): Promise<Started> {
+async function startOnce(options: StartEmulatorOptions): Promise<Started> {
   const port = await freePort();
   const endpoint = `http://${HOST}:${port}`;
-  const { command, args } = motoCommand(port);
+  const { command, args } = motoCommand(port, options.launcher);
   const child = spawn(command, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...extraEnv, PYTHONUNBUFFERED: '1' },
+    env: { ...process.env, ...options.env, PYTHONUNBUFFERED: '1' },
   });
 
   // moto logs every request to stderr. The pipe must be drained or moto blocks once it is
@@ -169,6 +170,12 @@ export interface RunningEmulator {
 export interface StartEmulatorOptions {
   /** Extra environment for moto (e.g. `MOTO_AMIS_PATH` for a smaller image catalogue). */
   env?: Readonly<Record<string, string>>;
+  /**
+   * A Python script run instead of `moto_server`, with the same `-H HOST -p PORT`
+   * arguments; it must end by running `moto.server.main` (the benchmarks use one that
+   * makes moto's per-resource lookups direct).
+   */
+  launcher?: string;
 }
 
 /**
@@ -180,7 +187,7 @@ export interface StartEmulatorOptions {
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await startOnce(options.env ?? {});
+      return await startOnce(options);
     } catch (error) {
       if (!(error instanceof MotoStartError && error.portTaken && attempt < START_ATTEMPTS)) throw error;
     }
