@@ -26,7 +26,7 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAX_INLINED_STATE_BYTES = 100_000;
 
 /** Makes ESM bundles able to `require` the CommonJS dependencies esbuild leaves as `require` calls. */
-const ESM_REQUIRE_BANNER =
+export const ESM_REQUIRE_BANNER =
   "import { createRequire as __phoenixCreateRequire } from 'node:module'; const require = __phoenixCreateRequire(import.meta.url);";
 
 /** Thrown at synth when the desired state cannot be inlined into a bundle. */
