@@ -174,6 +174,7 @@ export class DriftRemediator extends Construct {
     this.invocationFailures = deadLetterQueue(this, 'InvocationFailures', {
       holds: 'asynchronous evaluator invocations that failed every retry',
       removalPolicy,
+      lambdaDeadLetterTarget: true,
     });
 
     this.stateMachineName = stateMachineNameFor(this);

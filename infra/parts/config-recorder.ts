@@ -79,7 +79,7 @@ export class ConfigRecorder extends Construct {
       s3BucketName: this.bucket.bucketName,
       configSnapshotDeliveryProperties: { deliveryFrequency: 'TwentyFour_Hours' },
     });
-    this.deliveryChannel.addDependency(this.recorder);
+    this.deliveryChannel.node.addDependency(this.recorder);
     this.deliveryChannel.node.addDependency(this.bucket);
     this.ready = [this.recorder, this.deliveryChannel];
   }

@@ -10,7 +10,12 @@ import { acknowledge } from './nag';
 export function deadLetterQueue(
   scope: Construct,
   id: string,
-  props: { holds: string; removalPolicy: RemovalPolicy },
+  props: {
+    holds: string;
+    removalPolicy: RemovalPolicy;
+    /** A Lambda function's DeadLetterConfig targets it: cdk-nag then sees it as a dead-letter queue itself. */
+    lambdaDeadLetterTarget?: boolean;
+  },
 ): Queue {
   const queue = new Queue(scope, id, {
     encryption: QueueEncryption.SQS_MANAGED,
@@ -19,7 +24,7 @@ export function deadLetterQueue(
     removalPolicy: props.removalPolicy,
   });
   const why = `This queue is itself a dead-letter queue (${props.holds}); a queue behind it would only move the problem. Its depth is alarmed.`;
-  acknowledge(queue, 'AwsSolutions-SQS3', why);
+  if (props.lambdaDeadLetterTarget !== true) acknowledge(queue, 'AwsSolutions-SQS3', why);
   acknowledge(queue, 'Serverless-SQSRedrivePolicy', why);
   return queue;
 }
