@@ -27,6 +27,7 @@ export const COMMANDS: Readonly<Record<string, string>> = {
   reconcile: 'detect and remediate locally until every drifted instance converges',
   pause: 'stop new remediations (operator switch)',
   resume: 'allow remediations again',
+  quarantine: 'list launch template versions a rollback quarantined; lift one',
 };
 
 /** Exit code for a usage error or a failed command. */
