@@ -9,7 +9,7 @@
  * event fails loudly instead of turning into a wrong verdict.
  */
 import type { Instance, LaunchTemplateVersion } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError } from '../domain/errors';
 import type { InstanceFacts, LaunchTemplateFacts, Tags } from '../domain/model';
 

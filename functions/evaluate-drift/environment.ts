@@ -3,7 +3,7 @@
  * cold start with zod. A missing or malformed variable fails the cold start with a message
  * naming every problem, instead of failing some later call with a confusing AWS error.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PhoenixError } from '../domain/errors';
 
 /** The function's configuration is missing or wrong. */

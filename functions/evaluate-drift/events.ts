@@ -8,7 +8,7 @@
  * the core can choose between dropping it loudly (Config) and failing it to the
  * dead-letter destination (EventBridge) — see `core.ts`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `i-` plus 8 or 17 hex digits: anything else in an instance position is not an EC2 instance. */
 export const INSTANCE_ID_PATTERN = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;

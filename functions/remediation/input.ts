@@ -6,7 +6,7 @@
  * so a definition that hands a step the wrong shape fails loudly with a `StepInputError`
  * naming the field, instead of acting on `undefined`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CompiledDesiredState, LaunchTemplateFacts, Verdict } from '../domain/model';
 import type { RemediationRequest } from '../evaluate-drift/execution';
 

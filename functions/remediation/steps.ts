@@ -29,7 +29,7 @@ import {
   type ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeInstances, listFleetInstances, resolveLaunchTemplate } from '../aws/inventory';
 import type { NotificationPublisher } from '../aws/notifier';
 import type { Quarantine, StateStore } from '../aws/state-store';
