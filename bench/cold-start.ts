@@ -1,0 +1,254 @@
+/**
+ * Benchmark 1, cold start: each Lambda bundle built as CDK builds it, against a baseline
+ * bundle holding only the same AWS SDK clients (constructed, as our init constructs them)
+ * and the same SDK commands, and nothing of ours.
+ *
+ * - Size: bytes of `index.mjs`. Budget: ours ≤ 1.15 × the baseline's.
+ * - Init time: module import + handler initialisation, measured with `performance.now()`
+ *   inside a fresh Node process, the median of 15 processes per bundle, the bundles taking
+ *   turns so a busy moment on the machine hits them alike. Budget: ours ≤ 1.2 × the baseline's.
+ *
+ * The children get a Lambda-like environment: region and credentials in env vars, the
+ * function's own variables and `NODE_OPTIONS=--enable-source-maps`, as infra sets it.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { CompiledDesiredState } from '../functions/domain/model';
+import { PROJECT_ROOT } from '../infra/parts/functions';
+import {
+  type BuiltBundle,
+  buildLikeCdk,
+  type PackageWeight,
+  sdkClientPackages,
+  sdkOperationExports,
+  weightsByPackage,
+} from './lib/bundle';
+import { runNodeChild } from './lib/child';
+import type { Progress } from './lib/progress';
+import { type BenchResult, compared } from './lib/results';
+import { median, range } from './lib/stats';
+
+export const SIZE_BUDGET = 1.15;
+export const TIME_BUDGET = 1.2;
+
+/** The functions infra deploys, by entry. */
+export const LAMBDA_ENTRIES = [
+  { name: 'evaluate-drift', entry: 'functions/evaluate-drift/handler.ts', service: 'phoenix-evaluate-drift' },
+  { name: 'remediation', entry: 'functions/remediation/handler.ts', service: 'phoenix-remediation' },
+] as const;
+
+/** What a Lambda function's environment holds at init (dummy values, same shape). */
+export function lambdaEnvironment(serviceName: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'ASIABENCHMARK000000',
+    AWS_SECRET_ACCESS_KEY: 'benchmark-secret',
+    AWS_SESSION_TOKEN: 'benchmark-session-token',
+    AWS_LAMBDA_FUNCTION_NAME: serviceName,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512',
+    AWS_LAMBDA_FUNCTION_VERSION: '1',
+    NODE_OPTIONS: '--enable-source-maps',
+    POWERTOOLS_SERVICE_NAME: serviceName,
+    POWERTOOLS_METRICS_NAMESPACE: 'Phoenix',
+    LOG_LEVEL: 'WARN',
+    PHOENIX_TABLE_NAME: 'phoenix-state',
+    PHOENIX_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:phoenix-notifications',
+    PHOENIX_STATE_MACHINE_ARN:
+      'arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-remediate-instance',
+  };
+}
+
+/** Imports the bundle named by BENCH_BUNDLE in a fresh process and prints how long it took. */
+const PROBE = `
+const started = performance.now();
+const mod = await import(process.env.BENCH_BUNDLE);
+const initMs = performance.now() - started;
+if (typeof mod.handler !== 'function') throw new Error('the bundle exports no handler function');
+process.stdout.write(JSON.stringify({ initMs }) + '\\n');
+`;
+
+/** The class each SDK client package exports (the one ending in `Client`, not `__Client`). */
+async function clientClassName(pkg: string): Promise<string> {
+  const mod = (await import(pkg)) as Record<string, unknown>;
+  const names = Object.keys(mod).filter((k) => /^[A-Za-z0-9]+Client$/.test(k) && k !== '__Client');
+  const [name] = names;
+  if (name === undefined || names.length !== 1) {
+    throw new Error(`cannot tell the client class of ${pkg}: ${names.join(', ') || 'none'}`);
+  }
+  return name;
+}
+
+/** The package of each client `makeClients` (functions/aws/clients.ts) offers, by key. */
+export const CLIENT_PACKAGES: Readonly<Record<string, string>> = {
+  ec2: '@aws-sdk/client-ec2',
+  autoScaling: '@aws-sdk/client-auto-scaling',
+  elbv2: '@aws-sdk/client-elastic-load-balancing-v2',
+  dynamodb: '@aws-sdk/client-dynamodb',
+  sns: '@aws-sdk/client-sns',
+  sqs: '@aws-sdk/client-sqs',
+  sfn: '@aws-sdk/client-sfn',
+  config: '@aws-sdk/client-config-service',
+};
+
+/**
+ * The client packages a handler's init constructs: the `clients.<key>` it reads from
+ * `makeClients` (each is constructed on first access), read from the handler's source.
+ */
+export function constructedClientPackages(handlerSource: string): string[] {
+  const keys = new Set([...handlerSource.matchAll(/\bclients\.(\w+)\b/g)].map((m) => m[1] ?? ''));
+  const packages = [...keys].map((key) => {
+    const pkg = CLIENT_PACKAGES[key];
+    if (pkg === undefined)
+      throw new Error(`the handler reads clients.${key}, which makeClients does not offer`);
+    return pkg;
+  });
+  return [...new Set(packages)].sort();
+}
+
+/**
+ * The baseline's source: the SDK clients the handler's init constructs, constructed once
+ * at init, and the commands of those clients the bundle uses, referenced so they are
+ * bundled too; a no-op handler. Clients our bundle holds but never constructs are not in
+ * it: their weight is ours (a consequence of how we import them), not the SDK's price.
+ */
+export async function baselineSource(bundle: BuiltBundle, constructed: readonly string[]): Promise<string> {
+  const bundled = sdkClientPackages(bundle.metafile);
+  const missing = constructed.filter((pkg) => !bundled.includes(pkg));
+  if (missing.length > 0) throw new Error(`the bundle does not hold ${missing.join(', ')}`);
+  const clients = [...constructed];
+  const operations = sdkOperationExports(bundle.metafile);
+  const lines: string[] = [];
+  const instances: string[] = [];
+  const referenced: string[] = [];
+  let alias = 0;
+  for (const pkg of clients) {
+    const className = await clientClassName(pkg);
+    const ops = operations.filter((o) => o.pkg === pkg);
+    const imports = [`${className} as C${alias}`, ...ops.map((o, i) => `${o.name} as O${alias}_${i}`)];
+    lines.push(`import { ${imports.join(', ')} } from '${pkg}';`);
+    instances.push(`new C${alias}({})`);
+    referenced.push(...ops.map((_, i) => `O${alias}_${i}`));
+    alias += 1;
+  }
+  lines.push(`const clients = [${instances.join(', ')}];`);
+  lines.push(`const operations = [${referenced.join(', ')}];`);
+  lines.push(
+    'export const handler = async () => ({ clients: clients.length, operations: operations.length });',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+interface Measured {
+  name: string;
+  bundle: BuiltBundle;
+  baseline: BuiltBundle;
+  initMs: number[];
+  baselineInitMs: number[];
+  weights: PackageWeight[];
+}
+
+export interface ColdStartOutcome {
+  results: BenchResult[];
+  /** Lines for the report: absolute sizes, spreads, the heaviest packages. */
+  notes: string[];
+}
+
+export async function coldStartBench(options: {
+  outdir: string;
+  desiredState: CompiledDesiredState;
+  runs: number;
+  progress: Progress;
+}): Promise<ColdStartOutcome> {
+  const { progress } = options;
+  const measured: Measured[] = [];
+  for (const fn of LAMBDA_ENTRIES) {
+    progress.say(`cold start: bundling ${fn.entry} as CDK does`);
+    const dir = join(options.outdir, fn.name);
+    const bundle = await buildLikeCdk({ entry: fn.entry, outdir: dir, desiredState: options.desiredState });
+    const baselineDir = join(options.outdir, `${fn.name}-baseline`);
+    const baselineEntry = join(baselineDir, 'entry.mjs');
+    await mkdir(baselineDir, { recursive: true });
+    const constructed = constructedClientPackages(await readFile(join(PROJECT_ROOT, fn.entry), 'utf8'));
+    await writeFile(baselineEntry, await baselineSource(bundle, constructed));
+    const baseline = await buildLikeCdk({
+      entry: baselineEntry,
+      outdir: join(baselineDir, 'out'),
+      desiredState: options.desiredState,
+    });
+    measured.push({
+      name: fn.name,
+      bundle,
+      baseline,
+      initMs: [],
+      baselineInitMs: [],
+      weights: weightsByPackage(bundle.metafile),
+    });
+  }
+
+  progress.say(`cold start: ${options.runs} fresh processes per bundle, taking turns`);
+  const total = options.runs * measured.length * 2;
+  let done = 0;
+  for (let run = 0; run < options.runs; run += 1) {
+    for (const m of measured) {
+      const service = LAMBDA_ENTRIES.find((e) => e.name === m.name)?.service ?? m.name;
+      // Alternate which goes first, so neither always meets a warmer disk cache.
+      const order = run % 2 === 0 ? (['ours', 'baseline'] as const) : (['baseline', 'ours'] as const);
+      for (const which of order) {
+        const file = which === 'ours' ? m.bundle.file : m.baseline.file;
+        const { initMs } = await runNodeChild<{ initMs: number }>({
+          args: ['--input-type=module', '-e', PROBE],
+          env: { ...lambdaEnvironment(service), BENCH_BUNDLE: pathToFileURL(file).href },
+          timeoutMs: 60_000,
+        });
+        (which === 'ours' ? m.initMs : m.baselineInitMs).push(initMs);
+        done += 1;
+        progress.count('processes', done, total);
+      }
+    }
+  }
+
+  const results: BenchResult[] = [];
+  const notes: string[] = [];
+  for (const m of measured) {
+    results.push(
+      compared({
+        name: `cold-start.${m.name}.bundle-size`,
+        value: m.bundle.bytes,
+        unit: 'bytes',
+        budget: SIZE_BUDGET,
+        baseline: m.baseline.bytes,
+      }),
+      compared({
+        name: `cold-start.${m.name}.init-time`,
+        value: round(median(m.initMs)),
+        unit: 'ms',
+        budget: TIME_BUDGET,
+        baseline: round(median(m.baselineInitMs)),
+      }),
+    );
+    const ours = range(m.initMs);
+    const base = range(m.baselineInitMs);
+    const sdkBytes = m.weights.filter((w) => w.sdk).reduce((sum, w) => sum + w.bytes, 0);
+    const otherBytes = m.weights.filter((w) => !w.sdk).reduce((sum, w) => sum + w.bytes, 0);
+    notes.push(
+      `${m.name}: ${kib(m.bundle.bytes)} (baseline ${kib(m.baseline.bytes)}); SDK ${kib(sdkBytes)}, ours + other deps ${kib(otherBytes)}; ` +
+        `init ${ours.min.toFixed(0)}-${ours.max.toFixed(0)} ms (baseline ${base.min.toFixed(0)}-${base.max.toFixed(0)} ms) over ${m.initMs.length} processes`,
+      `  heaviest: ${m.weights
+        .slice(0, 8)
+        .map((w) => `${w.name} ${kib(w.bytes)}`)
+        .join(', ')}`,
+    );
+  }
+  return { results, notes };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(0)} KiB`;
+}
