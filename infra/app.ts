@@ -10,12 +10,16 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { DesiredStateInvalidError } from '../functions/domain/desired-state/errors';
 import { InvalidInputError } from '../functions/domain/errors';
+import { loadDesiredStateFile } from '../functions/io/desired-state-file';
 import { DriftRemediator } from './drift-remediator';
 import { readSettings, SettingsError } from './settings';
 
 async function main(): Promise<void> {
-  const app = new App();
+  // No auto-synth at exit: a failed load must leave no (empty) template behind for a deploy to pick up.
+  const app = new App({ autoSynth: false });
   const settings = readSettings((key) => app.node.tryGetContext(key));
+  const { desiredStatePath, commit, ...remediatorProps } = settings.remediator;
+  const desiredState = await loadDesiredStateFile(desiredStatePath, commit === undefined ? {} : { commit });
   const env =
     settings.account === undefined && settings.region === undefined
       ? undefined
@@ -24,7 +28,7 @@ async function main(): Promise<void> {
     env,
     description: 'Phoenix: replaces EC2 instances that drift from what Git declares (phoenix.yaml)',
   });
-  await DriftRemediator.fromFile(stack, 'Phoenix', settings.remediator);
+  new DriftRemediator(stack, 'Phoenix', { ...remediatorProps, desiredState });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   app.synth();
 }
