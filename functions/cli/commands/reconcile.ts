@@ -1092,19 +1092,26 @@ export class ProgressPrinter {
   readonly #write: (text: string) => void;
   readonly #live: boolean;
   readonly #running = new Map<string, { fleet: string; state: string; since: number }>();
+  readonly #prefix: string;
   #drawn = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(write: (text: string) => void, live: boolean) {
+  /**
+   * @param write  writes one chunk of text and a line break (`CliIo.stdout`)
+   * @param live   rewrite running executions in place (a terminal)
+   * @param prefix put before every line (the demo indents progress under its steps)
+   */
+  constructor(write: (text: string) => void, live: boolean, prefix = '') {
     this.#write = write;
     this.#live = live;
+    this.#prefix = prefix;
   }
 
   /** Feed this to {@link ReconcilerOptions.onProgress}. */
   readonly onProgress = (event: ReconcileProgress): void => {
     const lines = this.#linesFor(event);
     if (!this.#live) {
-      for (const line of lines) this.#write(line);
+      for (const line of lines) this.#write(`${this.#prefix}${line}`);
       return;
     }
     if (event.type === 'execution-start') {
@@ -1143,7 +1150,7 @@ export class ProgressPrinter {
     const block = [...this.#running.entries()].map(
       ([id, r]) => `  ▸ ${id}  ${r.fleet.padEnd(12)} ${r.state.padEnd(30)} ${seconds(now - r.since)}`,
     );
-    const lines = [...permanent, ...block];
+    const lines = [...permanent, ...block].map((line) => `${this.#prefix}${line}`);
     const up = this.#drawn > 0 ? `\x1b[${this.#drawn}A\x1b[J` : '';
     if (lines.length === 0) {
       if (this.#drawn > 0) this.#write(`${up}\x1b[1A`);
