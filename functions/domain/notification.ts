@@ -103,15 +103,15 @@ export const SUBJECT_MAX_LENGTH = 99;
 
 const ELLIPSIS = '...';
 
-const SUBJECT_TITLE: Readonly<Record<NotificationEvent, string>> = {
-  'drift.detected': 'drift detected',
-  'remediation.started': 'replacing',
-  'remediation.succeeded': 'replaced',
-  'remediation.failed': 'replacement FAILED',
-  'remediation.rolled-back': 'replacement rolled back',
-  'remediation.blocked': 'replacement blocked',
-  'remediation.skipped': 'replacement skipped',
-  'manual-action-required': 'MANUAL ACTION REQUIRED',
+const SUBJECT_TITLE: Readonly<Record<NotificationEvent, (instanceId: string) => string>> = {
+  'drift.detected': (id) => `drift detected on ${id}`,
+  'remediation.started': (id) => `replacing ${id}`,
+  'remediation.succeeded': (id) => `replaced ${id}`,
+  'remediation.failed': (id) => `replacement of ${id} FAILED`,
+  'remediation.rolled-back': (id) => `replacement of ${id} rolled back`,
+  'remediation.blocked': (id) => `replacement of ${id} blocked`,
+  'remediation.skipped': (id) => `replacement of ${id} skipped`,
+  'manual-action-required': (id) => `MANUAL ACTION REQUIRED on ${id}`,
 };
 
 /** Makes any text safe for an SNS subject: printable ASCII on one line, no runs of spaces. */
@@ -138,7 +138,7 @@ export function truncate(text: string, max: number): string {
 export function notificationSubject(n: PhoenixNotification): string {
   const kinds = [...new Set(n.reasons.map((r) => r.kind))];
   const detail = kinds.length > 0 ? ` (${kinds.join(', ')})` : '';
-  const text = `[Phoenix] ${n.fleet}: ${SUBJECT_TITLE[n.event]} on ${n.instanceId}${detail}`;
+  const text = `[Phoenix] ${n.fleet}: ${SUBJECT_TITLE[n.event](n.instanceId)}${detail}`;
   return truncate(sanitizeSubject(text), SUBJECT_MAX_LENGTH);
 }
 

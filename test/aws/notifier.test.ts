@@ -50,7 +50,7 @@ describe('Notifier.publish (mocked SNS)', () => {
     expect(calls).toHaveLength(1);
     const sent = calls[0]?.args[0].input;
     expect(sent?.TopicArn).toBe(TOPIC);
-    expect(sent?.Subject).toBe('[Phoenix] web: replacement FAILED on i-0123456789abcdef0 (image)');
+    expect(sent?.Subject).toBe('[Phoenix] web: replacement of i-0123456789abcdef0 FAILED (image)');
     expect(JSON.parse(sent?.Message ?? '')).toEqual(n);
     expect(sent?.MessageAttributes).toEqual({
       event: { DataType: 'String', StringValue: 'remediation.failed' },
