@@ -106,8 +106,9 @@ export class Monitoring extends Construct {
       'ExecutionsFailed',
       machine.metricFailed({ period, statistic: 'Sum' }),
       props.thresholds.executionsFailed ?? 1,
-      'Phoenix: a remediation execution failed outside its own rollback. Open the execution in Step Functions; ' +
-        'the instance may need a look by hand.',
+      'Phoenix: a remediation execution failed: it was rolled back (the old instance is back in service and the ' +
+        'launch template version quarantined) or could not finish its rollback. Open the execution in Step ' +
+        'Functions for the cause; an unfinished rollback needs a look at the instance by hand.',
     );
     alarm(
       'ExecutionsTimedOut',
