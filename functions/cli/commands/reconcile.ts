@@ -26,7 +26,6 @@
  * The JSON report is documented in docs/cli/reconcile.md and versioned (`schemaVersion`).
  */
 import { parseArgs } from 'node:util';
-import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { ConfigServiceClient, Evaluation } from '@aws-sdk/client-config-service';
 import { PutEvaluationsCommand } from '@aws-sdk/client-config-service';
 import {
@@ -36,10 +35,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import type { EC2Client } from '@aws-sdk/client-ec2';
-import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { SNSClient } from '@aws-sdk/client-sns';
 import definitionJson from '../../../state-machines/remediate-instance.asl.json' with { type: 'json' };
 import { makeClients } from '../../aws/clients';
 import { type NotificationPublisher, Notifier } from '../../aws/notifier';
@@ -399,14 +395,8 @@ export type ReconcileProgress =
 
 // ---- the engine ---------------------------------------------------------------------------
 
-/** The clients reconcile works with; each only needs `send`. */
-export interface ReconcileClients extends LocalClients {
-  ec2: Pick<EC2Client, 'send'>;
-  autoScaling: Pick<AutoScalingClient, 'send'>;
-  elbv2: Pick<ElasticLoadBalancingV2Client, 'send'>;
-  dynamodb: Pick<DynamoDBClient, 'send'>;
-  sns: Pick<SNSClient, 'send'>;
-}
+/** The clients reconcile works with (the local runner's): each only needs `send`. */
+export type ReconcileClients = LocalClients;
 
 export interface ReconcilerOptions {
   desiredState: CompiledDesiredState;
@@ -633,21 +623,17 @@ export class Reconciler {
       this.#round = round;
       this.#progress({ type: 'round', round, pending: 0 });
       lastSweepFrom = this.#logger.entries.length;
+      const startedBefore = this.#sfn.started.length;
       const summary = await this.#sweepCounted(round);
-      const pending = this.#sfn.started.length;
       const record = this.#roundRecord(round, summary, lastSweepFrom);
       this.#rounds.push(record);
       this.#progress({ type: 'sweep', round, record });
-      if (record.started === 0 && pending === this.#sfn.started.length) {
-        stoppedBecause = 'nothing-new';
-        this.#noteHeld(round, lastSweepFrom);
-        break;
-      }
-      if (round > maxRounds) {
-        this.#noteHeld(round, lastSweepFrom);
-        break;
-      }
       this.#noteHeld(round, lastSweepFrom);
+      if (this.#sfn.started.length === startedBefore) {
+        stoppedBecause = 'nothing-new';
+        break;
+      }
+      if (round > maxRounds) break;
       await this.runPending(round);
     }
 
