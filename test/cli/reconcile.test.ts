@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
@@ -52,8 +52,11 @@ fleets:
     mode: ${reportsMode}
 `;
 
+const directories: string[] = [];
+
 async function desiredStateFile(yaml: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'phoenix-reconcile-'));
+  directories.push(dir);
   const file = path.join(dir, 'phoenix.yaml');
   await writeFile(file, yaml);
   return file;
@@ -84,8 +87,9 @@ describe('phoenix reconcile (emulated account)', () => {
       tags: { App: 'reports', Owner: 'team-data' },
     });
   });
-  afterAll(() => {
+  afterAll(async () => {
     vi.unstubAllEnvs();
+    for (const dir of directories) await rm(dir, { recursive: true, force: true });
   });
 
   /** The web fleet's template gets a new default version; the report instance a hand-edited tag. */
