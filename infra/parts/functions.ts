@@ -134,7 +134,6 @@ export class PhoenixFunction extends Construct {
         externalModules: [],
         bundleAwsSDK: true,
         forceDockerBundling: false,
-        metafile: true,
         define: desiredStateDefine(desiredState),
       },
     });
