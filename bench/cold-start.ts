@@ -33,10 +33,35 @@ export const SIZE_BUDGET = 1.15;
 export const TIME_BUDGET = 1.2;
 
 /** The functions infra deploys, by entry. */
+/** The functions infra deploys, by entry, with the memory infra/drift-remediator.ts gives them. */
 export const LAMBDA_ENTRIES = [
-  { name: 'evaluate-drift', entry: 'functions/evaluate-drift/handler.ts', service: 'phoenix-evaluate-drift' },
-  { name: 'remediation', entry: 'functions/remediation/handler.ts', service: 'phoenix-remediation' },
+  {
+    name: 'evaluate-drift',
+    entry: 'functions/evaluate-drift/handler.ts',
+    service: 'phoenix-evaluate-drift',
+    memoryMb: 512,
+  },
+  {
+    name: 'remediation',
+    entry: 'functions/remediation/handler.ts',
+    service: 'phoenix-remediation',
+    memoryMb: 256,
+  },
 ] as const;
+
+/**
+ * The V8 flags Lambda's Node.js bootstrap passes for a function's memory size: a tenth of
+ * it for the young generation (half of that per semi-space), the rest for the old one.
+ */
+export function lambdaNodeArgs(memoryMb: number): string[] {
+  const newSpace = Math.floor(memoryMb / 10);
+  return [
+    '--expose-gc',
+    '--max-http-header-size=81920',
+    `--max-semi-space-size=${Math.floor(newSpace / 2)}`,
+    `--max-old-space-size=${memoryMb - newSpace}`,
+  ];
+}
 
 /** What a Lambda function's environment holds at init (dummy values, same shape). */
 export function lambdaEnvironment(serviceName: string): Record<string, string> {
@@ -193,14 +218,19 @@ export async function coldStartBench(options: {
   let done = 0;
   for (let run = 0; run < options.runs; run += 1) {
     for (const m of measured) {
-      const service = LAMBDA_ENTRIES.find((e) => e.name === m.name)?.service ?? m.name;
+      const fn = LAMBDA_ENTRIES.find((e) => e.name === m.name);
+      if (fn === undefined) throw new Error(`cold start: no entry ${m.name}`);
       // Alternate which goes first, so neither always meets a warmer disk cache.
       const order = run % 2 === 0 ? (['ours', 'baseline'] as const) : (['baseline', 'ours'] as const);
       for (const which of order) {
         const file = which === 'ours' ? m.bundle.file : m.baseline.file;
         const { initMs } = await runNodeChild<{ initMs: number }>({
-          args: ['--input-type=module', '-e', PROBE],
-          env: { ...lambdaEnvironment(service), BENCH_BUNDLE: pathToFileURL(file).href },
+          args: [...lambdaNodeArgs(fn.memoryMb), '--input-type=module', '-e', PROBE],
+          env: {
+            ...lambdaEnvironment(fn.service),
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+            BENCH_BUNDLE: pathToFileURL(file).href,
+          },
           timeoutMs: 60_000,
         });
         (which === 'ours' ? m.initMs : m.baselineInitMs).push(initMs);

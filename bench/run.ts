@@ -1,0 +1,133 @@
+/**
+ * `npm run bench`: every benchmark, its figures against their budgets, as a table on stdout
+ * and as `bench/results.json`; exit 1 when a budget is broken, 2 when a benchmark could not
+ * run. Progress goes to stderr. The emulated account is started here and stopped before
+ * exiting, whatever happens.
+ *
+ *   npm run bench                       all benchmarks
+ *   npm run bench -- --only sweep,engine  a subset (cold-start, sweep, engine, remediation, convergence)
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadDesiredStateFile } from '../functions/io/desired-state-file';
+import { PROJECT_ROOT } from '../infra/parts/functions';
+import { DEFAULT_DESIRED_STATE_PATH } from '../infra/settings';
+import { type RunningEmulator, startEmulator } from '../test/helpers/moto-process';
+import { coldStartBench } from './cold-start';
+import { convergenceBench } from './convergence';
+import { engineBench } from './engine';
+import { consoleProgress } from './lib/progress';
+import { type BenchResult, brokenBudgets, formatTable } from './lib/results';
+import { remediationBench } from './remediation';
+import { sweepBench } from './sweep';
+
+const BENCHMARKS = ['cold-start', 'sweep', 'engine', 'remediation', 'convergence'] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
+
+const OUT_DIR = join(PROJECT_ROOT, 'bench', 'out');
+const RESULTS_FILE = join(PROJECT_ROOT, 'bench', 'results.json');
+
+function selected(only: string | undefined): Set<Benchmark> {
+  if (only === undefined) return new Set(BENCHMARKS);
+  const names = only.split(',').map((s) => s.trim());
+  const unknown = names.filter((n) => !(BENCHMARKS as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    throw new Error(`unknown benchmark(s): ${unknown.join(', ')}; choose from ${BENCHMARKS.join(', ')}`);
+  }
+  return new Set(names as Benchmark[]);
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  const which = selected(values.only);
+  const progress = consoleProgress();
+  await mkdir(OUT_DIR, { recursive: true });
+  const results: BenchResult[] = [];
+  const notes: string[] = [];
+
+  const needsEmulator = which.has('sweep') || which.has('remediation') || which.has('convergence');
+  let emulator: RunningEmulator | undefined;
+  try {
+    if (which.has('cold-start')) {
+      const desiredState = await loadDesiredStateFile(join(PROJECT_ROOT, DEFAULT_DESIRED_STATE_PATH));
+      const outcome = await coldStartBench({
+        outdir: join(OUT_DIR, 'cold-start'),
+        desiredState,
+        runs: 15,
+        progress,
+      });
+      results.push(...outcome.results);
+      notes.push('Cold start:', ...outcome.notes.map((n) => `  ${n}`));
+    }
+    if (which.has('engine')) {
+      const outcome = await engineBench({ instances: 100_000, progress });
+      results.push(...outcome.results);
+      notes.push('Engine:', ...outcome.notes.map((n) => `  ${n}`));
+    }
+    if (needsEmulator) {
+      progress.say('starting the emulated account (moto)');
+      emulator = await startEmulator({
+        launcher: join(PROJECT_ROOT, 'bench', 'moto-for-bench.py'),
+        env: { MOTO_AMIS_PATH: join(PROJECT_ROOT, 'bench', 'moto-amis.json') },
+      });
+    }
+    if (which.has('remediation') || which.has('convergence')) {
+      if (emulator === undefined) throw new Error('no emulator');
+      const outcome = await remediationBench({ endpoint: emulator.endpoint, remediations: 5, progress });
+      if (which.has('remediation')) {
+        results.push(...outcome.results);
+        notes.push('Remediation:', ...outcome.notes.map((n) => `  ${n}`));
+      }
+      if (which.has('convergence')) {
+        const convergence = convergenceBench({ recorded: outcome.recorded, progress });
+        results.push(...convergence.results);
+        notes.push('Convergence model:', ...convergence.notes.map((n) => `  ${n}`));
+      }
+    }
+    if (which.has('sweep')) {
+      if (emulator === undefined) throw new Error('no emulator');
+      const outcome = await sweepBench({
+        endpoint: emulator.endpoint,
+        outdir: join(OUT_DIR, 'sweep'),
+        sizes: [1_000, 10_000],
+        repetitions: 3,
+        repeatUpTo: 1_000,
+        progress,
+      });
+      results.push(...outcome.results);
+      notes.push('Sweep:', ...outcome.notes.map((n) => `  ${n}`));
+    }
+  } finally {
+    if (emulator !== undefined) {
+      progress.say('stopping the emulated account');
+      await emulator.stop();
+    }
+  }
+
+  // A partial run must not replace the full figures.
+  const resultsFile = values.only === undefined ? RESULTS_FILE : join(OUT_DIR, 'results-partial.json');
+  await writeFile(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`\n${formatTable(results)}\n\n${notes.join('\n')}\n\n`);
+  const broken = brokenBudgets(results);
+  if (broken.length > 0) {
+    process.stdout.write(`${broken.length} budget(s) broken: ${broken.map((r) => r.name).join(', ')}\n`);
+    return 1;
+  }
+  process.stdout.write(
+    `All ${results.filter((r) => r.budget !== null).length} budgets met. Results in bench/results.json\n`,
+  );
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 2;
+  },
+);
