@@ -499,6 +499,18 @@ describe('with every option', () => {
       FilterPolicy: { event: ['remediation.failed', 'manual-action-required'] },
       RedrivePolicy: redrive,
     });
+    o.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'sns.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Condition: { ArnEquals: { 'aws:SourceArn': { Ref: logicalIdOf(o.stack, o.remediator.topic) } } },
+          }),
+        ]),
+      },
+    });
     o.template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
   });
 
