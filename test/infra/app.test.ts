@@ -5,12 +5,12 @@
  * stops synth with its file:line:col messages.
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVALUATOR_ACTIONS, REMEDIATION_ACTIONS } from '../../infra/drift-remediator';
 import { allowedActions, resolve, statementsOfRole } from './helpers/iam';
 import type { TemplateJson } from './helpers/synth';
@@ -66,6 +66,7 @@ describe('npm run synth with an invalid phoenix.yaml', () => {
       expect(run.stderr).toMatch(/colour/);
       expect(run.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:7:\\d+ `));
       expect(existsSync(path.join(dir, 'out', 'Phoenix.template.json'))).toBe(false);
+      rmSync(dir, { recursive: true, force: true });
     },
     SYNTH_TIMEOUT_MS,
   );
@@ -82,6 +83,10 @@ describe('npm run synth', () => {
     if (run.status === 0)
       template = JSON.parse(readFileSync(path.join(out, 'Phoenix.template.json'), 'utf8'));
   }, SYNTH_TIMEOUT_MS);
+
+  afterAll(() => {
+    rmSync(out, { recursive: true, force: true });
+  });
 
   it('succeeds offline, without credentials or Docker, cdk-nag packs included', () => {
     expect(run.stderr).not.toMatch(/AwsSolutions-|Serverless-/);
