@@ -102,8 +102,9 @@ export interface DriftRemediatorProps {
   /** Retention of every log group. Default three months. */
   logRetention?: RetentionDays;
   /**
-   * What happens to stateful resources (table, key, queues, log groups, the recorder's
-   * bucket) when they leave the stack. Default RETAIN (the table then has deletion protection).
+   * What happens to stateful resources (table, key, queues, log groups) when they leave the
+   * stack. Default RETAIN (the table then has deletion protection). The Config recorder's
+   * bucket is always retained.
    */
   removalPolicy?: RemovalPolicy;
   /** Roles the fleets' launch templates put on instances (iam:PassRole for standalone replacements). */
@@ -231,7 +232,7 @@ export class DriftRemediator extends Construct {
     this.stateMachine = machine.stateMachine;
 
     if (props.createConfigRecorder === true) {
-      this.configRecorder = new ConfigRecorder(this, 'ConfigRecorder', { removalPolicy });
+      this.configRecorder = new ConfigRecorder(this, 'ConfigRecorder');
     }
     this.detection = new DetectionRules(this, 'Detection', {
       evaluator: this.evaluator.live,

@@ -3,7 +3,7 @@
  * and a delivery channel to an encrypted, private bucket. Opt-in (an account has at most
  * one recorder per region, and most organisations already run one).
  */
-import { Aws, Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { CfnConfigurationRecorder, CfnDeliveryChannel } from 'aws-cdk-lib/aws-config';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
@@ -17,7 +17,7 @@ export class ConfigRecorder extends Construct {
   /** What a Config rule must wait for. */
   readonly ready: IDependable[];
 
-  constructor(scope: Construct, id: string, props: { removalPolicy: RemovalPolicy }) {
+  constructor(scope: Construct, id: string) {
     super(scope, id);
     this.bucket = new Bucket(this, 'Bucket', {
       encryption: BucketEncryption.S3_MANAGED,
@@ -25,7 +25,9 @@ export class ConfigRecorder extends Construct {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [{ expiration: Duration.days(365) }],
-      removalPolicy: props.removalPolicy,
+      // Always kept: CloudFormation cannot delete a bucket Config has written to, and the
+      // configuration history outlives the stack (it expires by the lifecycle rule).
+      removalPolicy: RemovalPolicy.RETAIN,
     });
     acknowledge(
       this.bucket,

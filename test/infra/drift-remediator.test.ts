@@ -520,6 +520,8 @@ describe('with every option', () => {
       Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
     });
     o.template.allResources('AWS::Logs::LogGroup', { DeletionPolicy: 'Delete' });
+    // Config's history is kept whatever the policy (CloudFormation cannot delete a non-empty bucket).
+    o.template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
     o.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
     o.template.hasResourceProperties('AWS::Config::ConfigRule', { MaximumExecutionFrequency: 'Six_Hours' });
     o.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
