@@ -50,7 +50,8 @@ export interface PhoenixClients {
 
 const DEFAULT_MAX_ATTEMPTS = 5;
 
-interface CommonClientConfig {
+/** The configuration every Phoenix client is built with. */
+export interface CommonClientConfig {
   region?: string;
   endpoint?: string;
   credentials?: StaticCredentials;
@@ -59,10 +60,12 @@ interface CommonClientConfig {
 }
 
 /**
- * Builds the client set. Construction is deferred to first use so a Lambda that only
- * needs EC2 does not pay for seven other clients at cold start.
+ * The configuration for any SDK client: Phoenix's retry policy, and region, endpoint and
+ * credentials only where given. A Lambda handler builds just the clients it uses from it
+ * (`new EC2Client(clientConfig())`): every client class it imports is bundled and parsed at
+ * cold start, used or not.
  */
-export function makeClients(options: ClientOptions = {}): PhoenixClients {
+export function clientConfig(options: ClientOptions = {}): CommonClientConfig {
   const common: CommonClientConfig = {
     maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     retryMode: 'standard',
@@ -71,6 +74,16 @@ export function makeClients(options: ClientOptions = {}): PhoenixClients {
   if (options.region !== undefined) common.region = options.region;
   if (options.endpoint !== undefined) common.endpoint = options.endpoint;
   if (options.credentials !== undefined) common.credentials = options.credentials;
+  return common;
+}
+
+/**
+ * Builds the client set (the CLI and tests). Construction is deferred to first use; a
+ * bundled Lambda should prefer {@link clientConfig} and the few clients it needs, since
+ * this imports all eight.
+ */
+export function makeClients(options: ClientOptions = {}): PhoenixClients {
+  const common = clientConfig(options);
 
   const cache = new Map<keyof PhoenixClients, PhoenixClients[keyof PhoenixClients]>();
   function lazy<K extends keyof PhoenixClients>(key: K, build: () => PhoenixClients[K]): PhoenixClients[K] {

@@ -8,8 +8,14 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { ConfigServiceClient } from '@aws-sdk/client-config-service';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
-import { makeClients, type PhoenixClients } from '../aws/clients';
+import { clientConfig, type PhoenixClients } from '../aws/clients';
 import { Notifier } from '../aws/notifier';
 import { StateStore } from '../aws/state-store';
 import type { CompiledDesiredState } from '../domain/model';
@@ -21,12 +27,31 @@ import { type EvaluatorEnvironment, parseEnvironment } from './environment';
 export const logger = new Logger({ serviceName: PhoenixService.evaluator });
 export const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: PhoenixService.evaluator });
 
+/** The clients the evaluator uses. */
+export type EvaluatorClients = Pick<
+  PhoenixClients,
+  'ec2' | 'autoScaling' | 'config' | 'sfn' | 'dynamodb' | 'sns'
+>;
+
+/** Only the clients the evaluator uses: every client class imported is bundled and parsed at cold start. */
+function evaluatorClients(): EvaluatorClients {
+  const config = clientConfig();
+  return {
+    ec2: new EC2Client(config),
+    autoScaling: new AutoScalingClient(config),
+    config: new ConfigServiceClient(config),
+    sfn: new SFNClient(config),
+    dynamodb: new DynamoDBClient(config),
+    sns: new SNSClient(config),
+  };
+}
+
 /** Everything the core needs, built once per cold start. */
 export function depsFromEnvironment(
   env: EvaluatorEnvironment,
-  options: { clients?: PhoenixClients; desiredState?: CompiledDesiredState } = {},
+  options: { clients?: EvaluatorClients; desiredState?: CompiledDesiredState } = {},
 ): DetectionDeps {
-  const clients = options.clients ?? makeClients();
+  const clients = options.clients ?? evaluatorClients();
   const clock = () => new Date();
   const deps: DetectionDeps = {
     ec2: clients.ec2,

@@ -8,9 +8,14 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import * as z from 'zod';
-import { makeClients, type PhoenixClients } from '../aws/clients';
+import { clientConfig, type PhoenixClients } from '../aws/clients';
 import { Notifier } from '../aws/notifier';
 import { StateStore } from '../aws/state-store';
 import { PhoenixError } from '../domain/errors';
@@ -49,12 +54,27 @@ export function parseEnvironment(env: Readonly<Record<string, string | undefined
 export const logger = new Logger({ serviceName: PhoenixService.remediation });
 export const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: PhoenixService.remediation });
 
+/** The clients the steps use. */
+export type RemediationClients = Pick<PhoenixClients, 'ec2' | 'autoScaling' | 'elbv2' | 'dynamodb' | 'sns'>;
+
+/** Only the clients the steps use: every client class imported is bundled and parsed at cold start. */
+function remediationClients(): RemediationClients {
+  const config = clientConfig();
+  return {
+    ec2: new EC2Client(config),
+    autoScaling: new AutoScalingClient(config),
+    elbv2: new ElasticLoadBalancingV2Client(config),
+    dynamodb: new DynamoDBClient(config),
+    sns: new SNSClient(config),
+  };
+}
+
 /** Everything the steps need, built once per cold start. */
 export function depsFromEnvironment(
   env: RemediationEnvironment,
-  options: { clients?: PhoenixClients; desiredState?: CompiledDesiredState } = {},
+  options: { clients?: RemediationClients; desiredState?: CompiledDesiredState } = {},
 ): StepDeps {
-  const clients = options.clients ?? makeClients();
+  const clients = options.clients ?? remediationClients();
   const clock = () => new Date();
   const deps: StepDeps = {
     ec2: clients.ec2,
