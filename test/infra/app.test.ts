@@ -5,15 +5,14 @@
  * stops synth with its file:line:col messages.
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EVALUATOR_ACTIONS, REMEDIATION_ACTIONS } from '../../infra/drift-remediator';
 import { allowedActions, resolve, statementsOfRole } from './helpers/iam';
-import type { TemplateJson } from './helpers/synth';
+import { scratchDir, type TemplateJson } from './helpers/synth';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
 const SYNTH_TIMEOUT_MS = 240_000;
@@ -41,7 +40,7 @@ describe('npm run synth with an invalid phoenix.yaml', () => {
   it(
     'exits non-zero and prints every problem as file:line:col',
     () => {
-      const dir = mkdtempSync(path.join(tmpdir(), 'phoenix-bad-'));
+      const dir = scratchDir('bad');
       const file = path.join(dir, 'phoenix.yaml');
       writeFileSync(
         file,
@@ -66,7 +65,6 @@ describe('npm run synth with an invalid phoenix.yaml', () => {
       expect(run.stderr).toMatch(/colour/);
       expect(run.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:7:\\d+ `));
       expect(existsSync(path.join(dir, 'out', 'Phoenix.template.json'))).toBe(false);
-      rmSync(dir, { recursive: true, force: true });
     },
     SYNTH_TIMEOUT_MS,
   );
@@ -78,15 +76,11 @@ describe('npm run synth', () => {
   let template: TemplateJson;
 
   beforeAll(() => {
-    out = mkdtempSync(path.join(tmpdir(), 'phoenix-synth-'));
+    out = scratchDir('synth');
     run = npmSynth(['-o', out]);
     if (run.status === 0)
       template = JSON.parse(readFileSync(path.join(out, 'Phoenix.template.json'), 'utf8'));
   }, SYNTH_TIMEOUT_MS);
-
-  afterAll(() => {
-    rmSync(out, { recursive: true, force: true });
-  });
 
   it('succeeds offline, without credentials or Docker, cdk-nag packs included', () => {
     expect(run.stderr).not.toMatch(/AwsSolutions-|Serverless-/);

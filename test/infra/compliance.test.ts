@@ -4,14 +4,13 @@
  * and cfn-lint reports no error on the template.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Synthesized, synthesize } from './helpers/synth';
+import { type Synthesized, scratchDir, synthesize } from './helpers/synth';
 
 interface Finding {
   rule: string;
@@ -113,7 +112,7 @@ describe.each(variants)('the stack %s', (_name, build) => {
   });
 
   it('has no cfn-lint error', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'phoenix-cfn-lint-'));
+    const dir = scratchDir('cfn-lint');
     const file = path.join(dir, 'template.json');
     writeFileSync(file, JSON.stringify(s.json, null, 1));
     const matches = cfnLint(file);

@@ -3,8 +3,7 @@
  * into the synthesized definition; the role may invoke exactly the Lambda the definition
  * references and perform exactly the SDK calls its Task states make.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Alias, Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -13,7 +12,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AslWiringError, permissionFor, placeholdersOf, taskStates } from '../../infra/parts/asl';
 import { RemediationStateMachine, STATE_MACHINE_FILE } from '../../infra/parts/state-machine';
 import { allowedActions, resolve, statementsOfRole } from './helpers/iam';
-import { loadFixture, logicalIdOf, resourcesOfType, type Synthesized, synthesize } from './helpers/synth';
+import {
+  loadFixture,
+  logicalIdOf,
+  resourcesOfType,
+  type Synthesized,
+  scratchDir,
+  synthesize,
+} from './helpers/synth';
 
 const ASL_PATH = path.join(import.meta.dirname, '..', '..', STATE_MACHINE_FILE);
 
@@ -173,7 +179,7 @@ describe('the deployed remediate-instance state machine', () => {
 describe('wiring errors fail synth', () => {
   async function buildWith(definition: object): Promise<() => RemediationStateMachine> {
     const desiredState = await loadFixture('phoenix.yaml');
-    const dir = mkdtempSync(path.join(tmpdir(), 'phoenix-asl-'));
+    const dir = scratchDir('asl');
     const file = path.join(dir, 'machine.asl.json');
     writeFileSync(file, JSON.stringify(definition));
     const stack = new Stack(new App(), 'S');

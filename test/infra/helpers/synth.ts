@@ -5,7 +5,7 @@
  * turn it off with CDK's own switch (`aws:cdk:bundling-stacks: []`), the few that read the
  * bundles keep it on.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
@@ -15,6 +15,18 @@ import { loadDesiredStateFile } from '../../../functions/io/desired-state-file';
 import { DriftRemediator, type DriftRemediatorProps } from '../../../infra/drift-remediator';
 
 export const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures');
+
+let scratchRoot: string | undefined;
+
+/** A fresh directory under one per-process root, removed when the test process exits. */
+export function scratchDir(prefix: string): string {
+  if (scratchRoot === undefined) {
+    const root = mkdtempSync(path.join(tmpdir(), 'phoenix-infra-'));
+    scratchRoot = root;
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  }
+  return mkdtempSync(path.join(scratchRoot, `${prefix}-`));
+}
 export const TEST_COMMIT = '0123456789abcdef0123456789abcdef01234567';
 
 export interface Synthesized {
@@ -53,7 +65,7 @@ export async function synthesize(
 ): Promise<Synthesized> {
   const desiredState = await loadFixture(options.fixture ?? 'phoenix.yaml');
   const app = new App({
-    outdir: mkdtempSync(path.join(tmpdir(), 'phoenix-infra-')),
+    outdir: scratchDir('cdk.out'),
     context: options.bundle === true ? {} : { 'aws:cdk:bundling-stacks': [] },
   });
   const stack = new Stack(app, 'PhoenixTest');
