@@ -91,7 +91,7 @@ async function main(): Promise<number> {
         endpoint: emulator.endpoint,
         outdir: join(OUT_DIR, 'sweep'),
         sizes: [1_000, 10_000],
-        repetitions: 3,
+        repetitions: 2,
         repeatUpTo: 1_000,
         progress,
       });

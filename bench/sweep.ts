@@ -23,12 +23,13 @@ import {
   type EC2Client,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { makeClients } from '../functions/aws/clients';
 import type { CompiledDesiredState } from '../functions/domain/model';
 import { ESM_REQUIRE_BANNER, PROJECT_ROOT } from '../infra/parts/functions';
 import { defaultImageIds, seedLaunchTemplate } from '../test/helpers/seed';
 import { lambdaNodeArgs } from './cold-start';
+import { resolveSchemaKeysPlugin } from './lib/bundle';
 import { runNodeChild } from './lib/child';
 import { benchDesiredState } from './lib/desired-state';
 import type { Progress } from './lib/progress';
@@ -185,9 +186,14 @@ async function growTo(estate: Estate, total: number, progress: Progress): Promis
 }
 
 /** Bundles the child as a Lambda bundle would hold the same code (SDK included). */
-async function bundleChild(outdir: string): Promise<string> {
-  const outfile = join(outdir, 'sweep-child.mjs');
+async function bundleChild(
+  outdir: string,
+  plugins: Plugin[] = [],
+  name = 'sweep-child.mjs',
+): Promise<string> {
+  const outfile = join(outdir, name);
   await build({
+    plugins,
     absWorkingDir: PROJECT_ROOT,
     entryPoints: ['bench/sweep-child.ts'],
     bundle: true,
@@ -244,7 +250,7 @@ export async function sweepBench(options: {
   endpoint: string;
   outdir: string;
   sizes: readonly number[];
-  /** Alternating listing/sweep pairs at sizes up to `repeatUpTo`, one pair above it. */
+  /** Listing/sweep pairs at sizes up to `repeatUpTo`; one pair above it. */
   repetitions: number;
   repeatUpTo: number;
   progress: Progress;
@@ -258,6 +264,13 @@ export async function sweepBench(options: {
   });
   progress.say('sweep: bundling the measurement process');
   const script = await bundleChild(options.outdir);
+  // The same sweep with the SDK's schema keys resolved (see lib/bundle.ts): proof that the
+  // rewrite deserialises EC2's answers identically, and what it costs or saves at run time.
+  const resolvedScript = await bundleChild(
+    options.outdir,
+    [resolveSchemaKeysPlugin],
+    'sweep-child-resolved.mjs',
+  );
   const state: CompiledDesiredState = benchDesiredState(SWEEP_DESIRED_STATE_YAML);
   const statePath = join(options.outdir, 'sweep-desired-state.json');
   await writeFile(statePath, JSON.stringify(state));
@@ -281,6 +294,28 @@ export async function sweepBench(options: {
     const sweep = sweeps[0];
     const listing = listings[0];
     if (sweep === undefined || listing === undefined) throw new Error('sweep: no measurement ran');
+    if (size === Math.min(...options.sizes)) {
+      progress.say(`sweep: ${size.toLocaleString('en-US')} instances with the SDK schema keys resolved`);
+      const resolved = await runChild(resolvedScript, 'sweep', options.endpoint, statePath);
+      if (resolved.instances !== sweep.instances || resolved.evaluations !== sweep.evaluations) {
+        throw new Error(
+          `sweep: with schema keys resolved the sweep judged ${resolved.instances} and recorded ${resolved.evaluations}, ` +
+            `not ${sweep.instances} and ${sweep.evaluations}`,
+        );
+      }
+      results.push(
+        compared({
+          name: `sweep.${size}.resolved-schema-keys.wall-time`,
+          value: Math.round(resolved.wallMs),
+          unit: 'ms',
+          budget: null,
+          baseline: Math.round(median(sweeps.map((s) => s.wallMs))),
+        }),
+      );
+      notes.push(
+        `${size.toLocaleString('en-US')} instances with the SDK schema keys resolved: same ${resolved.instances} verdicts and ${resolved.evaluations} evaluations; peak RSS ${mb(resolved.maxRssBytes)} MB`,
+      );
+    }
     for (const measured of [...sweeps, ...listings]) {
       if (measured.instances !== size) {
         throw new Error(

@@ -8,9 +8,9 @@
  * --banner:js=… --main-fields=module,main` from the project root, with no `--external`
  * (the SDK is bundled) and esbuild's own tsconfig discovery.
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import { desiredStateDefine, ESM_REQUIRE_BANNER, PROJECT_ROOT } from '../../infra/parts/functions';
 
@@ -49,11 +49,15 @@ export function cdkEquivalentOptions(options: {
   };
 }
 
-/** Builds `entry` (relative to the project root, or absolute) into `outdir` as CDK would. */
+/**
+ * Builds `entry` (relative to the project root, or absolute) into `outdir` as CDK would.
+ * `plugins` are for experiments only: CDK runs esbuild's command line, which takes none.
+ */
 export async function buildLikeCdk(options: {
   entry: string;
   outdir: string;
   desiredState: CompiledDesiredState;
+  plugins?: Plugin[];
 }): Promise<BuiltBundle> {
   await mkdir(options.outdir, { recursive: true });
   const buildOptions = cdkEquivalentOptions({
@@ -61,6 +65,7 @@ export async function buildLikeCdk(options: {
     outdir: options.outdir,
     define: desiredStateDefine(options.desiredState),
   });
+  if (options.plugins !== undefined) buildOptions.plugins = options.plugins;
   const result = await build(buildOptions);
   const { metafile } = result;
   if (metafile === undefined) throw new Error(`esbuild wrote no metafile for ${options.entry}`);
@@ -166,3 +171,38 @@ export function sdkOperationExports(metafile: Metafile): Array<{ pkg: string; na
   }
   return [...found.values()].sort((a, b) => a.pkg.localeCompare(b.pkg) || a.name.localeCompare(b.name));
 }
+
+/** An SDK client's (or nested client's) generated schema module. */
+const SCHEMA_MODULE =
+  /[\\/]@aws-sdk[\\/][^\\/]+[\\/]dist-es[\\/](?:submodules[\\/][^\\/]+[\\/])?schemas[\\/]schemas_\d+\.js$/;
+
+/**
+ * Rewrites the computed keys of an SDK schema module (`{ [_xN]: "Min" }`, where
+ * `const _xN = "xmlName"`) as the literal keys they stand for (`{ "xmlName": "Min" }`).
+ * Same objects at run time; the difference is that esbuild cannot prove a computed key
+ * free of side effects, so it keeps every shape that has one and everything those shapes
+ * reference: with them, the EC2 client's whole model (3,400 shapes) is bundled and
+ * evaluated at cold start whatever operations the code calls.
+ */
+export function resolveSchemaKeys(source: string): string {
+  const constants = new Map<string, string>();
+  for (const match of source.matchAll(/^const (_[A-Za-z0-9_]+) = ("(?:[^"\\]|\\.)*");$/gm)) {
+    const [, name, literal] = match;
+    if (name !== undefined && literal !== undefined) constants.set(name, literal);
+  }
+  return source.replace(/\[(_[A-Za-z0-9_]+)\]:/g, (whole, name: string) => {
+    const literal = constants.get(name);
+    return literal === undefined ? whole : `${literal}:`;
+  });
+}
+
+/** The esbuild plugin applying {@link resolveSchemaKeys} to every SDK schema module. */
+export const resolveSchemaKeysPlugin: Plugin = {
+  name: 'phoenix-resolve-sdk-schema-keys',
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: SCHEMA_MODULE }, async (args) => ({
+      contents: resolveSchemaKeys(await readFile(args.path, 'utf8')),
+      loader: 'js',
+    }));
+  },
+};
