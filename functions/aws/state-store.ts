@@ -13,6 +13,9 @@
  * - `lease#<fleet>` / `slot#<i>`: one of the fleet's `maxConcurrent` replacement slots.
  * - `lease#<fleet>` / `dip#<i>`: one unit of the fleet's healthy-capacity headroom, taken
  *   only by a replacement that takes an instance out before its successor is healthy.
+ * - `replacement#<instance>` / `claim`: the execution an Auto Scaling replacement belongs to.
+ * - `group#<name>` / `lock`: the one execution allowed to change an Auto Scaling group's
+ *   desired capacity right now (docs/adr/0009-asg-surge-without-races.md).
  *
  * Every lease is its own item taken with a conditional put, so two executions can never
  * hold the same slot: the concurrency limit holds without a lock or a read-modify-write.
@@ -89,6 +92,36 @@ export interface Lease {
 
 export type LeaseDecision = { granted: true; lease: Lease } | { granted: false; reason: string };
 
+/**
+ * What the holder of a group lock is doing with the group: recorded before the group is
+ * changed, so a retried step or a rollback knows what was (or may have been) done.
+ */
+export interface GroupChange {
+  /** `surge`: desired capacity + 1; `detach-first`: the old instance detached, the group replaces it. */
+  mode: 'surge' | 'detach-first';
+  /** The group's desired capacity when the lock was taken (read under the lock). */
+  desiredBefore: number;
+  /** For `surge`: the desired capacity set, `desiredBefore + 1`. */
+  raisedTo?: number;
+  /** Members of the group when the lock was taken: the replacement is none of these. */
+  instancesBefore: string[];
+}
+
+/** The lock on one Auto Scaling group's capacity (see {@link StateStore.acquireGroupLock}). */
+export interface GroupLock {
+  group: string;
+  holder: string;
+  /** The instance the holder replaces. */
+  instanceId: string;
+  /** ISO-8601. */
+  acquiredAt: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+  change?: GroupChange;
+}
+
+export type GroupLockDecision = { acquired: true; lock: GroupLock } | { acquired: false; heldBy: GroupLock };
+
 /** The healthy floor of a fleet: the fewest healthy instances `minHealthyPercent` allows. */
 export function healthyFloor(desired: number, minHealthyPercent: number): number {
   return Math.ceil((desired * minHealthyPercent) / 100);
@@ -97,6 +130,11 @@ export function healthyFloor(desired: number, minHealthyPercent: number): number
 const CONTROL_PK = 'control';
 const PAUSE_SK = 'pause';
 const QUARANTINE_PK = 'quarantine';
+const GROUP_LOCK_SK = 'lock';
+
+function groupLockKey(group: string): Record<string, AttributeValue> {
+  return { pk: { S: `group#${group}` }, sk: { S: GROUP_LOCK_SK } };
+}
 
 function epochSeconds(date: Date): number {
   return Math.floor(date.getTime() / 1000);
@@ -384,6 +422,131 @@ export class StateStore {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  // ---- Auto Scaling group locks ---------------------------------------------------------
+
+  /**
+   * Takes the lock on an Auto Scaling group's capacity for `holder`, or says who holds it.
+   *
+   * Phoenix changes a group's desired capacity only under this lock: a surge reads the
+   * CURRENT desired capacity and raises it by one, and keeps the lock until it has found and
+   * claimed the instance the group launched; finishing (detach with decrement) and rollback
+   * take it for their own changes. So no two executions ever compute a desired capacity from
+   * the same reading, and no one's increment or decrement is lost in between.
+   *
+   * Re-entrant: the holder gets its lock back, with the change it recorded, and its expiry
+   * renewed. A lock whose `expiresAt` has passed is free (its holder died).
+   */
+  async acquireGroupLock(request: {
+    group: string;
+    holder: string;
+    instanceId: string;
+    ttlSeconds: number;
+  }): Promise<GroupLockDecision> {
+    if (request.group === '' || request.holder === '')
+      throw new InvalidInputError('a group lock needs a group and a holder');
+    nonNegativeInteger('ttlSeconds', request.ttlSeconds);
+    const now = this.#clock();
+    const nowSeconds = epochSeconds(now);
+    const current = await this.getGroupLock(request.group);
+    const mine = current?.holder === request.holder ? current : undefined;
+    const lock: GroupLock = {
+      group: request.group,
+      holder: request.holder,
+      instanceId: request.instanceId,
+      acquiredAt: mine?.acquiredAt ?? now.toISOString(),
+      expiresAt: nowSeconds + request.ttlSeconds,
+    };
+    if (mine?.change !== undefined) lock.change = mine.change;
+    try {
+      await this.#putGroupLock(lock, 'attribute_not_exists(pk) OR expiresAt < :now OR holder = :holder');
+      return { acquired: true, lock };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const heldBy = await this.getGroupLock(request.group);
+      // Released between the two reads: the caller simply asks again (a retry).
+      return {
+        acquired: false,
+        heldBy: heldBy ?? { ...lock, holder: 'unknown', acquiredAt: now.toISOString() },
+      };
+    }
+  }
+
+  /**
+   * Records what the holder is about to do to the group, before doing it. False when
+   * `holder` no longer holds the lock (it expired and someone else took it): do nothing then.
+   */
+  async recordGroupChange(group: string, holder: string, change: GroupChange): Promise<boolean> {
+    const current = await this.getGroupLock(group);
+    if (current === undefined || current.holder !== holder) return false;
+    try {
+      await this.#putGroupLock({ ...current, change }, 'holder = :holder AND expiresAt >= :now');
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Releases the group lock if `holder` holds it; true if it did. Releasing twice is fine. */
+  async releaseGroupLock(group: string, holder: string): Promise<boolean> {
+    try {
+      await this.#dynamodb.send(
+        new DeleteItemCommand({
+          TableName: this.#table,
+          Key: groupLockKey(group),
+          ConditionExpression: 'holder = :holder',
+          ExpressionAttributeValues: { ':holder': { S: holder } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** The live lock on a group, if any (an expired one is reported as none). */
+  async getGroupLock(group: string): Promise<GroupLock | undefined> {
+    const { Item } = await this.#dynamodb.send(
+      new GetItemCommand({ TableName: this.#table, Key: groupLockKey(group), ConsistentRead: true }),
+    );
+    if (Item === undefined) return undefined;
+    const expiresAt = num(Item, 'expiresAt') ?? 0;
+    if (expiresAt < epochSeconds(this.#clock())) return undefined;
+    const lock: GroupLock = {
+      group,
+      holder: str(Item, 'holder') ?? '',
+      instanceId: str(Item, 'instanceId') ?? '',
+      acquiredAt: str(Item, 'acquiredAt') ?? '',
+      expiresAt,
+    };
+    const change = str(Item, 'change');
+    if (change !== undefined) lock.change = JSON.parse(change) as GroupChange;
+    return lock;
+  }
+
+  async #putGroupLock(lock: GroupLock, condition: string): Promise<void> {
+    const item: Record<string, AttributeValue> = {
+      ...groupLockKey(lock.group),
+      holder: { S: lock.holder },
+      instanceId: { S: lock.instanceId === '' ? 'unknown' : lock.instanceId },
+      acquiredAt: { S: lock.acquiredAt },
+      expiresAt: { N: String(lock.expiresAt) },
+    };
+    if (lock.change !== undefined) item.change = { S: JSON.stringify(lock.change) };
+    await this.#dynamodb.send(
+      new PutItemCommand({
+        TableName: this.#table,
+        Item: item,
+        ConditionExpression: condition,
+        ExpressionAttributeValues: {
+          ':now': { N: String(epochSeconds(this.#clock())) },
+          ':holder': { S: lock.holder },
+        },
+      }),
+    );
   }
 
   /** Releases every lease item `holder` holds for `fleet`; returns how many it released. */

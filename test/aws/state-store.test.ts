@@ -264,6 +264,79 @@ describe('StateStore', () => {
     });
   });
 
+  describe('group locks', () => {
+    const lockOf = (holder: string, instanceId = 'i-old') => ({
+      group: 'web-asg',
+      holder,
+      instanceId,
+      ttlSeconds: 600,
+    });
+    const surge = { mode: 'surge' as const, desiredBefore: 4, raisedTo: 5, instancesBefore: ['i-1', 'i-2'] };
+
+    it('lets one execution change a group at a time, and tells the others who has it', async () => {
+      const { store } = await freshStore();
+      expect(await store.acquireGroupLock(lockOf('exec-a', 'i-1'))).toMatchObject({
+        acquired: true,
+        lock: { group: 'web-asg', holder: 'exec-a', instanceId: 'i-1' },
+      });
+      expect(await store.acquireGroupLock(lockOf('exec-b', 'i-2'))).toMatchObject({
+        acquired: false,
+        heldBy: { holder: 'exec-a', instanceId: 'i-1' },
+      });
+      expect(await store.releaseGroupLock('web-asg', 'exec-b')).toBe(false);
+      expect(await store.releaseGroupLock('web-asg', 'exec-a')).toBe(true);
+      expect(await store.acquireGroupLock(lockOf('exec-b', 'i-2'))).toMatchObject({ acquired: true });
+    });
+
+    it('gives the holder its lock back with the change it recorded (a retried step, a rollback)', async () => {
+      const { store } = await freshStore();
+      await store.acquireGroupLock(lockOf('exec-a'));
+      expect(await store.recordGroupChange('web-asg', 'exec-a', surge)).toBe(true);
+      expect(await store.acquireGroupLock(lockOf('exec-a'))).toMatchObject({
+        acquired: true,
+        lock: { holder: 'exec-a', change: surge },
+      });
+      expect(await store.recordGroupChange('web-asg', 'exec-b', surge)).toBe(false);
+      expect((await store.getGroupLock('web-asg'))?.change).toEqual(surge);
+    });
+
+    it('frees the lock of a dead holder once it expires, and its late record or release changes nothing', async () => {
+      const { store, advance } = await freshStore();
+      await store.acquireGroupLock(lockOf('exec-dead'));
+      advance(601);
+      expect(await store.getGroupLock('web-asg')).toBeUndefined();
+      expect(await store.acquireGroupLock(lockOf('exec-b'))).toMatchObject({ acquired: true });
+      expect(await store.recordGroupChange('web-asg', 'exec-dead', surge)).toBe(false);
+      expect(await store.releaseGroupLock('web-asg', 'exec-dead')).toBe(false);
+      expect(await store.getGroupLock('web-asg')).toMatchObject({ holder: 'exec-b' });
+      expect((await store.getGroupLock('web-asg'))?.change).toBeUndefined();
+    });
+
+    it('keeps locks of different groups apart', async () => {
+      const { store } = await freshStore();
+      expect(await store.acquireGroupLock(lockOf('exec-a'))).toMatchObject({ acquired: true });
+      expect(await store.acquireGroupLock({ ...lockOf('exec-b'), group: 'web-asg-canary' })).toMatchObject({
+        acquired: true,
+      });
+    });
+
+    it('grants exactly one of many simultaneous requests', async () => {
+      const { store } = await freshStore();
+      const decisions = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => store.acquireGroupLock(lockOf(`exec-${i}`, `i-${i}`))),
+      );
+      expect(decisions.filter((d) => d.acquired)).toHaveLength(1);
+    });
+
+    it('rejects a lock without a group or a holder', async () => {
+      const { store } = await freshStore();
+      await expect(store.acquireGroupLock({ ...lockOf('exec-a'), group: '' })).rejects.toThrow(
+        InvalidInputError,
+      );
+      await expect(store.acquireGroupLock(lockOf(''))).rejects.toThrow(InvalidInputError);
+    });
+  });
+
   it.each([
     { desired: 10, percent: 90, floor: 9 },
     { desired: 3, percent: 90, floor: 3 },
