@@ -89,11 +89,13 @@ export function lambdaEnvironment(serviceName: string): Record<string, string> {
 
 /** Imports the bundle named by BENCH_BUNDLE in a fresh process and prints how long it took. */
 const PROBE = `
+const cpu = process.cpuUsage();
 const started = performance.now();
 const mod = await import(process.env.BENCH_BUNDLE);
 const initMs = performance.now() - started;
+const used = process.cpuUsage(cpu);
 if (typeof mod.handler !== 'function') throw new Error('the bundle exports no handler function');
-process.stdout.write(JSON.stringify({ initMs }) + '\\n');
+process.stdout.write(JSON.stringify({ initMs, cpuMs: (used.user + used.system) / 1000 }) + '\\n');
 `;
 
 /** The class each SDK client package exports (the one ending in `Client`, not `__Client`). */
@@ -178,6 +180,8 @@ interface Measured {
   /** ours: as CDK builds it; baseline: the SDK alone; resolved: ours with the SDK schema keys resolved. */
   bundles: Record<Variant, BuiltBundle>;
   initMs: Record<Variant, number[]>;
+  /** CPU time of the same imports: steadier than wall time on a busy machine, reported beside it. */
+  cpuMs: Record<Variant, number[]>;
   weights: PackageWeight[];
 }
 
@@ -222,6 +226,7 @@ export async function coldStartBench(options: {
       service: fn.service,
       bundles: { ours: bundle, baseline, resolved },
       initMs: { ours: [], baseline: [], resolved: [] },
+      cpuMs: { ours: [], baseline: [], resolved: [] },
       weights: weightsByPackage(bundle.metafile),
     });
   }
@@ -234,7 +239,7 @@ export async function coldStartBench(options: {
       // Rotate which goes first, so none always meets a warmer disk cache or a quieter moment.
       const order = VARIANTS.map((_, i) => VARIANTS[(i + run) % VARIANTS.length] as Variant);
       for (const which of order) {
-        const { initMs } = await runNodeChild<{ initMs: number }>({
+        const { initMs, cpuMs } = await runNodeChild<{ initMs: number; cpuMs: number }>({
           args: [...lambdaNodeArgs(m.memoryMb), '--input-type=module', '-e', PROBE],
           env: {
             ...lambdaEnvironment(m.service),
@@ -244,6 +249,7 @@ export async function coldStartBench(options: {
           timeoutMs: 60_000,
         });
         m.initMs[which].push(initMs);
+        m.cpuMs[which].push(cpuMs);
         done += 1;
         progress.count('processes', done, total);
       }
@@ -294,7 +300,9 @@ export async function coldStartBench(options: {
     notes.push(
       `${m.name}: ${kib(ours.bytes)} (baseline ${kib(baseline.bytes)}, schema keys resolved ${kib(resolved.bytes)}); ` +
         `SDK ${kib(sdkBytes)}, ours + other deps ${kib(otherBytes)}; init ${spread('ours')} ` +
-        `(baseline ${spread('baseline')}, resolved ${spread('resolved')}) over ${m.initMs.ours.length} processes each`,
+        `(baseline ${spread('baseline')}, resolved ${spread('resolved')}) over ${m.initMs.ours.length} processes each; ` +
+        `median CPU time of the import ${median(m.cpuMs.ours).toFixed(0)} ms (baseline ${median(m.cpuMs.baseline).toFixed(0)} ms, ` +
+        `ratio ${(median(m.cpuMs.ours) / median(m.cpuMs.baseline)).toFixed(2)}; resolved ${median(m.cpuMs.resolved).toFixed(0)} ms)`,
       `  heaviest: ${m.weights
         .slice(0, 8)
         .map((w) => `${w.name} ${kib(w.bytes)}`)
