@@ -59,7 +59,7 @@ export const EVALUATOR_ACTIONS = [
 
 /**
  * What the remediation steps' code calls (functions/remediation). The state machine's own
- * SDK tasks (RunInstances, DetachInstances…) are granted to the state machine's role, from
+ * SDK tasks (RunInstances, TerminateInstances…) are granted to the state machine's role, from
  * the definition, not here.
  */
 export const REMEDIATION_ACTIONS = [
@@ -70,6 +70,7 @@ export const REMEDIATION_ACTIONS = [
   'autoscaling:DescribeAutoScalingGroups',
   'autoscaling:DescribeAutoScalingInstances',
   'autoscaling:AttachInstances',
+  'autoscaling:DetachInstances',
   'autoscaling:ExitStandby',
   'autoscaling:SetDesiredCapacity',
   'autoscaling:TerminateInstanceInAutoScalingGroup',

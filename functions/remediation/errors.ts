@@ -40,6 +40,19 @@ export class InstanceGoneError extends PhoenixError {
   }
 }
 
+/**
+ * Another execution is changing the same Auto Scaling group's capacity (it holds the group
+ * lock), or the group has no MaxSize headroom left while others' surges are in flight.
+ * Retried with backoff; when the group stays busy, the remediation ends "blocked" without
+ * having changed anything.
+ */
+export class GroupBusyError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'GroupBusyError';
+  }
+}
+
 /** The Auto Scaling group cannot grow by one and the budget does not allow a dip. */
 export class NoCapacityHeadroomError extends PhoenixError {
   constructor(message: string, options?: ErrorOptions) {
@@ -75,6 +88,7 @@ export class TransientAwsError extends PhoenixError {
 /** Every error class a step may throw on purpose, by name (the ASL's vocabulary). */
 export const REMEDIATION_ERRORS = {
   LeaseDeniedError,
+  GroupBusyError,
   ReplacementUnhealthyError,
   ReplacementFailedError,
   InstanceGoneError,

@@ -136,8 +136,11 @@ export const PlanSchema = z.object({
       name: z.string(),
       /** `surge`: desired + 1 within MaxSize. `detach-first`: no headroom, the group replaces the detached instance. */
       mode: z.enum(['surge', 'detach-first']),
+      /**
+       * The group as planned. Informative only: the capacity change is computed from the
+       * group as it is once this execution holds the group lock (`surge`), never from these.
+       */
       desiredBefore: z.number().int(),
-      raisedDesired: z.number().int(),
       minSize: z.number().int(),
       maxSize: z.number().int(),
       instancesBefore: z.array(z.string()),
@@ -158,6 +161,21 @@ export const PlanSchema = z.object({
     .optional(),
 });
 export type Plan = z.infer<typeof PlanSchema>;
+
+/**
+ * What RaiseDesiredCapacity / DetachOldFirst did to the group, read and done under the group
+ * lock (`StateStore.acquireGroupLock`): the state's `$.surge`.
+ */
+export const GroupChangeSchema = z.object({
+  mode: z.enum(['surge', 'detach-first']),
+  /** Desired capacity when this execution took the lock. */
+  desiredBefore: z.number().int().min(0),
+  /** For `surge`: the desired capacity set (`desiredBefore + 1`). */
+  raisedTo: z.number().int().min(1).optional(),
+  /** Members when this execution took the lock: the replacement is none of them. */
+  instancesBefore: z.array(z.string()),
+});
+export type GroupChangeRecord = z.infer<typeof GroupChangeSchema>;
 
 export const HealthSchema = z.object({
   attempt: z.number().int().min(0),
@@ -186,6 +204,7 @@ export type RollbackResult = z.infer<typeof RollbackResultSchema>;
 export const MachineDataSchema = RemediationInputSchema.extend({
   recheck: RecheckResultSchema.optional(),
   plan: PlanSchema.optional(),
+  surge: GroupChangeSchema.optional(),
   lease: z.object({ holder: z.string(), items: z.array(z.string()), expiresAt: z.number() }).optional(),
   replacement: z.object({ instanceId: z.string() }).optional(),
   health: HealthSchema.optional(),

@@ -110,7 +110,10 @@ export interface Faults {
 export interface RunRemediationOptions {
   clients: LocalClients;
   deps: LocalDeps;
-  /** `zero`: every Wait and retry pause takes no time (tests). `real` (default): as defined. */
+  /**
+   * `zero`: every Wait and retry pause takes no time (tests), except a few milliseconds
+   * between attempts to take a busy Auto Scaling group's turn. `real` (default): as defined.
+   */
   waits?: 'zero' | 'real';
   /** Called for each event as it happens (progress on a terminal). */
   onEvent?: (event: RunEvent) => void;
@@ -252,8 +255,15 @@ interface TaskInfo {
 
 type StatesObject = Record<
   string,
-  { Type: string; Resource?: string; Retry?: unknown[] } & Record<string, unknown>
+  { Type: string; Resource?: string; Retry?: Array<{ ErrorEquals?: string[] }> } & Record<string, unknown>
 >;
+
+/**
+ * With instant waits, the pause of a retry that waits for ANOTHER execution's turn on an
+ * Auto Scaling group (`GroupBusyError`): long enough for the holder, running in the same
+ * process, to make progress before the waiter spends its attempts; short enough for tests.
+ */
+const TURN_PAUSE_MS = 25;
 
 /** Every state of the definition, nested ones (Map, Parallel) included. */
 function walkStates(states: StatesObject, visit: (name: string, state: StatesObject[string]) => void): void {
@@ -359,12 +369,16 @@ export async function runRemediation(
 
   const tasks = new Map<string, TaskInfo>();
   const waitStates: string[] = [];
-  const retryStates: string[] = [];
+  const zeroRetries: Record<string, number[]> = {};
   walkStates(definition.States as unknown as StatesObject, (stateName, state) => {
     if (state.Type === 'Task')
       tasks.set(stateName, { resource: state.Resource ?? '', retries: state.Retry !== undefined });
     if (state.Type === 'Wait') waitStates.push(stateName);
-    if (Array.isArray(state.Retry)) retryStates.push(stateName);
+    if (Array.isArray(state.Retry)) {
+      zeroRetries[stateName] = state.Retry.map((retrier) =>
+        retrier.ErrorEquals?.includes('GroupBusyError') === true ? TURN_PAUSE_MS : 0,
+      );
+    }
   });
 
   const throttlesLeft = new Map(Object.entries(options.faults?.throttle ?? {}));
@@ -414,7 +428,7 @@ export async function runRemediation(
     overrides: {
       taskResourceLocalHandlers: handlers as never,
       waitTimeOverrides: zero ? Object.fromEntries(waitStates.map((s) => [s, 0])) : {},
-      retryIntervalOverrides: zero ? Object.fromEntries(retryStates.map((s) => [s, 0])) : {},
+      retryIntervalOverrides: zero ? zeroRetries : {},
     },
     context: {
       Execution: { Id: executionArn, Name: name, RoleArn: `arn:aws:iam::${ACCOUNT}:role/phoenix-local` },

@@ -2,8 +2,10 @@
  * The logic steps of the remediation state machine, one function per step, over narrow
  * injected dependencies. The state machine (`state-machines/remediate-instance.asl.json`)
  * calls them through one Lambda (`handler.ts`), which dispatches on `step`; the local runner
- * calls {@link runStep} in-process. One-call steps (raise capacity, detach, run instances,
- * deregister, terminate, quarantine) are direct SDK integrations in the definition, not here.
+ * calls {@link runStep} in-process. One-call steps (run instances, deregister, terminate,
+ * quarantine) are direct SDK integrations in the definition, not here. Changes to an Auto
+ * Scaling group's desired capacity are here, because each needs the group lock first
+ * (docs/adr/0009-asg-surge-without-races.md).
  *
  * Every step is idempotent: Step Functions retries a step whose Lambda invocation failed,
  * and a retried step must find the world as it left it and do no harm twice.
@@ -15,6 +17,7 @@ import {
   type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
+  DetachInstancesCommand,
   ExitStandbyCommand,
   SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
@@ -32,7 +35,7 @@ import {
 import * as z from 'zod';
 import { describeInstances, listFleetInstances, resolveLaunchTemplate } from '../aws/inventory';
 import type { NotificationPublisher } from '../aws/notifier';
-import type { Quarantine, StateStore } from '../aws/state-store';
+import type { GroupChange, GroupLock, Quarantine, StateStore } from '../aws/state-store';
 import { evaluateDrift } from '../domain/drift/engine';
 import { autoScalingGroupOf, findFleet } from '../domain/drift/match';
 import { checkSource, standaloneLaunchTags } from '../domain/drift/source-check';
@@ -53,6 +56,7 @@ import {
 } from '../domain/notification';
 import { isWindowOpen, nextWindowOpening } from '../domain/window';
 import {
+  GroupBusyError,
   InstanceGoneError,
   LeaseDeniedError,
   ReplacementFailedError,
@@ -62,6 +66,7 @@ import {
 } from './errors';
 import {
   type CaughtError,
+  type GroupChangeRecord,
   type Health,
   type MachineData,
   MachineDataSchema,
@@ -82,7 +87,14 @@ export interface StepDeps {
   elbv2: Pick<ElasticLoadBalancingV2Client, 'send'>;
   store: Pick<
     StateStore,
-    'pauseState' | 'getQuarantine' | 'acquireLease' | 'releaseLease' | 'claimReplacement'
+    | 'pauseState'
+    | 'getQuarantine'
+    | 'acquireLease'
+    | 'releaseLease'
+    | 'claimReplacement'
+    | 'acquireGroupLock'
+    | 'recordGroupChange'
+    | 'releaseGroupLock'
   >;
   notifier: NotificationPublisher;
   desiredState: CompiledDesiredState;
@@ -398,7 +410,7 @@ export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext):
     return {
       strategy: 'asg',
       detail: surge
-        ? `Auto Scaling group ${groupName}: desired ${desired} → ${desired + 1} (max ${max}), then the old instance leaves`
+        ? `Auto Scaling group ${groupName}: desired capacity + 1 (now ${desired}, max ${max}), then the old instance leaves`
         : `Auto Scaling group ${groupName} is at MaxSize ${max}: the old instance is detached first and the group replaces it (one instance of healthy capacity out meanwhile)`,
       disruption: surge ? 0 : 1,
       oldTargets,
@@ -408,7 +420,6 @@ export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext):
         name: groupName,
         mode: surge ? 'surge' : 'detach-first',
         desiredBefore: desired,
-        raisedDesired: surge ? desired + 1 : desired,
         minSize: min,
         maxSize: max,
         instancesBefore: groupInstanceIds(group),
@@ -511,7 +522,174 @@ export async function releaseLease(
   data: MachineData,
   ctx: StepContext,
 ): Promise<{ released: number }> {
+  // Every path that ends a remediation passes here: a group lock still held (a step that
+  // failed before its replacement was found, a rollback that could not finish) goes too.
+  const group = data.plan?.asg?.name;
+  if (group !== undefined) await deps.store.releaseGroupLock(group, ctx.executionId);
   return { released: await deps.store.releaseLease(data.fleet, ctx.executionId) };
+}
+
+// ---- the group's capacity, one execution at a time -------------------------------------
+
+/**
+ * How long a group lock may outlive its holder: the longest a holder keeps it (until the
+ * health checks have found its replacement) plus a margin. Past it, the holder is dead.
+ */
+export function groupLockTtlSeconds(timings: Timings): number {
+  return timings.healthCheckIntervalSeconds * timings.healthCheckMaxAttempts + 300;
+}
+
+function requireAsg(data: MachineData, step: string): NonNullable<Plan['asg']> {
+  return requirePart(data.plan?.asg, 'an Auto Scaling plan', step);
+}
+
+/** This execution's lock on the group, or GroupBusyError naming who has it. */
+async function lockGroup(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+  group: string,
+): Promise<GroupLock> {
+  const decision = await deps.store.acquireGroupLock({
+    group,
+    holder: ctx.executionId,
+    instanceId: data.instanceId,
+    ttlSeconds: groupLockTtlSeconds(timingsOf(data)),
+  });
+  if (decision.acquired) return decision.lock;
+  const other = decision.heldBy;
+  throw new GroupBusyError(
+    `Auto Scaling group ${group} is being changed by execution ${executionNameOf(other.holder)} (replacing ${other.instanceId}) until it has found its replacement; the lock expires by ${new Date(other.expiresAt * 1000).toISOString()} at the latest`,
+  );
+}
+
+async function isMember(deps: StepDeps, group: string, instanceId: string): Promise<boolean> {
+  const described = await describeGroup(deps, group);
+  return (described.Instances ?? []).some((i) => i.InstanceId === instanceId);
+}
+
+function changeRecord(change: GroupChange): GroupChangeRecord {
+  const record: GroupChangeRecord = {
+    mode: change.mode,
+    desiredBefore: change.desiredBefore,
+    instancesBefore: [...change.instancesBefore],
+  };
+  if (change.raisedTo !== undefined) record.raisedTo = change.raisedTo;
+  return record;
+}
+
+/**
+ * Launch before terminate: the group grows by one. Under the group lock, so the desired
+ * capacity raised is the group's CURRENT one (other replacements' surges included), and the
+ * lock is kept until the health check has found and claimed the instance the group launched
+ * for it: no other execution's raise can launch an instance this one would mistake for its own.
+ * A retry finds the change it recorded and raises only if the first attempt did not.
+ */
+export async function raiseDesiredCapacity(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+): Promise<GroupChangeRecord> {
+  const asg = requireAsg(data, 'raiseDesiredCapacity');
+  const lock = await lockGroup(deps, data, ctx, asg.name);
+  const group = await describeGroup(deps, asg.name);
+  const desired = group.DesiredCapacity ?? 0;
+  let change = lock.change?.mode === 'surge' ? lock.change : undefined;
+  if (change === undefined) {
+    const max = group.MaxSize ?? 0;
+    if (desired >= max) {
+      await deps.store.releaseGroupLock(asg.name, ctx.executionId);
+      throw new GroupBusyError(
+        `Auto Scaling group ${asg.name} is at MaxSize ${max} (desired ${desired}): waiting for replacements in flight to give their headroom back`,
+      );
+    }
+    change = {
+      mode: 'surge',
+      desiredBefore: desired,
+      raisedTo: desired + 1,
+      instancesBefore: groupInstanceIds(group),
+    };
+    // Recorded first: whatever happens next, a retry or the rollback knows what was intended.
+    if (!(await deps.store.recordGroupChange(asg.name, ctx.executionId, change))) {
+      throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
+    }
+  }
+  const raisedTo = change.raisedTo ?? change.desiredBefore + 1;
+  if (desired < raisedTo) {
+    await deps.autoScaling.send(
+      new SetDesiredCapacityCommand({
+        AutoScalingGroupName: asg.name,
+        DesiredCapacity: raisedTo,
+        HonorCooldown: false,
+      }),
+    );
+  }
+  return changeRecord(change);
+}
+
+/**
+ * No MaxSize headroom and the budget allows the dip: the old instance leaves the group
+ * without lowering its desired capacity, so the group launches the replacement at once; the
+ * old one keeps running until the replacement is healthy. Under the group lock for the same
+ * reason as a surge: the instance the group launches must be told apart from others'.
+ */
+export async function detachOldFirst(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+): Promise<GroupChangeRecord> {
+  const asg = requireAsg(data, 'detachOldFirst');
+  const lock = await lockGroup(deps, data, ctx, asg.name);
+  let change = lock.change?.mode === 'detach-first' ? lock.change : undefined;
+  if (change === undefined) {
+    const group = await describeGroup(deps, asg.name);
+    change = {
+      mode: 'detach-first',
+      desiredBefore: group.DesiredCapacity ?? 0,
+      instancesBefore: groupInstanceIds(group),
+    };
+    if (!(await deps.store.recordGroupChange(asg.name, ctx.executionId, change))) {
+      throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
+    }
+  }
+  if (await isMember(deps, asg.name, data.instanceId)) {
+    await deps.autoScaling.send(
+      new DetachInstancesCommand({
+        AutoScalingGroupName: asg.name,
+        InstanceIds: [data.instanceId],
+        ShouldDecrementDesiredCapacity: false,
+      }),
+    );
+  }
+  return changeRecord(change);
+}
+
+/**
+ * The replacement is healthy: the group gives the old instance up and its desired capacity
+ * goes back down by one (the old instance keeps running until drained). Under the group
+ * lock, taken just for this call, so the decrement cannot fall between another execution's
+ * reading of the desired capacity and its raise.
+ */
+export async function detachOldAndRestoreCapacity(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+): Promise<{ detached: boolean }> {
+  const asg = requireAsg(data, 'detachOldAndRestoreCapacity');
+  await lockGroup(deps, data, ctx, asg.name);
+  let detached = false;
+  if (await isMember(deps, asg.name, data.instanceId)) {
+    await deps.autoScaling.send(
+      new DetachInstancesCommand({
+        AutoScalingGroupName: asg.name,
+        InstanceIds: [data.instanceId],
+        ShouldDecrementDesiredCapacity: true,
+      }),
+    );
+    detached = true;
+  }
+  await deps.store.releaseGroupLock(asg.name, ctx.executionId);
+  return { detached };
 }
 
 // ---- health -----------------------------------------------------------------------------
@@ -527,10 +705,12 @@ export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepC
   const currentPlan = requirePart(data.plan, 'a plan', 'checkHealthy');
   const timings = timingsOf(data);
   const attempt = (data.health?.attempt ?? 0) + 1;
-  const replacementId =
-    data.replacement?.instanceId ??
-    data.health?.replacementId ??
-    (await identifyAsgReplacement(deps, data, ctx));
+  const known = data.replacement?.instanceId ?? data.health?.replacementId;
+  const replacementId = known ?? (await identifyAsgReplacement(deps, data, ctx));
+  if (known === undefined && replacementId !== undefined && currentPlan.asg !== undefined) {
+    // Found and claimed: the next execution may change the group now.
+    await deps.store.releaseGroupLock(currentPlan.asg.name, ctx.executionId);
+  }
 
   const notYet = (detail: string): Health => {
     if (attempt >= timings.healthCheckMaxAttempts) {
@@ -604,16 +784,22 @@ export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepC
   };
 }
 
-/** The instance the group launched for this execution: new since the plan, and claimed by us. */
+/**
+ * The instance the group launched for this execution: not a member when this execution
+ * changed the group (under its lock), and claimed by us.
+ */
 async function identifyAsgReplacement(
   deps: StepDeps,
   data: MachineData,
   ctx: StepContext,
+  change: GroupChangeRecord | undefined = data.surge,
 ): Promise<string | undefined> {
   const asg = data.plan?.asg;
   if (asg === undefined) return undefined;
+  // Without a change, this execution never changed the group: nothing was launched for it.
+  if (change === undefined) return undefined;
   const group = await describeGroup(deps, asg.name);
-  const before = new Set([...asg.instancesBefore, data.instanceId]);
+  const before = new Set([...change.instancesBefore, data.instanceId]);
   const candidates = (group.Instances ?? [])
     .filter((i) => i.InstanceId !== undefined && !before.has(i.InstanceId))
     .filter((i) => i.LifecycleState !== 'Terminating' && i.LifecycleState !== 'Terminated')
@@ -639,13 +825,10 @@ export async function rollback(deps: StepDeps, data: MachineData, ctx: StepConte
   const error = data.error ?? { Error: 'Unknown', Cause: 'the state machine did not record the error' };
   const currentPlan = data.plan;
   const actions: string[] = [];
-  const replacementId =
-    data.health?.replacementId ??
-    data.replacement?.instanceId ??
-    (await identifyAsgReplacement(deps, data, ctx));
+  let replacementId = data.health?.replacementId ?? data.replacement?.instanceId;
 
   if (currentPlan?.asg !== undefined) {
-    await rollbackAsg(deps, data, currentPlan, currentPlan.asg, replacementId, actions);
+    replacementId = await rollbackAsg(deps, data, ctx, currentPlan, currentPlan.asg, replacementId, actions);
   } else if (currentPlan !== undefined) {
     if (replacementId !== undefined)
       await removeStandaloneReplacement(deps, currentPlan, replacementId, actions);
@@ -672,20 +855,46 @@ export async function rollback(deps: StepDeps, data: MachineData, ctx: StepConte
   return result;
 }
 
+/**
+ * Puts the group back, changing its desired capacity only relatively (a termination with
+ * decrement, an attach, one step down), never to a number read earlier: other executions
+ * may have surged the same group meanwhile, and their +1 must survive this rollback. Under
+ * the group lock, like every change Phoenix makes to a group's capacity.
+ */
 async function rollbackAsg(
   deps: StepDeps,
   data: MachineData,
+  ctx: StepContext,
   currentPlan: Plan,
   asg: NonNullable<Plan['asg']>,
-  replacementId: string | undefined,
+  knownReplacementId: string | undefined,
   actions: string[],
-): Promise<void> {
+): Promise<string | undefined> {
+  const lock = await lockGroup(deps, data, ctx, asg.name);
+  // What this execution did to the group: its step's output, or what it recorded under the
+  // lock before a step that failed midway.
+  const change: GroupChangeRecord | undefined =
+    data.surge ?? (lock.change === undefined ? undefined : changeRecord(lock.change));
+  const replacementId = knownReplacementId ?? (await identifyAsgReplacement(deps, data, ctx, change));
   const group = await describeGroup(deps, asg.name);
   const members = new Map((group.Instances ?? []).map((i) => [i.InstanceId ?? '', i.LifecycleState ?? '']));
   const old = await instanceNow(deps, data.instanceId);
   const oldAlive = old !== undefined && !GONE_STATES.has(old.state);
   const oldDetached = oldAlive && !members.has(data.instanceId);
   const replacementInGroup = replacementId !== undefined && members.has(replacementId);
+
+  // This execution's net change to the group's desired capacity; the rollback brings it
+  // back to zero, relatively, so the changes of other executions in flight stay untouched.
+  let delta = 0;
+  if (change?.mode === 'surge') {
+    const raisedTo = change.raisedTo ?? change.desiredBefore + 1;
+    // The raise step returned (data.surge): it happened. Otherwise it happened if the
+    // capacity reached the recorded target, which, under the lock, only this execution sets.
+    if (data.surge !== undefined || (group.DesiredCapacity ?? 0) >= raisedTo) delta += 1;
+    // A surge's old instance leaves the group only once the replacement is healthy, with
+    // the capacity lowered by one (DetachOldAndRestoreCapacity).
+    if (data.health?.healthy === true && !members.has(data.instanceId)) delta -= 1;
+  }
 
   const removeReplacement = async () => {
     if (replacementId === undefined) return;
@@ -698,6 +907,7 @@ async function rollbackAsg(
           ShouldDecrementDesiredCapacity: true,
         }),
       );
+      delta -= 1;
       actions.push(`terminated replacement ${replacementId} and lowered the group's desired capacity`);
     } else {
       const facts = await instanceNow(deps, replacementId);
@@ -712,6 +922,7 @@ async function rollbackAsg(
     await deps.autoScaling.send(
       new AttachInstancesCommand({ AutoScalingGroupName: asg.name, InstanceIds: [data.instanceId] }),
     );
+    delta += 1;
     actions.push(`re-attached ${data.instanceId} to ${asg.name}`);
   };
 
@@ -732,17 +943,26 @@ async function rollbackAsg(
   }
   if (oldAlive) await reregisterOld(deps, data.instanceId, currentPlan, actions);
 
-  const after = await describeGroup(deps, asg.name);
-  if ((after.DesiredCapacity ?? 0) !== asg.desiredBefore) {
-    await deps.autoScaling.send(
-      new SetDesiredCapacityCommand({
-        AutoScalingGroupName: asg.name,
-        DesiredCapacity: asg.desiredBefore,
-        HonorCooldown: false,
-      }),
-    );
-    actions.push(`restored desired capacity ${after.DesiredCapacity ?? 0} → ${asg.desiredBefore}`);
+  // What is left: a surge (or a re-attach) whose replacement never showed up. Taken back
+  // now, or the group launches that instance late. Relative to the capacity read under the
+  // lock, which no other execution changes meanwhile.
+  if (delta !== 0) {
+    const after = await describeGroup(deps, asg.name);
+    const desired = after.DesiredCapacity ?? 0;
+    const target = Math.min(after.MaxSize ?? desired, Math.max(after.MinSize ?? 0, desired - delta));
+    if (target !== desired) {
+      await deps.autoScaling.send(
+        new SetDesiredCapacityCommand({
+          AutoScalingGroupName: asg.name,
+          DesiredCapacity: target,
+          HonorCooldown: false,
+        }),
+      );
+      actions.push(`gave back this replacement's capacity change: desired capacity ${desired} → ${target}`);
+    }
   }
+  await deps.store.releaseGroupLock(asg.name, ctx.executionId);
+  return replacementId;
 }
 
 async function removeStandaloneReplacement(
@@ -931,7 +1151,7 @@ function describeOutcome(
       };
     case 'remediation.blocked':
       return {
-        reason: 'budget',
+        reason: data.error?.Error === 'GroupBusyError' ? 'group-busy' : 'budget',
         detail: `Could not start replacing ${data.instanceId} within the retry bound: ${causeText(data.error)}. The next detection of this drift tries again.`,
         publish: true,
       };
@@ -981,6 +1201,9 @@ export const STEP_NAMES = [
   'recheck',
   'plan',
   'acquireLease',
+  'raiseDesiredCapacity',
+  'detachOldFirst',
+  'detachOldAndRestoreCapacity',
   'checkHealthy',
   'rollback',
   'releaseLease',
@@ -1014,6 +1237,9 @@ const THROTTLING_NAMES: ReadonlySet<string> = new Set([
   'InternalFailure',
   'RequestTimeout',
   'RequestTimeoutException',
+  // Auto Scaling's "another change of this group is under way": passes within seconds.
+  'ScalingActivityInProgressFault',
+  'ResourceContentionFault',
 ]);
 
 function isTransient(error: Error): boolean {
@@ -1054,6 +1280,12 @@ export async function runStep(deps: StepDeps, rawEvent: unknown): Promise<unknow
         return await plan(deps, data, ctx);
       case 'acquireLease':
         return await acquireLease(deps, data, ctx);
+      case 'raiseDesiredCapacity':
+        return await raiseDesiredCapacity(deps, data, ctx);
+      case 'detachOldFirst':
+        return await detachOldFirst(deps, data, ctx);
+      case 'detachOldAndRestoreCapacity':
+        return await detachOldAndRestoreCapacity(deps, data, ctx);
       case 'checkHealthy':
         return await checkHealthy(deps, data, ctx);
       case 'rollback':

@@ -150,13 +150,12 @@ describe('end to end: a new launch template version fanned out to a whole fleet 
     }
   });
 
-  // Known defect of the remediation state machine, kept as its reproducer: two executions
-  // in one Auto Scaling group both plan `raisedDesired = desired + 1` from the same desired
-  // capacity before either raises it, so the group launches one instance for two
-  // executions; the second never finds its replacement, rolls back and quarantines the
-  // version for the whole fleet. Un-skip when PlanReplacement/RaiseDesiredCapacity
-  // account for surges already in flight.
-  it.skip('Auto Scaling fleet: every member replaced from the new version, two at a time, group back at its desired capacity', async () => {
+  // Two executions in one Auto Scaling group: each raises the group's CURRENT desired
+  // capacity under the group lock and keeps the lock until it has claimed its instance
+  // (docs/adr/0009-asg-surge-without-races.md). Without it both raised to the same number,
+  // the group launched one instance for two, and the second rolled back and quarantined
+  // the version for the whole fleet.
+  it('Auto Scaling fleet: every member replaced from the new version, two at a time, group back at its desired capacity', async () => {
     const web = await seedAsgFleet(account, { name: 'web', desired: 4, max: 6, tags: { Owner: 'team-web' } });
 
     const replacements = await fanOut(

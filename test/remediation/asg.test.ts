@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
-import { runRemediation } from '../../functions/remediation/local-runner';
+import { StateStore } from '../../functions/aws/state-store';
+import { type RunResult, runRemediation } from '../../functions/remediation/local-runner';
 import {
   describeGroup,
   desiredState,
@@ -87,5 +88,165 @@ describe('remediating a drifted Auto Scaling group member', () => {
     expect(notes[1]).toMatchObject({ fleet: 'web', team: 'web', instanceId: old, replacementId });
 
     printFigures('ASG member, happy path', result);
+  });
+});
+
+const TWO_AT_A_TIME = desiredState(`
+version: 1
+defaults:
+  mode: enforce
+  budget: { maxConcurrent: 2, minHealthyPercent: 75 }
+fleets:
+  shop:
+    match: { autoScalingGroup: shop-asg }
+    launchTemplate: { name: shop-lt, version: $Default }
+    tags: { Owner: team-shop }
+  cart:
+    match: { autoScalingGroup: cart-asg }
+    launchTemplate: { name: cart-lt, version: $Default }
+    tags: { Owner: team-cart }
+`);
+
+describe('two replacements in flight in one Auto Scaling group (maxConcurrent 2)', () => {
+  let account: TestAccount;
+  let store: StateStore;
+
+  beforeAll(async () => {
+    account = await testAccount();
+    store = new StateStore(account.clients.dynamodb, account.tableName);
+  });
+
+  /**
+   * Runs two remediations of one group at once, recording the group's desired capacity after
+   * every state. Whichever raises the group's capacity first holds back (after its raise)
+   * until the other has tried to raise too, so the two always meet there, whatever the
+   * scheduling; without the group lock the second would raise from the same reading.
+   */
+  async function runBoth(
+    group: string,
+    targetGroupArn: string,
+    instances: [string, string],
+    faults: [Parameters<typeof runRemediation>[1]['faults'], Parameters<typeof runRemediation>[1]['faults']],
+  ) {
+    const inputs = await Promise.all(
+      instances.map((id) => remediationInput(account.clients, TWO_AT_A_TIME, id, account.now())),
+    );
+    const desired: number[] = [];
+    const healthy: number[] = [];
+    let someoneRaised = false;
+    let otherTried = () => {};
+    const otherHasTried = new Promise<void>((resolve) => {
+      otherTried = resolve;
+    });
+    const results = await Promise.all(
+      inputs.map((input, i) =>
+        runRemediation(input, {
+          clients: account.local,
+          deps: account.deps(TWO_AT_A_TIME),
+          waits: 'zero',
+          ...(faults[i] === undefined ? {} : { faults: faults[i] }),
+          afterState: async ({ state, error }) => {
+            if (state === 'RaiseDesiredCapacity' && error === undefined && !someoneRaised) {
+              someoneRaised = true;
+              // Bounded, so a missing lock fails the assertions below instead of hanging the test.
+              await Promise.race([otherHasTried, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+            } else if (state === 'RaiseDesiredCapacity') {
+              otherTried();
+            }
+            desired.push((await describeGroup(account.clients, group)).DesiredCapacity ?? 0);
+            healthy.push(await healthyServing(account.clients, targetGroupArn));
+          },
+        }),
+      ),
+    );
+    return { results, desired, healthy };
+  }
+
+  const waitedForTheGroup = (results: RunResult[]) =>
+    results.flatMap((r) => r.events).filter((e) => e.type === 'StateFailed' && e.error === 'GroupBusyError')
+      .length;
+
+  it('both succeed, each with its own replacement, and the group ends at its original desired capacity', async () => {
+    const shop = await seedDriftedAsgFleet(account.clients, {
+      name: 'shop',
+      desired: 4,
+      max: 6,
+      cidr: '10.2.0.0/16',
+    });
+    const [first = '', second = ''] = shop.group.instanceIds;
+
+    const { results, desired, healthy } = await runBoth(
+      'shop-asg',
+      shop.targetGroupArn,
+      [first, second],
+      [undefined, undefined],
+    );
+
+    expect(results.map((r) => (r.output as { outcome?: string } | undefined)?.outcome)).toEqual([
+      'succeeded',
+      'succeeded',
+    ]);
+    // They did meet: one waited for the other's turn on the group instead of reading the same capacity.
+    expect(waitedForTheGroup(results)).toBeGreaterThan(0);
+    const replacements = results.map((r) => (r.output as { replacementId: string }).replacementId);
+    expect(new Set(replacements).size).toBe(2);
+    for (const id of replacements) {
+      expect((await describeInstances(account.clients.ec2, [id]))[0]).toMatchObject({
+        state: 'running',
+        imageId: shop.newImage,
+        launchTemplate: { id: shop.template.id, version: '2' },
+      });
+    }
+    const olds = await describeInstances(account.clients.ec2, [first, second]);
+    expect(olds.map((f) => f.state)).toEqual(['terminated', 'terminated']);
+
+    const group = await describeGroup(account.clients, 'shop-asg');
+    expect(group.DesiredCapacity).toBe(4);
+    const members = (group.Instances ?? []).map((i) => i.InstanceId ?? '').sort();
+    expect(members).toEqual([...shop.group.instanceIds.slice(2), ...replacements].sort());
+    // One surge per execution: never more than two above the original capacity, never below it.
+    expect(Math.max(...desired)).toBeLessThanOrEqual(6);
+    expect(Math.min(...desired)).toBeGreaterThanOrEqual(4);
+    for (const h of healthy) expect(h).toBeGreaterThanOrEqual(healthyFloor(4, 75));
+    expect(await store.getGroupLock('shop-asg')).toBeUndefined();
+    expect(await store.listLeases('shop')).toEqual([]);
+  });
+
+  it('one rolls back while the other succeeds: the rollback takes back only its own surge', async () => {
+    const cart = await seedDriftedAsgFleet(account.clients, {
+      name: 'cart',
+      desired: 4,
+      max: 6,
+      cidr: '10.3.0.0/16',
+    });
+    const [failing = '', succeeding = ''] = cart.group.instanceIds;
+
+    const { results, healthy } = await runBoth(
+      'cart-asg',
+      cart.targetGroupArn,
+      [failing, succeeding],
+      [{ impaired: 'replacement' }, undefined],
+    );
+    const [rolledBack, replaced] = results;
+
+    expect(rolledBack).toMatchObject({ status: 'FAILED', error: 'ReplacementUnhealthyError' });
+    expect(rolledBack?.cause).toMatch(
+      /rolled back: .*terminated replacement .* lowered the group's desired capacity/,
+    );
+    expect(replaced?.output).toMatchObject({ outcome: 'succeeded' });
+    const replacementId = (replaced?.output as { replacementId?: string } | undefined)?.replacementId ?? '';
+
+    const group = await describeGroup(account.clients, 'cart-asg');
+    expect(group.DesiredCapacity).toBe(4);
+    const members = (group.Instances ?? []).map((i) => i.InstanceId ?? '').sort();
+    expect(members).toEqual(
+      [...cart.group.instanceIds.filter((id) => id !== succeeding), replacementId].sort(),
+    );
+    const stateOf = async (id: string) => (await describeInstances(account.clients.ec2, [id]))[0]?.state;
+    expect([await stateOf(failing), await stateOf(succeeding)]).toEqual(['running', 'terminated']);
+    expect((await targetsOf(account.clients, cart.targetGroupArn))[failing]).toBe('healthy');
+    for (const h of healthy) expect(h).toBeGreaterThanOrEqual(healthyFloor(4, 75));
+    expect(await store.getGroupLock('cart-asg')).toBeUndefined();
+    expect(await store.listLeases('cart')).toEqual([]);
   });
 });
