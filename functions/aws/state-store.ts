@@ -16,6 +16,8 @@
  * - `replacement#<instance>` / `claim`: the execution an Auto Scaling replacement belongs to.
  * - `group#<name>` / `lock`: the one execution allowed to change an Auto Scaling group's
  *   desired capacity right now (docs/adr/0009-asg-surge-without-races.md).
+ * - `attempt#<instance>` / `<fingerprint>`: the drift's attempt generation, part of its
+ *   execution name; absent means 0 (functions/evaluate-drift/execution.ts).
  *
  * Every lease is its own item taken with a conditional put, so two executions can never
  * hold the same slot: the concurrency limit holds without a lock or a read-modify-write.
@@ -122,6 +124,14 @@ export interface GroupLock {
 
 export type GroupLockDecision = { acquired: true; lock: GroupLock } | { acquired: false; heldBy: GroupLock };
 
+/**
+ * How long an attempt generation is kept after it last moved. Step Functions refuses the name
+ * of an ended Standard execution for 90 days; the generation must outlive that, plus the
+ * longest execution (a week's wait for a maintenance window), or a drift could fall back onto
+ * a name that is still refused.
+ */
+export const ATTEMPT_TTL_SECONDS = 120 * 24 * 3600;
+
 /** The healthy floor of a fleet: the fewest healthy instances `minHealthyPercent` allows. */
 export function healthyFloor(desired: number, minHealthyPercent: number): number {
   return Math.ceil((desired * minHealthyPercent) / 100);
@@ -131,6 +141,12 @@ const CONTROL_PK = 'control';
 const PAUSE_SK = 'pause';
 const QUARANTINE_PK = 'quarantine';
 const GROUP_LOCK_SK = 'lock';
+
+function attemptKey(instanceId: string, fingerprint: string): Record<string, AttributeValue> {
+  if (instanceId === '' || fingerprint === '')
+    throw new InvalidInputError('an attempt needs an instance id and a fingerprint');
+  return { pk: { S: `attempt#${instanceId}` }, sk: { S: fingerprint } };
+}
 
 function groupLockKey(group: string): Record<string, AttributeValue> {
   return { pk: { S: `group#${group}` }, sk: { S: GROUP_LOCK_SK } };
@@ -421,6 +437,61 @@ export class StateStore {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
+    }
+  }
+
+  // ---- attempt generations ---------------------------------------------------------------
+
+  /** The attempt generation of a drift: 0 until an execution for it ended in a way that may be retried. */
+  async attemptOf(instanceId: string, fingerprint: string): Promise<number> {
+    const { Item } = await this.#dynamodb.send(
+      new GetItemCommand({
+        TableName: this.#table,
+        Key: attemptKey(instanceId, fingerprint),
+        ConsistentRead: true,
+      }),
+    );
+    if (Item === undefined || (num(Item, 'expiresAt') ?? 0) < epochSeconds(this.#clock())) return 0;
+    return num(Item, 'generation') ?? 0;
+  }
+
+  /**
+   * Moves the drift from `attempt` to the next attempt: the execution named after `attempt`
+   * ended without replacing, for a reason that can pass, and the next detection must be able
+   * to start a new one. Only once per attempt (a retried step moves it no further). Returns
+   * the generation now current.
+   */
+  async nextAttempt(
+    instanceId: string,
+    fingerprint: string,
+    attempt: number,
+    ttlSeconds: number = ATTEMPT_TTL_SECONDS,
+  ): Promise<number> {
+    nonNegativeInteger('attempt', attempt);
+    nonNegativeInteger('ttlSeconds', ttlSeconds);
+    const now = this.#clock();
+    const nowSeconds = epochSeconds(now);
+    try {
+      await this.#dynamodb.send(
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: {
+            ...attemptKey(instanceId, fingerprint),
+            generation: { N: String(attempt + 1) },
+            at: { S: now.toISOString() },
+            expiresAt: { N: String(nowSeconds + ttlSeconds) },
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR generation = :attempt',
+          ExpressionAttributeValues: {
+            ':now': { N: String(nowSeconds) },
+            ':attempt': { N: String(attempt) },
+          },
+        }),
+      );
+      return attempt + 1;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return this.attemptOf(instanceId, fingerprint);
     }
   }
 

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { healthyFloor, type LeaseRequest, StateStore } from '../../functions/aws/state-store';
+import {
+  ATTEMPT_TTL_SECONDS,
+  healthyFloor,
+  type LeaseRequest,
+  StateStore,
+} from '../../functions/aws/state-store';
 import { InvalidInputError } from '../../functions/domain/errors';
 import { testClients } from '../helpers/emulator';
 import { atomicDynamoDB, createStateTable } from '../helpers/table';
@@ -261,6 +266,44 @@ describe('StateStore', () => {
       expect(await store.claimReplacement('i-new', 'exec-a', 600)).toBe(true);
       advance(601);
       expect(await store.claimReplacement('i-new', 'exec-b', 600)).toBe(true);
+    });
+  });
+
+  describe('attempt generations', () => {
+    const FP = 'v1-0123456789abcdef01234567';
+
+    it('start at 0 and move on once per ended attempt, whatever the retries of the step that moves them', async () => {
+      const { store } = await freshStore();
+      expect(await store.attemptOf('i-1', FP)).toBe(0);
+      expect(await store.nextAttempt('i-1', FP, 0)).toBe(1);
+      expect(await store.nextAttempt('i-1', FP, 0)).toBe(1);
+      expect(await store.attemptOf('i-1', FP)).toBe(1);
+      expect(await store.nextAttempt('i-1', FP, 1)).toBe(2);
+      expect(await store.attemptOf('i-1', FP)).toBe(2);
+    });
+
+    it('are kept per instance and fingerprint', async () => {
+      const { store } = await freshStore();
+      await store.nextAttempt('i-1', FP, 0);
+      expect(await store.attemptOf('i-1', 'v1-ffffffffffffffffffffffff')).toBe(0);
+      expect(await store.attemptOf('i-2', FP)).toBe(0);
+    });
+
+    it('outlive the 90 days Step Functions refuses an ended name, then start over', async () => {
+      const { store, advance } = await freshStore();
+      await store.nextAttempt('i-1', FP, 0);
+      advance(ATTEMPT_TTL_SECONDS - 1);
+      expect(ATTEMPT_TTL_SECONDS).toBeGreaterThan(90 * 24 * 3600);
+      expect(await store.attemptOf('i-1', FP)).toBe(1);
+      advance(2);
+      expect(await store.attemptOf('i-1', FP)).toBe(0);
+    });
+
+    it('rejects an attempt without an instance or a fingerprint, or a negative attempt', async () => {
+      const { store } = await freshStore();
+      await expect(store.attemptOf('', FP)).rejects.toThrow(InvalidInputError);
+      await expect(store.nextAttempt('i-1', '', 0)).rejects.toThrow(InvalidInputError);
+      await expect(store.nextAttempt('i-1', FP, -1)).rejects.toThrow(InvalidInputError);
     });
   });
 
