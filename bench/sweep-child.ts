@@ -102,6 +102,10 @@ async function main(): Promise<SweepChildResult> {
       count('DynamoDB.GetItem');
       return undefined;
     },
+    async attemptOf() {
+      count('DynamoDB.GetItem');
+      return 0;
+    },
   };
   const logger = new Logger({ serviceName: 'phoenix-evaluate-drift' });
   const metrics = new Metrics({ namespace: 'Phoenix', serviceName: 'evaluate-drift' });

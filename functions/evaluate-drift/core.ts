@@ -19,9 +19,10 @@
  *   by the state-change event when they run, after Auto Scaling has tagged them; stopped
  *   ones are recorded but not replaced.
  * - **Idempotent actions.** Notifications are claimed once per instance, fingerprint and
- *   event in the state table (TTL'd); executions are named from instance and fingerprint.
- *   Replays, duplicates and retries therefore notify and start nothing twice, which is what
- *   makes failing an invocation (so Lambda retries it) always safe.
+ *   event in the state table (TTL'd); executions are named from instance, fingerprint and
+ *   the drift's attempt generation (see execution.ts). Replays, duplicates and retries
+ *   therefore notify and start nothing twice, which is what makes failing an invocation (so
+ *   Lambda retries it) always safe.
  * - **Malformed events** are logged with the whole event and counted (`MalformedEvents`),
  *   then: a Config rule invocation returns normally (retrying cannot repair it, and the
  *   periodic sweep re-judges every instance anyway), while an EventBridge or unknown event
@@ -126,7 +127,7 @@ export const METRIC = {
 /** What the evaluator needs from the state table. */
 export type DetectionStore = Pick<
   StateStore,
-  'isPaused' | 'claimNotification' | 'releaseNotification' | 'getQuarantine'
+  'isPaused' | 'claimNotification' | 'releaseNotification' | 'getQuarantine' | 'attemptOf'
 >;
 
 export interface DetectionDeps {
@@ -592,6 +593,9 @@ class Invocation {
     }
     if (template === undefined) return; // #hold covers it; narrows the type
 
+    // The attempt names the execution: the same until an execution for this drift ends in a
+    // way that may be retried, so duplicates still meet ExecutionAlreadyExists.
+    const attempt = await this.#deps.store.attemptOf(instance.instanceId, verdict.fingerprint);
     const request: RemediationRequest = {
       requestVersion: REMEDIATION_REQUEST_VERSION,
       instanceId: instance.instanceId,
@@ -602,6 +606,7 @@ class Invocation {
       launchTemplate: { id: template.id, name: template.name, version: template.version },
       detectedAt,
       trigger: trigger.name,
+      attempt,
     };
     if (trigger.principal !== undefined) request.principal = trigger.principal;
     const outcome = await startRemediation(this.#deps.sfn, this.#deps.stateMachineArn, request);

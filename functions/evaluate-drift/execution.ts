@@ -1,11 +1,18 @@
 /**
- * Starting the remediation state machine for one drifted instance, exactly once.
+ * Starting the remediation state machine for one drifted instance, exactly once per attempt.
  *
- * The execution name is derived from the instance id and the drift fingerprint, so every
- * event reporting the same drift (duplicates, replays, a CloudTrail event and the Config
- * notification that follows it, events arriving out of order) names the same execution and
- * Step Functions starts it once. A new drift of the same instance has a new fingerprint and
- * therefore gets its own execution.
+ * The execution name is derived from the instance id, the drift fingerprint and the drift's
+ * attempt generation (kept in the state table), so every event reporting the same drift
+ * (duplicates, replays, a CloudTrail event and the Config notification that follows it,
+ * events arriving out of order) names the same execution and Step Functions starts it once.
+ * A new drift of the same instance has a new fingerprint and therefore its own execution.
+ *
+ * Step Functions refuses the name of a Standard execution for 90 days after it ends. An
+ * execution that ends without replacing for a reason that can pass (paused, blocked by the
+ * budget, failed before changing anything) therefore moves its drift to the next attempt as
+ * it ends (`StateStore.nextAttempt`): the next detection starts a new execution. One that must
+ * not be retried (rolled back and quarantined, source drift, manual action, already compliant)
+ * leaves the attempt as it is, and its name keeps refusing the drift.
  */
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { InvalidInputError } from '../domain/errors';
@@ -16,15 +23,19 @@ export const EXECUTION_NAME_MAX_LENGTH = 80;
 const NAME_UNSAFE = /[^A-Za-z0-9_-]/g;
 
 /**
- * The deterministic execution name: `<instance id>-<fingerprint>`, e.g.
- * `i-0123456789abcdef0-v1-9f86d081884c7d659a2feaa0`. Characters Step Functions refuses are
- * replaced by `_`; an over-long name keeps its end (the fingerprint is what tells drifts apart).
+ * The deterministic execution name: `<instance id>-<fingerprint>-<attempt>`, e.g.
+ * `i-0123456789abcdef0-v1-9f86d081884c7d659a2feaa0-0` (at most 19 + 1 + 27 + 1 + the
+ * attempt's digits: about 50 characters). Characters Step Functions refuses are replaced by
+ * `_`; an over-long name keeps its end (fingerprint and attempt tell executions apart).
  */
-export function executionName(instanceId: string, fingerprint: string): string {
+export function executionName(instanceId: string, fingerprint: string, attempt: number): string {
   if (instanceId === '' || fingerprint === '') {
     throw new InvalidInputError('an execution name needs an instance id and a fingerprint');
   }
-  const name = `${instanceId}-${fingerprint}`.replace(NAME_UNSAFE, '_');
+  if (!Number.isSafeInteger(attempt) || attempt < 0) {
+    throw new InvalidInputError(`an execution's attempt is a whole number ≥ 0, got ${attempt}`);
+  }
+  const name = `${instanceId}-${fingerprint}-${attempt}`.replace(NAME_UNSAFE, '_');
   return name.length <= EXECUTION_NAME_MAX_LENGTH
     ? name
     : name.slice(name.length - EXECUTION_NAME_MAX_LENGTH);
@@ -53,6 +64,12 @@ export interface RemediationRequest {
   trigger: string;
   /** Who caused the drift, when an API call says so (CloudTrail `userIdentity.arn`). */
   principal?: string;
+  /**
+   * The drift's attempt generation, read from the state table when the execution is
+   * started; part of the execution name. The execution moves the drift to the next one if
+   * it ends without replacing for a reason that can pass.
+   */
+  attempt: number;
 }
 
 export type StartOutcome =
@@ -62,15 +79,16 @@ export type StartOutcome =
 /**
  * Starts the execution, or finds it already started. `ExecutionAlreadyExists` (same name,
  * another input: e.g. another detection time) means an earlier event started this very
- * remediation, which is success. A running execution started again with the same input is
- * returned by Step Functions itself, also success.
+ * attempt, running or ended (succeeded, or ended in a way that must not be retried), which
+ * is success. A running execution started again with the same input is returned by Step
+ * Functions itself, also success.
  */
 export async function startRemediation(
   sfn: Pick<SFNClient, 'send'>,
   stateMachineArn: string,
   request: RemediationRequest,
 ): Promise<StartOutcome & { name: string }> {
-  const name = executionName(request.instanceId, request.fingerprint);
+  const name = executionName(request.instanceId, request.fingerprint, request.attempt);
   try {
     const out = await sfn.send(
       new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(request) }),

@@ -52,6 +52,8 @@ export const RemediationInputSchema = z.object({
   detectedAt: z.string().min(1),
   trigger: z.string().min(1),
   principal: z.string().min(1).optional(),
+  /** The drift's attempt generation (part of the execution name); absent means 0. */
+  attempt: z.number().int().min(0).optional(),
   timings: TimingsSchema.partial().optional(),
 });
 
@@ -74,6 +76,8 @@ export function remediationInputFor(args: {
   trigger: string;
   principal?: string;
   timings?: Partial<Timings>;
+  /** The drift's attempt generation (`StateStore.attemptOf`); default 0. */
+  attempt?: number;
 }): RemediationInput {
   const input: RemediationInput = {
     requestVersion: 1,
@@ -85,6 +89,7 @@ export function remediationInputFor(args: {
     launchTemplate: { id: args.template.id, name: args.template.name, version: args.template.version },
     detectedAt: args.detectedAt.toISOString(),
     trigger: args.trigger,
+    attempt: args.attempt ?? 0,
   };
   if (args.principal !== undefined) input.principal = args.principal;
   if (args.timings !== undefined) input.timings = args.timings;

@@ -120,7 +120,7 @@ export interface RunRemediationOptions {
   /** Awaited after every Task state, before the next state starts (invariant checks). */
   afterState?: (event: AfterStateEvent) => Promise<void> | void;
   faults?: Faults;
-  /** Execution name; defaults to the one detection gives it (`<instance>-<fingerprint>`). */
+  /** Execution name; defaults to the one detection gives it (`<instance>-<fingerprint>-<attempt>`). */
   executionName?: string;
 }
 
@@ -331,7 +331,8 @@ export async function runRemediation(
   const started = Date.now();
   const apiCalls: Record<string, number> = {};
   const events: RunEvent[] = [];
-  const name = options.executionName ?? executionName(input.instanceId, input.fingerprint);
+  const name =
+    options.executionName ?? executionName(input.instanceId, input.fingerprint, input.attempt ?? 0);
   const executionArn = `arn:aws:states:${region}:${ACCOUNT}:execution:${STATE_MACHINE_NAME}:${name}`;
   const lambdaArn = localStepsFunctionArn(region);
   const clock = options.deps.clock ?? (() => new Date());

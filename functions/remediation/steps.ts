@@ -95,6 +95,7 @@ export interface StepDeps {
     | 'acquireGroupLock'
     | 'recordGroupChange'
     | 'releaseGroupLock'
+    | 'nextAttempt'
   >;
   notifier: NotificationPublisher;
   desiredState: CompiledDesiredState;
@@ -1030,6 +1031,53 @@ export interface NotifyResult {
   /** For failures: the Step Functions error and cause the execution fails with. */
   error?: string;
   cause?: string;
+  /**
+   * Set when this end may be retried ({@link endsRetryably}): the drift's attempt the next
+   * detection starts, under a new execution name.
+   */
+  nextAttempt?: number;
+}
+
+/**
+ * Skips that say nothing about the drift, only about Phoenix at that moment (an operator
+ * paused it, switched the fleet out of enforce, excluded the instance, moved it out of the
+ * fleet): once that is undone, the drift must be remediated. The others do say something:
+ * fixed or gone (in-sync, instance-gone), superseded by another fingerprint (drift-changed,
+ * template-changed: a new execution name anyway), or a human must act (source-drift,
+ * quarantined).
+ */
+const RETRYABLE_SKIPS: ReadonlySet<string> = new Set<SkipReason>([
+  'paused',
+  'not-enforcing',
+  'excluded',
+  'not-in-fleet',
+]);
+
+/**
+ * Whether a remediation that ends with `event` lets the next detection of its drift start a
+ * new execution. Step Functions refuses an ended execution's name for 90 days, so an end
+ * that may be retried moves the drift to its next attempt (a new name); any other end keeps
+ * refusing it. Retried: skips that say nothing about the drift, "blocked" (budget or a busy
+ * group, nothing changed), and failures before anything changed. Never: a success, a
+ * rollback (the version is quarantined, or the cause must be understood first: Phoenix never
+ * replaces in a loop), a failed rollback, manual action.
+ */
+export function endsRetryably(data: MachineData, event: NotificationEvent): boolean {
+  switch (event) {
+    case 'remediation.blocked':
+      return true;
+    case 'remediation.skipped':
+      return RETRYABLE_SKIPS.has(data.recheck?.reason ?? '');
+    case 'remediation.failed':
+      return (
+        data.rollbackError === undefined &&
+        data.rollback === undefined &&
+        data.surge === undefined &&
+        data.replacement === undefined
+      );
+    default:
+      return false;
+  }
 }
 
 const OUTCOME_OF: Readonly<Record<NotificationEvent, NotifyResult['outcome']>> = {
@@ -1069,6 +1117,10 @@ export async function notify(
   if (replacementId !== undefined) result.replacementId = replacementId;
   if (error !== undefined) result.error = error;
   if (cause !== undefined) result.cause = cause;
+  // Before publishing: if this throws, the step is retried and nothing was sent twice.
+  if (endsRetryably(data, event)) {
+    result.nextAttempt = await deps.store.nextAttempt(data.instanceId, data.fingerprint, data.attempt ?? 0);
+  }
   if (!publish) return result;
 
   const fleet = fleetNamed(deps, data.fleet);

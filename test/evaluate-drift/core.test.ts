@@ -60,7 +60,7 @@ describe('Config change notifications', () => {
     ]);
     expect(h.mocks.config.commandCalls(PutEvaluationsCommand)[0]?.args[0].input.ResultToken).toMatch(/^eyJ/);
     expect(h.mocks.ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(1);
-    expect(h.starts().map((s) => s.name)).toEqual([executionName(INSTANCE_ID, ownerFingerprint)]);
+    expect(h.starts().map((s) => s.name)).toEqual([executionName(INSTANCE_ID, ownerFingerprint, 0)]);
     expect(summary).toMatchObject({
       judged: 1,
       nonCompliant: 1,
@@ -311,6 +311,7 @@ describe('the CloudTrail fast path', () => {
       detectedAt: NOW.toISOString(),
       trigger: 'CreateTags',
       principal: ALICE,
+      attempt: 0,
     });
     expect(h.notifier.sent).toHaveLength(1);
     expect(h.notifier.sent[0]).toMatchObject({
@@ -365,6 +366,25 @@ describe('the CloudTrail fast path', () => {
 
     expect(summary.remediationsAlreadyStarted).toBe(1);
     expect(h.notifier.sent).toHaveLength(1);
+  });
+
+  it("names the execution after the drift's current attempt: a new name once an execution ended in a way that may be retried", async () => {
+    const h = setup();
+    h.world.instances = [handChanged()];
+    await handleEvent(h.deps, fixture('cloudtrail-create-tags'));
+    // The first execution ended retryably (paused, blocked…): it moved the drift to attempt 1.
+    h.store.attempts.set(`${INSTANCE_ID}#${ownerFingerprint}`, 1);
+
+    const again = await handleEvent(h.deps, fixture('cloudtrail-create-tags'));
+    const duplicate = await handleEvent(h.deps, fixture('config-item-change'));
+
+    expect(h.starts().map((s) => [s.name, s.input.attempt])).toEqual([
+      [executionName(INSTANCE_ID, ownerFingerprint, 0), 0],
+      [executionName(INSTANCE_ID, ownerFingerprint, 1), 1],
+      [executionName(INSTANCE_ID, ownerFingerprint, 1), 1],
+    ]);
+    expect(again.remediationsStarted).toBe(1);
+    expect(duplicate).toMatchObject({ remediationsStarted: 0, remediationsAlreadyStarted: 1 });
   });
 
   it('judges every instance RunInstances launched, but acts only on running ones', async () => {

@@ -69,7 +69,7 @@ describe('detection against the emulated account', () => {
       });
       for (const start of world.started) {
         expect(start.name).toBe(
-          executionName(String(start.input.instanceId), String(start.input.fingerprint)),
+          executionName(String(start.input.instanceId), String(start.input.fingerprint), 0),
         );
       }
 

@@ -110,6 +110,8 @@ export class FakeStore implements DetectionStore {
   readonly released: string[] = [];
   paused = false;
   readonly quarantines: Quarantine[] = [];
+  /** Attempt generations by `<instance>#<fingerprint>` (absent: 0). */
+  readonly attempts = new Map<string, number>();
 
   async isPaused(): Promise<boolean> {
     return this.paused;
@@ -124,6 +126,10 @@ export class FakeStore implements DetectionStore {
   async releaseNotification(key: string): Promise<void> {
     this.claims.delete(key);
     this.released.push(key);
+  }
+
+  async attemptOf(instanceId: string, fingerprint: string): Promise<number> {
+    return this.attempts.get(`${instanceId}#${fingerprint}`) ?? 0;
   }
 
   async getQuarantine(fleet: string, templateId: string, version: number): Promise<Quarantine | undefined> {

@@ -21,8 +21,8 @@ const DIGEST_HEX_LENGTH = 24;
 
 /**
  * Length of every fingerprint of the current version: `v1-` plus the digest.
- * An execution name `<instance id>-<fingerprint>` is at most 19 + 1 + 27 = 47 characters,
- * well inside Step Functions' 80.
+ * An execution name `<instance id>-<fingerprint>-<attempt>` is at most 19 + 1 + 27 + 1 + the
+ * attempt's digits (about 50 characters), well inside Step Functions' 80.
  */
 export const FINGERPRINT_LENGTH = `v${FINGERPRINT_HASH_VERSION}-`.length + DIGEST_HEX_LENGTH;
 

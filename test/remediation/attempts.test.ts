@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import type { NotificationEvent, PhoenixNotification } from '../../functions/domain/notification';
+import { type MachineData, type SkipReason, TimingsSchema } from '../../functions/remediation/input';
+import { runStep, type StepDeps } from '../../functions/remediation/steps';
+import { desiredState } from './harness';
+
+const STATE = desiredState(`
+version: 1
+defaults: { mode: enforce }
+fleets:
+  web:
+    match: { autoScalingGroup: web-asg }
+    launchTemplate: { name: web-lt }
+    team: web
+`);
+
+const INPUT: MachineData = {
+  requestVersion: 1,
+  instanceId: 'i-0123456789abcdef0',
+  fleet: 'web',
+  fingerprint: 'v1-aaaaaaaaaaaaaaaaaaaaaaaa',
+  reasons: [
+    { kind: 'image', field: 'imageId', expected: 'ami-2', actual: 'ami-1', source: 'launch-template' },
+  ],
+  desiredState: { revision: 'aaaaaaaaaaaa', commit: 'abc1234' },
+  launchTemplate: { id: 'lt-0123456789abcdef0', name: 'web-lt', version: 2 },
+  detectedAt: '2025-06-15T12:00:00.000Z',
+  trigger: 'test',
+  attempt: 3,
+};
+
+function skippedBecause(reason: SkipReason): Partial<MachineData> {
+  return {
+    recheck: {
+      decision: 'skip',
+      reason,
+      detail: `skipped: ${reason}`,
+      notify: true,
+      timings: TimingsSchema.parse({}),
+      checkedAt: '2025-06-15T12:01:00.000Z',
+    },
+  };
+}
+
+const PLAN: MachineData['plan'] = {
+  strategy: 'asg',
+  detail: 'surge',
+  disruption: 0,
+  oldTargets: [],
+  replacementTargetGroups: [],
+  drainSeconds: 0,
+  asg: { name: 'web-asg', mode: 'surge', desiredBefore: 4, minSize: 1, maxSize: 6, instancesBefore: [] },
+};
+const caught = (name: string) => ({
+  Error: name,
+  Cause: JSON.stringify({ errorType: name, errorMessage: 'why' }),
+});
+
+/** The final report step of an execution that ended with `event` in state `data`, with the store recorded. */
+async function report(
+  event: NotificationEvent,
+  data: Partial<MachineData>,
+  base: Partial<MachineData> = INPUT,
+) {
+  const moved: Array<{ instanceId: string; fingerprint: string; attempt: number }> = [];
+  const sent: PhoenixNotification[] = [];
+  const deps = {
+    ec2: { send: async () => ({}) },
+    autoScaling: { send: async () => ({}) },
+    elbv2: { send: async () => ({}) },
+    store: {
+      nextAttempt: async (instanceId: string, fingerprint: string, attempt: number) => {
+        moved.push({ instanceId, fingerprint, attempt });
+        return attempt + 1;
+      },
+    },
+    notifier: { publish: async (n: PhoenixNotification) => void sent.push(n) },
+    desiredState: STATE,
+    clock: () => new Date('2025-06-15T12:05:00Z'),
+  } as unknown as StepDeps;
+  const result = await runStep(deps, {
+    step: 'notify',
+    executionId: 'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance:x',
+    event,
+    data: { ...base, ...data },
+  });
+  return { result: result as { nextAttempt?: number; outcome: string }, moved, sent };
+}
+
+interface End {
+  end: string;
+  event: NotificationEvent;
+  data: Partial<MachineData>;
+}
+
+describe('the end of a remediation and the next detection of its drift', () => {
+  it.each<End>([
+    { end: 'skipped: paused', event: 'remediation.skipped', data: skippedBecause('paused') },
+    {
+      end: 'skipped: fleet not enforced',
+      event: 'remediation.skipped',
+      data: skippedBecause('not-enforcing'),
+    },
+    { end: 'skipped: instance excluded', event: 'remediation.skipped', data: skippedBecause('excluded') },
+    { end: 'skipped: not in the fleet', event: 'remediation.skipped', data: skippedBecause('not-in-fleet') },
+    {
+      end: 'blocked by the budget',
+      event: 'remediation.blocked',
+      data: { error: caught('LeaseDeniedError') },
+    },
+    {
+      end: 'blocked by a busy group',
+      event: 'remediation.blocked',
+      data: { error: caught('GroupBusyError') },
+    },
+    { end: 'failed at recheck', event: 'remediation.failed', data: { error: caught('TransientAwsError') } },
+    {
+      end: 'failed before launching anything',
+      event: 'remediation.failed',
+      data: { plan: PLAN, error: caught('States.Timeout') },
+    },
+  ] as const)(
+    '$end: moves the drift to its next attempt, so the next detection starts a new execution',
+    async ({ event, data }) => {
+      const { result, moved, sent } = await report(event, data);
+
+      expect(moved).toEqual([{ instanceId: INPUT.instanceId, fingerprint: INPUT.fingerprint, attempt: 3 }]);
+      expect(result.nextAttempt).toBe(4);
+      expect(sent.map((n) => n.event)).toEqual([event]);
+    },
+  );
+
+  it.each<End>([
+    { end: 'replaced', event: 'remediation.succeeded', data: {} },
+    { end: 'still in progress', event: 'remediation.started', data: {} },
+    { end: 'skipped: compliant again', event: 'remediation.skipped', data: skippedBecause('in-sync') },
+    { end: 'skipped: instance gone', event: 'remediation.skipped', data: skippedBecause('instance-gone') },
+    { end: 'skipped: drift changed', event: 'remediation.skipped', data: skippedBecause('drift-changed') },
+    {
+      end: 'skipped: template changed',
+      event: 'remediation.skipped',
+      data: skippedBecause('template-changed'),
+    },
+    { end: 'skipped: quarantined', event: 'remediation.skipped', data: skippedBecause('quarantined') },
+    { end: 'skipped: source drift', event: 'remediation.skipped', data: skippedBecause('source-drift') },
+    { end: 'manual action required', event: 'manual-action-required', data: { plan: PLAN } },
+    {
+      end: 'rolled back',
+      event: 'remediation.rolled-back',
+      data: {
+        plan: PLAN,
+        error: caught('ReplacementUnhealthyError'),
+        rollback: {
+          error: 'ReplacementUnhealthyError',
+          cause: 'c',
+          quarantine: true,
+          actions: [],
+          at: 'now',
+        },
+      },
+    },
+    {
+      end: 'failed after a change, rollback failed too',
+      event: 'remediation.failed',
+      data: {
+        plan: PLAN,
+        surge: { mode: 'surge', desiredBefore: 4, raisedTo: 5, instancesBefore: [] },
+        error: caught('ReplacementUnhealthyError'),
+        rollbackError: caught('TransientAwsError'),
+      },
+    },
+  ] as const)(
+    '$end: the drift keeps its attempt, and its execution name keeps refusing it',
+    async ({ event, data }) => {
+      const { result, moved } = await report(event, data);
+
+      expect(moved).toEqual([]);
+      expect(result.nextAttempt).toBeUndefined();
+    },
+  );
+
+  it('counts from 0 for an execution input without an attempt (started before attempts existed)', async () => {
+    const { attempt: _attempt, ...withoutAttempt } = INPUT;
+    const { moved } = await report('remediation.skipped', skippedBecause('paused'), withoutAttempt);
+
+    expect(moved.map((m) => m.attempt)).toEqual([0]);
+  });
+});
