@@ -11,9 +11,12 @@
  * (`remediation/local-runner.ts`) against whatever endpoint the SDK is configured for.
  *
  * Why it always ends:
- * - execution names are the evaluator's (`<instance>-<fingerprint>`) and each name runs at
- *   most once per reconcile, as Step Functions refuses a name twice: the same drift is never
- *   retried in a loop, and a round that starts nothing new ends the run;
+ * - execution names are the evaluator's (`<instance>-<fingerprint>-<attempt>`) and each name
+ *   runs at most once, as Step Functions refuses a name twice. A drift whose execution ended
+ *   for good (replaced, rolled back, source drift…) is not started again; one that ended for
+ *   a reason that can pass (blocked by the budget, failed before changing anything) moved to
+ *   its next attempt and may be started by a later round, as the deployed evaluator would on
+ *   its next detection. A round that starts nothing new ends the run;
  * - rounds are bounded (`--max-rounds`, default 5).
  *
  * Budgets and windows are the state machine's: every execution takes a budget lease in the
@@ -112,7 +115,7 @@ export class StateTableMissingError extends PhoenixError {
 
 /** One remediation the evaluator asked to start. */
 export interface StartedExecution {
-  /** `<instance>-<fingerprint>`, as the evaluator names it. */
+  /** `<instance>-<fingerprint>-<attempt>`, as the evaluator names it. */
   name: string;
   executionArn: string;
   input: RemediationInput;
@@ -120,8 +123,8 @@ export interface StartedExecution {
 
 /**
  * `StartExecution`, locally: keeps each execution's pinned input for the runner and, like
- * Step Functions, refuses a name it has seen (`ExecutionAlreadyExists`), so the same drift
- * is remediated once however many events or sweeps report it.
+ * Step Functions, refuses a name it has seen (`ExecutionAlreadyExists`), so the same attempt
+ * of a drift is remediated once however many events or sweeps report it.
  */
 export class LocalStepFunctions {
   readonly #stateMachineArn: string;
@@ -641,7 +644,10 @@ export class Reconciler {
     const finishedAt = this.#clock();
     const remediations = [...this.#remediations];
     const count = (outcome: RemediationOutcome) => remediations.filter((r) => r.outcome === outcome).length;
-    const unresolved = remediations.some((r) =>
+    // Each instance by its last remediation: one blocked in a round and replaced in a later
+    // one (its next attempt) is resolved.
+    const last = new Map(remediations.map((r) => [r.instanceId, r]));
+    const unresolved = [...last.values()].some((r) =>
       ['blocked', 'rolled-back', 'failed', 'manual-action-required', 'error'].includes(r.outcome),
     );
     const driftFound = new Set([

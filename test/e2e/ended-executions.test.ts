@@ -1,0 +1,184 @@
+import { CreateTagsCommand } from '@aws-sdk/client-ec2';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTagsEvent, userArn } from '../../functions/demo/cloudtrail';
+import { executionName } from '../../functions/evaluate-drift/execution';
+import {
+  compile,
+  type E2eAccount,
+  e2eAccount,
+  facts,
+  Invariants,
+  reconcilerFor,
+  seedAsgFleet,
+  seedStandaloneFleet,
+} from './harness';
+
+const STATE = compile(`
+version: 1
+defaults:
+  mode: enforce
+  budget: { maxConcurrent: 1, minHealthyPercent: 50 }
+fleets:
+  web:
+    match: { autoScalingGroup: web-asg }
+    launchTemplate: { name: web-lt }
+    tags: { Owner: team-web }
+    team: storefront
+  api:
+    match: { tags: { App: api } }
+    launchTemplate: { name: api-lt }
+    tags: { Owner: team-api }
+    team: payments
+`);
+
+/**
+ * Step Functions refuses the name of an ended Standard execution for 90 days. Each scenario
+ * keeps ONE reconciler, whose StartExecution stand-in refuses every name it has seen, for
+ * the whole story: the evaluator core handles the events, the local runner runs the real
+ * state machine against the emulated account, and the state table carries the attempts.
+ */
+describe('end to end: what an ended execution leaves for the next detection of its drift', () => {
+  let account: E2eAccount;
+
+  beforeAll(async () => {
+    account = await e2eAccount({ teams: ['storefront', 'payments'] });
+  });
+
+  async function driftByHand(instanceId: string, owner: string) {
+    await account.clients.ec2.send(
+      new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: 'Owner', Value: owner }] }),
+    );
+    return createTagsEvent([instanceId], { Owner: owner }, { principal: userArn(owner) });
+  }
+
+  it('paused → skipped → resumed: the next detection starts a NEW execution, which replaces the instance', async () => {
+    const web = await seedAsgFleet(account, { name: 'web', desired: 2, max: 3, tags: { Owner: 'team-web' } });
+    const [drifted = ''] = web.instanceIds;
+    const invariants = new Invariants(account, [
+      { fleet: 'web', targetGroupArn: web.targetGroupArn, size: 2, minHealthyPercent: 50, maxConcurrent: 1 },
+    ]);
+    const phoenix = reconcilerFor(account, STATE, invariants);
+    const event = await driftByHand(drifted, 'mallory');
+
+    // Detected and started; the operator pauses before it runs: it stops at its recheck.
+    expect(await phoenix.handle(event)).toMatchObject({ remediationsStarted: 1 });
+    const fingerprint = phoenix.started[0]?.input.fingerprint ?? '';
+    await account.store.setPaused(true, 'oncall-alice');
+    expect(await phoenix.runPending()).toEqual([
+      expect.objectContaining({ instanceId: drifted, outcome: 'skipped', reason: 'paused' }),
+    ]);
+    expect(await account.store.attemptOf(drifted, fingerprint)).toBe(1);
+
+    // While paused, the same drift is held by the evaluator: nothing starts.
+    expect(await phoenix.handle(event)).toMatchObject({ remediationsStarted: 0, remediationsHeld: 1 });
+
+    // Resumed: the next detection of the very same drift starts its next attempt…
+    await account.store.setPaused(false, 'oncall-alice');
+    expect(await phoenix.handle(event)).toMatchObject({
+      remediationsStarted: 1,
+      remediationsAlreadyStarted: 0,
+    });
+    // …and a duplicate of that event meets the running attempt's name, as in Step Functions.
+    expect(await phoenix.handle(event)).toMatchObject({
+      remediationsStarted: 0,
+      remediationsAlreadyStarted: 1,
+    });
+    expect(phoenix.started.map((s) => s.name)).toEqual([
+      executionName(drifted, fingerprint, 0),
+      executionName(drifted, fingerprint, 1),
+    ]);
+
+    const [replaced] = await phoenix.runPending();
+    expect(replaced).toMatchObject({ instanceId: drifted, outcome: 'succeeded' });
+    expect((await facts(account.clients, drifted)).state).toBe('terminated');
+    expect((await facts(account.clients, replaced?.replacementId ?? '')).tags.Owner).toBe('team-web');
+    // Replaced: the attempt stays, and a late delivery of the event starts nothing.
+    expect(await account.store.attemptOf(drifted, fingerprint)).toBe(1);
+    expect(await phoenix.handle(event)).toMatchObject({ remediationsStarted: 0 });
+    expect(phoenix.started).toHaveLength(2);
+    expect(invariants.violations).toEqual([]);
+  });
+
+  it('blocked by the budget: reconcile tries the drift again in its next round, as the next detection would, and converges', async () => {
+    const shop = await seedAsgFleet(account, {
+      name: 'shop',
+      desired: 2,
+      max: 3,
+      tags: { Owner: 'team-shop' },
+    });
+    const [drifted = ''] = shop.instanceIds;
+    const state = compile(`
+version: 1
+defaults: { mode: enforce, budget: { maxConcurrent: 1, minHealthyPercent: 50 } }
+fleets:
+  shop:
+    match: { autoScalingGroup: shop-asg }
+    launchTemplate: { name: shop-lt }
+    tags: { Owner: team-shop }
+    team: storefront
+`);
+    // Another execution (a deployed Phoenix sharing the table) holds the fleet's only slot for ten minutes.
+    const other = await account.store.acquireLease({
+      fleet: 'shop',
+      holder: 'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance:other',
+      instanceId: 'i-0000000000000000f',
+      maxConcurrent: 1,
+      minHealthyPercent: 50,
+      healthy: 2,
+      desired: 2,
+      disruption: 0,
+      ttlSeconds: 600,
+    });
+    expect(other.granted).toBe(true);
+    await driftByHand(drifted, 'mallory');
+    const phoenix = reconcilerFor(account, state, undefined, {
+      onProgress: (progress) => {
+        // Time passes while the first attempt backs off: by the next round the other lease is gone.
+        if (progress.type === 'execution-end' && progress.record.outcome === 'blocked')
+          account.clock.now = new Date(account.clock.now.getTime() + 601_000);
+      },
+    });
+
+    const report = await phoenix.reconcile();
+
+    const fingerprint = phoenix.started[0]?.input.fingerprint ?? '';
+    expect(report.remediations.map((r) => [r.round, r.outcome, r.execution])).toEqual([
+      [1, 'blocked', executionName(drifted, fingerprint, 0)],
+      [2, 'succeeded', executionName(drifted, fingerprint, 1)],
+    ]);
+    expect(report).toMatchObject({ converged: true, stoppedBecause: 'nothing-new', leftDrifted: [] });
+    expect((await facts(account.clients, drifted)).state).toBe('terminated');
+  });
+
+  it('rolled back: the next detection starts nothing, even once the quarantine is lifted', async () => {
+    const api = await seedStandaloneFleet(account, {
+      name: 'api',
+      count: 2,
+      tags: { App: 'api', Owner: 'team-api' },
+    });
+    const [drifted = ''] = api.instanceIds;
+    // Every replacement this reconciler launches fails its status checks.
+    const phoenix = reconcilerFor(account, STATE, undefined, { faults: { impaired: 'replacement' } });
+    const event = await driftByHand(drifted, 'mallory');
+
+    expect(await phoenix.handle(event)).toMatchObject({ remediationsStarted: 1 });
+    const fingerprint = phoenix.started[0]?.input.fingerprint ?? '';
+    expect(await phoenix.runPending()).toEqual([
+      expect.objectContaining({ instanceId: drifted, outcome: 'rolled-back' }),
+    ]);
+    expect(await account.store.attemptOf(drifted, fingerprint)).toBe(0);
+
+    // Quarantined: the evaluator holds the drift.
+    expect(await phoenix.handle(event)).toMatchObject({ remediationsStarted: 0, remediationsHeld: 1 });
+
+    // Lifted by an operator: the evaluator asks again, and the ended execution's name refuses it.
+    expect(await account.store.liftQuarantine('api', api.template.id, 1)).toBe(true);
+    expect(await phoenix.handle(event)).toMatchObject({
+      remediationsStarted: 0,
+      remediationsAlreadyStarted: 1,
+    });
+    expect(phoenix.started.map((s) => s.name)).toEqual([executionName(drifted, fingerprint, 0)]);
+    expect(await phoenix.runPending()).toEqual([]);
+    expect((await facts(account.clients, drifted)).state).toBe('running');
+  });
+});
