@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
@@ -172,13 +173,13 @@ describe('disruption budgets', () => {
     expect(result.output).toMatchObject({ outcome: 'blocked', reason: 'budget' });
     expect((result.output as { detail: string }).detail).toContain('floor of 2');
     expect(result.events.filter((e) => e.type === 'StateRetried' && e.state === 'AcquireLease')).toHaveLength(
-      7,
+      leaseRetryAttempts(),
     );
     expect(mutatingCalls(result.apiCalls)).toEqual({});
     expect(await account.notifications()).toEqual([
       expect.objectContaining({ event: 'remediation.blocked', instanceId: old, severity: 'warning' }),
     ]);
-    printFigures('blocked by the budget (7 backed-off retries)', result);
+    printFigures(`blocked by the budget (${leaseRetryAttempts()} backed-off retries)`, result);
   });
 
   it('an instance that is neither in a group nor from a launch template: manual action required', async () => {
@@ -239,4 +240,14 @@ function overlappingLeases(
     }
   }
   return overlaps;
+}
+
+/** How often the definition retries a denied lease before reporting blocked. */
+function leaseRetryAttempts(): number {
+  const definition = JSON.parse(
+    readFileSync(new URL('../../state-machines/remediate-instance.asl.json', import.meta.url), 'utf8'),
+  ) as { States: Record<string, { Retry?: { ErrorEquals: string[]; MaxAttempts?: number }[] }> };
+  const rule = definition.States.AcquireLease?.Retry?.find((r) => r.ErrorEquals.includes('LeaseDeniedError'));
+  if (rule?.MaxAttempts === undefined) throw new Error('AcquireLease has no LeaseDeniedError retry');
+  return rule.MaxAttempts;
 }
