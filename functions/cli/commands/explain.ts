@@ -13,8 +13,6 @@ import {
   factsFromEc2Instance,
   templateFactsFromVersion,
 } from '../../aws/instance-facts';
-import { DesiredStateInvalidError } from '../../domain/desired-state/errors';
-import { formatIssue } from '../../domain/desired-state/validate';
 import { evaluateDrift } from '../../domain/drift/engine';
 import { type FleetMatch, findFleet } from '../../domain/drift/match';
 import { InvalidInputError, PhoenixError } from '../../domain/errors';
@@ -25,7 +23,7 @@ import type {
   LaunchTemplateFacts,
   Verdict,
 } from '../../domain/model';
-import { loadDesiredStateFile } from '../../io/desired-state-file';
+import { loadDesiredStateFor } from '../command-line';
 import type { CliIo } from '../io';
 
 const HELP = `Usage: phoenix explain --desired-state FILE --instance-json FILE [options]
@@ -273,8 +271,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
 
+  const desired = await loadDesiredStateFor('explain', options.desiredState, io);
+  if (desired === undefined) return 1;
   try {
-    const desired = await loadDesiredStateFile(options.desiredState);
     const instance = instanceFactsFromJson(await readJson(options.instanceJson, '--instance-json'));
     const template =
       options.templateJson === undefined
@@ -286,10 +285,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     );
     return explanation.verdict.status === 'drifted' ? EXIT_DRIFTED : 0;
   } catch (error) {
-    if (error instanceof DesiredStateInvalidError) {
-      for (const issue of error.issues) io.stderr(formatIssue(issue));
-      return 1;
-    }
     if (error instanceof PhoenixError) {
       io.stderr(`phoenix explain: ${error.message}`);
       return 1;

@@ -5,17 +5,23 @@
  * every execution that reaches recheck while paused ends as `skipped: paused`. Detection
  * keeps recording compliance and notifying. `phoenix resume` turns the switch off.
  */
-import { parseArgs } from 'node:util';
 import { makeClients } from '../../aws/clients';
 import { StateStore } from '../../aws/state-store';
+import {
+  AWS_OPTIONS,
+  awsOptionsUsage,
+  clientOptionsFrom,
+  describeError,
+  parseCommandLine,
+  requiredStateTable,
+  STATE_TABLE_OPTION,
+} from '../command-line';
 import type { CliIo } from '../io';
 
 const OPTIONS = {
-  table: { type: 'string' },
-  region: { type: 'string' },
-  endpoint: { type: 'string' },
+  ...STATE_TABLE_OPTION,
+  ...AWS_OPTIONS,
   by: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 function usage(command: 'pause' | 'resume'): string {
@@ -28,8 +34,7 @@ function usage(command: 'pause' | 'resume'): string {
     'Options:',
     '  --table NAME     the state table (default: $PHOENIX_TABLE_NAME)',
     '  --by NAME        who flips the switch, recorded with it (default: $USER)',
-    '  --region REGION  AWS region (default: the SDK configuration, e.g. $AWS_REGION)',
-    '  --endpoint URL   AWS endpoint (default: $AWS_ENDPOINT_URL)',
+    awsOptionsUsage(19),
   ].join('\n');
 }
 
@@ -39,29 +44,13 @@ function usage(command: 'pause' | 'resume'): string {
  */
 export async function setSwitch(paused: boolean, argv: string[], io: CliIo): Promise<number> {
   const command = paused ? 'pause' : 'resume';
-  let values: { table?: string; region?: string; endpoint?: string; by?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }));
-  } catch (error) {
-    io.stderr(
-      `phoenix ${command}: ${error instanceof Error ? error.message : String(error)}\n\n${usage(command)}`,
-    );
-    return 1;
-  }
-  if (values.help === true) {
-    io.stdout(usage(command));
-    return 0;
-  }
-  const table = values.table ?? io.env.PHOENIX_TABLE_NAME;
-  if (table === undefined || table === '') {
-    io.stderr(`phoenix ${command}: no state table: pass --table NAME or set PHOENIX_TABLE_NAME`);
-    return 1;
-  }
+  const parsed = parseCommandLine(command, argv, OPTIONS, usage(command), io);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
+  const table = requiredStateTable(command, values, io);
+  if (table === undefined) return 1;
   const by = values.by ?? io.env.USER ?? io.env.USERNAME ?? 'phoenix-cli';
-  const clientOptions: { region?: string; endpoint?: string } = {};
-  if (values.region !== undefined) clientOptions.region = values.region;
-  if (values.endpoint !== undefined) clientOptions.endpoint = values.endpoint;
-  const clients = makeClients(clientOptions);
+  const clients = makeClients(clientOptionsFrom(values));
   try {
     const store = new StateStore(clients.dynamodb, table);
     const before = await store.pauseState();
@@ -73,8 +62,7 @@ export async function setSwitch(paused: boolean, argv: string[], io: CliIo): Pro
       io.stdout('Executions reaching their recheck now end as "skipped: paused". Undo: phoenix resume');
     return 0;
   } catch (error) {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    io.stderr(`phoenix ${command}: could not set the switch in table ${table}: ${message}`);
+    io.stderr(`phoenix ${command}: could not set the switch in table ${table}: ${describeError(error)}`);
     return 1;
   } finally {
     clients.dynamodb.destroy();

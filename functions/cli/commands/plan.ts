@@ -10,14 +10,11 @@
  * the plan is what the deployed evaluator would conclude. The JSON output is documented in
  * docs/cli/plan.md and versioned (`schemaVersion`).
  */
-import { parseArgs } from 'node:util';
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { makeClients } from '../../aws/clients';
 import { listFleetInstances, propagatedTagsOf } from '../../aws/inventory';
 import { StateStore } from '../../aws/state-store';
-import { DesiredStateInvalidError } from '../../domain/desired-state/errors';
-import { formatIssue } from '../../domain/desired-state/validate';
 import { checkSource } from '../../domain/drift/source-check';
 import { PhoenixError } from '../../domain/errors';
 import type {
@@ -30,7 +27,18 @@ import type {
 import { isWindowOpen, nextWindowOpening } from '../../domain/window';
 import { describeReasons } from '../../evaluate-drift/evaluations';
 import { Judge, type Judgement } from '../../evaluate-drift/judge';
-import { loadDesiredStateFile } from '../../io/desired-state-file';
+import {
+  AWS_OPTIONS,
+  awsOptionsUsage,
+  clientOptionsFrom,
+  describeError,
+  loadDesiredStateFor,
+  outputFormatFrom,
+  parseCommandLine,
+  requiredDesiredStateFile,
+  STATE_TABLE_OPTION,
+  stateTableFrom,
+} from '../command-line';
 import type { CliIo } from '../io';
 
 /** Version of the JSON output; bumped only on a breaking change. */
@@ -51,8 +59,7 @@ Options:
   --format text|json    output format (default: text); JSON is documented in docs/cli/plan.md
   --table NAME          Phoenix's state table, to read the pause switch and quarantines
                         (default: $PHOENIX_TABLE_NAME; without it both are reported unknown)
-  --region REGION       AWS region (default: the SDK configuration, e.g. $AWS_REGION)
-  --endpoint URL        AWS endpoint (default: $AWS_ENDPOINT_URL)
+${awsOptionsUsage(24)}
 
 Exit status: 0 no drift, 2 drift found, 1 error.`;
 
@@ -392,76 +399,37 @@ export function renderText(plan: Plan): string {
 const OPTIONS = {
   'desired-state': { type: 'string' },
   format: { type: 'string' },
-  table: { type: 'string' },
-  region: { type: 'string' },
-  endpoint: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...STATE_TABLE_OPTION,
+  ...AWS_OPTIONS,
 } as const;
 
 /** Runs `phoenix plan`; returns the exit code (0 no drift, 2 drift, 1 error). */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let values: {
-    'desired-state'?: string;
-    format?: string;
-    table?: string;
-    region?: string;
-    endpoint?: string;
-    help?: boolean;
-  };
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }));
-  } catch (error) {
-    io.stderr(`phoenix plan: ${(error as Error).message}\n\n${HELP}`);
-    return EXIT_ERROR;
-  }
-  if (values.help === true) {
-    io.stdout(HELP);
-    return EXIT_NO_DRIFT;
-  }
-  const file = values['desired-state'];
-  if (file === undefined || file === '') {
-    io.stderr(`phoenix plan: --desired-state FILE is required\n\n${HELP}`);
-    return EXIT_ERROR;
-  }
-  const format = values.format ?? 'text';
-  if (format !== 'text' && format !== 'json') {
-    io.stderr(`phoenix plan: --format must be text or json, not ${JSON.stringify(format)}`);
-    return EXIT_ERROR;
-  }
+  // Help and usage errors exit 1 or 0, which are EXIT_ERROR and EXIT_NO_DRIFT.
+  const parsed = parseCommandLine('plan', argv, OPTIONS, HELP, io);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
+  const file = requiredDesiredStateFile('plan', values, HELP, io);
+  if (file === undefined) return EXIT_ERROR;
+  const format = outputFormatFrom('plan', values, io);
+  if (format === undefined) return EXIT_ERROR;
+  const desired = await loadDesiredStateFor('plan', file, io);
+  if (desired === undefined) return EXIT_ERROR;
 
-  let desired: CompiledDesiredState;
-  try {
-    desired = await loadDesiredStateFile(file);
-  } catch (error) {
-    if (error instanceof DesiredStateInvalidError) {
-      for (const issue of error.issues) io.stderr(formatIssue(issue));
-      return EXIT_ERROR;
-    }
-    if (error instanceof PhoenixError) {
-      io.stderr(`phoenix plan: ${error.message}`);
-      return EXIT_ERROR;
-    }
-    throw error;
-  }
-
-  const clientOptions: { region?: string; endpoint?: string } = {};
-  if (values.region !== undefined) clientOptions.region = values.region;
-  if (values.endpoint !== undefined) clientOptions.endpoint = values.endpoint;
-  const clients = makeClients(clientOptions);
-  const table = values.table ?? io.env.PHOENIX_TABLE_NAME;
+  const clients = makeClients(clientOptionsFrom(values));
+  const table = stateTableFrom(values, io.env);
   try {
     const deps: PlanDeps = { ec2: clients.ec2, autoScaling: clients.autoScaling, now: new Date() };
-    if (table !== undefined && table !== '') deps.state = new StateStore(clients.dynamodb, table);
+    if (table !== undefined) deps.state = new StateStore(clients.dynamodb, table);
     const plan = await buildPlan(desired, file, deps);
     io.stdout(format === 'json' ? JSON.stringify(plan, null, 2) : renderText(plan));
     return exitCodeOf(plan);
   } catch (error) {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    io.stderr(`phoenix plan: could not read the account: ${message}`);
+    io.stderr(`phoenix plan: could not read the account: ${describeError(error)}`);
     return EXIT_ERROR;
   } finally {
     clients.ec2.destroy();
     clients.autoScaling.destroy();
-    if (table !== undefined && table !== '') clients.dynamodb.destroy();
+    if (table !== undefined) clients.dynamodb.destroy();
   }
 }

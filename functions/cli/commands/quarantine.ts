@@ -5,20 +5,26 @@
  * again on the next event. Once the template is fixed (a new version), the quarantine no
  * longer matters; lifting it is for the case where the failure was not the image's fault.
  */
-import { parseArgs } from 'node:util';
 import { makeClients } from '../../aws/clients';
 import { type Quarantine, StateStore } from '../../aws/state-store';
+import {
+  AWS_OPTIONS,
+  awsOptionsUsage,
+  clientOptionsFrom,
+  describeError,
+  parseCommandLine,
+  requiredStateTable,
+  STATE_TABLE_OPTION,
+} from '../command-line';
 import type { CliIo } from '../io';
 
 const OPTIONS = {
-  table: { type: 'string' },
-  region: { type: 'string' },
-  endpoint: { type: 'string' },
+  ...STATE_TABLE_OPTION,
+  ...AWS_OPTIONS,
   fleet: { type: 'string' },
   template: { type: 'string' },
   version: { type: 'string' },
   format: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 const USAGE = [
@@ -36,15 +42,10 @@ const USAGE = [
   '  --version N        the launch template version number',
   '  --format text|json output format for list (default: text)',
   '  --table NAME       the state table (default: $PHOENIX_TABLE_NAME)',
-  '  --region REGION    AWS region (default: the SDK configuration, e.g. $AWS_REGION)',
-  '  --endpoint URL     AWS endpoint (default: $AWS_ENDPOINT_URL)',
+  awsOptionsUsage(21),
   '',
   'Exit status: 0 done, 1 error (lift: also when no such quarantine exists).',
 ].join('\n');
-
-type Values = {
-  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
-};
 
 function formatQuarantine(q: Quarantine): string {
   return `${q.fleet}  ${q.templateId} v${q.version}  since ${q.at}  by ${q.execution}\n    cause: ${q.cause}`;
@@ -52,23 +53,9 @@ function formatQuarantine(q: Quarantine): string {
 
 /** `phoenix quarantine list|lift ...` */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: OPTIONS,
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (error) {
-    io.stderr(`phoenix quarantine: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    return 1;
-  }
-  if (values.help === true) {
-    io.stdout(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandLine('quarantine', argv, OPTIONS, USAGE, io, true);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   const action = positionals[0];
   if (positionals.length !== 1 || (action !== 'list' && action !== 'lift')) {
     io.stderr(`phoenix quarantine: expected "list" or "lift"\n\n${USAGE}`);
@@ -79,11 +66,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`phoenix quarantine: --format must be text or json, got "${format}"`);
     return 1;
   }
-  const table = values.table ?? io.env.PHOENIX_TABLE_NAME;
-  if (table === undefined || table === '') {
-    io.stderr('phoenix quarantine: no state table: pass --table NAME or set PHOENIX_TABLE_NAME');
-    return 1;
-  }
+  const table = requiredStateTable('quarantine', values, io);
+  if (table === undefined) return 1;
   let lift: { fleet: string; template: string; version: number } | undefined;
   if (action === 'lift') {
     const version = Number(values.version);
@@ -101,10 +85,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     lift = { fleet: values.fleet, template: values.template, version };
   }
 
-  const clientOptions: { region?: string; endpoint?: string } = {};
-  if (values.region !== undefined) clientOptions.region = values.region;
-  if (values.endpoint !== undefined) clientOptions.endpoint = values.endpoint;
-  const clients = makeClients(clientOptions);
+  const clients = makeClients(clientOptionsFrom(values));
   try {
     const store = new StateStore(clients.dynamodb, table);
     if (lift === undefined) {
@@ -132,8 +113,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     );
     return 0;
   } catch (error) {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    io.stderr(`phoenix quarantine: table ${table}: ${message}`);
+    io.stderr(`phoenix quarantine: table ${table}: ${describeError(error)}`);
     return 1;
   } finally {
     clients.dynamodb.destroy();

@@ -28,7 +28,6 @@
  *
  * The JSON report is documented in docs/cli/reconcile.md and versioned (`schemaVersion`).
  */
-import { parseArgs } from 'node:util';
 import type { ConfigServiceClient, Evaluation } from '@aws-sdk/client-config-service';
 import { PutEvaluationsCommand } from '@aws-sdk/client-config-service';
 import {
@@ -43,8 +42,6 @@ import definitionJson from '../../../state-machines/remediate-instance.asl.json'
 import { makeClients } from '../../aws/clients';
 import { type NotificationPublisher, Notifier } from '../../aws/notifier';
 import { StateStore } from '../../aws/state-store';
-import { DesiredStateInvalidError } from '../../domain/desired-state/errors';
-import { formatIssue } from '../../domain/desired-state/validate';
 import { InvalidInputError, PhoenixError } from '../../domain/errors';
 import type { CompiledDesiredState, CompiledFleet, DriftReason } from '../../domain/model';
 import {
@@ -61,7 +58,6 @@ import {
 } from '../../evaluate-drift/core';
 import { describeReasons } from '../../evaluate-drift/evaluations';
 import { executionArnOf } from '../../evaluate-drift/execution';
-import { loadDesiredStateFile } from '../../io/desired-state-file';
 import { type RemediationInput, RemediationInputSchema, type Timings } from '../../remediation/input';
 import {
   type AfterStateEvent,
@@ -72,6 +68,18 @@ import {
   type RunResult,
   runRemediation,
 } from '../../remediation/local-runner';
+import {
+  AWS_OPTIONS,
+  awsOptionsUsage,
+  clientOptionsFrom,
+  describeError,
+  loadDesiredStateFor,
+  outputFormatFrom,
+  parseCommandLine,
+  requiredDesiredStateFile,
+  STATE_TABLE_OPTION,
+  stateTableFrom,
+} from '../command-line';
 import type { CliIo } from '../io';
 
 /** Version of the JSON report; bumped only on a breaking change. */
@@ -876,23 +884,12 @@ export class Reconciler {
   }
 
   #onRunEvent(event: RunEvent, fleet: string): void {
-    if (event.type === 'StateEntered' && event.state !== undefined && VISIBLE_STATES.has(event.state)) {
-      this.#progress({
-        type: 'state',
-        instanceId: event.instanceId,
-        fleet,
-        state: event.state,
-        elapsedMs: event.elapsedMs,
-      });
-    } else if (event.type === 'StateRetried' && event.state !== undefined) {
-      this.#progress({
-        type: 'state',
-        instanceId: event.instanceId,
-        fleet,
-        state: event.state,
-        elapsedMs: event.elapsedMs,
-        retry: event.error ?? 'error',
-      });
+    const { state, instanceId, elapsedMs } = event;
+    if (state === undefined) return;
+    if (event.type === 'StateEntered' && VISIBLE_STATES.has(state)) {
+      this.#progress({ type: 'state', instanceId, fleet, state, elapsedMs });
+    } else if (event.type === 'StateRetried') {
+      this.#progress({ type: 'state', instanceId, fleet, state, elapsedMs, retry: event.error ?? 'error' });
     }
   }
 
@@ -1002,10 +999,6 @@ function outcomeOf(result: RunResult): Pick<
 /** The input's reasons: validated as strings by the input schema, written by the drift engine. */
 function driftReasons(reasons: RemediationInput['reasons']): DriftReason[] {
   return reasons as DriftReason[];
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 // ---- the state table ----------------------------------------------------------------------
@@ -1320,8 +1313,7 @@ round until nothing is left to do. Budgets (leases) and windows are respected.
 Options:
   --desired-state FILE  the desired-state file (phoenix.yaml)
   --format text|json    report format (default: text); JSON is documented in docs/cli/reconcile.md
-  --region REGION       AWS region (default: the SDK configuration, e.g. $AWS_REGION)
-  --endpoint URL        AWS endpoint (default: $AWS_ENDPOINT_URL)
+${awsOptionsUsage(24)}
   --table NAME          the state table of the deployed Phoenix stack (default: $PHOENIX_TABLE_NAME;
                         without either, a local table ${DEFAULT_TABLE_NAME} is created if missing)
   --topic-arn ARN       publish notifications to this topic (default: $PHOENIX_TOPIC_ARN;
@@ -1338,14 +1330,12 @@ Exit status: 0 converged, 2 something is left drifted (blocked, rolled back, hel
 const OPTIONS = {
   'desired-state': { type: 'string' },
   format: { type: 'string' },
-  region: { type: 'string' },
-  endpoint: { type: 'string' },
-  table: { type: 'string' },
+  ...AWS_OPTIONS,
+  ...STATE_TABLE_OPTION,
   'topic-arn': { type: 'string' },
   concurrency: { type: 'string' },
   'max-rounds': { type: 'string' },
   'real-waits': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Whether the endpoint is on this machine: only there are instant waits safe. */
@@ -1369,38 +1359,14 @@ function positiveInteger(text: string | undefined, flag: string, fallback: numbe
 
 /** Runs `phoenix reconcile`; returns the exit code (0 converged, 2 not converged, 1 error). */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let values: {
-    'desired-state'?: string;
-    format?: string;
-    region?: string;
-    endpoint?: string;
-    table?: string;
-    'topic-arn'?: string;
-    concurrency?: string;
-    'max-rounds'?: string;
-    'real-waits'?: boolean;
-    help?: boolean;
-  };
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }));
-  } catch (error) {
-    io.stderr(`phoenix reconcile: ${(error as Error).message}\n\n${HELP}`);
-    return EXIT_ERROR;
-  }
-  if (values.help === true) {
-    io.stdout(HELP);
-    return EXIT_CONVERGED;
-  }
-  const file = values['desired-state'];
-  if (file === undefined || file === '') {
-    io.stderr(`phoenix reconcile: --desired-state FILE is required\n\n${HELP}`);
-    return EXIT_ERROR;
-  }
-  const format = values.format ?? 'text';
-  if (format !== 'text' && format !== 'json') {
-    io.stderr(`phoenix reconcile: --format must be text or json, not ${JSON.stringify(format)}`);
-    return EXIT_ERROR;
-  }
+  // Help and usage errors exit 0 or 1, which are EXIT_CONVERGED and EXIT_ERROR.
+  const parsed = parseCommandLine('reconcile', argv, OPTIONS, HELP, io);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
+  const file = requiredDesiredStateFile('reconcile', values, HELP, io);
+  if (file === undefined) return EXIT_ERROR;
+  const format = outputFormatFrom('reconcile', values, io);
+  if (format === undefined) return EXIT_ERROR;
   let concurrency: number;
   let maxRounds: number;
   try {
@@ -1411,28 +1377,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return EXIT_ERROR;
   }
 
-  let desired: CompiledDesiredState;
-  try {
-    desired = await loadDesiredStateFile(file);
-  } catch (error) {
-    if (error instanceof DesiredStateInvalidError) {
-      for (const issue of error.issues) io.stderr(formatIssue(issue));
-      return EXIT_ERROR;
-    }
-    if (error instanceof PhoenixError) {
-      io.stderr(`phoenix reconcile: ${error.message}`);
-      return EXIT_ERROR;
-    }
-    throw error;
-  }
+  const desired = await loadDesiredStateFor('reconcile', file, io);
+  if (desired === undefined) return EXIT_ERROR;
 
   const endpoint = values.endpoint ?? io.env.AWS_ENDPOINT_URL;
-  const clientOptions: { region?: string; endpoint?: string } = {};
-  if (values.region !== undefined) clientOptions.region = values.region;
-  if (values.endpoint !== undefined) clientOptions.endpoint = values.endpoint;
-  const clients = makeClients(clientOptions);
-  const namedTable = values.table ?? io.env.PHOENIX_TABLE_NAME;
-  const tableName = namedTable === undefined || namedTable === '' ? DEFAULT_TABLE_NAME : namedTable;
+  const clients = makeClients(clientOptionsFrom(values));
+  const namedTable = stateTableFrom(values, io.env);
+  const tableName = namedTable ?? DEFAULT_TABLE_NAME;
   const topicArn = values['topic-arn'] ?? io.env.PHOENIX_TOPIC_ARN;
   const waits = values['real-waits'] === true || !isLocalEndpoint(endpoint) ? 'real' : 'zero';
   // Progress goes where it does not spoil the report: stdout for text, stderr for JSON.
@@ -1444,7 +1395,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   try {
     const region = await clients.ec2.config.region();
     const created = await ensureStateTable(clients.dynamodb, tableName, {
-      create: namedTable === undefined || namedTable === '',
+      create: namedTable === undefined,
     });
     const note = (text: string) => (format === 'text' ? io.stdout(text) : io.stderr(text));
     if (created) note(`Created the local state table ${tableName} on ${endpoint ?? `AWS (${region})`}.`);

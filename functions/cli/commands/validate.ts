@@ -2,11 +2,7 @@
  * `phoenix validate FILE...`: checks desired-state files the way `cdk synth` will, so a
  * pull request can fail early with every problem and its position.
  */
-import { parseArgs } from 'node:util';
-import { DesiredStateInvalidError } from '../../domain/desired-state/errors';
-import { formatIssue } from '../../domain/desired-state/validate';
-import { PhoenixError } from '../../domain/errors';
-import { loadDesiredStateFile } from '../../io/desired-state-file';
+import { loadDesiredStateFor, parseCommandLine } from '../command-line';
 import type { CliIo } from '../io';
 
 const HELP = `Usage: phoenix validate FILE...
@@ -20,22 +16,9 @@ Exit status: 0 when every file is valid, 1 otherwise.`;
 
 /** Runs the command; returns the exit code. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let files: string[];
-  try {
-    const parsed = parseArgs({
-      args: argv,
-      options: { help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-    });
-    if (parsed.values.help === true) {
-      io.stdout(HELP);
-      return 0;
-    }
-    files = parsed.positionals;
-  } catch (error) {
-    io.stderr(`phoenix validate: ${(error as Error).message}\n\n${HELP}`);
-    return 1;
-  }
+  const parsed = parseCommandLine('validate', argv, {}, HELP, io, true);
+  if (typeof parsed === 'number') return parsed;
+  const files = parsed.positionals;
   if (files.length === 0) {
     io.stderr(`phoenix validate: name at least one file\n\n${HELP}`);
     return 1;
@@ -43,20 +26,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   let failed = false;
   for (const file of files) {
-    try {
-      const compiled = await loadDesiredStateFile(file);
-      const count = compiled.fleets.length;
-      io.stdout(`${file}: valid (${count} fleet${count === 1 ? '' : 's'}, revision ${compiled.revision})`);
-    } catch (error) {
+    const compiled = await loadDesiredStateFor('validate', file, io);
+    if (compiled === undefined) {
       failed = true;
-      if (error instanceof DesiredStateInvalidError) {
-        for (const issue of error.issues) io.stderr(formatIssue(issue));
-      } else if (error instanceof PhoenixError) {
-        io.stderr(`phoenix validate: ${error.message}`);
-      } else {
-        throw error;
-      }
+      continue;
     }
+    const count = compiled.fleets.length;
+    io.stdout(`${file}: valid (${count} fleet${count === 1 ? '' : 's'}, revision ${compiled.revision})`);
   }
   return failed ? 1 : 0;
 }
