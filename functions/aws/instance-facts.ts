@@ -9,9 +9,10 @@
  * event fails loudly instead of turning into a wrong verdict.
  */
 import type { Instance, LaunchTemplateVersion } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { InvalidInputError } from '../domain/errors';
 import type { InstanceFacts, LaunchTemplateFacts, Tags } from '../domain/model';
+import { validate } from '../runtime/validation';
 
 /** Tags EC2 and Auto Scaling set on the instances they launch. */
 export const LAUNCH_TEMPLATE_ID_TAG = 'aws:ec2launchtemplate:id';
@@ -21,7 +22,9 @@ export const AUTO_SCALING_GROUP_TAG = 'aws:autoscaling:groupName';
 /** Config statuses for a resource that no longer exists; such items carry no configuration. */
 const DELETED_STATUSES: ReadonlySet<string> = new Set(['ResourceDeleted', 'ResourceDeletedNotRecorded']);
 
-const configTagList = z.array(z.object({ key: z.string().min(1), value: z.string() }));
+const nonEmptyString = z.string().check(z.minLength(1));
+
+const configTagList = z.array(z.object({ key: nonEmptyString, value: z.string() }));
 
 /**
  * The envelope of a configuration item. Config delivers `configuration` as an object in rule
@@ -30,52 +33,31 @@ const configTagList = z.array(z.object({ key: z.string().min(1), value: z.string
  */
 const configItemSchema = z.object({
   resourceType: z.literal('AWS::EC2::Instance', {
+    // Returning nothing for an absent field leaves it to the shared "is missing".
     error: (issue) =>
       issue.input === undefined
-        ? 'is missing'
+        ? undefined
         : `is ${JSON.stringify(issue.input)}, but only AWS::EC2::Instance items describe instances`,
   }),
-  resourceId: z.string().min(1),
-  configurationItemStatus: z.string().min(1),
-  tags: z.record(z.string(), z.string()).nullish(),
-  configuration: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
+  resourceId: nonEmptyString,
+  configurationItemStatus: nonEmptyString,
+  tags: z.nullish(z.record(z.string(), z.string())),
+  configuration: z.nullish(z.union([z.string(), z.record(z.string(), z.unknown())])),
 });
 
 /** The part of the EC2 instance description (as Config records it) the engine needs. */
 const instanceConfigurationSchema = z.object({
-  instanceId: z.string().min(1),
-  imageId: z.string().min(1),
-  instanceType: z.string().min(1),
-  state: z.object({ name: z.string().min(1) }),
-  launchTime: z.union([z.string().min(1), z.number()]),
-  securityGroups: z.array(z.object({ groupId: z.string().min(1) })),
-  subnetId: z.string().nullish(),
-  vpcId: z.string().nullish(),
-  placement: z.object({ availabilityZone: z.string().nullish() }).nullish(),
-  tags: configTagList.nullish(),
+  instanceId: nonEmptyString,
+  imageId: nonEmptyString,
+  instanceType: nonEmptyString,
+  state: z.object({ name: nonEmptyString }),
+  launchTime: z.union([nonEmptyString, z.number()]),
+  securityGroups: z.array(z.object({ groupId: nonEmptyString })),
+  subnetId: z.nullish(z.string()),
+  vpcId: z.nullish(z.string()),
+  placement: z.nullish(z.object({ availabilityZone: z.nullish(z.string()) })),
+  tags: z.nullish(configTagList),
 });
-
-function pathOf(path: readonly PropertyKey[], prefix: string): string {
-  const joined = path
-    .map((part, index) =>
-      typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`,
-    )
-    .join('');
-  return [prefix, joined].filter((s) => s !== '').join('.');
-}
-
-function describeIssues(error: z.ZodError, prefix = ''): string {
-  return error.issues
-    .map((issue) => {
-      const where = pathOf(issue.path, prefix);
-      if (where === '') return issue.message;
-      const missing = issue.code === 'invalid_type' && issue.message.endsWith('received undefined');
-      if (missing) return `${where} is missing`;
-      // Our own messages read as a sentence about the field ("is …"); zod's stand alone.
-      return issue.message.startsWith('is ') ? `${where} ${issue.message}` : `${where}: ${issue.message}`;
-    })
-    .join('; ');
-}
 
 function itemLabel(item: unknown): string {
   if (typeof item === 'object' && item !== null && 'resourceId' in item) {
@@ -131,11 +113,9 @@ function isoTime(value: string | number | Date, label: string, field: string): s
  */
 export function factsFromConfigItem(item: unknown): InstanceFacts {
   const label = itemLabel(item);
-  const envelope = configItemSchema.safeParse(item);
-  if (!envelope.success) {
-    throw new InvalidInputError(`${label} is not usable: ${describeIssues(envelope.error)}`);
-  }
-  const { resourceId, configurationItemStatus, tags: tagMap } = envelope.data;
+  const envelope = validate(configItemSchema, item);
+  if (!envelope.ok) throw new InvalidInputError(`${label} is not usable: ${envelope.problem}`);
+  const { resourceId, configurationItemStatus, tags: tagMap } = envelope.value;
 
   if (DELETED_STATUSES.has(configurationItemStatus)) {
     const tags: Tags = { ...(tagMap ?? {}) };
@@ -148,7 +128,7 @@ export function factsFromConfigItem(item: unknown): InstanceFacts {
     };
   }
 
-  let configuration: unknown = envelope.data.configuration;
+  let configuration: unknown = envelope.value.configuration;
   if (configuration === null || configuration === undefined) {
     throw new InvalidInputError(
       `${label} is not usable: configuration is missing (status ${configurationItemStatus})`,
@@ -163,11 +143,9 @@ export function factsFromConfigItem(item: unknown): InstanceFacts {
       });
     }
   }
-  const parsed = instanceConfigurationSchema.safeParse(configuration);
-  if (!parsed.success) {
-    throw new InvalidInputError(`${label} is not usable: ${describeIssues(parsed.error, 'configuration')}`);
-  }
-  const c = parsed.data;
+  const parsed = validate(instanceConfigurationSchema, configuration, 'configuration');
+  if (!parsed.ok) throw new InvalidInputError(`${label} is not usable: ${parsed.problem}`);
+  const c = parsed.value;
   if (c.instanceId !== resourceId) {
     throw new InvalidInputError(
       `${label} is not usable: configuration.instanceId is ${c.instanceId}, not the item's resourceId`,

@@ -3,8 +3,9 @@
  * cold start with zod. A missing or malformed variable fails the cold start with a message
  * naming every problem, instead of failing some later call with a confusing AWS error.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { PhoenixError } from '../domain/errors';
+import { validate } from '../runtime/validation';
 
 /** The function's configuration is missing or wrong. */
 export class EnvironmentError extends PhoenixError {
@@ -15,27 +16,30 @@ export class EnvironmentError extends PhoenixError {
 }
 
 const EnvSchema = z.object({
-  PHOENIX_TABLE_NAME: z.string().min(1, 'is empty'),
-  PHOENIX_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:[^:]+:\d{12}:.+$/, 'is not an SNS topic ARN'),
+  PHOENIX_TABLE_NAME: z.string().check(z.minLength(1, 'is empty')),
+  PHOENIX_TOPIC_ARN: z
+    .string()
+    .check(z.regex(/^arn:aws[a-z-]*:sns:[^:]+:\d{12}:.+$/, 'is not an SNS topic ARN')),
   PHOENIX_STATE_MACHINE_ARN: z
     .string()
-    .regex(
-      /^arn:aws[a-z-]*:states:[^:]+:\d{12}:stateMachine:.+$/,
-      'is not a Step Functions state machine ARN',
+    .check(
+      z.regex(
+        /^arn:aws[a-z-]*:states:[^:]+:\d{12}:stateMachine:.+$/,
+        'is not a Step Functions state machine ARN',
+      ),
     ),
-  PHOENIX_CONSOLE_REGION: z
-    .string()
-    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'is not an AWS region')
-    .optional(),
+  PHOENIX_CONSOLE_REGION: z.optional(
+    z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'is not an AWS region')),
+  ),
 });
 
 export type EvaluatorEnvironment = z.infer<typeof EnvSchema>;
 
 /** Parses the environment, naming every missing or malformed variable at once. */
 export function parseEnvironment(env: Readonly<Record<string, string | undefined>>): EvaluatorEnvironment {
-  const parsed = EnvSchema.safeParse(env);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
+  const parsed = validate(EnvSchema, env);
+  if (parsed.ok) return parsed.value;
+  const problems = parsed.issues.map((issue) => {
     const name = issue.path.join('.');
     return env[name] === undefined ? `${name} is not set` : `${name} ${issue.message}`;
   });

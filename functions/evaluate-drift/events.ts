@@ -8,29 +8,36 @@
  * the core can choose between dropping it loudly (Config) and failing it to the
  * dead-letter destination (EventBridge) — see `core.ts`.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { validate } from '../runtime/validation';
 
 /** `i-` plus 8 or 17 hex digits: anything else in an instance position is not an EC2 instance. */
 export const INSTANCE_ID_PATTERN = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
-const InstanceId = z.string().regex(INSTANCE_ID_PATTERN, 'an EC2 instance id looks like i-0123456789abcdef0');
-const IsoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO-8601 time');
+const NonEmpty = z.string().check(z.minLength(1));
+const OptionalString = z.optional(z.string());
+const InstanceId = z
+  .string()
+  .check(z.regex(INSTANCE_ID_PATTERN, 'is not an EC2 instance id (one looks like i-0123456789abcdef0)'));
+const IsoTime = z.string().check(z.refine((s) => !Number.isNaN(Date.parse(s)), 'is not an ISO-8601 time'));
+/** A whole number, also when CloudTrail records it as a string. */
+const WholeNumber = z.coerce.number().check(z.int());
 
 // ---- AWS Config custom rule invocations -------------------------------------------------
 
 /** The Lambda event AWS Config sends a custom rule; `invokingEvent` is a JSON string inside it. */
 export const ConfigRuleInvocationSchema = z.looseObject({
-  version: z.string().optional(),
-  invokingEvent: z.string().min(1),
-  ruleParameters: z.string().optional(),
-  resultToken: z.string().min(1),
-  eventLeftScope: z.boolean().default(false),
-  executionRoleArn: z.string().optional(),
-  configRuleArn: z.string().optional(),
-  configRuleName: z.string().min(1),
-  configRuleId: z.string().optional(),
-  accountId: z.string().optional(),
-  evaluationMode: z.string().optional(),
+  version: OptionalString,
+  invokingEvent: NonEmpty,
+  ruleParameters: OptionalString,
+  resultToken: NonEmpty,
+  eventLeftScope: z._default(z.boolean(), false),
+  executionRoleArn: OptionalString,
+  configRuleArn: OptionalString,
+  configRuleName: NonEmpty,
+  configRuleId: OptionalString,
+  accountId: OptionalString,
+  evaluationMode: OptionalString,
 });
 
 /** Statuses of a configuration item; the two `Deleted` ones mean the resource is gone. */
@@ -47,43 +54,45 @@ export function isDeletedStatus(status: ConfigItemStatus): boolean {
   return status === 'ResourceDeleted' || status === 'ResourceDeletedNotRecorded';
 }
 
+const ConfigItemStatusSchema = z.enum(CONFIG_ITEM_STATUSES);
+
 /** A configuration item as Config embeds it in a change notification (configuration is an object). */
 export const ConfigurationItemSchema = z.looseObject({
   configurationItemCaptureTime: IsoTime,
-  configurationItemStatus: z.enum(CONFIG_ITEM_STATUSES),
-  resourceType: z.string().min(1),
-  resourceId: z.string().min(1),
-  awsAccountId: z.string().optional(),
-  ARN: z.string().optional(),
-  awsRegion: z.string().optional(),
-  availabilityZone: z.string().nullish(),
-  tags: z.record(z.string(), z.string()).nullish(),
-  configuration: z.unknown().optional(),
+  configurationItemStatus: ConfigItemStatusSchema,
+  resourceType: NonEmpty,
+  resourceId: NonEmpty,
+  awsAccountId: OptionalString,
+  ARN: OptionalString,
+  awsRegion: OptionalString,
+  availabilityZone: z.nullish(z.string()),
+  tags: z.nullish(z.record(z.string(), z.string())),
+  configuration: z.optional(z.unknown()),
 });
 export type ConfigurationItem = z.infer<typeof ConfigurationItemSchema>;
 
 const ItemChangeInvokingEvent = z.looseObject({
   messageType: z.literal('ConfigurationItemChangeNotification'),
   configurationItem: ConfigurationItemSchema,
-  notificationCreationTime: IsoTime.optional(),
-  recordVersion: z.string().optional(),
+  notificationCreationTime: z.optional(IsoTime),
+  recordVersion: OptionalString,
 });
 
 const OversizedInvokingEvent = z.looseObject({
   messageType: z.literal('OversizedConfigurationItemChangeNotification'),
   configurationItemSummary: z.looseObject({
     configurationItemCaptureTime: IsoTime,
-    configurationItemStatus: z.enum(CONFIG_ITEM_STATUSES),
-    resourceType: z.string().min(1),
-    resourceId: z.string().min(1),
+    configurationItemStatus: ConfigItemStatusSchema,
+    resourceType: NonEmpty,
+    resourceId: NonEmpty,
   }),
-  notificationCreationTime: IsoTime.optional(),
+  notificationCreationTime: z.optional(IsoTime),
 });
 
 const ScheduledInvokingEvent = z.looseObject({
   messageType: z.literal('ScheduledNotification'),
   notificationCreationTime: IsoTime,
-  awsAccountId: z.string().optional(),
+  awsAccountId: OptionalString,
 });
 
 const InvokingEventSchema = z.discriminatedUnion('messageType', [
@@ -95,37 +104,38 @@ const InvokingEventSchema = z.discriminatedUnion('messageType', [
 // ---- EventBridge ------------------------------------------------------------------------
 
 const EventBridgeEnvelope = z.looseObject({
-  version: z.string().optional(),
-  id: z.string().optional(),
-  'detail-type': z.string().min(1),
-  source: z.string().min(1),
-  account: z.string().optional(),
+  version: OptionalString,
+  id: OptionalString,
+  'detail-type': NonEmpty,
+  source: NonEmpty,
+  account: OptionalString,
   time: IsoTime,
-  region: z.string().optional(),
-  resources: z.array(z.string()).optional(),
+  region: OptionalString,
+  resources: z.optional(z.array(z.string())),
   detail: z.record(z.string(), z.unknown()),
 });
 
 const UserIdentity = z.looseObject({
-  type: z.string().optional(),
-  arn: z.string().optional(),
-  principalId: z.string().optional(),
-  invokedBy: z.string().optional(),
+  type: OptionalString,
+  arn: OptionalString,
+  principalId: OptionalString,
+  invokedBy: OptionalString,
 });
 
 const CloudTrailDetail = z.looseObject({
-  eventSource: z.string().min(1),
-  eventName: z.string().min(1),
-  eventTime: IsoTime.optional(),
-  eventID: z.string().optional(),
-  userIdentity: UserIdentity.optional(),
-  errorCode: z.string().optional(),
-  errorMessage: z.string().optional(),
-  requestParameters: z.unknown().optional(),
-  responseElements: z.unknown().optional(),
+  eventSource: NonEmpty,
+  eventName: NonEmpty,
+  eventTime: z.optional(IsoTime),
+  eventID: OptionalString,
+  userIdentity: z.optional(UserIdentity),
+  errorCode: OptionalString,
+  errorMessage: OptionalString,
+  requestParameters: z.optional(z.unknown()),
+  responseElements: z.optional(z.unknown()),
 });
 
-const ItemsOf = <T extends z.ZodType>(item: T) => z.looseObject({ items: z.array(item).default([]) });
+const ItemsOf = <T extends z.core.$ZodType>(item: T) =>
+  z.looseObject({ items: z._default(z.array(item), []) });
 
 const TagsRequest = z.looseObject({
   resourcesSet: ItemsOf(z.looseObject({ resourceId: z.string() })),
@@ -137,40 +147,43 @@ const RunInstancesResponse = z.looseObject({
   instancesSet: ItemsOf(z.looseObject({ instanceId: InstanceId })),
 });
 
-const LaunchTemplateRefFields = {
-  LaunchTemplateId: z.string().optional(),
-  LaunchTemplateName: z.string().optional(),
-};
-
-const CreateLaunchTemplateVersionRequest = z.looseObject({
-  CreateLaunchTemplateVersionRequest: z.looseObject(LaunchTemplateRefFields),
-});
-const CreateLaunchTemplateVersionResponse = z.looseObject({
-  CreateLaunchTemplateVersionResponse: z.looseObject({
-    launchTemplateVersion: z.looseObject({
-      launchTemplateId: z.string().optional(),
-      launchTemplateName: z.string().optional(),
-      versionNumber: z.coerce.number().int().optional(),
-    }),
-  }),
+/** The template a launch template call asked for (its request parameters, under the call's own key). */
+const RequestedTemplate = z.looseObject({
+  LaunchTemplateId: OptionalString,
+  LaunchTemplateName: OptionalString,
 });
 
-const ModifyLaunchTemplateRequest = z.looseObject({
-  ModifyLaunchTemplateRequest: z.looseObject(LaunchTemplateRefFields),
+/** The template and version a launch template call made (its response, under the call's own keys). */
+const RecordedTemplate = z.looseObject({
+  launchTemplateId: OptionalString,
+  launchTemplateName: OptionalString,
+  versionNumber: z.optional(WholeNumber),
+  defaultVersionNumber: z.optional(WholeNumber),
 });
-const ModifyLaunchTemplateResponse = z.looseObject({
-  ModifyLaunchTemplateResponse: z.looseObject({
-    launchTemplate: z.looseObject({
-      launchTemplateId: z.string().optional(),
-      launchTemplateName: z.string().optional(),
-      defaultVersionNumber: z.coerce.number().int().optional(),
-    }),
-  }),
-});
+
+/**
+ * Where each launch template call's CloudTrail record keeps the template: both record the
+ * same fields, each under its own keys, and the version that now counts under its own name
+ * (the version created; the new default version).
+ */
+const LAUNCH_TEMPLATE_RECORDS = {
+  CreateLaunchTemplateVersion: {
+    request: 'CreateLaunchTemplateVersionRequest',
+    response: 'CreateLaunchTemplateVersionResponse',
+    template: 'launchTemplateVersion',
+    version: 'versionNumber',
+  },
+  ModifyLaunchTemplate: {
+    request: 'ModifyLaunchTemplateRequest',
+    response: 'ModifyLaunchTemplateResponse',
+    template: 'launchTemplate',
+    version: 'defaultVersionNumber',
+  },
+} as const;
 
 const StateChangeDetail = z.looseObject({
   'instance-id': InstanceId,
-  state: z.string().min(1),
+  state: NonEmpty,
 });
 
 // ---- classification ---------------------------------------------------------------------
@@ -235,16 +248,17 @@ export type Classification =
   | { ok: true; event: DetectionEvent }
   | { ok: false; origin: EventOrigin; problem: string };
 
-function problemOf(error: z.ZodError): string {
-  return z.prettifyError(error).replace(/\n+/g, '; ');
-}
-
 function fail(origin: EventOrigin, problem: string): Classification {
   return { ok: false, origin, problem };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `value[key]` when `value` is an object, else `undefined`. */
+function member(value: unknown, key: string): unknown {
+  return isRecord(value) ? value[key] : undefined;
 }
 
 /** A Config invocation is recognised by its Config-only fields, whatever else is wrong with it. */
@@ -276,9 +290,9 @@ function describeValue(value: unknown): string {
 }
 
 function classifyConfigInvocation(raw: Record<string, unknown>): Classification {
-  const parsed = ConfigRuleInvocationSchema.safeParse(raw);
-  if (!parsed.success) return fail('config-rule', `Config rule invocation: ${problemOf(parsed.error)}`);
-  const invocation = parsed.data;
+  const parsed = validate(ConfigRuleInvocationSchema, raw);
+  if (!parsed.ok) return fail('config-rule', `Config rule invocation: ${parsed.problem}`);
+  const invocation = parsed.value;
 
   let invokingJson: unknown;
   try {
@@ -289,10 +303,8 @@ function classifyConfigInvocation(raw: Record<string, unknown>): Classification 
       `Config rule invocation: invokingEvent is not JSON (${(error as Error).message})`,
     );
   }
-  const invoking = InvokingEventSchema.safeParse(invokingJson);
-  if (!invoking.success) {
-    return fail('config-rule', `Config rule invocation: invokingEvent: ${problemOf(invoking.error)}`);
-  }
+  const invoking = validate(InvokingEventSchema, invokingJson, 'invokingEvent');
+  if (!invoking.ok) return fail('config-rule', `Config rule invocation: ${invoking.problem}`);
 
   const rule: ConfigRuleContext = {
     ruleName: invocation.configRuleName,
@@ -301,7 +313,7 @@ function classifyConfigInvocation(raw: Record<string, unknown>): Classification 
   };
   if (invocation.configRuleArn !== undefined) rule.ruleArn = invocation.configRuleArn;
 
-  const body = invoking.data;
+  const body = invoking.value;
   switch (body.messageType) {
     case 'ConfigurationItemChangeNotification':
       return { ok: true, event: { kind: 'config-item-change', rule, item: body.configurationItem } };
@@ -339,17 +351,18 @@ function withPrincipal<T extends object>(
 }
 
 function classifyEventBridge(raw: Record<string, unknown>): Classification {
-  const envelope = EventBridgeEnvelope.safeParse(raw);
-  if (!envelope.success) return fail('eventbridge', `EventBridge event: ${problemOf(envelope.error)}`);
-  const { source, time, detail } = envelope.data;
-  const detailType = envelope.data['detail-type'];
+  const envelope = validate(EventBridgeEnvelope, raw);
+  if (!envelope.ok) return fail('eventbridge', `EventBridge event: ${envelope.problem}`);
+  const { source, time, detail } = envelope.value;
+  const detailType = envelope.value['detail-type'];
 
   if (source === 'aws.ec2' && detailType === 'EC2 Instance State-change Notification') {
-    const parsed = StateChangeDetail.safeParse(detail);
-    if (!parsed.success) return fail('eventbridge', `EC2 state-change event: ${problemOf(parsed.error)}`);
-    if (parsed.data.state !== 'running') {
+    const parsed = validate(StateChangeDetail, detail, 'detail');
+    if (!parsed.ok) return fail('eventbridge', `EC2 state-change event: ${parsed.problem}`);
+    const stateChange = parsed.value;
+    if (stateChange.state !== 'running') {
       return ignored(
-        `instance ${parsed.data['instance-id']} is ${parsed.data.state}, only running instances are judged`,
+        `instance ${stateChange['instance-id']} is ${stateChange.state}, only running instances are judged`,
       );
     }
     return {
@@ -357,7 +370,7 @@ function classifyEventBridge(raw: Record<string, unknown>): Classification {
       event: {
         kind: 'instance-activity',
         trigger: 'StateChange',
-        instanceIds: [parsed.data['instance-id']],
+        instanceIds: [stateChange['instance-id']],
         eventTime: time,
       },
     };
@@ -373,9 +386,9 @@ function ignored(why: string): Classification {
 }
 
 function classifyCloudTrail(rawDetail: Record<string, unknown>, envelopeTime: string): Classification {
-  const parsed = CloudTrailDetail.safeParse(rawDetail);
-  if (!parsed.success) return fail('eventbridge', `CloudTrail event: ${problemOf(parsed.error)}`);
-  const detail = parsed.data;
+  const parsed = validate(CloudTrailDetail, rawDetail, 'detail');
+  if (!parsed.ok) return fail('eventbridge', `CloudTrail event: ${parsed.problem}`);
+  const detail = parsed.value;
   const name = detail.eventName;
   const where = `CloudTrail ${name}`;
   if (detail.eventSource !== 'ec2.amazonaws.com') {
@@ -399,58 +412,43 @@ function classifyCloudTrail(rawDetail: Record<string, unknown>, envelopeTime: st
   switch (name) {
     case 'CreateTags':
     case 'DeleteTags': {
-      const request = TagsRequest.safeParse(detail.requestParameters);
-      if (!request.success)
-        return fail('eventbridge', `${where}: requestParameters: ${problemOf(request.error)}`);
+      const request = validate(TagsRequest, detail.requestParameters, 'requestParameters');
+      if (!request.ok) return fail('eventbridge', `${where}: ${request.problem}`);
       // Tags on volumes, AMIs, security groups… arrive here too; only instances matter.
-      const ids = request.data.resourcesSet.items
+      const ids = request.value.resourcesSet.items
         .map((i) => i.resourceId)
         .filter((id) => INSTANCE_ID_PATTERN.test(id));
       return instances(name, ids);
     }
     case 'ModifyInstanceAttribute': {
-      const request = ModifyInstanceAttributeRequest.safeParse(detail.requestParameters);
-      if (!request.success)
-        return fail('eventbridge', `${where}: requestParameters: ${problemOf(request.error)}`);
-      return instances(name, [request.data.instanceId]);
+      const request = validate(ModifyInstanceAttributeRequest, detail.requestParameters, 'requestParameters');
+      if (!request.ok) return fail('eventbridge', `${where}: ${request.problem}`);
+      return instances(name, [request.value.instanceId]);
     }
     case 'RunInstances': {
-      const response = RunInstancesResponse.safeParse(detail.responseElements);
-      if (!response.success)
-        return fail('eventbridge', `${where}: responseElements: ${problemOf(response.error)}`);
+      const response = validate(RunInstancesResponse, detail.responseElements, 'responseElements');
+      if (!response.ok) return fail('eventbridge', `${where}: ${response.problem}`);
       return instances(
         name,
-        response.data.instancesSet.items.map((i) => i.instanceId),
+        response.value.instancesSet.items.map((i) => i.instanceId),
       );
     }
-    case 'CreateLaunchTemplateVersion': {
-      const request = CreateLaunchTemplateVersionRequest.safeParse(detail.requestParameters);
-      const response = CreateLaunchTemplateVersionResponse.safeParse(detail.responseElements);
-      const created = response.success
-        ? response.data.CreateLaunchTemplateVersionResponse.launchTemplateVersion
-        : undefined;
-      const asked = request.success ? request.data.CreateLaunchTemplateVersionRequest : undefined;
-      return launchTemplate(
-        name,
-        created?.launchTemplateId ?? asked?.LaunchTemplateId,
-        created?.launchTemplateName ?? asked?.LaunchTemplateName,
-        created?.versionNumber,
-        eventTime,
-        principal,
-      );
-    }
+    case 'CreateLaunchTemplateVersion':
     case 'ModifyLaunchTemplate': {
-      const request = ModifyLaunchTemplateRequest.safeParse(detail.requestParameters);
-      const response = ModifyLaunchTemplateResponse.safeParse(detail.responseElements);
-      const modified = response.success
-        ? response.data.ModifyLaunchTemplateResponse.launchTemplate
-        : undefined;
-      const asked = request.success ? request.data.ModifyLaunchTemplateRequest : undefined;
+      // Either side may be missing or odd (a response CloudTrail left out): use what is there.
+      const keys = LAUNCH_TEMPLATE_RECORDS[name];
+      const request = validate(RequestedTemplate, member(detail.requestParameters, keys.request));
+      const response = validate(
+        RecordedTemplate,
+        member(member(detail.responseElements, keys.response), keys.template),
+      );
+      const asked = request.ok ? request.value : undefined;
+      const made = response.ok ? response.value : undefined;
       return launchTemplate(
         name,
-        modified?.launchTemplateId ?? asked?.LaunchTemplateId,
-        modified?.launchTemplateName ?? asked?.LaunchTemplateName,
-        modified?.defaultVersionNumber,
+        made?.launchTemplateId ?? asked?.LaunchTemplateId,
+        made?.launchTemplateName ?? asked?.LaunchTemplateName,
+        made?.[keys.version],
         eventTime,
         principal,
       );

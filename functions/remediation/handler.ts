@@ -14,7 +14,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { clientConfig, type PhoenixClients } from '../aws/clients';
 import { Notifier } from '../aws/notifier';
 import { StateStore } from '../aws/state-store';
@@ -22,6 +22,7 @@ import { PhoenixError } from '../domain/errors';
 import type { CompiledDesiredState } from '../domain/model';
 import { bundledDesiredState } from '../runtime/desired-state';
 import { METRIC_NAMESPACE, PhoenixMetric, PhoenixService } from '../runtime/metric-names';
+import { validate } from '../runtime/validation';
 import { type NotifyResult, runStep, type StepDeps } from './steps';
 
 /** The function's configuration is missing or wrong: fails the cold start, loudly. */
@@ -33,18 +34,20 @@ export class RemediationEnvironmentError extends PhoenixError {
 }
 
 const EnvSchema = z.object({
-  PHOENIX_TABLE_NAME: z.string().min(1, 'is empty'),
-  PHOENIX_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:[^:]+:\d{12}:.+$/, 'is not an SNS topic ARN'),
-  PHOENIX_CONSOLE_REGION: z.string().min(1).optional(),
+  PHOENIX_TABLE_NAME: z.string().check(z.minLength(1, 'is empty')),
+  PHOENIX_TOPIC_ARN: z
+    .string()
+    .check(z.regex(/^arn:aws[a-z-]*:sns:[^:]+:\d{12}:.+$/, 'is not an SNS topic ARN')),
+  PHOENIX_CONSOLE_REGION: z.optional(z.string().check(z.minLength(1))),
 });
 
 export type RemediationEnvironment = z.infer<typeof EnvSchema>;
 
 /** Parses the environment, naming every missing or malformed variable at once. */
 export function parseEnvironment(env: Readonly<Record<string, string | undefined>>): RemediationEnvironment {
-  const parsed = EnvSchema.safeParse(env);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
+  const parsed = validate(EnvSchema, env);
+  if (parsed.ok) return parsed.value;
+  const problems = parsed.issues.map((issue) => {
     const name = issue.path.join('.');
     return env[name] === undefined ? `${name} is not set` : `${name} ${issue.message}`;
   });

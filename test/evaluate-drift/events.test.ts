@@ -104,15 +104,26 @@ describe('classifyEvent: EventBridge', () => {
     });
   });
 
-  it('falls back to the request when a launch template response is missing', () => {
-    const event = fixture('cloudtrail-modify-launch-template');
-    const detail = event.detail as Record<string, unknown>;
-    detail.responseElements = null;
-    expect(classified(event)).toMatchObject({
-      kind: 'launch-template-change',
-      template: { id: 'lt-0a1b2c3d4e5f60718' },
-    });
-  });
+  it.each([
+    ['cloudtrail-create-launch-template-version', 'CreateLaunchTemplateVersion', { name: 'web-lt' }],
+    ['cloudtrail-modify-launch-template', 'ModifyLaunchTemplate', { id: 'lt-0a1b2c3d4e5f60718' }],
+  ])(
+    '%s falls back to the request when the response is missing, with no version',
+    (name, trigger, template) => {
+      const event = fixture(name);
+      const detail = event.detail as Record<string, unknown>;
+      detail.responseElements = null;
+
+      const classifiedEvent = classified(event);
+
+      expect(classifiedEvent).toMatchObject({
+        kind: 'launch-template-change',
+        trigger,
+        template,
+      });
+      expect(classifiedEvent).not.toHaveProperty('version');
+    },
+  );
 });
 
 describe('classifyEvent: well-formed events with nothing to judge', () => {
