@@ -4,6 +4,19 @@
  * A rollback quarantines the fleet's launch template version so a bad image is not tried
  * again on the next event. Once the template is fixed (a new version), the quarantine no
  * longer matters; lifting it is for the case where the failure was not the image's fault.
+ *
+ * Lifting also lets the rolled-back drift be remediated again. Its execution was named
+ * `<instance>-<fingerprint>-<attempt>` (evaluate-drift/execution.ts) and a rollback leaves the
+ * attempt where it was (docs/adr/0010-execution-attempts.md), so the next detection of the
+ * same drift would compute the same name, which Step Functions refuses for 90 days after the
+ * execution ended. `lift` reads the drift and attempt from the execution the quarantine
+ * recorded and moves the drift to its next attempt, then deletes the quarantine: in that
+ * order, a detection in between still meets the quarantine (and starts nothing), and a lift
+ * that fails half-way can simply be run again (the move happens once per attempt).
+ *
+ * The item records one execution, the last to roll back with the version. Executions of the
+ * fleet's other drifts that reached their recheck while it was quarantined ended `skipped:
+ * quarantined`, which leaves their attempts too; nothing records them, so they stay refused.
  */
 import { makeClients } from '../../aws/clients';
 import { type Quarantine, StateStore } from '../../aws/state-store';
@@ -34,7 +47,9 @@ const USAGE = [
   '                               [--region REGION] [--endpoint URL]',
   '',
   "A rollback quarantines the fleet's launch template version: no new remediation starts",
-  'for it. `list` shows every quarantine with its cause; `lift` removes one.',
+  'for it. `list` shows every quarantine with its cause; `lift` removes one, and moves the',
+  'drift whose execution was rolled back to its next attempt, so that its next detection',
+  "starts a new remediation (Step Functions refuses an ended execution's name for 90 days).",
   '',
   'Options:',
   '  --fleet NAME       the fleet (list: only this fleet)',
@@ -49,6 +64,69 @@ const USAGE = [
 
 function formatQuarantine(q: Quarantine): string {
   return `${q.fleet}  ${q.templateId} v${q.version}  since ${q.at}  by ${q.execution}\n    cause: ${q.cause}`;
+}
+
+/** The drift an execution remediated, and the attempt it ran as. */
+export interface DriftAttempt {
+  instanceId: string;
+  fingerprint: string;
+  attempt: number;
+  /** The execution's name. */
+  execution: string;
+}
+
+/** `executionName`'s `<instance id>-<fingerprint>-<attempt>`, the fingerprint being `v<hash version>-<hex>`. */
+const DRIFT_EXECUTION_NAME = /^(i-[0-9a-f]+)-(v[0-9]+-[0-9a-f]+)-([0-9]+)$/;
+
+/**
+ * The drift and attempt of the execution a quarantine records (its ARN, or its name).
+ * Undefined for a name `executionName` did not make: `unknown`, or an execution started
+ * before names carried an attempt (its name no longer refuses anything).
+ */
+export function driftAttemptOf(execution: string): DriftAttempt | undefined {
+  const name = execution.slice(execution.lastIndexOf(':') + 1);
+  const [, instanceId = '', fingerprint = '', attempt = ''] = DRIFT_EXECUTION_NAME.exec(name) ?? [];
+  const generation = Number(attempt);
+  if (instanceId === '' || !Number.isSafeInteger(generation)) return undefined;
+  return { instanceId, fingerprint, attempt: generation, execution: name };
+}
+
+/**
+ * Lifts one quarantine and moves its execution's drift to the next attempt (see the module
+ * notes for the order). Exit code 0, or 1 when there is no such quarantine.
+ */
+async function liftOne(
+  store: StateStore,
+  lift: { fleet: string; template: string; version: number },
+  io: CliIo,
+): Promise<number> {
+  const missing = () => {
+    io.stderr(
+      `phoenix quarantine lift: no quarantine for fleet ${lift.fleet}, ${lift.template} v${lift.version} (see phoenix quarantine list)`,
+    );
+    return 1;
+  };
+  const quarantine = await store.getQuarantine(lift.fleet, lift.template, lift.version);
+  if (quarantine === undefined) return missing();
+  const drift = driftAttemptOf(quarantine.execution);
+  const next =
+    drift === undefined
+      ? undefined
+      : await store.nextAttempt(drift.instanceId, drift.fingerprint, drift.attempt);
+  if (!(await store.liftQuarantine(lift.fleet, lift.template, lift.version))) return missing();
+  io.stdout(
+    `Lifted the quarantine of ${lift.template} v${lift.version} for fleet ${lift.fleet}: the next detection may remediate with it again.`,
+  );
+  if (drift === undefined) {
+    io.stdout(
+      `Its execution ${quarantine.execution} is not named <instance>-<fingerprint>-<attempt>: no drift attempt to move.`,
+    );
+  } else {
+    io.stdout(
+      `The drift ${drift.fingerprint} of ${drift.instanceId} (execution ${drift.execution}, rolled back as attempt ${drift.attempt}) is now at attempt ${next}: its next detection starts a new remediation.`,
+    );
+  }
+  return 0;
 }
 
 /** `phoenix quarantine list|lift ...` */
@@ -101,17 +179,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       }
       return 0;
     }
-    const lifted = await store.liftQuarantine(lift.fleet, lift.template, lift.version);
-    if (!lifted) {
-      io.stderr(
-        `phoenix quarantine lift: no quarantine for fleet ${lift.fleet}, ${lift.template} v${lift.version} (see phoenix quarantine list)`,
-      );
-      return 1;
-    }
-    io.stdout(
-      `Lifted the quarantine of ${lift.template} v${lift.version} for fleet ${lift.fleet}: the next detection may remediate with it again.`,
-    );
-    return 0;
+    return await liftOne(store, lift, io);
   } catch (error) {
     io.stderr(`phoenix quarantine: table ${table}: ${describeError(error)}`);
     return 1;
