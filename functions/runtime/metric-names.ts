@@ -25,6 +25,10 @@ export const PhoenixMetric = {
   RemediationBlocked: 'RemediationBlocked',
   /** Seconds from the start of a remediation to its end (unit: Seconds). */
   RemediationDurationSeconds: 'RemediationDurationSeconds',
+  /** The evaluator received an event it cannot understand (logged whole, not processed). */
+  MalformedEvents: 'MalformedEvents',
+  /** The evaluator could not judge or act on part of an event (the rest was done; Lambda retries it). */
+  DetectionFailures: 'DetectionFailures',
 } as const;
 
 export type PhoenixMetricName = (typeof PhoenixMetric)[keyof typeof PhoenixMetric];

@@ -5,7 +5,9 @@
  *
  * Phoenix's own metrics are read with CloudWatch SEARCH expressions summed over every
  * dimension combination, so a dimension added by the code (a fleet, a team) never empties
- * a graph. Their names come from functions/runtime/metric-names.ts, shared with the code.
+ * a graph. Alarms cannot use SEARCH; those on Phoenix's metrics use a Metrics Insights query
+ * instead, which likewise matches the metric whatever its dimensions. Their names come from
+ * functions/runtime/metric-names.ts, shared with the code.
  */
 import { Aws, Duration, Names } from 'aws-cdk-lib';
 import {
@@ -16,7 +18,6 @@ import {
   GraphWidget,
   type IMetric,
   MathExpression,
-  type Metric,
   SingleValueWidget,
   TextWidget,
   TreatMissingData,
@@ -44,6 +45,10 @@ export interface AlarmThresholds {
   functionErrors?: number;
   /** Messages waiting in a dead-letter queue (default 1). */
   deadLetterMessages?: number;
+  /** Events the evaluator could not understand, per period (default 1). */
+  malformedEvents?: number;
+  /** Instances the evaluator could not judge or act on, per period (default 1). */
+  detectionFailures?: number;
   /** The period (default 5 minutes). */
   period?: Duration;
 }
@@ -69,6 +74,20 @@ export function phoenixTotal(name: PhoenixMetricName, label: string, statistic =
   });
 }
 
+/**
+ * The sum of a Phoenix metric over all its dimension combinations, in a form an alarm can
+ * watch: a Metrics Insights query FROM the namespace (not a SCHEMA) matches every dimension
+ * set, and without GROUP BY it returns the one time series an alarm needs.
+ */
+export function phoenixAlarmTotal(name: PhoenixMetricName, label: string, period: Duration): MathExpression {
+  return new MathExpression({
+    expression: `SELECT SUM(${name}) FROM "${METRIC_NAMESPACE}"`,
+    usingMetrics: {},
+    label,
+    period,
+  });
+}
+
 function phoenixWorst(name: PhoenixMetricName, statistic: string, label: string): MathExpression {
   return new MathExpression({
     expression: `MAX(SEARCH('Namespace="${METRIC_NAMESPACE}" MetricName="${name}"', '${statistic}', 300))`,
@@ -87,7 +106,7 @@ export class Monitoring extends Construct {
     super(scope, id);
     const period = props.thresholds.period ?? FIVE_MINUTES;
     const action = new SnsAction(props.topic);
-    const alarm = (alarmId: string, metric: Metric, threshold: number, description: string): Alarm => {
+    const alarm = (alarmId: string, metric: IMetric, threshold: number, description: string): Alarm => {
       const created = new Alarm(this, alarmId, {
         metric,
         threshold,
@@ -135,6 +154,24 @@ export class Monitoring extends Construct {
       );
     }
 
+    alarm(
+      'MalformedEvents',
+      phoenixAlarmTotal(PhoenixMetric.MalformedEvents, 'malformed events', period),
+      props.thresholds.malformedEvents ?? 1,
+      'Phoenix: the evaluator received events it cannot understand and did not process them. Each is logged ' +
+        'whole ("Malformed event: not processed" in the evaluator\'s log group); a malformed EventBridge event ' +
+        'also ends in the invocation dead-letter queue, a Config one is judged again by the periodic sweep. ' +
+        'Many at once usually mean an event format changed.',
+    );
+    alarm(
+      'DetectionFailures',
+      phoenixAlarmTotal(PhoenixMetric.DetectionFailures, 'detection failures', period),
+      props.thresholds.detectionFailures ?? 1,
+      'Phoenix: the evaluator could not judge or act on some instances (an AWS call failed, Config refused ' +
+        "evaluations); the rest of each event was handled and Lambda retries the invocation. The evaluator's " +
+        'log group has each failure ("Failed ..."); drift on those instances may go unremediated until it passes.',
+    );
+
     this.dashboardName = Names.uniqueResourceName(this, { maxLength: 255, separator: '-' });
     const { provenance, revision } = props.desiredState;
     this.dashboard = new Dashboard(this, 'Dashboard', {
@@ -157,6 +194,10 @@ export class Monitoring extends Construct {
       new GraphWidget({
         title: 'Detections',
         left: [phoenixTotal(PhoenixMetric.DriftDetected, 'drift detected')],
+        right: [
+          phoenixTotal(PhoenixMetric.MalformedEvents, 'malformed events'),
+          phoenixTotal(PhoenixMetric.DetectionFailures, 'detection failures'),
+        ],
         width: 8,
       }),
       new GraphWidget({

@@ -7,6 +7,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { METRIC } from '../../functions/evaluate-drift/core';
 import { METRIC_NAMESPACE, PhoenixMetric, PhoenixService } from '../../functions/runtime/metric-names';
 import { INSTANCE_API_CALLS, LAUNCH_TEMPLATE_CALLS } from '../../infra/parts/detection-rules';
 import { resolve } from './helpers/iam';
@@ -22,6 +23,24 @@ beforeAll(async () => {
   s = await synthesize();
   t = s.template;
 });
+
+/** An alarm on a Phoenix metric, paging the topic. Alarms cannot SEARCH: a Metrics Insights query FROM the namespace sums every dimension set. */
+function insightsAlarmOn(x: Synthesized, metricName: string, threshold: number, period: number): void {
+  x.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    Metrics: [
+      Match.objectLike({
+        Expression: `SELECT SUM(${metricName}) FROM "${METRIC_NAMESPACE}"`,
+        Period: period,
+        ReturnData: true,
+      }),
+    ],
+    Threshold: threshold,
+    EvaluationPeriods: 1,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    TreatMissingData: 'notBreaching',
+    AlarmActions: [{ Ref: logicalIdOf(x.stack, x.remediator.topic) }],
+  });
+}
 
 describe('functions', () => {
   it.each([
@@ -332,7 +351,19 @@ describe('alarms', () => {
       { MetricName: 'ApproximateNumberOfMessagesVisible' },
       2,
     );
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+  });
+
+  it.each([
+    ['events the evaluator cannot understand', PhoenixMetric.MalformedEvents],
+    ['instances the evaluator could not judge or act on', PhoenixMetric.DetectionFailures],
+  ])('page the topic on %s, whatever dimensions the metric carries', (_what, metricName) => {
+    insightsAlarmOn(s, metricName, 1, 300);
+  });
+
+  it('watch the very metrics the evaluator emits for malformed events and detection failures', () => {
+    expect(PhoenixMetric.MalformedEvents).toBe(METRIC.malformedEvents);
+    expect(PhoenixMetric.DetectionFailures).toBe(METRIC.failures);
   });
 });
 
@@ -440,7 +471,7 @@ describe('with every option', () => {
         removalPolicy: RemovalPolicy.DESTROY,
         logRetention: RetentionDays.ONE_WEEK,
         sweepFrequency: 'Six_Hours',
-        alarmThresholds: { functionErrors: 5, period: Duration.minutes(15) },
+        alarmThresholds: { functionErrors: 5, detectionFailures: 3, period: Duration.minutes(15) },
         instanceRoleArns: ['arn:aws:iam::123456789012:role/reporting-instance'],
         logLevel: 'DEBUG',
       },
@@ -511,7 +542,7 @@ describe('with every option', () => {
         ]),
       },
     });
-    o.template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    o.template.resourceCountIs('AWS::CloudWatch::Alarm', 9);
   });
 
   it('applies the removal policy, retention, sweep frequency, thresholds and log level', () => {
@@ -529,6 +560,8 @@ describe('with every option', () => {
       Threshold: 5,
       Period: 900,
     });
+    insightsAlarmOn(o, PhoenixMetric.DetectionFailures, 3, 900);
+    insightsAlarmOn(o, PhoenixMetric.MalformedEvents, 1, 900);
     o.template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ LOG_LEVEL: 'DEBUG' }) },
     });
