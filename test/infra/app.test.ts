@@ -185,6 +185,24 @@ describe('npm run synth', () => {
   );
 });
 
+describe('the SDK calls a source file makes, as IAM actions', () => {
+  it('are its command imports, a transaction counting as every item action IAM authorizes it by', () => {
+    const source = [
+      "import { type AttributeValue, BatchGetItemCommand, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';",
+      "import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';",
+      "import type { Instance } from '@aws-sdk/client-ec2';",
+    ].join('\n');
+    expect(sdkActionsIn(source).sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'ec2:TerminateInstances',
+    ]);
+  });
+});
+
 /** What infra adds to every function role, whatever its code: logs, traces, DLQ, the topic key. */
 const INFRA_ACTIONS = new Set([
   'logs:CreateLogStream',
@@ -209,7 +227,26 @@ const IAM_PREFIX: Record<string, string> = {
   'client-config-service': 'config',
 };
 
-/** `ec2:TerminateInstances` for every `TerminateInstancesCommand` a source file imports (value imports only). */
+/**
+ * Commands IAM does not authorize by their own name but per item action: a
+ * TransactWriteItems needs the action of each item it may carry (Put, Delete, Update,
+ * ConditionCheck), a TransactGetItems GetItem. Any other command is its own action
+ * (`BatchGetItemCommand` is `dynamodb:BatchGetItem`).
+ */
+const ITEM_ACTIONS: Readonly<Record<string, readonly string[]>> = {
+  'dynamodb:TransactWriteItems': [
+    'dynamodb:PutItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:ConditionCheckItem',
+  ],
+  'dynamodb:TransactGetItems': ['dynamodb:GetItem'],
+};
+
+/**
+ * `ec2:TerminateInstances` for every `TerminateInstancesCommand` a source file imports (value
+ * imports only), or the item actions of a transaction.
+ */
 function sdkActionsIn(source: string): string[] {
   const actions: string[] = [];
   for (const match of source.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/(client-[a-z0-9-]+)'/g)) {
@@ -219,7 +256,9 @@ function sdkActionsIn(source: string): string[] {
     for (const raw of names.split(',')) {
       const name = raw.trim();
       const command = /^([A-Z][A-Za-z0-9]+)Command$/.exec(name);
-      if (command?.[1] !== undefined) actions.push(`${prefix}:${command[1]}`);
+      if (command?.[1] === undefined) continue;
+      const action = `${prefix}:${command[1]}`;
+      actions.push(...(ITEM_ACTIONS[action] ?? [action]));
     }
   }
   return actions;
