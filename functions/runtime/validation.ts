@@ -131,7 +131,7 @@ function tooSmall(
       if (exact) return `must hold exactly ${limit} items`;
       return Number(limit) <= 1 && inclusive ? 'is empty' : `holds fewer than ${limit} items`;
     default:
-      return `is ${shown(input)}, ${inclusive ? 'less than' : 'not more than'} ${limit}`;
+      return `is ${shown(input)}, ${inclusive ? 'below the minimum of' : 'must be more than'} ${limit}`;
   }
 }
 
@@ -143,7 +143,7 @@ function tooBig(origin: string, limit: number | bigint, inclusive: boolean, exac
     case 'set':
       return exact ? `must hold exactly ${limit} items` : `holds more than ${limit} items`;
     default:
-      return `is ${shown(input)}, ${inclusive ? 'more than' : 'not less than'} ${limit}`;
+      return `is ${shown(input)}, ${inclusive ? 'above the maximum of' : 'must be less than'} ${limit}`;
   }
 }
 

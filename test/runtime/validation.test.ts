@@ -22,6 +22,7 @@ const Item = z.object({
   when: z.optional(z.union([z.string(), z.number()])),
   tags: z.optional(z.array(z.object({ key: z.string() }))),
   arn: z.optional(z.string().check(z.regex(/^arn:/, 'is not an ARN'))),
+  share: z.optional(z.number().check(z.gt(0), z.lt(1))),
 });
 
 describe('validate', () => {
@@ -37,8 +38,10 @@ describe('validate', () => {
     ['a value of the wrong type', { id: 7 }, 'id is a number, not a string'],
     ['null for an object', null, 'the value is null, not an object'],
     ['an array for an object', [], 'the value is an array, not an object'],
-    ['a number below its minimum', { id: 'a', size: 0 }, 'size is 0, less than 1'],
-    ['a number above its maximum', { id: 'a', size: 11 }, 'size is 11, more than 10'],
+    ['a number below its minimum', { id: 'a', size: 0 }, 'size is 0, below the minimum of 1'],
+    ['a number above its maximum', { id: 'a', size: 11 }, 'size is 11, above the maximum of 10'],
+    ['a number at an exclusive lower bound', { id: 'a', share: 0 }, 'share is 0, must be more than 0'],
+    ['a number at an exclusive upper bound', { id: 'a', share: 1 }, 'share is 1, must be less than 1'],
     ['a fraction for a whole number', { id: 'a', size: 1.5 }, 'size is 1.5, not a whole number'],
     ['a value outside an enum', { id: 'a', kind: 'db' }, 'kind is "db", not one of "web", "worker"'],
     ['another literal', { id: 'a', version: 2 }, 'version is 2, not 1'],
