@@ -6,7 +6,11 @@
  * Selection is done server-side with filters (never a full account scan filtered in memory),
  * pages are as large as EC2 allows, and every answer is converted to the engine's facts.
  */
-import { type AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  type AutoScalingClient,
+  type AutoScalingGroup,
+  DescribeAutoScalingGroupsCommand,
+} from '@aws-sdk/client-auto-scaling';
 import {
   DescribeInstancesCommand,
   DescribeLaunchTemplateVersionsCommand,
@@ -177,4 +181,37 @@ export async function propagatedTagsOf(autoScaling: AutoScaling, groupName: stri
     }
   }
   return tags;
+}
+
+/**
+ * The launch template version an Auto Scaling group launches from, resolved; undefined for a
+ * group on a launch configuration. When the group names the same template and version as an
+ * already resolved spec (`known`: the fleet's declared template, the common case), that
+ * resolution is reused instead of asking EC2 again.
+ */
+export async function groupLaunchTemplate(
+  ec2: Ec2,
+  group: AutoScalingGroup,
+  known?: { spec: LaunchTemplateSpec; facts: LaunchTemplateFacts },
+): Promise<LaunchTemplateFacts | undefined> {
+  const spec =
+    group.LaunchTemplate ??
+    group.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification ??
+    undefined;
+  if (spec === undefined) return undefined;
+  const raw = spec.Version ?? '$Default';
+  const parsed = raw === '$Latest' || raw === '$Default' ? raw : Number(raw);
+  const version: LaunchTemplateSpec['version'] =
+    typeof parsed === 'number' && !Number.isInteger(parsed) ? '$Default' : parsed;
+  if (known !== undefined && String(known.spec.version) === String(version)) {
+    const sameTemplate =
+      spec.LaunchTemplateId !== undefined
+        ? spec.LaunchTemplateId === known.facts.id
+        : spec.LaunchTemplateName === known.facts.name;
+    if (sameTemplate) return known.facts;
+  }
+  const ref: LaunchTemplateSpec = { version };
+  if (spec.LaunchTemplateId) ref.id = spec.LaunchTemplateId;
+  else if (spec.LaunchTemplateName) ref.name = spec.LaunchTemplateName;
+  return resolveLaunchTemplate(ec2, ref);
 }

@@ -21,9 +21,17 @@
  *
  * Every lease is its own item taken with a conditional put, so two executions can never
  * hold the same slot: the concurrency limit holds without a lock or a read-modify-write.
+ *
+ * A remediation's happy path is counted in calls (bench: remediation overhead), so the
+ * common cases take one request each: the pause switch and the quarantine are read in one
+ * batch, a launch-before-terminate lease and its group lock are one transaction, a claim
+ * and the lock's release are one transaction, and so is the final release of everything.
  */
 import {
   type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  type CancellationReason,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   type DynamoDBClient,
@@ -31,6 +39,10 @@ import {
   PutItemCommand,
   QueryCommand,
   type QueryCommandOutput,
+  TransactionCanceledException,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { InvalidInputError } from '../domain/errors';
 
@@ -80,6 +92,12 @@ export interface LeaseRequest {
   disruption: number;
   /** The lease frees itself after this long, so a dead execution cannot block the fleet. */
   ttlSeconds: number;
+  /**
+   * Also take the lock on this Auto Scaling group's capacity, in the same transaction: a
+   * surge changes the group next, and a lease without the lock (or the lock without a slot)
+   * would only make the other wait for nothing.
+   */
+  groupLock?: { group: string; ttlSeconds: number };
 }
 
 export interface Lease {
@@ -92,7 +110,28 @@ export interface Lease {
   expiresAt: number;
 }
 
-export type LeaseDecision = { granted: true; lease: Lease } | { granted: false; reason: string };
+export type LeaseDecision =
+  | { granted: true; lease: Lease & { groupLocked: boolean } }
+  | {
+      granted: false;
+      reason: string;
+      /** Set when the budget allowed it but the group lock is held by another execution. */
+      groupHeldBy?: GroupLock;
+    };
+
+/** The pause switch and one version's quarantine, read together before a remediation starts. */
+export interface RemediationGate {
+  pause: PauseState;
+  quarantine?: Quarantine;
+}
+
+/** What {@link StateStore.recordGroupChange} found. */
+export type RecordOutcome =
+  | { outcome: 'recorded' }
+  /** The holder had already recorded a change (a retried step): this is it, untouched. */
+  | { outcome: 'already-recorded'; change: GroupChange }
+  /** The holder does not hold the lock (never took it, or it expired). */
+  | { outcome: 'not-held' };
 
 /**
  * What the holder of a group lock is doing with the group: recorded before the group is
@@ -205,13 +244,7 @@ export class StateStore {
         ConsistentRead: true,
       }),
     );
-    if (Item === undefined) return { paused: false };
-    const state: PauseState = { paused: Item.paused?.BOOL === true };
-    const by = str(Item, 'by');
-    const at = str(Item, 'at');
-    if (by !== undefined) state.by = by;
-    if (at !== undefined) state.at = at;
-    return state;
+    return pauseFromItem(Item);
   }
 
   /** True while an operator has paused new remediations. */
@@ -235,6 +268,31 @@ export class StateStore {
       }),
     );
     return { paused, by: by === '' ? 'unknown' : by, at };
+  }
+
+  /**
+   * The pause switch and the quarantine of one launch template version for one fleet, in one
+   * strongly consistent batch read: what a remediation must know before it may start.
+   */
+  async remediationGate(key: QuarantineKey): Promise<RemediationGate> {
+    const pauseKey = { pk: { S: CONTROL_PK }, sk: { S: PAUSE_SK } };
+    const quarantineKey = { pk: { S: QUARANTINE_PK }, sk: { S: quarantineSk(key) } };
+    const found: Record<string, AttributeValue>[] = [];
+    let keys: Record<string, AttributeValue>[] | undefined = [pauseKey, quarantineKey];
+    // DynamoDB may leave keys unprocessed under load: ask again for those only.
+    for (let round = 0; keys !== undefined && keys.length > 0; round += 1) {
+      if (round === 5) throw new Error('DynamoDB left the pause and quarantine reads unprocessed five times');
+      const page: BatchGetItemCommandOutput = await this.#dynamodb.send(
+        new BatchGetItemCommand({ RequestItems: { [this.#table]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      found.push(...(page.Responses?.[this.#table] ?? []));
+      keys = page.UnprocessedKeys?.[this.#table]?.Keys;
+    }
+    const pauseItem = found.find((item) => str(item, 'pk') === CONTROL_PK);
+    const quarantineItem = found.find((item) => str(item, 'pk') === QUARANTINE_PK);
+    const gate: RemediationGate = { pause: pauseFromItem(pauseItem) };
+    if (quarantineItem !== undefined) gate.quarantine = quarantineFromItem(quarantineItem);
+    return gate;
   }
 
   // ---- notification de-duplication ----------------------------------------------------
@@ -357,36 +415,169 @@ export class StateStore {
     const expiresAt = nowSeconds + request.ttlSeconds;
     const pk = `lease#${request.fleet}`;
 
+    const floor = healthyFloor(request.desired, request.minHealthyPercent);
+    const belowFloor = request.healthy - request.disruption < floor;
+    // Launch before terminate takes one slot and nothing else: one transaction, no read.
+    if (request.disruption === 0 && request.maxConcurrent + 1 <= MAX_TRANSACTION_ITEMS) {
+      if (belowFloor) return { granted: false, reason: floorReason(request, floor) };
+      return this.#leaseInOneTransaction(request, pk, expiresAt, nowSeconds);
+    }
+
     const live = (await this.#queryAll(pk)).filter((item) => (num(item, 'expiresAt') ?? 0) >= nowSeconds);
     const mine = live.filter((item) => str(item, 'holder') === request.holder);
     const mineHasSlot = mine.some((item) => str(item, 'sk')?.startsWith('slot#'));
     const mineDips = mine.filter((item) => str(item, 'sk')?.startsWith('dip#')).length;
+    let decision: LeaseDecision;
     if (mineHasSlot && mineDips >= request.disruption) {
       const items = mine.map((item) => str(item, 'sk') ?? '');
-      return { granted: true, lease: { ...leaseBase(request), items, expiresAt: maxExpiry(mine) } };
-    }
-
-    const floor = healthyFloor(request.desired, request.minHealthyPercent);
-    if (request.healthy - request.disruption < floor) {
-      return {
-        granted: false,
-        reason:
-          `fleet ${request.fleet} has ${request.healthy} healthy of ${request.desired}; ` +
-          `taking ${request.disruption} out would cross its floor of ${floor} (minHealthyPercent ${request.minHealthyPercent})`,
+      decision = {
+        granted: true,
+        lease: { ...leaseBase(request), items, expiresAt: maxExpiry(mine), groupLocked: false },
       };
+    } else if (belowFloor) {
+      return { granted: false, reason: floorReason(request, floor) };
+    } else {
+      decision = await this.#leaseSlotBySlot(request, pk, mine, expiresAt, nowSeconds, floor);
     }
+    if (!decision.granted || request.groupLock === undefined) return decision;
+    const lock = await this.acquireGroupLock({
+      group: request.groupLock.group,
+      holder: request.holder,
+      instanceId: request.instanceId,
+      ttlSeconds: request.groupLock.ttlSeconds,
+    });
+    if (lock.acquired) return { granted: true, lease: { ...decision.lease, groupLocked: true } };
+    await this.releaseLease(request.fleet, request.holder, decision.lease.items);
+    return { granted: false, reason: groupBusyReason(lock.heldBy), groupHeldBy: lock.heldBy };
+  }
 
+  /**
+   * Slot `i` for the holder in one transaction that also proves it holds no other live slot
+   * (a condition check per other slot), and takes the group lock if asked. A slot of its own
+   * found by a check (a retried step) is taken again instead; a slot held by another moves
+   * on to the next.
+   */
+  async #leaseInOneTransaction(
+    request: LeaseRequest,
+    pk: string,
+    expiresAt: number,
+    nowSeconds: number,
+  ): Promise<LeaseDecision> {
+    const values = { ':now': { N: String(nowSeconds) }, ':holder': { S: request.holder } };
+    const acquiredAt = new Date(nowSeconds * 1000).toISOString();
+    const lockIndex = request.maxConcurrent;
+    let slot = 0;
+    let conflicts = 0;
+    while (slot < request.maxConcurrent) {
+      const items: TransactWriteItem[] = [];
+      for (let i = 0; i < request.maxConcurrent; i += 1) {
+        const Key = { pk: { S: pk }, sk: { S: `slot#${i}` } };
+        items.push(
+          i === slot
+            ? {
+                Put: {
+                  TableName: this.#table,
+                  Item: {
+                    ...Key,
+                    holder: { S: request.holder },
+                    instanceId: { S: request.instanceId },
+                    acquiredAt: { S: acquiredAt },
+                    expiresAt: { N: String(expiresAt) },
+                  },
+                  ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR holder = :holder',
+                  ExpressionAttributeValues: values,
+                },
+              }
+            : {
+                ConditionCheck: {
+                  TableName: this.#table,
+                  Key,
+                  ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR holder <> :holder',
+                  ExpressionAttributeValues: values,
+                },
+              },
+        );
+      }
+      if (request.groupLock !== undefined) {
+        items.push({
+          Put: {
+            TableName: this.#table,
+            Item: groupLockItem({
+              group: request.groupLock.group,
+              holder: request.holder,
+              instanceId: request.instanceId,
+              acquiredAt,
+              expiresAt: nowSeconds + request.groupLock.ttlSeconds,
+            }),
+            // A lock of its own is taken again (a retried step); the lease step comes before
+            // any change to the group, so there is no recorded change to keep.
+            ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR holder = :holder',
+            ExpressionAttributeValues: values,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        });
+      }
+      try {
+        await this.#dynamodb.send(new TransactWriteItemsCommand({ TransactItems: items }));
+        return {
+          granted: true,
+          lease: {
+            ...leaseBase(request),
+            items: [`slot#${slot}`],
+            expiresAt,
+            groupLocked: request.groupLock !== undefined,
+          },
+        };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        const lockReason = reasons[lockIndex];
+        if (request.groupLock !== undefined && failedCondition(lockReason)) {
+          const heldBy = groupLockFromItem(request.groupLock.group, lockReason?.Item) ?? {
+            group: request.groupLock.group,
+            holder: 'unknown',
+            instanceId: 'unknown',
+            acquiredAt,
+            expiresAt: nowSeconds,
+          };
+          return { granted: false, reason: groupBusyReason(heldBy), groupHeldBy: heldBy };
+        }
+        const mine = reasons.findIndex((reason, i) => i !== slot && i < lockIndex && failedCondition(reason));
+        if (mine >= 0) {
+          slot = mine;
+        } else if (failedCondition(reasons[slot])) {
+          slot += 1;
+        } else if (conflicts < MAX_CONFLICTS) {
+          // Another transaction touched the same items at the same moment (many executions
+          // start together after a template change): ask again after a short random pause.
+          conflicts += 1;
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** conflicts));
+        } else {
+          return {
+            granted: false,
+            reason: `fleet ${request.fleet}: too many replacements asked for a slot at the same moment; asking again later`,
+          };
+        }
+      }
+    }
+    return { granted: false, reason: concurrencyReason(request) };
+  }
+
+  /** The slow path: a read of the fleet's live leases, then one conditional put per slot or dip tried. */
+  async #leaseSlotBySlot(
+    request: LeaseRequest,
+    pk: string,
+    mine: Record<string, AttributeValue>[],
+    expiresAt: number,
+    nowSeconds: number,
+    floor: number,
+  ): Promise<LeaseDecision> {
+    const mineSlot = mine.map((item) => str(item, 'sk') ?? '').find((sk) => sk.startsWith('slot#'));
     const taken: string[] = [];
-    const slot = mineHasSlot
-      ? mine.map((item) => str(item, 'sk') ?? '').find((sk) => sk.startsWith('slot#'))
-      : await this.#takeOne(pk, 'slot', request.maxConcurrent, request, expiresAt, nowSeconds);
-    if (slot === undefined) {
-      return {
-        granted: false,
-        reason: `fleet ${request.fleet} already has ${request.maxConcurrent} replacement(s) in flight (maxConcurrent ${request.maxConcurrent})`,
-      };
-    }
-    if (!mineHasSlot) taken.push(slot);
+    const slot =
+      mineSlot ?? (await this.#takeOne(pk, 'slot', request.maxConcurrent, request, expiresAt, nowSeconds));
+    if (slot === undefined) return { granted: false, reason: concurrencyReason(request) };
+    if (mineSlot === undefined) taken.push(slot);
 
     // Headroom for disruptive replacements: one dip slot per instance the floor can spare.
     const dipsAllowed = request.healthy - floor;
@@ -405,7 +596,10 @@ export class StateStore {
       taken.push(dip);
       dips.push(dip);
     }
-    return { granted: true, lease: { ...leaseBase(request), items: [slot, ...dips], expiresAt } };
+    return {
+      granted: true,
+      lease: { ...leaseBase(request), items: [slot, ...dips], expiresAt, groupLocked: false },
+    };
   }
 
   /**
@@ -414,25 +608,56 @@ export class StateStore {
    * that says which execution asked for them: the first to claim one owns it. True when
    * `holder` owns it (now or already).
    */
-  async claimReplacement(instanceId: string, holder: string, ttlSeconds: number): Promise<boolean> {
+  async claimReplacement(
+    instanceId: string,
+    holder: string,
+    ttlSeconds: number,
+    options: { releaseGroupLock?: string } = {},
+  ): Promise<boolean> {
     if (instanceId === '' || holder === '')
       throw new InvalidInputError('a replacement claim needs an instance and a holder');
     nonNegativeInteger('ttlSeconds', ttlSeconds);
     const nowSeconds = epochSeconds(this.#clock());
+    const claim = {
+      TableName: this.#table,
+      Item: {
+        pk: { S: `replacement#${instanceId}` },
+        sk: { S: 'claim' },
+        holder: { S: holder },
+        expiresAt: { N: String(nowSeconds + ttlSeconds) },
+      },
+      ConditionExpression: 'attribute_not_exists(pk) OR holder = :holder OR expiresAt < :now',
+      ExpressionAttributeValues: { ':holder': { S: holder }, ':now': { N: String(nowSeconds) } },
+    };
+    const group = options.releaseGroupLock;
+    if (group !== undefined) {
+      // Found and claimed is when the holder lets the next execution change the group: both at once.
+      try {
+        await this.#dynamodb.send(
+          new TransactWriteItemsCommand({
+            TransactItems: [
+              { Put: claim },
+              {
+                Delete: {
+                  TableName: this.#table,
+                  Key: groupLockKey(group),
+                  ConditionExpression: 'holder = :holder',
+                  ExpressionAttributeValues: { ':holder': { S: holder } },
+                },
+              },
+            ],
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        if (failedCondition(error.CancellationReasons?.[0])) return false;
+        if (!failedCondition(error.CancellationReasons?.[1])) throw error;
+        // The lock is no longer the holder's (it expired): the claim alone.
+      }
+    }
     try {
-      await this.#dynamodb.send(
-        new PutItemCommand({
-          TableName: this.#table,
-          Item: {
-            pk: { S: `replacement#${instanceId}` },
-            sk: { S: 'claim' },
-            holder: { S: holder },
-            expiresAt: { N: String(nowSeconds + ttlSeconds) },
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR holder = :holder OR expiresAt < :now',
-          ExpressionAttributeValues: { ':holder': { S: holder }, ':now': { N: String(nowSeconds) } },
-        }),
-      );
+      await this.#dynamodb.send(new PutItemCommand(claim));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
@@ -520,43 +745,91 @@ export class StateStore {
     nonNegativeInteger('ttlSeconds', request.ttlSeconds);
     const now = this.#clock();
     const nowSeconds = epochSeconds(now);
-    const current = await this.getGroupLock(request.group);
-    const mine = current?.holder === request.holder ? current : undefined;
     const lock: GroupLock = {
       group: request.group,
       holder: request.holder,
       instanceId: request.instanceId,
-      acquiredAt: mine?.acquiredAt ?? now.toISOString(),
+      acquiredAt: now.toISOString(),
       expiresAt: nowSeconds + request.ttlSeconds,
     };
-    if (mine?.change !== undefined) lock.change = mine.change;
+    let held: Record<string, AttributeValue> | undefined;
     try {
-      await this.#putGroupLock(lock, 'attribute_not_exists(pk) OR expiresAt < :now OR holder = :holder');
+      await this.#dynamodb.send(
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: groupLockItem(lock),
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+          ExpressionAttributeValues: { ':now': { N: String(nowSeconds) } },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
       return { acquired: true, lock };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const heldBy = await this.getGroupLock(request.group);
-      // Released between the two reads: the caller simply asks again (a retry).
-      return {
-        acquired: false,
-        heldBy: heldBy ?? { ...lock, holder: 'unknown', acquiredAt: now.toISOString() },
-      };
+      held = error.Item;
     }
+    const current = groupLockFromItem(request.group, held) ?? (await this.getGroupLock(request.group));
+    if (current?.holder === request.holder) {
+      // Its own lock (a retried step): renewed, with the change it recorded kept.
+      try {
+        const { Attributes } = await this.#dynamodb.send(
+          new UpdateItemCommand({
+            TableName: this.#table,
+            Key: groupLockKey(request.group),
+            UpdateExpression: 'SET expiresAt = :expiresAt',
+            ConditionExpression: 'holder = :holder',
+            ExpressionAttributeValues: {
+              ':expiresAt': { N: String(lock.expiresAt) },
+              ':holder': { S: request.holder },
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        const renewed = groupLockFromItem(request.group, Attributes);
+        if (renewed !== undefined) return { acquired: true, lock: renewed };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    // Released between the two requests: the caller simply asks again (a retry).
+    return {
+      acquired: false,
+      heldBy: current ?? { ...lock, holder: 'unknown', acquiredAt: now.toISOString() },
+    };
   }
 
   /**
-   * Records what the holder is about to do to the group, before doing it. False when
-   * `holder` no longer holds the lock (it expired and someone else took it): do nothing then.
+   * Records what the holder is about to do to the group, before doing it, unless it already
+   * recorded a change (a retried step gets that one back, untouched). `not-held` when the
+   * holder does not hold the lock (never took it, or it expired and someone else took it):
+   * do nothing to the group then.
    */
-  async recordGroupChange(group: string, holder: string, change: GroupChange): Promise<boolean> {
-    const current = await this.getGroupLock(group);
-    if (current === undefined || current.holder !== holder) return false;
+  async recordGroupChange(group: string, holder: string, change: GroupChange): Promise<RecordOutcome> {
+    const nowSeconds = epochSeconds(this.#clock());
     try {
-      await this.#putGroupLock({ ...current, change }, 'holder = :holder AND expiresAt >= :now');
-      return true;
+      await this.#dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: groupLockKey(group),
+          UpdateExpression: 'SET #change = :change',
+          ConditionExpression: 'holder = :holder AND expiresAt >= :now AND attribute_not_exists(#change)',
+          ExpressionAttributeNames: { '#change': 'change' },
+          ExpressionAttributeValues: {
+            ':change': { S: JSON.stringify(change) },
+            ':holder': { S: holder },
+            ':now': { N: String(nowSeconds) },
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { outcome: 'recorded' };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = groupLockFromItem(group, error.Item);
+      if (current === undefined || current.holder !== holder || current.expiresAt < nowSeconds)
+        return { outcome: 'not-held' };
+      if (current.change !== undefined) return { outcome: 'already-recorded', change: current.change };
+      return { outcome: 'not-held' };
     }
   }
 
@@ -583,51 +856,57 @@ export class StateStore {
     const { Item } = await this.#dynamodb.send(
       new GetItemCommand({ TableName: this.#table, Key: groupLockKey(group), ConsistentRead: true }),
     );
-    if (Item === undefined) return undefined;
-    const expiresAt = num(Item, 'expiresAt') ?? 0;
-    if (expiresAt < epochSeconds(this.#clock())) return undefined;
-    const lock: GroupLock = {
-      group,
-      holder: str(Item, 'holder') ?? '',
-      instanceId: str(Item, 'instanceId') ?? '',
-      acquiredAt: str(Item, 'acquiredAt') ?? '',
-      expiresAt,
-    };
-    const change = str(Item, 'change');
-    if (change !== undefined) lock.change = JSON.parse(change) as GroupChange;
+    const lock = groupLockFromItem(group, Item);
+    if (lock === undefined || lock.expiresAt < epochSeconds(this.#clock())) return undefined;
     return lock;
   }
 
-  async #putGroupLock(lock: GroupLock, condition: string): Promise<void> {
-    const item: Record<string, AttributeValue> = {
-      ...groupLockKey(lock.group),
-      holder: { S: lock.holder },
-      instanceId: { S: lock.instanceId === '' ? 'unknown' : lock.instanceId },
-      acquiredAt: { S: lock.acquiredAt },
-      expiresAt: { N: String(lock.expiresAt) },
-    };
-    if (lock.change !== undefined) item.change = { S: JSON.stringify(lock.change) };
-    await this.#dynamodb.send(
-      new PutItemCommand({
-        TableName: this.#table,
-        Item: item,
-        ConditionExpression: condition,
-        ExpressionAttributeValues: {
-          ':now': { N: String(epochSeconds(this.#clock())) },
-          ':holder': { S: lock.holder },
-        },
-      }),
-    );
+  /**
+   * Releases the lease items `holder` holds for `fleet`; returns how many it released. With
+   * `items` (the lease as granted) they are deleted directly; without, the fleet's leases are
+   * read first to find them.
+   */
+  async releaseLease(fleet: string, holder: string, items?: readonly string[]): Promise<number> {
+    const pk = `lease#${fleet}`;
+    const sks =
+      items ??
+      (await this.#queryAll(pk))
+        .filter((item) => str(item, 'holder') === holder)
+        .map((item) => str(item, 'sk') ?? '');
+    const released = await Promise.all(sks.map((sk) => this.#releaseItem(pk, sk, holder)));
+    return released.filter(Boolean).length;
   }
 
-  /** Releases every lease item `holder` holds for `fleet`; returns how many it released. */
-  async releaseLease(fleet: string, holder: string): Promise<number> {
-    const pk = `lease#${fleet}`;
-    const mine = (await this.#queryAll(pk)).filter((item) => str(item, 'holder') === holder);
-    const released = await Promise.all(
-      mine.map((item) => this.#releaseItem(pk, str(item, 'sk') ?? '', holder)),
-    );
-    return released.filter(Boolean).length;
+  /**
+   * The end of a remediation: its group lock (if any) and its lease items, released in one
+   * transaction. Anything no longer the holder's (expired and taken) is left alone: then each
+   * is released on its own. Returns how many lease items were released.
+   */
+  async releaseAll(release: {
+    holder: string;
+    fleet: string;
+    items: readonly string[];
+    group?: string;
+  }): Promise<number> {
+    const pk = `lease#${release.fleet}`;
+    const holderIs = {
+      ConditionExpression: 'holder = :holder',
+      ExpressionAttributeValues: { ':holder': { S: release.holder } },
+    };
+    const deletes: TransactWriteItem[] = release.items.map((sk) => ({
+      Delete: { TableName: this.#table, Key: { pk: { S: pk }, sk: { S: sk } }, ...holderIs },
+    }));
+    if (release.group !== undefined)
+      deletes.push({ Delete: { TableName: this.#table, Key: groupLockKey(release.group), ...holderIs } });
+    if (deletes.length === 0) return 0;
+    try {
+      await this.#dynamodb.send(new TransactWriteItemsCommand({ TransactItems: deletes }));
+      return release.items.length;
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+    }
+    if (release.group !== undefined) await this.releaseGroupLock(release.group, release.holder);
+    return this.releaseLease(release.fleet, release.holder, release.items);
   }
 
   /** The live leases of a fleet (for operators, and for tests checking the budget). */
@@ -758,4 +1037,69 @@ function quarantineFromItem(item: Record<string, AttributeValue>): Quarantine {
     execution: str(item, 'execution') ?? '',
     at: str(item, 'at') ?? '',
   };
+}
+
+/** A transaction has room for this many items. */
+const MAX_TRANSACTION_ITEMS = 100;
+/** Transaction conflicts a lease request sits out before it is denied (and backs off in the state machine). */
+const MAX_CONFLICTS = 4;
+
+function failedCondition(reason: CancellationReason | undefined): boolean {
+  return reason?.Code === 'ConditionalCheckFailed';
+}
+
+function floorReason(request: LeaseRequest, floor: number): string {
+  return (
+    `fleet ${request.fleet} has ${request.healthy} healthy of ${request.desired}; ` +
+    `taking ${request.disruption} out would cross its floor of ${floor} (minHealthyPercent ${request.minHealthyPercent})`
+  );
+}
+
+function concurrencyReason(request: LeaseRequest): string {
+  return `fleet ${request.fleet} already has ${request.maxConcurrent} replacement(s) in flight (maxConcurrent ${request.maxConcurrent})`;
+}
+
+function groupBusyReason(lock: GroupLock): string {
+  const name = lock.holder.split(':').at(-1) ?? lock.holder;
+  return `Auto Scaling group ${lock.group} is being changed by execution ${name} (replacing ${lock.instanceId}) until it has found its replacement; the lock expires by ${new Date(lock.expiresAt * 1000).toISOString()} at the latest`;
+}
+
+function pauseFromItem(item: Record<string, AttributeValue> | undefined): PauseState {
+  if (item === undefined) return { paused: false };
+  const state: PauseState = { paused: item.paused?.BOOL === true };
+  const by = str(item, 'by');
+  const at = str(item, 'at');
+  if (by !== undefined) state.by = by;
+  if (at !== undefined) state.at = at;
+  return state;
+}
+
+function groupLockItem(lock: GroupLock): Record<string, AttributeValue> {
+  const item: Record<string, AttributeValue> = {
+    ...groupLockKey(lock.group),
+    holder: { S: lock.holder },
+    instanceId: { S: lock.instanceId === '' ? 'unknown' : lock.instanceId },
+    acquiredAt: { S: lock.acquiredAt },
+    expiresAt: { N: String(lock.expiresAt) },
+  };
+  if (lock.change !== undefined) item.change = { S: JSON.stringify(lock.change) };
+  return item;
+}
+
+/** The lock an item describes, expired or not; undefined for no item. */
+function groupLockFromItem(
+  group: string,
+  item: Record<string, AttributeValue> | undefined,
+): GroupLock | undefined {
+  if (item === undefined || str(item, 'holder') === undefined) return undefined;
+  const lock: GroupLock = {
+    group,
+    holder: str(item, 'holder') ?? '',
+    instanceId: str(item, 'instanceId') ?? '',
+    acquiredAt: str(item, 'acquiredAt') ?? '',
+    expiresAt: num(item, 'expiresAt') ?? 0,
+  };
+  const change = str(item, 'change');
+  if (change !== undefined) lock.change = JSON.parse(change) as GroupChange;
+  return lock;
 }

@@ -109,6 +109,30 @@ export type SkipReason =
   | 'quarantined'
   | 'source-drift';
 
+/**
+ * What the recheck saw, carried to the plan and the lease a second later so they need not
+ * ask AWS again: the instance's placement and, for a group member, the group.
+ */
+export const SnapshotSchema = z.object({
+  instance: z.object({
+    vpcId: z.string().optional(),
+    subnetId: z.string().optional(),
+    launchedFromTemplate: z.boolean(),
+    autoScalingGroup: z.string().optional(),
+  }),
+  group: z
+    .object({
+      name: z.string(),
+      desired: z.number().int().min(0),
+      min: z.number().int().min(0),
+      max: z.number().int().min(0),
+      targetGroupArns: z.array(z.string()),
+      members: z.array(z.object({ id: z.string(), lifecycle: z.string(), healthy: z.boolean() })),
+    })
+    .optional(),
+});
+export type Snapshot = z.infer<typeof SnapshotSchema>;
+
 export const RecheckResultSchema = z.object({
   decision: z.enum(['proceed', 'skip', 'wait']),
   reason: z.string(),
@@ -119,6 +143,8 @@ export const RecheckResultSchema = z.object({
   windowOpensAt: z.string().optional(),
   timings: TimingsSchema,
   checkedAt: z.string(),
+  /** For `proceed`: what the recheck read (absent from executions started before it existed). */
+  snapshot: SnapshotSchema.optional(),
 });
 export type RecheckResult = z.infer<typeof RecheckResultSchema>;
 
@@ -130,11 +156,17 @@ export const PlanSchema = z.object({
   detail: z.string(),
   /** Instances this replacement takes out of service before its successor is healthy (0 or 1). */
   disruption: z.number().int().min(0),
-  /** Where the old instance is registered now: drained from, and restored to on rollback. */
+  /** Where the old instance is registered now: restored to on rollback. */
   oldTargets: z.array(TargetSchema),
+  /**
+   * The registrations Phoenix drains itself before the old instance goes: all of them, except
+   * those of the group's own target groups when the group terminates the old instance (it
+   * drains those itself). Absent in plans made before it existed: then all of `oldTargets`.
+   */
+  drainTargets: z.array(TargetSchema).optional(),
   /** Target groups the replacement must be healthy in. */
   replacementTargetGroups: z.array(z.string()),
-  /** The longest deregistration delay of `oldTargets`, capped by `maxDrainSeconds`. */
+  /** The longest deregistration delay of `drainTargets`, capped by `maxDrainSeconds`. */
   drainSeconds: z.number().int().min(0),
   asg: z
     .object({
@@ -205,12 +237,34 @@ export const RollbackResultSchema = z.object({
 });
 export type RollbackResult = z.infer<typeof RollbackResultSchema>;
 
+/**
+ * The old instance handed to its group to terminate, with the capacity lowered by one (a
+ * surge's end): the state's `$.retired`. The lease and the group lock are released with it.
+ */
+export const RetiredSchema = z.object({
+  terminating: z.boolean(),
+  /** Lease items released with it. */
+  released: z.number().int().min(0),
+  /** The lease and the lock went with it: the lease step after it has nothing left to do. */
+  leaseReleased: z.boolean(),
+});
+export type Retired = z.infer<typeof RetiredSchema>;
+
 /** The state as the steps see it: the input plus what earlier states added. */
 export const MachineDataSchema = RemediationInputSchema.extend({
   recheck: RecheckResultSchema.optional(),
   plan: PlanSchema.optional(),
   surge: GroupChangeSchema.optional(),
-  lease: z.object({ holder: z.string(), items: z.array(z.string()), expiresAt: z.number() }).optional(),
+  lease: z
+    .object({
+      holder: z.string(),
+      items: z.array(z.string()),
+      expiresAt: z.number(),
+      /** The group lock was taken with the lease (a surge): the raise needs not ask for it. */
+      groupLocked: z.boolean().optional(),
+    })
+    .optional(),
+  retired: RetiredSchema.optional(),
   replacement: z.object({ instanceId: z.string() }).optional(),
   health: HealthSchema.optional(),
   error: CaughtErrorSchema.optional(),

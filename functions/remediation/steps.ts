@@ -16,7 +16,6 @@ import {
   type AutoScalingClient,
   type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
-  DescribeAutoScalingInstancesCommand,
   DetachInstancesCommand,
   ExitStandbyCommand,
   SetDesiredCapacityCommand,
@@ -25,6 +24,7 @@ import {
 import {
   DescribeInstanceStatusCommand,
   type EC2Client,
+  type InstanceStatus,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import {
@@ -33,20 +33,19 @@ import {
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as z from 'zod';
-import { describeInstances, listFleetInstances, resolveLaunchTemplate } from '../aws/inventory';
+import {
+  describeInstances,
+  groupLaunchTemplate,
+  listFleetInstances,
+  resolveLaunchTemplate,
+} from '../aws/inventory';
 import type { NotificationPublisher } from '../aws/notifier';
 import type { GroupChange, GroupLock, Quarantine, StateStore } from '../aws/state-store';
 import { evaluateDrift } from '../domain/drift/engine';
 import { autoScalingGroupOf, findFleet } from '../domain/drift/match';
 import { checkSource, standaloneLaunchTags } from '../domain/drift/source-check';
 import { PhoenixError } from '../domain/errors';
-import type {
-  CompiledDesiredState,
-  CompiledFleet,
-  InstanceFacts,
-  LaunchTemplateFacts,
-  Tags,
-} from '../domain/model';
+import type { CompiledDesiredState, CompiledFleet, InstanceFacts, Tags } from '../domain/model';
 import {
   buildNotification,
   executionConsoleUrl,
@@ -73,8 +72,11 @@ import {
   type Outcome,
   type Plan,
   type RecheckResult,
+  type Retired,
   type RollbackResult,
   type SkipReason,
+  type Snapshot,
+  type Target,
   type Timings,
   TimingsSchema,
 } from './input';
@@ -87,12 +89,13 @@ export interface StepDeps {
   elbv2: Pick<ElasticLoadBalancingV2Client, 'send'>;
   store: Pick<
     StateStore,
-    | 'pauseState'
-    | 'getQuarantine'
+    | 'remediationGate'
     | 'acquireLease'
     | 'releaseLease'
+    | 'releaseAll'
     | 'claimReplacement'
     | 'acquireGroupLock'
+    | 'getGroupLock'
     | 'recordGroupChange'
     | 'releaseGroupLock'
     | 'nextAttempt'
@@ -183,25 +186,39 @@ function propagatedTags(group: AutoScalingGroup): Tags {
   return tags;
 }
 
-/** The launch template version the group itself launches from, resolved; undefined for a launch configuration. */
-async function groupTemplate(
-  deps: StepDeps,
-  group: AutoScalingGroup,
-): Promise<LaunchTemplateFacts | undefined> {
-  const spec =
-    group.LaunchTemplate ??
-    group.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification ??
-    undefined;
-  if (spec === undefined) return undefined;
-  const raw = spec.Version ?? '$Default';
-  const version = raw === '$Latest' || raw === '$Default' ? raw : Number(raw);
-  const ref: { id?: string; name?: string; version: '$Default' | '$Latest' | number } = {
-    version: typeof version === 'number' && !Number.isInteger(version) ? '$Default' : version,
+/** The group as the plan and the lease need it (see {@link Snapshot}). */
+function groupView(group: AutoScalingGroup): NonNullable<Snapshot['group']> {
+  return {
+    name: group.AutoScalingGroupName ?? '',
+    desired: group.DesiredCapacity ?? 0,
+    min: group.MinSize ?? 0,
+    max: group.MaxSize ?? 0,
+    targetGroupArns: [...(group.TargetGroupARNs ?? [])],
+    members: (group.Instances ?? []).flatMap((i) =>
+      i.InstanceId === undefined
+        ? []
+        : [
+            {
+              id: i.InstanceId,
+              lifecycle: i.LifecycleState ?? 'unknown',
+              healthy: i.LifecycleState === 'InService' && i.HealthStatus?.toLowerCase() === 'healthy',
+            },
+          ],
+    ),
   };
-  if (spec.LaunchTemplateId) ref.id = spec.LaunchTemplateId;
-  else if (spec.LaunchTemplateName) ref.name = spec.LaunchTemplateName;
-  return resolveLaunchTemplate(deps.ec2, ref);
 }
+
+function placementOf(instance: InstanceFacts): Snapshot['instance'] {
+  const placement: Snapshot['instance'] = { launchedFromTemplate: instance.launchTemplate !== undefined };
+  if (instance.vpcId !== undefined) placement.vpcId = instance.vpcId;
+  if (instance.subnetId !== undefined) placement.subnetId = instance.subnetId;
+  const group = autoScalingGroupOf(instance);
+  if (group !== undefined) placement.autoScalingGroup = group;
+  return placement;
+}
+
+/** How long the recheck's reading of a group stands in for a new one (the lease's first attempt follows within seconds). */
+const SNAPSHOT_FRESH_MS = 30_000;
 
 /** A Step Functions `Cause` as text: a Lambda error's cause is JSON with an `errorMessage`. */
 export function causeText(caught: CaughtError | undefined): string {
@@ -243,7 +260,14 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
     ...base,
   });
 
-  const pause = await deps.store.pauseState();
+  const pinned = data.launchTemplate;
+  // Both switches in one read; the quarantine is judged below, after the drift itself.
+  const gate = await deps.store.remediationGate({
+    fleet: data.fleet,
+    templateId: pinned.id,
+    version: pinned.version,
+  });
+  const pause = gate.pause;
   if (pause.paused) {
     return skip(
       'paused',
@@ -280,7 +304,6 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
     );
   }
 
-  const pinned = data.launchTemplate;
   const current = await resolveLaunchTemplate(deps.ec2, fleet.launchTemplate);
   if (current.id !== pinned.id || current.version !== pinned.version) {
     return skip(
@@ -303,13 +326,16 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
     );
   }
 
-  const quarantine = await deps.store.getQuarantine(fleet.name, pinned.id, pinned.version);
-  if (quarantine !== undefined) return skip('quarantined', quarantineText(quarantine), true);
+  if (gate.quarantine !== undefined) return skip('quarantined', quarantineText(gate.quarantine), true);
 
   let source: ReturnType<typeof checkSource>;
+  let group: AutoScalingGroup | undefined;
   if (fleet.match.kind === 'autoScalingGroup') {
-    const group = await describeGroup(deps, fleet.match.autoScalingGroup);
-    const launchedFrom = await groupTemplate(deps, group);
+    group = await describeGroup(deps, fleet.match.autoScalingGroup);
+    const launchedFrom = await groupLaunchTemplate(deps.ec2, group, {
+      spec: fleet.launchTemplate,
+      facts: current,
+    });
     if (launchedFrom === undefined) {
       return skip(
         'source-drift',
@@ -350,12 +376,16 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
     };
   }
 
+  const snapshot: Snapshot = { instance: placementOf(instance) };
+  if (group !== undefined && group.AutoScalingGroupName === snapshot.instance.autoScalingGroup)
+    snapshot.group = groupView(group);
   return {
     decision: 'proceed',
     reason: 'drifted',
     detail: `still drifted: ${reasonsSummary(data)}`,
     notify: false,
     ...base,
+    snapshot,
   };
 }
 
@@ -371,43 +401,58 @@ function quarantineText(q: Quarantine): string {
 /** How to replace the instance: strategy, disruption, targets to drain, the drain bound. */
 export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext): Promise<Plan> {
   const timings = timingsOf(data);
-  const instance = await instanceNow(deps, data.instanceId);
-  if (instance === undefined || GONE_STATES.has(instance.state)) {
-    throw new InstanceGoneError(`instance ${data.instanceId} is ${instance?.state ?? 'gone'}`);
+  // The recheck read the instance (and its group) a moment ago; an older execution's state
+  // has no snapshot, and then they are read now.
+  const snapshot = data.recheck?.snapshot;
+  let instance = snapshot?.instance;
+  if (instance === undefined) {
+    const facts = await instanceNow(deps, data.instanceId);
+    if (facts === undefined || GONE_STATES.has(facts.state)) {
+      throw new InstanceGoneError(`instance ${data.instanceId} is ${facts?.state ?? 'gone'}`);
+    }
+    instance = placementOf(facts);
   }
   const oldTargets = await registrationsOf(deps.elbv2, data.instanceId, instance.vpcId);
-  const delay = await longestDeregistrationDelay(
-    deps.elbv2,
-    oldTargets.map((t) => t.targetGroupArn),
-  );
-  const drainSeconds = Math.min(delay, timings.maxDrainSeconds);
-  const manual = (detail: string): Plan => ({
+  const drainBound = async (targets: readonly Target[]) =>
+    Math.min(
+      await longestDeregistrationDelay(
+        deps.elbv2,
+        targets.map((t) => t.targetGroupArn),
+      ),
+      timings.maxDrainSeconds,
+    );
+  const manual = async (detail: string): Promise<Plan> => ({
     strategy: 'manual-action-required',
     detail,
     disruption: 0,
     oldTargets,
+    drainTargets: oldTargets,
     replacementTargetGroups: [],
-    drainSeconds,
+    drainSeconds: await drainBound(oldTargets),
   });
 
-  const groupName = autoScalingGroupOf(instance);
+  const groupName = instance.autoScalingGroup;
   if (groupName !== undefined) {
-    const group = await describeGroup(deps, groupName);
-    const member = group.Instances?.find((i) => i.InstanceId === data.instanceId);
-    if (member?.LifecycleState !== 'InService') {
+    const group =
+      snapshot?.group?.name === groupName ? snapshot.group : groupView(await describeGroup(deps, groupName));
+    const member = group.members.find((m) => m.id === data.instanceId);
+    if (member?.lifecycle !== 'InService') {
       return manual(
-        `instance ${data.instanceId} is ${member?.LifecycleState ?? 'not a member'} in Auto Scaling group ${groupName}, not InService: someone else is managing it`,
+        `instance ${data.instanceId} is ${member?.lifecycle ?? 'not a member'} in Auto Scaling group ${groupName}, not InService: someone else is managing it`,
       );
     }
-    const desired = group.DesiredCapacity ?? 0;
-    const min = group.MinSize ?? 0;
-    const max = group.MaxSize ?? 0;
+    const { desired, min, max } = group;
     const surge = desired < max;
     if (!surge && desired - 1 < min) {
       return manual(
         `Auto Scaling group ${groupName} is pinned at min ${min} = max ${max} = desired ${desired}: no room to launch first and no safe way back; raise MaxSize by one`,
       );
     }
+    // A surge ends by handing the old instance back to its group, which drains it from the
+    // group's own target groups (deregistration delay) before terminating it: Phoenix drains
+    // only what someone registered it in by hand.
+    const groupTargets = new Set(group.targetGroupArns);
+    const drainTargets = surge ? oldTargets.filter((t) => !groupTargets.has(t.targetGroupArn)) : oldTargets;
     return {
       strategy: 'asg',
       detail: surge
@@ -415,15 +460,16 @@ export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext):
         : `Auto Scaling group ${groupName} is at MaxSize ${max}: the old instance is detached first and the group replaces it (one instance of healthy capacity out meanwhile)`,
       disruption: surge ? 0 : 1,
       oldTargets,
-      replacementTargetGroups: [...(group.TargetGroupARNs ?? [])],
-      drainSeconds,
+      drainTargets,
+      replacementTargetGroups: [...group.targetGroupArns],
+      drainSeconds: await drainBound(drainTargets),
       asg: {
         name: groupName,
         mode: surge ? 'surge' : 'detach-first',
         desiredBefore: desired,
         minSize: min,
         maxSize: max,
-        instancesBefore: groupInstanceIds(group),
+        instancesBefore: group.members.map((m) => m.id),
       },
     };
   }
@@ -434,7 +480,7 @@ export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext):
       `instance ${data.instanceId} has no subnet: Phoenix cannot launch its replacement in the same place`,
     );
   }
-  if (instance.launchTemplate === undefined) {
+  if (!instance.launchedFromTemplate) {
     return manual(
       `instance ${data.instanceId} was not launched from a launch template and is in no Auto Scaling group: a fresh instance may not replace it like for like (volumes, interfaces, addresses)`,
     );
@@ -449,8 +495,9 @@ export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext):
     detail: `standalone instance: launch from ${data.launchTemplate.id} version ${data.launchTemplate.version} in ${instance.subnetId}, register in ${oldTargets.length} target group(s), then drain and terminate the old one`,
     disruption: 0,
     oldTargets,
+    drainTargets: oldTargets,
     replacementTargetGroups: [...new Set(oldTargets.map((t) => t.targetGroupArn))],
-    drainSeconds,
+    drainSeconds: await drainBound(oldTargets),
     standalone: {
       subnetId: instance.subnetId,
       // Idempotent RunInstances: a retried launch returns the instance the first one created.
@@ -468,15 +515,28 @@ function executionNameOf(executionId: string): string {
 
 // ---- budget lease -----------------------------------------------------------------------
 
-/** Takes a slot of the fleet's budget, measured now; throws LeaseDeniedError when there is none. */
+/**
+ * Takes a slot of the fleet's budget, measured now; throws LeaseDeniedError when there is
+ * none. A surge takes the group lock in the same transaction (it changes the group next),
+ * and throws GroupBusyError, holding nothing, when another execution has it.
+ */
 export async function acquireLease(
   deps: StepDeps,
   data: MachineData,
   ctx: StepContext,
-): Promise<{ holder: string; items: string[]; expiresAt: number; healthy: number; desired: number }> {
+): Promise<{
+  holder: string;
+  items: string[];
+  expiresAt: number;
+  healthy: number;
+  desired: number;
+  groupLocked: boolean;
+}> {
   const currentPlan = requirePart(data.plan, 'a plan', 'acquireLease');
   const fleet = requireFleet(deps, data.fleet);
-  const { healthy, desired } = await measureFleet(deps, fleet, currentPlan);
+  const timings = timingsOf(data);
+  const { healthy, desired } = await measureFleet(deps, fleet, currentPlan, data);
+  const surge = currentPlan.asg?.mode === 'surge' ? currentPlan.asg : undefined;
   const decision = await deps.store.acquireLease({
     fleet: fleet.name,
     holder: ctx.executionId,
@@ -486,30 +546,44 @@ export async function acquireLease(
     healthy,
     desired,
     disruption: currentPlan.disruption,
-    ttlSeconds: timingsOf(data).leaseTtlSeconds,
+    ttlSeconds: timings.leaseTtlSeconds,
+    ...(surge === undefined
+      ? {}
+      : { groupLock: { group: surge.name, ttlSeconds: groupLockTtlSeconds(timings) } }),
   });
-  if (!decision.granted) throw new LeaseDeniedError(decision.reason);
+  if (!decision.granted) {
+    if (decision.groupHeldBy !== undefined) throw new GroupBusyError(decision.reason);
+    throw new LeaseDeniedError(decision.reason);
+  }
   return {
     holder: decision.lease.holder,
     items: decision.lease.items,
     expiresAt: decision.lease.expiresAt,
     healthy,
     desired,
+    groupLocked: decision.lease.groupLocked,
   };
 }
 
-/** Healthy and desired capacity: the group's view for an ASG fleet, running members for a tag fleet. */
+/**
+ * Healthy and desired capacity: the group's view for an ASG fleet (the recheck's, if it is
+ * seconds old: the first attempt; a retry after a denial reads it again), running members
+ * for a tag fleet.
+ */
 async function measureFleet(
   deps: StepDeps,
   fleet: CompiledFleet,
   currentPlan: Plan,
+  data: MachineData,
 ): Promise<{ healthy: number; desired: number }> {
   if (currentPlan.asg !== undefined) {
-    const group = await describeGroup(deps, currentPlan.asg.name);
-    const healthy = (group.Instances ?? []).filter(
-      (i) => i.LifecycleState === 'InService' && i.HealthStatus?.toLowerCase() === 'healthy',
-    ).length;
-    return { healthy, desired: group.DesiredCapacity ?? 0 };
+    const seen = data.recheck?.snapshot?.group;
+    const age = deps.clock().getTime() - Date.parse(data.recheck?.checkedAt ?? '');
+    const group =
+      seen?.name === currentPlan.asg.name && age >= 0 && age <= SNAPSHOT_FRESH_MS
+        ? seen
+        : groupView(await describeGroup(deps, currentPlan.asg.name));
+    return { healthy: group.members.filter((m) => m.healthy).length, desired: group.desired };
   }
   const members = (await listFleetInstances(deps.ec2, fleet)).filter(
     (i) => findFleet(i, deps.desiredState.fleets).kind === 'member',
@@ -517,17 +591,32 @@ async function measureFleet(
   return { healthy: members.filter((i) => i.state === 'running').length, desired: members.length };
 }
 
-/** Gives the lease back; releasing twice, or a lease that expired, is fine. */
+/**
+ * Gives the lease (and a group lock still held) back; releasing twice, or a lease that
+ * expired, is fine. Every path that ends a remediation passes here: a group lock still held
+ * (a step that failed before its replacement was found, a rollback that could not finish)
+ * goes too. A surge that handed its old instance to the group released both already.
+ */
 export async function releaseLease(
   deps: StepDeps,
   data: MachineData,
   ctx: StepContext,
 ): Promise<{ released: number }> {
-  // Every path that ends a remediation passes here: a group lock still held (a step that
-  // failed before its replacement was found, a rollback that could not finish) goes too.
+  if (data.retired?.leaseReleased === true) return { released: data.retired.released };
   const group = data.plan?.asg?.name;
-  if (group !== undefined) await deps.store.releaseGroupLock(group, ctx.executionId);
-  return { released: await deps.store.releaseLease(data.fleet, ctx.executionId) };
+  const items = data.lease?.holder === ctx.executionId ? data.lease.items : undefined;
+  if (items === undefined) {
+    // The lease step did not return (it failed midway): whatever it took is found by reading.
+    if (group !== undefined) await deps.store.releaseGroupLock(group, ctx.executionId);
+    return { released: await deps.store.releaseLease(data.fleet, ctx.executionId) };
+  }
+  const release: { holder: string; fleet: string; items: string[]; group?: string } = {
+    holder: ctx.executionId,
+    fleet: data.fleet,
+    items,
+  };
+  if (group !== undefined) release.group = group;
+  return { released: await deps.store.releaseAll(release) };
 }
 
 // ---- the group's capacity, one execution at a time -------------------------------------
@@ -584,6 +673,7 @@ function changeRecord(change: GroupChange): GroupChangeRecord {
  * capacity raised is the group's CURRENT one (other replacements' surges included), and the
  * lock is kept until the health check has found and claimed the instance the group launched
  * for it: no other execution's raise can launch an instance this one would mistake for its own.
+ * The lock normally comes with the lease; a retry after waiting for headroom takes it again.
  * A retry finds the change it recorded and raises only if the first attempt did not.
  */
 export async function raiseDesiredCapacity(
@@ -592,40 +682,62 @@ export async function raiseDesiredCapacity(
   ctx: StepContext,
 ): Promise<GroupChangeRecord> {
   const asg = requireAsg(data, 'raiseDesiredCapacity');
-  const lock = await lockGroup(deps, data, ctx, asg.name);
-  const group = await describeGroup(deps, asg.name);
-  const desired = group.DesiredCapacity ?? 0;
-  let change = lock.change?.mode === 'surge' ? lock.change : undefined;
-  if (change === undefined) {
-    const max = group.MaxSize ?? 0;
-    if (desired >= max) {
-      await deps.store.releaseGroupLock(asg.name, ctx.executionId);
-      throw new GroupBusyError(
-        `Auto Scaling group ${asg.name} is at MaxSize ${max} (desired ${desired}): waiting for replacements in flight to give their headroom back`,
+  let recorded: GroupChange | undefined;
+  let lockedHere = false;
+  if (data.lease?.groupLocked !== true) {
+    recorded = (await lockGroup(deps, data, ctx, asg.name)).change;
+    lockedHere = true;
+  }
+  for (;;) {
+    const group = await describeGroup(deps, asg.name);
+    const desired = group.DesiredCapacity ?? 0;
+    let change = recorded?.mode === 'surge' ? recorded : undefined;
+    if (change === undefined && desired >= (group.MaxSize ?? 0)) {
+      // At MaxSize: others' surges use the headroom, or this execution's own raise, recorded
+      // by an attempt that did not return.
+      const lock = await deps.store.getGroupLock(asg.name);
+      const mine = lock?.holder === ctx.executionId;
+      if (mine && lock?.change?.mode === 'surge') {
+        change = lock.change;
+      } else {
+        if (mine) await deps.store.releaseGroupLock(asg.name, ctx.executionId);
+        throw new GroupBusyError(
+          `Auto Scaling group ${asg.name} is at MaxSize ${group.MaxSize ?? 0} (desired ${desired}): waiting for replacements in flight to give their headroom back`,
+        );
+      }
+    }
+    if (change === undefined) {
+      const candidate: GroupChange = {
+        mode: 'surge',
+        desiredBefore: desired,
+        raisedTo: desired + 1,
+        instancesBefore: groupInstanceIds(group),
+      };
+      // Recorded first: whatever happens next, a retry or the rollback knows what was intended.
+      // The record is conditional on holding the lock, which proves the reading above was
+      // made under it.
+      const outcome = await deps.store.recordGroupChange(asg.name, ctx.executionId, candidate);
+      if (outcome.outcome === 'not-held') {
+        if (lockedHere)
+          throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
+        recorded = (await lockGroup(deps, data, ctx, asg.name)).change;
+        lockedHere = true;
+        continue;
+      }
+      change = outcome.outcome === 'recorded' ? candidate : outcome.change;
+    }
+    const raisedTo = change.raisedTo ?? change.desiredBefore + 1;
+    if (desired < raisedTo) {
+      await deps.autoScaling.send(
+        new SetDesiredCapacityCommand({
+          AutoScalingGroupName: asg.name,
+          DesiredCapacity: raisedTo,
+          HonorCooldown: false,
+        }),
       );
     }
-    change = {
-      mode: 'surge',
-      desiredBefore: desired,
-      raisedTo: desired + 1,
-      instancesBefore: groupInstanceIds(group),
-    };
-    // Recorded first: whatever happens next, a retry or the rollback knows what was intended.
-    if (!(await deps.store.recordGroupChange(asg.name, ctx.executionId, change))) {
-      throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
-    }
+    return changeRecord(change);
   }
-  const raisedTo = change.raisedTo ?? change.desiredBefore + 1;
-  if (desired < raisedTo) {
-    await deps.autoScaling.send(
-      new SetDesiredCapacityCommand({
-        AutoScalingGroupName: asg.name,
-        DesiredCapacity: raisedTo,
-        HonorCooldown: false,
-      }),
-    );
-  }
-  return changeRecord(change);
 }
 
 /**
@@ -649,9 +761,10 @@ export async function detachOldFirst(
       desiredBefore: group.DesiredCapacity ?? 0,
       instancesBefore: groupInstanceIds(group),
     };
-    if (!(await deps.store.recordGroupChange(asg.name, ctx.executionId, change))) {
+    const outcome = await deps.store.recordGroupChange(asg.name, ctx.executionId, change);
+    if (outcome.outcome === 'not-held')
       throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
-    }
+    if (outcome.outcome === 'already-recorded') change = outcome.change;
   }
   if (await isMember(deps, asg.name, data.instanceId)) {
     await deps.autoScaling.send(
@@ -666,31 +779,46 @@ export async function detachOldFirst(
 }
 
 /**
- * The replacement is healthy: the group gives the old instance up and its desired capacity
- * goes back down by one (the old instance keeps running until drained). Under the group
- * lock, taken just for this call, so the decrement cannot fall between another execution's
- * reading of the desired capacity and its raise.
+ * The replacement is healthy: the old instance goes back to its group to be terminated, with
+ * the group's desired capacity lowered by one. The group drains it from its target groups
+ * (their deregistration delay) and runs its termination lifecycle hooks first, as for any
+ * instance it terminates. Under the group lock, taken just for this call, so the decrement
+ * cannot fall between another execution's reading of the desired capacity and its raise;
+ * the lock and the lease are released with one request afterwards.
  */
-export async function detachOldAndRestoreCapacity(
-  deps: StepDeps,
-  data: MachineData,
-  ctx: StepContext,
-): Promise<{ detached: boolean }> {
-  const asg = requireAsg(data, 'detachOldAndRestoreCapacity');
+export async function retireOld(deps: StepDeps, data: MachineData, ctx: StepContext): Promise<Retired> {
+  const asg = requireAsg(data, 'retireOld');
   await lockGroup(deps, data, ctx, asg.name);
-  let detached = false;
-  if (await isMember(deps, asg.name, data.instanceId)) {
+  try {
     await deps.autoScaling.send(
-      new DetachInstancesCommand({
-        AutoScalingGroupName: asg.name,
-        InstanceIds: [data.instanceId],
+      new TerminateInstanceInAutoScalingGroupCommand({
+        InstanceId: data.instanceId,
         ShouldDecrementDesiredCapacity: true,
       }),
     );
-    detached = true;
+  } catch (error) {
+    // A retried step whose first attempt got through, or someone took the instance out of
+    // the group meanwhile: only the instance itself tells.
+    const old = await instanceNow(deps, data.instanceId);
+    if (old !== undefined && !GONE_STATES.has(old.state)) {
+      if (old.autoScalingGroup === asg.name) throw error;
+      // Out of the group, still running, drained: terminated like a standalone instance.
+      await deps.ec2.send(new TerminateInstancesCommand({ InstanceIds: [data.instanceId] }));
+    }
   }
-  await deps.store.releaseGroupLock(asg.name, ctx.executionId);
-  return { detached };
+  // From here on the old instance is the group's: nothing may fail this step into a
+  // rollback. A release that does not go through is left to the lease step that follows.
+  try {
+    const released = await deps.store.releaseAll({
+      holder: ctx.executionId,
+      fleet: data.fleet,
+      items: data.lease?.items ?? [],
+      group: asg.name,
+    });
+    return { terminating: true, released, leaseReleased: data.lease !== undefined };
+  } catch {
+    return { terminating: true, released: 0, leaseReleased: false };
+  }
 }
 
 // ---- health -----------------------------------------------------------------------------
@@ -706,12 +834,12 @@ export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepC
   const currentPlan = requirePart(data.plan, 'a plan', 'checkHealthy');
   const timings = timingsOf(data);
   const attempt = (data.health?.attempt ?? 0) + 1;
+  // One reading of the group serves both finding the replacement and its lifecycle state.
+  const group = currentPlan.asg === undefined ? undefined : await describeGroup(deps, currentPlan.asg.name);
   const known = data.replacement?.instanceId ?? data.health?.replacementId;
-  const replacementId = known ?? (await identifyAsgReplacement(deps, data, ctx));
-  if (known === undefined && replacementId !== undefined && currentPlan.asg !== undefined) {
-    // Found and claimed: the next execution may change the group now.
-    await deps.store.releaseGroupLock(currentPlan.asg.name, ctx.executionId);
-  }
+  // Found and claimed is when the next execution may change the group: the lock goes with the claim.
+  const replacementId =
+    known ?? (group === undefined ? undefined : await identifyAsgReplacement(deps, data, ctx, group, true));
 
   const notYet = (detail: string): Health => {
     if (attempt >= timings.healthCheckMaxAttempts) {
@@ -727,31 +855,24 @@ export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepC
 
   if (replacementId === undefined)
     return notYet(`Auto Scaling group ${currentPlan.asg?.name} has not launched the replacement yet`);
-  const replacement = await instanceNow(deps, replacementId);
-  if (replacement === undefined) return notYet(`replacement ${replacementId} is not visible yet`);
-  if (DEAD_REPLACEMENT_STATES.has(replacement.state)) {
-    throw new ReplacementFailedError(
-      `replacement ${replacementId} of ${data.instanceId} is ${replacement.state}`,
-    );
+  // The instance's state and its status checks in one call.
+  const status = await instanceStatus(deps, replacementId);
+  if (status === undefined) return notYet(`replacement ${replacementId} is not visible yet`);
+  const state = status.InstanceState?.Name ?? 'unknown';
+  if (DEAD_REPLACEMENT_STATES.has(state)) {
+    throw new ReplacementFailedError(`replacement ${replacementId} of ${data.instanceId} is ${state}`);
   }
-  if (replacement.state !== 'running') return notYet(`replacement ${replacementId} is ${replacement.state}`);
+  if (state !== 'running') return notYet(`replacement ${replacementId} is ${state}`);
 
   const failing: string[] = [];
-  const status = await deps.ec2.send(
-    new DescribeInstanceStatusCommand({ InstanceIds: [replacementId], IncludeAllInstances: true }),
-  );
-  const s = status.InstanceStatuses?.[0];
-  const instanceStatus = s?.InstanceStatus?.Status ?? 'unknown';
-  const systemStatus = s?.SystemStatus?.Status ?? 'unknown';
-  if (instanceStatus !== 'ok' || systemStatus !== 'ok') {
-    failing.push(`status checks instance=${instanceStatus} system=${systemStatus}`);
+  const instanceStatusName = status.InstanceStatus?.Status ?? 'unknown';
+  const systemStatus = status.SystemStatus?.Status ?? 'unknown';
+  if (instanceStatusName !== 'ok' || systemStatus !== 'ok') {
+    failing.push(`status checks instance=${instanceStatusName} system=${systemStatus}`);
   }
 
-  if (currentPlan.asg !== undefined) {
-    const described = await deps.autoScaling.send(
-      new DescribeAutoScalingInstancesCommand({ InstanceIds: [replacementId] }),
-    );
-    const member = described.AutoScalingInstances?.[0];
+  if (group !== undefined) {
+    const member = group.Instances?.find((i) => i.InstanceId === replacementId);
     if (member?.LifecycleState !== 'InService')
       failing.push(`lifecycle ${member?.LifecycleState ?? 'unknown'}`);
     else if (member.HealthStatus?.toUpperCase() !== 'HEALTHY')
@@ -759,8 +880,8 @@ export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepC
   }
 
   for (const targetGroupArn of currentPlan.replacementTargetGroups) {
-    let state = await targetState(deps.elbv2, targetGroupArn, replacementId);
-    if (state === 'unregistered' && currentPlan.standalone !== undefined) {
+    let targetHealth = await targetState(deps.elbv2, targetGroupArn, replacementId);
+    if (targetHealth === 'unregistered' && currentPlan.standalone !== undefined) {
       const ports = currentPlan.oldTargets
         .filter((t) => t.targetGroupArn === targetGroupArn)
         .map((t) => t.port);
@@ -770,10 +891,10 @@ export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepC
           Targets: ports.map((Port) => ({ Id: replacementId, Port })),
         }),
       );
-      state = await targetState(deps.elbv2, targetGroupArn, replacementId);
+      targetHealth = await targetState(deps.elbv2, targetGroupArn, replacementId);
     }
-    if (state !== 'healthy')
-      failing.push(`target group ${targetGroupArn.split('/').at(-2) ?? targetGroupArn}: ${state}`);
+    if (targetHealth !== 'healthy')
+      failing.push(`target group ${targetGroupArn.split('/').at(-2) ?? targetGroupArn}: ${targetHealth}`);
   }
 
   if (failing.length > 0) return notYet(failing.join('; '));
@@ -785,21 +906,37 @@ export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepC
   };
 }
 
+/** State and status checks of one instance; undefined while EC2 does not know it yet. */
+async function instanceStatus(deps: StepDeps, instanceId: string): Promise<InstanceStatus | undefined> {
+  try {
+    const described = await deps.ec2.send(
+      new DescribeInstanceStatusCommand({ InstanceIds: [instanceId], IncludeAllInstances: true }),
+    );
+    return described.InstanceStatuses?.find((s) => s.InstanceId === instanceId);
+  } catch (error) {
+    // Right after launch EC2 may not know the id yet (eventual consistency).
+    if (error instanceof Error && error.name === 'InvalidInstanceID.NotFound') return undefined;
+    throw error;
+  }
+}
+
 /**
  * The instance the group launched for this execution: not a member when this execution
- * changed the group (under its lock), and claimed by us.
+ * changed the group (under its lock), and claimed by us. With `releaseLock`, the claim also
+ * gives the group lock back, in the same request.
  */
 async function identifyAsgReplacement(
   deps: StepDeps,
   data: MachineData,
   ctx: StepContext,
+  group: AutoScalingGroup,
+  releaseLock: boolean,
   change: GroupChangeRecord | undefined = data.surge,
 ): Promise<string | undefined> {
   const asg = data.plan?.asg;
   if (asg === undefined) return undefined;
   // Without a change, this execution never changed the group: nothing was launched for it.
   if (change === undefined) return undefined;
-  const group = await describeGroup(deps, asg.name);
   const before = new Set([...change.instancesBefore, data.instanceId]);
   const candidates = (group.Instances ?? [])
     .filter((i) => i.InstanceId !== undefined && !before.has(i.InstanceId))
@@ -807,8 +944,13 @@ async function identifyAsgReplacement(
     .flatMap((i) => (i.InstanceId ? [i.InstanceId] : []))
     .sort();
   for (const candidate of candidates) {
-    if (await deps.store.claimReplacement(candidate, ctx.executionId, timingsOf(data).leaseTtlSeconds))
-      return candidate;
+    const claimed = await deps.store.claimReplacement(
+      candidate,
+      ctx.executionId,
+      timingsOf(data).leaseTtlSeconds,
+      releaseLock ? { releaseGroupLock: asg.name } : {},
+    );
+    if (claimed) return candidate;
   }
   return undefined;
 }
@@ -831,9 +973,17 @@ export async function rollback(deps: StepDeps, data: MachineData, ctx: StepConte
   if (currentPlan?.asg !== undefined) {
     replacementId = await rollbackAsg(deps, data, ctx, currentPlan, currentPlan.asg, replacementId, actions);
   } else if (currentPlan !== undefined) {
-    if (replacementId !== undefined)
-      await removeStandaloneReplacement(deps, currentPlan, replacementId, actions);
-    await reregisterOld(deps, data.instanceId, currentPlan, actions);
+    const old = await instanceNow(deps, data.instanceId);
+    const oldAlive = old !== undefined && !GONE_STATES.has(old.state);
+    if (replacementId !== undefined) {
+      if (!oldAlive && data.health?.healthy === true) {
+        // The replacement has taken over: removing it now would only take capacity away.
+        actions.push(`kept healthy replacement ${replacementId}: ${data.instanceId} is already gone`);
+      } else {
+        await removeStandaloneReplacement(deps, currentPlan, replacementId, actions);
+      }
+    }
+    if (oldAlive) await reregisterOld(deps, data.instanceId, currentPlan, actions);
   }
 
   const quarantine = REPLACEMENT_FAULTS.has(error.Error);
@@ -876,8 +1026,9 @@ async function rollbackAsg(
   // lock before a step that failed midway.
   const change: GroupChangeRecord | undefined =
     data.surge ?? (lock.change === undefined ? undefined : changeRecord(lock.change));
-  const replacementId = knownReplacementId ?? (await identifyAsgReplacement(deps, data, ctx, change));
   const group = await describeGroup(deps, asg.name);
+  const replacementId =
+    knownReplacementId ?? (await identifyAsgReplacement(deps, data, ctx, group, false, change));
   const members = new Map((group.Instances ?? []).map((i) => [i.InstanceId ?? '', i.LifecycleState ?? '']));
   const old = await instanceNow(deps, data.instanceId);
   const oldAlive = old !== undefined && !GONE_STATES.has(old.state);
@@ -892,13 +1043,19 @@ async function rollbackAsg(
     // The raise step returned (data.surge): it happened. Otherwise it happened if the
     // capacity reached the recorded target, which, under the lock, only this execution sets.
     if (data.surge !== undefined || (group.DesiredCapacity ?? 0) >= raisedTo) delta += 1;
-    // A surge's old instance leaves the group only once the replacement is healthy, with
-    // the capacity lowered by one (DetachOldAndRestoreCapacity).
-    if (data.health?.healthy === true && !members.has(data.instanceId)) delta -= 1;
+    // The old instance leaves with the capacity lowered by one only in the last step (RetireOld),
+    // after which nothing rolls back. An old instance missing from the group now vanished on
+    // its own (terminated by someone, replaced by the group): that took nothing off the
+    // desired capacity, so this surge's +1 is still there to give back.
   }
 
+  // The old instance is gone and its replacement was found healthy: the replacement has
+  // taken over, and removing it now would only take capacity away.
+  const keepReplacement = !oldAlive && data.health?.healthy === true;
+  if (keepReplacement && replacementId !== undefined)
+    actions.push(`kept healthy replacement ${replacementId}: ${data.instanceId} is already gone`);
   const removeReplacement = async () => {
-    if (replacementId === undefined) return;
+    if (replacementId === undefined || keepReplacement) return;
     // Out of the load balancers first, so no request reaches an instance being terminated.
     await deregisterEverywhere(deps, currentPlan.replacementTargetGroups, replacementId);
     if (replacementInGroup) {
@@ -1191,7 +1348,10 @@ function describeOutcome(
       const replacement = data.health?.replacementId ?? data.replacement?.instanceId ?? 'its replacement';
       return {
         reason: 'replaced',
-        detail: `Replaced ${data.instanceId} with ${replacement} from launch template ${data.launchTemplate.id} version ${data.launchTemplate.version}; the old instance was drained and terminated.`,
+        detail:
+          data.retired !== undefined
+            ? `Replaced ${data.instanceId} with ${replacement} from launch template ${data.launchTemplate.id} version ${data.launchTemplate.version}; the old instance went back to Auto Scaling group ${data.plan?.asg?.name ?? ''}, which drains and terminates it.`
+            : `Replaced ${data.instanceId} with ${replacement} from launch template ${data.launchTemplate.id} version ${data.launchTemplate.version}; the old instance was drained and terminated.`,
         publish: true,
       };
     }
@@ -1255,7 +1415,7 @@ export const STEP_NAMES = [
   'acquireLease',
   'raiseDesiredCapacity',
   'detachOldFirst',
-  'detachOldAndRestoreCapacity',
+  'retireOld',
   'checkHealthy',
   'rollback',
   'releaseLease',
@@ -1336,8 +1496,8 @@ export async function runStep(deps: StepDeps, rawEvent: unknown): Promise<unknow
         return await raiseDesiredCapacity(deps, data, ctx);
       case 'detachOldFirst':
         return await detachOldFirst(deps, data, ctx);
-      case 'detachOldAndRestoreCapacity':
-        return await detachOldAndRestoreCapacity(deps, data, ctx);
+      case 'retireOld':
+        return await retireOld(deps, data, ctx);
       case 'checkHealthy':
         return await checkHealthy(deps, data, ctx);
       case 'rollback':

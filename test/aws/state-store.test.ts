@@ -64,6 +64,22 @@ describe('StateStore', () => {
     });
   });
 
+  describe('remediationGate', () => {
+    it("reads the pause switch and one version's quarantine together", async () => {
+      const { store } = await freshStore();
+      const key = { fleet: 'web', templateId: 'lt-0abc', version: 3 };
+      expect(await store.remediationGate(key)).toEqual({ pause: { paused: false } });
+
+      await store.setPaused(true, 'alice');
+      await store.quarantine({ ...key, cause: 'unhealthy', execution: 'exec-9' });
+      await store.quarantine({ ...key, version: 4, cause: 'other version', execution: 'exec-8' });
+      const gate = await store.remediationGate(key);
+      expect(gate.pause).toMatchObject({ paused: true, by: 'alice' });
+      expect(gate.quarantine).toMatchObject({ ...key, cause: 'unhealthy', execution: 'exec-9' });
+      expect((await store.remediationGate({ ...key, fleet: 'api' })).quarantine).toBeUndefined();
+    });
+  });
+
   describe('claimNotification', () => {
     it('answers true only to the first claim of a key', async () => {
       const { store } = await freshStore();
@@ -224,6 +240,46 @@ describe('StateStore', () => {
       expect((await store.listLeases('web')).map((l) => l.holder).sort()).toEqual(['a', 'a', 'b', 'b']);
     });
 
+    it('takes the group lock with the slot for a surge, or neither when another execution has the lock', async () => {
+      const { store } = await freshStore();
+      const groupLock = { group: 'web-asg', ttlSeconds: 600 };
+      const first = await store.acquireLease(lease({ holder: 'a', maxConcurrent: 2, groupLock }));
+      expect(first).toMatchObject({ granted: true, lease: { items: ['slot#0'], groupLocked: true } });
+      expect(await store.getGroupLock('web-asg')).toMatchObject({ holder: 'a', instanceId: 'i-1' });
+
+      const second = await store.acquireLease(
+        lease({ holder: 'b', instanceId: 'i-2', maxConcurrent: 2, groupLock }),
+      );
+      expect(second).toMatchObject({
+        granted: false,
+        reason: expect.stringContaining('web-asg is being changed by execution a (replacing i-1)'),
+        groupHeldBy: { holder: 'a' },
+      });
+      // Refused as a whole: b holds no slot.
+      expect((await store.listLeases('web')).map((l) => l.holder)).toEqual(['a']);
+
+      await store.releaseGroupLock('web-asg', 'a');
+      expect(await store.acquireLease(lease({ holder: 'b', maxConcurrent: 2, groupLock }))).toMatchObject({
+        granted: true,
+        lease: { items: ['slot#1'], groupLocked: true },
+      });
+    });
+
+    it('gives a retried request its own slot back even when a lower slot has come free meanwhile', async () => {
+      const { store } = await freshStore();
+      await store.acquireLease(lease({ holder: 'a', maxConcurrent: 3 }));
+      expect(await store.acquireLease(lease({ holder: 'b', maxConcurrent: 3 }))).toMatchObject({
+        lease: { items: ['slot#1'] },
+      });
+      await store.releaseLease('web', 'a');
+      // b's step is retried (its first answer was lost): it must not take slot#0 as well.
+      expect(await store.acquireLease(lease({ holder: 'b', maxConcurrent: 3 }))).toMatchObject({
+        granted: true,
+        lease: { items: ['slot#1'] },
+      });
+      expect((await store.listLeases('web')).map((l) => `${l.holder}:${l.sk}`)).toEqual(['b:slot#1']);
+    });
+
     it('rejects nonsensical requests', async () => {
       const { store } = await freshStore();
       await expect(store.acquireLease(lease({ maxConcurrent: 0 }))).rejects.toBeInstanceOf(InvalidInputError);
@@ -266,6 +322,69 @@ describe('StateStore', () => {
       expect(await store.claimReplacement('i-new', 'exec-a', 600)).toBe(true);
       advance(601);
       expect(await store.claimReplacement('i-new', 'exec-b', 600)).toBe(true);
+    });
+  });
+
+  describe('claimReplacement with the group lock', () => {
+    const lockOf = (holder: string) => ({ group: 'web-asg', holder, instanceId: 'i-old', ttlSeconds: 600 });
+
+    it('claims the instance and gives the group lock back in one step', async () => {
+      const { store } = await freshStore();
+      await store.acquireGroupLock(lockOf('exec-a'));
+      expect(await store.claimReplacement('i-new', 'exec-a', 600, { releaseGroupLock: 'web-asg' })).toBe(
+        true,
+      );
+      expect(await store.getGroupLock('web-asg')).toBeUndefined();
+    });
+
+    it("keeps the lock when the instance is someone else's, and still claims when the lock has moved on", async () => {
+      const { store, advance } = await freshStore();
+      await store.claimReplacement('i-theirs', 'exec-b', 6000);
+      await store.acquireGroupLock(lockOf('exec-a'));
+      expect(await store.claimReplacement('i-theirs', 'exec-a', 600, { releaseGroupLock: 'web-asg' })).toBe(
+        false,
+      );
+      expect(await store.getGroupLock('web-asg')).toMatchObject({ holder: 'exec-a' });
+
+      advance(601);
+      await store.acquireGroupLock(lockOf('exec-c'));
+      expect(await store.claimReplacement('i-mine', 'exec-a', 600, { releaseGroupLock: 'web-asg' })).toBe(
+        true,
+      );
+      expect(await store.getGroupLock('web-asg')).toMatchObject({ holder: 'exec-c' });
+    });
+  });
+
+  describe('releaseAll', () => {
+    it('releases the lease items and the group lock together', async () => {
+      const { store } = await freshStore();
+      const granted = await store.acquireLease(
+        lease({ holder: 'a', groupLock: { group: 'web-asg', ttlSeconds: 600 } }),
+      );
+      if (!granted.granted) throw new Error('lease refused');
+      expect(
+        await store.releaseAll({ holder: 'a', fleet: 'web', items: granted.lease.items, group: 'web-asg' }),
+      ).toBe(1);
+      expect(await store.listLeases('web')).toEqual([]);
+      expect(await store.getGroupLock('web-asg')).toBeUndefined();
+      // Twice is fine.
+      expect(
+        await store.releaseAll({ holder: 'a', fleet: 'web', items: granted.lease.items, group: 'web-asg' }),
+      ).toBe(0);
+    });
+
+    it('leaves alone what expired and now belongs to another execution, and releases the rest', async () => {
+      const { store, advance } = await freshStore();
+      await store.acquireLease(lease({ holder: 'dead', ttlSeconds: 600 }));
+      await store.acquireGroupLock({ group: 'web-asg', holder: 'dead', instanceId: 'i-1', ttlSeconds: 6000 });
+      advance(601);
+      await store.acquireLease(lease({ holder: 'alive' }));
+
+      expect(
+        await store.releaseAll({ holder: 'dead', fleet: 'web', items: ['slot#0'], group: 'web-asg' }),
+      ).toBe(0);
+      expect((await store.listLeases('web')).map((l) => l.holder)).toEqual(['alive']);
+      expect(await store.getGroupLock('web-asg')).toBeUndefined();
     });
   });
 
@@ -334,12 +453,16 @@ describe('StateStore', () => {
     it('gives the holder its lock back with the change it recorded (a retried step, a rollback)', async () => {
       const { store } = await freshStore();
       await store.acquireGroupLock(lockOf('exec-a'));
-      expect(await store.recordGroupChange('web-asg', 'exec-a', surge)).toBe(true);
+      expect(await store.recordGroupChange('web-asg', 'exec-a', surge)).toEqual({ outcome: 'recorded' });
       expect(await store.acquireGroupLock(lockOf('exec-a'))).toMatchObject({
         acquired: true,
         lock: { holder: 'exec-a', change: surge },
       });
-      expect(await store.recordGroupChange('web-asg', 'exec-b', surge)).toBe(false);
+      // A retried step gets the first record back instead of overwriting it.
+      expect(
+        await store.recordGroupChange('web-asg', 'exec-a', { ...surge, desiredBefore: 5, raisedTo: 6 }),
+      ).toEqual({ outcome: 'already-recorded', change: surge });
+      expect(await store.recordGroupChange('web-asg', 'exec-b', surge)).toEqual({ outcome: 'not-held' });
       expect((await store.getGroupLock('web-asg'))?.change).toEqual(surge);
     });
 
@@ -349,7 +472,7 @@ describe('StateStore', () => {
       advance(601);
       expect(await store.getGroupLock('web-asg')).toBeUndefined();
       expect(await store.acquireGroupLock(lockOf('exec-b'))).toMatchObject({ acquired: true });
-      expect(await store.recordGroupChange('web-asg', 'exec-dead', surge)).toBe(false);
+      expect(await store.recordGroupChange('web-asg', 'exec-dead', surge)).toEqual({ outcome: 'not-held' });
       expect(await store.releaseGroupLock('web-asg', 'exec-dead')).toBe(false);
       expect(await store.getGroupLock('web-asg')).toMatchObject({ holder: 'exec-b' });
       expect((await store.getGroupLock('web-asg'))?.change).toBeUndefined();

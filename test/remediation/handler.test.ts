@@ -45,8 +45,7 @@ function deps(overrides: Partial<StepDeps> = {}, error: Error = new Error('unexp
     autoScaling: { send: fail },
     elbv2: { send: fail },
     store: {
-      pauseState: fail,
-      getQuarantine: fail,
+      remediationGate: fail,
       acquireLease: fail,
       releaseLease: fail,
       claimReplacement: fail,

@@ -1,3 +1,4 @@
+import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
@@ -129,6 +130,76 @@ describe('a replacement that never becomes healthy', () => {
       const skipped = await account.notifications();
       expect(skipped).toEqual([expect.objectContaining({ event: 'remediation.skipped', instanceId: other })]);
       expect(skipped[0]?.message).toContain('quarantined');
+    },
+  );
+});
+
+const VANISHING = desiredState(`
+version: 1
+defaults:
+  mode: enforce
+  budget: { maxConcurrent: 1, minHealthyPercent: 50 }
+fleets:
+  shop:
+    match: { autoScalingGroup: shop-asg }
+    launchTemplate: { name: shop-lt, version: $Default }
+    tags: { Owner: team-shop }
+  batch:
+    match: { tags: { App: batch } }
+    launchTemplate: { name: batch-lt, version: $Default }
+    tags: { Owner: team-batch }
+`);
+
+describe('a failure after the old instance vanished and its replacement was found healthy', () => {
+  let account: TestAccount;
+  let shop: Awaited<ReturnType<typeof seedDriftedAsgFleet>>;
+  let batch: Awaited<ReturnType<typeof seedDriftedStandaloneFleet>>;
+
+  beforeAll(async () => {
+    account = await testAccount();
+    shop = await seedDriftedAsgFleet(account.clients, {
+      name: 'shop',
+      desired: 3,
+      max: 4,
+      cidr: '10.3.0.0/16',
+    });
+    batch = await seedDriftedStandaloneFleet(account.clients, { name: 'batch', count: 2 });
+  });
+
+  it.each([
+    { strategy: 'Auto Scaling group', ids: () => shop.group.instanceIds, failing: 'RetireOldFromGroup' },
+    { strategy: 'standalone', ids: () => batch.instanceIds, failing: 'TerminateOldInstance' },
+  ])(
+    '$strategy: the rollback keeps the healthy replacement instead of leaving the fleet one short',
+    async ({ strategy, ids, failing }) => {
+      const [old = ''] = ids();
+      const input = await remediationInput(account.clients, VANISHING, old, account.now());
+      const result = await runRemediation(input, {
+        clients: account.local,
+        deps: account.deps(VANISHING),
+        waits: 'zero',
+        // The last step keeps failing until the state machine gives up on it and rolls back.
+        faults: { throttle: { [failing]: 50 } },
+        afterState: async ({ state, output }) => {
+          if (state === 'CheckReplacementHealth' && (output as { healthy?: boolean }).healthy === true)
+            await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [old] }));
+        },
+      });
+
+      expect(result.status).toBe('FAILED');
+      expect(result.cause).toMatch(/kept healthy replacement i-[0-9a-f]+/);
+      const replacementId = result.cause?.match(/kept healthy replacement (i-[0-9a-f]+)/)?.[1] ?? '';
+      expect((await describeInstances(account.clients.ec2, [replacementId]))[0]?.state).toBe('running');
+      if (strategy === 'Auto Scaling group') {
+        const group = await describeGroup(account.clients, 'shop-asg');
+        // The surge's +1 is given back: the group replaces the vanished instance itself.
+        expect(group.DesiredCapacity).toBe(3);
+        expect((group.Instances ?? []).map((i) => i.InstanceId)).toContain(replacementId);
+      }
+      // A throttled step says nothing about the version: nothing is quarantined.
+      const store = new StateStore(account.clients.dynamodb, account.tableName);
+      expect(await store.listQuarantines()).toEqual([]);
+      expect(await store.listLeases(strategy === 'standalone' ? 'batch' : 'shop')).toEqual([]);
     },
   );
 });

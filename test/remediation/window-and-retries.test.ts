@@ -57,7 +57,8 @@ describe('maintenance windows and transient failures', () => {
           expect(recheck.windowOpensAt).toBe(MONDAY_OPENING);
           account.clock.now = new Date(recheck.windowOpensAt ?? '');
         }
-        if (resource !== 'lambda' && isMutating(resource)) changesAt.push(account.now().toISOString());
+        if (resource === 'lambda' ? GROUP_CHANGING_STEPS.has(state) : isMutating(resource))
+          changesAt.push(account.now().toISOString());
       },
     });
 
@@ -77,7 +78,7 @@ describe('maintenance windows and transient failures', () => {
       AcquireLease: 1,
       RaiseDesiredCapacity: 2,
       CheckReplacementHealth: 1,
-      TerminateOldInstance: 3,
+      RetireOldFromGroup: 3,
     };
 
     const result = await runRemediation(input, {
@@ -96,6 +97,13 @@ describe('maintenance windows and transient failures', () => {
     printFigures('ASG member with 9 injected throttles', result);
   });
 });
+
+/** Steps-Lambda states that change the Auto Scaling group (the others only read or bookkeep). */
+const GROUP_CHANGING_STEPS: ReadonlySet<string> = new Set([
+  'RaiseDesiredCapacity',
+  'DetachOldFirst',
+  'RetireOldFromGroup',
+]);
 
 function isMutating(resource: string): boolean {
   const [service = '', action = ''] = resource.split(':');
