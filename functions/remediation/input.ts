@@ -6,29 +6,31 @@
  * so a definition that hands a step the wrong shape fails loudly with a `StepInputError`
  * naming the field, instead of acting on `undefined`.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { CompiledDesiredState, LaunchTemplateFacts, Verdict } from '../domain/model';
 import type { RemediationRequest } from '../evaluate-drift/execution';
+
+const NonEmpty = z.string().check(z.minLength(1));
 
 /** Waits and bounds of one remediation; every field has a production default. */
 export const TimingsSchema = z.strictObject({
   /** Pause between two health checks of the replacement. */
-  healthCheckIntervalSeconds: z.number().int().min(0).default(15),
+  healthCheckIntervalSeconds: z._default(z.int().check(z.gte(0)), 15),
   /** Health checks before the replacement is declared unhealthy (40 × 15 s = 10 min). */
-  healthCheckMaxAttempts: z.number().int().min(1).max(1000).default(40),
+  healthCheckMaxAttempts: z._default(z.int().check(z.gte(1), z.lte(1000)), 40),
   /** Upper bound on waiting out a target group's deregistration delay. */
-  maxDrainSeconds: z.number().int().min(0).max(3600).default(300),
+  maxDrainSeconds: z._default(z.int().check(z.gte(0), z.lte(3600)), 300),
   /** Lifetime of the budget lease: longer than the bounded replacement, short enough to recover from a dead execution. */
-  leaseTtlSeconds: z.number().int().min(60).max(86_400).default(7200),
+  leaseTtlSeconds: z._default(z.int().check(z.gte(60), z.lte(86_400)), 7200),
 });
 
 export type Timings = z.infer<typeof TimingsSchema>;
 
 const DriftReasonSchema = z.object({
-  kind: z.string().min(1),
+  kind: NonEmpty,
   field: z.string(),
-  expected: z.string().nullable(),
-  actual: z.string().nullable(),
+  expected: z.nullable(z.string()),
+  actual: z.nullable(z.string()),
   source: z.enum(['desired-state', 'launch-template']),
 });
 
@@ -38,23 +40,27 @@ const DriftReasonSchema = z.object({
  */
 export const RemediationInputSchema = z.object({
   requestVersion: z.literal(1),
-  instanceId: z.string().regex(/^i-[0-9a-f]+$/, 'an instance id looks like i-0123456789abcdef0'),
-  fleet: z.string().min(1),
-  fingerprint: z.string().min(1),
+  instanceId: z
+    .string()
+    .check(z.regex(/^i-[0-9a-f]+$/, 'is not an instance id (one looks like i-0123456789abcdef0)')),
+  fleet: NonEmpty,
+  fingerprint: NonEmpty,
   reasons: z.array(DriftReasonSchema),
-  desiredState: z.object({ revision: z.string().min(1), commit: z.string().min(1) }),
+  desiredState: z.object({ revision: NonEmpty, commit: NonEmpty }),
   launchTemplate: z.object({
-    id: z.string().regex(/^lt-[0-9a-f]+$/, 'a launch template id looks like lt-0123456789abcdef0'),
-    name: z.string().min(1),
+    id: z
+      .string()
+      .check(z.regex(/^lt-[0-9a-f]+$/, 'is not a launch template id (one looks like lt-0123456789abcdef0)')),
+    name: NonEmpty,
     /** A number, never `$Latest`/`$Default`: the version judged is the version launched. */
-    version: z.number().int().min(1),
+    version: z.int().check(z.gte(1)),
   }),
-  detectedAt: z.string().min(1),
-  trigger: z.string().min(1),
-  principal: z.string().min(1).optional(),
+  detectedAt: NonEmpty,
+  trigger: NonEmpty,
+  principal: z.optional(NonEmpty),
   /** The drift's attempt generation (part of the execution name); absent means 0. */
-  attempt: z.number().int().min(0).optional(),
-  timings: TimingsSchema.partial().optional(),
+  attempt: z.optional(z.int().check(z.gte(0))),
+  timings: z.optional(z.partial(TimingsSchema)),
 });
 
 export type RemediationInput = z.infer<typeof RemediationInputSchema>;
@@ -115,21 +121,21 @@ export type SkipReason =
  */
 export const SnapshotSchema = z.object({
   instance: z.object({
-    vpcId: z.string().optional(),
-    subnetId: z.string().optional(),
+    vpcId: z.optional(z.string()),
+    subnetId: z.optional(z.string()),
     launchedFromTemplate: z.boolean(),
-    autoScalingGroup: z.string().optional(),
+    autoScalingGroup: z.optional(z.string()),
   }),
-  group: z
-    .object({
+  group: z.optional(
+    z.object({
       name: z.string(),
-      desired: z.number().int().min(0),
-      min: z.number().int().min(0),
-      max: z.number().int().min(0),
+      desired: z.int().check(z.gte(0)),
+      min: z.int().check(z.gte(0)),
+      max: z.int().check(z.gte(0)),
       targetGroupArns: z.array(z.string()),
       members: z.array(z.object({ id: z.string(), lifecycle: z.string(), healthy: z.boolean() })),
-    })
-    .optional(),
+    }),
+  ),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 
@@ -140,22 +146,22 @@ export const RecheckResultSchema = z.object({
   /** Whether a skip is worth a notification (a vanished or already fixed instance is not). */
   notify: z.boolean(),
   /** When `decision` is `wait`: the next opening of the fleet's window (ISO-8601, UTC). */
-  windowOpensAt: z.string().optional(),
+  windowOpensAt: z.optional(z.string()),
   timings: TimingsSchema,
   checkedAt: z.string(),
   /** For `proceed`: what the recheck read (absent from executions started before it existed). */
-  snapshot: SnapshotSchema.optional(),
+  snapshot: z.optional(SnapshotSchema),
 });
 export type RecheckResult = z.infer<typeof RecheckResultSchema>;
 
-const TargetSchema = z.object({ targetGroupArn: z.string(), port: z.number().int() });
+const TargetSchema = z.object({ targetGroupArn: z.string(), port: z.int() });
 export type Target = z.infer<typeof TargetSchema>;
 
 export const PlanSchema = z.object({
   strategy: z.enum(['asg', 'standalone', 'manual-action-required']),
   detail: z.string(),
   /** Instances this replacement takes out of service before its successor is healthy (0 or 1). */
-  disruption: z.number().int().min(0),
+  disruption: z.int().check(z.gte(0)),
   /** Where the old instance is registered now: restored to on rollback. */
   oldTargets: z.array(TargetSchema),
   /**
@@ -163,13 +169,13 @@ export const PlanSchema = z.object({
    * those of the group's own target groups when the group terminates the old instance (it
    * drains those itself). Absent in plans made before it existed: then all of `oldTargets`.
    */
-  drainTargets: z.array(TargetSchema).optional(),
+  drainTargets: z.optional(z.array(TargetSchema)),
   /** Target groups the replacement must be healthy in. */
   replacementTargetGroups: z.array(z.string()),
   /** The longest deregistration delay of `drainTargets`, capped by `maxDrainSeconds`. */
-  drainSeconds: z.number().int().min(0),
-  asg: z
-    .object({
+  drainSeconds: z.int().check(z.gte(0)),
+  asg: z.optional(
+    z.object({
       name: z.string(),
       /** `surge`: desired + 1 within MaxSize. `detach-first`: no headroom, the group replaces the detached instance. */
       mode: z.enum(['surge', 'detach-first']),
@@ -177,14 +183,14 @@ export const PlanSchema = z.object({
        * The group as planned. Informative only: the capacity change is computed from the
        * group as it is once this execution holds the group lock (`surge`), never from these.
        */
-      desiredBefore: z.number().int(),
-      minSize: z.number().int(),
-      maxSize: z.number().int(),
+      desiredBefore: z.int(),
+      minSize: z.int(),
+      maxSize: z.int(),
       instancesBefore: z.array(z.string()),
-    })
-    .optional(),
-  standalone: z
-    .object({
+    }),
+  ),
+  standalone: z.optional(
+    z.object({
       subnetId: z.string(),
       clientToken: z.string(),
       /** RunInstances `TagSpecifications`: the declared tags and the lineage tags, set at launch. */
@@ -194,8 +200,8 @@ export const PlanSchema = z.object({
           Tags: z.array(z.object({ Key: z.string(), Value: z.string() })),
         }),
       ),
-    })
-    .optional(),
+    }),
+  ),
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
@@ -206,24 +212,24 @@ export type Plan = z.infer<typeof PlanSchema>;
 export const GroupChangeSchema = z.object({
   mode: z.enum(['surge', 'detach-first']),
   /** Desired capacity when this execution took the lock. */
-  desiredBefore: z.number().int().min(0),
+  desiredBefore: z.int().check(z.gte(0)),
   /** For `surge`: the desired capacity set (`desiredBefore + 1`). */
-  raisedTo: z.number().int().min(1).optional(),
+  raisedTo: z.optional(z.int().check(z.gte(1))),
   /** Members when this execution took the lock: the replacement is none of them. */
   instancesBefore: z.array(z.string()),
 });
 export type GroupChangeRecord = z.infer<typeof GroupChangeSchema>;
 
 export const HealthSchema = z.object({
-  attempt: z.number().int().min(0),
+  attempt: z.int().check(z.gte(0)),
   healthy: z.boolean(),
-  replacementId: z.string().optional(),
-  detail: z.string().optional(),
+  replacementId: z.optional(z.string()),
+  detail: z.optional(z.string()),
 });
 export type Health = z.infer<typeof HealthSchema>;
 
 /** A caught error as Step Functions records it (`Catch` with `ResultPath`). */
-export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
+export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.optional(z.string()) });
 export type CaughtError = z.infer<typeof CaughtErrorSchema>;
 
 export const RollbackResultSchema = z.object({
@@ -231,7 +237,7 @@ export const RollbackResultSchema = z.object({
   cause: z.string(),
   quarantine: z.boolean(),
   actions: z.array(z.string()),
-  replacementId: z.string().optional(),
+  replacementId: z.optional(z.string()),
   /** ISO-8601 time of the rollback (the quarantine's `at`). */
   at: z.string(),
 });
@@ -244,32 +250,32 @@ export type RollbackResult = z.infer<typeof RollbackResultSchema>;
 export const RetiredSchema = z.object({
   terminating: z.boolean(),
   /** Lease items released with it. */
-  released: z.number().int().min(0),
+  released: z.int().check(z.gte(0)),
   /** The lease and the lock went with it: the lease step after it has nothing left to do. */
   leaseReleased: z.boolean(),
 });
 export type Retired = z.infer<typeof RetiredSchema>;
 
 /** The state as the steps see it: the input plus what earlier states added. */
-export const MachineDataSchema = RemediationInputSchema.extend({
-  recheck: RecheckResultSchema.optional(),
-  plan: PlanSchema.optional(),
-  surge: GroupChangeSchema.optional(),
-  lease: z
-    .object({
+export const MachineDataSchema = z.extend(RemediationInputSchema, {
+  recheck: z.optional(RecheckResultSchema),
+  plan: z.optional(PlanSchema),
+  surge: z.optional(GroupChangeSchema),
+  lease: z.optional(
+    z.object({
       holder: z.string(),
       items: z.array(z.string()),
       expiresAt: z.number(),
       /** The group lock was taken with the lease (a surge): the raise needs not ask for it. */
-      groupLocked: z.boolean().optional(),
-    })
-    .optional(),
-  retired: RetiredSchema.optional(),
-  replacement: z.object({ instanceId: z.string() }).optional(),
-  health: HealthSchema.optional(),
-  error: CaughtErrorSchema.optional(),
-  rollback: RollbackResultSchema.optional(),
-  rollbackError: CaughtErrorSchema.optional(),
+      groupLocked: z.optional(z.boolean()),
+    }),
+  ),
+  retired: z.optional(RetiredSchema),
+  replacement: z.optional(z.object({ instanceId: z.string() })),
+  health: z.optional(HealthSchema),
+  error: z.optional(CaughtErrorSchema),
+  rollback: z.optional(RollbackResultSchema),
+  rollbackError: z.optional(CaughtErrorSchema),
 });
 export type MachineData = z.infer<typeof MachineDataSchema>;
 

@@ -32,7 +32,7 @@ import {
   type ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import {
   describeInstances,
   groupLaunchTemplate,
@@ -54,6 +54,7 @@ import {
   type NotificationInput,
 } from '../domain/notification';
 import { isWindowOpen, nextWindowOpening } from '../domain/window';
+import { validate } from '../runtime/validation';
 import {
   GroupBusyError,
   InstanceGoneError,
@@ -157,7 +158,7 @@ function requirePart<T>(value: T | undefined, what: string, step: string): T {
 }
 
 function timingsOf(data: MachineData): Timings {
-  return data.recheck?.timings ?? TimingsSchema.parse(data.timings ?? {});
+  return data.recheck?.timings ?? z.parse(TimingsSchema, data.timings ?? {});
 }
 
 async function instanceNow(deps: StepDeps, instanceId: string): Promise<InstanceFacts | undefined> {
@@ -250,7 +251,7 @@ function reasonsSummary(data: MachineData): string {
  */
 export async function recheck(deps: StepDeps, data: MachineData): Promise<RecheckResult> {
   const now = deps.clock();
-  const timings = TimingsSchema.parse(data.timings ?? {});
+  const timings = z.parse(TimingsSchema, data.timings ?? {});
   const base = { timings, checkedAt: now.toISOString() };
   const skip = (reason: SkipReason, detail: string, notify: boolean): RecheckResult => ({
     decision: 'skip',
@@ -1426,9 +1427,9 @@ export type StepName = (typeof STEP_NAMES)[number];
 /** What the state machine passes to the steps Lambda. */
 export const StepEventSchema = z.object({
   step: z.enum(STEP_NAMES),
-  executionId: z.string().min(1),
-  startedAt: z.string().optional(),
-  event: z.enum(NOTIFICATION_EVENTS).optional(),
+  executionId: z.string().check(z.minLength(1, 'is empty')),
+  startedAt: z.optional(z.string()),
+  event: z.optional(z.enum(NOTIFICATION_EVENTS)),
   data: z.unknown(),
 });
 export type StepEvent = z.infer<typeof StepEventSchema>;
@@ -1462,26 +1463,19 @@ function isTransient(error: Error): boolean {
   return status !== undefined && status >= 500;
 }
 
-function stringifyIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-}
-
 /**
  * Runs one step for the state machine. Errors Phoenix throws keep their names (the ASL's
  * `Retry`/`Catch` match them); throttling and 5xx from AWS become {@link TransientAwsError}.
  */
 export async function runStep(deps: StepDeps, rawEvent: unknown): Promise<unknown> {
-  const parsedEvent = StepEventSchema.safeParse(rawEvent);
-  if (!parsedEvent.success)
-    throw new StepInputError(`not a step event: ${stringifyIssues(parsedEvent.error)}`);
-  const event = parsedEvent.data;
-  const parsedData = MachineDataSchema.safeParse(event.data);
-  if (!parsedData.success) {
-    throw new StepInputError(
-      `step ${event.step}: the execution state is not usable: ${stringifyIssues(parsedData.error)}`,
-    );
+  const parsedEvent = validate(StepEventSchema, rawEvent);
+  if (!parsedEvent.ok) throw new StepInputError(`not a step event: ${parsedEvent.problem}`);
+  const event = parsedEvent.value;
+  const parsedData = validate(MachineDataSchema, event.data);
+  if (!parsedData.ok) {
+    throw new StepInputError(`step ${event.step}: the execution state is not usable: ${parsedData.problem}`);
   }
-  const data = parsedData.data;
+  const data = parsedData.value;
   const ctx: StepContext = { executionId: event.executionId };
   if (event.startedAt !== undefined) ctx.startedAt = event.startedAt;
   try {
