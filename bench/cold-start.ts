@@ -24,6 +24,7 @@ import { PROJECT_ROOT } from '../infra/parts/functions';
 import {
   type BuiltBundle,
   buildLikeCdk,
+  classicZodImporters,
   type PackageWeight,
   resolveSchemaKeysPlugin,
   sdkClientPackages,
@@ -351,6 +352,8 @@ export async function coldStartBench(options: {
         .map((w) => `${w.name} ${kib(w.bytes)}`)
         .join(', ')}`,
     );
+    const classic = classicZodImporters(ours.metafile);
+    if (classic.length > 0) notes.push(`  classic zod (not zod/mini) imported by: ${classic.join(', ')}`);
   }
   return { results, notes };
 }

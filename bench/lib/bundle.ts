@@ -172,6 +172,24 @@ export function sdkOperationExports(metafile: Metafile): Array<{ pkg: string; na
   return [...found.values()].sort((a, b) => a.pkg.localeCompare(b.pkg) || a.name.localeCompare(b.name));
 }
 
+/** Import specifiers that load classic zod (schema classes with every method, and JSON Schema). */
+const CLASSIC_ZOD = /^zod(?:\/v4(?:\/classic)?|\/v3)?$/;
+
+/**
+ * The files of ours that import classic zod, sorted. One is enough to bring about 65 KiB more
+ * of zod into the bundle than `zod/mini` needs, whatever else uses `zod/mini`.
+ */
+export function classicZodImporters(metafile: Metafile): string[] {
+  const importers = new Set<string>();
+  for (const [path, input] of Object.entries(metafile.inputs)) {
+    if (packageOf(path) !== 'ours') continue;
+    if (input.imports.some((i) => i.original !== undefined && CLASSIC_ZOD.test(i.original))) {
+      importers.add(path);
+    }
+  }
+  return [...importers].sort();
+}
+
 /** An SDK client's (or nested client's) generated schema module. */
 const SCHEMA_MODULE =
   /[\\/]@aws-sdk[\\/][^\\/]+[\\/]dist-es[\\/](?:submodules[\\/][^\\/]+[\\/])?schemas[\\/]schemas_\d+\.js$/;

@@ -2,6 +2,7 @@ import type { Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { constructedClientPackages, lambdaNodeArgs } from '../../bench/cold-start';
 import {
+  classicZodImporters,
   contributedInputs,
   isSdkPackage,
   packageOf,
@@ -90,6 +91,32 @@ describe('reading a metafile', () => {
       { pkg: '@aws-sdk/client-ec2', name: 'DescribeInstancesCommand' },
       { pkg: '@aws-sdk/client-ec2', name: 'DescribeInstancesPaginator' },
     ]);
+  });
+});
+
+describe('classicZodImporters', () => {
+  const input = (...originals: string[]) => ({
+    bytes: 1,
+    imports: originals.map((original) => ({
+      path: 'node_modules/zod/x.js',
+      kind: 'import-statement',
+      original,
+    })),
+  });
+
+  it('names the files of ours that import classic zod, however they spell it, and no others', () => {
+    const metafile = {
+      inputs: {
+        'functions/a.ts': input('zod'),
+        'functions/b.ts': input('zod/mini'),
+        'functions/c.ts': input('zod/v4'),
+        'functions/d.ts': input('zod/v4/core', './b'),
+        'node_modules/some-lib/index.js': input('zod'),
+      },
+      outputs: {},
+    } as unknown as Metafile;
+
+    expect(classicZodImporters(metafile)).toEqual(['functions/a.ts', 'functions/c.ts']);
   });
 });
 
