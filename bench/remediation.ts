@@ -1,6 +1,6 @@
 /**
  * Benchmark 4, remediation overhead: full remediations of drifted Auto Scaling group members
- * through the local runner (the real ASL, the real steps, SDK integrations against the
+ * (and, held to the same budgets, of drifted standalone instances) through the local runner (the real ASL, the real steps, SDK integrations against the
  * emulator) with every wait zeroed. Per remediation: state transitions (≤ 30 on the happy
  * path), AWS API calls by operation (≤ 20), the history events AWS would write (≤ 100) and
  * our own compute (CPU time of this process: steps, SDK marshalling and the local
@@ -8,10 +8,12 @@
  * convergence model (benchmark 5).
  */
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
+import * as z from 'zod/mini';
 import { makeClients } from '../functions/aws/clients';
 import { describeInstances, resolveLaunchTemplate } from '../functions/aws/inventory';
 import { evaluateDrift } from '../functions/domain/drift/engine';
-import type { CompiledDesiredState } from '../functions/domain/model';
+import { findFleet } from '../functions/domain/drift/match';
+import type { CompiledDesiredState, CompiledFleet, InstanceFacts } from '../functions/domain/model';
 import {
   type RemediationInput,
   remediationInputFor,
@@ -30,6 +32,7 @@ import {
   seedAutoScalingGroup,
   seedLaunchTemplate,
   seedNetwork,
+  seedStandaloneInstances,
   seedTargetGroup,
   setDefaultVersion,
 } from '../test/helpers/seed';
@@ -46,6 +49,8 @@ export const HISTORY_EVENTS_BUDGET = 100;
 
 const GROUP = 'bench-rem-asg';
 const GROUP_SIZE = 6;
+/** Standalone instances remediated beside the group's members. */
+const STANDALONE_REMEDIATIONS = 3;
 
 export const REMEDIATION_DESIRED_STATE_YAML = `
 version: 1
@@ -58,6 +63,11 @@ fleets:
     launchTemplate: { name: bench-rem-lt, version: $Default }
     tags: { Owner: team-web }
     team: web
+  api:
+    match: { tags: { App: bench-api } }
+    launchTemplate: { name: bench-rem-api-lt, version: $Default }
+    tags: { Owner: team-api }
+    team: api
 `;
 
 /** A state of the definition, as the convergence model needs it. */
@@ -119,6 +129,33 @@ async function seedDriftedGroup(clients: ReturnType<typeof makeClients>) {
   return group.instanceIds;
 }
 
+/** Standalone instances of a tag fleet, launched from version 1, registered in a target group. */
+async function seedDriftedStandalone(clients: ReturnType<typeof makeClients>, count: number) {
+  const network = await seedNetwork(clients.ec2, { name: 'bench-rem-api', cidr: '10.9.0.0/16' });
+  const [oldImage = '', newImage = ''] = await defaultImageIds(clients.ec2, 2);
+  const sg = [network.securityGroupIds[0]];
+  const template = await seedLaunchTemplate(clients.ec2, {
+    name: 'bench-rem-api-lt',
+    versions: [
+      { imageId: oldImage, instanceType: 't3.micro', securityGroupIds: sg },
+      { imageId: newImage, instanceType: 't3.micro', securityGroupIds: sg },
+    ],
+  });
+  const instanceIds = await seedStandaloneInstances(clients.ec2, {
+    launchTemplate: { id: template.id, version: 1 },
+    count,
+    subnetId: network.subnetIds[0] ?? '',
+    tags: { App: 'bench-api', Owner: 'team-api' },
+  });
+  const targetGroupArn = await seedTargetGroup(clients.elbv2, {
+    name: 'bench-rem-api-tg',
+    vpcId: network.vpcId,
+  });
+  await registerTargets(clients.elbv2, targetGroupArn, instanceIds, 8080);
+  await setDefaultVersion(clients.ec2, { id: template.id, version: 2 });
+  return instanceIds;
+}
+
 async function inputFor(
   clients: ReturnType<typeof makeClients>,
   state: CompiledDesiredState,
@@ -126,7 +163,7 @@ async function inputFor(
 ): Promise<RemediationInput> {
   const now = new Date();
   const [instance] = await describeInstances(clients.ec2, [instanceId]);
-  const fleet = state.fleets[0];
+  const fleet = instance === undefined ? undefined : memberFleet(instance, state);
   if (instance === undefined || fleet === undefined) throw new Error(`remediation bench: no ${instanceId}`);
   const template = await resolveLaunchTemplate(clients.ec2, fleet.launchTemplate);
   const verdict = evaluateDrift({ instance, fleet, template, now });
@@ -142,60 +179,14 @@ async function inputFor(
   });
 }
 
-export async function remediationBench(options: {
-  endpoint: string;
-  remediations: number;
-  progress: Progress;
-}): Promise<RemediationOutcome> {
-  const { progress } = options;
-  progress.say('remediation: seeding a drifted Auto Scaling group, the state table and the topic');
-  const clients = makeClients({
-    region: 'us-east-1',
-    endpoint: options.endpoint,
-    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
-    maxAttempts: 2,
-  });
-  const state = benchDesiredState(REMEDIATION_DESIRED_STATE_YAML);
-  const tableName = await createStateTable(clients.dynamodb, 'phoenix-bench-state');
-  const topic = await clients.sns.send(new CreateTopicCommand({ Name: 'phoenix-bench-notifications' }));
-  const topicArn = topic.TopicArn ?? '';
-  const members = await seedDriftedGroup(clients);
-  if (members.length < options.remediations) throw new Error('remediation bench: not enough drifted members');
+type Run = { result: RunResult; cpuMs: number; wallMs: number; input: RemediationInput };
 
-  const runs: Array<{ result: RunResult; cpuMs: number; wallMs: number; input: RemediationInput }> = [];
-  for (const [i, instanceId] of members.slice(0, options.remediations).entries()) {
-    const input = await inputFor(clients, state, instanceId);
-    const cpuBefore = process.cpuUsage();
-    const started = performance.now();
-    const result = await runRemediation(input, {
-      clients: {
-        ec2: clients.ec2,
-        autoScaling: clients.autoScaling,
-        elbv2: clients.elbv2,
-        dynamodb: clients.dynamodb,
-        sns: clients.sns,
-      },
-      deps: { desiredState: state, tableName, topicArn },
-      waits: 'zero',
-    });
-    const wallMs = performance.now() - started;
-    const cpu = process.cpuUsage(cpuBefore);
-    const outcome = (result.output as { outcome?: string } | undefined)?.outcome;
-    if (result.status !== 'SUCCEEDED' || outcome !== 'succeeded') {
-      throw new Error(
-        `remediation bench: ${instanceId} did not succeed (${result.status} ${outcome ?? ''} ${result.error ?? ''} ${result.cause ?? ''})`,
-      );
-    }
-    runs.push({ result, cpuMs: (cpu.user + cpu.system) / 1000, wallMs, input });
-    progress.count('remediations', i + 1, options.remediations);
-  }
-
-  const definition = substitutedDefinition({
-    StepsFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:phoenix-steps',
-    TableName: tableName,
-    TopicArn: topicArn,
-  }) as unknown as { States: Record<string, unknown> };
-  const stateTypes = stateTypesOf(definition);
+/** The figures of one strategy's runs, as results rows (`prefix`: `remediation` or `remediation.standalone`). */
+function figuresOf(
+  prefix: string,
+  runs: readonly Run[],
+  stateTypes: ReturnType<typeof stateTypesOf>,
+): { results: BenchResult[]; notes: string[] } {
   const first = runs[0];
   if (first === undefined) throw new Error('remediation bench: nothing ran');
   const transitions = Math.max(...runs.map((r) => r.result.transitions));
@@ -207,40 +198,119 @@ export async function remediationBench(options: {
     .filter((e) => e.type === 'StateEntered')
     .map((e) => e.state)
     .join(' > ');
-
+  const label = prefix === 'remediation' ? 'Auto Scaling member' : 'standalone instance';
   return {
     results: [
       {
-        name: 'remediation.state-transitions',
+        name: `${prefix}.state-transitions`,
         value: transitions,
         unit: 'transitions',
         budget: TRANSITIONS_BUDGET,
       },
-      { name: 'remediation.aws-api-calls', value: maxCalls, unit: 'calls', budget: API_CALLS_BUDGET },
-      { name: 'remediation.history-events', value: history, unit: 'events', budget: HISTORY_EVENTS_BUDGET },
+      { name: `${prefix}.aws-api-calls`, value: maxCalls, unit: 'calls', budget: API_CALLS_BUDGET },
+      { name: `${prefix}.history-events`, value: history, unit: 'events', budget: HISTORY_EVENTS_BUDGET },
       {
-        name: 'remediation.cpu-per-remediation',
+        name: `${prefix}.cpu-per-remediation`,
         value: Math.round(median(runs.map((r) => r.cpuMs))),
         unit: 'ms',
         budget: null,
       },
     ],
     notes: [
-      `path (${first.result.transitions} states): ${path}`,
-      `AWS calls per remediation: ${Object.entries(byOperation)
+      `${label}: path (${first.result.transitions} states): ${path}`,
+      `${label}: AWS calls per remediation: ${Object.entries(byOperation)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([op, n]) => `${op} ${n}`)
         .join(', ')}; steps Lambda invocations ${first.result.apiCalls['Lambda.Invoke'] ?? 0}`,
-      `CPU per remediation (median of ${runs.length}) ${median(runs.map((r) => r.cpuMs)).toFixed(0)} ms, wall ${median(
+      `${label}: CPU per remediation (median of ${runs.length}) ${median(runs.map((r) => r.cpuMs)).toFixed(0)} ms, wall ${median(
         runs.map((r) => r.wallMs),
       ).toFixed(0)} ms against the emulator (waits zeroed)`,
     ],
+  };
+}
+
+export async function remediationBench(options: {
+  endpoint: string;
+  remediations: number;
+  progress: Progress;
+}): Promise<RemediationOutcome> {
+  const { progress } = options;
+  progress.say(
+    'remediation: seeding a drifted Auto Scaling group, standalone instances, the state table and the topic',
+  );
+  const clients = makeClients({
+    region: 'us-east-1',
+    endpoint: options.endpoint,
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+    maxAttempts: 2,
+  });
+  const state = benchDesiredState(REMEDIATION_DESIRED_STATE_YAML);
+  const tableName = await createStateTable(clients.dynamodb, 'phoenix-bench-state');
+  const topic = await clients.sns.send(new CreateTopicCommand({ Name: 'phoenix-bench-notifications' }));
+  const topicArn = topic.TopicArn ?? '';
+  const members = await seedDriftedGroup(clients);
+  const standalone = await seedDriftedStandalone(clients, STANDALONE_REMEDIATIONS);
+  if (members.length < options.remediations) throw new Error('remediation bench: not enough drifted members');
+
+  const remediate = async (instanceIds: readonly string[], what: string): Promise<Run[]> => {
+    const runs: Run[] = [];
+    for (const [i, instanceId] of instanceIds.entries()) {
+      const input = await inputFor(clients, state, instanceId);
+      const cpuBefore = process.cpuUsage();
+      const started = performance.now();
+      const result = await runRemediation(input, {
+        clients: {
+          ec2: clients.ec2,
+          autoScaling: clients.autoScaling,
+          elbv2: clients.elbv2,
+          dynamodb: clients.dynamodb,
+          sns: clients.sns,
+        },
+        deps: { desiredState: state, tableName, topicArn },
+        waits: 'zero',
+      });
+      const wallMs = performance.now() - started;
+      const cpu = process.cpuUsage(cpuBefore);
+      const outcome = (result.output as { outcome?: string } | undefined)?.outcome;
+      if (result.status !== 'SUCCEEDED' || outcome !== 'succeeded') {
+        throw new Error(
+          `remediation bench: ${instanceId} did not succeed (${result.status} ${outcome ?? ''} ${result.error ?? ''} ${result.cause ?? ''})`,
+        );
+      }
+      runs.push({ result, cpuMs: (cpu.user + cpu.system) / 1000, wallMs, input });
+      progress.count(what, i + 1, instanceIds.length);
+    }
+    return runs;
+  };
+  const asgRuns = await remediate(members.slice(0, options.remediations), 'Auto Scaling remediations');
+  const standaloneRuns = await remediate(standalone, 'standalone remediations');
+
+  const definition = substitutedDefinition({
+    StepsFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:phoenix-steps',
+    TableName: tableName,
+    TopicArn: topicArn,
+  }) as unknown as { States: Record<string, unknown> };
+  const stateTypes = stateTypesOf(definition);
+  const asg = figuresOf('remediation', asgRuns, stateTypes);
+  const alone = figuresOf('remediation.standalone', standaloneRuns, stateTypes);
+  const first = asgRuns[0];
+  if (first === undefined) throw new Error('remediation bench: nothing ran');
+
+  return {
+    results: [...asg.results, ...alone.results],
+    notes: [...asg.notes, ...alone.notes],
     recorded: {
       events: first.result.events,
-      timings: TimingsSchema.parse(first.input.timings ?? {}),
+      timings: z.parse(TimingsSchema, first.input.timings ?? {}),
       states: statesOf(definition),
     },
   };
+}
+
+/** The fleet an instance is a member of (the bench declares one of each kind). */
+function memberFleet(instance: InstanceFacts, state: CompiledDesiredState): CompiledFleet | undefined {
+  const match = findFleet(instance, state.fleets);
+  return match.kind === 'member' ? match.fleet : undefined;
 }
 
 interface AslState {

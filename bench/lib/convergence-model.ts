@@ -50,6 +50,8 @@ export type StepRole =
   | 'health-check'
   | 'health-wait'
   | 'drain'
+  /** The old instance handed back to its group, which drains and terminates it after the lease is released. */
+  | 'group-drain'
   | 'release-lease';
 
 export interface PathStep {
@@ -97,7 +99,10 @@ function stepSeconds(step: PathStep, aws: AwsTimings): number {
  * The time line of one remediation on AWS from its recorded path: each state takes its
  * kind's time; after the launch the health check is polled every interval until the
  * replacement is running and has passed its first check; the drain waits the
- * deregistration delay (bounded by the execution's maximum).
+ * deregistration delay (bounded by the execution's maximum). A surge hands its old instance
+ * back to the group instead: the group drains it (the full delay) and terminates it after
+ * the lease is gone, so that wait counts towards convergence but holds no lease, and the
+ * execution's own drain wait is then only for registrations made by hand (none here).
  */
 export function profileFromPath(
   path: readonly PathStep[],
@@ -118,6 +123,8 @@ export function profileFromPath(
   let healthChecks = 0;
   let extraTransitions = 0;
   let healthChecked = false;
+  const groupDrains = path.some((s) => s.role === 'group-drain');
+  let groupDrain = 0;
   for (const step of path) {
     switch (step.role) {
       case 'acquire-lease':
@@ -151,7 +158,11 @@ export function profileFromPath(
       case 'health-wait':
         break; // modelled with the health check
       case 'drain':
-        t += Math.min(aws.deregistrationDelay, timings.maxDrainSeconds);
+        if (!groupDrains) t += Math.min(aws.deregistrationDelay, timings.maxDrainSeconds);
+        break;
+      case 'group-drain':
+        t += stepSeconds(step, aws);
+        groupDrain = aws.deregistrationDelay;
         break;
       case 'release-lease':
         t += stepSeconds(step, aws);
@@ -167,7 +178,7 @@ export function profileFromPath(
   return {
     beforeLease: leaseAttemptEnd,
     holdingLease: releasedAt - leaseAttemptEnd,
-    afterLease: t - releasedAt,
+    afterLease: t - releasedAt + groupDrain,
     healthChecks,
     transitions: path.length + extraTransitions,
   };
