@@ -98,6 +98,12 @@ export interface LeaseRequest {
    * would only make the other wait for nothing.
    */
   groupLock?: { group: string; ttlSeconds: number };
+  /**
+   * Grant only while remediation is not paused and this launch template version is not
+   * quarantined for the fleet, checked in the same transaction: a pause or a quarantine
+   * written after the caller's own check still stops it.
+   */
+  gate?: QuarantineKey;
 }
 
 export interface Lease {
@@ -117,6 +123,8 @@ export type LeaseDecision =
       reason: string;
       /** Set when the budget allowed it but the group lock is held by another execution. */
       groupHeldBy?: GroupLock;
+      /** Set when remediation is paused or the version quarantined (see `LeaseRequest.gate`). */
+      gateClosed?: RemediationGate;
     };
 
 /** The pause switch and one version's quarantine, read together before a remediation starts. */
@@ -423,6 +431,12 @@ export class StateStore {
       return this.#leaseInOneTransaction(request, pk, expiresAt, nowSeconds);
     }
 
+    if (request.gate !== undefined) {
+      // Not in one transaction with the slot-by-slot path: read just before it.
+      const gate = await this.remediationGate(request.gate);
+      if (gate.pause.paused || gate.quarantine !== undefined)
+        return { granted: false, reason: gateReason(gate), gateClosed: gate };
+    }
     const live = (await this.#queryAll(pk)).filter((item) => (num(item, 'expiresAt') ?? 0) >= nowSeconds);
     const mine = live.filter((item) => str(item, 'holder') === request.holder);
     const mineHasSlot = mine.some((item) => str(item, 'sk')?.startsWith('slot#'));
@@ -466,6 +480,7 @@ export class StateStore {
     const values = { ':now': { N: String(nowSeconds) }, ':holder': { S: request.holder } };
     const acquiredAt = new Date(nowSeconds * 1000).toISOString();
     const lockIndex = request.maxConcurrent;
+    const gateIndex = lockIndex + (request.groupLock === undefined ? 0 : 1);
     let slot = 0;
     let conflicts = 0;
     while (slot < request.maxConcurrent) {
@@ -517,6 +532,27 @@ export class StateStore {
           },
         });
       }
+      if (request.gate !== undefined) {
+        items.push(
+          {
+            ConditionCheck: {
+              TableName: this.#table,
+              Key: { pk: { S: CONTROL_PK }, sk: { S: PAUSE_SK } },
+              ConditionExpression: 'attribute_not_exists(pk) OR paused = :running',
+              ExpressionAttributeValues: { ':running': { BOOL: false } },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          {
+            ConditionCheck: {
+              TableName: this.#table,
+              Key: { pk: { S: QUARANTINE_PK }, sk: { S: quarantineSk(request.gate) } },
+              ConditionExpression: 'attribute_not_exists(pk)',
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+        );
+      }
       try {
         await this.#dynamodb.send(new TransactWriteItemsCommand({ TransactItems: items }));
         return {
@@ -531,6 +567,19 @@ export class StateStore {
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
         const reasons = error.CancellationReasons ?? [];
+        const pauseReason = reasons[gateIndex];
+        const quarantineReason = reasons[gateIndex + 1];
+        if (
+          request.gate !== undefined &&
+          (failedCondition(pauseReason) || failedCondition(quarantineReason))
+        ) {
+          const gate: RemediationGate = {
+            pause: failedCondition(pauseReason) ? pauseFromItem(pauseReason?.Item) : { paused: false },
+          };
+          if (failedCondition(quarantineReason) && quarantineReason?.Item !== undefined)
+            gate.quarantine = quarantineFromItem(quarantineReason.Item);
+          return { granted: false, reason: gateReason(gate), gateClosed: gate };
+        }
         const lockReason = reasons[lockIndex];
         if (request.groupLock !== undefined && failedCondition(lockReason)) {
           const heldBy = groupLockFromItem(request.groupLock.group, lockReason?.Item) ?? {
@@ -1053,6 +1102,15 @@ function floorReason(request: LeaseRequest, floor: number): string {
     `fleet ${request.fleet} has ${request.healthy} healthy of ${request.desired}; ` +
     `taking ${request.disruption} out would cross its floor of ${floor} (minHealthyPercent ${request.minHealthyPercent})`
   );
+}
+
+function gateReason(gate: RemediationGate): string {
+  if (gate.pause.paused)
+    return `remediation is paused (by ${gate.pause.by ?? 'unknown'} at ${gate.pause.at ?? 'an unknown time'}); run \`phoenix resume\` to allow it again`;
+  const q = gate.quarantine;
+  return q === undefined
+    ? 'the remediation gate is closed'
+    : `launch template ${q.templateId} version ${q.version} is quarantined for fleet ${q.fleet} since ${q.at} (execution ${q.execution}: ${q.cause})`;
 }
 
 function concurrencyReason(request: LeaseRequest): string {

@@ -53,6 +53,19 @@ export class GroupBusyError extends PhoenixError {
   }
 }
 
+/**
+ * At the moment of taking the lease, remediation is paused or the pinned launch template
+ * version is quarantined (set after the recheck: an operator's pause, another execution's
+ * rollback). Not retried: the remediation ends "blocked" having changed nothing, and the
+ * next detection starts it again once the switch is back.
+ */
+export class GateClosedError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'GateClosedError';
+  }
+}
+
 /** The Auto Scaling group cannot grow by one and the budget does not allow a dip. */
 export class NoCapacityHeadroomError extends PhoenixError {
   constructor(message: string, options?: ErrorOptions) {
@@ -89,6 +102,7 @@ export class TransientAwsError extends PhoenixError {
 export const REMEDIATION_ERRORS = {
   LeaseDeniedError,
   GroupBusyError,
+  GateClosedError,
   ReplacementUnhealthyError,
   ReplacementFailedError,
   InstanceGoneError,

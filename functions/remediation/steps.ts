@@ -56,6 +56,7 @@ import {
 import { isWindowOpen, nextWindowOpening } from '../domain/window';
 import { validate } from '../runtime/validation';
 import {
+  GateClosedError,
   GroupBusyError,
   InstanceGoneError,
   LeaseDeniedError,
@@ -551,8 +552,12 @@ export async function acquireLease(
     ...(surge === undefined
       ? {}
       : { groupLock: { group: surge.name, ttlSeconds: groupLockTtlSeconds(timings) } }),
+    // The recheck read the switches; checked again atomically with the lease, the last
+    // moment before anything changes.
+    gate: { fleet: fleet.name, templateId: data.launchTemplate.id, version: data.launchTemplate.version },
   });
   if (!decision.granted) {
+    if (decision.gateClosed !== undefined) throw new GateClosedError(decision.reason);
     if (decision.groupHeldBy !== undefined) throw new GroupBusyError(decision.reason);
     throw new LeaseDeniedError(decision.reason);
   }
@@ -1238,6 +1243,12 @@ export function endsRetryably(data: MachineData, event: NotificationEvent): bool
   }
 }
 
+/** The short reason of a "blocked" end, by the error that ended it (a denied lease otherwise). */
+const BLOCKED_REASONS: Readonly<Record<string, string>> = {
+  GroupBusyError: 'group-busy',
+  GateClosedError: 'paused-or-quarantined',
+};
+
 const OUTCOME_OF: Readonly<Record<NotificationEvent, NotifyResult['outcome']>> = {
   'drift.detected': 'in-progress',
   'remediation.started': 'in-progress',
@@ -1364,8 +1375,11 @@ function describeOutcome(
       };
     case 'remediation.blocked':
       return {
-        reason: data.error?.Error === 'GroupBusyError' ? 'group-busy' : 'budget',
-        detail: `Could not start replacing ${data.instanceId} within the retry bound: ${causeText(data.error)}. The next detection of this drift tries again.`,
+        reason: BLOCKED_REASONS[data.error?.Error ?? ''] ?? 'budget',
+        detail:
+          data.error?.Error === 'GateClosedError'
+            ? `Not replacing ${data.instanceId} after all: ${causeText(data.error)}. Nothing was changed; the next detection of this drift tries again once that is lifted.`
+            : `Could not start replacing ${data.instanceId} within the retry bound: ${causeText(data.error)}. The next detection of this drift tries again.`,
         publish: true,
       };
     case 'manual-action-required':

@@ -265,6 +265,36 @@ describe('StateStore', () => {
       });
     });
 
+    it.each([
+      { path: 'one transaction', disruption: 0 },
+      { path: 'slot by slot', disruption: 1 },
+    ])(
+      'refuses while paused or the version is quarantined, taking nothing ($path)',
+      async ({ disruption }) => {
+        const { store } = await freshStore();
+        const gate = { fleet: 'web', templateId: 'lt-0abc', version: 2 };
+        const ask = () => store.acquireLease(lease({ holder: 'a', disruption, gate }));
+
+        await store.setPaused(true, 'alice');
+        expect(await ask()).toMatchObject({
+          granted: false,
+          reason: expect.stringContaining('remediation is paused (by alice'),
+          gateClosed: { pause: { paused: true, by: 'alice' } },
+        });
+        await store.setPaused(false, 'alice');
+        await store.quarantine({ ...gate, cause: 'unhealthy', execution: 'exec-9' });
+        expect(await ask()).toMatchObject({
+          granted: false,
+          reason: expect.stringContaining('lt-0abc version 2 is quarantined for fleet web'),
+          gateClosed: { quarantine: { execution: 'exec-9' } },
+        });
+        expect(await store.listLeases('web')).toEqual([]);
+
+        await store.liftQuarantine('web', 'lt-0abc', 2);
+        expect((await ask()).granted).toBe(true);
+      },
+    );
+
     it('gives a retried request its own slot back even when a lower slot has come free meanwhile', async () => {
       const { store } = await freshStore();
       await store.acquireLease(lease({ holder: 'a', maxConcurrent: 3 }));

@@ -162,4 +162,59 @@ describe('the recheck ends a remediation that is no longer wanted, and touches n
     expect(note?.message).toContain('tags.Environment: expected prod');
     expect(note?.message).toContain('does not replace in a loop');
   });
+
+  // The recheck read the switches; the lease reads them again in its own transaction, so a
+  // pause or a quarantine that lands in between still stops the remediation before it changes anything.
+  it.each([
+    {
+      what: 'paused after the recheck (Auto Scaling member)',
+      ids: () => web.group.instanceIds,
+      fleet: 'web',
+      close: () => store.setPaused(true, 'bob'),
+      open: () => store.setPaused(false, 'bob'),
+      says: () => 'paused (by bob',
+    },
+    {
+      what: 'quarantined by another execution after the recheck (standalone)',
+      ids: () => api.instanceIds,
+      fleet: 'api',
+      close: () =>
+        store.quarantine({
+          fleet: 'api',
+          templateId: api.template.id,
+          version: 2,
+          cause: 'unhealthy',
+          execution: 'exec-x',
+        }),
+      open: () => store.liftQuarantine('api', api.template.id, 2),
+      says: () => `${api.template.id} version 2 is quarantined for fleet api`,
+    },
+  ])(
+    '$what: the lease refuses, blocked, nothing held or changed',
+    async ({ ids, fleet, close, open, says }) => {
+      const [instanceId = ''] = ids();
+      const input = await remediationInput(account.clients, STATE, instanceId, account.now());
+      try {
+        const result = await runRemediation(input, {
+          clients: account.local,
+          deps: account.deps(STATE),
+          waits: 'zero',
+          afterState: async ({ state }) => {
+            if (state === 'PlanReplacement') await close();
+          },
+        });
+        expect(result.output).toMatchObject({ outcome: 'blocked', reason: 'paused-or-quarantined' });
+        expect(mutatingCalls(result.apiCalls)).toEqual({});
+        // Refused at once, not retried like a busy budget.
+        expect(result.events.filter((e) => e.type === 'StateRetried')).toEqual([]);
+        expect(await store.listLeases(fleet)).toEqual([]);
+        expect(await store.getGroupLock('web-asg')).toBeUndefined();
+        const [note] = await account.notifications();
+        expect(note).toMatchObject({ event: 'remediation.blocked', instanceId });
+        expect(note?.message).toContain(says());
+      } finally {
+        await open();
+      }
+    },
+  );
 });
