@@ -8,7 +8,7 @@
  *   npm run bench -- --only sweep,engine  a subset (cold-start, sweep, engine, remediation, convergence)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDesiredStateFile } from '../functions/io/desired-state-file';
 import { PROJECT_ROOT } from '../infra/parts/functions';
@@ -115,7 +115,7 @@ async function main(): Promise<number> {
     return 1;
   }
   process.stdout.write(
-    `All ${results.filter((r) => r.budget !== null).length} budgets met. Results in bench/results.json\n`,
+    `All ${results.filter((r) => r.budget !== null).length} budgets met. Results in ${relative(process.cwd(), resultsFile)}\n`,
   );
   return 0;
 }

@@ -58,7 +58,7 @@ describe('profileFromPath', () => {
     expect(short.holdingLease).toBe(368 - 240);
   });
 
-  it('counts the group\'s own drain of a surge\'s old instance after the lease, and no drain inside it', () => {
+  it("counts the group's own drain of a surge's old instance after the lease, and no drain inside it", () => {
     // A surge: the same up to the health check (68 s), the execution's drain wait is for
     // hand-made registrations only (none), the old instance goes back to the group (69 s),
     // the lease is released (70 s), the report (71 s); the group drains 300 s meanwhile.
