@@ -172,7 +172,7 @@ describe('the recheck ends a remediation that is no longer wanted, and touches n
       fleet: 'web',
       close: () => store.setPaused(true, 'bob'),
       open: () => store.setPaused(false, 'bob'),
-      says: () => 'paused (by bob',
+      says: (): string => 'paused (by bob',
     },
     {
       what: 'quarantined by another execution after the recheck (standalone)',
@@ -187,7 +187,7 @@ describe('the recheck ends a remediation that is no longer wanted, and touches n
           execution: 'exec-x',
         }),
       open: () => store.liftQuarantine('api', api.template.id, 2),
-      says: () => `${api.template.id} version 2 is quarantined for fleet api`,
+      says: (): string => `${api.template.id} version 2 is quarantined for fleet api`,
     },
   ])(
     '$what: the lease refuses, blocked, nothing held or changed',
