@@ -174,6 +174,42 @@ export async function propagatedTagsOf(autoScaling: AutoScaling, groupName: stri
   if (group === undefined) {
     throw new AutoScalingGroupNotFoundError(`Auto Scaling group ${groupName} does not exist`);
   }
+  return propagatedTagsFrom(group);
+}
+
+/** What an Auto Scaling group builds a fresh member from: its launch template and the tags it propagates. */
+export interface GroupSource {
+  propagatedTags: Tags;
+  /** The version the group launches, resolved; undefined for a group on a launch configuration. */
+  template?: LaunchTemplateFacts;
+}
+
+/**
+ * The group's source in one `DescribeAutoScalingGroups` (and a template lookup only when the
+ * group names another template or version than `known`, the fleet's own).
+ *
+ * @throws AutoScalingGroupNotFoundError when the group does not exist.
+ */
+export async function groupSourceOf(
+  ec2: Ec2,
+  autoScaling: AutoScaling,
+  groupName: string,
+  known?: { spec: LaunchTemplateSpec; facts: LaunchTemplateFacts },
+): Promise<GroupSource> {
+  const described = await autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+  );
+  const group = described.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === groupName);
+  if (group === undefined) {
+    throw new AutoScalingGroupNotFoundError(`Auto Scaling group ${groupName} does not exist`);
+  }
+  const source: GroupSource = { propagatedTags: propagatedTagsFrom(group) };
+  const template = await groupLaunchTemplate(ec2, group, known);
+  if (template !== undefined) source.template = template;
+  return source;
+}
+
+function propagatedTagsFrom(group: AutoScalingGroup): Tags {
   const tags: Tags = {};
   for (const tag of group.Tags ?? []) {
     if (tag.PropagateAtLaunch === true && tag.Key !== undefined && tag.Key !== '') {

@@ -36,7 +36,7 @@ import { GetResourceConfigHistoryCommand } from '@aws-sdk/client-config-service'
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { factsFromConfigItem } from '../aws/instance-facts';
-import { describeInstances, listFleetInstances, propagatedTagsOf } from '../aws/inventory';
+import { describeInstances, groupSourceOf, listFleetInstances } from '../aws/inventory';
 import type { NotificationPublisher } from '../aws/notifier';
 import type { StateStore } from '../aws/state-store';
 import { fingerprintOf } from '../domain/drift/fingerprint';
@@ -47,7 +47,6 @@ import type {
   CompiledFleet,
   InstanceFacts,
   LaunchTemplateFacts,
-  Tags,
   Verdict,
 } from '../domain/model';
 import {
@@ -695,13 +694,36 @@ class Invocation {
     if (lookup === undefined) {
       lookup = (async (): Promise<SourceLookup> => {
         try {
-          let propagated: Tags = {};
-          if (fleet.match.kind === 'autoScalingGroup') {
-            propagated = await propagatedTagsOf(this.#deps.autoScaling, fleet.match.autoScalingGroup);
+          const now = this.#judge.now;
+          if (fleet.match.kind !== 'autoScalingGroup') {
+            return { ok: true, check: checkSource({ fleet, template, propagatedTags: {}, now }) };
+          }
+          // What the group itself launches: its tags and its own template version, which may
+          // not be the one Git declares (the recheck would refuse to replace from it anyway).
+          const group = await groupSourceOf(
+            this.#deps.ec2,
+            this.#deps.autoScaling,
+            fleet.match.autoScalingGroup,
+            {
+              spec: fleet.launchTemplate,
+              facts: template,
+            },
+          );
+          if (group.template === undefined) {
+            return {
+              ok: false,
+              why: `Auto Scaling group ${fleet.match.autoScalingGroup} launches from a launch configuration, not a launch template: a replacement would not be built from what Git declares`,
+            };
           }
           return {
             ok: true,
-            check: checkSource({ fleet, template, propagatedTags: propagated, now: this.#judge.now }),
+            check: checkSource({
+              fleet,
+              template,
+              propagatedTags: group.propagatedTags,
+              now,
+              groupTemplate: group.template,
+            }),
           };
         } catch (error) {
           // A missing group or a template mix-up: the source cannot be checked, so nothing is replaced.

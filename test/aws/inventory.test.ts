@@ -6,6 +6,7 @@ import {
   AutoScalingGroupNotFoundError,
   describeInstances,
   fleetFilters,
+  groupSourceOf,
   LaunchTemplateNotFoundError,
   listFleetInstances,
   propagatedTagsOf,
@@ -200,6 +201,36 @@ describe('inventory against the emulated account', () => {
 
     it('throws AutoScalingGroupNotFoundError for a group that does not exist', async () => {
       await expect(propagatedTagsOf(autoScaling, 'no-such-asg')).rejects.toThrow(
+        AutoScalingGroupNotFoundError,
+      );
+    });
+  });
+
+  describe('groupSourceOf', () => {
+    it('gives the tags the group propagates and the version it launches, resolved', async () => {
+      const source = await groupSourceOf(ec2, autoScaling, 'inventory-asg');
+      expect(source.propagatedTags).toMatchObject({ Owner: 'team-web' });
+      expect(source.template).toMatchObject({ id: template.id, version: 2, instanceType: 't3.small' });
+    });
+
+    it('reuses a resolution of the same template and version instead of asking EC2 again', async () => {
+      const facts = await resolveLaunchTemplate(ec2, { id: template.id, version: 2 });
+      const same = await groupSourceOf(ec2, autoScaling, 'inventory-asg', {
+        spec: { id: template.id, version: 2 },
+        facts,
+      });
+      expect(same.template).toBe(facts);
+      // Another version declared: the group's own is looked up.
+      const other = await groupSourceOf(ec2, autoScaling, 'inventory-asg', {
+        spec: { id: template.id, version: '$Latest' },
+        facts,
+      });
+      expect(other.template).not.toBe(facts);
+      expect(other.template).toMatchObject({ version: 2 });
+    });
+
+    it('throws AutoScalingGroupNotFoundError for a group that does not exist', async () => {
+      await expect(groupSourceOf(ec2, autoScaling, 'no-such-asg')).rejects.toThrow(
         AutoScalingGroupNotFoundError,
       );
     });

@@ -604,6 +604,38 @@ describe('guards in enforce mode', () => {
     expect(h.metrics.count(METRIC.sourceDrift)).toBe(1);
   });
 
+  it('source drift from the group itself: it launches an older version than Git declares', async () => {
+    const h = setup();
+    // The fleet follows $Default (version TEMPLATE_VERSION); the group is pinned to an older
+    // version with another image: what it launches would be drifted again.
+    h.world.templates = [
+      templateFacts(),
+      templateFacts({ version: TEMPLATE_VERSION - 1, imageId: OTHER_IMAGE_ID }),
+    ];
+    h.world.groupLaunchTemplates = { [ASG_NAME]: { id: TEMPLATE_ID, version: String(TEMPLATE_VERSION - 1) } };
+    h.world.instances = [handChanged()];
+
+    await handleEvent(h.deps, fixture('cloudtrail-create-tags'));
+
+    expect(h.starts()).toHaveLength(0);
+    const manual = h.notifier.sent.find((n) => n.event === 'manual-action-required');
+    expect(manual?.reasons.map((r) => r.field)).toContain('imageId');
+    expect(h.metrics.count(METRIC.sourceDrift)).toBe(1);
+  });
+
+  it('a group on a launch configuration: blocked, says why, nothing started', async () => {
+    const h = setup();
+    h.world.groupLaunchTemplates = { [ASG_NAME]: null };
+    h.world.instances = [handChanged()];
+
+    await handleEvent(h.deps, fixture('cloudtrail-create-tags'));
+
+    expect(h.starts()).toHaveLength(0);
+    expect(h.notifier.sent.find((n) => n.event === 'remediation.blocked')?.message).toMatch(
+      /launches from a launch configuration/,
+    );
+  });
+
   it('source drift is reported once per fleet, not once per instance', async () => {
     const h = setup();
     h.world.templates = [templateFacts({ instanceTags: { Name: 'web', Owner: 'platform' } })];

@@ -194,6 +194,18 @@ export interface World {
   templates: LaunchTemplateFacts[];
   /** Propagated tags per Auto Scaling group. */
   groups: Record<string, Record<string, string>>;
+  /**
+   * What each group launches from; a group not listed launches the first template's
+   * `$Default` (the fleets' own), `null` is a launch configuration.
+   */
+  groupLaunchTemplates?: Record<string, { id: string; version: string } | null>;
+}
+
+function launchTemplateOfGroup(world: World, name: string) {
+  const declared = world.groupLaunchTemplates?.[name];
+  if (declared === null) return { LaunchConfigurationName: `${name}-lc` };
+  const spec = declared ?? { id: world.templates[0]?.id ?? 'lt-missing', version: '$Default' };
+  return { LaunchTemplate: { LaunchTemplateId: spec.id, Version: spec.version } };
 }
 
 /** Builds deps over a fake world; tests change `world`, `store`, … and call the core. */
@@ -220,9 +232,13 @@ export function harness(options: { desiredState?: CompiledDesiredState; world?: 
   ec2
     .on(DescribeLaunchTemplateVersionsCommand)
     .callsFake((input: DescribeLaunchTemplateVersionsCommandInput) => {
-      const template = world.templates.find(
+      const named = world.templates.filter(
         (t) => t.id === input.LaunchTemplateId || t.name === input.LaunchTemplateName,
       );
+      // A numbered version asks for that one; $Default and $Latest get the first listed.
+      const asked = Number(input.Versions?.[0]);
+      const template =
+        (Number.isInteger(asked) ? named.find((t) => t.version === asked) : undefined) ?? named[0];
       if (template === undefined) {
         throw Object.assign(new Error('The specified launch template does not exist.'), {
           name: 'InvalidLaunchTemplateName.NotFoundException',
@@ -237,6 +253,7 @@ export function harness(options: { desiredState?: CompiledDesiredState; world?: 
         .filter((name) => world.groups[name] !== undefined)
         .map((name) => ({
           AutoScalingGroupName: name,
+          ...launchTemplateOfGroup(world, name),
           Tags: Object.entries(world.groups[name] ?? {}).map(([Key, Value]) => ({
             Key,
             Value,
