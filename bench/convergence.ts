@@ -82,7 +82,9 @@ export function convergenceBench(options: {
 }): ConvergenceOutcome {
   options.progress.say('convergence: modelling fleets from the recorded remediation');
   const aws = REALISTIC_AWS_TIMINGS;
-  const profile = profileFromPath(pathOf(options.recorded), aws, options.recorded.timings);
+  const path = pathOf(options.recorded);
+  const profile = profileFromPath(path, aws, options.recorded.timings);
+  const groupDrains = path.some((step) => step.role === 'group-drain');
   const leaseRetry = leaseRetryOf(options.recorded.states);
   const results: BenchResult[] = [];
   const rows: string[][] = [];
@@ -148,9 +150,12 @@ export function convergenceBench(options: {
     results,
     notes: [
       `one remediation on AWS: ${profile.beforeLease.toFixed(1)} s to the lease, ${profile.holdingLease.toFixed(1)} s holding it ` +
-        `(${profile.healthChecks} health checks every ${options.recorded.timings.healthCheckIntervalSeconds} s, ` +
-        `drain ${Math.min(aws.deregistrationDelay, options.recorded.timings.maxDrainSeconds)} s), ${profile.afterLease.toFixed(1)} s after; ` +
-        `${profile.transitions} state transitions with the health-check rounds`,
+        `(${profile.healthChecks} health checks every ${options.recorded.timings.healthCheckIntervalSeconds} s), ` +
+        `${profile.afterLease.toFixed(1)} s after (${
+          groupDrains
+            ? `the group drains the old instance ${aws.deregistrationDelay} s`
+            : `drain ${Math.min(aws.deregistrationDelay, options.recorded.timings.maxDrainSeconds)} s inside the lease`
+        }); ${profile.transitions} state transitions with the health-check rounds`,
       `lease back-off: ${leaseRetry.MaxAttempts ?? 3} retries from ${leaseRetry.IntervalSeconds ?? 1} s, x${leaseRetry.BackoffRate ?? 2}, ` +
         `capped at ${leaseRetry.MaxDelaySeconds ?? '-'} s, jitter ${leaseRetry.JitterStrategy ?? 'NONE'}; median of ${
           estimates[0]?.trials ?? 1
