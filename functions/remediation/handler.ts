@@ -99,6 +99,9 @@ const OUTCOME_METRIC: Partial<Record<NotifyResult['outcome'], string>> = {
   blocked: PhoenixMetric.RemediationBlocked,
 };
 
+/** Ends of an execution that replaced, or tried to: the ones whose duration is worth a graph. */
+const TIMED_OUTCOMES: ReadonlySet<NotifyResult['outcome']> = new Set(['succeeded', 'rolled-back', 'failed']);
+
 function isNotifyResult(value: unknown): value is NotifyResult {
   return typeof value === 'object' && value !== null && 'outcome' in value && 'notified' in value;
 }
@@ -116,6 +119,13 @@ export function makeHandler(deps: StepDeps): (event: unknown) => Promise<unknown
         if (metric !== undefined) metrics.addMetric(metric, MetricUnit.Count, 1);
         if (result.reason === 'started')
           metrics.addMetric(PhoenixMetric.RemediationStarted, MetricUnit.Count, 1);
+        // How long a replacement takes, start to end, whichever way it ended.
+        if (result.durationSeconds !== undefined && TIMED_OUTCOMES.has(result.outcome))
+          metrics.addMetric(
+            PhoenixMetric.RemediationDurationSeconds,
+            MetricUnit.Seconds,
+            result.durationSeconds,
+          );
         logger.info('Remediation step', {
           outcome: result.outcome,
           reason: result.reason,

@@ -1194,6 +1194,8 @@ export interface NotifyResult {
   /** For failures: the Step Functions error and cause the execution fails with. */
   error?: string;
   cause?: string;
+  /** For an end: seconds from the execution's start (the `RemediationDurationSeconds` metric). */
+  durationSeconds?: number;
   /**
    * Set when this end may be retried ({@link endsRetryably}): the drift's attempt the next
    * detection starts, under a new execution name.
@@ -1286,6 +1288,8 @@ export async function notify(
   if (replacementId !== undefined) result.replacementId = replacementId;
   if (error !== undefined) result.error = error;
   if (cause !== undefined) result.cause = cause;
+  const timings = timingsFor(data, ctx, now, event);
+  if (timings.durationSeconds !== undefined) result.durationSeconds = timings.durationSeconds;
   // Before publishing: if this throws, the step is retried and nothing was sent twice.
   if (endsRetryably(data, event)) {
     result.nextAttempt = await deps.store.nextAttempt(data.instanceId, data.fingerprint, data.attempt ?? 0);
@@ -1308,7 +1312,7 @@ export async function notify(
       arn: ctx.executionId,
       consoleUrl: executionConsoleUrl(deps.consoleRegion ?? regionOf(ctx.executionId), ctx.executionId),
     },
-    timings: timingsFor(data, ctx, now, event),
+    timings,
     message: detail,
   };
   if (replacementId !== undefined) input.replacementId = replacementId;

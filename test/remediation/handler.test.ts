@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { PhoenixNotification } from '../../functions/domain/notification';
 import { StepInputError, TransientAwsError } from '../../functions/remediation/errors';
-import { parseEnvironment, RemediationEnvironmentError } from '../../functions/remediation/handler';
+import {
+  makeHandler,
+  metrics,
+  parseEnvironment,
+  RemediationEnvironmentError,
+} from '../../functions/remediation/handler';
 import type { RemediationInput } from '../../functions/remediation/input';
 import { causeText, runStep, type StepDeps } from '../../functions/remediation/steps';
 import { desiredState } from './harness';
@@ -152,6 +157,37 @@ describe('remediation steps handler', () => {
         },
       }),
     ]);
+  });
+
+  it.each([
+    { event: 'remediation.succeeded', data: {}, counted: 'RemediationSucceeded', timed: true },
+    {
+      event: 'remediation.rolled-back',
+      data: { error: { Error: 'ReplacementUnhealthyError' } },
+      counted: 'RemediationFailed',
+      timed: true,
+    },
+    {
+      event: 'remediation.blocked',
+      data: { error: { Error: 'LeaseDeniedError' } },
+      counted: 'RemediationBlocked',
+      timed: false,
+    },
+    { event: 'remediation.started', data: {}, counted: 'RemediationStarted', timed: false },
+  ])('counts $event as $counted, and times it: $timed', async ({ event: name, data, counted, timed }) => {
+    const notifier = { publish: async () => {} };
+    const store = { nextAttempt: async () => 1 };
+    const added = vi.spyOn(metrics, 'addMetric').mockImplementation(() => metrics);
+    try {
+      const handler = makeHandler(deps({ notifier, store } as unknown as Partial<StepDeps>));
+      await handler(event('notify', { ...INPUT, ...data }, { event: name }));
+      expect(added).toHaveBeenCalledWith(counted, 'Count', 1);
+      const durations = added.mock.calls.filter(([metric]) => metric === 'RemediationDurationSeconds');
+      // Started 12:01, now 12:05: four minutes.
+      expect(durations).toEqual(timed ? [['RemediationDurationSeconds', 'Seconds', 240]] : []);
+    } finally {
+      added.mockRestore();
+    }
   });
 
   it.each([
