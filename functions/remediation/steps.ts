@@ -1204,18 +1204,22 @@ export interface NotifyResult {
 }
 
 /**
- * Skips that say nothing about the drift, only about Phoenix at that moment (an operator
- * paused it, switched the fleet out of enforce, excluded the instance, moved it out of the
- * fleet): once that is undone, the drift must be remediated. The others do say something:
- * fixed or gone (in-sync, instance-gone), superseded by another fingerprint (drift-changed,
- * template-changed: a new execution name anyway), or a human must act (source-drift,
- * quarantined).
+ * Skips after which the same drift may come back and must then be remediated: Phoenix's own
+ * state at that moment (an operator paused it, switched the fleet out of enforce, excluded
+ * the instance, moved it out of the fleet), or a drift that ended on its own and can recur
+ * identically (a tag fixed by hand and broken the same way again, a drift that changed and
+ * changed back, a default template version rolled forward and back to the pinned one).
+ * The others keep refusing the name: a human must act (source-drift, quarantined), or the
+ * instance is gone and its id never comes back (docs/adr/0010-execution-attempts.md).
  */
 const RETRYABLE_SKIPS: ReadonlySet<string> = new Set<SkipReason>([
   'paused',
   'not-enforcing',
   'excluded',
   'not-in-fleet',
+  'in-sync',
+  'drift-changed',
+  'template-changed',
 ]);
 
 /**

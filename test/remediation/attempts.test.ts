@@ -103,6 +103,20 @@ describe('the end of a remediation and the next detection of its drift', () => {
     },
     { end: 'skipped: instance excluded', event: 'remediation.skipped', data: skippedBecause('excluded') },
     { end: 'skipped: not in the fleet', event: 'remediation.skipped', data: skippedBecause('not-in-fleet') },
+    // The same drift can come back: fixed by hand and broken the same way again, changed and
+    // changed back, the default version rolled forward and back to the pinned one.
+    { end: 'skipped: compliant again', event: 'remediation.skipped', data: skippedBecause('in-sync') },
+    { end: 'skipped: drift changed', event: 'remediation.skipped', data: skippedBecause('drift-changed') },
+    {
+      end: 'skipped: template changed',
+      event: 'remediation.skipped',
+      data: skippedBecause('template-changed'),
+    },
+    {
+      end: 'blocked: paused or quarantined at the lease',
+      event: 'remediation.blocked',
+      data: { error: caught('GateClosedError') },
+    },
     {
       end: 'blocked by the budget',
       event: 'remediation.blocked',
@@ -133,14 +147,7 @@ describe('the end of a remediation and the next detection of its drift', () => {
   it.each<End>([
     { end: 'replaced', event: 'remediation.succeeded', data: {} },
     { end: 'still in progress', event: 'remediation.started', data: {} },
-    { end: 'skipped: compliant again', event: 'remediation.skipped', data: skippedBecause('in-sync') },
     { end: 'skipped: instance gone', event: 'remediation.skipped', data: skippedBecause('instance-gone') },
-    { end: 'skipped: drift changed', event: 'remediation.skipped', data: skippedBecause('drift-changed') },
-    {
-      end: 'skipped: template changed',
-      event: 'remediation.skipped',
-      data: skippedBecause('template-changed'),
-    },
     { end: 'skipped: quarantined', event: 'remediation.skipped', data: skippedBecause('quarantined') },
     { end: 'skipped: source drift', event: 'remediation.skipped', data: skippedBecause('source-drift') },
     { end: 'manual action required', event: 'manual-action-required', data: { plan: PLAN } },
