@@ -17,7 +17,7 @@ import middy from '@middy/core';
 import * as z from 'zod/mini';
 import { clientConfig, type PhoenixClients } from '../aws/clients';
 import { Notifier } from '../aws/notifier';
-import { StateStore } from '../aws/state-store';
+import { RemediationStore } from '../aws/remediation-store';
 import { PhoenixError } from '../domain/errors';
 import type { CompiledDesiredState } from '../domain/model';
 import { bundledDesiredState } from '../runtime/desired-state';
@@ -83,7 +83,7 @@ export function depsFromEnvironment(
     ec2: clients.ec2,
     autoScaling: clients.autoScaling,
     elbv2: clients.elbv2,
-    store: new StateStore(clients.dynamodb, env.PHOENIX_TABLE_NAME, clock),
+    store: new RemediationStore(clients.dynamodb, env.PHOENIX_TABLE_NAME, clock),
     notifier: new Notifier(clients.sns, env.PHOENIX_TOPIC_ARN),
     desiredState: options.desiredState ?? bundledDesiredState(),
     clock,

@@ -23,7 +23,7 @@ import * as snsSdk from '@aws-sdk/client-sns';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import definitionJson from '../../state-machines/remediate-instance.asl.json' with { type: 'json' };
 import { type NotificationPublisher, Notifier } from '../aws/notifier';
-import { StateStore } from '../aws/state-store';
+import { RemediationStore } from '../aws/remediation-store';
 import { PhoenixError } from '../domain/errors';
 import type { CompiledDesiredState } from '../domain/model';
 import { executionName } from '../evaluate-drift/execution';
@@ -355,7 +355,7 @@ export async function runRemediation(
           ),
     autoScaling: clients.autoScaling,
     elbv2: clients.elbv2,
-    store: new StateStore(clients.dynamodb, options.deps.tableName, clock),
+    store: new RemediationStore(clients.dynamodb, options.deps.tableName, clock),
     notifier: options.deps.notifier ?? new Notifier(clients.sns, options.deps.topicArn),
     desiredState: options.deps.desiredState,
     clock,

@@ -40,7 +40,8 @@ import {
   resolveLaunchTemplate,
 } from '../aws/inventory';
 import type { NotificationPublisher } from '../aws/notifier';
-import type { GroupChange, GroupLock, Quarantine, StateStore } from '../aws/state-store';
+import type { RemediationStore } from '../aws/remediation-store';
+import type { GroupChange, GroupLock, Quarantine } from '../aws/state-store';
 import { evaluateDrift } from '../domain/drift/engine';
 import { autoScalingGroupOf, findFleet } from '../domain/drift/match';
 import { checkSource, standaloneLaunchTags } from '../domain/drift/source-check';
@@ -90,7 +91,7 @@ export interface StepDeps {
   autoScaling: Pick<AutoScalingClient, 'send'>;
   elbv2: Pick<ElasticLoadBalancingV2Client, 'send'>;
   store: Pick<
-    StateStore,
+    RemediationStore,
     | 'remediationGate'
     | 'acquireLease'
     | 'releaseLease'

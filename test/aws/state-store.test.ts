@@ -1,11 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  ATTEMPT_TTL_SECONDS,
-  healthyFloor,
-  type LeaseRequest,
-  StateStore,
-} from '../../functions/aws/state-store';
+import { type LeaseRequest, RemediationStore } from '../../functions/aws/remediation-store';
+import { ATTEMPT_TTL_SECONDS, healthyFloor } from '../../functions/aws/state-store';
 import { InvalidInputError } from '../../functions/domain/errors';
 import { testClients } from '../helpers/emulator';
 import { atomicDynamoDB, createStateTable } from '../helpers/table';
@@ -18,7 +14,7 @@ async function freshStore(start = new Date('2025-03-03T10:00:00Z')) {
   tableCount += 1;
   const table = await createStateTable(clients.dynamodb, `phoenix-state-${tableCount}`);
   const clock = { now: start };
-  const store = new StateStore(atomicDynamoDB(clients.dynamodb), table, () => clock.now);
+  const store = new RemediationStore(atomicDynamoDB(clients.dynamodb), table, () => clock.now);
   const advance = (seconds: number) => {
     clock.now = new Date(clock.now.getTime() + seconds * 1000);
   };

@@ -15,7 +15,8 @@ import { DescribeInstanceStatusCommand, RunInstancesCommand } from '@aws-sdk/cli
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { PhoenixClients } from '../../functions/aws/clients';
 import { describeInstances } from '../../functions/aws/inventory';
-import { healthyFloor, StateStore } from '../../functions/aws/state-store';
+import { RemediationStore } from '../../functions/aws/remediation-store';
+import { healthyFloor } from '../../functions/aws/state-store';
 import {
   type ReconcileClients,
   type ReconcileProgress,
@@ -82,7 +83,7 @@ export async function e2eAccount(options: { teams: readonly string[]; start?: Da
     images: { a: imageA, b: imageB, c: imageC },
     network,
     clock,
-    store: new StateStore(clients.dynamodb, tableName, () => clock.now),
+    store: new RemediationStore(clients.dynamodb, tableName, () => clock.now),
     /** Every notification the team's queue received since the last call. */
     inbox: async (team: string): Promise<ReceivedNotification[]> => {
       const url = inboxes.queues[team];
