@@ -68,7 +68,6 @@ export const REMEDIATION_ACTIONS = [
   'ec2:DescribeLaunchTemplateVersions',
   'ec2:TerminateInstances',
   'autoscaling:DescribeAutoScalingGroups',
-  'autoscaling:DescribeAutoScalingInstances',
   'autoscaling:AttachInstances',
   'autoscaling:DetachInstances',
   'autoscaling:ExitStandby',
@@ -80,8 +79,12 @@ export const REMEDIATION_ACTIONS = [
   'elasticloadbalancing:RegisterTargets',
   'elasticloadbalancing:DeregisterTargets',
   'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
   'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
+  // TransactWriteItems is authorized per item: the condition checks of a lease transaction.
+  'dynamodb:ConditionCheckItem',
   'dynamodb:Query',
   'sns:Publish',
 ] as const;
