@@ -1207,11 +1207,13 @@ export interface NotifyResult {
 /**
  * Skips after which the same drift may come back and must then be remediated: Phoenix's own
  * state at that moment (an operator paused it, switched the fleet out of enforce, excluded
- * the instance, moved it out of the fleet), or a drift that ended on its own and can recur
- * identically (a tag fixed by hand and broken the same way again, a drift that changed and
- * changed back, a default template version rolled forward and back to the pinned one).
- * The others keep refusing the name: a human must act (source-drift, quarantined), or the
- * instance is gone and its id never comes back (docs/adr/0010-execution-attempts.md).
+ * the instance, moved it out of the fleet, quarantined the version), a source a human must
+ * fix first (source drift), or a drift that ended on its own and can recur identically (a
+ * tag fixed by hand and broken the same way again, a drift that changed and changed back, a
+ * default template version rolled forward and back to the pinned one). Moving the attempt
+ * never starts anything by itself: the evaluator checks the pause switch, the quarantine and
+ * the source before it starts an execution. Only a vanished instance keeps its name: an
+ * instance id never comes back (docs/adr/0010-execution-attempts.md).
  */
 const RETRYABLE_SKIPS: ReadonlySet<string> = new Set<SkipReason>([
   'paused',
@@ -1221,6 +1223,8 @@ const RETRYABLE_SKIPS: ReadonlySet<string> = new Set<SkipReason>([
   'in-sync',
   'drift-changed',
   'template-changed',
+  'quarantined',
+  'source-drift',
 ]);
 
 /**

@@ -112,6 +112,10 @@ describe('the end of a remediation and the next detection of its drift', () => {
       event: 'remediation.skipped',
       data: skippedBecause('template-changed'),
     },
+    // Held until a human acts (lifts the quarantine, fixes the template or Git); the
+    // evaluator starts nothing meanwhile, and afterwards the drift must not be refused.
+    { end: 'skipped: quarantined', event: 'remediation.skipped', data: skippedBecause('quarantined') },
+    { end: 'skipped: source drift', event: 'remediation.skipped', data: skippedBecause('source-drift') },
     {
       end: 'blocked: paused or quarantined at the lease',
       event: 'remediation.blocked',
@@ -148,8 +152,6 @@ describe('the end of a remediation and the next detection of its drift', () => {
     { end: 'replaced', event: 'remediation.succeeded', data: {} },
     { end: 'still in progress', event: 'remediation.started', data: {} },
     { end: 'skipped: instance gone', event: 'remediation.skipped', data: skippedBecause('instance-gone') },
-    { end: 'skipped: quarantined', event: 'remediation.skipped', data: skippedBecause('quarantined') },
-    { end: 'skipped: source drift', event: 'remediation.skipped', data: skippedBecause('source-drift') },
     { end: 'manual action required', event: 'manual-action-required', data: { plan: PLAN } },
     {
       end: 'rolled back',

@@ -15,8 +15,9 @@
  * that fails half-way can simply be run again (the move happens once per attempt).
  *
  * The item records one execution, the last to roll back with the version. Executions of the
- * fleet's other drifts that reached their recheck while it was quarantined ended `skipped:
- * quarantined`, which leaves their attempts too; nothing records them, so they stay refused.
+ * fleet's other drifts that reached their recheck (or their lease) while it was quarantined
+ * moved their own attempts as they ended (`skipped: quarantined` / `blocked` may be retried),
+ * so the next detection after the lift starts them again.
  */
 import { makeClients } from '../../aws/clients';
 import { type Quarantine, StateStore } from '../../aws/state-store';
