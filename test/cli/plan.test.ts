@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StateStore } from '../../functions/aws/state-store';
 import { EXIT_DRIFT, EXIT_ERROR, EXIT_NO_DRIFT, type Plan, run } from '../../functions/cli/commands/plan';
@@ -12,6 +13,7 @@ import {
   TEST_REGION,
   testClients,
 } from '../helpers/emulator';
+import { addLaunchTemplateVersion, defaultImageIds, setDefaultVersion } from '../helpers/seed';
 import { createStateTable } from '../helpers/table';
 
 /** `phoenix plan` against the emulated account, as a user would type it. */
@@ -180,6 +182,43 @@ describe('phoenix plan (emulated account)', () => {
     expect(code).toBe(EXIT_DRIFT);
     expect(out).toMatch(/source: SOURCE DRIFT: tags\.Tier: expected web, found \(none\)/);
     expect(out).toMatch(/3 drifted → 0 replacements in 0 waves/);
+    expect(out).toMatch(/not replacing: SOURCE DRIFT/);
+  });
+});
+
+describe('phoenix plan: the source the group really launches', () => {
+  beforeEach(async () => {
+    await resetEmulator();
+    vi.stubEnv('AWS_ACCESS_KEY_ID', TEST_CREDENTIALS.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', TEST_CREDENTIALS.secretAccessKey);
+    vi.stubEnv('AWS_PROFILE', undefined);
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('reports source drift when the group is pinned to an older version than Git follows', async () => {
+    const clients = testClients();
+    const estate = await seedEstate(clients, { drift: false });
+    const [, newImage = ''] = await defaultImageIds(clients.ec2, 2);
+    const version = await addLaunchTemplateVersion(clients.ec2, {
+      id: estate.templates.web.id,
+      version: { imageId: newImage, instanceType: 't3.micro', instanceTags: { Name: 'web' } },
+    });
+    await setDefaultVersion(clients.ec2, { id: estate.templates.web.id, version });
+    // The group still launches version 1: what it would launch is drifted from the default.
+    await clients.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'web-prod',
+        LaunchTemplate: { LaunchTemplateId: estate.templates.web.id, Version: '1' },
+      }),
+    );
+    const { file } = await writeDesiredState(desiredStateYaml('enforce'));
+
+    const { code, out } = await plan(file);
+
+    expect(code).toBe(EXIT_DRIFT);
+    expect(out).toMatch(/source: SOURCE DRIFT: .*imageId/);
     expect(out).toMatch(/not replacing: SOURCE DRIFT/);
   });
 });

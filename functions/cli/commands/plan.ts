@@ -13,16 +13,16 @@
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { makeClients } from '../../aws/clients';
-import { listFleetInstances, propagatedTagsOf } from '../../aws/inventory';
+import { groupSourceOf, listFleetInstances } from '../../aws/inventory';
 import { StateStore } from '../../aws/state-store';
 import { checkSource } from '../../domain/drift/source-check';
-import { PhoenixError } from '../../domain/errors';
+import { InvalidInputError, PhoenixError } from '../../domain/errors';
 import type {
   CompiledDesiredState,
   CompiledFleet,
   DriftReason,
   InstanceFacts,
-  Tags,
+  LaunchTemplateFacts,
 } from '../../domain/model';
 import { isWindowOpen, nextWindowOpening } from '../../domain/window';
 import { describeReasons } from '../../evaluate-drift/evaluations';
@@ -135,6 +135,36 @@ export interface PlanStateReader {
   getQuarantine(fleet: string, templateId: string, version: number): Promise<unknown>;
 }
 
+/**
+ * What a fresh instance of the fleet would look like, as detection and the recheck judge it:
+ * for an Auto Scaling fleet, built from the version the group itself launches with the tags
+ * it propagates. A group on a launch configuration cannot be checked (PhoenixError).
+ */
+async function sourceCheckOf(
+  fleet: CompiledFleet,
+  template: LaunchTemplateFacts,
+  deps: PlanDeps,
+): Promise<ReturnType<typeof checkSource>> {
+  if (fleet.match.kind !== 'autoScalingGroup')
+    return checkSource({ fleet, template, propagatedTags: {}, now: deps.now });
+  const group = await groupSourceOf(deps.ec2, deps.autoScaling, fleet.match.autoScalingGroup, {
+    spec: fleet.launchTemplate,
+    facts: template,
+  });
+  if (group.template === undefined) {
+    throw new InvalidInputError(
+      `Auto Scaling group ${fleet.match.autoScalingGroup} launches from a launch configuration, not a launch template: a replacement would not be built from what Git declares`,
+    );
+  }
+  return checkSource({
+    fleet,
+    template,
+    propagatedTags: group.propagatedTags,
+    now: deps.now,
+    groupTemplate: group.template,
+  });
+}
+
 export interface PlanDeps {
   ec2: Pick<EC2Client, 'send'>;
   autoScaling: Pick<AutoScalingClient, 'send'>;
@@ -200,11 +230,7 @@ async function planFleet(
     blockedBy.push('template-unresolved');
   } else {
     try {
-      let propagated: Tags = {};
-      if (fleet.match.kind === 'autoScalingGroup') {
-        propagated = await propagatedTagsOf(deps.autoScaling, fleet.match.autoScalingGroup);
-      }
-      const check = checkSource({ fleet, template, propagatedTags: propagated, now: deps.now });
+      const check = await sourceCheckOf(fleet, template, deps);
       sourceDrift.checked = true;
       if (!check.ok) {
         sourceDrift.drifted = true;
