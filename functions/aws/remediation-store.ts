@@ -435,17 +435,7 @@ export class RemediationStore extends StateStore {
       try {
         await this.dynamodb.send(
           new TransactWriteItemsCommand({
-            TransactItems: [
-              { Put: claim },
-              {
-                Delete: {
-                  TableName: this.table,
-                  Key: groupLockKey(group),
-                  ConditionExpression: 'holder = :holder',
-                  ExpressionAttributeValues: { ':holder': { S: holder } },
-                },
-              },
-            ],
+            TransactItems: [{ Put: claim }, { Delete: this.#deleteIfHeld(groupLockKey(group), holder) }],
           }),
         );
         return true;
@@ -579,14 +569,7 @@ export class RemediationStore extends StateStore {
   /** Releases the group lock if `holder` holds it; true if it did. Releasing twice is fine. */
   async releaseGroupLock(group: string, holder: string): Promise<boolean> {
     try {
-      await this.dynamodb.send(
-        new DeleteItemCommand({
-          TableName: this.table,
-          Key: groupLockKey(group),
-          ConditionExpression: 'holder = :holder',
-          ExpressionAttributeValues: { ':holder': { S: holder } },
-        }),
-      );
+      await this.dynamodb.send(new DeleteItemCommand(this.#deleteIfHeld(groupLockKey(group), holder)));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
@@ -622,15 +605,11 @@ export class RemediationStore extends StateStore {
     group?: string;
   }): Promise<number> {
     const pk = `lease#${release.fleet}`;
-    const holderIs = {
-      ConditionExpression: 'holder = :holder',
-      ExpressionAttributeValues: { ':holder': { S: release.holder } },
-    };
     const deletes: TransactWriteItem[] = release.items.map((sk) => ({
-      Delete: { TableName: this.table, Key: { pk: { S: pk }, sk: { S: sk } }, ...holderIs },
+      Delete: this.#deleteIfHeld({ pk: { S: pk }, sk: { S: sk } }, release.holder),
     }));
     if (release.group !== undefined)
-      deletes.push({ Delete: { TableName: this.table, Key: groupLockKey(release.group), ...holderIs } });
+      deletes.push({ Delete: this.#deleteIfHeld(groupLockKey(release.group), release.holder) });
     if (deletes.length === 0) return 0;
     try {
       await this.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: deletes }));
@@ -685,18 +664,23 @@ export class RemediationStore extends StateStore {
   async #releaseItem(pk: string, sk: string, holder: string): Promise<boolean> {
     try {
       await this.dynamodb.send(
-        new DeleteItemCommand({
-          TableName: this.table,
-          Key: { pk: { S: pk }, sk: { S: sk } },
-          ConditionExpression: 'holder = :holder',
-          ExpressionAttributeValues: { ':holder': { S: holder } },
-        }),
+        new DeleteItemCommand(this.#deleteIfHeld({ pk: { S: pk }, sk: { S: sk } }, holder)),
       );
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  /** A delete of an item that takes effect only while `holder` holds it (a lease item, a lock). */
+  #deleteIfHeld(key: Record<string, AttributeValue>, holder: string) {
+    return {
+      TableName: this.table,
+      Key: key,
+      ConditionExpression: 'holder = :holder',
+      ExpressionAttributeValues: { ':holder': { S: holder } },
+    };
   }
 }
 
