@@ -10,25 +10,20 @@
  * `maxConcurrent`, never more executions in flight per fleet than that.
  */
 import { createHash } from 'node:crypto';
-import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { DescribeInstanceStatusCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import type { PhoenixClients } from '../../functions/aws/clients';
 import { describeInstances } from '../../functions/aws/inventory';
 import { RemediationStore } from '../../functions/aws/remediation-store';
 import { healthyFloor } from '../../functions/aws/state-store';
 import {
-  type ReconcileClients,
   type ReconcileProgress,
   Reconciler,
   type ReconcilerOptions,
 } from '../../functions/cli/commands/reconcile';
 import { createTeamInboxes, drainInbox, type ReceivedNotification } from '../../functions/demo/team-inboxes';
-import { compileDesiredState } from '../../functions/domain/desired-state/compile';
-import { parseDesiredState } from '../../functions/domain/desired-state/validate';
 import type { CompiledDesiredState, InstanceFacts } from '../../functions/domain/model';
 import type { Timings } from '../../functions/remediation/input';
-import { testClients } from '../helpers/emulator';
+import { compileYaml, describeGroup, emulatedAccount, healthyServing } from '../helpers/account';
 import {
   defaultImageIds,
   registerTargets,
@@ -40,7 +35,8 @@ import {
   seedTargetGroup,
   type TemplateVersionSpec,
 } from '../helpers/seed';
-import { atomicDynamoDB, createStateTable } from '../helpers/table';
+
+export { describeGroup, healthyServing, targetsOf } from '../helpers/account';
 
 /** Bounds for instant waits: a replacement that is not healthy after 3 checks is rolled back. */
 export const E2E_TIMINGS: Partial<Timings> = {
@@ -55,8 +51,8 @@ let accounts = 0;
 export async function e2eAccount(options: { teams: readonly string[]; start?: Date }) {
   accounts += 1;
   const n = accounts;
-  const clients = testClients();
-  const tableName = await createStateTable(clients.dynamodb, `phoenix-e2e-${n}`);
+  const account = await emulatedAccount({ tableName: `phoenix-e2e-${n}`, start: options.start });
+  const { clients, clock } = account;
   const inboxes = await createTeamInboxes(clients, {
     topicName: `phoenix-e2e-${n}`,
     teams: options.teams,
@@ -64,26 +60,14 @@ export async function e2eAccount(options: { teams: readonly string[]; start?: Da
   });
   const [imageA = '', imageB = '', imageC = ''] = await defaultImageIds(clients.ec2, 3);
   const network = await seedNetwork(clients.ec2, { name: `e2e-${n}` });
-  const clock = { now: options.start ?? new Date() };
-  // moto's conditional writes are not atomic under concurrency (see atomicDynamoDB).
-  const local: ReconcileClients = {
-    ec2: clients.ec2,
-    autoScaling: clients.autoScaling,
-    elbv2: clients.elbv2,
-    sns: clients.sns,
-    dynamodb: atomicDynamoDB(clients.dynamodb),
-  };
   return {
+    ...account,
     n,
-    clients,
-    local,
-    tableName,
     topicArn: inboxes.topicArn,
     inboxes,
     images: { a: imageA, b: imageB, c: imageC },
     network,
-    clock,
-    store: new RemediationStore(clients.dynamodb, tableName, () => clock.now),
+    store: new RemediationStore(clients.dynamodb, account.tableName, () => clock.now),
     /** Every notification the team's queue received since the last call. */
     inbox: async (team: string): Promise<ReceivedNotification[]> => {
       const url = inboxes.queues[team];
@@ -97,10 +81,7 @@ export type E2eAccount = Awaited<ReturnType<typeof e2eAccount>>;
 
 /** Compiles a desired-state YAML text as synth would; the revision follows the text. */
 export function compile(yaml: string, commit = 'e2e0001'): CompiledDesiredState {
-  const parsed = parseDesiredState(yaml, 'phoenix.yaml');
-  if (!parsed.ok) throw new Error(parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join('\n'));
-  const sha256 = createHash('sha256').update(yaml).digest('hex');
-  return compileDesiredState(parsed.value, { commit, path: 'phoenix.yaml', sha256 });
+  return compileYaml(yaml, { commit, sha256: createHash('sha256').update(yaml).digest('hex') });
 }
 
 export interface SeededAsgFleet {
@@ -312,39 +293,6 @@ export class Invariants {
       }
     }
   }
-}
-
-/** Instance ids registered in a target group, with their health. */
-export async function targetsOf(
-  clients: PhoenixClients,
-  targetGroupArn: string,
-): Promise<Record<string, string>> {
-  const out = await clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
-  return Object.fromEntries(
-    (out.TargetHealthDescriptions ?? []).map((d) => [d.Target?.Id ?? '', d.TargetHealth?.State ?? 'unknown']),
-  );
-}
-
-/** Healthy serving capacity: healthy in the target group, running, status checks ok. */
-export async function healthyServing(clients: PhoenixClients, targetGroupArn: string): Promise<number> {
-  const targets = await targetsOf(clients, targetGroupArn);
-  const ids = Object.entries(targets)
-    .filter(([, state]) => state === 'healthy')
-    .map(([id]) => id);
-  if (ids.length === 0) return 0;
-  const status = await clients.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: ids }));
-  return (status.InstanceStatuses ?? []).filter(
-    (s) => s.InstanceState?.Name === 'running' && s.InstanceStatus?.Status === 'ok',
-  ).length;
-}
-
-export async function describeGroup(clients: PhoenixClients, name: string): Promise<AutoScalingGroup> {
-  const out = await clients.autoScaling.send(
-    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
-  );
-  const group = out.AutoScalingGroups?.[0];
-  if (group === undefined) throw new Error(`no group ${name}`);
-  return group;
 }
 
 /** The group's live members, sorted. */
