@@ -1,14 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
-import { type RunResult, runRemediation } from '../../functions/remediation/local-runner';
+import type { Faults, RunResult } from '../../functions/remediation/local-runner';
 import {
   describeGroup,
   desiredState,
   healthyFloor,
   healthyServing,
   printFigures,
-  remediationInput,
   seedDriftedAsgFleet,
   type TestAccount,
   targetsOf,
@@ -39,14 +38,11 @@ describe('remediating a drifted Auto Scaling group member', () => {
 
   it('replaces it from the pinned version, launch before terminate, never below the healthy floor', async () => {
     const [old = ''] = fleet.group.instanceIds;
-    const input = await remediationInput(account.clients, STATE, old, account.now());
+    const input = await account.inputFor(STATE, old);
     const floor = healthyFloor(4, 75);
     const observed: Array<{ state: string; healthy: number }> = [];
 
-    const result = await runRemediation(input, {
-      clients: account.local,
-      deps: account.deps(STATE),
-      waits: 'zero',
+    const result = await account.remediate(input, STATE, {
       afterState: async ({ state }) => {
         observed.push({ state, healthy: await healthyServing(account.clients, fleet.targetGroupArn) });
       },
@@ -128,11 +124,9 @@ describe('two replacements in flight in one Auto Scaling group (maxConcurrent 2)
     group: string,
     targetGroupArn: string,
     instances: [string, string],
-    faults: [Parameters<typeof runRemediation>[1]['faults'], Parameters<typeof runRemediation>[1]['faults']],
+    faults: [Faults | undefined, Faults | undefined],
   ) {
-    const inputs = await Promise.all(
-      instances.map((id) => remediationInput(account.clients, TWO_AT_A_TIME, id, account.now())),
-    );
+    const inputs = await Promise.all(instances.map((id) => account.inputFor(TWO_AT_A_TIME, id)));
     const desired: number[] = [];
     const healthy: number[] = [];
     let someoneRaised = false;
@@ -142,10 +136,7 @@ describe('two replacements in flight in one Auto Scaling group (maxConcurrent 2)
     });
     const results = await Promise.all(
       inputs.map((input, i) =>
-        runRemediation(input, {
-          clients: account.local,
-          deps: account.deps(TWO_AT_A_TIME),
-          waits: 'zero',
+        account.remediate(input, TWO_AT_A_TIME, {
           ...(faults[i] === undefined ? {} : { faults: faults[i] }),
           afterState: async ({ state, error }) => {
             if (state === 'RaiseDesiredCapacity' && error === undefined && !someoneRaised) {

@@ -3,7 +3,7 @@ import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
-import { type RunResult, runRemediation } from '../../functions/remediation/local-runner';
+import type { RunResult } from '../../functions/remediation/local-runner';
 import { defaultImageIds } from '../helpers/seed';
 import {
   describeGroup,
@@ -12,7 +12,6 @@ import {
   healthyServing,
   mutatingCalls,
   printFigures,
-  remediationInput,
   seedDriftedAsgFleet,
   type TestAccount,
   testAccount,
@@ -80,9 +79,7 @@ describe('disruption budgets', () => {
       (fleets[fleet]?.group.instanceIds ?? []).map((id) => ({ fleet, id })),
     );
     expect(drifted).toHaveLength(6);
-    const inputs = await Promise.all(
-      drifted.map(({ id }) => remediationInput(account.clients, STATE, id, account.now())),
-    );
+    const inputs = await Promise.all(drifted.map(({ id }) => account.inputFor(STATE, id)));
     const leaseViolations: string[] = [];
     const checkLeases = async () => {
       for (const fleet of ['web', 'api']) {
@@ -97,10 +94,7 @@ describe('disruption budgets', () => {
     for (let round = 1; pending.length > 0 && round <= drifted.length; round += 1) {
       const results = await Promise.all(
         pending.map((input) =>
-          runRemediation(input, {
-            clients: account.local,
-            deps: account.deps(STATE),
-            waits: 'zero',
+          account.remediate(input, STATE, {
             executionName: `${input.instanceId}-round-${round}`,
             afterState: checkLeases,
           }),
@@ -140,14 +134,11 @@ describe('disruption budgets', () => {
   it('a group at MaxSize whose budget allows the dip: detached first, replaced by the group, floor kept', async () => {
     const cache = fleets.cache;
     const [old = ''] = cache?.group.instanceIds ?? [];
-    const input = await remediationInput(account.clients, STATE, old, account.now());
+    const input = await account.inputFor(STATE, old);
     const floor = healthyFloor(4, 75);
     const healthy: number[] = [];
 
-    const result = await runRemediation(input, {
-      clients: account.local,
-      deps: account.deps(STATE),
-      waits: 'zero',
+    const result = await account.remediate(input, STATE, {
       afterState: async () => {
         healthy.push(await healthyServing(account.clients, cache?.targetGroupArn ?? ''));
       },
@@ -162,13 +153,9 @@ describe('disruption budgets', () => {
 
   it('a group at MaxSize whose budget forbids any dip: blocked after backing off, nothing touched, team told', async () => {
     const [old = ''] = fleets.db?.group.instanceIds ?? [];
-    const input = await remediationInput(account.clients, STATE, old, account.now());
+    const input = await account.inputFor(STATE, old);
 
-    const result = await runRemediation(input, {
-      clients: account.local,
-      deps: account.deps(STATE),
-      waits: 'zero',
-    });
+    const result = await account.remediate(input, STATE);
 
     expect(result.output).toMatchObject({ outcome: 'blocked', reason: 'budget' });
     expect((result.output as { detail: string }).detail).toContain('floor of 2');
@@ -195,13 +182,9 @@ describe('disruption budgets', () => {
       }),
     );
     const instanceId = launched.Instances?.[0]?.InstanceId ?? '';
-    const input = await remediationInput(account.clients, STATE, instanceId, account.now());
+    const input = await account.inputFor(STATE, instanceId);
 
-    const result = await runRemediation(input, {
-      clients: account.local,
-      deps: account.deps(STATE),
-      waits: 'zero',
-    });
+    const result = await account.remediate(input, STATE);
 
     expect(result.output).toMatchObject({ outcome: 'manual-action-required' });
     expect((result.output as { detail: string }).detail).toContain('not launched from a launch template');

@@ -3,9 +3,6 @@
  * an SNS topic with an SQS queue subscribed (so tests read the notifications a team would
  * get), the desired state compiled from YAML, and the execution input detection would build.
  */
-import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { DescribeInstanceStatusCommand } from '@aws-sdk/client-ec2';
-import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
@@ -16,14 +13,17 @@ import {
 import type { PhoenixClients } from '../../functions/aws/clients';
 import { describeInstances, resolveLaunchTemplate } from '../../functions/aws/inventory';
 import { healthyFloor } from '../../functions/aws/state-store';
-import { compileDesiredState } from '../../functions/domain/desired-state/compile';
-import { parseDesiredState } from '../../functions/domain/desired-state/validate';
 import { evaluateDrift } from '../../functions/domain/drift/engine';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import type { PhoenixNotification } from '../../functions/domain/notification';
 import { type RemediationInput, remediationInputFor, type Timings } from '../../functions/remediation/input';
-import type { LocalClients, LocalDeps } from '../../functions/remediation/local-runner';
-import { testClients } from '../helpers/emulator';
+import {
+  type LocalDeps,
+  type RunRemediationOptions,
+  type RunResult,
+  runRemediation,
+} from '../../functions/remediation/local-runner';
+import { compileYaml, emulatedAccount } from '../helpers/account';
 import {
   defaultImageIds,
   registerTargets,
@@ -34,7 +34,8 @@ import {
   seedTargetGroup,
   setDefaultVersion,
 } from '../helpers/seed';
-import { atomicDynamoDB, createStateTable } from '../helpers/table';
+
+export { describeGroup, healthyServing, targetsOf } from '../helpers/account';
 
 /** Waits and bounds for tests: the runner zeroes the waits, these bound the loops. */
 export const TEST_TIMINGS: Timings = {
@@ -49,8 +50,11 @@ let accounts = 0;
 /** One test's account: clients, table, topic, queue and a clock the test can move. */
 export async function testAccount(options: { start?: Date } = {}) {
   accounts += 1;
-  const clients = testClients();
-  const tableName = await createStateTable(clients.dynamodb, `phoenix-remediation-${accounts}`);
+  const account = await emulatedAccount({
+    tableName: `phoenix-remediation-${accounts}`,
+    start: options.start,
+  });
+  const { clients, tableName, clock } = account;
   const topic = await clients.sns.send(new CreateTopicCommand({ Name: `phoenix-notifications-${accounts}` }));
   const topicArn = topic.TopicArn ?? '';
   const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: `team-inbox-${accounts}` }));
@@ -66,33 +70,33 @@ export async function testAccount(options: { start?: Date } = {}) {
       Attributes: { RawMessageDelivery: 'true' },
     }),
   );
-  const clock = { now: options.start ?? new Date() };
-  // moto's conditional writes are not atomic under concurrency (see atomicDynamoDB).
-  const local: LocalClients = { ...pick(clients), dynamodb: atomicDynamoDB(clients.dynamodb) };
-  return {
-    clients,
-    local,
+  const deps = (desiredState: CompiledDesiredState): LocalDeps => ({
+    desiredState,
     tableName,
     topicArn,
+    clock: () => clock.now,
+  });
+  return {
+    ...account,
+    topicArn,
     queueUrl,
-    clock,
-    now: () => clock.now,
-    deps: (desiredState: CompiledDesiredState): LocalDeps => ({
-      desiredState,
-      tableName,
-      topicArn,
-      clock: () => clock.now,
-    }),
+    deps,
+    /** The execution input detection would build for `instanceId` at the account's now. */
+    inputFor: (state: CompiledDesiredState, instanceId: string, timings?: Partial<Timings>) =>
+      remediationInput(clients, state, instanceId, clock.now, timings),
+    /** Runs `input` through the real state machine on this account under `state`, every wait instant. */
+    remediate: (
+      input: RemediationInput,
+      state: CompiledDesiredState,
+      options: Omit<RunRemediationOptions, 'clients' | 'deps'> = {},
+    ): Promise<RunResult> =>
+      runRemediation(input, { clients: account.local, deps: deps(state), waits: 'zero', ...options }),
     /** Every notification delivered so far (and consumes them). */
     notifications: () => drainQueue(clients, queueUrl),
   };
 }
 
 export type TestAccount = Awaited<ReturnType<typeof testAccount>>;
-
-function pick(clients: PhoenixClients): Omit<LocalClients, 'dynamodb'> {
-  return { ec2: clients.ec2, autoScaling: clients.autoScaling, elbv2: clients.elbv2, sns: clients.sns };
-}
 
 async function drainQueue(clients: PhoenixClients, queueUrl: string): Promise<PhoenixNotification[]> {
   const received: PhoenixNotification[] = [];
@@ -113,13 +117,7 @@ async function drainQueue(clients: PhoenixClients, queueUrl: string): Promise<Ph
 
 /** Compiles a desired-state YAML text as synth would. */
 export function desiredState(yaml: string): CompiledDesiredState {
-  const parsed = parseDesiredState(yaml, 'phoenix.yaml');
-  if (!parsed.ok) throw new Error(parsed.issues.map((i) => `${i.line}:${i.column} ${i.message}`).join('\n'));
-  return compileDesiredState(parsed.value, {
-    commit: 'abc1234',
-    path: 'phoenix.yaml',
-    sha256: 'a'.repeat(64),
-  });
+  return compileYaml(yaml, { commit: 'abc1234', sha256: 'a'.repeat(64) });
 }
 
 /** The execution input detection would build for `instanceId` now. */
@@ -213,42 +211,6 @@ export async function seedDriftedStandaloneFleet(
   await registerTargets(clients.elbv2, targetGroupArn, instanceIds, 8080);
   await setDefaultVersion(clients.ec2, { id: template.id, version: 2 });
   return { network, template, targetGroupArn, instanceIds, newImage, oldImage };
-}
-
-export async function describeGroup(clients: PhoenixClients, name: string): Promise<AutoScalingGroup> {
-  const out = await clients.autoScaling.send(
-    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
-  );
-  const group = out.AutoScalingGroups?.[0];
-  if (group === undefined) throw new Error(`no group ${name}`);
-  return group;
-}
-
-/** Instance ids registered in a target group, with their health. */
-export async function targetsOf(
-  clients: PhoenixClients,
-  targetGroupArn: string,
-): Promise<Record<string, string>> {
-  const out = await clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
-  return Object.fromEntries(
-    (out.TargetHealthDescriptions ?? []).map((d) => [d.Target?.Id ?? '', d.TargetHealth?.State ?? 'unknown']),
-  );
-}
-
-/**
- * Healthy serving capacity: targets healthy in the target group whose instance is running
- * with status checks ok. Checked against the floor after every state.
- */
-export async function healthyServing(clients: PhoenixClients, targetGroupArn: string): Promise<number> {
-  const targets = await targetsOf(clients, targetGroupArn);
-  const healthyIds = Object.entries(targets)
-    .filter(([, state]) => state === 'healthy')
-    .map(([id]) => id);
-  if (healthyIds.length === 0) return 0;
-  const status = await clients.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: healthyIds }));
-  return (status.InstanceStatuses ?? []).filter(
-    (s) => s.InstanceState?.Name === 'running' && s.InstanceStatus?.Status === 'ok',
-  ).length;
 }
 
 export { healthyFloor };

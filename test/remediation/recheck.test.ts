@@ -3,12 +3,10 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StateStore } from '../../functions/aws/state-store';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import type { RemediationInput } from '../../functions/remediation/input';
-import { runRemediation } from '../../functions/remediation/local-runner';
 import { seedStandaloneInstances } from '../helpers/seed';
 import {
   desiredState,
   mutatingCalls,
-  remediationInput,
   seedDriftedAsgFleet,
   seedDriftedStandaloneFleet,
   type TestAccount,
@@ -84,18 +82,14 @@ describe('the recheck ends a remediation that is no longer wanted, and touches n
   });
 
   async function run(input: RemediationInput, state: CompiledDesiredState = STATE) {
-    const result = await runRemediation(input, {
-      clients: account.local,
-      deps: account.deps(state),
-      waits: 'zero',
-    });
+    const result = await account.remediate(input, state);
     expect(mutatingCalls(result.apiCalls)).toEqual({});
     return result;
   }
 
   it('paused: skipped with reason "paused", and the team is told who paused it', async () => {
     const [instanceId = ''] = api.instanceIds;
-    const input = await remediationInput(account.clients, STATE, instanceId, account.now());
+    const input = await account.inputFor(STATE, instanceId);
     await store.setPaused(true, 'alice');
     try {
       const result = await run(input);
@@ -110,7 +104,7 @@ describe('the recheck ends a remediation that is no longer wanted, and touches n
 
   it('instance gone: skipped quietly', async () => {
     const [, , instanceId = ''] = api.instanceIds;
-    const input = await remediationInput(account.clients, STATE, instanceId, account.now());
+    const input = await account.inputFor(STATE, instanceId);
     await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
 
     const result = await run(input);
@@ -126,7 +120,7 @@ describe('the recheck ends a remediation that is no longer wanted, and touches n
       subnetId: api.network.subnetIds[0],
       tags: { App: 'api', Owner: 'someone-else' },
     });
-    const input = await remediationInput(account.clients, STATE, instanceId, account.now());
+    const input = await account.inputFor(STATE, instanceId);
     expect(input.reasons.map((r) => r.kind)).toEqual(['tag-value']);
     await account.clients.ec2.send(
       new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: 'Owner', Value: 'team-api' }] }),
@@ -139,21 +133,21 @@ describe('the recheck ends a remediation that is no longer wanted, and touches n
 
   it('the drift changed since detection: skipped, the newer remediation takes over', async () => {
     const [instanceId = ''] = web.group.instanceIds;
-    const input = await remediationInput(account.clients, STATE, instanceId, account.now());
+    const input = await account.inputFor(STATE, instanceId);
     const result = await run({ ...input, fingerprint: 'v1-000000000000000000000000' });
     expect(result.output).toMatchObject({ outcome: 'skipped', reason: 'drift-changed' });
   });
 
   it('the fleet is no longer enforced: skipped', async () => {
     const [instanceId = ''] = web.group.instanceIds;
-    const input = await remediationInput(account.clients, STATE, instanceId, account.now());
+    const input = await account.inputFor(STATE, instanceId);
     const result = await run(input, OBSERVE_ONLY);
     expect(result.output).toMatchObject({ outcome: 'skipped', reason: 'not-enforcing' });
   });
 
   it('source drift (the group would launch a drifted instance): skipped, and the team is told what to fix', async () => {
     const [instanceId = ''] = web.group.instanceIds;
-    const input = await remediationInput(account.clients, STATE_WITH_SOURCE_DRIFT, instanceId, account.now());
+    const input = await account.inputFor(STATE_WITH_SOURCE_DRIFT, instanceId);
 
     const result = await run(input, STATE_WITH_SOURCE_DRIFT);
 
@@ -193,12 +187,9 @@ describe('the recheck ends a remediation that is no longer wanted, and touches n
     '$what: the lease refuses, blocked, nothing held or changed',
     async ({ ids, fleet, close, open, says }) => {
       const [instanceId = ''] = ids();
-      const input = await remediationInput(account.clients, STATE, instanceId, account.now());
+      const input = await account.inputFor(STATE, instanceId);
       try {
-        const result = await runRemediation(input, {
-          clients: account.local,
-          deps: account.deps(STATE),
-          waits: 'zero',
+        const result = await account.remediate(input, STATE, {
           afterState: async ({ state }) => {
             if (state === 'PlanReplacement') await close();
           },

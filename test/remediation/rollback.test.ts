@@ -2,13 +2,11 @@ import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
-import { runRemediation } from '../../functions/remediation/local-runner';
 import {
   describeGroup,
   desiredState,
   healthyFloor,
   healthyServing,
-  remediationInput,
   seedDriftedAsgFleet,
   seedDriftedStandaloneFleet,
   type TestAccount,
@@ -72,13 +70,10 @@ describe('a replacement that never becomes healthy', () => {
     async ({ fleet, ids, targetGroupArn, template, desired }) => {
       const [old = '', other = ''] = ids();
       const floor = healthyFloor(desired, 50);
-      const input = await remediationInput(account.clients, STATE, old, account.now());
+      const input = await account.inputFor(STATE, old);
       const healthyAfterEachState: number[] = [];
 
-      const result = await runRemediation(input, {
-        clients: account.local,
-        deps: account.deps(STATE),
-        waits: 'zero',
+      const result = await account.remediate(input, STATE, {
         faults: { impaired: 'replacement' },
         afterState: async () => {
           healthyAfterEachState.push(await healthyServing(account.clients, targetGroupArn()));
@@ -119,12 +114,8 @@ describe('a replacement that never becomes healthy', () => {
       expect(notes[1]).toMatchObject({ severity: 'critical', instanceId: old, replacementId });
 
       // The next drift of this fleet on the same template version is not retried.
-      const next = await remediationInput(account.clients, STATE, other, account.now());
-      const again = await runRemediation(next, {
-        clients: account.local,
-        deps: account.deps(STATE),
-        waits: 'zero',
-      });
+      const next = await account.inputFor(STATE, other);
+      const again = await account.remediate(next, STATE);
       expect(again.output).toMatchObject({ outcome: 'skipped', reason: 'quarantined' });
       expect((await describeInstances(account.clients.ec2, [other]))[0]?.state).toBe('running');
       const skipped = await account.notifications();
@@ -173,11 +164,8 @@ describe('a failure after the old instance vanished and its replacement was foun
     '$strategy: the rollback keeps the healthy replacement instead of leaving the fleet one short',
     async ({ strategy, ids, failing }) => {
       const [old = ''] = ids();
-      const input = await remediationInput(account.clients, VANISHING, old, account.now());
-      const result = await runRemediation(input, {
-        clients: account.local,
-        deps: account.deps(VANISHING),
-        waits: 'zero',
+      const input = await account.inputFor(VANISHING, old);
+      const result = await account.remediate(input, VANISHING, {
         // The last step keeps failing until the state machine gives up on it and rolls back.
         faults: { throttle: { [failing]: 50 } },
         afterState: async ({ state, output }) => {

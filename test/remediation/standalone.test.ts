@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
-import { type AfterStateEvent, runRemediation } from '../../functions/remediation/local-runner';
+import type { RemediationInput } from '../../functions/remediation/input';
+import type { AfterStateEvent } from '../../functions/remediation/local-runner';
 import {
   desiredState,
   printFigures,
-  remediationInput,
   seedDriftedStandaloneFleet,
   type TestAccount,
   targetsOf,
@@ -27,7 +27,7 @@ fleets:
 describe('remediating a drifted standalone instance', () => {
   let account: TestAccount;
   let fleet: Awaited<ReturnType<typeof seedDriftedStandaloneFleet>>;
-  let firstInput: Awaited<ReturnType<typeof remediationInput>> | undefined;
+  let firstInput: RemediationInput | undefined;
 
   beforeAll(async () => {
     account = await testAccount();
@@ -37,15 +37,12 @@ describe('remediating a drifted standalone instance', () => {
   it('launches the replacement in the same subnet and target groups, then deregisters and terminates the old one', async () => {
     const [old = '', sibling = ''] = fleet.instanceIds;
     const [before] = await describeInstances(account.clients.ec2, [old]);
-    const input = await remediationInput(account.clients, STATE, old, account.now());
+    const input = await account.inputFor(STATE, old);
     firstInput = input;
     const timeline: Array<{ state: string; oldState: string | undefined; oldTarget: string | undefined }> =
       [];
 
-    const result = await runRemediation(input, {
-      clients: account.local,
-      deps: account.deps(STATE),
-      waits: 'zero',
+    const result = await account.remediate(input, STATE, {
       afterState: async ({ state }: AfterStateEvent) => {
         const [now] = await describeInstances(account.clients.ec2, [old]);
         timeline.push({
@@ -89,10 +86,7 @@ describe('remediating a drifted standalone instance', () => {
 
   it('re-running the same remediation afterwards does nothing: the instance is gone', async () => {
     if (firstInput === undefined) throw new Error('the first test did not run');
-    const result = await runRemediation(firstInput, {
-      clients: account.local,
-      deps: account.deps(STATE),
-      waits: 'zero',
+    const result = await account.remediate(firstInput, STATE, {
       executionName: 'rerun',
     });
     expect(result.output).toMatchObject({ outcome: 'skipped', reason: 'instance-gone' });

@@ -1,12 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import type { RecheckResult } from '../../functions/remediation/input';
-import { type AfterStateEvent, runRemediation } from '../../functions/remediation/local-runner';
+import type { AfterStateEvent } from '../../functions/remediation/local-runner';
 import {
   desiredState,
   MUTATING_OPERATIONS,
   printFigures,
-  remediationInput,
   seedDriftedAsgFleet,
   type TestAccount,
   testAccount,
@@ -43,13 +42,10 @@ describe('maintenance windows and transient failures', () => {
   it('outside the window: waits until it opens, rechecks, then replaces', async () => {
     account.clock.now = SATURDAY;
     const [old = ''] = web.group.instanceIds;
-    const input = await remediationInput(account.clients, STATE, old, account.now());
+    const input = await account.inputFor(STATE, old);
     const changesAt: string[] = [];
 
-    const result = await runRemediation(input, {
-      clients: account.local,
-      deps: account.deps(STATE),
-      waits: 'zero',
+    const result = await account.remediate(input, STATE, {
       afterState: ({ state, resource, output }: AfterStateEvent) => {
         // The Wait state takes no time here: play the clock forward to the opening it waits for.
         const recheck = output as RecheckResult | undefined;
@@ -72,7 +68,7 @@ describe('maintenance windows and transient failures', () => {
   it('throttling on any kind of step is retried with backoff and the replacement still succeeds', async () => {
     account.clock.now = TUESDAY;
     const [, old = ''] = web.group.instanceIds;
-    const input = await remediationInput(account.clients, STATE, old, account.now());
+    const input = await account.inputFor(STATE, old);
     const throttle = {
       Recheck: 2,
       AcquireLease: 1,
@@ -81,10 +77,7 @@ describe('maintenance windows and transient failures', () => {
       RetireOldFromGroup: 3,
     };
 
-    const result = await runRemediation(input, {
-      clients: account.local,
-      deps: account.deps(STATE),
-      waits: 'zero',
+    const result = await account.remediate(input, STATE, {
       faults: { throttle },
     });
 

@@ -5,12 +5,10 @@ import { driftAttemptOf, run as quarantine } from '../../../functions/cli/comman
 import { memoryIo } from '../../../functions/cli/io';
 import { fingerprintOf } from '../../../functions/domain/drift/fingerprint';
 import { executionArnOf, executionName } from '../../../functions/evaluate-drift/execution';
-import { runRemediation } from '../../../functions/remediation/local-runner';
 import { emulatorEndpoint, TEST_CREDENTIALS, TEST_REGION, testClients } from '../../helpers/emulator';
 import { createStateTable } from '../../helpers/table';
 import {
   desiredState,
-  remediationInput,
   seedDriftedStandaloneFleet,
   type TestAccount,
   testAccount,
@@ -209,12 +207,9 @@ fleets:
     const [old = ''] = jobs.instanceIds;
     const accountStore = new StateStore(account.clients.dynamodb, account.tableName);
     const run = async (faults?: { impaired: 'replacement' }) => {
-      const input = await remediationInput(account.clients, STATE, old, account.now());
+      const input = await account.inputFor(STATE, old);
       const attempt = await accountStore.attemptOf(input.instanceId, input.fingerprint);
-      return runRemediation(
-        { ...input, attempt },
-        { clients: account.local, deps: account.deps(STATE), waits: 'zero', ...(faults && { faults }) },
-      );
+      return account.remediate({ ...input, attempt }, STATE, { ...(faults && { faults }) });
     };
 
     // The state machine rolls the replacement back and quarantines version 2 itself.
@@ -224,7 +219,7 @@ fleets:
       execution: failed.executionArn,
     });
     // A rollback leaves the attempt: without the lift, the next detection would reuse the name.
-    const { fingerprint } = await remediationInput(account.clients, STATE, old, account.now());
+    const { fingerprint } = await account.inputFor(STATE, old);
     expect(await accountStore.attemptOf(old, fingerprint)).toBe(0);
 
     const io = memoryIo();
