@@ -12,6 +12,7 @@ import {
   type SeededStandaloneFleet,
   seedAsgFleet,
   seedStandaloneFleet,
+  watch,
 } from './harness';
 
 /** The desired state as merged, then the pull request that declares a CostCenter tag on both fleets. */
@@ -62,14 +63,8 @@ describe('end to end: a desired-state change in Git makes a healthy fleet drifte
 
     // The new revision is deployed; its baseline sweep judges every instance against it.
     const invariants = new Invariants(account, [
-      {
-        fleet: 'reports',
-        targetGroupArn: reports.targetGroupArn,
-        size: 2,
-        minHealthyPercent: 50,
-        maxConcurrent: 1,
-      },
-      { fleet: 'web', targetGroupArn: web.targetGroupArn, size: 2, minHealthyPercent: 50, maxConcurrent: 1 },
+      watch(reports, { minHealthyPercent: 50, maxConcurrent: 1 }),
+      watch(web, { minHealthyPercent: 50, maxConcurrent: 1 }),
     ]);
     const phoenix = reconcilerFor(account, AFTER, invariants);
     const report = await phoenix.reconcile();

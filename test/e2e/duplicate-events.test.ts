@@ -1,6 +1,5 @@
-import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTagsEvent, instanceStateChangeEvent, userArn } from '../../functions/demo/cloudtrail';
+import { instanceStateChangeEvent, userArn } from '../../functions/demo/cloudtrail';
 import {
   compile,
   type E2eAccount,
@@ -11,6 +10,8 @@ import {
   reconcilerFor,
   type SeededAsgFleet,
   seedAsgFleet,
+  tagByHand,
+  watch,
 } from './harness';
 
 const STATE = compile(`
@@ -37,27 +38,21 @@ describe('end to end: duplicate and out-of-order events', () => {
 
   it('judges the instance as it is now whatever the delivery order: one execution, the right final state', async () => {
     const [target = '', other = ''] = web.instanceIds;
-    const invariants = new Invariants(account, [
-      { fleet: 'web', targetGroupArn: web.targetGroupArn, size: 2, minHealthyPercent: 50, maxConcurrent: 1 },
-    ]);
+    const invariants = new Invariants(account, [watch(web, { minHealthyPercent: 50, maxConcurrent: 1 })]);
     const phoenix = reconcilerFor(account, STATE, invariants);
 
     // Bob edits a tag at 10:00, Carol edits it again at 10:05: the instance now says carol.
-    const tag = (value: string) =>
-      account.clients.ec2.send(
-        new CreateTagsCommand({ Resources: [target], Tags: [{ Key: 'Owner', Value: value }] }),
-      );
-    await tag('bob');
-    const older = createTagsEvent(
+    const older = await tagByHand(
+      account,
       [target],
       { Owner: 'bob' },
-      { principal: userArn('bob'), at: new Date('2025-06-16T10:00:00Z') },
+      { by: 'bob', at: new Date('2025-06-16T10:00:00Z') },
     );
-    await tag('carol');
-    const newer = createTagsEvent(
+    const newer = await tagByHand(
+      account,
       [target],
       { Owner: 'carol' },
-      { principal: userArn('carol'), at: new Date('2025-06-16T10:05:00Z') },
+      { by: 'carol', at: new Date('2025-06-16T10:05:00Z') },
     );
 
     // EventBridge delivers the newer first, then the older, then the newer again.

@@ -1,6 +1,4 @@
-import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTagsEvent, userArn } from '../../functions/demo/cloudtrail';
 import { executionName } from '../../functions/evaluate-drift/execution';
 import {
   compile,
@@ -11,6 +9,8 @@ import {
   reconcilerFor,
   seedAsgFleet,
   seedStandaloneFleet,
+  tagByHand,
+  watch,
 } from './harness';
 
 const STATE = compile(`
@@ -45,18 +45,13 @@ describe('end to end: what an ended execution leaves for the next detection of i
   });
 
   async function driftByHand(instanceId: string, owner: string) {
-    await account.clients.ec2.send(
-      new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: 'Owner', Value: owner }] }),
-    );
-    return createTagsEvent([instanceId], { Owner: owner }, { principal: userArn(owner) });
+    return tagByHand(account, [instanceId], { Owner: owner }, { by: owner });
   }
 
   it('paused → skipped → resumed: the next detection starts a NEW execution, which replaces the instance', async () => {
     const web = await seedAsgFleet(account, { name: 'web', desired: 2, max: 3, tags: { Owner: 'team-web' } });
     const [drifted = ''] = web.instanceIds;
-    const invariants = new Invariants(account, [
-      { fleet: 'web', targetGroupArn: web.targetGroupArn, size: 2, minHealthyPercent: 50, maxConcurrent: 1 },
-    ]);
+    const invariants = new Invariants(account, [watch(web, { minHealthyPercent: 50, maxConcurrent: 1 })]);
     const phoenix = reconcilerFor(account, STATE, invariants);
     const event = await driftByHand(drifted, 'mallory');
 

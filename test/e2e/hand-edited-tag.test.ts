@@ -1,6 +1,6 @@
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTagsEvent, userArn } from '../../functions/demo/cloudtrail';
+import { userArn } from '../../functions/demo/cloudtrail';
 import {
   compile,
   complianceById,
@@ -14,7 +14,9 @@ import {
   type SeededAsgFleet,
   seedAsgFleet,
   seedUnmanagedInstance,
+  tagByHand,
   targetsOf,
+  watch,
 } from './harness';
 
 const STATE = compile(`
@@ -54,9 +56,7 @@ describe('end to end: a tag edited by hand', () => {
 
   it('is detected from the CloudTrail event, replaced within the budget, recorded, notified, and not repeated', async () => {
     const [target = '', ...others] = web.instanceIds;
-    const invariants = new Invariants(account, [
-      { fleet: 'web', targetGroupArn: web.targetGroupArn, size: 4, minHealthyPercent: 66, maxConcurrent: 1 },
-    ]);
+    const invariants = new Invariants(account, [watch(web, { minHealthyPercent: 66, maxConcurrent: 1 })]);
     const phoenix = reconcilerFor(account, STATE, invariants);
 
     // In sync to begin with: the periodic sweep records every member compliant, the excluded one not applicable.
@@ -70,11 +70,8 @@ describe('end to end: a tag edited by hand', () => {
     expect(phoenix.started).toEqual([]);
 
     // Alice changes a tag on one member and, in the same call, on the bastion no fleet declares.
-    await account.clients.ec2.send(
-      new CreateTagsCommand({ Resources: [target, outsider], Tags: [{ Key: 'Owner', Value: 'alice' }] }),
-    );
     const detection = await phoenix.handle(
-      createTagsEvent([target, outsider], { Owner: 'alice' }, { principal: userArn('alice') }),
+      await tagByHand(account, [target, outsider], { Owner: 'alice' }, { by: 'alice' }),
     );
 
     // The bastion is judged outside every fleet; only the member is acted on.

@@ -10,7 +10,7 @@
  * `maxConcurrent`, never more executions in flight per fleet than that.
  */
 import { createHash } from 'node:crypto';
-import { RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import type { PhoenixClients } from '../../functions/aws/clients';
 import { describeInstances } from '../../functions/aws/inventory';
 import { RemediationStore } from '../../functions/aws/remediation-store';
@@ -20,6 +20,7 @@ import {
   Reconciler,
   type ReconcilerOptions,
 } from '../../functions/cli/commands/reconcile';
+import { createTagsEvent, type EventBridgeEvent, userArn } from '../../functions/demo/cloudtrail';
 import { createTeamInboxes, drainInbox, type ReceivedNotification } from '../../functions/demo/team-inboxes';
 import type { CompiledDesiredState, InstanceFacts } from '../../functions/domain/model';
 import type { Timings } from '../../functions/remediation/input';
@@ -202,6 +203,26 @@ export async function seedUnmanagedInstance(
   return id;
 }
 
+/**
+ * Someone edits tags by hand: the instances get `tags`, and the CloudTrail event that tells
+ * Phoenix about it is returned (made by `by`, at `at` or now) for the test to deliver.
+ */
+export async function tagByHand(
+  account: E2eAccount,
+  instanceIds: string[],
+  tags: Record<string, string>,
+  context: { by: string; at?: Date },
+): Promise<EventBridgeEvent> {
+  await account.clients.ec2.send(
+    new CreateTagsCommand({
+      Resources: instanceIds,
+      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+    }),
+  );
+  const at = context.at === undefined ? {} : { at: context.at };
+  return createTagsEvent(instanceIds, tags, { principal: userArn(context.by), ...at });
+}
+
 /** A reconciler on the account: instant waits, the account's clock, invariants checked after every state. */
 export function reconcilerFor(
   account: E2eAccount,
@@ -239,6 +260,14 @@ export interface WatchedFleet {
   size: number;
   minHealthyPercent: number;
   maxConcurrent: number;
+}
+
+/** A seeded fleet watched at its seeded size, under the budget the test declares for it. */
+export function watch(
+  fleet: { name: string; targetGroupArn: string; size: number },
+  budget: { minHealthyPercent: number; maxConcurrent: number },
+): WatchedFleet {
+  return { fleet: fleet.name, targetGroupArn: fleet.targetGroupArn, size: fleet.size, ...budget };
 }
 
 /**

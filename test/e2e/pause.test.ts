@@ -1,9 +1,7 @@
-import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run as pause } from '../../functions/cli/commands/pause';
 import { run as resume } from '../../functions/cli/commands/resume';
 import { memoryIo } from '../../functions/cli/io';
-import { createTagsEvent, userArn } from '../../functions/demo/cloudtrail';
 import { emulatorEndpoint, TEST_CREDENTIALS, TEST_REGION } from '../helpers/emulator';
 import {
   compile,
@@ -15,6 +13,8 @@ import {
   reconcilerFor,
   type SeededAsgFleet,
   seedAsgFleet,
+  tagByHand,
+  watch,
 } from './harness';
 
 const STATE = compile(`
@@ -61,17 +61,12 @@ describe('end to end: the pause switch', () => {
   }
 
   async function driftByHand(instanceId: string, value: string) {
-    await account.clients.ec2.send(
-      new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: 'Owner', Value: value }] }),
-    );
-    return createTagsEvent([instanceId], { Owner: value }, { principal: userArn(value) });
+    return tagByHand(account, [instanceId], { Owner: value }, { by: value });
   }
 
   it('while paused nothing is replaced, whether detected after the pause or already started; after resume it converges', async () => {
     const [first = '', second = '', third = ''] = web.instanceIds;
-    const invariants = new Invariants(account, [
-      { fleet: 'web', targetGroupArn: web.targetGroupArn, size: 3, minHealthyPercent: 66, maxConcurrent: 1 },
-    ]);
+    const invariants = new Invariants(account, [watch(web, { minHealthyPercent: 66, maxConcurrent: 1 })]);
     const phoenix = reconcilerFor(account, STATE, invariants);
 
     // Paused first: detection records and tells the team, but starts nothing.

@@ -1,6 +1,5 @@
-import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTagsEvent, modifyLaunchTemplateEvent, userArn } from '../../functions/demo/cloudtrail';
+import { modifyLaunchTemplateEvent, userArn } from '../../functions/demo/cloudtrail';
 import { addLaunchTemplateVersion, setDefaultVersion } from '../helpers/seed';
 import {
   compile,
@@ -14,7 +13,9 @@ import {
   reconcilerFor,
   type SeededAsgFleet,
   seedAsgFleet,
+  tagByHand,
   targetsOf,
+  watch,
 } from './harness';
 
 const STATE = compile(`
@@ -40,9 +41,7 @@ describe('end to end: an image that never becomes healthy', () => {
   });
 
   it('rolls back, quarantines the version for the fleet, and later events for that version start nothing', async () => {
-    const invariants = new Invariants(account, [
-      { fleet: 'web', targetGroupArn: web.targetGroupArn, size: 3, minHealthyPercent: 66, maxConcurrent: 1 },
-    ]);
+    const invariants = new Invariants(account, [watch(web, { minHealthyPercent: 66, maxConcurrent: 1 })]);
     // The emulator cannot make an instance unhealthy: the runner reports every replacement impaired.
     const phoenix = reconcilerFor(account, STATE, invariants, { faults: { impaired: 'replacement' } });
     const template = { id: web.template.id, name: 'web-lt' };
@@ -108,12 +107,7 @@ describe('end to end: an image that never becomes healthy', () => {
       modifyLaunchTemplateEvent(template, badVersion, { principal: userArn('ci-deployer') }),
     );
     const target = web.instanceIds[1] ?? '';
-    await account.clients.ec2.send(
-      new CreateTagsCommand({ Resources: [target], Tags: [{ Key: 'Team', Value: 'web' }] }),
-    );
-    const tagged = await phoenix.handle(
-      createTagsEvent([target], { Team: 'web' }, { principal: userArn('bob') }),
-    );
+    const tagged = await phoenix.handle(await tagByHand(account, [target], { Team: 'web' }, { by: 'bob' }));
     expect([again.remediationsStarted, tagged.remediationsStarted]).toEqual([0, 0]);
     expect([again.remediationsHeld, tagged.remediationsHeld]).toEqual([3, 1]);
     expect(phoenix.started).toHaveLength(3);

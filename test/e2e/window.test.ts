@@ -1,7 +1,5 @@
-import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ReconcileProgress } from '../../functions/cli/commands/reconcile';
-import { createTagsEvent, userArn } from '../../functions/demo/cloudtrail';
 import {
   compile,
   type E2eAccount,
@@ -11,6 +9,8 @@ import {
   reconcilerFor,
   type SeededStandaloneFleet,
   seedStandaloneFleet,
+  tagByHand,
+  watch,
 } from './harness';
 
 const STATE = compile(`
@@ -45,27 +45,12 @@ describe('end to end: a drift outside the maintenance window', () => {
   });
 
   async function driftByHand(instanceId: string) {
-    await account.clients.ec2.send(
-      new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: 'Owner', Value: 'mallory' }] }),
-    );
-    return createTagsEvent(
-      [instanceId],
-      { Owner: 'mallory' },
-      { principal: userArn('mallory'), at: account.clock.now },
-    );
+    return tagByHand(account, [instanceId], { Owner: 'mallory' }, { by: 'mallory', at: account.clock.now });
   }
 
   it('waits for the window without touching anything, then proceeds when it opens', async () => {
     const [target = ''] = reports.instanceIds;
-    const invariants = new Invariants(account, [
-      {
-        fleet: 'reports',
-        targetGroupArn: reports.targetGroupArn,
-        size: 2,
-        minHealthyPercent: 50,
-        maxConcurrent: 1,
-      },
-    ]);
+    const invariants = new Invariants(account, [watch(reports, { minHealthyPercent: 50, maxConcurrent: 1 })]);
     const statesBeforeOpening: string[] = [];
     const waits: string[] = [];
     let opened = false;
