@@ -102,9 +102,9 @@ async function main(): Promise<SweepChildResult> {
       count('DynamoDB.GetItem');
       return undefined;
     },
-    async attemptOf() {
+    async driftAttempt() {
       count('DynamoDB.GetItem');
-      return 0;
+      return { attempt: 0 };
     },
   };
   const logger = new Logger({ serviceName: 'phoenix-evaluate-drift' });

@@ -51,6 +51,13 @@ import {
   str,
 } from './state-items';
 
+/** A drift's attempt generation (see {@link StateStore.driftAttempt}). */
+export interface DriftAttempt {
+  attempt: number;
+  /** Set while the last execution's hold lasts: start nothing for this drift until `until`. */
+  held?: { until: string; why: string };
+}
+
 /** The store reads the time through this, so tests and the local runner control it. */
 export type Clock = () => Date;
 
@@ -281,6 +288,15 @@ export class StateStore {
 
   /** The attempt generation of a drift: 0 until an execution for it ended in a way that may be retried. */
   async attemptOf(instanceId: string, fingerprint: string): Promise<number> {
+    return (await this.driftAttempt(instanceId, fingerprint)).attempt;
+  }
+
+  /**
+   * The drift's attempt generation, and the hold its last execution put on it, if one is still
+   * running: after "manual action required" nothing is started again for a while, so a
+   * detection every few minutes does not repeat the same execution and its notification.
+   */
+  async driftAttempt(instanceId: string, fingerprint: string): Promise<DriftAttempt> {
     const { Item } = await this.dynamodb.send(
       new GetItemCommand({
         TableName: this.table,
@@ -288,8 +304,13 @@ export class StateStore {
         ConsistentRead: true,
       }),
     );
-    if (Item === undefined || (num(Item, 'expiresAt') ?? 0) < epochSeconds(this.clock())) return 0;
-    return num(Item, 'generation') ?? 0;
+    const now = this.clock();
+    if (Item === undefined || (num(Item, 'expiresAt') ?? 0) < epochSeconds(now)) return { attempt: 0 };
+    const drift: DriftAttempt = { attempt: num(Item, 'generation') ?? 0 };
+    const heldUntil = str(Item, 'heldUntil');
+    if (heldUntil !== undefined && Date.parse(heldUntil) > now.getTime())
+      drift.held = { until: heldUntil, why: str(Item, 'heldBecause') ?? 'held by its last execution' };
+    return drift;
   }
 
   /**
@@ -303,21 +324,27 @@ export class StateStore {
     fingerprint: string,
     attempt: number,
     ttlSeconds: number = ATTEMPT_TTL_SECONDS,
+    hold?: { until: Date; why: string },
   ): Promise<number> {
     nonNegativeInteger('attempt', attempt);
     nonNegativeInteger('ttlSeconds', ttlSeconds);
     const now = this.clock();
     const nowSeconds = epochSeconds(now);
+    const item: Record<string, AttributeValue> = {
+      ...attemptKey(instanceId, fingerprint),
+      generation: { N: String(attempt + 1) },
+      at: { S: now.toISOString() },
+      expiresAt: { N: String(nowSeconds + ttlSeconds) },
+    };
+    if (hold !== undefined) {
+      item.heldUntil = { S: hold.until.toISOString() };
+      item.heldBecause = { S: hold.why === '' ? 'held by its last execution' : hold.why };
+    }
     try {
       await this.dynamodb.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: {
-            ...attemptKey(instanceId, fingerprint),
-            generation: { N: String(attempt + 1) },
-            at: { S: now.toISOString() },
-            expiresAt: { N: String(nowSeconds + ttlSeconds) },
-          },
+          Item: item,
           ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR generation = :attempt',
           ExpressionAttributeValues: {
             ':now': { N: String(nowSeconds) },

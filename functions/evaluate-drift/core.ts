@@ -126,7 +126,7 @@ export const METRIC = {
 /** What the evaluator needs from the state table. */
 export type DetectionStore = Pick<
   StateStore,
-  'isPaused' | 'claimNotification' | 'releaseNotification' | 'getQuarantine' | 'attemptOf'
+  'isPaused' | 'claimNotification' | 'releaseNotification' | 'getQuarantine' | 'driftAttempt'
 >;
 
 export interface DetectionDeps {
@@ -594,7 +594,17 @@ class Invocation {
 
     // The attempt names the execution: the same until an execution for this drift ends in a
     // way that may be retried, so duplicates still meet ExecutionAlreadyExists.
-    const attempt = await this.#deps.store.attemptOf(instance.instanceId, verdict.fingerprint);
+    const { attempt, held } = await this.#deps.store.driftAttempt(instance.instanceId, verdict.fingerprint);
+    if (held !== undefined) {
+      // Its last execution asked a human to act (and told the team): not again until the hold ends.
+      this.#summary.remediationsHeld += 1;
+      this.#count(METRIC.remediationsBlocked, 1);
+      this.#deps.logger.warn('Drifted instance not replaced', {
+        ...log,
+        why: `Not replaced before ${held.until}: ${held.why}`,
+      });
+      return;
+    }
     const request: RemediationRequest = {
       requestVersion: REMEDIATION_REQUEST_VERSION,
       instanceId: instance.instanceId,

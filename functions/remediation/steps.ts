@@ -41,7 +41,7 @@ import {
 } from '../aws/inventory';
 import type { NotificationPublisher } from '../aws/notifier';
 import type { RemediationStore } from '../aws/remediation-store';
-import type { GroupChange, GroupLock, Quarantine } from '../aws/state-store';
+import { ATTEMPT_TTL_SECONDS, type GroupChange, type GroupLock, type Quarantine } from '../aws/state-store';
 import { evaluateDrift } from '../domain/drift/engine';
 import { autoScalingGroupOf, findFleet } from '../domain/drift/match';
 import { checkSource, standaloneLaunchTags } from '../domain/drift/source-check';
@@ -1239,6 +1239,7 @@ const RETRYABLE_SKIPS: ReadonlySet<string> = new Set<SkipReason>([
 export function endsRetryably(data: MachineData, event: NotificationEvent): boolean {
   switch (event) {
     case 'remediation.blocked':
+    case 'manual-action-required':
       return true;
     case 'remediation.skipped':
       return RETRYABLE_SKIPS.has(data.recheck?.reason ?? '');
@@ -1253,6 +1254,9 @@ export function endsRetryably(data: MachineData, event: NotificationEvent): bool
       return false;
   }
 }
+
+/** How long a "manual action required" end holds its drift: detection starts nothing for it meanwhile. */
+export const MANUAL_ACTION_HOLD_SECONDS = 24 * 3600;
 
 /** The short reason of a "blocked" end, by the error that ended it (a denied lease otherwise). */
 const BLOCKED_REASONS: Readonly<Record<string, string>> = {
@@ -1301,7 +1305,19 @@ export async function notify(
   if (timings.durationSeconds !== undefined) result.durationSeconds = timings.durationSeconds;
   // Before publishing: if this throws, the step is retried and nothing was sent twice.
   if (endsRetryably(data, event)) {
-    result.nextAttempt = await deps.store.nextAttempt(data.instanceId, data.fingerprint, data.attempt ?? 0);
+    // A human must act first: the next detections start nothing for a day (and do not repeat
+    // this notification); after that, or once fixed, the drift is remediated under a new name.
+    const hold =
+      event === 'manual-action-required'
+        ? { until: new Date(now.getTime() + MANUAL_ACTION_HOLD_SECONDS * 1000), why: detail }
+        : undefined;
+    result.nextAttempt = await deps.store.nextAttempt(
+      data.instanceId,
+      data.fingerprint,
+      data.attempt ?? 0,
+      ATTEMPT_TTL_SECONDS,
+      hold,
+    );
   }
   if (!publish) return result;
 

@@ -444,6 +444,18 @@ describe('StateStore', () => {
       expect(await store.attemptOf('i-1', FP)).toBe(0);
     });
 
+    it('carries a hold with the next attempt until it runs out', async () => {
+      const { store, advance } = await freshStore();
+      const until = new Date('2025-03-04T10:00:00Z');
+      await store.nextAttempt('i-1', FP, 0, ATTEMPT_TTL_SECONDS, { until, why: 'raise MaxSize by one' });
+      expect(await store.driftAttempt('i-1', FP)).toEqual({
+        attempt: 1,
+        held: { until: until.toISOString(), why: 'raise MaxSize by one' },
+      });
+      advance(24 * 3600 + 1);
+      expect(await store.driftAttempt('i-1', FP)).toEqual({ attempt: 1 });
+    });
+
     it('rejects an attempt without an instance or a fingerprint, or a negative attempt', async () => {
       const { store } = await freshStore();
       await expect(store.attemptOf('', FP)).rejects.toThrow(InvalidInputError);

@@ -387,6 +387,25 @@ describe('the CloudTrail fast path', () => {
     expect(duplicate).toMatchObject({ remediationsStarted: 0, remediationsAlreadyStarted: 1 });
   });
 
+  it('starts nothing for a drift its last execution held for a human ("manual action required"), until the hold ends', async () => {
+    const h = setup();
+    h.world.instances = [handChanged()];
+    h.store.attempts.set(`${INSTANCE_ID}#${ownerFingerprint}`, 1);
+    h.store.holds.set(`${INSTANCE_ID}#${ownerFingerprint}`, {
+      until: '2025-06-16T12:00:00.000Z',
+      why: 'Auto Scaling group web-prod is pinned at min 3 = max 3 = desired 3',
+    });
+
+    const held = await handleEvent(h.deps, fixture('cloudtrail-create-tags'));
+    expect(held).toMatchObject({ remediationsStarted: 0, remediationsHeld: 1 });
+    expect(h.starts()).toHaveLength(0);
+
+    h.store.holds.clear();
+    const later = await handleEvent(h.deps, fixture('cloudtrail-create-tags'));
+    expect(later.remediationsStarted).toBe(1);
+    expect(h.starts().map((s) => s.name)).toEqual([executionName(INSTANCE_ID, ownerFingerprint, 1)]);
+  });
+
   it('judges every instance RunInstances launched, but acts only on running ones', async () => {
     const batch = tagFleet({ selector: { App: 'batch' } });
     const h = setup([batch]);

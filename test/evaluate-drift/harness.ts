@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { SFNClient, StartExecutionCommand, type StartExecutionCommandInput } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Quarantine } from '../../functions/aws/state-store';
+import type { DriftAttempt, Quarantine } from '../../functions/aws/state-store';
 import type { CompiledDesiredState, InstanceFacts, LaunchTemplateFacts } from '../../functions/domain/model';
 import type { PhoenixNotification } from '../../functions/domain/notification';
 import type {
@@ -112,6 +112,8 @@ export class FakeStore implements DetectionStore {
   readonly quarantines: Quarantine[] = [];
   /** Attempt generations by `<instance>#<fingerprint>` (absent: 0). */
   readonly attempts = new Map<string, number>();
+  /** Holds a last execution put on a drift ("manual action required"), by `instance#fingerprint`. */
+  readonly holds = new Map<string, { until: string; why: string }>();
 
   async isPaused(): Promise<boolean> {
     return this.paused;
@@ -128,8 +130,11 @@ export class FakeStore implements DetectionStore {
     this.released.push(key);
   }
 
-  async attemptOf(instanceId: string, fingerprint: string): Promise<number> {
-    return this.attempts.get(`${instanceId}#${fingerprint}`) ?? 0;
+  async driftAttempt(instanceId: string, fingerprint: string): Promise<DriftAttempt> {
+    const drift: DriftAttempt = { attempt: this.attempts.get(`${instanceId}#${fingerprint}`) ?? 0 };
+    const held = this.holds.get(`${instanceId}#${fingerprint}`);
+    if (held !== undefined) drift.held = held;
+    return drift;
   }
 
   async getQuarantine(fleet: string, templateId: string, version: number): Promise<Quarantine | undefined> {

@@ -63,14 +63,22 @@ async function report(
   base: Partial<MachineData> = INPUT,
 ) {
   const moved: Array<{ instanceId: string; fingerprint: string; attempt: number }> = [];
+  const holds: Array<{ until: Date; why: string } | undefined> = [];
   const sent: PhoenixNotification[] = [];
   const deps = {
     ec2: { send: async () => ({}) },
     autoScaling: { send: async () => ({}) },
     elbv2: { send: async () => ({}) },
     store: {
-      nextAttempt: async (instanceId: string, fingerprint: string, attempt: number) => {
+      nextAttempt: async (
+        instanceId: string,
+        fingerprint: string,
+        attempt: number,
+        _ttl: number,
+        hold?: { until: Date; why: string },
+      ) => {
         moved.push({ instanceId, fingerprint, attempt });
+        holds.push(hold);
         return attempt + 1;
       },
     },
@@ -84,7 +92,7 @@ async function report(
     event,
     data: { ...base, ...data },
   });
-  return { result: result as { nextAttempt?: number; outcome: string }, moved, sent };
+  return { result: result as { nextAttempt?: number; outcome: string }, moved, holds, sent };
 }
 
 interface End {
@@ -152,7 +160,6 @@ describe('the end of a remediation and the next detection of its drift', () => {
     { end: 'replaced', event: 'remediation.succeeded', data: {} },
     { end: 'still in progress', event: 'remediation.started', data: {} },
     { end: 'skipped: instance gone', event: 'remediation.skipped', data: skippedBecause('instance-gone') },
-    { end: 'manual action required', event: 'manual-action-required', data: { plan: PLAN } },
     {
       end: 'rolled back',
       event: 'remediation.rolled-back',
@@ -187,6 +194,17 @@ describe('the end of a remediation and the next detection of its drift', () => {
       expect(result.nextAttempt).toBeUndefined();
     },
   );
+
+  it('manual action required: moves the attempt but holds the drift for a day, so detection neither repeats it nor refuses it once fixed', async () => {
+    const { result, moved, holds, sent } = await report('manual-action-required', { plan: PLAN });
+
+    expect(moved).toEqual([{ instanceId: INPUT.instanceId, fingerprint: INPUT.fingerprint, attempt: 3 }]);
+    expect(result.nextAttempt).toBe(4);
+    expect(holds).toEqual([
+      { until: new Date('2025-06-16T12:05:00Z'), why: expect.stringContaining('Phoenix cannot replace it') },
+    ]);
+    expect(sent.map((n) => n.event)).toEqual(['manual-action-required']);
+  });
 
   it('counts from 0 for an execution input without an attempt (started before attempts existed)', async () => {
     const { attempt: _attempt, ...withoutAttempt } = INPUT;
