@@ -160,23 +160,6 @@ export async function resolveLaunchTemplate(
   return templateFactsFromVersion(version);
 }
 
-/**
- * The tags an Auto Scaling group puts on the instances it launches (`PropagateAtLaunch`):
- * part of what a fresh member would look like, for the anti-loop source check.
- *
- * @throws AutoScalingGroupNotFoundError when the group does not exist.
- */
-export async function propagatedTagsOf(autoScaling: AutoScaling, groupName: string): Promise<Tags> {
-  const described = await autoScaling.send(
-    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
-  );
-  const group = described.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === groupName);
-  if (group === undefined) {
-    throw new AutoScalingGroupNotFoundError(`Auto Scaling group ${groupName} does not exist`);
-  }
-  return propagatedTagsFrom(group);
-}
-
 /** What an Auto Scaling group builds a fresh member from: its launch template and the tags it propagates. */
 export interface GroupSource {
   propagatedTags: Tags;
@@ -185,7 +168,7 @@ export interface GroupSource {
 }
 
 /**
- * The group's source in one `DescribeAutoScalingGroups` (and a template lookup only when the
+ * A group's source in one `DescribeAutoScalingGroups` (and a template lookup only when the
  * group names another template or version than `known`, the fleet's own).
  *
  * @throws AutoScalingGroupNotFoundError when the group does not exist.
@@ -203,6 +186,18 @@ export async function groupSourceOf(
   if (group === undefined) {
     throw new AutoScalingGroupNotFoundError(`Auto Scaling group ${groupName} does not exist`);
   }
+  return sourceOfGroup(ec2, group, known);
+}
+
+/**
+ * The source of a group already described: the tags it propagates (`PropagateAtLaunch`) and
+ * its own launch template version, resolved (see {@link groupSourceOf}).
+ */
+export async function sourceOfGroup(
+  ec2: Ec2,
+  group: AutoScalingGroup,
+  known?: { spec: LaunchTemplateSpec; facts: LaunchTemplateFacts },
+): Promise<GroupSource> {
   const source: GroupSource = { propagatedTags: propagatedTagsFrom(group) };
   const template = await groupLaunchTemplate(ec2, group, known);
   if (template !== undefined) source.template = template;
@@ -225,7 +220,7 @@ function propagatedTagsFrom(group: AutoScalingGroup): Tags {
  * already resolved spec (`known`: the fleet's declared template, the common case), that
  * resolution is reused instead of asking EC2 again.
  */
-export async function groupLaunchTemplate(
+async function groupLaunchTemplate(
   ec2: Ec2,
   group: AutoScalingGroup,
   known?: { spec: LaunchTemplateSpec; facts: LaunchTemplateFacts },

@@ -725,9 +725,13 @@ function floorReason(request: LeaseRequest, floor: number): string {
   );
 }
 
+/** Why nothing may start while the switch is on: who paused it, when, and how to resume. */
+export function pausedReason(pause: PauseState): string {
+  return `remediation is paused (by ${pause.by ?? 'unknown'} at ${pause.at ?? 'an unknown time'}); run \`phoenix resume\` to allow it again`;
+}
+
 function gateReason(gate: RemediationGate): string {
-  if (gate.pause.paused)
-    return `remediation is paused (by ${gate.pause.by ?? 'unknown'} at ${gate.pause.at ?? 'an unknown time'}); run \`phoenix resume\` to allow it again`;
+  if (gate.pause.paused) return pausedReason(gate.pause);
   const q = gate.quarantine;
   return q === undefined
     ? 'the remediation gate is closed'
@@ -738,7 +742,8 @@ function concurrencyReason(request: LeaseRequest): string {
   return `fleet ${request.fleet} already has ${request.maxConcurrent} replacement(s) in flight (maxConcurrent ${request.maxConcurrent})`;
 }
 
-function groupBusyReason(lock: GroupLock): string {
+/** Who holds a group's lock, for what, and until when at the latest. */
+export function groupBusyReason(lock: GroupLock): string {
   const name = lock.holder.split(':').at(-1) ?? lock.holder;
   return `Auto Scaling group ${lock.group} is being changed by execution ${name} (replacing ${lock.instanceId}) until it has found its replacement; the lock expires by ${new Date(lock.expiresAt * 1000).toISOString()} at the latest`;
 }

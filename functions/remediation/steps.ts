@@ -35,12 +35,12 @@ import {
 import * as z from 'zod/mini';
 import {
   describeInstances,
-  groupLaunchTemplate,
   listFleetInstances,
   resolveLaunchTemplate,
+  sourceOfGroup,
 } from '../aws/inventory';
 import type { NotificationPublisher } from '../aws/notifier';
-import type { RemediationStore } from '../aws/remediation-store';
+import { groupBusyReason, pausedReason, type RemediationStore } from '../aws/remediation-store';
 import { ATTEMPT_TTL_SECONDS, type GroupChange, type GroupLock, type Quarantine } from '../aws/state-store';
 import { evaluateDrift } from '../domain/drift/engine';
 import { autoScalingGroupOf, findFleet } from '../domain/drift/match';
@@ -181,14 +181,6 @@ function groupInstanceIds(group: AutoScalingGroup): string[] {
   return (group.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
 }
 
-function propagatedTags(group: AutoScalingGroup): Tags {
-  const tags: Tags = {};
-  for (const tag of group.Tags ?? []) {
-    if (tag.PropagateAtLaunch === true && tag.Key) tags[tag.Key] = tag.Value ?? '';
-  }
-  return tags;
-}
-
 /** The group as the plan and the lease need it (see {@link Snapshot}). */
 function groupView(group: AutoScalingGroup): NonNullable<Snapshot['group']> {
   return {
@@ -272,11 +264,7 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
   });
   const pause = gate.pause;
   if (pause.paused) {
-    return skip(
-      'paused',
-      `remediation is paused (by ${pause.by ?? 'unknown'} at ${pause.at ?? 'an unknown time'}); run \`phoenix resume\` to allow it again`,
-      true,
-    );
+    return skip('paused', pausedReason(pause), true);
   }
 
   const instance = await instanceNow(deps, data.instanceId);
@@ -335,11 +323,8 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
   let group: AutoScalingGroup | undefined;
   if (fleet.match.kind === 'autoScalingGroup') {
     group = await describeGroup(deps, fleet.match.autoScalingGroup);
-    const launchedFrom = await groupLaunchTemplate(deps.ec2, group, {
-      spec: fleet.launchTemplate,
-      facts: current,
-    });
-    if (launchedFrom === undefined) {
+    const groupSource = await sourceOfGroup(deps.ec2, group, { spec: fleet.launchTemplate, facts: current });
+    if (groupSource.template === undefined) {
       return skip(
         'source-drift',
         `Auto Scaling group ${fleet.match.autoScalingGroup} launches from a launch configuration, not launch template ${pinned.id}: a replacement would not be built from what Git declares`,
@@ -349,9 +334,9 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
     source = checkSource({
       fleet,
       template: current,
-      propagatedTags: propagatedTags(group),
+      propagatedTags: groupSource.propagatedTags,
       now,
-      groupTemplate: launchedFrom,
+      groupTemplate: groupSource.template,
     });
   } else {
     source = checkSource({ fleet, template: current, propagatedTags: {}, now });
@@ -654,10 +639,7 @@ async function lockGroup(
     ttlSeconds: groupLockTtlSeconds(timingsOf(data)),
   });
   if (decision.acquired) return decision.lock;
-  const other = decision.heldBy;
-  throw new GroupBusyError(
-    `Auto Scaling group ${group} is being changed by execution ${executionNameOf(other.holder)} (replacing ${other.instanceId}) until it has found its replacement; the lock expires by ${new Date(other.expiresAt * 1000).toISOString()} at the latest`,
-  );
+  throw new GroupBusyError(groupBusyReason(decision.heldBy));
 }
 
 async function isMember(deps: StepDeps, group: string, instanceId: string): Promise<boolean> {

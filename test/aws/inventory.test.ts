@@ -9,7 +9,6 @@ import {
   groupSourceOf,
   LaunchTemplateNotFoundError,
   listFleetInstances,
-  propagatedTagsOf,
   resolveLaunchTemplate,
 } from '../../functions/aws/inventory';
 import { InvalidInputError } from '../../functions/domain/errors';
@@ -180,8 +179,8 @@ describe('inventory against the emulated account', () => {
     });
   });
 
-  describe('propagatedTagsOf', () => {
-    it('returns only the tags the group propagates to its instances', async () => {
+  describe('groupSourceOf', () => {
+    it('gives only the tags the group propagates to its instances', async () => {
       await autoScaling.send(
         new CreateOrUpdateTagsCommand({
           Tags: [
@@ -196,17 +195,11 @@ describe('inventory against the emulated account', () => {
         }),
       );
 
-      expect(await propagatedTagsOf(autoScaling, 'inventory-asg')).toEqual({ Owner: 'team-web' });
+      expect((await groupSourceOf(ec2, autoScaling, 'inventory-asg')).propagatedTags).toEqual({
+        Owner: 'team-web',
+      });
     });
 
-    it('throws AutoScalingGroupNotFoundError for a group that does not exist', async () => {
-      await expect(propagatedTagsOf(autoScaling, 'no-such-asg')).rejects.toThrow(
-        AutoScalingGroupNotFoundError,
-      );
-    });
-  });
-
-  describe('groupSourceOf', () => {
     it('gives the tags the group propagates and the version it launches, resolved', async () => {
       const source = await groupSourceOf(ec2, autoScaling, 'inventory-asg');
       expect(source.propagatedTags).toMatchObject({ Owner: 'team-web' });
