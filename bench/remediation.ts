@@ -26,16 +26,7 @@ import {
   runRemediation,
   substitutedDefinition,
 } from '../functions/remediation/local-runner';
-import {
-  defaultImageIds,
-  registerTargets,
-  seedAutoScalingGroup,
-  seedLaunchTemplate,
-  seedNetwork,
-  seedStandaloneInstances,
-  seedTargetGroup,
-  setDefaultVersion,
-} from '../test/helpers/seed';
+import { seedDriftedAsgFleet, seedDriftedStandaloneFleet } from '../test/helpers/seed';
 import { createStateTable } from '../test/helpers/table';
 import { benchDesiredState } from './lib/desired-state';
 import { historyEventsOf, stateTypesOf } from './lib/history';
@@ -47,7 +38,6 @@ export const TRANSITIONS_BUDGET = 30;
 export const API_CALLS_BUDGET = 20;
 export const HISTORY_EVENTS_BUDGET = 100;
 
-const GROUP = 'bench-rem-asg';
 const GROUP_SIZE = 6;
 /** Standalone instances remediated beside the group's members. */
 const STANDALONE_REMEDIATIONS = 3;
@@ -59,14 +49,14 @@ defaults:
   budget: { maxConcurrent: 1, minHealthyPercent: 90 }
 fleets:
   web:
-    match: { autoScalingGroup: ${GROUP} }
+    match: { autoScalingGroup: bench-rem-asg }
     launchTemplate: { name: bench-rem-lt, version: $Default }
-    tags: { Owner: team-web }
+    tags: { Owner: team-bench-rem }
     team: web
   api:
     match: { tags: { App: bench-api } }
-    launchTemplate: { name: bench-rem-api-lt, version: $Default }
-    tags: { Owner: team-api }
+    launchTemplate: { name: bench-api-lt, version: $Default }
+    tags: { Owner: team-bench-api }
     team: api
 `;
 
@@ -98,62 +88,6 @@ export function awsCallsOf(apiCalls: Readonly<Record<string, number>>): Record<s
 
 function sum(counts: Readonly<Record<string, number>>): number {
   return Object.values(counts).reduce((a, b) => a + b, 0);
-}
-
-async function seedDriftedGroup(clients: ReturnType<typeof makeClients>) {
-  const network = await seedNetwork(clients.ec2, { name: 'bench-rem' });
-  const [oldImage = '', newImage = ''] = await defaultImageIds(clients.ec2, 2);
-  const sg = [network.securityGroupIds[0]];
-  const template = await seedLaunchTemplate(clients.ec2, {
-    name: 'bench-rem-lt',
-    versions: [
-      { imageId: oldImage, instanceType: 't3.micro', securityGroupIds: sg },
-      { imageId: newImage, instanceType: 't3.micro', securityGroupIds: sg },
-    ],
-  });
-  const targetGroupArn = await seedTargetGroup(clients.elbv2, { name: 'bench-rem-tg', vpcId: network.vpcId });
-  const group = await seedAutoScalingGroup(clients.autoScaling, clients.ec2, {
-    name: GROUP,
-    launchTemplate: { id: template.id, version: '$Default' },
-    min: 1,
-    max: GROUP_SIZE + 1,
-    desired: GROUP_SIZE,
-    subnetIds: [...network.subnetIds],
-    tags: { Owner: 'team-web' },
-    targetGroupArns: [targetGroupArn],
-  });
-  // moto registers group members with the target groups only on later scaling.
-  await registerTargets(clients.elbv2, targetGroupArn, group.instanceIds, 80);
-  // A new default version: every member is now drifted (template version and image).
-  await setDefaultVersion(clients.ec2, { id: template.id, version: 2 });
-  return group.instanceIds;
-}
-
-/** Standalone instances of a tag fleet, launched from version 1, registered in a target group. */
-async function seedDriftedStandalone(clients: ReturnType<typeof makeClients>, count: number) {
-  const network = await seedNetwork(clients.ec2, { name: 'bench-rem-api', cidr: '10.9.0.0/16' });
-  const [oldImage = '', newImage = ''] = await defaultImageIds(clients.ec2, 2);
-  const sg = [network.securityGroupIds[0]];
-  const template = await seedLaunchTemplate(clients.ec2, {
-    name: 'bench-rem-api-lt',
-    versions: [
-      { imageId: oldImage, instanceType: 't3.micro', securityGroupIds: sg },
-      { imageId: newImage, instanceType: 't3.micro', securityGroupIds: sg },
-    ],
-  });
-  const instanceIds = await seedStandaloneInstances(clients.ec2, {
-    launchTemplate: { id: template.id, version: 1 },
-    count,
-    subnetId: network.subnetIds[0] ?? '',
-    tags: { App: 'bench-api', Owner: 'team-api' },
-  });
-  const targetGroupArn = await seedTargetGroup(clients.elbv2, {
-    name: 'bench-rem-api-tg',
-    vpcId: network.vpcId,
-  });
-  await registerTargets(clients.elbv2, targetGroupArn, instanceIds, 8080);
-  await setDefaultVersion(clients.ec2, { id: template.id, version: 2 });
-  return instanceIds;
 }
 
 async function inputFor(
@@ -248,8 +182,14 @@ export async function remediationBench(options: {
   const tableName = await createStateTable(clients.dynamodb, 'phoenix-bench-state');
   const topic = await clients.sns.send(new CreateTopicCommand({ Name: 'phoenix-bench-notifications' }));
   const topicArn = topic.TopicArn ?? '';
-  const members = await seedDriftedGroup(clients);
-  const standalone = await seedDriftedStandalone(clients, STANDALONE_REMEDIATIONS);
+  // The fleets the remediation specs replace: every member launched from version 1 before
+  // version 2 became the default (drifted in template version and image).
+  const members = (
+    await seedDriftedAsgFleet(clients, { name: 'bench-rem', desired: GROUP_SIZE, max: GROUP_SIZE + 1 })
+  ).group.instanceIds;
+  const standalone = (
+    await seedDriftedStandaloneFleet(clients, { name: 'bench-api', count: STANDALONE_REMEDIATIONS })
+  ).instanceIds;
   if (members.length < options.remediations) throw new Error('remediation bench: not enough drifted members');
 
   const remediate = async (instanceIds: readonly string[], what: string): Promise<Run[]> => {

@@ -346,3 +346,73 @@ export async function registerTargets(
     }),
   );
 }
+
+/** The clients seeding a whole fleet needs. */
+export interface FleetClients {
+  ec2: Ec2;
+  autoScaling: AutoScaling;
+  elbv2: Elbv2;
+}
+
+/** An Auto Scaling fleet whose members were launched from version 1 before version 2 became the default. */
+export async function seedDriftedAsgFleet(
+  clients: FleetClients,
+  options: { name: string; desired: number; max: number; min?: number; cidr?: string },
+) {
+  const network = await seedNetwork(clients.ec2, { name: options.name, cidr: options.cidr ?? '10.0.0.0/16' });
+  const [oldImage = '', newImage = ''] = await defaultImageIds(clients.ec2, 2);
+  const template = await seedLaunchTemplate(clients.ec2, {
+    name: `${options.name}-lt`,
+    versions: [
+      { imageId: oldImage, instanceType: 't3.micro', securityGroupIds: [network.securityGroupIds[0]] },
+      { imageId: newImage, instanceType: 't3.micro', securityGroupIds: [network.securityGroupIds[0]] },
+    ],
+  });
+  const targetGroupArn = await seedTargetGroup(clients.elbv2, {
+    name: `${options.name}-tg`,
+    vpcId: network.vpcId,
+  });
+  const group = await seedAutoScalingGroup(clients.autoScaling, clients.ec2, {
+    name: `${options.name}-asg`,
+    launchTemplate: { id: template.id, version: '$Default' },
+    min: options.min ?? 1,
+    max: options.max,
+    desired: options.desired,
+    subnetIds: [...network.subnetIds],
+    tags: { Owner: `team-${options.name}` },
+    targetGroupArns: [targetGroupArn],
+  });
+  // moto registers ASG members with the group's target groups only on later scaling.
+  await registerTargets(clients.elbv2, targetGroupArn, group.instanceIds, 80);
+  await setDefaultVersion(clients.ec2, { id: template.id, version: 2 });
+  return { network, template, targetGroupArn, group, newImage, oldImage };
+}
+
+/** Standalone instances tagged into a fleet, launched from version 1, registered in a target group. */
+export async function seedDriftedStandaloneFleet(
+  clients: FleetClients,
+  options: { name: string; count: number },
+) {
+  const network = await seedNetwork(clients.ec2, { name: options.name });
+  const [oldImage = '', newImage = ''] = await defaultImageIds(clients.ec2, 2);
+  const template = await seedLaunchTemplate(clients.ec2, {
+    name: `${options.name}-lt`,
+    versions: [
+      { imageId: oldImage, instanceType: 't3.micro', securityGroupIds: [network.securityGroupIds[0]] },
+      { imageId: newImage, instanceType: 't3.micro', securityGroupIds: [network.securityGroupIds[0]] },
+    ],
+  });
+  const instanceIds = await seedStandaloneInstances(clients.ec2, {
+    launchTemplate: { id: template.id, version: 1 },
+    count: options.count,
+    subnetId: network.subnetIds[1],
+    tags: { App: options.name, Owner: `team-${options.name}` },
+  });
+  const targetGroupArn = await seedTargetGroup(clients.elbv2, {
+    name: `${options.name}-tg`,
+    vpcId: network.vpcId,
+  });
+  await registerTargets(clients.elbv2, targetGroupArn, instanceIds, 8080);
+  await setDefaultVersion(clients.ec2, { id: template.id, version: 2 });
+  return { network, template, targetGroupArn, instanceIds, newImage, oldImage };
+}
