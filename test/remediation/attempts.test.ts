@@ -2,32 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { NotificationEvent, PhoenixNotification } from '../../functions/domain/notification';
 import { type MachineData, type SkipReason, TimingsSchema } from '../../functions/remediation/input';
 import { runStep, type StepDeps } from '../../functions/remediation/steps';
-import { desiredState } from './harness';
+import { STEP_SPEC_INPUT, STEP_SPEC_STATE } from './harness';
 
-const STATE = desiredState(`
-version: 1
-defaults: { mode: enforce }
-fleets:
-  web:
-    match: { autoScalingGroup: web-asg }
-    launchTemplate: { name: web-lt }
-    team: web
-`);
+const STATE = STEP_SPEC_STATE;
 
-const INPUT: MachineData = {
-  requestVersion: 1,
-  instanceId: 'i-0123456789abcdef0',
-  fleet: 'web',
-  fingerprint: 'v1-aaaaaaaaaaaaaaaaaaaaaaaa',
-  reasons: [
-    { kind: 'image', field: 'imageId', expected: 'ami-2', actual: 'ami-1', source: 'launch-template' },
-  ],
-  desiredState: { revision: 'aaaaaaaaaaaa', commit: 'abc1234' },
-  launchTemplate: { id: 'lt-0123456789abcdef0', name: 'web-lt', version: 2 },
-  detectedAt: '2025-06-15T12:00:00.000Z',
-  trigger: 'test',
-  attempt: 3,
-};
+const INPUT: MachineData = { ...STEP_SPEC_INPUT, attempt: 3 };
 
 function skippedBecause(reason: SkipReason): Partial<MachineData> {
   return {

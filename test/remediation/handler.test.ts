@@ -9,36 +9,16 @@ import {
 } from '../../functions/remediation/handler';
 import type { RemediationInput } from '../../functions/remediation/input';
 import { causeText, runStep, type StepDeps } from '../../functions/remediation/steps';
-import { desiredState } from './harness';
+import { STEP_SPEC_INPUT, STEP_SPEC_STATE } from './harness';
 
 const ENV = {
   PHOENIX_TABLE_NAME: 'phoenix-state',
   PHOENIX_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:phoenix',
 };
 
-const INPUT: RemediationInput = {
-  requestVersion: 1,
-  instanceId: 'i-0123456789abcdef0',
-  fleet: 'web',
-  fingerprint: 'v1-aaaaaaaaaaaaaaaaaaaaaaaa',
-  reasons: [
-    { kind: 'image', field: 'imageId', expected: 'ami-2', actual: 'ami-1', source: 'launch-template' },
-  ],
-  desiredState: { revision: 'aaaaaaaaaaaa', commit: 'abc1234' },
-  launchTemplate: { id: 'lt-0123456789abcdef0', name: 'web-lt', version: 2 },
-  detectedAt: '2025-06-15T12:00:00.000Z',
-  trigger: 'test',
-};
+const INPUT: RemediationInput = STEP_SPEC_INPUT;
 
-const STATE = desiredState(`
-version: 1
-defaults: { mode: enforce }
-fleets:
-  web:
-    match: { autoScalingGroup: web-asg }
-    launchTemplate: { name: web-lt }
-    team: web
-`);
+const STATE = STEP_SPEC_STATE;
 
 /** Deps whose every call fails with `error` unless a test replaces the part it needs. */
 function deps(overrides: Partial<StepDeps> = {}, error: Error = new Error('unexpected call')): StepDeps {

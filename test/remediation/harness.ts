@@ -144,6 +144,32 @@ export { seedDriftedAsgFleet, seedDriftedStandaloneFleet } from '../helpers/seed
 
 export { healthyFloor };
 
+/** The desired state of specs that run one step with faked dependencies (no account). */
+export const STEP_SPEC_STATE: CompiledDesiredState = desiredState(`
+version: 1
+defaults: { mode: enforce }
+fleets:
+  web:
+    match: { autoScalingGroup: web-asg }
+    launchTemplate: { name: web-lt }
+    team: web
+`);
+
+/** An execution input of {@link STEP_SPEC_STATE}'s fleet, as detection builds it. */
+export const STEP_SPEC_INPUT: RemediationInput = {
+  requestVersion: 1,
+  instanceId: 'i-0123456789abcdef0',
+  fleet: 'web',
+  fingerprint: 'v1-aaaaaaaaaaaaaaaaaaaaaaaa',
+  reasons: [
+    { kind: 'image', field: 'imageId', expected: 'ami-2', actual: 'ami-1', source: 'launch-template' },
+  ],
+  desiredState: { revision: 'aaaaaaaaaaaa', commit: 'abc1234' },
+  launchTemplate: { id: 'lt-0123456789abcdef0', name: 'web-lt', version: 2 },
+  detectedAt: '2025-06-15T12:00:00.000Z',
+  trigger: 'test',
+};
+
 /** Prints the figures of a run (state transitions, API calls by operation) in the test output. */
 export function printFigures(
   title: string,
