@@ -179,14 +179,22 @@ export async function groupSourceOf(
   groupName: string,
   known?: { spec: LaunchTemplateSpec; facts: LaunchTemplateFacts },
 ): Promise<GroupSource> {
-  const described = await autoScaling.send(
-    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
-  );
-  const group = described.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === groupName);
+  const group = await describeAutoScalingGroup(autoScaling, groupName);
   if (group === undefined) {
     throw new AutoScalingGroupNotFoundError(`Auto Scaling group ${groupName} does not exist`);
   }
   return sourceOfGroup(ec2, group, known);
+}
+
+/** One Auto Scaling group as it is now, or undefined when there is no group of that name. */
+export async function describeAutoScalingGroup(
+  autoScaling: AutoScaling,
+  groupName: string,
+): Promise<AutoScalingGroup | undefined> {
+  const described = await autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+  );
+  return described.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === groupName);
 }
 
 /**

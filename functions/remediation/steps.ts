@@ -15,7 +15,6 @@ import {
   AttachInstancesCommand,
   type AutoScalingClient,
   type AutoScalingGroup,
-  DescribeAutoScalingGroupsCommand,
   DetachInstancesCommand,
   ExitStandbyCommand,
   SetDesiredCapacityCommand,
@@ -34,6 +33,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as z from 'zod/mini';
 import {
+  describeAutoScalingGroup,
   describeInstances,
   listFleetInstances,
   resolveLaunchTemplate,
@@ -169,10 +169,7 @@ async function instanceNow(deps: StepDeps, instanceId: string): Promise<Instance
 }
 
 async function describeGroup(deps: StepDeps, name: string): Promise<AutoScalingGroup> {
-  const described = await deps.autoScaling.send(
-    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
-  );
-  const group = described.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === name);
+  const group = await describeAutoScalingGroup(deps.autoScaling, name);
   if (group === undefined) throw new InstanceGoneError(`Auto Scaling group ${name} no longer exists`);
   return group;
 }
