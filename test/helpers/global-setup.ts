@@ -15,8 +15,18 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * EC2 refuses a launch as AWS would: an instance type the region does not offer, an image or
+ * a key pair that does not exist (moto accepts any unless told otherwise).
+ */
+export const AWS_LIKE_LAUNCH_VALIDATION = {
+  MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION: 'true',
+  MOTO_ENABLE_AMI_VALIDATION: 'true',
+  MOTO_ENABLE_KEYPAIR_VALIDATION: 'true',
+} as const;
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const emulator = await startEmulator();
+  const emulator = await startEmulator({ env: AWS_LIKE_LAUNCH_VALIDATION });
   project.provide('motoEndpoint', emulator.endpoint);
   return emulator.stop;
 }
