@@ -36,7 +36,7 @@ export const ROLES: Readonly<Record<string, StepRole>> = {
   CheckReplacementHealth: 'health-check',
   WaitBeforeNextHealthCheck: 'health-wait',
   WaitForDeregistrationDelay: 'drain',
-  RetireOldFromGroup: 'group-drain',
+  RetireOld: 'group-drain',
   ReleaseLease: 'release-lease',
 };
 

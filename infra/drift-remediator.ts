@@ -59,17 +59,19 @@ export const EVALUATOR_ACTIONS = [
 
 /**
  * What the remediation steps' code calls (functions/remediation). The state machine's own
- * SDK tasks (RunInstances, TerminateInstances…) are granted to the state machine's role, from
- * the definition, not here.
+ * SDK tasks (deregistering targets, the quarantine item) are granted to the state machine's
+ * role, from the definition, not here. RunInstances is here: its errors are told apart by code
+ * (docs/adr/0012-launch-errors-by-code.md).
  */
 export const REMEDIATION_ACTIONS = [
   'ec2:DescribeInstances',
   'ec2:DescribeInstanceStatus',
   'ec2:DescribeLaunchTemplateVersions',
+  'ec2:RunInstances',
   'ec2:TerminateInstances',
   'autoscaling:DescribeAutoScalingGroups',
-  'autoscaling:AttachInstances',
-  'autoscaling:DetachInstances',
+  'autoscaling:DescribeScalingActivities',
+  'autoscaling:EnterStandby',
   'autoscaling:ExitStandby',
   'autoscaling:SetDesiredCapacity',
   'autoscaling:TerminateInstanceInAutoScalingGroup',

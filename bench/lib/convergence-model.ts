@@ -50,7 +50,7 @@ export type StepRole =
   | 'health-check'
   | 'health-wait'
   | 'drain'
-  /** The old instance handed back to its group, which drains and terminates it after the lease is released. */
+  /** The old instance handed back to its group with the lease released; the group drains and terminates it after. */
   | 'group-drain'
   | 'release-lease';
 
@@ -110,7 +110,9 @@ export function profileFromPath(
   timings: ExecutionTimings,
 ): RemediationProfile {
   for (const role of ['acquire-lease', 'launch', 'health-check', 'release-lease'] as const) {
-    if (!path.some((s) => s.role === role)) {
+    // Handing the old instance back to its group releases the lease in the same step.
+    const found = (s: PathStep) => s.role === role || (role === 'release-lease' && s.role === 'group-drain');
+    if (!path.some(found)) {
       throw new ModelMismatchError(
         `the recorded path has no ${role} state: ${path.map((s) => s.state).join(' > ')}`,
       );
@@ -163,6 +165,8 @@ export function profileFromPath(
       case 'group-drain':
         t += stepSeconds(step, aws);
         groupDrain = aws.deregistrationDelay;
+        // The old instance goes back to its group with the lease released in the same step.
+        releasedAt ??= t;
         break;
       case 'release-lease':
         t += stepSeconds(step, aws);

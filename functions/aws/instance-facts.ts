@@ -265,5 +265,6 @@ export function templateFactsFromVersion(version: LaunchTemplateVersion): Launch
   if (imageId !== undefined) facts.imageId = imageId;
   const instanceType = nonEmpty(data.InstanceType);
   if (instanceType !== undefined) facts.instanceType = instanceType;
+  if ((data.NetworkInterfaces ?? []).length > 0) facts.definesNetworkInterfaces = true;
   return facts;
 }

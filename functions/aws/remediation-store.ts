@@ -120,7 +120,9 @@ export type RecordOutcome =
   /** The holder does not hold the lock (never took it, or it expired). */
   | { outcome: 'not-held' };
 
-export type GroupLockDecision = { acquired: true; lock: GroupLock } | { acquired: false; heldBy: GroupLock };
+export type GroupLockDecision =
+  /** `reentered`: the holder had the lock already (a retried step); `lock` then carries what it recorded. */
+  { acquired: true; lock: GroupLock; reentered: boolean } | { acquired: false; heldBy: GroupLock };
 
 /**
  * How long an attempt generation is kept after it last moved. Step Functions refuses the name
@@ -496,7 +498,7 @@ export class RemediationStore extends StateStore {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { acquired: true, lock };
+      return { acquired: true, lock, reentered: false };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       held = error.Item;
@@ -519,7 +521,7 @@ export class RemediationStore extends StateStore {
           }),
         );
         const renewed = groupLockFromItem(request.group, Attributes);
-        if (renewed !== undefined) return { acquired: true, lock: renewed };
+        if (renewed !== undefined) return { acquired: true, lock: renewed, reentered: true };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       }

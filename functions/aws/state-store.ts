@@ -97,8 +97,8 @@ export interface Quarantine extends QuarantineKey {
  * changed, so a retried step or a rollback knows what was (or may have been) done.
  */
 export interface GroupChange {
-  /** `surge`: desired capacity + 1; `detach-first`: the old instance detached, the group replaces it. */
-  mode: 'surge' | 'detach-first';
+  /** `surge`: desired capacity + 1; `standby-first`: the old instance put in Standby, the group replaces it. */
+  mode: 'surge' | 'standby-first';
   /** The group's desired capacity when the lock was taken (read under the lock). */
   desiredBefore: number;
   /** For `surge`: the desired capacity set, `desiredBefore + 1`. */

@@ -110,6 +110,11 @@ export interface LaunchTemplateFacts {
   securityGroupIds: string[];
   /** Tags the template applies to instances it launches (TagSpecifications, resource type instance). */
   instanceTags: Tags;
+  /**
+   * The template defines network interfaces: a launch from it must place the instance through
+   * its primary interface, not with an instance-level subnet (absent when it defines none).
+   */
+  definesNetworkInterfaces?: true;
 }
 
 export type DriftKind =

@@ -32,6 +32,39 @@ export class ReplacementFailedError extends PhoenixError {
   }
 }
 
+/**
+ * EC2 refused to launch the replacement from the pinned launch template version for a reason
+ * retrying cannot fix: the request's own parameters (an instance type, image, key pair or
+ * network setting the account or the region does not accept), or a permission Phoenix does
+ * not have. `code` is EC2's error code. Not retried: rolls back and quarantines the version,
+ * so the next detection does not launch from it again.
+ */
+export class LaunchRejectedError extends PhoenixError {
+  /** The EC2 error code, or `ScalingActivityFailed` for a launch an Auto Scaling group reported failed. */
+  readonly code: string;
+  constructor(message: string, options?: ErrorOptions & { code?: string }) {
+    super(message, options);
+    this.name = 'LaunchRejectedError';
+    this.code = options?.code ?? 'unknown';
+  }
+}
+
+/**
+ * EC2 has no capacity for the replacement now (the instance type in that zone, or the
+ * account's instance or vCPU limit). Retried with backoff; still short, the remediation rolls
+ * back without quarantining the version (the template is not at fault) and the next detection
+ * tries again.
+ */
+export class InsufficientCapacityError extends PhoenixError {
+  /** The EC2 error code, or `ScalingActivityFailed` for a launch an Auto Scaling group reported failed. */
+  readonly code: string;
+  constructor(message: string, options?: ErrorOptions & { code?: string }) {
+    super(message, options);
+    this.name = 'InsufficientCapacityError';
+    this.code = options?.code ?? 'unknown';
+  }
+}
+
 /** The instance to replace vanished after the recheck (terminated by someone else). */
 export class InstanceGoneError extends PhoenixError {
   constructor(message: string, options?: ErrorOptions) {
@@ -105,6 +138,8 @@ export const REMEDIATION_ERRORS = {
   GateClosedError,
   ReplacementUnhealthyError,
   ReplacementFailedError,
+  LaunchRejectedError,
+  InsufficientCapacityError,
   InstanceGoneError,
   NoCapacityHeadroomError,
   RollbackFailedError,

@@ -136,6 +136,8 @@ export const SnapshotSchema = z.object({
       members: z.array(z.object({ id: z.string(), lifecycle: z.string(), healthy: z.boolean() })),
     }),
   ),
+  /** The pinned template version as a launch needs it. */
+  template: z.optional(z.object({ definesNetworkInterfaces: z.boolean() })),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 
@@ -177,8 +179,8 @@ export const PlanSchema = z.object({
   asg: z.optional(
     z.object({
       name: z.string(),
-      /** `surge`: desired + 1 within MaxSize. `detach-first`: no headroom, the group replaces the detached instance. */
-      mode: z.enum(['surge', 'detach-first']),
+      /** `surge`: desired + 1 within MaxSize. `standby-first`: no headroom, the group replaces the old instance put in Standby. */
+      mode: z.enum(['surge', 'standby-first']),
       /**
        * The group as planned. Informative only: the capacity change is computed from the
        * group as it is once this execution holds the group lock (`surge`), never from these.
@@ -193,6 +195,8 @@ export const PlanSchema = z.object({
     z.object({
       subnetId: z.string(),
       clientToken: z.string(),
+      /** The template defines network interfaces: the subnet goes into the primary one, not the instance. */
+      networkInterfaces: z.optional(z.boolean()),
       /** RunInstances `TagSpecifications`: the declared tags and the lineage tags, set at launch. */
       tagSpecifications: z.array(
         z.object({
@@ -206,17 +210,19 @@ export const PlanSchema = z.object({
 export type Plan = z.infer<typeof PlanSchema>;
 
 /**
- * What RaiseDesiredCapacity / DetachOldFirst did to the group, read and done under the group
+ * What RaiseDesiredCapacity / StandbyOldFirst did to the group, read and done under the group
  * lock (`StateStore.acquireGroupLock`): the state's `$.surge`.
  */
 export const GroupChangeSchema = z.object({
-  mode: z.enum(['surge', 'detach-first']),
+  mode: z.enum(['surge', 'standby-first']),
   /** Desired capacity when this execution took the lock. */
   desiredBefore: z.int().check(z.gte(0)),
   /** For `surge`: the desired capacity set (`desiredBefore + 1`). */
   raisedTo: z.optional(z.int().check(z.gte(1))),
   /** Members when this execution took the lock: the replacement is none of them. */
   instancesBefore: z.array(z.string()),
+  /** ISO-8601 time of the change: a launch the group reports failed since then failed for it. */
+  at: z.optional(z.string()),
 });
 export type GroupChangeRecord = z.infer<typeof GroupChangeSchema>;
 
@@ -240,15 +246,26 @@ export const RollbackResultSchema = z.object({
   replacementId: z.optional(z.string()),
   /** ISO-8601 time of the rollback (the quarantine's `at`). */
   at: z.string(),
+  /**
+   * The cause may pass by itself (EC2 had no capacity): the drift moves to its next attempt, so
+   * the next detection tries again. Absent: the version is quarantined, or a human reads first.
+   */
+  retryable: z.optional(z.boolean()),
 });
 export type RollbackResult = z.infer<typeof RollbackResultSchema>;
 
 /**
- * The old instance handed to its group to terminate, with the capacity lowered by one (a
- * surge's end): the state's `$.retired`. The lease and the group lock are released with it.
+ * How the old instance went once its replacement was healthy: the state's `$.retired`. The
+ * lease (and a group lock) are released with it.
  */
 export const RetiredSchema = z.object({
+  /** Phoenix terminated it, or handed it to its group to terminate. */
   terminating: z.boolean(),
+  /**
+   * Said in the succeeded notification when the old instance was not Phoenix's to terminate:
+   * it left its group or vanished during the replacement, and what Phoenix did instead.
+   */
+  detail: z.optional(z.string()),
   /** Lease items released with it. */
   released: z.int().check(z.gte(0)),
   /** The lease and the lock went with it: the lease step after it has nothing left to do. */

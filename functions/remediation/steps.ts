@@ -12,10 +12,10 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  AttachInstancesCommand,
   type AutoScalingClient,
   type AutoScalingGroup,
-  DetachInstancesCommand,
+  DescribeScalingActivitiesCommand,
+  EnterStandbyCommand,
   ExitStandbyCommand,
   SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
@@ -24,6 +24,8 @@ import {
   DescribeInstanceStatusCommand,
   type EC2Client,
   type InstanceStatus,
+  RunInstancesCommand,
+  type RunInstancesCommandOutput,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import {
@@ -56,10 +58,12 @@ import {
 } from '../domain/notification';
 import { isWindowOpen, nextWindowOpening } from '../domain/window';
 import { validate } from '../runtime/validation';
+import { isTransient, launchErrorOf, launchFailureOf } from './aws-errors';
 import {
   GateClosedError,
   GroupBusyError,
   InstanceGoneError,
+  InsufficientCapacityError,
   LeaseDeniedError,
   ReplacementFailedError,
   ReplacementUnhealthyError,
@@ -83,6 +87,7 @@ import {
   type Timings,
   TimingsSchema,
 } from './input';
+import { runInstancesRequest } from './launch';
 import { longestDeregistrationDelay, registrationsOf, targetState } from './targets';
 
 /** What the steps need from the world; built once per Lambda container (or per local run). */
@@ -131,11 +136,19 @@ const DEAD_REPLACEMENT_STATES: ReadonlySet<string> = new Set([
   'stopped',
 ]);
 
-/** Errors that say the replacement itself is bad: only these quarantine the template version. */
+/**
+ * Errors that say a replacement from the pinned version cannot work: it never became healthy,
+ * it died, or EC2 refused to launch it for a reason retrying cannot fix. Only these quarantine
+ * the template version.
+ */
 const REPLACEMENT_FAULTS: ReadonlySet<string> = new Set([
   'ReplacementUnhealthyError',
   'ReplacementFailedError',
+  'LaunchRejectedError',
 ]);
+
+/** Errors whose cause may pass by itself: the rollback lets the next detection try again. */
+const PASSING_FAULTS: ReadonlySet<string> = new Set(['InsufficientCapacityError']);
 
 // ---- shared helpers ---------------------------------------------------------------------
 
@@ -364,6 +377,7 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
   const snapshot: Snapshot = { instance: placementOf(instance) };
   if (group !== undefined && group.AutoScalingGroupName === snapshot.instance.autoScalingGroup)
     snapshot.group = groupView(group);
+  if (current.definesNetworkInterfaces === true) snapshot.template = { definesNetworkInterfaces: true };
   return {
     decision: 'proceed',
     reason: 'drifted',
@@ -435,14 +449,16 @@ export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext):
     }
     // A surge ends by handing the old instance back to its group, which drains it from the
     // group's own target groups (deregistration delay) before terminating it: Phoenix drains
-    // only what someone registered it in by hand.
+    // only what someone registered it in by hand. An instance in Standby is out of the
+    // group's target groups already on AWS; Phoenix drains every registration itself and
+    // waits, as moto leaves a Standby instance registered.
     const groupTargets = new Set(group.targetGroupArns);
     const drainTargets = surge ? oldTargets.filter((t) => !groupTargets.has(t.targetGroupArn)) : oldTargets;
     return {
       strategy: 'asg',
       detail: surge
         ? `Auto Scaling group ${groupName}: desired capacity + 1 (now ${desired}, max ${max}), then the old instance leaves`
-        : `Auto Scaling group ${groupName} is at MaxSize ${max}: the old instance is detached first and the group replaces it (one instance of healthy capacity out meanwhile)`,
+        : `Auto Scaling group ${groupName} is at MaxSize ${max}: the old instance goes to Standby first and the group replaces it (one instance of healthy capacity out meanwhile)`,
       disruption: surge ? 0 : 1,
       oldTargets,
       drainTargets,
@@ -450,7 +466,7 @@ export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext):
       drainSeconds: await drainBound(drainTargets),
       asg: {
         name: groupName,
-        mode: surge ? 'surge' : 'detach-first',
+        mode: surge ? 'surge' : 'standby-first',
         desiredBefore: desired,
         minSize: min,
         maxSize: max,
@@ -475,6 +491,15 @@ export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext):
     [REPLACES_TAG]: data.instanceId,
     [EXECUTION_TAG]: executionNameOf(ctx.executionId),
   };
+  const standalone: NonNullable<Plan['standalone']> = {
+    subnetId: instance.subnetId,
+    // Idempotent RunInstances: a retried launch returns the instance the first one created.
+    clientToken: createHash('sha256').update(`${ctx.executionId}#launch`).digest('hex').slice(0, 64),
+    tagSpecifications: [
+      { ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+    ],
+  };
+  if (snapshot?.template?.definesNetworkInterfaces === true) standalone.networkInterfaces = true;
   return {
     strategy: 'standalone',
     detail: `standalone instance: launch from ${data.launchTemplate.id} version ${data.launchTemplate.version} in ${instance.subnetId}, register in ${oldTargets.length} target group(s), then drain and terminate the old one`,
@@ -483,14 +508,7 @@ export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext):
     drainTargets: oldTargets,
     replacementTargetGroups: [...new Set(oldTargets.map((t) => t.targetGroupArn))],
     drainSeconds: await drainBound(oldTargets),
-    standalone: {
-      subnetId: instance.subnetId,
-      // Idempotent RunInstances: a retried launch returns the instance the first one created.
-      clientToken: createHash('sha256').update(`${ctx.executionId}#launch`).digest('hex').slice(0, 64),
-      tagSpecifications: [
-        { ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
-      ],
-    },
+    standalone,
   };
 }
 
@@ -713,37 +731,57 @@ export async function raiseDesiredCapacity(
       change = outcome.outcome === 'recorded' ? candidate : outcome.change;
     }
     const raisedTo = change.raisedTo ?? change.desiredBefore + 1;
+    const at = deps.clock().toISOString();
     if (desired < raisedTo) {
-      await deps.autoScaling.send(
-        new SetDesiredCapacityCommand({
-          AutoScalingGroupName: asg.name,
-          DesiredCapacity: raisedTo,
-          HonorCooldown: false,
-        }),
+      await groupLaunching(data, () =>
+        deps.autoScaling.send(
+          new SetDesiredCapacityCommand({
+            AutoScalingGroupName: asg.name,
+            DesiredCapacity: raisedTo,
+            HonorCooldown: false,
+          }),
+        ),
       );
     }
-    return changeRecord(change);
+    return { ...changeRecord(change), at };
   }
 }
 
 /**
- * No MaxSize headroom and the budget allows the dip: the old instance leaves the group
- * without lowering its desired capacity, so the group launches the replacement at once; the
- * old one keeps running until the replacement is healthy. Under the group lock for the same
- * reason as a surge: the instance the group launches must be told apart from others'.
+ * A group call that makes the group launch. On AWS the launch is asynchronous: a launch EC2
+ * refuses fails a scaling activity, which the health check reads. A group that launches
+ * synchronously (moto) fails the call itself with EC2's code: told apart the same way, so the
+ * version is quarantined there too instead of being retried on every detection.
  */
-export async function detachOldFirst(
+async function groupLaunching<T>(data: MachineData, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw launchErrorOf(error, sourceOf(data), { direct: false }) ?? error;
+  }
+}
+
+/**
+ * No MaxSize headroom and the budget allows the dip: the old instance goes to Standby without
+ * lowering the group's desired capacity, so the group launches the replacement at once; the
+ * old one keeps running (out of the group's target groups) until the replacement is healthy,
+ * and stays a member of its group, with its `aws:autoscaling:groupName` tag, which is what
+ * Phoenix's roles may terminate by (docs/adr/0013-standby-first-at-max-size.md). Under the
+ * group lock for the same reason as a surge: the instance the group launches must be told
+ * apart from others'.
+ */
+export async function standbyOldFirst(
   deps: StepDeps,
   data: MachineData,
   ctx: StepContext,
 ): Promise<GroupChangeRecord> {
-  const asg = requireAsg(data, 'detachOldFirst');
+  const asg = requireAsg(data, 'standbyOldFirst');
   const lock = await lockGroup(deps, data, ctx, asg.name);
-  let change = lock.change?.mode === 'detach-first' ? lock.change : undefined;
+  let change = lock.change?.mode === 'standby-first' ? lock.change : undefined;
+  const group = await describeGroup(deps, asg.name);
   if (change === undefined) {
-    const group = await describeGroup(deps, asg.name);
     change = {
-      mode: 'detach-first',
+      mode: 'standby-first',
       desiredBefore: group.DesiredCapacity ?? 0,
       instancesBefore: groupInstanceIds(group),
     };
@@ -752,59 +790,193 @@ export async function detachOldFirst(
       throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
     if (outcome.outcome === 'already-recorded') change = outcome.change;
   }
-  if (await isMember(deps, asg.name, data.instanceId)) {
-    await deps.autoScaling.send(
-      new DetachInstancesCommand({
-        AutoScalingGroupName: asg.name,
-        InstanceIds: [data.instanceId],
-        ShouldDecrementDesiredCapacity: false,
-      }),
+  const member = group.Instances?.find((i) => i.InstanceId === data.instanceId);
+  if (member === undefined) {
+    throw new InstanceGoneError(
+      `instance ${data.instanceId} left Auto Scaling group ${asg.name} before Phoenix changed anything`,
     );
   }
-  return changeRecord(change);
+  const at = deps.clock().toISOString();
+  if (member.LifecycleState === 'InService') {
+    await groupLaunching(data, () =>
+      deps.autoScaling.send(
+        new EnterStandbyCommand({
+          AutoScalingGroupName: asg.name,
+          InstanceIds: [data.instanceId],
+          ShouldDecrementDesiredCapacity: false,
+        }),
+      ),
+    );
+  }
+  return { ...changeRecord(change), at };
 }
 
 /**
- * The replacement is healthy: the old instance goes back to its group to be terminated, with
- * the group's desired capacity lowered by one. The group drains it from its target groups
+ * The replacement is healthy: the old instance goes. A standalone one is terminated. A group
+ * member goes back to its group to be terminated, with the group's desired capacity lowered
+ * by one when this execution raised it (a surge) — the group drains it from its target groups
  * (their deregistration delay) and runs its termination lifecycle hooks first, as for any
- * instance it terminates. Under the group lock, taken just for this call, so the decrement
- * cannot fall between another execution's reading of the desired capacity and its raise;
- * the lock and the lease are released with one request afterwards.
+ * instance it terminates. Under the group lock, taken just for this, so the change cannot fall
+ * between another execution's reading of the desired capacity and its raise. The lease (and
+ * the lock) are released with one request afterwards.
+ *
+ * An old member someone took out of the group meanwhile (detached, terminated) is not
+ * Phoenix's to terminate any more: Phoenix leaves it alone, gives back the capacity it added
+ * (relatively: one down from the group's current desired capacity), and says so
+ * (docs/adr/0014-old-instance-leaving-mid-replacement.md).
  */
 export async function retireOld(deps: StepDeps, data: MachineData, ctx: StepContext): Promise<Retired> {
-  const asg = requireAsg(data, 'retireOld');
-  await lockGroup(deps, data, ctx, asg.name);
-  try {
-    await deps.autoScaling.send(
-      new TerminateInstanceInAutoScalingGroupCommand({
-        InstanceId: data.instanceId,
-        ShouldDecrementDesiredCapacity: true,
-      }),
-    );
-  } catch (error) {
-    // A retried step whose first attempt got through, or someone took the instance out of
-    // the group meanwhile: only the instance itself tells.
-    const old = await instanceNow(deps, data.instanceId);
-    if (old !== undefined && !GONE_STATES.has(old.state)) {
-      if (old.autoScalingGroup === asg.name) throw error;
-      // Out of the group, still running, drained: terminated like a standalone instance.
-      await deps.ec2.send(new TerminateInstancesCommand({ InstanceIds: [data.instanceId] }));
-    }
+  const currentPlan = requirePart(data.plan, 'a plan', 'retireOld');
+  const asg = currentPlan.asg;
+  let retired: Retired = { terminating: true, released: 0, leaseReleased: false };
+  if (asg === undefined) {
+    await deps.ec2.send(new TerminateInstancesCommand({ InstanceIds: [data.instanceId] }));
+  } else {
+    retired = { ...(await retireFromGroup(deps, data, ctx, asg)), released: 0, leaseReleased: false };
   }
-  // From here on the old instance is the group's: nothing may fail this step into a
+  // From here on the old instance is gone or the group's: nothing may fail this step into a
   // rollback. A release that does not go through is left to the lease step that follows.
   try {
-    const released = await deps.store.releaseAll({
+    const release: { holder: string; fleet: string; items: string[]; group?: string } = {
       holder: ctx.executionId,
       fleet: data.fleet,
       items: data.lease?.items ?? [],
-      group: asg.name,
-    });
-    return { terminating: true, released, leaseReleased: data.lease !== undefined };
+    };
+    if (asg !== undefined) release.group = asg.name;
+    retired.released = await deps.store.releaseAll(release);
+    retired.leaseReleased = data.lease !== undefined;
   } catch {
-    return { terminating: true, released: 0, leaseReleased: false };
+    // The lease step after this one releases it.
   }
+  return retired;
+}
+
+/**
+ * Hands the old member back to its group, under the group lock. `detail` says what happened
+ * instead when it was no longer the group's to terminate as planned.
+ */
+async function retireFromGroup(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+  asg: NonNullable<Plan['asg']>,
+): Promise<{ terminating: boolean; detail?: string }> {
+  const decision = await deps.store.acquireGroupLock({
+    group: asg.name,
+    holder: ctx.executionId,
+    instanceId: data.instanceId,
+    ttlSeconds: groupLockTtlSeconds(timingsOf(data)),
+  });
+  if (!decision.acquired) throw new GroupBusyError(groupBusyReason(decision.heldBy));
+  const group = await describeGroup(deps, asg.name);
+  const member = group.Instances?.find((i) => i.InstanceId === data.instanceId);
+  const leaving = member === undefined || member.LifecycleState?.startsWith('Terminating') === true;
+  // This execution's lock is released when its replacement is claimed: holding it already
+  // means an earlier attempt of this step took it, and may have handed the old instance over
+  // before failing. Its leaving is then this execution's doing, not someone else's hand.
+  if (leaving && decision.reentered) return { terminating: true };
+  // A surge owes the group the +1 it added; Standby took nothing off the desired capacity.
+  const owed = asg.mode === 'surge';
+  let gone = leaving;
+  if (member !== undefined && !leaving) {
+    // A member in Standby does not count in the desired capacity: terminating it changes none.
+    const inService = member.LifecycleState !== 'Standby';
+    try {
+      await deps.autoScaling.send(
+        new TerminateInstanceInAutoScalingGroupCommand({
+          InstanceId: data.instanceId,
+          ShouldDecrementDesiredCapacity: inService && owed,
+        }),
+      );
+    } catch (error) {
+      // Taken out of the group between the reading and the call: the group tells.
+      if (await isMember(deps, asg.name, data.instanceId)) throw error;
+      gone = true;
+    }
+    if (!gone) {
+      if (inService || !owed) return { terminating: true };
+      // Someone put the old member in Standby during a surge: the +1 is still there to give back.
+      const detail = await giveBack(deps, asg.name, `${data.instanceId} was put in Standby by someone else`);
+      return { terminating: true, detail };
+    }
+  }
+  const old = await instanceNow(deps, data.instanceId);
+  const alive = old !== undefined && !GONE_STATES.has(old.state);
+  let why: string;
+  if (member !== undefined && leaving) {
+    why = `${data.instanceId} was being terminated by its group during the replacement (${member.LifecycleState})`;
+  } else if (alive) {
+    const where =
+      findFleet(old, deps.desiredState.fleets).kind === 'member'
+        ? 'it is no longer a member of that group'
+        : 'it belongs to no declared fleet now';
+    why = `${data.instanceId} left Auto Scaling group ${asg.name} during the replacement (detached by someone else); Phoenix did not terminate it: ${where}`;
+  } else {
+    why = `${data.instanceId} was ${old?.state ?? 'terminated'} by someone else during the replacement`;
+  }
+  return { terminating: false, detail: owed ? await giveBack(deps, asg.name, why) : `${why}.` };
+}
+
+/**
+ * Gives back a surge's +1, relatively: one down from the group's desired capacity now, read
+ * under the lock (never a number read earlier: other surges in flight keep theirs).
+ */
+async function giveBack(deps: StepDeps, groupName: string, why: string): Promise<string> {
+  const group = await describeGroup(deps, groupName);
+  const desired = group.DesiredCapacity ?? 0;
+  const target = Math.max(group.MinSize ?? 0, desired - 1);
+  if (target === desired) {
+    return `${why}; the group is at its MinSize ${desired}, so the capacity this replacement added stays.`;
+  }
+  await deps.autoScaling.send(
+    new SetDesiredCapacityCommand({
+      AutoScalingGroupName: groupName,
+      DesiredCapacity: target,
+      HonorCooldown: false,
+    }),
+  );
+  return `${why}; Phoenix gave back the capacity this replacement added: desired capacity ${desired} → ${target}.`;
+}
+
+// ---- standalone launch ------------------------------------------------------------------
+
+function sourceOf(data: MachineData): string {
+  return `launch template ${data.launchTemplate.id} version ${data.launchTemplate.version}`;
+}
+
+/**
+ * Launches a standalone replacement from the pinned version, in the old instance's subnet,
+ * with the declared tags. A retry returns the instance the first attempt created (ClientToken).
+ * EC2's refusals are told apart by their code: LaunchRejectedError when retrying cannot fix
+ * it (the version is then quarantined), InsufficientCapacityError when EC2 has no room now;
+ * throttling is transient (docs/adr/0012-launch-errors-by-code.md).
+ */
+export async function launchReplacement(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+): Promise<{ instanceId: string }> {
+  const standalone = requirePart(data.plan?.standalone, 'a standalone plan', 'launchReplacement');
+  const request = await runInstancesRequest(deps.ec2, {
+    launchTemplate: { id: data.launchTemplate.id, version: data.launchTemplate.version },
+    subnetId: standalone.subnetId,
+    clientToken: standalone.clientToken,
+    tagSpecifications: standalone.tagSpecifications,
+    ...(standalone.networkInterfaces === true ? { networkInterfaces: true } : {}),
+  });
+  let launched: RunInstancesCommandOutput;
+  try {
+    launched = await deps.ec2.send(new RunInstancesCommand(request));
+  } catch (error) {
+    throw launchErrorOf(error, sourceOf(data), { direct: true }) ?? error;
+  }
+  const instanceId = launched.Instances?.[0]?.InstanceId;
+  if (instanceId === undefined) {
+    throw new ReplacementFailedError(
+      `RunInstances from ${sourceOf(data)} returned no instance (execution ${executionNameOf(ctx.executionId)})`,
+    );
+  }
+  return { instanceId };
 }
 
 // ---- health -----------------------------------------------------------------------------
@@ -827,8 +999,18 @@ export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepC
   const replacementId =
     known ?? (group === undefined ? undefined : await identifyAsgReplacement(deps, data, ctx, group, true));
 
+  // Not launched yet: on AWS a launch the group could not make shows as a failed activity.
+  let shortage: InsufficientCapacityError | undefined;
+  if (replacementId === undefined && group !== undefined) {
+    const failure = await failedGroupLaunch(deps, data, currentPlan);
+    if (failure instanceof InsufficientCapacityError) shortage = failure;
+    else if (failure !== undefined) throw failure;
+  }
+
   const notYet = (detail: string): Health => {
     if (attempt >= timings.healthCheckMaxAttempts) {
+      // Never launched for want of capacity: the template is not at fault, nothing to quarantine.
+      if (shortage !== undefined) throw shortage;
       const waited = timings.healthCheckIntervalSeconds * (attempt - 1);
       throw new ReplacementUnhealthyError(
         `replacement ${replacementId ?? '(never launched)'} of ${data.instanceId} was not healthy after ${attempt} checks over ${waited}s: ${detail}`,
@@ -890,6 +1072,33 @@ export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepC
     replacementId,
     detail: 'running, status checks ok, in service, healthy in every target group',
   };
+}
+
+/**
+ * The group's latest launch that failed since this execution changed it, if any, as the
+ * error it means (the group keeps trying by itself after a passing failure).
+ */
+async function failedGroupLaunch(
+  deps: StepDeps,
+  data: MachineData,
+  currentPlan: Plan,
+): Promise<ReturnType<typeof launchFailureOf>> {
+  const groupName = currentPlan.asg?.name;
+  // A minute's margin for the clocks of the Lambda and of Auto Scaling.
+  const since = Date.parse(data.surge?.at ?? data.recheck?.checkedAt ?? '') - 60_000;
+  if (groupName === undefined || !Number.isFinite(since)) return undefined;
+  const described = await deps.autoScaling.send(
+    new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 10 }),
+  );
+  // Newest first; the group's next attempt is a newer activity, so the first failure decides.
+  for (const activity of described.Activities ?? []) {
+    if ((activity.StartTime?.getTime() ?? 0) < since) break;
+    if (!/^Launching/i.test(activity.Description ?? '')) continue;
+    const failure = launchFailureOf(activity, sourceOf(data));
+    if (failure !== undefined) return failure;
+    if (activity.StatusCode === 'Successful' || activity.StatusCode === 'InProgress') return undefined;
+  }
+  return undefined;
 }
 
 /** State and status checks of one instance; undefined while EC2 does not know it yet. */
@@ -973,6 +1182,7 @@ export async function rollback(deps: StepDeps, data: MachineData, ctx: StepConte
   }
 
   const quarantine = REPLACEMENT_FAULTS.has(error.Error);
+  const retryable = PASSING_FAULTS.has(error.Error);
   const cleanCause = causeText(error);
   const parts = [`${error.Error}: ${cleanCause}`];
   parts.push(actions.length > 0 ? `rolled back: ${actions.join('; ')}` : 'rolled back: nothing had changed');
@@ -981,6 +1191,7 @@ export async function rollback(deps: StepDeps, data: MachineData, ctx: StepConte
       `launch template ${data.launchTemplate.id} version ${data.launchTemplate.version} quarantined for fleet ${data.fleet}`,
     );
   }
+  if (retryable) parts.push('not the template: the next detection of this drift tries again');
   const result: RollbackResult = {
     error: error.Error,
     cause: parts.join(' — '),
@@ -989,14 +1200,16 @@ export async function rollback(deps: StepDeps, data: MachineData, ctx: StepConte
     at: deps.clock().toISOString(),
   };
   if (replacementId !== undefined) result.replacementId = replacementId;
+  if (retryable) result.retryable = true;
   return result;
 }
 
 /**
  * Puts the group back, changing its desired capacity only relatively (a termination with
- * decrement, an attach, one step down), never to a number read earlier: other executions
- * may have surged the same group meanwhile, and their +1 must survive this rollback. Under
- * the group lock, like every change Phoenix makes to a group's capacity.
+ * decrement, leaving Standby, one step down), never to a number read earlier: other executions
+ * may have surged the same group meanwhile, and their +1 must survive this rollback. Under the
+ * group lock, like every change Phoenix makes to a group's capacity. An old instance that left
+ * the group meanwhile (someone detached it) is outside the fleet now: left alone.
  */
 async function rollbackAsg(
   deps: StepDeps,
@@ -1018,11 +1231,12 @@ async function rollbackAsg(
   const members = new Map((group.Instances ?? []).map((i) => [i.InstanceId ?? '', i.LifecycleState ?? '']));
   const old = await instanceNow(deps, data.instanceId);
   const oldAlive = old !== undefined && !GONE_STATES.has(old.state);
-  const oldDetached = oldAlive && !members.has(data.instanceId);
+  const oldState = members.get(data.instanceId);
   const replacementInGroup = replacementId !== undefined && members.has(replacementId);
 
   // This execution's net change to the group's desired capacity; the rollback brings it
   // back to zero, relatively, so the changes of other executions in flight stay untouched.
+  // Putting the old instance in Standby without decrement changed nothing; taking it out adds one.
   let delta = 0;
   if (change?.mode === 'surge') {
     const raisedTo = change.raisedTo ?? change.desiredBefore + 1;
@@ -1031,8 +1245,8 @@ async function rollbackAsg(
     if (data.surge !== undefined || (group.DesiredCapacity ?? 0) >= raisedTo) delta += 1;
     // The old instance leaves with the capacity lowered by one only in the last step (RetireOld),
     // after which nothing rolls back. An old instance missing from the group now vanished on
-    // its own (terminated by someone, replaced by the group): that took nothing off the
-    // desired capacity, so this surge's +1 is still there to give back.
+    // its own (terminated by someone, replaced by the group, detached): that took nothing off
+    // this surge's +1, which is still there to give back.
   }
 
   // The old instance is gone and its replacement was found healthy: the replacement has
@@ -1040,8 +1254,7 @@ async function rollbackAsg(
   const keepReplacement = !oldAlive && data.health?.healthy === true;
   if (keepReplacement && replacementId !== undefined)
     actions.push(`kept healthy replacement ${replacementId}: ${data.instanceId} is already gone`);
-  const removeReplacement = async () => {
-    if (replacementId === undefined || keepReplacement) return;
+  if (replacementId !== undefined && !keepReplacement) {
     // Out of the load balancers first, so no request reaches an instance being terminated.
     await deregisterEverywhere(deps, currentPlan.replacementTargetGroups, replacementId);
     if (replacementInGroup) {
@@ -1060,36 +1273,38 @@ async function rollbackAsg(
         actions.push(`terminated replacement ${replacementId}`);
       }
     }
-  };
-  const reattachOld = async () => {
-    if (!oldDetached) return;
-    await deps.autoScaling.send(
-      new AttachInstancesCommand({ AutoScalingGroupName: asg.name, InstanceIds: [data.instanceId] }),
-    );
-    delta += 1;
-    actions.push(`re-attached ${data.instanceId} to ${asg.name}`);
-  };
-
-  // Attaching raises desired capacity by one, terminating with decrement lowers it: order
-  // them so the group never has to step outside [MinSize, MaxSize].
-  if ((group.DesiredCapacity ?? 0) < (group.MaxSize ?? 0)) {
-    await reattachOld();
-    await removeReplacement();
-  } else {
-    await removeReplacement();
-    await reattachOld();
   }
-  if (members.get(data.instanceId) === 'Standby') {
+  if (oldAlive && oldState === undefined) {
+    actions.push(
+      `left ${data.instanceId} alone: it left ${asg.name} during the replacement (someone detached it) and is not Phoenix's to put back`,
+    );
+  }
+  if (oldState === 'Standby') {
+    // Leaving Standby adds one to the desired capacity, which MaxSize may not allow while the
+    // group is still trying to launch a replacement that never came: one down first.
+    const now = await describeGroup(deps, asg.name);
+    const desired = now.DesiredCapacity ?? 0;
+    if (desired + 1 > (now.MaxSize ?? desired)) {
+      await deps.autoScaling.send(
+        new SetDesiredCapacityCommand({
+          AutoScalingGroupName: asg.name,
+          DesiredCapacity: desired - 1,
+          HonorCooldown: false,
+        }),
+      );
+      delta -= 1;
+    }
     await deps.autoScaling.send(
       new ExitStandbyCommand({ AutoScalingGroupName: asg.name, InstanceIds: [data.instanceId] }),
     );
+    delta += 1;
     actions.push(`moved ${data.instanceId} out of Standby`);
   }
-  if (oldAlive) await reregisterOld(deps, data.instanceId, currentPlan, actions);
+  if (oldAlive && oldState !== undefined) await reregisterOld(deps, data.instanceId, currentPlan, actions);
 
-  // What is left: a surge (or a re-attach) whose replacement never showed up. Taken back
-  // now, or the group launches that instance late. Relative to the capacity read under the
-  // lock, which no other execution changes meanwhile.
+  // What is left: a surge whose replacement never showed up, or a Standby exit that needed
+  // room. Taken back now, or the group launches that instance late. Relative to the capacity
+  // read under the lock, which no other execution changes meanwhile.
   if (delta !== 0) {
     const after = await describeGroup(deps, asg.name);
     const desired = after.DesiredCapacity ?? 0;
@@ -1211,9 +1426,10 @@ const RETRYABLE_SKIPS: ReadonlySet<string> = new Set<SkipReason>([
  * new execution. Step Functions refuses an ended execution's name for 90 days, so an end
  * that may be retried moves the drift to its next attempt (a new name); any other end keeps
  * refusing it. Retried: skips that say nothing about the drift, "blocked" (budget or a busy
- * group, nothing changed), and failures before anything changed. Never: a success, a
- * rollback (the version is quarantined, or the cause must be understood first: Phoenix never
- * replaces in a loop), a failed rollback, manual action.
+ * group, nothing changed), failures before anything changed, and a rollback for a cause that
+ * passes by itself (EC2 had no capacity). Never: a success, any other rollback (the version is
+ * quarantined, or the cause must be understood first: Phoenix never replaces in a loop), a
+ * failed rollback.
  */
 export function endsRetryably(data: MachineData, event: NotificationEvent): boolean {
   switch (event) {
@@ -1222,6 +1438,8 @@ export function endsRetryably(data: MachineData, event: NotificationEvent): bool
       return true;
     case 'remediation.skipped':
       return RETRYABLE_SKIPS.has(data.recheck?.reason ?? '');
+    case 'remediation.rolled-back':
+      return data.rollback?.retryable === true;
     case 'remediation.failed':
       return (
         data.rollbackError === undefined &&
@@ -1366,14 +1584,13 @@ function describeOutcome(
       };
     case 'remediation.succeeded': {
       const replacement = data.health?.replacementId ?? data.replacement?.instanceId ?? 'its replacement';
-      return {
-        reason: 'replaced',
-        detail:
-          data.retired !== undefined
-            ? `Replaced ${data.instanceId} with ${replacement} from launch template ${data.launchTemplate.id} version ${data.launchTemplate.version}; the old instance went back to Auto Scaling group ${data.plan?.asg?.name ?? ''}, which drains and terminates it.`
-            : `Replaced ${data.instanceId} with ${replacement} from launch template ${data.launchTemplate.id} version ${data.launchTemplate.version}; the old instance was drained and terminated.`,
-        publish: true,
-      };
+      const from = `Replaced ${data.instanceId} with ${replacement} from launch template ${data.launchTemplate.id} version ${data.launchTemplate.version}`;
+      const old =
+        data.retired?.detail ??
+        (data.plan?.asg !== undefined
+          ? `the old instance went back to Auto Scaling group ${data.plan.asg.name}, which drains and terminates it.`
+          : 'the old instance was drained and terminated.');
+      return { reason: 'replaced', detail: `${from}; ${old}`, publish: true };
     }
     case 'remediation.skipped':
       return {
@@ -1437,7 +1654,8 @@ export const STEP_NAMES = [
   'plan',
   'acquireLease',
   'raiseDesiredCapacity',
-  'detachOldFirst',
+  'standbyOldFirst',
+  'launchReplacement',
   'retireOld',
   'checkHealthy',
   'rollback',
@@ -1455,35 +1673,6 @@ export const StepEventSchema = z.object({
   data: z.unknown(),
 });
 export type StepEvent = z.infer<typeof StepEventSchema>;
-
-const THROTTLING_NAMES: ReadonlySet<string> = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'SlowDown',
-  'EC2ThrottledException',
-  'ServiceUnavailable',
-  'InternalError',
-  'InternalFailure',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  // Auto Scaling's "another change of this group is under way": passes within seconds.
-  'ScalingActivityInProgressFault',
-  'ResourceContentionFault',
-]);
-
-function isTransient(error: Error): boolean {
-  if (THROTTLING_NAMES.has(error.name)) return true;
-  const meta = error as { $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  if (meta.$retryable !== undefined && meta.$retryable !== null) return true;
-  const status = meta.$metadata?.httpStatusCode;
-  return status !== undefined && status >= 500;
-}
 
 /**
  * Runs one step for the state machine. Errors Phoenix throws keep their names (the ASL's
@@ -1510,8 +1699,10 @@ export async function runStep(deps: StepDeps, rawEvent: unknown): Promise<unknow
         return await acquireLease(deps, data, ctx);
       case 'raiseDesiredCapacity':
         return await raiseDesiredCapacity(deps, data, ctx);
-      case 'detachOldFirst':
-        return await detachOldFirst(deps, data, ctx);
+      case 'standbyOldFirst':
+        return await standbyOldFirst(deps, data, ctx);
+      case 'launchReplacement':
+        return await launchReplacement(deps, data, ctx);
       case 'retireOld':
         return await retireOld(deps, data, ctx);
       case 'checkHealthy':

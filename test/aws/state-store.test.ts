@@ -477,6 +477,7 @@ describe('StateStore', () => {
       const { store } = await freshStore();
       expect(await store.acquireGroupLock(lockOf('exec-a', 'i-1'))).toMatchObject({
         acquired: true,
+        reentered: false,
         lock: { group: 'web-asg', holder: 'exec-a', instanceId: 'i-1' },
       });
       expect(await store.acquireGroupLock(lockOf('exec-b', 'i-2'))).toMatchObject({
@@ -494,6 +495,7 @@ describe('StateStore', () => {
       expect(await store.recordGroupChange('web-asg', 'exec-a', surge)).toEqual({ outcome: 'recorded' });
       expect(await store.acquireGroupLock(lockOf('exec-a'))).toMatchObject({
         acquired: true,
+        reentered: true,
         lock: { holder: 'exec-a', change: surge },
       });
       // A retried step gets the first record back instead of overwriting it.

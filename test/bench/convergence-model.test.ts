@@ -60,16 +60,16 @@ describe('profileFromPath', () => {
 
   it("counts the group's own drain of a surge's old instance after the lease, and no drain inside it", () => {
     // A surge: the same up to the health check (68 s), the execution's drain wait is for
-    // hand-made registrations only (none), the old instance goes back to the group (69 s),
-    // the lease is released (70 s), the report (71 s); the group drains 300 s meanwhile.
+    // hand-made registrations only (none), the old instance goes back to the group with the
+    // lease released in the same step (69 s), the report (70 s); the group drains 300 s meanwhile.
     const surge: PathStep[] = [
       ...PATH.slice(0, 7),
-      { state: 'RetireOldFromGroup', kind: 'lambda', role: 'group-drain' },
-      ...PATH.slice(8),
+      { state: 'RetireOld', kind: 'lambda', role: 'group-drain' },
+      ...PATH.slice(9),
     ];
     expect(profileFromPath(surge, AWS, TIMINGS)).toMatchObject({
       beforeLease: 2,
-      holdingLease: 68,
+      holdingLease: 67,
       afterLease: 1 + 300,
     });
   });

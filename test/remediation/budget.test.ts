@@ -131,7 +131,7 @@ describe('disruption budgets', () => {
     expect(olds.map((f) => f.state)).toEqual(drifted.map(() => 'terminated'));
   });
 
-  it('a group at MaxSize whose budget allows the dip: detached first, replaced by the group, floor kept', async () => {
+  it('a group at MaxSize whose budget allows the dip: old one to Standby first, replaced by the group, floor kept', async () => {
     const cache = fleets.cache;
     const [old = ''] = cache?.group.instanceIds ?? [];
     const input = await account.inputFor(STATE, old);

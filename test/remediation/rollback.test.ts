@@ -158,8 +158,8 @@ describe('a failure after the old instance vanished and its replacement was foun
   });
 
   it.each([
-    { strategy: 'Auto Scaling group', ids: () => shop.group.instanceIds, failing: 'RetireOldFromGroup' },
-    { strategy: 'standalone', ids: () => batch.instanceIds, failing: 'TerminateOldInstance' },
+    { strategy: 'Auto Scaling group', ids: () => shop.group.instanceIds, failing: 'RetireOld' },
+    { strategy: 'standalone', ids: () => batch.instanceIds, failing: 'RetireOld' },
   ])(
     '$strategy: the rollback keeps the healthy replacement instead of leaving the fleet one short',
     async ({ strategy, ids, failing }) => {

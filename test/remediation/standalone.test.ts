@@ -73,10 +73,10 @@ describe('remediating a drifted standalone instance', () => {
     // Deregistered first (still running, out of the target group), terminated after.
     const drained = timeline.find((t) => t.state === 'DeregisterOldTarget');
     expect(drained).toMatchObject({ oldState: 'running', oldTarget: undefined });
-    const terminated = timeline.find((t) => t.state === 'TerminateOldInstance');
+    const terminated = timeline.find((t) => t.state === 'RetireOld');
     expect(terminated?.oldState).toMatch(/shutting-down|terminated/);
     expect(timeline.findIndex((t) => t.state === 'DeregisterOldTarget')).toBeLessThan(
-      timeline.findIndex((t) => t.state === 'TerminateOldInstance'),
+      timeline.findIndex((t) => t.state === 'RetireOld'),
     );
 
     const notes = await account.notifications();

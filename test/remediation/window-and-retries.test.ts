@@ -74,7 +74,7 @@ describe('maintenance windows and transient failures', () => {
       AcquireLease: 1,
       RaiseDesiredCapacity: 2,
       CheckReplacementHealth: 1,
-      RetireOldFromGroup: 3,
+      RetireOld: 3,
     };
 
     const result = await account.remediate(input, STATE, {
@@ -91,11 +91,12 @@ describe('maintenance windows and transient failures', () => {
   });
 });
 
-/** Steps-Lambda states that change the Auto Scaling group (the others only read or bookkeep). */
+/** Steps-Lambda states that change the fleet: a group, a launch (the others only read or bookkeep). */
 const GROUP_CHANGING_STEPS: ReadonlySet<string> = new Set([
   'RaiseDesiredCapacity',
-  'DetachOldFirst',
-  'RetireOldFromGroup',
+  'StandbyOldFirst',
+  'LaunchStandaloneReplacement',
+  'RetireOld',
 ]);
 
 function isMutating(resource: string): boolean {
