@@ -108,6 +108,7 @@ describe('phoenix plan (emulated account)', () => {
         window: { declared: false, timezone: null, openNow: true, nextOpening: null },
         sourceDrift: { checked: true, drifted: false, reasons: [], problem: null },
         quarantine: 'unknown',
+        quarantineCause: null,
         paused: null,
         blockedBy: [],
       });
@@ -139,12 +140,21 @@ describe('phoenix plan (emulated account)', () => {
       const byName = Object.fromEntries(parsed.fleets.map((f) => [f.name, f.enforcement]));
       expect(byName.batch).toMatchObject({
         quarantine: 'quarantined',
+        quarantineCause: expect.stringMatching(/^since \S+: unhealthy$/),
         paused: false,
         replacements: 0,
         blockedBy: ['quarantined'],
       });
-      expect(byName.web).toMatchObject({ quarantine: 'none', paused: false, replacements: 1 });
+      expect(byName.web).toMatchObject({
+        quarantine: 'none',
+        quarantineCause: null,
+        paused: false,
+        replacements: 1,
+      });
       expect(parsed.summary.replacements).toBe(1);
+      // The text says why, too.
+      const text = await plan(file, '--table', table);
+      expect(text.out).toMatch(/quarantine: quarantined; paused: no\n {2}quarantined since \S+: unhealthy\n/);
     });
 
     it('says what would not be replaced, and why, in observe mode', async () => {

@@ -97,6 +97,8 @@ export interface FleetEnforcement {
   sourceDrift: { checked: boolean; drifted: boolean; reasons: DriftReason[]; problem: string | null };
   /** `unknown` when the state table was not read (no `--table`). */
   quarantine: 'none' | 'quarantined' | 'unknown';
+  /** Why and since when, as the rollback that quarantined the version recorded it; null when not quarantined. */
+  quarantineCause: string | null;
   paused: boolean | null;
   blockedBy: Blocker[];
 }
@@ -132,7 +134,11 @@ export interface Plan {
 /** Read-only access to the state table, when the operator named it. */
 export interface PlanStateReader {
   isPaused(): Promise<boolean>;
-  getQuarantine(fleet: string, templateId: string, version: number): Promise<unknown>;
+  getQuarantine(
+    fleet: string,
+    templateId: string,
+    version: number,
+  ): Promise<{ at: string; cause: string } | undefined>;
 }
 
 /**
@@ -226,6 +232,7 @@ async function planFleet(
     problem: null,
   };
   let quarantine: FleetEnforcement['quarantine'] = deps.state === undefined ? 'unknown' : 'none';
+  let quarantineCause: string | null = null;
   if (template === undefined) {
     blockedBy.push('template-unresolved');
   } else {
@@ -246,6 +253,7 @@ async function planFleet(
       const found = await deps.state.getQuarantine(fleet.name, template.id, template.version);
       if (found !== undefined) {
         quarantine = 'quarantined';
+        quarantineCause = `since ${found.at}: ${found.cause}`;
         blockedBy.push('quarantined');
       }
     }
@@ -279,6 +287,7 @@ async function planFleet(
       },
       sourceDrift,
       quarantine,
+      quarantineCause,
       paused,
       blockedBy,
     },
@@ -410,6 +419,7 @@ export function renderText(plan: Plan): string {
     lines.push(
       `  quarantine: ${e.quarantine === 'unknown' ? 'unknown (pass --table to read it)' : e.quarantine}; paused: ${e.paused === null ? 'unknown (pass --table to read it)' : e.paused ? 'yes' : 'no'}`,
     );
+    if (e.quarantineCause !== null) lines.push(`  quarantined ${e.quarantineCause}`);
     for (const blocker of e.blockedBy)
       if (e.drifted > 0) lines.push(`  not replacing: ${BLOCKER_TEXT[blocker]}`);
   }
