@@ -1254,24 +1254,33 @@ async function rollbackAsg(
   const keepReplacement = !oldAlive && data.health?.healthy === true;
   if (keepReplacement && replacementId !== undefined)
     actions.push(`kept healthy replacement ${replacementId}: ${data.instanceId} is already gone`);
-  if (replacementId !== undefined && !keepReplacement) {
+  const removeFromGroup = async (id: string, what: string) => {
     // Out of the load balancers first, so no request reaches an instance being terminated.
-    await deregisterEverywhere(deps, currentPlan.replacementTargetGroups, replacementId);
+    await deregisterEverywhere(deps, currentPlan.replacementTargetGroups, id);
+    await deps.autoScaling.send(
+      new TerminateInstanceInAutoScalingGroupCommand({
+        InstanceId: id,
+        ShouldDecrementDesiredCapacity: true,
+      }),
+    );
+    delta -= 1;
+    actions.push(`terminated ${what} ${id} and lowered the group's desired capacity`);
+  };
+  if (replacementId !== undefined && !keepReplacement) {
     if (replacementInGroup) {
-      await deps.autoScaling.send(
-        new TerminateInstanceInAutoScalingGroupCommand({
-          InstanceId: replacementId,
-          ShouldDecrementDesiredCapacity: true,
-        }),
-      );
-      delta -= 1;
-      actions.push(`terminated replacement ${replacementId} and lowered the group's desired capacity`);
+      await removeFromGroup(replacementId, 'replacement');
     } else {
+      await deregisterEverywhere(deps, currentPlan.replacementTargetGroups, replacementId);
       const facts = await instanceNow(deps, replacementId);
       if (facts !== undefined && !GONE_STATES.has(facts.state)) {
         await deps.ec2.send(new TerminateInstancesCommand({ InstanceIds: [replacementId] }));
         actions.push(`terminated replacement ${replacementId}`);
       }
+      // The group replaced a replacement that died (its health check): the successor comes from
+      // the same version. Removed as the replacement, or the lowered capacity would let the
+      // group's termination policy pick an old, healthy member instead.
+      const successor = await identifyAsgReplacement(deps, data, ctx, group, false, change);
+      if (successor !== undefined) await removeFromGroup(successor, `${replacementId}'s successor`);
     }
   }
   if (oldAlive && oldState === undefined) {

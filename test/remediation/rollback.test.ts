@@ -191,3 +191,63 @@ describe('a failure after the old instance vanished and its replacement was foun
     },
   );
 });
+
+const DYING = desiredState(`
+version: 1
+defaults:
+  mode: enforce
+  budget: { maxConcurrent: 1, minHealthyPercent: 50 }
+fleets:
+  boot:
+    match: { autoScalingGroup: boot-asg }
+    launchTemplate: { name: boot-lt, version: $Default }
+    tags: { Owner: team-boot }
+`);
+
+describe('a replacement whose image dies at boot, replaced by its group', () => {
+  let account: TestAccount;
+  let boot: Awaited<ReturnType<typeof seedDriftedAsgFleet>>;
+
+  beforeAll(async () => {
+    account = await testAccount();
+    boot = await seedDriftedAsgFleet(account.clients, {
+      name: 'boot',
+      desired: 3,
+      max: 4,
+      cidr: '10.6.0.0/16',
+    });
+  });
+
+  it('rolls back the replacement and its successor, not an old member, and quarantines the version', async () => {
+    const [old = ''] = boot.group.instanceIds;
+    const input = await account.inputFor(DYING, old);
+    let replacement = '';
+
+    const result = await account.remediate(input, DYING, {
+      // The image never passes its status checks; after the first check the group's own health
+      // check takes the replacement out and launches another from the same version (moto
+      // replaces a terminated member at once).
+      faults: { impaired: 'replacement' },
+      afterState: async ({ state, output }) => {
+        const found = (output as { replacementId?: string } | undefined)?.replacementId;
+        if (state === 'CheckReplacementHealth' && found !== undefined && replacement === '') {
+          replacement = found;
+          await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [found] }));
+        }
+      },
+    });
+
+    expect(result).toMatchObject({ status: 'FAILED', error: 'ReplacementFailedError' });
+    expect(result.cause).toContain(`terminated ${replacement}'s successor`);
+    const group = await describeGroup(account.clients, 'boot-asg');
+    expect(group.DesiredCapacity).toBe(3);
+    // Exactly the old members: the group's termination policy did not get to pick one of them.
+    expect((group.Instances ?? []).map((i) => i.InstanceId).sort()).toEqual(
+      [...boot.group.instanceIds].sort(),
+    );
+    const store = new StateStore(account.clients.dynamodb, account.tableName);
+    expect(await store.getQuarantine('boot', boot.template.id, 2)).toMatchObject({
+      cause: expect.stringContaining('ReplacementFailedError'),
+    });
+  });
+});
