@@ -50,7 +50,10 @@ export const EVALUATOR_ACTIONS = [
   'config:PutEvaluations',
   'config:GetResourceConfigHistory',
   'dynamodb:GetItem',
+  // The compliance ledger: every shard in one read, one note per change notification.
+  'dynamodb:BatchGetItem',
   'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:Query',
   'sns:Publish',

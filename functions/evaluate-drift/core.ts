@@ -35,6 +35,7 @@ import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { GetResourceConfigHistoryCommand } from '@aws-sdk/client-config-service';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { ComplianceLedger, LedgerGeneration } from '../aws/compliance-ledger';
 import { factsFromConfigItem } from '../aws/instance-facts';
 import { describeInstances, groupSourceOf, listFleetInstances } from '../aws/inventory';
 import type { NotificationPublisher } from '../aws/notifier';
@@ -60,6 +61,7 @@ import { PhoenixMetric } from '../runtime/metric-names';
 import {
   type ComplianceRecord,
   EC2_INSTANCE_RESOURCE_TYPE,
+  evaluationDigest,
   type RecordOptions,
   recordCompliance,
 } from './evaluations';
@@ -114,6 +116,7 @@ export const METRIC = {
   instancesJudged: 'InstancesJudged',
   instancesDrifted: PhoenixMetric.DriftDetected,
   evaluationsRecorded: 'EvaluationsRecorded',
+  evaluationsUnchanged: 'EvaluationsUnchanged',
   notificationsPublished: 'NotificationsPublished',
   remediationsStarted: 'RemediationsStarted',
   remediationsAlreadyStarted: 'RemediationsAlreadyStarted',
@@ -149,6 +152,13 @@ export interface DetectionDeps {
   notificationTtlSeconds?: number;
   /** Instances acted on in parallel. */
   concurrency?: number;
+  /**
+   * What was last reported to Config: with it, a sweep reports only evaluations that changed
+   * (and change notifications keep it in step). Without it, every sweep reports everything.
+   */
+  ledger?: Pick<ComplianceLedger, 'read' | 'replace' | 'note'>;
+  /** Changes with every deploy of the evaluator: the first sweep after a deploy reports everything. */
+  deploymentId?: string;
 }
 
 /** What one invocation did; returned by the handler (and logged) for operators and tests. */
@@ -164,6 +174,8 @@ export interface DetectionSummary {
   remediationsAlreadyStarted: number;
   /** Drifted instances not started: paused, quarantined, source drift, template unknown. */
   remediationsHeld: number;
+  /** Sweep evaluations not sent because Config already holds them unchanged. */
+  evaluationsUnchanged: number;
 }
 
 export const DEFAULT_NOTIFICATION_TTL_SECONDS = 7 * 24 * 3600;
@@ -181,6 +193,7 @@ function emptySummary(event: DetectionSummary['event']): DetectionSummary {
     remediationsStarted: 0,
     remediationsAlreadyStarted: 0,
     remediationsHeld: 0,
+    evaluationsUnchanged: 0,
   };
 }
 
@@ -313,7 +326,7 @@ class Invocation {
       item.configurationItemStatus,
     );
     if (outOfScope !== undefined) {
-      await this.#record(rule, [{ ...outOfScope, orderingTimestamp: ordering }]);
+      await this.#record(rule, [{ ...outOfScope, orderingTimestamp: ordering }], true);
       return;
     }
     let facts: InstanceFacts;
@@ -326,7 +339,7 @@ class Invocation {
       return;
     }
     const judgement = await this.#judgeCounted(facts);
-    await this.#record(rule, [complianceOf(judgement, ordering)]);
+    await this.#record(rule, [complianceOf(judgement, ordering)], true);
     if (isActionable(judgement)) {
       // Judged again from current facts before acting; counted once, as recorded.
       await this.#actOnCurrent([facts.instanceId], { name: 'ConfigurationItemChangeNotification' }, false);
@@ -339,7 +352,7 @@ class Invocation {
     const { rule } = event;
     const outOfScope = this.#outOfScope(rule, event.resourceType, event.resourceId, event.status);
     if (outOfScope !== undefined) {
-      await this.#record(rule, [{ ...outOfScope, orderingTimestamp: new Date(event.captureTime) }]);
+      await this.#record(rule, [{ ...outOfScope, orderingTimestamp: new Date(event.captureTime) }], true);
       return;
     }
     // The notification was too large to carry the item: read it from Config's history.
@@ -366,7 +379,7 @@ class Invocation {
         if (isActionable(judgement))
           await this.#act(judgement, { name: 'OversizedConfigurationItemChangeNotification' });
       }
-      await this.#record(rule, records);
+      await this.#record(rule, records, true);
       return;
     }
     await this.#configItemChange(rule, {
@@ -402,23 +415,69 @@ class Invocation {
     return undefined;
   }
 
-  /** The periodic sweep: every instance of every declared fleet, judged from DescribeInstances. */
+  /**
+   * The periodic sweep: every instance of every declared fleet, judged from DescribeInstances.
+   * With a ledger, only evaluations Config does not already hold are sent; the ledger is
+   * written after Config accepted them, so a failed report is sent again next time.
+   */
   async #sweep(rule: ConfigRuleContext, ordering: Date): Promise<void> {
     const instances = await this.#fleetInstances(this.#deps.desiredState.fleets);
     const judgements = await this.#judgeAll(instances);
-    await this.#record(
-      rule,
-      judgements.map((j) => complianceOf(j, ordering)),
-    );
+    const records = judgements.map((j) => complianceOf(j, ordering));
+    const ledger = this.#deps.ledger;
+    if (ledger === undefined) {
+      await this.#record(rule, records);
+    } else {
+      const reading = await ledger.read(this.#generation(rule));
+      const digests = new Map(records.map((r) => [r.resourceId, evaluationDigest(r)]));
+      const changed = records.filter((r) => reading.digestOf(r.resourceId) !== digests.get(r.resourceId));
+      const unchanged = records.length - changed.length;
+      this.#summary.evaluationsUnchanged += unchanged;
+      this.#count(METRIC.evaluationsUnchanged, unchanged);
+      await this.#record(rule, changed);
+      try {
+        await ledger.replace(reading, digests);
+      } catch (error) {
+        // The evaluations are recorded; a ledger that did not follow only repeats them next time.
+        this.#deps.logger.warn('Could not write the compliance ledger; the next sweep reports these again', {
+          error: errorText(error),
+        });
+      }
+    }
     await this.#actAll(judgements.filter(isActionable), { name: 'ScheduledNotification' });
   }
 
-  async #record(rule: ConfigRuleContext, records: ComplianceRecord[]): Promise<void> {
+  #generation(rule: ConfigRuleContext): LedgerGeneration {
+    const generation: LedgerGeneration = {
+      rule: rule.ruleArn ?? rule.ruleName,
+      revision: this.#deps.desiredState.revision,
+    };
+    if (this.#deps.deploymentId !== undefined) generation.deployment = this.#deps.deploymentId;
+    return generation;
+  }
+
+  /** Records evaluations of change notifications, and keeps the ledger in step with them. */
+  async #record(rule: ConfigRuleContext, records: ComplianceRecord[], noteInLedger = false): Promise<void> {
     const options: RecordOptions = {};
     if (this.#deps.sleep !== undefined) options.sleep = this.#deps.sleep;
     const result = await recordCompliance(this.#deps.config, rule.resultToken, records, options);
     this.#summary.evaluationsRecorded += result.recorded;
     if (result.recorded > 0) this.#count(METRIC.evaluationsRecorded, result.recorded);
+    const ledger = this.#deps.ledger;
+    if (!noteInLedger || ledger === undefined) return;
+    for (const record of records) {
+      try {
+        await ledger.note(this.#generation(rule), record.resourceId, evaluationDigest(record));
+      } catch (error) {
+        this.#deps.logger.warn(
+          'Could not note an evaluation in the compliance ledger; the next sweep may report it again',
+          {
+            instanceId: record.resourceId,
+            error: errorText(error),
+          },
+        );
+      }
+    }
   }
 
   // ---- EventBridge ----------------------------------------------------------------------
@@ -797,10 +856,14 @@ class Invocation {
   }
 
   #fail(what: string, error: unknown): void {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const message = errorText(error);
     this.#failures.push(`${what}: ${message}`);
     this.#deps.logger.error(`Failed ${what}`, { error: message });
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 type SourceReasons = Extract<SourceCheck, { ok: false }>['reasons'];

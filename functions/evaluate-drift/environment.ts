@@ -28,6 +28,8 @@ const EnvSchema = z.object({
         'is not a Step Functions state machine ARN',
       ),
     ),
+  /** Changes with every deploy of the evaluator's code (its asset hash): a new compliance ledger. */
+  PHOENIX_DEPLOYMENT_ID: z.optional(z.string().check(z.minLength(1, 'is empty'))),
   PHOENIX_CONSOLE_REGION: z.optional(
     z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'is not an AWS region')),
   ),

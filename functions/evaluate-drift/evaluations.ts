@@ -5,6 +5,7 @@
  * evaluations; the EventBridge fast path acts (notifies, starts remediation) and leaves the
  * record to Config's own change notification, which follows within minutes.
  */
+import { createHash } from 'node:crypto';
 import {
   type ComplianceType,
   type ConfigServiceClient,
@@ -57,6 +58,16 @@ function show(value: string | null): string {
 /** `tags.Owner: expected team-web, found someone; imageId: …` — most useful first, as Config shows it. */
 export function describeReasons(reasons: readonly DriftReason[]): string {
   return reasons.map((r) => `${r.field}: expected ${show(r.expected)}, found ${show(r.actual)}`).join('; ');
+}
+
+/**
+ * A short, stable digest of what Config records for an evaluation: its compliance and its
+ * annotation as cut. Two evaluations with one digest are the same to Config (the compliance
+ * ledger sends only evaluations whose digest changed).
+ */
+export function evaluationDigest(record: Pick<ComplianceRecord, 'compliance' | 'annotation'>): string {
+  const annotation = record.annotation === undefined ? '' : (cutAnnotation(record.annotation) ?? '');
+  return createHash('sha256').update(`${record.compliance}\n${annotation}`).digest('base64url').slice(0, 12);
 }
 
 export function toEvaluation(record: ComplianceRecord): Evaluation {

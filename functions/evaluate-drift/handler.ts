@@ -16,6 +16,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import { clientConfig, type PhoenixClients } from '../aws/clients';
+import { ComplianceLedger } from '../aws/compliance-ledger';
 import { Notifier } from '../aws/notifier';
 import { StateStore } from '../aws/state-store';
 import type { CompiledDesiredState } from '../domain/model';
@@ -59,6 +60,7 @@ export function depsFromEnvironment(
     config: clients.config,
     sfn: clients.sfn,
     store: new StateStore(clients.dynamodb, env.PHOENIX_TABLE_NAME, clock),
+    ledger: new ComplianceLedger(clients.dynamodb, env.PHOENIX_TABLE_NAME, clock),
     notifier: new Notifier(clients.sns, env.PHOENIX_TOPIC_ARN),
     desiredState: options.desiredState ?? bundledDesiredState(),
     stateMachineArn: env.PHOENIX_STATE_MACHINE_ARN,
@@ -67,6 +69,7 @@ export function depsFromEnvironment(
     metrics,
   };
   if (env.PHOENIX_CONSOLE_REGION !== undefined) deps.consoleRegion = env.PHOENIX_CONSOLE_REGION;
+  if (env.PHOENIX_DEPLOYMENT_ID !== undefined) deps.deploymentId = env.PHOENIX_DEPLOYMENT_ID;
   return deps;
 }
 

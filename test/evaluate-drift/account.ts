@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { PhoenixClients } from '../../functions/aws/clients';
+import { ComplianceLedger } from '../../functions/aws/compliance-ledger';
 import { Notifier } from '../../functions/aws/notifier';
 import { StateStore } from '../../functions/aws/state-store';
 import type { CompiledDesiredState } from '../../functions/domain/model';
@@ -33,6 +34,8 @@ export interface ReceivedNotification {
 export async function emulatedDetection(clients: PhoenixClients, desiredState: CompiledDesiredState) {
   const table = await createStateTable(clients.dynamodb, 'phoenix-state');
   const store = new StateStore(atomicDynamoDB(clients.dynamodb), table);
+  // As deployed: the sweep reports only what Config does not already hold.
+  const ledger = new ComplianceLedger(atomicDynamoDB(clients.dynamodb), table, () => new Date());
 
   const topic = await clients.sns.send(new CreateTopicCommand({ Name: 'phoenix-notifications' }));
   const topicArn = topic.TopicArn ?? '';
@@ -80,6 +83,7 @@ export async function emulatedDetection(clients: PhoenixClients, desiredState: C
     config: configClient,
     sfn: sfnClient,
     store,
+    ledger,
     notifier: new Notifier(clients.sns, topicArn),
     desiredState,
     stateMachineArn: STATE_MACHINE_ARN,
@@ -120,11 +124,18 @@ export async function emulatedDetection(clients: PhoenixClients, desiredState: C
   return {
     deps,
     store,
+    ledger,
     config,
     started,
     logger,
     metrics,
     drainNotifications,
+    /** Evaluations sent to Config, one entry per evaluation, in order. */
+    sent: () =>
+      config
+        .commandCalls(PutEvaluationsCommand)
+        .flatMap((call) => call.args[0].input.Evaluations ?? [])
+        .map((e) => ({ id: e.ComplianceResourceId ?? '', compliance: e.ComplianceType ?? '' })),
     /** Every evaluation sent to Config, by instance id (the last one wins). */
     evaluations: () =>
       Object.fromEntries(
