@@ -186,12 +186,13 @@ async function growTo(estate: Estate, total: number, progress: Progress): Promis
 
 /**
  * Bundles the child as the evaluator's bundle holds the same code: infra's Lambda options,
- * the SDK trimmed as deployed (or, for the comparison, untrimmed).
+ * the SDK trimmed as deployed (or, for the comparison, untrimmed). Not minified: the child
+ * counts calls by their command's class name, which minifying renames.
  */
 async function bundleChild(outdir: string, trimSdk: boolean, name: string): Promise<string> {
   const options = lambdaBuildOptions({ entry: 'bench/sweep-child.ts', outdir, trimSdk });
   const outfile = join(outdir, name);
-  await build({ ...options, outfile, metafile: false });
+  await build({ ...options, outfile, metafile: false, minify: false, sourcemap: false });
   return outfile;
 }
 
