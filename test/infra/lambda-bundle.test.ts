@@ -325,7 +325,7 @@ describe('resolveSchemaKeys', () => {
 });
 
 describe('bundleLambdaSync (what CDK calls at synth)', () => {
-  it('fails with esbuild own message, naming the entry', () => {
+  it("fails with esbuild's own message, naming the entry", () => {
     const build = () =>
       bundleLambdaSync({ entry: 'functions/no-such-handler.ts', outdir: path.join(scratch, 'missing') });
     expect(build).toThrow(LambdaBundleError);
