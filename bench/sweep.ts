@@ -23,13 +23,12 @@ import {
   type EC2Client,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import { makeClients } from '../functions/aws/clients';
 import type { CompiledDesiredState } from '../functions/domain/model';
-import { ESM_REQUIRE_BANNER, PROJECT_ROOT } from '../infra/parts/functions';
+import { lambdaBuildOptions } from '../infra/parts/lambda-bundle';
 import { defaultImageIds, seedLaunchTemplate } from '../test/helpers/seed';
 import { lambdaNodeArgs } from './cold-start';
-import { resolveSchemaKeysPlugin } from './lib/bundle';
 import { runNodeChild } from './lib/child';
 import { benchDesiredState } from './lib/desired-state';
 import type { Progress } from './lib/progress';
@@ -185,26 +184,15 @@ async function growTo(estate: Estate, total: number, progress: Progress): Promis
   }
 }
 
-/** Bundles the child as a Lambda bundle would hold the same code (SDK included). */
-async function bundleChild(
-  outdir: string,
-  plugins: Plugin[] = [],
-  name = 'sweep-child.mjs',
-): Promise<string> {
+/**
+ * Bundles the child as the evaluator's bundle holds the same code: infra's Lambda options,
+ * the SDK trimmed as deployed (or, for the comparison, untrimmed). Not minified: the child
+ * counts calls by their command's class name, which minifying renames.
+ */
+async function bundleChild(outdir: string, trimSdk: boolean, name: string): Promise<string> {
+  const options = lambdaBuildOptions({ entry: 'bench/sweep-child.ts', outdir, trimSdk });
   const outfile = join(outdir, name);
-  await build({
-    plugins,
-    absWorkingDir: PROJECT_ROOT,
-    entryPoints: ['bench/sweep-child.ts'],
-    bundle: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    banner: { js: ESM_REQUIRE_BANNER },
-    outfile,
-    logLevel: 'warning',
-  });
+  await build({ ...options, outfile, metafile: false, minify: false, sourcemap: false });
   return outfile;
 }
 
@@ -263,14 +251,10 @@ export async function sweepBench(options: {
     maxAttempts: 2,
   });
   progress.say('sweep: bundling the measurement process');
-  const script = await bundleChild(options.outdir);
-  // The same sweep with the SDK's schema keys resolved (see lib/bundle.ts): proof that the
-  // rewrite deserialises EC2's answers identically, and what it costs or saves at run time.
-  const resolvedScript = await bundleChild(
-    options.outdir,
-    [resolveSchemaKeysPlugin],
-    'sweep-child-resolved.mjs',
-  );
+  const script = await bundleChild(options.outdir, true, 'sweep-child.mjs');
+  // The same sweep with the SDK untrimmed (infra/parts/lambda-bundle.ts): proof that the
+  // trims deserialise EC2's answers identically, and what they cost or save at run time.
+  const untrimmedScript = await bundleChild(options.outdir, false, 'sweep-child-untrimmed.mjs');
   const state: CompiledDesiredState = benchDesiredState(SWEEP_DESIRED_STATE_YAML);
   const statePath = join(options.outdir, 'sweep-desired-state.json');
   await writeFile(statePath, JSON.stringify(state));
@@ -295,25 +279,25 @@ export async function sweepBench(options: {
     const listing = listings[0];
     if (sweep === undefined || listing === undefined) throw new Error('sweep: no measurement ran');
     if (size === Math.min(...options.sizes)) {
-      progress.say(`sweep: ${size.toLocaleString('en-US')} instances with the SDK schema keys resolved`);
-      const resolved = await runChild(resolvedScript, 'sweep', options.endpoint, statePath);
-      if (resolved.instances !== sweep.instances || resolved.evaluations !== sweep.evaluations) {
+      progress.say(`sweep: ${size.toLocaleString('en-US')} instances with the SDK untrimmed`);
+      const untrimmed = await runChild(untrimmedScript, 'sweep', options.endpoint, statePath);
+      if (untrimmed.instances !== sweep.instances || untrimmed.evaluations !== sweep.evaluations) {
         throw new Error(
-          `sweep: with schema keys resolved the sweep judged ${resolved.instances} and recorded ${resolved.evaluations}, ` +
+          `sweep: with the SDK untrimmed the sweep judged ${untrimmed.instances} and recorded ${untrimmed.evaluations}, ` +
             `not ${sweep.instances} and ${sweep.evaluations}`,
         );
       }
       results.push(
         compared({
-          name: `sweep.${size}.resolved-schema-keys.wall-time`,
-          value: Math.round(resolved.wallMs),
+          name: `sweep.${size}.untrimmed-sdk.wall-time`,
+          value: Math.round(untrimmed.wallMs),
           unit: 'ms',
           budget: null,
           baseline: Math.round(median(sweeps.map((s) => s.wallMs))),
         }),
       );
       notes.push(
-        `${size.toLocaleString('en-US')} instances with the SDK schema keys resolved: same ${resolved.instances} verdicts and ${resolved.evaluations} evaluations; peak RSS ${mb(resolved.maxRssBytes)} MB`,
+        `${size.toLocaleString('en-US')} instances with the SDK untrimmed: same ${untrimmed.instances} verdicts and ${untrimmed.evaluations} evaluations; peak RSS ${mb(untrimmed.maxRssBytes)} MB`,
       );
     }
     for (const measured of [...sweeps, ...listings]) {

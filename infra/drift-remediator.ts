@@ -2,8 +2,9 @@
  * `DriftRemediator`: everything Phoenix needs in one account and region, as one construct.
  *
  * `infra/app.ts` deploys it on its own; a platform team can also embed it in its own CDK
- * app. It takes the compiled desired state (validated and compiled at synth, see
- * {@link DriftRemediator.fromFile}) and wires, from the parts in `infra/parts/`:
+ * app (`npm install` the package, then `new DriftRemediator(this, 'Phoenix', {
+ * desiredStatePath: 'phoenix.yaml' })`). It takes the desired state as a file, validated and
+ * compiled at synth, or already compiled, and wires, from the parts in `infra/parts/`:
  *
  * - the evaluator and remediation-steps functions (functions.ts), the state table,
  *   the notification topic and its subscriptions, dead-letter queues;
@@ -20,8 +21,9 @@ import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { InvalidInputError } from '../functions/domain/errors';
 import type { CompiledDesiredState } from '../functions/domain/model';
-import { loadDesiredStateFile } from '../functions/io/desired-state-file';
+import { loadDesiredStateFileSync } from '../functions/io/desired-state-file';
 import { PhoenixService } from '../functions/runtime/metric-names';
 import { BaselineSweep } from './parts/baseline-sweep';
 import { ConfigRecorder } from './parts/config-recorder';
@@ -95,8 +97,22 @@ export const REMEDIATION_ACTIONS = [
 ] as const;
 
 export interface DriftRemediatorProps {
-  /** The compiled desired state (`loadDesiredStateFile`); inlined into both function bundles. */
-  desiredState: CompiledDesiredState;
+  /**
+   * The compiled desired state (`loadDesiredStateFile`); inlined into both function bundles.
+   * Give this or {@link DriftRemediatorProps.desiredStatePath}, not both.
+   */
+  desiredState?: CompiledDesiredState;
+  /**
+   * Path of phoenix.yaml (relative to the working directory, or absolute), validated and
+   * compiled when the construct is built: an invalid file throws `DesiredStateInvalidError`
+   * with every `file:line:col message`. Give this or {@link DriftRemediatorProps.desiredState}.
+   */
+  desiredStatePath?: string;
+  /**
+   * The commit to record as the provenance of the file read from `desiredStatePath` (CI knows
+   * it). Default: asked from Git.
+   */
+  commit?: string;
   /** Who receives notifications (and alarms): e-mail, SQS or HTTPS, filtered by team. */
   subscriptions?: readonly NotificationSubscription[];
   /**
@@ -124,11 +140,25 @@ export interface DriftRemediatorProps {
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
-export interface DriftRemediatorFromFileProps extends Omit<DriftRemediatorProps, 'desiredState'> {
+export interface DriftRemediatorFromFileProps
+  extends Omit<DriftRemediatorProps, 'desiredState' | 'desiredStatePath'> {
   /** Path of phoenix.yaml, relative to the working directory or absolute. */
   desiredStatePath: string;
-  /** The commit to record as provenance (CI knows it); default: asked from Git. */
-  commit?: string;
+}
+
+/** The desired state the props give: compiled, or read from its file now. */
+function desiredStateOf(props: DriftRemediatorProps): CompiledDesiredState {
+  const { desiredState, desiredStatePath, commit } = props;
+  if (desiredState !== undefined && desiredStatePath !== undefined) {
+    throw new InvalidInputError('DriftRemediator: give either desiredState or desiredStatePath, not both');
+  }
+  if (desiredState !== undefined) return desiredState;
+  if (desiredStatePath === undefined) {
+    throw new InvalidInputError(
+      'DriftRemediator: give desiredStatePath (the phoenix.yaml to compile) or a compiled desiredState',
+    );
+  }
+  return loadDesiredStateFileSync(desiredStatePath, commit === undefined ? {} : { commit });
 }
 
 export class DriftRemediator extends Construct {
@@ -150,21 +180,21 @@ export class DriftRemediator extends Construct {
 
   /**
    * Validates and compiles a desired-state file, then builds the construct. Synth fails
-   * with every `file:line:col message` when the file is invalid.
+   * with every `file:line:col message` when the file is invalid. The same as the
+   * constructor with `desiredStatePath`, kept for callers that await it.
    */
   static async fromFile(
     scope: Construct,
     id: string,
     props: DriftRemediatorFromFileProps,
   ): Promise<DriftRemediator> {
-    const { desiredStatePath, commit, ...rest } = props;
-    const desiredState = await loadDesiredStateFile(desiredStatePath, commit === undefined ? {} : { commit });
-    return new DriftRemediator(scope, id, { ...rest, desiredState });
+    return new DriftRemediator(scope, id, props);
   }
 
   constructor(scope: Construct, id: string, props: DriftRemediatorProps) {
+    // Before joining the tree: a file that does not load leaves nothing behind in `scope`.
+    const desiredState = desiredStateOf(props);
     super(scope, id);
-    const desiredState = props.desiredState;
     this.desiredState = desiredState;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? RetentionDays.THREE_MONTHS;

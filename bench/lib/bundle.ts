@@ -1,78 +1,12 @@
 /**
- * Lambda bundles built exactly as CDK's NodejsFunction builds Phoenix's functions
- * (infra/parts/functions.ts): the same esbuild flags CDK passes on its command line, through
- * esbuild's JS API, with a metafile.
- *
- * CDK runs `esbuild --bundle ENTRY --target=node24 --platform=node --format=esm
- * --outfile=index.mjs --minify --sourcemap --sources-content=false --define:… --metafile=…
- * --banner:js=… --main-fields=module,main` from the project root, with no `--external`
- * (the SDK is bundled) and esbuild's own tsconfig discovery.
+ * Reading a Lambda bundle's metafile: where its bytes come from (package by package, the
+ * SDK apart), which SDK clients and operations it holds. The bundles themselves are built
+ * by infra's `bundleLambda` (infra/parts/lambda-bundle.ts), the one function CDK deploys
+ * with.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
-import type { CompiledDesiredState } from '../../functions/domain/model';
-import { desiredStateDefine, ESM_REQUIRE_BANNER, PROJECT_ROOT } from '../../infra/parts/functions';
+import type { Metafile } from 'esbuild';
 
-/** A built bundle: its file, its size and what went into it. */
-export interface BuiltBundle {
-  /** Absolute path of `index.mjs`. */
-  file: string;
-  /** Bytes of `index.mjs` (the code Lambda loads; the source map is read only on an error). */
-  bytes: number;
-  metafile: Metafile;
-}
-
-/** The esbuild options CDK derives from Phoenix's `bundling` props, for one entry. */
-export function cdkEquivalentOptions(options: {
-  entry: string;
-  outdir: string;
-  define: Record<string, string>;
-}): BuildOptions {
-  return {
-    absWorkingDir: PROJECT_ROOT,
-    entryPoints: [options.entry],
-    bundle: true,
-    target: 'node24',
-    platform: 'node',
-    format: 'esm',
-    outfile: join(options.outdir, 'index.mjs'),
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    external: [],
-    define: options.define,
-    metafile: true,
-    banner: { js: ESM_REQUIRE_BANNER },
-    mainFields: ['module', 'main'],
-    logLevel: 'warning',
-  };
-}
-
-/**
- * Builds `entry` (relative to the project root, or absolute) into `outdir` as CDK would.
- * `plugins` are for experiments only: CDK runs esbuild's command line, which takes none.
- */
-export async function buildLikeCdk(options: {
-  entry: string;
-  outdir: string;
-  desiredState: CompiledDesiredState;
-  plugins?: Plugin[];
-}): Promise<BuiltBundle> {
-  await mkdir(options.outdir, { recursive: true });
-  const buildOptions = cdkEquivalentOptions({
-    entry: options.entry,
-    outdir: options.outdir,
-    define: desiredStateDefine(options.desiredState),
-  });
-  if (options.plugins !== undefined) buildOptions.plugins = options.plugins;
-  const result = await build(buildOptions);
-  const { metafile } = result;
-  if (metafile === undefined) throw new Error(`esbuild wrote no metafile for ${options.entry}`);
-  const file = join(options.outdir, 'index.mjs');
-  await writeFile(join(options.outdir, 'index.meta.json'), JSON.stringify(metafile));
-  return { file, bytes: (await stat(file)).size, metafile };
-}
+export type { BuiltBundle } from '../../infra/parts/lambda-bundle';
 
 /** Where an input file comes from: `ours` for the repository's code, else its npm package. */
 export function packageOf(inputPath: string): string {
@@ -189,38 +123,3 @@ export function classicZodImporters(metafile: Metafile): string[] {
   }
   return [...importers].sort();
 }
-
-/** An SDK client's (or nested client's) generated schema module. */
-const SCHEMA_MODULE =
-  /[\\/]@aws-sdk[\\/][^\\/]+[\\/]dist-es[\\/](?:submodules[\\/][^\\/]+[\\/])?schemas[\\/]schemas_\d+\.js$/;
-
-/**
- * Rewrites the computed keys of an SDK schema module (`{ [_xN]: "Min" }`, where
- * `const _xN = "xmlName"`) as the literal keys they stand for (`{ "xmlName": "Min" }`).
- * Same objects at run time; the difference is that esbuild cannot prove a computed key
- * free of side effects, so it keeps every shape that has one and everything those shapes
- * reference: with them, the EC2 client's whole model (3,400 shapes) is bundled and
- * evaluated at cold start whatever operations the code calls.
- */
-export function resolveSchemaKeys(source: string): string {
-  const constants = new Map<string, string>();
-  for (const match of source.matchAll(/^const (_[A-Za-z0-9_]+) = ("(?:[^"\\]|\\.)*");$/gm)) {
-    const [, name, literal] = match;
-    if (name !== undefined && literal !== undefined) constants.set(name, literal);
-  }
-  return source.replace(/\[(_[A-Za-z0-9_]+)\]:/g, (whole, name: string) => {
-    const literal = constants.get(name);
-    return literal === undefined ? whole : `${literal}:`;
-  });
-}
-
-/** The esbuild plugin applying {@link resolveSchemaKeys} to every SDK schema module. */
-export const resolveSchemaKeysPlugin: Plugin = {
-  name: 'phoenix-resolve-sdk-schema-keys',
-  setup(pluginBuild) {
-    pluginBuild.onLoad({ filter: SCHEMA_MODULE }, async (args) => ({
-      contents: resolveSchemaKeys(await readFile(args.path, 'utf8')),
-      loader: 'js',
-    }));
-  },
-};

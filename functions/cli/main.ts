@@ -7,7 +7,8 @@
  * `commands/<name>.ts` exporting `run(argv, io)`.
  */
 import { existsSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { extname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PhoenixError } from '../domain/errors';
 import { type CliIo, processIo } from './io';
 
@@ -53,9 +54,13 @@ function commandFileExists(module: string): boolean {
   );
 }
 
+/** `.ts` from sources, `.js` compiled (the package): Node.js imports a module by its file name. */
+const MODULE_EXTENSION = extname(fileURLToPath(import.meta.url));
+
 async function loadCommand(module: string): Promise<CommandModule | undefined> {
   // Built from a variable on purpose: commands still being written must not break the typecheck.
-  const loaded: unknown = await import(/* @vite-ignore */ `./commands/${module}`).catch((error: unknown) => {
+  const specifier = `./commands/${module}${MODULE_EXTENSION}`;
+  const loaded: unknown = await import(/* @vite-ignore */ specifier).catch((error: unknown) => {
     if (!commandFileExists(module)) return undefined;
     throw error;
   });

@@ -3,20 +3,19 @@
  * from: the Git commit it was read at, its path in the repository, and its sha256.
  *
  * Impure on purpose (file system, `git`); used at synth time and by the CLI, never inside
- * a Lambda (which reads the compiled form from its bundle).
+ * a Lambda (which reads the compiled form from its bundle). Synchronous underneath: a CDK
+ * construct's constructor (`desiredStatePath`) cannot await, and one small file and a few
+ * `git` calls cost nothing worth an event loop.
  */
-import { execFile } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, realpath } from 'node:fs/promises';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { compileDesiredState } from '../domain/desired-state/compile';
 import { DesiredStateInvalidError } from '../domain/desired-state/errors';
 import { parseDesiredState } from '../domain/desired-state/validate';
 import { InvalidInputError } from '../domain/errors';
 import type { CompiledDesiredState, Provenance } from '../domain/model';
-
-const run = promisify(execFile);
 
 export interface LoadOptions {
   /** The commit to record instead of asking Git (CI knows it; a tarball has no `.git`). */
@@ -30,36 +29,36 @@ export const UNCOMMITTED = 'uncommitted';
 /** Suffix when the file differs from the recorded commit (edited, staged or untracked). */
 export const DIRTY_SUFFIX = '-dirty';
 
-async function git(args: readonly string[], cwd: string): Promise<string | undefined> {
+function git(args: readonly string[], cwd: string): string | undefined {
   try {
-    const { stdout } = await run('git', [...args], { cwd, encoding: 'utf8' });
-    return stdout.trim();
+    return execFileSync('git', [...args], {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return undefined;
   }
 }
 
 /** Where the file stands in Git, as far as Git can say; never throws. */
-export async function gitProvenance(
+export function gitProvenance(
   absolutePath: string,
   options: LoadOptions = {},
-): Promise<Pick<Provenance, 'commit' | 'path'>> {
+): Pick<Provenance, 'commit' | 'path'> {
   const directory = path.dirname(absolutePath);
-  const root = await git(['rev-parse', '--show-toplevel'], directory);
+  const root = git(['rev-parse', '--show-toplevel'], directory);
   if (root === undefined) {
     return { commit: options.commit ?? UNKNOWN_COMMIT, path: path.basename(absolutePath) };
   }
   // Git prints the root with symlinks resolved; so must the file's path be before comparing.
-  const relative = path
-    .relative(await realpath(root), await realpath(absolutePath))
-    .split(path.sep)
-    .join('/');
+  const relative = path.relative(realpathSync(root), realpathSync(absolutePath)).split(path.sep).join('/');
   if (options.commit !== undefined) return { commit: options.commit, path: relative };
-  const head = await git(['rev-parse', '--verify', '--quiet', 'HEAD'], directory);
+  const head = git(['rev-parse', '--verify', '--quiet', 'HEAD'], directory);
   if (head === undefined || head === '') return { commit: UNCOMMITTED, path: relative };
-  const status = await git(['status', '--porcelain', '--', absolutePath], directory);
+  const status = git(['status', '--porcelain', '--', absolutePath], directory);
   // An ignored file shows no status but is no more in the commit than an untracked one.
-  const tracked = (await git(['ls-files', '--error-unmatch', '--', absolutePath], directory)) !== undefined;
+  const tracked = git(['ls-files', '--error-unmatch', '--', absolutePath], directory) !== undefined;
   const dirty = !tracked || (status !== undefined && status !== '');
   return { commit: dirty ? `${head}${DIRTY_SUFFIX}` : head, path: relative };
 }
@@ -76,10 +75,15 @@ export async function loadDesiredStateFile(
   filePath: string,
   opts: LoadOptions = {},
 ): Promise<CompiledDesiredState> {
+  return loadDesiredStateFileSync(filePath, opts);
+}
+
+/** {@link loadDesiredStateFile}, synchronously (a CDK construct's constructor cannot await). */
+export function loadDesiredStateFileSync(filePath: string, opts: LoadOptions = {}): CompiledDesiredState {
   const absolutePath = path.resolve(filePath);
   let bytes: Buffer;
   try {
-    bytes = await readFile(absolutePath);
+    bytes = readFileSync(absolutePath);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : String(error);
@@ -88,6 +92,6 @@ export async function loadDesiredStateFile(
   const parsed = parseDesiredState(bytes.toString('utf8'), filePath);
   if (!parsed.ok) throw new DesiredStateInvalidError(parsed.issues);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const where = await gitProvenance(absolutePath, opts);
+  const where = gitProvenance(absolutePath, opts);
   return compileDesiredState(parsed.value, { ...where, sha256 });
 }

@@ -1,52 +1,43 @@
 /**
  * Phoenix's Lambda functions, built one way: Node.js 24 on arm64, the AWS SDK bundled
- * (no surprise from the runtime's SDK version), minified ESM with source maps, traced,
- * logging to an explicit log group with retention, and the compiled desired state inlined
- * into the bundle by esbuild. Each bundle is published as a version behind a `live` alias,
- * so every revision of the desired state is an immutable Lambda version.
+ * (no surprise from the runtime's SDK version) and trimmed, minified ESM with source maps,
+ * traced, logging to an explicit log group with retention, and the compiled desired state
+ * inlined into the bundle by esbuild (lambda-bundle.ts, through CDK's local bundling: no
+ * Docker). Each bundle is published as a version behind a `live` alias, so every revision
+ * of the desired state is an immutable Lambda version.
  */
-import { fileURLToPath } from 'node:url';
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { type IRole, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Alias, Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import {
+  Alias,
+  Architecture,
+  CfnFunction,
+  Code,
+  Function as LambdaFunction,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { CompiledDesiredState } from '../../functions/domain/model';
-import { DESIRED_STATE_GLOBAL } from '../../functions/runtime/desired-state';
 import { METRIC_NAMESPACE } from '../../functions/runtime/metric-names';
+import { desiredStateDefine, PhoenixLocalBundling, PROJECT_ROOT } from './lambda-bundle';
 import { acknowledge } from './nag';
 
-/** The repository root: entries, the lock file and tsconfig are resolved from here, wherever the app runs. */
-export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export {
+  DesiredStateTooLargeError,
+  desiredStateDefine,
+  ESM_REQUIRE_BANNER,
+  PROJECT_ROOT,
+} from './lambda-bundle';
 
-/** Lambda's limit on one command-line argument (MAX_ARG_STRLEN) bounds the inlined JSON; stay well below. */
-const MAX_INLINED_STATE_BYTES = 100_000;
-
-/** Makes ESM bundles able to `require` the CommonJS dependencies esbuild leaves as `require` calls. */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire as __phoenixCreateRequire } from 'node:module'; const require = __phoenixCreateRequire(import.meta.url);";
-
-/** Thrown at synth when the desired state cannot be inlined into a bundle. */
-export class DesiredStateTooLargeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DesiredStateTooLargeError';
-  }
-}
-
-/** esbuild `define` value that inlines the compiled desired state (see functions/runtime/desired-state.ts). */
-export function desiredStateDefine(state: CompiledDesiredState): Record<string, string> {
-  const json = JSON.stringify(state);
-  if (Buffer.byteLength(json) > MAX_INLINED_STATE_BYTES) {
-    throw new DesiredStateTooLargeError(
-      `the compiled desired state is ${Buffer.byteLength(json)} bytes; at most ${MAX_INLINED_STATE_BYTES} can be inlined into a bundle`,
-    );
-  }
-  return { [DESIRED_STATE_GLOBAL]: json };
-}
+/**
+ * Never pulled: local bundling always answers (or fails synth with esbuild's messages), so
+ * CDK's Docker fallback is never taken. CDK requires an image all the same.
+ */
+const NO_DOCKER_FALLBACK = DockerImage.fromRegistry('phoenix-bundles-locally-never-in-docker');
 
 export interface PhoenixFunctionProps {
   /** Entry file relative to the repository root, e.g. `functions/evaluate-drift/handler.ts`. */
@@ -73,7 +64,7 @@ export interface PhoenixFunctionProps {
 
 /** One Phoenix Lambda: function, role, log group and the `live` alias every caller invokes. */
 export class PhoenixFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   /** Invoke this, never the function: it points at the version built from this desired state. */
   readonly live: Alias;
   readonly role: IRole;
@@ -96,11 +87,16 @@ export class PhoenixFunction extends Construct {
     this.role = role;
     this.logGroup.grantWrite(role);
 
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: `${PROJECT_ROOT}${props.entry}`,
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+    this.function = new LambdaFunction(this, 'Function', {
+      code: Code.fromAsset(PROJECT_ROOT, {
+        // The bundle's own hash: a new desired state or new code is a new asset and version.
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          image: NO_DOCKER_FALLBACK,
+          local: new PhoenixLocalBundling({ entry: props.entry, define: desiredStateDefine(desiredState) }),
+        },
+      }),
+      handler: 'index.handler',
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize,
@@ -122,21 +118,12 @@ export class PhoenixFunction extends Construct {
         LOG_LEVEL: props.logLevel,
         PHOENIX_DESIRED_STATE_REVISION: desiredState.revision,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // Bundle the SDK: the code runs against the SDK version it was tested with.
-        externalModules: [],
-        bundleAwsSDK: true,
-        forceDockerBundling: false,
-        define: desiredStateDefine(desiredState),
-      },
     });
+
+    // The bundle's asset key changes with every new bundle (code or desired state): the
+    // evaluator's compliance ledger starts afresh after each deploy of new code.
+    const code = (this.function.node.defaultChild as CfnFunction).code as CfnFunction.CodeProperty;
+    if (code.s3Key !== undefined) this.function.addEnvironment('PHOENIX_DEPLOYMENT_ID', code.s3Key);
 
     this.live = new Alias(this, 'Live', {
       aliasName: 'live',

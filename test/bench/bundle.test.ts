@@ -6,7 +6,6 @@ import {
   contributedInputs,
   isSdkPackage,
   packageOf,
-  resolveSchemaKeys,
   sdkClientPackages,
   sdkOperationExports,
   weightsByPackage,
@@ -140,21 +139,5 @@ describe('lambdaNodeArgs', () => {
       '--max-semi-space-size=25',
       '--max-old-space-size=461',
     ]);
-  });
-});
-
-describe('resolveSchemaKeys', () => {
-  it('replaces computed keys naming string constants with the literal keys', () => {
-    const source = [
-      'const _eQN = "ec2QueryName";',
-      'const _xN = "xmlName";',
-      'export var A$ = [3, n0, _A, 0, [_M], [[1, { [_eQN]: `Min`, [_xN]: _m }]]];',
-    ].join('\n');
-    expect(resolveSchemaKeys(source)).toContain('{ "ec2QueryName": `Min`, "xmlName": _m }');
-  });
-
-  it('leaves a computed key it cannot resolve, and everything else, as it was', () => {
-    const source = 'const _a = "a";\nexport var B$ = [{ [_unknown]: 1 }, _a, x[_a]];';
-    expect(resolveSchemaKeys(source)).toBe(source);
   });
 });

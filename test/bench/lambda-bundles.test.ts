@@ -1,5 +1,5 @@
 /**
- * The Lambda bundles stay light: each, built as CDK builds it, reaches no classic zod. One
+ * The Lambda bundles stay light: each, built as CDK deploys it, reaches no classic zod. One
  * import of it anywhere in a bundle brings back the weight `zod/mini` saves (see
  * `functions/runtime/validation.ts` and `npm run bench -- --only cold-start`).
  */
@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LAMBDA_ENTRIES } from '../../bench/cold-start';
-import { buildLikeCdk, classicZodImporters, contributedInputs } from '../../bench/lib/bundle';
+import { classicZodImporters, contributedInputs } from '../../bench/lib/bundle';
+import { bundleLambda, desiredStateDefine } from '../../infra/parts/lambda-bundle';
 import { desiredState } from '../helpers/builders';
 
 const scratch = await mkdtemp(join(tmpdir(), 'phoenix-lambda-bundles-'));
@@ -18,7 +19,11 @@ describe('the Lambda bundles', () => {
   it.each(LAMBDA_ENTRIES.map((fn) => [fn.name, fn.entry]))(
     '%s imports zod/mini only, so no classic zod module is bundled',
     async (name, entry) => {
-      const bundle = await buildLikeCdk({ entry, outdir: join(scratch, name), desiredState: desiredState() });
+      const bundle = await bundleLambda({
+        entry,
+        outdir: join(scratch, name),
+        define: desiredStateDefine(desiredState()),
+      });
 
       expect(classicZodImporters(bundle.metafile)).toEqual([]);
       expect(contributedInputs(bundle.metafile).filter((i) => i.path.includes('/zod/v4/classic/'))).toEqual(

@@ -73,8 +73,8 @@ describe('pairedVerdict', () => {
 
 describe('roundOrder', () => {
   it('times ours between the other two, which swap sides from one round to the next', () => {
-    expect(roundOrder(0)).toEqual(['baseline', 'ours', 'resolved']);
-    expect(roundOrder(1)).toEqual(['resolved', 'ours', 'baseline']);
+    expect(roundOrder(0)).toEqual(['baseline', 'ours', 'untrimmed']);
+    expect(roundOrder(1)).toEqual(['untrimmed', 'ours', 'baseline']);
     expect(roundOrder(2)).toEqual(roundOrder(0));
   });
 });
