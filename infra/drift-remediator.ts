@@ -14,9 +14,9 @@
  * - IAM scoped to the declared fleets (iam-scoping.ts).
  */
 import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
-import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { Topic } from 'aws-cdk-lib/aws-sns';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -30,13 +30,17 @@ import { DetectionRules, type SweepFrequency } from './parts/detection-rules';
 import { PhoenixFunction } from './parts/functions';
 import { grantScoped } from './parts/iam-scoping';
 import { type AlarmThresholds, Monitoring } from './parts/monitoring';
+import { PlanRole, type PlanRoleOptions } from './parts/plan-role';
 import { RemediationStateMachine, stateMachineNameFor } from './parts/state-machine';
-import { stateTable } from './parts/state-table';
+import { checkStateTableLayout, stateTable } from './parts/state-table';
 import { type NotificationSubscription, NotificationTopic } from './parts/topic';
 
 export type { SweepFrequency } from './parts/detection-rules';
 export type { AlarmThresholds } from './parts/monitoring';
-export type { NotificationSubscription } from './parts/topic';
+export type { PlanRoleOptions } from './parts/plan-role';
+export { PLAN_ACTIONS } from './parts/plan-role';
+export { STATE_TABLE_LAYOUT } from './parts/state-table';
+export type { NotificationFilter, NotificationSubscription } from './parts/topic';
 
 /**
  * What the evaluator's code calls (functions/evaluate-drift and the modules it bundles),
@@ -89,49 +93,108 @@ export const REMEDIATION_ACTIONS = [
   'sns:Publish',
 ] as const;
 
+/**
+ * How a {@link DriftRemediator} is configured. Every prop but `desiredState` is optional;
+ * `infra/app.ts` sets them from `phoenix:*` context keys (docs/deploy.md).
+ */
 export interface DriftRemediatorProps {
-  /** The compiled desired state (`loadDesiredStateFile`); inlined into both function bundles. */
-  desiredState: CompiledDesiredState;
-  /** Who receives notifications (and alarms): e-mail, SQS or HTTPS, filtered by team. */
-  subscriptions?: readonly NotificationSubscription[];
+  /** The compiled desired state (`loadDesiredStateFile`); inlined into every function bundle. */
+  readonly desiredState: CompiledDesiredState;
+  /**
+   * Who receives notifications (and alarms): e-mail, SQS or HTTPS, each filtered by team
+   * and event.
+   * @default - no subscriptions
+   */
+  readonly subscriptions?: readonly NotificationSubscription[];
   /**
    * Also create an AWS Config recorder (EC2 instances only) and delivery channel. Only for
-   * accounts without one in this region: Config allows one recorder per region. Default false.
+   * accounts without one in this region: Config allows one recorder per region.
+   * @default false
    */
-  createConfigRecorder?: boolean;
-  /** How often Config sweeps every instance besides change-triggered checks. Default twelve hours. */
-  sweepFrequency?: SweepFrequency;
-  /** When alarms fire. */
-  alarmThresholds?: AlarmThresholds;
-  /** Retention of every log group. Default three months. */
-  logRetention?: RetentionDays;
+  readonly createConfigRecorder?: boolean;
+  /**
+   * How often Config sweeps every instance besides change-triggered checks.
+   * @default 'Twelve_Hours'
+   */
+  readonly sweepFrequency?: SweepFrequency;
+  /**
+   * When alarms fire.
+   * @default - every threshold 1 in a period of 5 minutes
+   */
+  readonly alarmThresholds?: AlarmThresholds;
+  /**
+   * Retention of every log group.
+   * @default RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: RetentionDays;
   /**
    * What happens to stateful resources (table, key, queues, log groups) when they leave the
-   * stack. Default RETAIN (the table then has deletion protection). The Config recorder's
-   * bucket is always retained.
+   * stack. With RETAIN the table also has deletion protection. The Config recorder's bucket
+   * is always retained; a table or topic brought with `table` / `topic` is not Phoenix's to
+   * remove.
+   * @default RemovalPolicy.RETAIN
    */
-  removalPolicy?: RemovalPolicy;
-  /** Roles the fleets' launch templates put on instances (iam:PassRole for standalone replacements). */
-  instanceRoleArns?: readonly string[];
-  /** Customer-managed KMS keys encrypting the fleets' EBS volumes (needed to launch replacements). */
-  ebsKmsKeyArns?: readonly string[];
-  /** Powertools log level of both functions. Default INFO. */
-  logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Roles the fleets' launch templates put on instances (iam:PassRole for standalone
+   * replacements, only to EC2).
+   * @default - none
+   */
+  readonly instanceRoleArns?: readonly string[];
+  /**
+   * Customer-managed KMS keys encrypting the fleets' EBS volumes (needed to launch replacements).
+   * @default - none
+   */
+  readonly ebsKmsKeyArns?: readonly string[];
+  /**
+   * Powertools log level of every function.
+   * @default 'INFO'
+   */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * Bring your own state table instead of the one Phoenix creates (e.g. one table shared
+   * with a backup plan). It must have partition key `pk` (string), sort key `sk` (string)
+   * and TTL enabled on `expiresAt` (`STATE_TABLE_LAYOUT`); a table defined in the same
+   * app is checked at synth, an imported one is taken on trust. A customer-managed key on it
+   * is granted to every role that reads or writes it.
+   * @default - an on-demand table with point-in-time recovery, created with the stack
+   */
+  readonly table?: ITable;
+  /**
+   * Bring your own notification topic instead of the one Phoenix creates. It must be
+   * encrypted with a customer-managed key that `topic.masterKey` names (import one with
+   * `Topic.fromTopicAttributes({ topicArn, keyArn })`); its policies must let this account's
+   * CloudWatch alarms publish with that key (added here when the topic is in the same app).
+   * @default - a KMS-encrypted topic, TLS enforced, created with the stack
+   */
+  readonly topic?: ITopic;
+  /**
+   * A read-only role for `phoenix plan` in pull requests, assumed by GitHub Actions of one
+   * repository through OIDC (examples/ci/github-phoenix-plan.yml). Its ARN is the
+   * `PlanRoleArn` output.
+   * @default - no plan role
+   */
+  readonly planRole?: PlanRoleOptions;
 }
 
 export interface DriftRemediatorFromFileProps extends Omit<DriftRemediatorProps, 'desiredState'> {
   /** Path of phoenix.yaml, relative to the working directory or absolute. */
-  desiredStatePath: string;
-  /** The commit to record as provenance (CI knows it); default: asked from Git. */
-  commit?: string;
+  readonly desiredStatePath: string;
+  /**
+   * The commit to record as provenance (CI knows it).
+   * @default - asked from Git
+   */
+  readonly commit?: string;
 }
 
 export class DriftRemediator extends Construct {
   readonly desiredState: CompiledDesiredState;
   readonly evaluator: PhoenixFunction;
   readonly remediationSteps: PhoenixFunction;
-  readonly table: Table;
-  readonly topic: Topic;
+  /** The state table: the one created, or the one brought with `props.table`. */
+  readonly table: ITable;
+  /** The notification topic: the one created, or the one brought with `props.topic`. */
+  readonly topic: ITopic;
   readonly stateMachine: StateMachine;
   readonly stateMachineName: string;
   readonly detection: DetectionRules;
@@ -142,6 +205,8 @@ export class DriftRemediator extends Construct {
   readonly eventDeliveryFailures: Queue;
   /** Asynchronous evaluator invocations (Config, EventBridge) that failed every retry. */
   readonly invocationFailures: Queue;
+  /** The read-only role of `phoenix plan` in pull requests; only with `props.planRole`. */
+  readonly planRole?: PlanRole;
 
   /**
    * Validates and compiles a desired-state file, then builds the construct. Synth fails
@@ -166,10 +231,16 @@ export class DriftRemediator extends Construct {
     const logLevel = props.logLevel ?? 'INFO';
     const fleets = desiredState.fleets;
 
-    this.table = stateTable(this, 'StateTable', removalPolicy);
+    if (props.table === undefined) {
+      this.table = stateTable(this, 'StateTable', removalPolicy);
+    } else {
+      checkStateTableLayout(props.table);
+      this.table = props.table;
+    }
     const notifications = new NotificationTopic(this, 'Notifications', {
       subscriptions: props.subscriptions ?? [],
       removalPolicy,
+      topic: props.topic,
     });
     this.topic = notifications.topic;
     this.eventDeliveryFailures = deadLetterQueue(this, 'EventDeliveryFailures', {
@@ -223,6 +294,9 @@ export class DriftRemediator extends Construct {
     };
     grantScoped(this.evaluator.role, EVALUATOR_ACTIONS, fleets, targets);
     grantScoped(this.remediationSteps.role, REMEDIATION_ACTIONS, fleets, targets);
+    // A table brought with its own customer-managed key: everything that reads or writes it needs the key.
+    this.table.encryptionKey?.grantEncryptDecrypt(this.evaluator.role);
+    this.table.encryptionKey?.grantEncryptDecrypt(this.remediationSteps.role);
 
     const machine = new RemediationStateMachine(this, 'Remediation', {
       stateMachineName: this.stateMachineName,
@@ -234,6 +308,7 @@ export class DriftRemediator extends Construct {
       removalPolicy,
     });
     this.stateMachine = machine.stateMachine;
+    this.table.encryptionKey?.grantEncryptDecrypt(this.stateMachine);
 
     if (props.createConfigRecorder === true) {
       this.configRecorder = new ConfigRecorder(this, 'ConfigRecorder');
@@ -290,6 +365,19 @@ export class DriftRemediator extends Construct {
       value: `npx phoenix pause --table ${this.table.tableName} --region ${this.table.env.region}`,
       description: 'Stops new remediations without a deploy (npx phoenix resume undoes it)',
     });
+    if (props.planRole !== undefined) {
+      this.planRole = new PlanRole(this, 'PlanRole', {
+        ...props.planRole,
+        fleets,
+        targets,
+        tableKey: this.table.encryptionKey,
+      });
+      new CfnOutput(this, 'PlanRoleArn', {
+        value: this.planRole.role.roleArn,
+        description:
+          'Read-only role for phoenix plan in pull requests (role-to-assume of the GitHub workflow)',
+      });
+    }
     new CfnOutput(this, 'DesiredStateRevision', {
       value: `${desiredState.revision} (${desiredState.provenance.path} @ ${desiredState.provenance.commit})`,
       description: 'The desired state compiled into this deployment',

@@ -69,6 +69,7 @@ const variants: Array<[string, () => Promise<Synthesized>]> = [
           ],
           instanceRoleArns: ['arn:aws:iam::123456789012:role/instance'],
           ebsKmsKeyArns: ['arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
+          planRole: { githubRepository: 'acme/infrastructure' },
         },
       }),
   ],

@@ -44,6 +44,8 @@ describe('readSettings', () => {
       [CONTEXT_KEYS.ebsKmsKeyArns]: '["arn:aws:kms:eu-central-1:123456789012:key/k"]',
       [CONTEXT_KEYS.commit]: 'abc123',
       [CONTEXT_KEYS.logLevel]: 'DEBUG',
+      [CONTEXT_KEYS.planRole]:
+        '{"githubRepository":"acme/infra","oidcProviderArn":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}',
     });
     expect(settings).toEqual({
       stackName: 'PhoenixProd',
@@ -60,6 +62,10 @@ describe('readSettings', () => {
         ebsKmsKeyArns: ['arn:aws:kms:eu-central-1:123456789012:key/k'],
         commit: 'abc123',
         logLevel: 'DEBUG',
+        planRole: {
+          githubRepository: 'acme/infra',
+          oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com',
+        },
       },
     });
   });
@@ -88,6 +94,10 @@ describe('readSettings', () => {
     [CONTEXT_KEYS.removalPolicy, 'snapshot'],
     [CONTEXT_KEYS.subscriptions, '[{"protocol":"sms","endpoint":"+49"}]'],
     [CONTEXT_KEYS.subscriptions, '[{"protocol":"email","endpoint":"a@b.c","team":"web"}]'],
+    [CONTEXT_KEYS.planRole, '{"githubRepository":"infra"}'],
+    [CONTEXT_KEYS.planRole, '{"githubRepository":"acme/infra","subjects":[]}'],
+    [CONTEXT_KEYS.planRole, '{"githubRepository":"acme/infra","oidcProviderArn":"token.actions"}'],
+    [CONTEXT_KEYS.planRole, '{"githubRepository":"acme/infra","audience":"sts"}'],
   ])('names the key when %s is %s', (key, value) => {
     expect(() => from({ [key]: value })).toThrow(SettingsError);
     expect(() => from({ [key]: value })).toThrow(`context ${key}`);
