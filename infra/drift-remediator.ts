@@ -24,6 +24,7 @@ import type { CompiledDesiredState } from '../functions/domain/model';
 import { loadDesiredStateFile } from '../functions/io/desired-state-file';
 import { PhoenixService } from '../functions/runtime/metric-names';
 import { BaselineSweep } from './parts/baseline-sweep';
+import { type ChatChannel, ChatChannels } from './parts/chat';
 import { ConfigRecorder } from './parts/config-recorder';
 import { deadLetterQueue } from './parts/dead-letter-queue';
 import { DetectionRules, type SweepFrequency } from './parts/detection-rules';
@@ -35,6 +36,7 @@ import { RemediationStateMachine, stateMachineNameFor } from './parts/state-mach
 import { checkStateTableLayout, stateTable } from './parts/state-table';
 import { type NotificationSubscription, NotificationTopic } from './parts/topic';
 
+export type { ChatChannel, SlackChatChannel, TeamsChatChannel } from './parts/chat';
 export type { SweepFrequency } from './parts/detection-rules';
 export type { AlarmThresholds } from './parts/monitoring';
 export type { PlanRoleOptions } from './parts/plan-role';
@@ -175,6 +177,14 @@ export interface DriftRemediatorProps {
    * @default - no plan role
    */
   readonly planRole?: PlanRoleOptions;
+  /**
+   * Slack or Microsoft Teams channels, through AWS Chatbot, each receiving the notifications
+   * its `teams` / `events` filter lets through (like `subscriptions`), rewritten for chat,
+   * with a read-only role and guardrail. The workspace or team must first be authorised in
+   * the AWS Chatbot console.
+   * @default - no chat channels
+   */
+  readonly chatChannels?: readonly ChatChannel[];
 }
 
 export interface DriftRemediatorFromFileProps extends Omit<DriftRemediatorProps, 'desiredState'> {
@@ -207,6 +217,8 @@ export class DriftRemediator extends Construct {
   readonly invocationFailures: Queue;
   /** The read-only role of `phoenix plan` in pull requests; only with `props.planRole`. */
   readonly planRole?: PlanRole;
+  /** The chat channels and their relay; only with `props.chatChannels`. */
+  readonly chat?: { readonly channels: ChatChannels; readonly relay: PhoenixFunction };
 
   /**
    * Validates and compiles a desired-state file, then builds the construct. Synth fails
@@ -241,6 +253,7 @@ export class DriftRemediator extends Construct {
       subscriptions: props.subscriptions ?? [],
       removalPolicy,
       topic: props.topic,
+      lambdaDelivers: (props.chatChannels ?? []).length > 0,
     });
     this.topic = notifications.topic;
     this.eventDeliveryFailures = deadLetterQueue(this, 'EventDeliveryFailures', {
@@ -336,12 +349,37 @@ export class DriftRemediator extends Construct {
         ? []
         : [{ name: 'NotificationDelivery', queue: notifications.deliveryFailures }]),
     ];
+    const chatChannels = props.chatChannels ?? [];
+    if (chatChannels.length > 0 && notifications.deliveryFailures !== undefined) {
+      const channels = new ChatChannels(this, 'Chat', {
+        channels: chatChannels,
+        source: this.topic,
+        key: notifications.key,
+        deliveryFailures: notifications.deliveryFailures,
+        stateMachineName: this.stateMachineName,
+        removalPolicy,
+      });
+      const relay = new PhoenixFunction(this, 'ChatRelay', {
+        ...common,
+        environment: { PHOENIX_CHAT_ROUTES: channels.routesJson() },
+        entry: 'functions/chat-relay/handler.ts',
+        serviceName: PhoenixService.chatRelay,
+        purpose: "Phoenix chat relay: rewrites notifications for AWS Chatbot, to each channel's topic",
+        memorySize: 256,
+        timeout: Duration.seconds(30),
+        asyncFailureQueue: notifications.deliveryFailures,
+      });
+      channels.connect(relay);
+      this.chat = { channels, relay };
+    }
+
     this.monitoring = new Monitoring(this, 'Monitoring', {
       topic: this.topic,
       stateMachine: this.stateMachine,
       functions: [
         { name: 'Evaluator', function: this.evaluator.function },
         { name: 'RemediationSteps', function: this.remediationSteps.function },
+        ...(this.chat === undefined ? [] : [{ name: 'ChatRelay', function: this.chat.relay.function }]),
       ],
       deadLetterQueues,
       desiredState,

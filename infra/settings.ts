@@ -23,6 +23,7 @@ export const CONTEXT_KEYS = {
   commit: 'phoenix:commit',
   logLevel: 'phoenix:logLevel',
   planRole: 'phoenix:planRole',
+  chatChannels: 'phoenix:chatChannels',
 } as const;
 
 export const DEFAULT_DESIRED_STATE_PATH = 'examples/phoenix.yaml';
@@ -89,6 +90,31 @@ function planRoleOptions(setting: z.infer<typeof PlanRoleSetting>): PlanRoleOpti
   };
 }
 
+const channelName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,60}$/, 'a channel name is 1 to 60 letters, digits, - or _');
+const channelCommon = {
+  name: channelName,
+  teams: z.array(z.string().min(1)).optional(),
+  events: z.array(z.string().min(1)).optional(),
+  loggingLevel: z.enum(['ERROR', 'INFO', 'NONE']).optional(),
+};
+const ChatChannelSetting = z.discriminatedUnion('platform', [
+  z.strictObject({
+    platform: z.literal('slack'),
+    workspaceId: z.string().min(1),
+    channelId: z.string().min(1),
+    ...channelCommon,
+  }),
+  z.strictObject({
+    platform: z.literal('microsoft-teams'),
+    tenantId: z.string().min(1),
+    teamId: z.string().min(1),
+    channelId: z.string().min(1),
+    ...channelCommon,
+  }),
+]);
+
 const RETENTION_DAYS = Object.values(RetentionDays).filter(
   (value): value is number => typeof value === 'number',
 );
@@ -129,6 +155,7 @@ const SettingsSchema = z.strictObject({
   commit: z.string().min(1).optional(),
   logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).optional(),
   planRole: json(PlanRoleSetting).optional(),
+  chatChannels: json(z.array(ChatChannelSetting)).default([]),
 });
 
 export interface AppSettings {
@@ -136,6 +163,11 @@ export interface AppSettings {
   account?: string;
   region?: string;
   remediator: DriftRemediatorFromFileProps;
+}
+
+/** The object without its undefined fields (zod leaves absent optional keys absent; this keeps it so). */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** Reads and validates every `phoenix:*` context value through `lookup` (the app's `tryGetContext`). */
@@ -168,6 +200,7 @@ export function readSettings(lookup: (key: string) => unknown): AppSettings {
     ...(s.commit === undefined ? {} : { commit: s.commit }),
     ...(s.logLevel === undefined ? {} : { logLevel: s.logLevel }),
     ...(s.planRole === undefined ? {} : { planRole: planRoleOptions(s.planRole) }),
+    ...(s.chatChannels.length === 0 ? {} : { chatChannels: s.chatChannels.map(withoutUndefined) }),
   };
   const settings: AppSettings = { stackName: s.stackName, remediator };
   if (s.account !== undefined) settings.account = s.account;

@@ -75,8 +75,12 @@ export interface NotificationTopicProps {
   removalPolicy: RemovalPolicy;
   /** A topic to use instead of creating one; it must be encrypted with a customer-managed key. */
   topic?: ITopic;
-  /** Create the delivery dead-letter queue even without subscriptions (other parts subscribe too). */
-  deliveryFailuresNeeded?: boolean;
+  /**
+   * A Lambda function also delivers the topic's notifications (the chat relay): create the
+   * delivery dead-letter queue even without subscriptions, as that function's dead-letter
+   * queue too.
+   */
+  lambdaDelivers?: boolean;
 }
 
 export class NotificationTopic extends Construct {
@@ -105,10 +109,11 @@ export class NotificationTopic extends Construct {
       this.allowAlarmsOn(props.topic, key);
     }
 
-    if (props.subscriptions.length > 0 || props.deliveryFailuresNeeded === true) {
+    if (props.subscriptions.length > 0 || props.lambdaDelivers === true) {
       this.deliveryFailures = deadLetterQueue(this, 'DeliveryFailures', {
         holds: 'notifications SNS could not deliver to a subscriber',
         removalPolicy: props.removalPolicy,
+        lambdaDeadLetterTarget: props.lambdaDelivers === true,
       });
     }
     for (const subscription of props.subscriptions) {

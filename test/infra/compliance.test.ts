@@ -70,6 +70,22 @@ const variants: Array<[string, () => Promise<Synthesized>]> = [
           instanceRoleArns: ['arn:aws:iam::123456789012:role/instance'],
           ebsKmsKeyArns: ['arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
           planRole: { githubRepository: 'acme/infrastructure' },
+          chatChannels: [
+            {
+              platform: 'slack',
+              name: 'web',
+              workspaceId: 'T0123ABCD',
+              channelId: 'C0123ABCD',
+              teams: ['web'],
+            },
+            {
+              platform: 'microsoft-teams',
+              name: 'operators',
+              tenantId: '11111111-2222-3333-4444-555555555555',
+              teamId: '66666666-7777-8888-9999-000000000000',
+              channelId: '19:abc@thread.tacv2',
+            },
+          ],
         },
       }),
   ],
