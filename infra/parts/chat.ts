@@ -252,13 +252,16 @@ export class ChatChannels extends Construct {
         principal: new ServicePrincipal('sns.amazonaws.com'),
         sourceArn: source.topicArn,
       });
-      new Subscription(this, `${channel.name}Subscription`, {
+      // The alias's ARN written out (function ARN + `:alias`), not a reference to the alias:
+      // CloudFormation's validation takes a reference to an alias for a wrong endpoint type.
+      const subscription = new Subscription(this, `${channel.name}Subscription`, {
         topic: source,
         protocol: SubscriptionProtocol.LAMBDA,
-        endpoint: alias.functionArn,
+        endpoint: `${relay.function.functionArn}:${alias.aliasName}`,
         filterPolicy: filterPolicyOf(channel),
         deadLetterQueue: deliveryFailures,
       });
+      subscription.node.addDependency(alias);
     }
     allow(relay.role, {
       actions: ['sns:Publish'],

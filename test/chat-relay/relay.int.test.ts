@@ -122,8 +122,11 @@ describe('notifications to chat channels (emulated account)', () => {
     routes = {};
     for (const channel of CHANNELS) {
       const [aliasId] = aliases.find(([, a]) => a.Properties?.Name === `chat-${channel.name}`) ?? [];
+      expect(aliasId).toBeDefined();
       const [, subscription] =
-        subscriptions.find(([, r]) => resolve(r.Properties?.Endpoint) === `<${aliasId}>`) ?? [];
+        subscriptions.find(([, r]) => resolve(r.Properties?.Endpoint).endsWith(`:chat-${channel.name}`)) ??
+        [];
+      expect(subscription).toBeDefined();
       const filterPolicy = subscription?.Properties?.FilterPolicy;
 
       // In the alias's place: a queue with the same filter policy, envelope kept (as Lambda receives it).

@@ -91,22 +91,33 @@ describe('chat channels', () => {
       if (alias === undefined) throw new Error(`no alias chat-${name}`);
       return { Ref: alias[0] };
     };
+    // The subscription names the alias by its ARN (the function's, qualified), and waits for it.
+    const endpointOf = (name: string) => ({
+      'Fn::Join': [
+        '',
+        [{ 'Fn::GetAtt': [logicalIdOf(s.stack, chat().relay.function), 'Arn'] }, `:chat-${name}`],
+      ],
+    });
     const redrive = { deadLetterTargetArn: Match.anyValue() };
+    s.template.hasResource('AWS::SNS::Subscription', {
+      DependsOn: Match.arrayWith([aliasArn('web').Ref]),
+      Properties: Match.objectLike({ Endpoint: endpointOf('web') }),
+    });
     s.template.hasResourceProperties('AWS::SNS::Subscription', {
       TopicArn: source,
       Protocol: 'lambda',
-      Endpoint: aliasArn('web'),
+      Endpoint: endpointOf('web'),
       FilterPolicy: { team: ['web'] },
       RedrivePolicy: redrive,
     });
     s.template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'lambda',
-      Endpoint: aliasArn('payments-critical'),
+      Endpoint: endpointOf('payments-critical'),
       FilterPolicy: { team: ['payments'], event: ['remediation.failed', 'manual-action-required'] },
     });
     // No filter: every team's notifications and the alarms.
     const operators = resourcesOfType(s.json, 'AWS::SNS::Subscription').find(
-      ([, r]) => JSON.stringify(r.Properties?.Endpoint) === JSON.stringify(aliasArn('operators')),
+      ([, r]) => JSON.stringify(r.Properties?.Endpoint) === JSON.stringify(endpointOf('operators')),
     );
     expect(operators?.[1].Properties?.FilterPolicy).toBeUndefined();
     for (const name of ['web', 'payments-critical', 'operators']) {
