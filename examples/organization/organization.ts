@@ -21,7 +21,6 @@ import path from 'node:path';
 import {
   type App,
   type FileAssetLocation,
-  FileAssetPackaging,
   type FileAssetSource,
   Fn,
   RemovalPolicy,

@@ -169,8 +169,10 @@ describe('the organization example', () => {
         },
       });
       const policy = Object.values(json.Resources).find((r) => r.Type === 'AWS::S3::BucketPolicy');
-      const statements = (policy?.Properties?.PolicyDocument as { Statement: Array<Record<string, unknown>> })
-        .Statement;
+      const document = policy?.Properties?.PolicyDocument as
+        | { Statement: Array<Record<string, unknown>> }
+        | undefined;
+      const statements = document?.Statement ?? [];
       expect(statements).toContainEqual(
         expect.objectContaining({
           Effect: 'Allow',
