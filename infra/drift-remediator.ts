@@ -15,9 +15,9 @@
  * - IAM scoped to the declared fleets (iam-scoping.ts).
  */
 import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
-import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { Topic } from 'aws-cdk-lib/aws-sns';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -26,19 +26,25 @@ import type { CompiledDesiredState } from '../functions/domain/model';
 import { loadDesiredStateFileSync } from '../functions/io/desired-state-file';
 import { PhoenixService } from '../functions/runtime/metric-names';
 import { BaselineSweep } from './parts/baseline-sweep';
+import { type ChatChannel, ChatChannels } from './parts/chat';
 import { ConfigRecorder } from './parts/config-recorder';
 import { deadLetterQueue } from './parts/dead-letter-queue';
 import { DetectionRules, type SweepFrequency } from './parts/detection-rules';
 import { PhoenixFunction } from './parts/functions';
 import { grantScoped } from './parts/iam-scoping';
 import { type AlarmThresholds, Monitoring } from './parts/monitoring';
+import { PlanRole, type PlanRoleOptions } from './parts/plan-role';
 import { RemediationStateMachine, stateMachineNameFor } from './parts/state-machine';
-import { stateTable } from './parts/state-table';
+import { checkStateTableLayout, stateTable } from './parts/state-table';
 import { type NotificationSubscription, NotificationTopic } from './parts/topic';
 
+export type { ChatChannel, SlackChatChannel, TeamsChatChannel } from './parts/chat';
 export type { SweepFrequency } from './parts/detection-rules';
 export type { AlarmThresholds } from './parts/monitoring';
-export type { NotificationSubscription } from './parts/topic';
+export type { PlanRoleOptions } from './parts/plan-role';
+export { PLAN_ACTIONS } from './parts/plan-role';
+export { STATE_TABLE_LAYOUT } from './parts/state-table';
+export type { NotificationFilter, NotificationSubscription } from './parts/topic';
 
 /**
  * What the evaluator's code calls (functions/evaluate-drift and the modules it bundles),
@@ -96,54 +102,120 @@ export const REMEDIATION_ACTIONS = [
   'sns:Publish',
 ] as const;
 
+/**
+ * How a {@link DriftRemediator} is configured: the desired state (compiled, or the path of its
+ * file) is required, every other prop is optional. `infra/app.ts` sets them from `phoenix:*`
+ * context keys (docs/deploy.md).
+ */
 export interface DriftRemediatorProps {
   /**
-   * The compiled desired state (`loadDesiredStateFile`); inlined into both function bundles.
+   * The compiled desired state (`loadDesiredStateFile`); inlined into every function bundle.
    * Give this or {@link DriftRemediatorProps.desiredStatePath}, not both.
+   * @default - compiled from `desiredStatePath`
    */
-  desiredState?: CompiledDesiredState;
+  readonly desiredState?: CompiledDesiredState;
   /**
    * Path of phoenix.yaml (relative to the working directory, or absolute), validated and
    * compiled when the construct is built: an invalid file throws `DesiredStateInvalidError`
    * with every `file:line:col message`. Give this or {@link DriftRemediatorProps.desiredState}.
+   * @default - none: `desiredState` is given instead
    */
-  desiredStatePath?: string;
+  readonly desiredStatePath?: string;
   /**
    * The commit to record as the provenance of the file read from `desiredStatePath` (CI knows
-   * it). Default: asked from Git.
+   * it).
+   * @default - asked from Git
    */
-  commit?: string;
-  /** Who receives notifications (and alarms): e-mail, SQS or HTTPS, filtered by team. */
-  subscriptions?: readonly NotificationSubscription[];
+  readonly commit?: string;
+  /**
+   * Who receives notifications (and alarms): e-mail, SQS or HTTPS, each filtered by team
+   * and event.
+   * @default - no subscriptions
+   */
+  readonly subscriptions?: readonly NotificationSubscription[];
   /**
    * Also create an AWS Config recorder (EC2 instances only) and delivery channel. Only for
-   * accounts without one in this region: Config allows one recorder per region. Default false.
+   * accounts without one in this region: Config allows one recorder per region.
+   * @default false
    */
-  createConfigRecorder?: boolean;
-  /** How often Config sweeps every instance besides change-triggered checks. Default twelve hours. */
-  sweepFrequency?: SweepFrequency;
-  /** When alarms fire. */
-  alarmThresholds?: AlarmThresholds;
-  /** Retention of every log group. Default three months. */
-  logRetention?: RetentionDays;
+  readonly createConfigRecorder?: boolean;
+  /**
+   * How often Config sweeps every instance besides change-triggered checks.
+   * @default 'Twelve_Hours'
+   */
+  readonly sweepFrequency?: SweepFrequency;
+  /**
+   * When alarms fire.
+   * @default - every threshold 1 in a period of 5 minutes
+   */
+  readonly alarmThresholds?: AlarmThresholds;
+  /**
+   * Retention of every log group.
+   * @default RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: RetentionDays;
   /**
    * What happens to stateful resources (table, key, queues, log groups) when they leave the
-   * stack. Default RETAIN (the table then has deletion protection). The Config recorder's
-   * bucket is always retained.
+   * stack. With RETAIN the table also has deletion protection. The Config recorder's bucket
+   * is always retained; a table or topic brought with `table` / `topic` is not Phoenix's to
+   * remove.
+   * @default RemovalPolicy.RETAIN
    */
-  removalPolicy?: RemovalPolicy;
-  /** Roles the fleets' launch templates put on instances (iam:PassRole for standalone replacements). */
-  instanceRoleArns?: readonly string[];
-  /** Customer-managed KMS keys encrypting the fleets' EBS volumes (needed to launch replacements). */
-  ebsKmsKeyArns?: readonly string[];
-  /** Powertools log level of both functions. Default INFO. */
-  logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Roles the fleets' launch templates put on instances (iam:PassRole for standalone
+   * replacements, only to EC2).
+   * @default - none
+   */
+  readonly instanceRoleArns?: readonly string[];
+  /**
+   * Customer-managed KMS keys encrypting the fleets' EBS volumes (needed to launch replacements).
+   * @default - none
+   */
+  readonly ebsKmsKeyArns?: readonly string[];
+  /**
+   * Powertools log level of every function.
+   * @default 'INFO'
+   */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * Bring your own state table instead of the one Phoenix creates (e.g. one table shared
+   * with a backup plan). It must have partition key `pk` (string), sort key `sk` (string)
+   * and TTL enabled on `expiresAt` (`STATE_TABLE_LAYOUT`); a table defined in the same
+   * app is checked at synth, an imported one is taken on trust. A customer-managed key on it
+   * is granted to every role that reads or writes it.
+   * @default - an on-demand table with point-in-time recovery, created with the stack
+   */
+  readonly table?: ITable;
+  /**
+   * Bring your own notification topic instead of the one Phoenix creates. It must be
+   * encrypted with a customer-managed key that `topic.masterKey` names (import one with
+   * `Topic.fromTopicAttributes({ topicArn, keyArn })`); its policies must let this account's
+   * CloudWatch alarms publish with that key (added here when the topic is in the same app).
+   * @default - a KMS-encrypted topic, TLS enforced, created with the stack
+   */
+  readonly topic?: ITopic;
+  /**
+   * A read-only role for `phoenix plan` in pull requests, assumed by GitHub Actions of one
+   * repository through OIDC (examples/ci/github-phoenix-plan.yml). Its ARN is the
+   * `PlanRoleArn` output.
+   * @default - no plan role
+   */
+  readonly planRole?: PlanRoleOptions;
+  /**
+   * Slack or Microsoft Teams channels, through AWS Chatbot, each receiving the notifications
+   * its `teams` / `events` filter lets through (like `subscriptions`), rewritten for chat,
+   * with a read-only role and guardrail. The workspace or team must first be authorised in
+   * the AWS Chatbot console.
+   * @default - no chat channels
+   */
+  readonly chatChannels?: readonly ChatChannel[];
 }
 
 export interface DriftRemediatorFromFileProps
   extends Omit<DriftRemediatorProps, 'desiredState' | 'desiredStatePath'> {
   /** Path of phoenix.yaml, relative to the working directory or absolute. */
-  desiredStatePath: string;
+  readonly desiredStatePath: string;
 }
 
 /** The desired state the props give: compiled, or read from its file now. */
@@ -165,8 +237,10 @@ export class DriftRemediator extends Construct {
   readonly desiredState: CompiledDesiredState;
   readonly evaluator: PhoenixFunction;
   readonly remediationSteps: PhoenixFunction;
-  readonly table: Table;
-  readonly topic: Topic;
+  /** The state table: the one created, or the one brought with `props.table`. */
+  readonly table: ITable;
+  /** The notification topic: the one created, or the one brought with `props.topic`. */
+  readonly topic: ITopic;
   readonly stateMachine: StateMachine;
   readonly stateMachineName: string;
   readonly detection: DetectionRules;
@@ -177,6 +251,10 @@ export class DriftRemediator extends Construct {
   readonly eventDeliveryFailures: Queue;
   /** Asynchronous evaluator invocations (Config, EventBridge) that failed every retry. */
   readonly invocationFailures: Queue;
+  /** The read-only role of `phoenix plan` in pull requests; only with `props.planRole`. */
+  readonly planRole?: PlanRole;
+  /** The chat channels and their relay; only with `props.chatChannels`. */
+  readonly chat?: { readonly channels: ChatChannels; readonly relay: PhoenixFunction };
 
   /**
    * Validates and compiles a desired-state file, then builds the construct. Synth fails
@@ -201,10 +279,17 @@ export class DriftRemediator extends Construct {
     const logLevel = props.logLevel ?? 'INFO';
     const fleets = desiredState.fleets;
 
-    this.table = stateTable(this, 'StateTable', removalPolicy);
+    if (props.table === undefined) {
+      this.table = stateTable(this, 'StateTable', removalPolicy);
+    } else {
+      checkStateTableLayout(props.table);
+      this.table = props.table;
+    }
     const notifications = new NotificationTopic(this, 'Notifications', {
       subscriptions: props.subscriptions ?? [],
       removalPolicy,
+      topic: props.topic,
+      lambdaDelivers: (props.chatChannels ?? []).length > 0,
     });
     this.topic = notifications.topic;
     this.eventDeliveryFailures = deadLetterQueue(this, 'EventDeliveryFailures', {
@@ -258,6 +343,9 @@ export class DriftRemediator extends Construct {
     };
     grantScoped(this.evaluator.role, EVALUATOR_ACTIONS, fleets, targets);
     grantScoped(this.remediationSteps.role, REMEDIATION_ACTIONS, fleets, targets);
+    // A table brought with its own customer-managed key: everything that reads or writes it needs the key.
+    this.table.encryptionKey?.grantEncryptDecrypt(this.evaluator.role);
+    this.table.encryptionKey?.grantEncryptDecrypt(this.remediationSteps.role);
 
     const machine = new RemediationStateMachine(this, 'Remediation', {
       stateMachineName: this.stateMachineName,
@@ -269,6 +357,7 @@ export class DriftRemediator extends Construct {
       removalPolicy,
     });
     this.stateMachine = machine.stateMachine;
+    this.table.encryptionKey?.grantEncryptDecrypt(this.stateMachine);
 
     if (props.createConfigRecorder === true) {
       this.configRecorder = new ConfigRecorder(this, 'ConfigRecorder');
@@ -296,12 +385,37 @@ export class DriftRemediator extends Construct {
         ? []
         : [{ name: 'NotificationDelivery', queue: notifications.deliveryFailures }]),
     ];
+    const chatChannels = props.chatChannels ?? [];
+    if (chatChannels.length > 0 && notifications.deliveryFailures !== undefined) {
+      const channels = new ChatChannels(this, 'Chat', {
+        channels: chatChannels,
+        source: this.topic,
+        key: notifications.key,
+        deliveryFailures: notifications.deliveryFailures,
+        stateMachineName: this.stateMachineName,
+        removalPolicy,
+      });
+      const relay = new PhoenixFunction(this, 'ChatRelay', {
+        ...common,
+        environment: { PHOENIX_CHAT_ROUTES: channels.routesJson() },
+        entry: 'functions/chat-relay/handler.ts',
+        serviceName: PhoenixService.chatRelay,
+        purpose: "Phoenix chat relay: rewrites notifications for AWS Chatbot, to each channel's topic",
+        memorySize: 256,
+        timeout: Duration.seconds(30),
+        asyncFailureQueue: notifications.deliveryFailures,
+      });
+      channels.connect(relay);
+      this.chat = { channels, relay };
+    }
+
     this.monitoring = new Monitoring(this, 'Monitoring', {
       topic: this.topic,
       stateMachine: this.stateMachine,
       functions: [
         { name: 'Evaluator', function: this.evaluator.function },
         { name: 'RemediationSteps', function: this.remediationSteps.function },
+        ...(this.chat === undefined ? [] : [{ name: 'ChatRelay', function: this.chat.relay.function }]),
       ],
       deadLetterQueues,
       desiredState,
@@ -325,6 +439,19 @@ export class DriftRemediator extends Construct {
       value: `npx phoenix pause --table ${this.table.tableName} --region ${this.table.env.region}`,
       description: 'Stops new remediations without a deploy (npx phoenix resume undoes it)',
     });
+    if (props.planRole !== undefined) {
+      this.planRole = new PlanRole(this, 'PlanRole', {
+        ...props.planRole,
+        fleets,
+        targets,
+        tableKey: this.table.encryptionKey,
+      });
+      new CfnOutput(this, 'PlanRoleArn', {
+        value: this.planRole.role.roleArn,
+        description:
+          'Read-only role for phoenix plan in pull requests (role-to-assume of the GitHub workflow)',
+      });
+    }
     new CfnOutput(this, 'DesiredStateRevision', {
       value: `${desiredState.revision} (${desiredState.provenance.path} @ ${desiredState.provenance.commit})`,
       description: 'The desired state compiled into this deployment',

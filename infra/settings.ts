@@ -5,7 +5,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
-import type { DriftRemediatorFromFileProps } from './drift-remediator';
+import type { DriftRemediatorFromFileProps, PlanRoleOptions } from './drift-remediator';
 
 /** Every context key the app reads (documented in docs/deploy.md). */
 export const CONTEXT_KEYS = {
@@ -22,6 +22,8 @@ export const CONTEXT_KEYS = {
   ebsKmsKeyArns: 'phoenix:ebsKmsKeyArns',
   commit: 'phoenix:commit',
   logLevel: 'phoenix:logLevel',
+  planRole: 'phoenix:planRole',
+  chatChannels: 'phoenix:chatChannels',
 } as const;
 
 export const DEFAULT_DESIRED_STATE_PATH = 'examples/phoenix.yaml';
@@ -68,6 +70,51 @@ const Subscription = z.strictObject({
   events: z.array(z.string().min(1)).optional(),
 });
 
+const PlanRoleSetting = z.strictObject({
+  githubRepository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'a repository is owner/name'),
+  subjects: z.array(z.string().min(1)).min(1).optional(),
+  oidcProviderArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/, 'an IAM OIDC provider ARN')
+    .optional(),
+  roleName: z.string().min(1).max(64).optional(),
+});
+
+/** The construct's plan-role options from the context value (absent keys stay absent). */
+function planRoleOptions(setting: z.infer<typeof PlanRoleSetting>): PlanRoleOptions {
+  return {
+    githubRepository: setting.githubRepository,
+    ...(setting.subjects === undefined ? {} : { subjects: setting.subjects }),
+    ...(setting.oidcProviderArn === undefined ? {} : { oidcProviderArn: setting.oidcProviderArn }),
+    ...(setting.roleName === undefined ? {} : { roleName: setting.roleName }),
+  };
+}
+
+const channelName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,60}$/, 'a channel name is 1 to 60 letters, digits, - or _');
+const channelCommon = {
+  name: channelName,
+  teams: z.array(z.string().min(1)).optional(),
+  events: z.array(z.string().min(1)).optional(),
+  loggingLevel: z.enum(['ERROR', 'INFO', 'NONE']).optional(),
+};
+const ChatChannelSetting = z.discriminatedUnion('platform', [
+  z.strictObject({
+    platform: z.literal('slack'),
+    workspaceId: z.string().min(1),
+    channelId: z.string().min(1),
+    ...channelCommon,
+  }),
+  z.strictObject({
+    platform: z.literal('microsoft-teams'),
+    tenantId: z.string().min(1),
+    teamId: z.string().min(1),
+    channelId: z.string().min(1),
+    ...channelCommon,
+  }),
+]);
+
 const RETENTION_DAYS = Object.values(RetentionDays).filter(
   (value): value is number => typeof value === 'number',
 );
@@ -107,6 +154,8 @@ const SettingsSchema = z.strictObject({
   ebsKmsKeyArns: list.default([]),
   commit: z.string().min(1).optional(),
   logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).optional(),
+  planRole: json(PlanRoleSetting).optional(),
+  chatChannels: json(z.array(ChatChannelSetting)).default([]),
 });
 
 export interface AppSettings {
@@ -114,6 +163,11 @@ export interface AppSettings {
   account?: string;
   region?: string;
   remediator: DriftRemediatorFromFileProps;
+}
+
+/** The object without its undefined fields (zod leaves absent optional keys absent; this keeps it so). */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** Reads and validates every `phoenix:*` context value through `lookup` (the app's `tryGetContext`). */
@@ -141,11 +195,13 @@ export function readSettings(lookup: (key: string) => unknown): AppSettings {
     removalPolicy: s.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     instanceRoleArns: s.instanceRoleArns,
     ebsKmsKeyArns: s.ebsKmsKeyArns,
+    ...(s.sweepFrequency === undefined ? {} : { sweepFrequency: s.sweepFrequency }),
+    ...(s.logRetentionDays === undefined ? {} : { logRetention: s.logRetentionDays as RetentionDays }),
+    ...(s.commit === undefined ? {} : { commit: s.commit }),
+    ...(s.logLevel === undefined ? {} : { logLevel: s.logLevel }),
+    ...(s.planRole === undefined ? {} : { planRole: planRoleOptions(s.planRole) }),
+    ...(s.chatChannels.length === 0 ? {} : { chatChannels: s.chatChannels.map(withoutUndefined) }),
   };
-  if (s.sweepFrequency !== undefined) remediator.sweepFrequency = s.sweepFrequency;
-  if (s.logRetentionDays !== undefined) remediator.logRetention = s.logRetentionDays as RetentionDays;
-  if (s.commit !== undefined) remediator.commit = s.commit;
-  if (s.logLevel !== undefined) remediator.logLevel = s.logLevel;
   const settings: AppSettings = { stackName: s.stackName, remediator };
   if (s.account !== undefined) settings.account = s.account;
   if (s.region !== undefined) settings.region = s.region;

@@ -37,4 +37,5 @@ export type PhoenixMetricName = (typeof PhoenixMetric)[keyof typeof PhoenixMetri
 export const PhoenixService = {
   evaluator: 'phoenix-evaluate-drift',
   remediation: 'phoenix-remediation',
+  chatRelay: 'phoenix-chat-relay',
 } as const;

@@ -3,13 +3,13 @@
  * unacknowledged finding, every acknowledgement is specific, explained and still needed,
  * and cfn-lint reports no error on the template.
  */
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cfnLint } from './helpers/cfn-lint';
 import { type Synthesized, scratchDir, synthesize } from './helpers/synth';
 
 interface Finding {
@@ -69,6 +69,23 @@ const variants: Array<[string, () => Promise<Synthesized>]> = [
           ],
           instanceRoleArns: ['arn:aws:iam::123456789012:role/instance'],
           ebsKmsKeyArns: ['arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
+          planRole: { githubRepository: 'acme/infrastructure' },
+          chatChannels: [
+            {
+              platform: 'slack',
+              name: 'web',
+              workspaceId: 'T0123ABCD',
+              channelId: 'C0123ABCD',
+              teams: ['web'],
+            },
+            {
+              platform: 'microsoft-teams',
+              name: 'operators',
+              tenantId: '11111111-2222-3333-4444-555555555555',
+              teamId: '66666666-7777-8888-9999-000000000000',
+              channelId: '19:abc@thread.tacv2',
+            },
+          ],
         },
       }),
   ],
@@ -120,23 +137,3 @@ describe.each(variants)('the stack %s', (_name, build) => {
     expect(errors).toEqual([]);
   });
 });
-
-interface CfnLintMatch {
-  Level: 'Error' | 'Warning' | 'Informational';
-  Message: string;
-  Rule: { Id: string };
-}
-
-/** cfn-lint's findings as JSON; `cfn-lint` on PATH, else the Python module. */
-function cfnLint(file: string): CfnLintMatch[] {
-  const attempts: Array<[string, string[]]> = [
-    ['cfn-lint', ['--format', 'json', file]],
-    ['python3', ['-m', 'cfnlint', '--format', 'json', file]],
-  ];
-  for (const [command, args] of attempts) {
-    const run = spawnSync(command, args, { encoding: 'utf8', timeout: 120_000 });
-    if (run.error !== undefined || run.stdout.trim() === '') continue;
-    return JSON.parse(run.stdout) as CfnLintMatch[];
-  }
-  throw new Error('cfn-lint is not installed: pip install cfn-lint');
-}

@@ -44,6 +44,11 @@ describe('readSettings', () => {
       [CONTEXT_KEYS.ebsKmsKeyArns]: '["arn:aws:kms:eu-central-1:123456789012:key/k"]',
       [CONTEXT_KEYS.commit]: 'abc123',
       [CONTEXT_KEYS.logLevel]: 'DEBUG',
+      [CONTEXT_KEYS.planRole]:
+        '{"githubRepository":"acme/infra","oidcProviderArn":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}',
+      [CONTEXT_KEYS.chatChannels]:
+        '[{"platform":"slack","name":"web","workspaceId":"T1","channelId":"C1","teams":["web"]},' +
+        '{"platform":"microsoft-teams","name":"ops","tenantId":"t","teamId":"g","channelId":"19:x@thread.tacv2","loggingLevel":"INFO"}]',
     });
     expect(settings).toEqual({
       stackName: 'PhoenixProd',
@@ -60,6 +65,21 @@ describe('readSettings', () => {
         ebsKmsKeyArns: ['arn:aws:kms:eu-central-1:123456789012:key/k'],
         commit: 'abc123',
         logLevel: 'DEBUG',
+        planRole: {
+          githubRepository: 'acme/infra',
+          oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com',
+        },
+        chatChannels: [
+          { platform: 'slack', name: 'web', workspaceId: 'T1', channelId: 'C1', teams: ['web'] },
+          {
+            platform: 'microsoft-teams',
+            name: 'ops',
+            tenantId: 't',
+            teamId: 'g',
+            channelId: '19:x@thread.tacv2',
+            loggingLevel: 'INFO',
+          },
+        ],
       },
     });
   });
@@ -88,6 +108,17 @@ describe('readSettings', () => {
     [CONTEXT_KEYS.removalPolicy, 'snapshot'],
     [CONTEXT_KEYS.subscriptions, '[{"protocol":"sms","endpoint":"+49"}]'],
     [CONTEXT_KEYS.subscriptions, '[{"protocol":"email","endpoint":"a@b.c","team":"web"}]'],
+    [CONTEXT_KEYS.planRole, '{"githubRepository":"infra"}'],
+    [CONTEXT_KEYS.planRole, '{"githubRepository":"acme/infra","subjects":[]}'],
+    [CONTEXT_KEYS.planRole, '{"githubRepository":"acme/infra","oidcProviderArn":"token.actions"}'],
+    [CONTEXT_KEYS.planRole, '{"githubRepository":"acme/infra","audience":"sts"}'],
+    [CONTEXT_KEYS.chatChannels, '[{"platform":"discord","name":"web","channelId":"1"}]'],
+    [CONTEXT_KEYS.chatChannels, '[{"platform":"slack","name":"web team","workspaceId":"T","channelId":"C"}]'],
+    [CONTEXT_KEYS.chatChannels, '[{"platform":"slack","name":"web","channelId":"C"}]'],
+    [
+      CONTEXT_KEYS.chatChannels,
+      '[{"platform":"microsoft-teams","name":"x","workspaceId":"T","channelId":"C"}]',
+    ],
   ])('names the key when %s is %s', (key, value) => {
     expect(() => from({ [key]: value })).toThrow(SettingsError);
     expect(() => from({ [key]: value })).toThrow(`context ${key}`);
