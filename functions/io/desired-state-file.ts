@@ -7,14 +7,14 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { compileDesiredState } from '../domain/desired-state/compile';
 import { DesiredStateInvalidError } from '../domain/desired-state/errors';
 import { parseDesiredState } from '../domain/desired-state/validate';
-import { InvalidInputError } from '../domain/errors';
 import type { CompiledDesiredState, Provenance } from '../domain/model';
+import { readInputFile } from './input-file';
 
 const run = promisify(execFile);
 
@@ -70,22 +70,15 @@ export async function gitProvenance(
  * @param filePath as the user gave it (relative to the working directory or absolute);
  *   issues name it this way so `file:line:col` is clickable.
  * @throws DesiredStateInvalidError with every problem when the file does not validate.
- * @throws InvalidInputError when the file cannot be read.
+ * @throws InvalidInputError when the file cannot be read (missing, a directory, not UTF-8…).
  */
 export async function loadDesiredStateFile(
   filePath: string,
   opts: LoadOptions = {},
 ): Promise<CompiledDesiredState> {
   const absolutePath = path.resolve(filePath);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(absolutePath);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : String(error);
-    throw new InvalidInputError(`cannot read desired-state file ${filePath}: ${why}`, { cause: error });
-  }
-  const parsed = parseDesiredState(bytes.toString('utf8'), filePath);
+  const { bytes, text } = await readInputFile(filePath, 'desired-state file');
+  const parsed = parseDesiredState(text, filePath);
   if (!parsed.ok) throw new DesiredStateInvalidError(parsed.issues);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const where = await gitProvenance(absolutePath, opts);

@@ -243,9 +243,9 @@ describe('phoenix plan: errors exit 1', () => {
   });
 
   it.each([
-    [[], /--desired-state FILE is required/],
+    [[], /^phoenix plan: --desired-state is required/],
     [['--desired-state', 'x.yaml', '--format', 'yaml'], /--format must be text or json/],
-    [['--desired-state', 'x.yaml', '--bogus'], /Unknown option '--bogus'/],
+    [['--desired-state', 'x.yaml', '--bogus'], /^phoenix plan: unknown option "--bogus"/],
     [['--desired-state', '/nonexistent/phoenix.yaml'], /cannot read desired-state file .*no such file/],
   ])('%j → %s', async (argv, message) => {
     const io = memoryIo();

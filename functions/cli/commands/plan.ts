@@ -29,8 +29,8 @@ import { describeReasons } from '../../evaluate-drift/evaluations';
 import { Judge, type Judgement } from '../../evaluate-drift/judge';
 import {
   AWS_OPTIONS,
+  awsClientOptions,
   awsOptionsUsage,
-  clientOptionsFrom,
   describeError,
   loadDesiredStateFor,
   outputFormatFrom,
@@ -435,15 +435,18 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandLine('plan', argv, OPTIONS, HELP, io);
   if (typeof parsed === 'number') return parsed;
   const { values } = parsed;
-  const file = requiredDesiredStateFile('plan', values, HELP, io);
+  const file = requiredDesiredStateFile('plan', values, io);
   if (file === undefined) return EXIT_ERROR;
-  const format = outputFormatFrom('plan', values, io);
-  if (format === undefined) return EXIT_ERROR;
+  const format = outputFormatFrom(values);
+  const clientOptions = awsClientOptions('plan', values, io);
+  if (clientOptions === undefined) return EXIT_ERROR;
+  const named = stateTableFrom('plan', values, io);
+  if (named === undefined) return EXIT_ERROR;
+  const table = named.table;
   const desired = await loadDesiredStateFor('plan', file, io);
   if (desired === undefined) return EXIT_ERROR;
 
-  const clients = makeClients(clientOptionsFrom(values));
-  const table = stateTableFrom(values, io.env);
+  const clients = makeClients(clientOptions);
   try {
     const deps: PlanDeps = { ec2: clients.ec2, autoScaling: clients.autoScaling, now: new Date() };
     if (table !== undefined) deps.state = new StateStore(clients.dynamodb, table);
@@ -454,8 +457,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`phoenix plan: could not read the account: ${describeError(error)}`);
     return EXIT_ERROR;
   } finally {
-    clients.ec2.destroy();
-    clients.autoScaling.destroy();
-    if (table !== undefined) clients.dynamodb.destroy();
+    clients.destroy();
   }
 }

@@ -3,7 +3,9 @@
  * at once, each with the file, line and column of the offending key or value and what was
  * expected there.
  *
- * Three passes, each over the whole file so one problem never hides another:
+ * First, a text nested deeper than any desired state is refused at its first too-deep
+ * collection (see `nesting.ts`). Then three passes, each over the whole file so one problem
+ * never hides another:
  * 1. YAML syntax (if the text is not YAML, nothing else is trustworthy, so stop there);
  * 2. the zod schema, on the data as YAML reads it (last key wins) and again on every value
  *    a duplicate key shadowed or an invalid key made zod skip;
@@ -22,6 +24,7 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { type IssueText, issueText, knownKeys, PARSE_MESSAGES, schemaAt, show } from './issue-messages';
+import { firstTooDeep, MAX_NESTING } from './nesting';
 import { type DesiredStateFile, DesiredStateFileSchema, WINDOW_RANGE_PATTERN } from './schema';
 import {
   keyText,
@@ -73,6 +76,14 @@ interface Unit {
  * path as the user typed it, so `file:line:col` is clickable).
  */
 export function parseDesiredState(text: string, file: string): ParseResult {
+  // First, without recursing: every later pass recurses once per level of nesting.
+  const depthLines = new LineCounter();
+  const tooDeep = firstTooDeep(text, MAX_NESTING, depthLines.addNewLine);
+  if (tooDeep !== undefined) {
+    const message = `nested too deeply: more than ${MAX_NESTING} levels of mappings and lists (a desired state needs 5 at most)`;
+    return { ok: false, issues: toIssues([{ offset: tooDeep, message }], file, depthLines) };
+  }
+
   const lineCounter = new LineCounter();
   // Duplicate keys are found below, with the line of the first occurrence in the message.
   const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false });

@@ -613,6 +613,38 @@ describe('parseDesiredState', () => {
     ]);
   });
 
+  it.each([
+    { style: 'flow', far: 100_000, nest: (n: number) => `${'['.repeat(n)}${']'.repeat(n)}` },
+    {
+      style: 'block',
+      far: 5_000,
+      nest: (n: number) => `\n${Array.from({ length: n }, (_, i) => `${'  '.repeat(i + 3)}k:`).join('\n')}`,
+    },
+  ])(
+    'refuses $style nesting past 32 levels at the first level too deep, without overflowing the stack',
+    ({ nest, far: farLevels }) => {
+      // The root, fleets and web are three levels: the match value nests the rest.
+      const at = (levels: number) =>
+        yaml(
+          'version: 1',
+          'fleets:',
+          '  web:',
+          `    launchTemplate: { name: web-lt }`,
+          `    match: ${nest(levels)}`,
+        );
+
+      const within = issuesOf(at(29)).map(formatIssue);
+      const past = issuesOf(at(30)).map(formatIssue);
+      const far = issuesOf(at(farLevels)).map(formatIssue);
+
+      expect(within.join('\n')).not.toMatch(/nested too deeply|call stack/);
+      expect(past).toEqual([
+        expect.stringMatching(/^phoenix\.yaml:\d+:\d+ nested too deeply: more than 32 levels/),
+      ]);
+      expect(far).toEqual(past);
+    },
+  );
+
   it('points into block-style YAML as precisely as into flow style', () => {
     const text = yaml(
       'version: 1',
