@@ -396,6 +396,10 @@ describe('bad files: one line naming the file (and the position), exit 1', () =>
     await writeFile(file('not-yaml.yaml'), 'version: 1\nfleets: [web\n');
     await writeFile(file('empty.yaml'), '');
     await writeFile(
+      file('proto-fleet.yaml'),
+      'version: 1\nfleets:\n  web:\n    match: { autoScalingGroup: web-prod }\n    launchTemplate: { name: web-lt }\n  __proto__:\n    match: { autoScalingGroup: api-prod }\n    launchTemplate: { name: api-lt }\n',
+    );
+    await writeFile(
       file('flow-deep.yaml'),
       `version: 1\nfleets:\n  web: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`,
     );
@@ -439,6 +443,11 @@ describe('bad files: one line naming the file (and the position), exit 1', () =>
       /not-yaml\.yaml:\d+:\d+ YAML syntax error: /,
     ],
     ['an empty file', () => ['validate', file('empty.yaml')], /empty\.yaml:1:1 the file is empty/],
+    [
+      'a fleet named __proto__ (never silently dropped)',
+      () => ['validate', file('proto-fleet.yaml')],
+      /proto-fleet\.yaml:6:3 fleets: invalid key "__proto__": expected a fleet name/,
+    ],
     [
       'flow collections nested 50,000 deep',
       () => ['validate', file('flow-deep.yaml')],

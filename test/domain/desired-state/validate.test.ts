@@ -207,6 +207,43 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a fleet named __proto__ (it used to vanish, leaving "valid (1 fleet)")',
+    text: yaml(
+      'version: 1',
+      'fleets:',
+      ...WEB,
+      '  __proto__:',
+      '    match: { autoScalingGroup: other }',
+      '    launchTemplate: { name: web-lt }',
+    ),
+    expected: {
+      line: 6,
+      at: '__proto__',
+      message:
+        'fleets: invalid key "__proto__": expected a fleet name of lowercase letters, digits and dashes (at most 63)',
+    },
+  },
+  {
+    name: 'a declared __proto__ tag whose value is no string',
+    text: yaml('version: 1', 'fleets:', ...WEB, '    tags: { __proto__: 5 }'),
+    expected: {
+      line: 6,
+      at: '5',
+      message:
+        'fleets.web.tags.__proto__: expected a string, got the number 5; quote it to make it a string: "5"',
+    },
+  },
+  {
+    name: 'a __proto__ key where the schema knows its keys',
+    text: yaml('version: 1', 'defaults: { __proto__: { mode: enforce } }', 'fleets:', ...WEB),
+    expected: {
+      line: 2,
+      at: '__proto__',
+      message:
+        'defaults: unknown key "__proto__"; expected one of: mode, budget, window, checks, notifications',
+    },
+  },
+  {
     name: 'an empty tag selector (it would match every instance)',
     text: yaml(
       'version: 1',
@@ -666,6 +703,31 @@ describe('parseDesiredState', () => {
         message: 'fleets.web.budget.maxConcurrent: expected a whole number of at least 1, got 0',
       },
     ]);
+  });
+
+  it('keeps a __proto__ tag, selector and exclusion as data: EC2 allows the key', () => {
+    const result = parseDesiredState(
+      yaml(
+        'version: 1',
+        'fleets:',
+        '  web:',
+        '    match: { tags: { __proto__: web } }',
+        '    launchTemplate: { name: web-lt }',
+        '    tags: { __proto__: x, constructor: y }',
+        '    exclude: { tags: { __proto__: skip } }',
+      ),
+      FILE,
+    );
+
+    if (!result.ok) throw new Error(result.issues.map(formatIssue).join('\n'));
+    const web = result.value.fleets.web;
+    expect(Object.entries(web?.tags ?? {})).toEqual([
+      ['constructor', 'y'],
+      ['__proto__', 'x'],
+    ]);
+    expect(Object.entries(web?.match.tags ?? {})).toEqual([['__proto__', 'web']]);
+    expect(Object.entries(web?.exclude?.tags ?? {})).toEqual([['__proto__', 'skip']]);
+    expect(Object.getPrototypeOf(web?.tags)).toBe(Object.prototype);
   });
 
   it('reads a minimal file, filling in what has a default', () => {
