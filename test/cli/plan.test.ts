@@ -95,6 +95,7 @@ describe('phoenix plan (emulated account)', () => {
           notApplicable: 0,
           outside: 0,
           replacements: 3,
+          notReplaceable: 0,
         },
       });
       const batch = parsed.fleets.find((f) => f.name === 'batch');
@@ -102,7 +103,9 @@ describe('phoenix plan (emulated account)', () => {
       expect(batch?.enforcement).toEqual({
         drifted: 2,
         replacements: 2,
+        notReplaceable: 0,
         waves: 1,
+        headroom: null,
         maxConcurrent: 2,
         minHealthyPercent: 50,
         window: { declared: false, timezone: null, openNow: true, nextOpening: null },
