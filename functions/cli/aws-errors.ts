@@ -10,6 +10,8 @@
  * `Name: message` on one line.
  */
 
+import { PhoenixError } from '../domain/errors';
+
 const MAX_LENGTH = 400;
 
 /** Whitespace (line breaks included) folded to single spaces, cut when very long. */
@@ -121,12 +123,18 @@ function times(n: number | undefined): string {
 /** One line saying what went wrong, by cause; see the module notes. */
 export function describeAwsError(error: unknown): string {
   if (!(error instanceof Error)) return oneLine(String(error));
+  // Phoenix's own errors are worded for a person already.
+  if (error instanceof PhoenixError) return oneLine(error.message);
   const name = error.name;
   const message = oneLine(error.message);
   const metadata = metadataOf(error);
 
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
-    return 'no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or run where a role provides them)';
+    // The SDK's chain read the process environment, so that is where the profile came from.
+    const profile = process.env.AWS_PROFILE;
+    return profile === undefined || profile === ''
+      ? 'no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or run where a role provides them)'
+      : `no AWS credentials found for AWS_PROFILE ${JSON.stringify(profile)}: check that the profile exists and has credentials (aws configure list --profile ${profile})`;
   }
   if (/^Region is missing$/i.test(message)) {
     return 'no AWS region: pass --region REGION or set AWS_REGION (or a region in your AWS profile)';
@@ -145,7 +153,6 @@ export function describeAwsError(error: unknown): string {
     const what = socket === undefined ? message : oneLine(socket.message);
     return `cannot reach AWS (${what}): check --endpoint (or AWS_ENDPOINT_URL), --region and the network`;
   }
-  if (name === 'NonAwsResponseError') return message;
   const raw = rawAnswerOf(error);
   // The SDK could not read the answer (JSON or XML it expected): the endpoint is not AWS.
   if (raw !== undefined && (name === 'SyntaxError' || /Deserialization error/i.test(message))) {

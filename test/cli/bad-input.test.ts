@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -392,6 +392,8 @@ describe('bad files: one line naming the file (and the position), exit 1', () =>
   beforeAll(async () => {
     await mkdir(file('a-directory.yaml'));
     execFileSync('mkfifo', [file('a-fifo.yaml')]);
+    await symlink(file('loop-b.yaml'), file('loop-a.yaml'));
+    await symlink(file('loop-a.yaml'), file('loop-b.yaml'));
     await writeFile(file('latin1.yaml'), Buffer.from('version: 1\nfleets:\n  caf\xe9:\n', 'latin1'));
     await writeFile(file('not-yaml.yaml'), 'version: 1\nfleets: [web\n');
     await writeFile(file('empty.yaml'), '');
@@ -431,6 +433,16 @@ describe('bad files: one line naming the file (and the position), exit 1', () =>
       'a FIFO (never waited on)',
       () => ['validate', file('a-fifo.yaml')],
       /a-fifo\.yaml: it is not a regular file$/m,
+    ],
+    [
+      'a path through a file',
+      () => ['validate', path.join(file('empty.yaml'), 'phoenix.yaml')],
+      /empty\.yaml\/phoenix\.yaml: no such file \(a part of its path is not a directory\)$/m,
+    ],
+    [
+      'a symbolic link loop',
+      () => ['validate', file('loop-a.yaml')],
+      /loop-a\.yaml: too many symbolic links$/m,
     ],
     [
       'a file that is not UTF-8',
@@ -601,6 +613,22 @@ describe('AWS failing: one line naming the cause, exit 1', () => {
     expectOneLine(
       result,
       /^phoenix plan: could not read the account: no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/,
+    );
+    expect(endpoint.requests()).toBe(0);
+  });
+
+  it('a profile that does not exist', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', undefined);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', undefined);
+    vi.stubEnv('AWS_PROFILE', 'nope');
+    vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', path.join(dir, 'no-credentials'));
+    vi.stubEnv('AWS_CONFIG_FILE', path.join(dir, 'no-config'));
+
+    const result = await phoenix(['plan', '--desired-state', DESIRED, '--endpoint', endpoint.url]);
+
+    expectOneLine(
+      result,
+      /^phoenix plan: could not read the account: no AWS credentials found for AWS_PROFILE "nope"/,
     );
     expect(endpoint.requests()).toBe(0);
   });

@@ -272,6 +272,21 @@ describe('phoenix plan: errors exit 1', () => {
     expect(io.err()).toMatch(/phoenix plan: could not read the account/);
   });
 
+  it('names the state table when --table names one that does not exist', async () => {
+    await resetEmulator();
+    vi.stubEnv('AWS_ACCESS_KEY_ID', TEST_CREDENTIALS.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', TEST_CREDENTIALS.secretAccessKey);
+    const { file } = await writeDesiredState(desiredStateYaml());
+
+    const { code, err } = await plan(file, '--table', 'phoenix-prod-StateTable-missing');
+
+    vi.unstubAllEnvs();
+    expect(code).toBe(EXIT_ERROR);
+    expect(err).toMatch(
+      /^phoenix plan: could not read the account: state table phoenix-prod-StateTable-missing: ResourceNotFoundException: .+\n$/,
+    );
+  });
+
   it('prints its usage with --help', async () => {
     const io = memoryIo();
     expect(await run(['--help'], io)).toBe(EXIT_NO_DRIFT);

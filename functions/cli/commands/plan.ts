@@ -605,6 +605,22 @@ export function renderText(plan: Plan): string {
   return lines.join('\n');
 }
 
+/** The table's reads, with the table named in what they throw (a wrong `--table` is the usual cause). */
+function stateReaderOf(store: StateStore, table: string): PlanStateReader {
+  const named = async <T>(read: () => Promise<T>): Promise<T> => {
+    try {
+      return await read();
+    } catch (error) {
+      throw new PhoenixError(`state table ${table}: ${describeError(error)}`, { cause: error });
+    }
+  };
+  return {
+    isPaused: () => named(() => store.isPaused()),
+    getQuarantine: (fleet, templateId, version) =>
+      named(() => store.getQuarantine(fleet, templateId, version)),
+  };
+}
+
 const OPTIONS = {
   'desired-state': { type: 'string' },
   format: { type: 'string' },
@@ -632,7 +648,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const clients = makeClients(clientOptions);
   try {
     const deps: PlanDeps = { ec2: clients.ec2, autoScaling: clients.autoScaling, now: new Date() };
-    if (table !== undefined) deps.state = new StateStore(clients.dynamodb, table);
+    if (table !== undefined) deps.state = stateReaderOf(new StateStore(clients.dynamodb, table), table);
     const plan = await buildPlan(desired, file, deps);
     io.stdout(format === 'json' ? JSON.stringify(plan, null, 2) : renderText(plan));
     return exitCodeOf(plan);
