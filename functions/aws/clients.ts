@@ -172,7 +172,8 @@ function withResponseCheck<C extends { middlewareStack: object }>(client: C): C 
 /**
  * Builds the client set (the CLI and tests). Construction is deferred to first use; a
  * bundled Lambda should prefer {@link clientConfig} and the few clients it needs, since
- * this imports all eight.
+ * this imports all eight. Each client refuses a successful answer that is not AWS's
+ * ({@link NonAwsResponseError}): the endpoint a person gives may be anything.
  */
 export function makeClients(options: ClientOptions = {}): PhoenixClients {
   const common = clientConfig(options);
