@@ -14,6 +14,13 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type {
+  AbsoluteLocation,
+  DeserializeHandlerOptions,
+  DeserializeMiddleware,
+  MiddlewareStack,
+} from '@smithy/types';
+import { PhoenixError } from '../domain/errors';
 
 /** Static credentials, as the SDK accepts them (tests pass dummy ones for the emulator). */
 export interface StaticCredentials {
@@ -36,6 +43,21 @@ export interface ClientOptions {
   maxAttempts?: number;
 }
 
+/**
+ * The endpoint answered a call successfully, but not as AWS answers: an HTML page, or text
+ * that is neither XML nor JSON (a proxy, a captive portal, a web server on the wrong port).
+ * Without this check EC2's XML reader turns such a page into an empty answer ("no
+ * instances"), which is worse than any error.
+ */
+export class NonAwsResponseError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'NonAwsResponseError';
+  }
+}
+
+type ClientName = Exclude<keyof PhoenixClients, 'destroy'>;
+
 /** Every client Phoenix uses. Each is constructed on first access, then reused. */
 export interface PhoenixClients {
   readonly ec2: EC2Client;
@@ -46,6 +68,8 @@ export interface PhoenixClients {
   readonly sqs: SQSClient;
   readonly sfn: SFNClient;
   readonly config: ConfigServiceClient;
+  /** Destroys the clients built so far (their sockets); one never used is not built to be destroyed. */
+  destroy(): void;
 }
 
 const DEFAULT_MAX_ATTEMPTS = 5;
@@ -77,16 +101,85 @@ export function clientConfig(options: ClientOptions = {}): CommonClientConfig {
   return common;
 }
 
+interface RawHttpResponse {
+  statusCode: number;
+  headers: Record<string, string | undefined>;
+  body?: unknown;
+}
+
+function isRawHttpResponse(value: unknown): value is RawHttpResponse {
+  return typeof value === 'object' && value !== null && 'statusCode' in value && 'headers' in value;
+}
+
+async function bytesOf(body: unknown): Promise<Uint8Array | undefined> {
+  if (body instanceof Uint8Array) return body;
+  if (typeof body !== 'object' || body === null || !(Symbol.asyncIterator in body)) return undefined;
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body as AsyncIterable<Uint8Array | string>) {
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Whether a successful answer's body reads like AWS: empty, XML (not an HTML page) or JSON. */
+function looksLikeAws(body: Uint8Array): boolean {
+  const start = Buffer.from(body.subarray(0, 512)).toString('utf8').trimStart().toLowerCase();
+  if (start === '') return true;
+  if (start.startsWith('<!doctype html') || start.startsWith('<html')) return false;
+  return start.startsWith('<') || start.startsWith('{') || start.startsWith('[');
+}
+
+/**
+ * Sits between the HTTP answer and the SDK's deserializer: a 2xx answer that is not AWS's
+ * becomes a {@link NonAwsResponseError} naming the host, status and content type. Errors
+ * (non-2xx) are left to the SDK, whose own error carries the raw answer.
+ */
+function rejectNonAwsResponses<I extends object, O extends object>(): DeserializeMiddleware<I, O> {
+  return (next) => async (args) => {
+    const result = await next(args);
+    const response = result.response;
+    if (!isRawHttpResponse(response) || response.statusCode < 200 || response.statusCode > 299) return result;
+    const body = await bytesOf(response.body);
+    if (body === undefined) return result;
+    // The deserializer reads a byte array as readily as a stream.
+    response.body = body;
+    if (looksLikeAws(body)) return result;
+    const request = args.request as { hostname?: string; port?: number } | undefined;
+    const host = `${request?.hostname ?? 'the endpoint'}${request?.port === undefined ? '' : `:${request.port}`}`;
+    const type = response.headers['content-type'] ?? 'no content type';
+    const excerpt = Buffer.from(body.subarray(0, 40)).toString('utf8').replace(/\s+/g, ' ').trim();
+    throw new NonAwsResponseError(
+      `${host} answered HTTP ${response.statusCode} (${type}) with ${JSON.stringify(excerpt)}…, not as AWS answers: is the endpoint right?`,
+    );
+  };
+}
+
+/** Innermost in its step: it sees the raw answer before the deserializer does. */
+const RESPONSE_CHECK: DeserializeHandlerOptions & AbsoluteLocation = {
+  step: 'deserialize',
+  priority: 'low',
+  name: 'phoenixRejectNonAwsResponses',
+};
+
+/** The client, refusing answers that are not AWS's (see {@link NonAwsResponseError}). */
+function withResponseCheck<C extends { middlewareStack: object }>(client: C): C {
+  // The check reads only the raw HTTP answer, whatever the client's input and output types.
+  const stack = client.middlewareStack as MiddlewareStack<object, object>;
+  stack.add(rejectNonAwsResponses<object, object>(), RESPONSE_CHECK);
+  return client;
+}
+
 /**
  * Builds the client set (the CLI and tests). Construction is deferred to first use; a
  * bundled Lambda should prefer {@link clientConfig} and the few clients it needs, since
- * this imports all eight.
+ * this imports all eight. Each client refuses a successful answer that is not AWS's
+ * ({@link NonAwsResponseError}): the endpoint a person gives may be anything.
  */
 export function makeClients(options: ClientOptions = {}): PhoenixClients {
   const common = clientConfig(options);
 
-  const cache = new Map<keyof PhoenixClients, PhoenixClients[keyof PhoenixClients]>();
-  function lazy<K extends keyof PhoenixClients>(key: K, build: () => PhoenixClients[K]): PhoenixClients[K] {
+  const cache = new Map<ClientName, PhoenixClients[ClientName]>();
+  function lazy<K extends ClientName>(key: K, build: () => PhoenixClients[K]): PhoenixClients[K] {
     const existing = cache.get(key) as PhoenixClients[K] | undefined;
     if (existing !== undefined) return existing;
     const client = build();
@@ -96,28 +189,31 @@ export function makeClients(options: ClientOptions = {}): PhoenixClients {
 
   return {
     get ec2() {
-      return lazy('ec2', () => new EC2Client({ ...common }));
+      return lazy('ec2', () => withResponseCheck(new EC2Client({ ...common })));
     },
     get autoScaling() {
-      return lazy('autoScaling', () => new AutoScalingClient({ ...common }));
+      return lazy('autoScaling', () => withResponseCheck(new AutoScalingClient({ ...common })));
     },
     get elbv2() {
-      return lazy('elbv2', () => new ElasticLoadBalancingV2Client({ ...common }));
+      return lazy('elbv2', () => withResponseCheck(new ElasticLoadBalancingV2Client({ ...common })));
     },
     get dynamodb() {
-      return lazy('dynamodb', () => new DynamoDBClient({ ...common }));
+      return lazy('dynamodb', () => withResponseCheck(new DynamoDBClient({ ...common })));
     },
     get sns() {
-      return lazy('sns', () => new SNSClient({ ...common }));
+      return lazy('sns', () => withResponseCheck(new SNSClient({ ...common })));
     },
     get sqs() {
-      return lazy('sqs', () => new SQSClient({ ...common }));
+      return lazy('sqs', () => withResponseCheck(new SQSClient({ ...common })));
     },
     get sfn() {
-      return lazy('sfn', () => new SFNClient({ ...common }));
+      return lazy('sfn', () => withResponseCheck(new SFNClient({ ...common })));
     },
     get config() {
-      return lazy('config', () => new ConfigServiceClient({ ...common }));
+      return lazy('config', () => withResponseCheck(new ConfigServiceClient({ ...common })));
+    },
+    destroy() {
+      for (const client of cache.values()) client.destroy();
     },
   };
 }

@@ -12,7 +12,7 @@ import type { Instance, LaunchTemplateVersion } from '@aws-sdk/client-ec2';
 import * as z from 'zod/mini';
 import { InvalidInputError } from '../domain/errors';
 import type { InstanceFacts, LaunchTemplateFacts, Tags } from '../domain/model';
-import { validate } from '../runtime/validation';
+import { StringMap, validate } from '../runtime/validation';
 
 /** Tags EC2 and Auto Scaling set on the instances they launch. */
 export const LAUNCH_TEMPLATE_ID_TAG = 'aws:ec2launchtemplate:id';
@@ -41,7 +41,7 @@ const configItemSchema = z.object({
   }),
   resourceId: nonEmptyString,
   configurationItemStatus: nonEmptyString,
-  tags: z.nullish(z.record(z.string(), z.string())),
+  tags: z.nullish(StringMap),
   configuration: z.nullish(z.union([z.string(), z.record(z.string(), z.unknown())])),
 });
 
@@ -175,12 +175,15 @@ export function factsFromConfigItem(item: unknown): InstanceFacts {
   );
 }
 
-function tagsFromSdk(list: readonly { Key?: string; Value?: string }[] | undefined): Tags {
-  const tags: Tags = {};
-  for (const { Key, Value } of list ?? []) {
-    if (Key !== undefined && Key !== '') tags[Key] = Value ?? '';
-  }
-  return tags;
+/**
+ * Tags from the SDK's `{ Key, Value }` list. Built with `Object.fromEntries`, which defines
+ * each key as an own property: assigning `tags['__proto__'] = …` would set the prototype
+ * instead (and drop a tag EC2 allows), so a declared `__proto__` tag would look missing.
+ */
+export function tagsFromSdk(list: readonly { Key?: string; Value?: string }[] | undefined): Tags {
+  return Object.fromEntries(
+    (list ?? []).flatMap(({ Key, Value }) => (Key !== undefined && Key !== '' ? [[Key, Value ?? '']] : [])),
+  );
 }
 
 /**

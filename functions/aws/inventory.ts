@@ -27,7 +27,12 @@ import type {
   LaunchTemplateSpec,
   Tags,
 } from '../domain/model';
-import { AUTO_SCALING_GROUP_TAG, factsFromEc2Instance, templateFactsFromVersion } from './instance-facts';
+import {
+  AUTO_SCALING_GROUP_TAG,
+  factsFromEc2Instance,
+  tagsFromSdk,
+  templateFactsFromVersion,
+} from './instance-facts';
 
 type Ec2 = Pick<EC2Client, 'send'>;
 type AutoScaling = Pick<AutoScalingClient, 'send'>;
@@ -213,13 +218,7 @@ export async function sourceOfGroup(
 }
 
 function propagatedTagsFrom(group: AutoScalingGroup): Tags {
-  const tags: Tags = {};
-  for (const tag of group.Tags ?? []) {
-    if (tag.PropagateAtLaunch === true && tag.Key !== undefined && tag.Key !== '') {
-      tags[tag.Key] = tag.Value ?? '';
-    }
-  }
-  return tags;
+  return tagsFromSdk((group.Tags ?? []).filter((tag) => tag.PropagateAtLaunch === true));
 }
 
 /**

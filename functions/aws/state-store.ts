@@ -129,9 +129,7 @@ export interface GroupLock {
 export const ATTEMPT_TTL_SECONDS = 120 * 24 * 3600;
 
 /** The healthy floor of a fleet: the fewest healthy instances `minHealthyPercent` allows. */
-export function healthyFloor(desired: number, minHealthyPercent: number): number {
-  return Math.ceil((desired * minHealthyPercent) / 100);
-}
+export { healthyFloor } from '../domain/headroom';
 
 /**
  * Typed access to Phoenix's DynamoDB table: what the evaluator, the CLI and the steps all

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PhoenixError } from '../domain/errors';
+import { describeAwsError, oneLine } from './aws-errors';
 import { type CliIo, processIo } from './io';
 
 /** What a command module exports. */
@@ -109,10 +110,10 @@ export async function main(
 }
 
 function describeError(error: unknown, io: CliIo): string {
-  if (error instanceof PhoenixError) return error.message;
+  if (error instanceof PhoenixError) return oneLine(error.message);
   // Unexpected: the stack is what a bug report needs, but only on request.
-  if (error instanceof Error) return io.env.PHOENIX_DEBUG ? (error.stack ?? error.message) : error.message;
-  return String(error);
+  if (error instanceof Error && io.env.PHOENIX_DEBUG) return error.stack ?? error.message;
+  return describeAwsError(error);
 }
 
 // `npm run phoenix -- <command>` runs this file directly; bin/phoenix.mjs imports `main`.

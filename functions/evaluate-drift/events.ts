@@ -9,7 +9,7 @@
  * dead-letter destination (EventBridge) — see `core.ts`.
  */
 import * as z from 'zod/mini';
-import { validate } from '../runtime/validation';
+import { StringMap, validate } from '../runtime/validation';
 
 /** `i-` plus 8 or 17 hex digits: anything else in an instance position is not an EC2 instance. */
 export const INSTANCE_ID_PATTERN = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
@@ -66,7 +66,7 @@ export const ConfigurationItemSchema = z.looseObject({
   ARN: OptionalString,
   awsRegion: OptionalString,
   availabilityZone: z.nullish(z.string()),
-  tags: z.nullish(z.record(z.string(), z.string())),
+  tags: z.nullish(StringMap),
   configuration: z.optional(z.unknown()),
 });
 export type ConfigurationItem = z.infer<typeof ConfigurationItemSchema>;

@@ -5,6 +5,7 @@
  * plan a reviewer reads before merging all come from one judgement.
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import { NonAwsResponseError } from '../aws/clients';
 import { resolveLaunchTemplate } from '../aws/inventory';
 import { evaluateDrift } from '../domain/drift/engine';
 import { findFleet } from '../domain/drift/match';
@@ -36,6 +37,8 @@ export type Judgement =
  * invocation so it is retried.
  */
 function isPermanentLookupFailure(error: unknown): boolean {
+  // An endpoint that is not AWS says nothing about the template.
+  if (error instanceof NonAwsResponseError) return false;
   if (error instanceof PhoenixError) return true;
   if (!(error instanceof Error)) return false;
   return /NotFound|InvalidLaunchTemplate|InvalidParameter|ValidationError/i.test(error.name);

@@ -9,13 +9,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { compileDesiredState } from '../domain/desired-state/compile';
 import { DesiredStateInvalidError } from '../domain/desired-state/errors';
 import { parseDesiredState } from '../domain/desired-state/validate';
-import { InvalidInputError } from '../domain/errors';
 import type { CompiledDesiredState, Provenance } from '../domain/model';
+import { readInputFileSync } from './input-file';
 
 export interface LoadOptions {
   /** The commit to record instead of asking Git (CI knows it; a tarball has no `.git`). */
@@ -69,7 +69,7 @@ export function gitProvenance(
  * @param filePath as the user gave it (relative to the working directory or absolute);
  *   issues name it this way so `file:line:col` is clickable.
  * @throws DesiredStateInvalidError with every problem when the file does not validate.
- * @throws InvalidInputError when the file cannot be read.
+ * @throws InvalidInputError when the file cannot be read (missing, a directory, not UTF-8…).
  */
 export async function loadDesiredStateFile(
   filePath: string,
@@ -81,15 +81,8 @@ export async function loadDesiredStateFile(
 /** {@link loadDesiredStateFile}, synchronously (a CDK construct's constructor cannot await). */
 export function loadDesiredStateFileSync(filePath: string, opts: LoadOptions = {}): CompiledDesiredState {
   const absolutePath = path.resolve(filePath);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(absolutePath);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : String(error);
-    throw new InvalidInputError(`cannot read desired-state file ${filePath}: ${why}`, { cause: error });
-  }
-  const parsed = parseDesiredState(bytes.toString('utf8'), filePath);
+  const { bytes, text } = readInputFileSync(filePath, 'desired-state file');
+  const parsed = parseDesiredState(text, filePath);
   if (!parsed.ok) throw new DesiredStateInvalidError(parsed.issues);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const where = gitProvenance(absolutePath, opts);

@@ -48,6 +48,7 @@ import { evaluateDrift } from '../domain/drift/engine';
 import { autoScalingGroupOf, findFleet } from '../domain/drift/match';
 import { checkSource, standaloneLaunchTags } from '../domain/drift/source-check';
 import { PhoenixError } from '../domain/errors';
+import { headroomOf } from '../domain/headroom';
 import type { CompiledDesiredState, CompiledFleet, InstanceFacts, Tags } from '../domain/model';
 import {
   buildNotification,
@@ -107,6 +108,7 @@ export interface StepDeps {
     | 'recordGroupChange'
     | 'releaseGroupLock'
     | 'nextAttempt'
+    | 'listLeases'
   >;
   notifier: NotificationPublisher;
   desiredState: CompiledDesiredState;
@@ -442,10 +444,17 @@ export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext):
     }
     const { desired, min, max } = group;
     const surge = desired < max;
-    if (!surge && desired - 1 < min) {
-      return manual(
-        `Auto Scaling group ${groupName} is pinned at min ${min} = max ${max} = desired ${desired}: no room to launch first and no safe way back; raise MaxSize by one`,
-      );
+    const headroom = headroomOf(
+      { name: groupName, desired, min, max },
+      requireFleet(deps, data.fleet).budget.minHealthyPercent,
+    );
+    if (
+      headroom.kind === 'none' &&
+      (headroom.code === 'pinned' || !(await othersInFlight(deps, data.fleet, groupName, ctx)))
+    ) {
+      // No budget will ever be granted while the group stays as it is: say what to change,
+      // once, instead of backing off for hours and ending "blocked" to start over.
+      return manual(headroom.why);
     }
     // A surge ends by handing the old instance back to its group, which drains it from the
     // group's own target groups (deregistration delay) before terminating it: Phoenix drains
@@ -512,6 +521,21 @@ export async function plan(deps: StepDeps, data: MachineData, ctx: StepContext):
   };
 }
 
+/**
+ * Whether another execution is replacing in the fleet or its group now: its surge may be
+ * what holds the group at MaxSize, and its end gives the headroom back.
+ */
+async function othersInFlight(
+  deps: StepDeps,
+  fleet: string,
+  group: string,
+  ctx: StepContext,
+): Promise<boolean> {
+  const lock = await deps.store.getGroupLock(group);
+  if (lock !== undefined && lock.holder !== ctx.executionId) return true;
+  return (await deps.store.listLeases(fleet)).some((lease) => lease.holder !== ctx.executionId);
+}
+
 function executionNameOf(executionId: string): string {
   return executionId.split(':').at(-1) ?? executionId;
 }
@@ -560,7 +584,12 @@ export async function acquireLease(
   if (!decision.granted) {
     if (decision.gateClosed !== undefined) throw new GateClosedError(decision.reason);
     if (decision.groupHeldBy !== undefined) throw new GroupBusyError(decision.reason);
-    throw new LeaseDeniedError(decision.reason);
+    const atMax = currentPlan.asg?.mode === 'standby-first' ? currentPlan.asg : undefined;
+    throw new LeaseDeniedError(
+      atMax === undefined
+        ? decision.reason
+        : `${decision.reason}; no headroom to launch first: Auto Scaling group ${atMax.name} is at MaxSize ${atMax.maxSize}, so the old instance must go out first (raise MaxSize by 1 to launch first instead)`,
+    );
   }
   return {
     holder: decision.lease.holder,

@@ -147,6 +147,27 @@ function tooBig(origin: string, limit: number | bigint, inclusive: boolean, exac
   }
 }
 
+/**
+ * An object whose keys are data (tag keys) and whose values are strings. Checked like
+ * `z.record(z.string(), z.string())`, with the same messages (`tags.Owner is a number, not a
+ * string`), but the input itself is the output: zod's record drops an own `__proto__` key
+ * (assigning it would replace the result's prototype), and `__proto__` is a tag key EC2
+ * allows, which Phoenix must see to judge it.
+ */
+export const StringMap = z
+  .custom<Record<string, string>>((value) => isRecord(value), {
+    error: (issue) => `is ${kindOf(issue.input)}, not an object`,
+  })
+  .check(
+    z.superRefine((value, ctx) => {
+      for (const [key, item] of Object.entries(value)) {
+        if (typeof item !== 'string') {
+          ctx.issues.push({ code: 'invalid_type', expected: 'string', input: item, path: [key] });
+        }
+      }
+    }),
+  );
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -59,4 +59,11 @@ describe('makeClients', () => {
 
     await expect(ec2.send(new DescribeVpcsCommand({}))).resolves.toHaveProperty('Vpcs');
   });
+
+  it('destroys only the clients it built: a client never used is not built to be destroyed', () => {
+    // A client built with an empty region throws "Region is missing" when constructed.
+    const clients = makeClients({ region: '' });
+
+    expect(() => clients.destroy()).not.toThrow();
+  });
 });

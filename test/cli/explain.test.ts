@@ -342,25 +342,29 @@ describe('phoenix explain', () => {
     {
       name: 'no --instance-json',
       argv: ['--desired-state', 'phoenix.yaml'],
-      message: '--instance-json is required',
+      message: '--instance-json is required (phoenix explain --help lists what it takes)',
     },
-    { name: 'no flags at all', argv: [], message: '--desired-state and --instance-json are required' },
+    {
+      name: 'no flags at all',
+      argv: [],
+      message:
+        '--desired-state and --instance-json are required (phoenix explain --help lists what it takes)',
+    },
     {
       name: 'an unknown format',
       argv: ['--desired-state', 'a', '--instance-json', 'b', '--format', 'yaml'],
-      message: '--format must be text or json, got "yaml"',
+      message: '--format must be text or json, not "yaml"',
     },
     {
       name: 'a --now that is not a time',
       argv: ['--desired-state', 'a', '--instance-json', 'b', '--now', 'yesterday'],
-      message: '--now must be an ISO-8601 time such as 2025-01-31T12:00:00Z, got "yesterday"',
+      message: '--now must be an ISO-8601 time such as 2025-01-31T12:00:00Z, not "yesterday"',
     },
-  ])('refuses $name with its usage and exits 1', async ({ argv, message }) => {
+  ])('refuses $name in one line and exits 1', async ({ argv, message }) => {
     const { code, err } = await explain(...argv);
 
     expect(code).toBe(1);
-    expect(err).toContain(`phoenix explain: ${message}\n`);
-    expect(err).toContain('Usage: phoenix explain --desired-state FILE --instance-json FILE [options]');
+    expect(err).toBe(`phoenix explain: ${message}\n`);
   });
 
   it.each([

@@ -95,6 +95,7 @@ describe('phoenix plan (emulated account)', () => {
           notApplicable: 0,
           outside: 0,
           replacements: 3,
+          notReplaceable: 0,
         },
       });
       const batch = parsed.fleets.find((f) => f.name === 'batch');
@@ -102,7 +103,9 @@ describe('phoenix plan (emulated account)', () => {
       expect(batch?.enforcement).toEqual({
         drifted: 2,
         replacements: 2,
+        notReplaceable: 0,
         waves: 1,
+        headroom: null,
         maxConcurrent: 2,
         minHealthyPercent: 50,
         window: { declared: false, timezone: null, openNow: true, nextOpening: null },
@@ -253,9 +256,9 @@ describe('phoenix plan: errors exit 1', () => {
   });
 
   it.each([
-    [[], /--desired-state FILE is required/],
+    [[], /^phoenix plan: --desired-state is required/],
     [['--desired-state', 'x.yaml', '--format', 'yaml'], /--format must be text or json/],
-    [['--desired-state', 'x.yaml', '--bogus'], /Unknown option '--bogus'/],
+    [['--desired-state', 'x.yaml', '--bogus'], /^phoenix plan: unknown option "--bogus"/],
     [['--desired-state', '/nonexistent/phoenix.yaml'], /cannot read desired-state file .*no such file/],
   ])('%j → %s', async (argv, message) => {
     const io = memoryIo();
@@ -277,6 +280,21 @@ describe('phoenix plan: errors exit 1', () => {
     vi.unstubAllEnvs();
     expect(code).toBe(EXIT_ERROR);
     expect(io.err()).toMatch(/phoenix plan: could not read the account/);
+  });
+
+  it('names the state table when --table names one that does not exist', async () => {
+    await resetEmulator();
+    vi.stubEnv('AWS_ACCESS_KEY_ID', TEST_CREDENTIALS.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', TEST_CREDENTIALS.secretAccessKey);
+    const { file } = await writeDesiredState(desiredStateYaml());
+
+    const { code, err } = await plan(file, '--table', 'phoenix-prod-StateTable-missing');
+
+    vi.unstubAllEnvs();
+    expect(code).toBe(EXIT_ERROR);
+    expect(err).toMatch(
+      /^phoenix plan: could not read the account: state table phoenix-prod-StateTable-missing: ResourceNotFoundException: .+\n$/,
+    );
   });
 
   it('prints its usage with --help', async () => {

@@ -192,7 +192,7 @@ describe('phoenix reconcile (emulated account)', () => {
   });
 
   it.each([
-    { argv: [], message: '--desired-state FILE is required' },
+    { argv: [], message: '--desired-state is required' },
     { argv: ['--desired-state', 'x.yaml', '--format', 'xml'], message: '--format must be text or json' },
     {
       argv: ['--desired-state', 'x.yaml', '--concurrency', '0'],
@@ -202,7 +202,7 @@ describe('phoenix reconcile (emulated account)', () => {
       argv: ['--desired-state', 'x.yaml', '--max-rounds', 'many'],
       message: '--max-rounds must be a whole number ≥ 1',
     },
-    { argv: ['--desired-state', 'x.yaml', '--bogus'], message: "Unknown option '--bogus'" },
+    { argv: ['--desired-state', 'x.yaml', '--bogus'], message: 'unknown option "--bogus"' },
   ])('refuses $argv with exit 1 and a clear message', async ({ argv, message }) => {
     const io = memoryIo();
     expect(await run(argv, io)).toBe(EXIT_ERROR);

@@ -204,6 +204,30 @@ export interface World {
    * `$Default` (the fleets' own), `null` is a launch configuration.
    */
   groupLaunchTemplates?: Record<string, { id: string; version: string } | null>;
+  /**
+   * Each group's sizes; a group not listed has its members' count as desired capacity, min 0
+   * and room for ten more. Its members are the instances tagged with its name.
+   */
+  groupSizes?: Record<string, { min: number; max: number; desired: number }>;
+  /** Lifecycle states of group members by instance id; unlisted members are InService. */
+  lifecycles?: Record<string, string>;
+}
+
+function groupMembers(world: World, name: string) {
+  const members = world.instances.filter(
+    (i) => (i.autoScalingGroup ?? i.tags['aws:autoscaling:groupName']) === name,
+  );
+  const sizes = world.groupSizes?.[name] ?? { min: 0, max: members.length + 10, desired: members.length };
+  return {
+    MinSize: sizes.min,
+    MaxSize: sizes.max,
+    DesiredCapacity: sizes.desired,
+    Instances: members.map((i) => ({
+      InstanceId: i.instanceId,
+      LifecycleState: world.lifecycles?.[i.instanceId] ?? 'InService',
+      HealthStatus: 'Healthy',
+    })),
+  };
 }
 
 function launchTemplateOfGroup(world: World, name: string) {
@@ -259,6 +283,7 @@ export function harness(options: { desiredState?: CompiledDesiredState; world?: 
         .map((name) => ({
           AutoScalingGroupName: name,
           ...launchTemplateOfGroup(world, name),
+          ...groupMembers(world, name),
           Tags: Object.entries(world.groups[name] ?? {}).map(([Key, Value]) => ({
             Key,
             Value,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
+import { RemediationStore } from '../../functions/aws/remediation-store';
 import { StateStore } from '../../functions/aws/state-store';
 import type { RunResult } from '../../functions/remediation/local-runner';
 import { defaultImageIds } from '../helpers/seed';
@@ -151,22 +152,61 @@ describe('disruption budgets', () => {
     for (const h of healthy) expect(h).toBeGreaterThanOrEqual(floor);
   });
 
-  it('a group at MaxSize whose budget forbids any dip: blocked after backing off, nothing touched, team told', async () => {
+  it('a group at MaxSize whose budget forbids any dip: manual action required at once, naming the missing headroom, nothing touched', async () => {
     const [old = ''] = fleets.db?.group.instanceIds ?? [];
     const input = await account.inputFor(STATE, old);
 
     const result = await account.remediate(input, STATE);
 
+    // No budget is ever granted while the group stays at MaxSize 2 with minHealthyPercent 100:
+    // backing off for hours and ending "blocked", to start over at the next detection, only
+    // repeats the refusal.
+    expect(result.output).toMatchObject({ outcome: 'manual-action-required' });
+    expect((result.output as { detail: string }).detail).toContain(
+      'cannot replace it: no headroom: Auto Scaling group db-asg is at MaxSize 2 and minHealthyPercent 100 forbids taking one out first (2 of 2 must stay healthy); raise MaxSize by 1',
+    );
+    expect(result.events.filter((e) => e.type === 'StateRetried' && e.state === 'AcquireLease')).toEqual([]);
+    expect(result.events.some((e) => e.type === 'StateEntered' && e.state === 'AcquireLease')).toBe(false);
+    expect(mutatingCalls(result.apiCalls)).toEqual({});
+    expect(await account.notifications()).toEqual([
+      expect.objectContaining({ event: 'manual-action-required', instanceId: old }),
+    ]);
+  });
+
+  it('a group at MaxSize only because another replacement is in flight: waits for the budget, not for a human', async () => {
+    const [old = '', other = ''] = fleets.db?.group.instanceIds ?? [];
+    const input = await account.inputFor(STATE, old);
+    // Another execution of the fleet holds its lease (its surge may be what fills the group).
+    const leases = new RemediationStore(account.clients.dynamodb, account.tableName);
+    const lease = await leases.acquireLease({
+      fleet: 'db',
+      holder: 'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance:other',
+      instanceId: other,
+      maxConcurrent: 1,
+      minHealthyPercent: 100,
+      healthy: 2,
+      desired: 2,
+      disruption: 0,
+      ttlSeconds: 600,
+    });
+    expect(lease.granted).toBe(true);
+
+    const result = await account.remediate(input, STATE);
+
     expect(result.output).toMatchObject({ outcome: 'blocked', reason: 'budget' });
-    expect((result.output as { detail: string }).detail).toContain('floor of 2');
+    expect((result.output as { detail: string }).detail).toContain(
+      'no headroom to launch first: Auto Scaling group db-asg is at MaxSize 2, so the old instance must go out first',
+    );
     expect(result.events.filter((e) => e.type === 'StateRetried' && e.state === 'AcquireLease')).toHaveLength(
       leaseRetryAttempts(),
     );
     expect(mutatingCalls(result.apiCalls)).toEqual({});
-    expect(await account.notifications()).toEqual([
-      expect.objectContaining({ event: 'remediation.blocked', instanceId: old, severity: 'warning' }),
-    ]);
+    expect((await account.notifications()).map((n) => n.event)).toEqual(['remediation.blocked']);
     printFigures(`blocked by the budget (${leaseRetryAttempts()} backed-off retries)`, result);
+    await leases.releaseLease(
+      'db',
+      'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance:other',
+    );
   });
 
   it('an instance that is neither in a group nor from a launch template: manual action required', async () => {

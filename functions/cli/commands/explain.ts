@@ -5,8 +5,6 @@
  * matching and drift engine the Lambdas run.
  */
 
-import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import type { Instance, LaunchTemplateVersion } from '@aws-sdk/client-ec2';
 import {
   factsFromConfigItem,
@@ -23,7 +21,8 @@ import type {
   LaunchTemplateFacts,
   Verdict,
 } from '../../domain/model';
-import { loadDesiredStateFor } from '../command-line';
+import { readInputFile } from '../../io/input-file';
+import { loadDesiredStateFor, outputFormatFrom, parseCommandLine } from '../command-line';
 import type { CliIo } from '../io';
 
 const HELP = `Usage: phoenix explain --desired-state FILE --instance-json FILE [options]
@@ -66,58 +65,50 @@ export interface Explanation {
   verdict: Verdict;
 }
 
-function parseOptions(argv: string[]): Options | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      'desired-state': { type: 'string' },
-      'instance-json': { type: 'string' },
-      'template-json': { type: 'string' },
-      now: { type: 'string' },
-      format: { type: 'string', default: 'text' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-  });
-  if (values.help === true) return 'help';
-  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]}"`);
+const OPTIONS = {
+  'desired-state': { type: 'string' },
+  'instance-json': { type: 'string' },
+  'template-json': { type: 'string' },
+  now: { type: 'string' },
+  format: { type: 'string' },
+} as const;
+
+/** The options, or the exit code after printing what is wrong (or the help). */
+function parseOptions(argv: string[], io: CliIo): Options | number {
+  const parsed = parseCommandLine('explain', argv, OPTIONS, HELP, io);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
+  const missing = (['desired-state', 'instance-json'] as const).filter((flag) => values[flag] === undefined);
   const desiredState = values['desired-state'];
   const instanceJson = values['instance-json'];
-  const missing = [
-    desiredState === undefined ? '--desired-state' : undefined,
-    instanceJson === undefined ? '--instance-json' : undefined,
-  ].filter((flag) => flag !== undefined);
   if (desiredState === undefined || instanceJson === undefined) {
-    throw new InvalidInputError(`${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} required`);
-  }
-  const format = values.format;
-  if (format !== 'text' && format !== 'json') {
-    throw new InvalidInputError(`--format must be text or json, got "${format}"`);
-  }
-  // The clock is read here, at the edge; everything below takes `now` as given.
-  const now = values.now === undefined ? new Date() : new Date(values.now);
-  if (Number.isNaN(now.getTime())) {
-    throw new InvalidInputError(
-      `--now must be an ISO-8601 time such as 2025-01-31T12:00:00Z, got "${values.now}"`,
+    io.stderr(
+      `phoenix explain: ${missing.map((flag) => `--${flag}`).join(' and ')} ${missing.length === 1 ? 'is' : 'are'} required (phoenix explain --help lists what it takes)`,
     );
+    return 1;
   }
-  return { desiredState, instanceJson, templateJson: values['template-json'], now, format };
+  // The clock is read here, at the edge; everything below takes `now` as given (checked ISO-8601).
+  const now = values.now === undefined ? new Date() : new Date(values.now);
+  return {
+    desiredState,
+    instanceJson,
+    templateJson: values['template-json'],
+    now,
+    format: outputFormatFrom(values),
+  };
 }
 
 async function readJson(file: string, flag: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InvalidInputError(`${flag} ${file}: ${code === 'ENOENT' ? 'no such file' : String(error)}`, {
-      cause: error,
-    });
-  }
+  const { text } = await readInputFile(file, `${flag} file`);
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new InvalidInputError(`${flag} ${file} is not JSON: ${(error as Error).message}`, { cause: error });
+    // V8 says where: "… in JSON at position 14 (line 3 column 3)"; the position leads, as in file:line:col.
+    const message = (error as Error).message;
+    const where = / at position \d+ \(line (\d+) column (\d+)\)$/.exec(message);
+    const what = message.replace(/ in JSON at position \d+.*$/, '').replace(/\s+/g, ' ');
+    const position = where === null ? '' : `:${where[1]}:${where[2]}`;
+    throw new InvalidInputError(`${flag} ${file}${position} is not JSON: ${what}`, { cause: error });
   }
 }
 
@@ -259,17 +250,8 @@ export function formatExplanation(explanation: Explanation): string {
 
 /** Runs the command; returns the exit code. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let options: Options | 'help';
-  try {
-    options = parseOptions(argv);
-  } catch (error) {
-    io.stderr(`phoenix explain: ${(error as Error).message}\n\n${HELP}`);
-    return 1;
-  }
-  if (options === 'help') {
-    io.stdout(HELP);
-    return 0;
-  }
+  const options = parseOptions(argv, io);
+  if (typeof options === 'number') return options;
 
   const desired = await loadDesiredStateFor('explain', options.desiredState, io);
   if (desired === undefined) return 1;

@@ -9,8 +9,8 @@ import { makeClients } from '../../aws/clients';
 import { StateStore } from '../../aws/state-store';
 import {
   AWS_OPTIONS,
+  awsClientOptions,
   awsOptionsUsage,
-  clientOptionsFrom,
   describeError,
   parseCommandLine,
   requiredStateTable,
@@ -49,8 +49,10 @@ export async function setSwitch(paused: boolean, argv: string[], io: CliIo): Pro
   const { values } = parsed;
   const table = requiredStateTable(command, values, io);
   if (table === undefined) return 1;
-  const by = values.by ?? io.env.USER ?? io.env.USERNAME ?? 'phoenix-cli';
-  const clients = makeClients(clientOptionsFrom(values));
+  const clientOptions = awsClientOptions(command, values, io);
+  if (clientOptions === undefined) return 1;
+  const by = values.by ?? (io.env.USER || undefined) ?? (io.env.USERNAME || undefined) ?? 'phoenix-cli';
+  const clients = makeClients(clientOptions);
   try {
     const store = new StateStore(clients.dynamodb, table);
     const before = await store.pauseState();
@@ -65,7 +67,7 @@ export async function setSwitch(paused: boolean, argv: string[], io: CliIo): Pro
     io.stderr(`phoenix ${command}: could not set the switch in table ${table}: ${describeError(error)}`);
     return 1;
   } finally {
-    clients.dynamodb.destroy();
+    clients.destroy();
   }
 }
 

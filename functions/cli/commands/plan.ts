@@ -10,13 +10,20 @@
  * the plan is what the deployed evaluator would conclude. The JSON output is documented in
  * docs/cli/plan.md and versioned (`schemaVersion`).
  */
-import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { AutoScalingClient, AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { makeClients } from '../../aws/clients';
-import { groupSourceOf, listFleetInstances } from '../../aws/inventory';
+import {
+  AutoScalingGroupNotFoundError,
+  describeAutoScalingGroup,
+  listFleetInstances,
+  sourceOfGroup,
+} from '../../aws/inventory';
 import { StateStore } from '../../aws/state-store';
+import { autoScalingGroupOf } from '../../domain/drift/match';
 import { checkSource } from '../../domain/drift/source-check';
 import { InvalidInputError, PhoenixError } from '../../domain/errors';
+import { type Headroom, headroomOf } from '../../domain/headroom';
 import type {
   CompiledDesiredState,
   CompiledFleet,
@@ -29,8 +36,8 @@ import { describeReasons } from '../../evaluate-drift/evaluations';
 import { Judge, type Judgement } from '../../evaluate-drift/judge';
 import {
   AWS_OPTIONS,
+  awsClientOptions,
   awsOptionsUsage,
-  clientOptionsFrom,
   describeError,
   loadDesiredStateFor,
   outputFormatFrom,
@@ -72,6 +79,25 @@ export interface PlannedInstance {
   reasons: DriftReason[];
   /** Why the verdict is excluded / not-applicable / outside; null otherwise. */
   why: string | null;
+  /**
+   * For a drifted running member enforcement cannot replace, why not (null otherwise): it is
+   * not InService in its group, it has no launch template or subnet to rebuild it from, or
+   * its group leaves no headroom under the fleet's budget.
+   */
+  notReplaceable: NotReplaceable | null;
+  /**
+   * Other fleets whose selector matches the instance too, each with why it does not govern
+   * it. The instance is listed once, under the fleet that governs it (the one `findFleet`
+   * picks, as the evaluator and the remediation do), or for an ambiguous match under the
+   * first fleet that selects it.
+   */
+  alsoSelectedBy: { fleet: string; why: string }[];
+}
+
+/** Why a drifted instance cannot be replaced, and what would let it be. */
+export interface NotReplaceable {
+  code: 'not-in-service' | 'no-launch-template' | 'no-subnet' | 'no-headroom' | 'pinned';
+  why: string;
 }
 
 export type Blocker =
@@ -87,10 +113,21 @@ export type Blocker =
 export interface FleetEnforcement {
   /** Members judged drifted (any state). */
   drifted: number;
-  /** Drifted members that would be replaced now: running, and nothing blocks the fleet. */
+  /** Drifted members that would be replaced now: running, replaceable, and nothing blocks the fleet. */
   replacements: number;
-  /** `ceil(replacements / maxConcurrent)`. */
+  /** Drifted running members that cannot be replaced (each says why: `notReplaceable`). */
+  notReplaceable: number;
+  /**
+   * `ceil(replacements / maxConcurrent)`; for a group at MaxSize, whose replacements each take
+   * their old instance out first, `ceil(replacements / min(maxConcurrent, dips the budget allows))`.
+   */
   waves: number;
+  /**
+   * How an Auto Scaling fleet's group makes room: `surge` (below MaxSize: launch first),
+   * `standby-first` (at MaxSize: the old instance goes out first), `none` (no replacement can
+   * happen); null for a tag fleet or a group that could not be read.
+   */
+  headroom: 'surge' | 'standby-first' | 'none' | null;
   maxConcurrent: number;
   minHealthyPercent: number;
   window: { declared: boolean; timezone: string | null; openNow: boolean; nextOpening: string | null };
@@ -127,6 +164,7 @@ export interface Plan {
     notApplicable: number;
     outside: number;
     replacements: number;
+    notReplaceable: number;
   };
   fleets: FleetPlan[];
 }
@@ -150,14 +188,17 @@ async function sourceCheckOf(
   fleet: CompiledFleet,
   template: LaunchTemplateFacts,
   deps: PlanDeps,
+  group: AutoScalingGroup | undefined,
 ): Promise<ReturnType<typeof checkSource>> {
   if (fleet.match.kind !== 'autoScalingGroup')
     return checkSource({ fleet, template, propagatedTags: {}, now: deps.now });
-  const group = await groupSourceOf(deps.ec2, deps.autoScaling, fleet.match.autoScalingGroup, {
-    spec: fleet.launchTemplate,
-    facts: template,
-  });
-  if (group.template === undefined) {
+  if (group === undefined) {
+    throw new AutoScalingGroupNotFoundError(
+      `Auto Scaling group ${fleet.match.autoScalingGroup} does not exist`,
+    );
+  }
+  const source = await sourceOfGroup(deps.ec2, group, { spec: fleet.launchTemplate, facts: template });
+  if (source.template === undefined) {
     throw new InvalidInputError(
       `Auto Scaling group ${fleet.match.autoScalingGroup} launches from a launch configuration, not a launch template: a replacement would not be built from what Git declares`,
     );
@@ -165,10 +206,50 @@ async function sourceCheckOf(
   return checkSource({
     fleet,
     template,
-    propagatedTags: group.propagatedTags,
+    propagatedTags: source.propagatedTags,
     now: deps.now,
-    groupTemplate: group.template,
+    groupTemplate: source.template,
   });
+}
+
+/**
+ * Why enforcement cannot replace this drifted running member, as the remediation's plan step
+ * would find (functions/remediation/steps.ts `plan`): null when it can.
+ */
+function notReplaceableOf(
+  instance: InstanceFacts,
+  fleet: CompiledFleet,
+  group: AutoScalingGroup | undefined,
+  headroom: Headroom | undefined,
+): NotReplaceable | null {
+  if (fleet.match.kind === 'autoScalingGroup') {
+    if (group === undefined) return null; // the fleet is blocked: its source cannot be checked
+    const name = fleet.match.autoScalingGroup;
+    const member = group.Instances?.find((i) => i.InstanceId === instance.instanceId);
+    if (member?.LifecycleState !== 'InService') {
+      return {
+        code: 'not-in-service',
+        why:
+          member === undefined
+            ? `instance ${instance.instanceId} is not a member of Auto Scaling group ${name} any more: someone else is managing it`
+            : `instance ${instance.instanceId} is ${member.LifecycleState ?? 'in an unknown state'} in Auto Scaling group ${name}, not InService: someone else is managing it; it is replaced once it is back in service`,
+      };
+    }
+    return headroom?.kind === 'none' ? { code: headroom.code, why: headroom.why } : null;
+  }
+  if (instance.subnetId === undefined) {
+    return {
+      code: 'no-subnet',
+      why: `instance ${instance.instanceId} has no subnet: Phoenix cannot launch its replacement in the same place`,
+    };
+  }
+  if (instance.launchTemplate === undefined) {
+    return {
+      code: 'no-launch-template',
+      why: `instance ${instance.instanceId} was not launched from a launch template and is in no Auto Scaling group: a fresh instance may not replace it like for like (volumes, interfaces, addresses); replace it by hand`,
+    };
+  }
+  return null;
 }
 
 export interface PlanDeps {
@@ -180,7 +261,12 @@ export interface PlanDeps {
 
 function planned(judgement: Judgement): PlannedInstance {
   const { instance } = judgement;
-  const base = { instanceId: instance.instanceId, state: instance.state };
+  const base = {
+    instanceId: instance.instanceId,
+    state: instance.state,
+    notReplaceable: null,
+    alsoSelectedBy: [],
+  };
   if (judgement.kind === 'outside') {
     return { ...base, verdict: 'outside', fingerprint: null, reasons: [], why: judgement.why };
   }
@@ -210,14 +296,44 @@ function planned(judgement: Judgement): PlannedInstance {
   }
 }
 
+/** One instance as a fleet lists it: its facts, its judgement, the other fleets that select it. */
+interface Listed {
+  instance: InstanceFacts;
+  judgement: Judgement;
+  alsoSelectedBy: PlannedInstance['alsoSelectedBy'];
+}
+
 async function planFleet(
   fleet: CompiledFleet,
-  instances: readonly InstanceFacts[],
+  listed: readonly Listed[],
   judge: Judge,
   deps: PlanDeps,
 ): Promise<FleetPlan> {
-  const rows: PlannedInstance[] = [];
-  for (const instance of instances) rows.push(planned(await judge.judge(instance)));
+  const group =
+    fleet.match.kind === 'autoScalingGroup'
+      ? await describeAutoScalingGroup(deps.autoScaling, fleet.match.autoScalingGroup)
+      : undefined;
+  const headroom =
+    group === undefined
+      ? undefined
+      : headroomOf(
+          {
+            name: group.AutoScalingGroupName ?? '',
+            desired: group.DesiredCapacity ?? 0,
+            min: group.MinSize ?? 0,
+            max: group.MaxSize ?? 0,
+          },
+          fleet.budget.minHealthyPercent,
+        );
+  const rows: PlannedInstance[] = listed.map(({ instance, judgement, alsoSelectedBy }) => {
+    const row = planned(judgement);
+    row.alsoSelectedBy = alsoSelectedBy;
+    // The evaluator replaces running instances only (see evaluate-drift/core.ts).
+    if (row.verdict === 'drifted' && row.state === 'running') {
+      row.notReplaceable = notReplaceableOf(instance, fleet, group, headroom);
+    }
+    return row;
+  });
   rows.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
 
   const lookup = await judge.template(fleet);
@@ -237,7 +353,7 @@ async function planFleet(
     blockedBy.push('template-unresolved');
   } else {
     try {
-      const check = await sourceCheckOf(fleet, template, deps);
+      const check = await sourceCheckOf(fleet, template, deps, group);
       sourceDrift.checked = true;
       if (!check.ok) {
         sourceDrift.drifted = true;
@@ -262,8 +378,14 @@ async function planFleet(
   if (paused === true) blockedBy.push('paused');
 
   const drifted = rows.filter((r) => r.verdict === 'drifted');
-  // The evaluator replaces running instances only (see evaluate-drift/core.ts).
-  const replacements = blockedBy.length > 0 ? 0 : drifted.filter((r) => r.state === 'running').length;
+  const notReplaceable = drifted.filter((r) => r.notReplaceable !== null).length;
+  const replaceable = drifted.filter((r) => r.state === 'running' && r.notReplaceable === null).length;
+  const replacements = blockedBy.length > 0 ? 0 : replaceable;
+  // At MaxSize each replacement dips capacity by one: the budget caps how many go at once.
+  const atOnce =
+    headroom?.kind === 'standby-first'
+      ? Math.min(fleet.budget.maxConcurrent, headroom.dips)
+      : fleet.budget.maxConcurrent;
   const opensAt = nextWindowOpening(fleet.window, deps.now);
   return {
     name: fleet.name,
@@ -276,7 +398,9 @@ async function planFleet(
     enforcement: {
       drifted: drifted.length,
       replacements,
-      waves: Math.ceil(replacements / fleet.budget.maxConcurrent),
+      notReplaceable,
+      waves: Math.ceil(replacements / atOnce),
+      headroom: headroom?.kind ?? null,
       maxConcurrent: fleet.budget.maxConcurrent,
       minHealthyPercent: fleet.budget.minHealthyPercent,
       window: {
@@ -294,17 +418,50 @@ async function planFleet(
   };
 }
 
+/** Why a fleet whose selector matches an instance does not govern it. */
+function whyNotGoverning(other: CompiledFleet, instance: InstanceFacts, judgement: Judgement): string {
+  const governs = judgement.kind === 'outside' ? undefined : judgement.fleet.name;
+  const group = autoScalingGroupOf(instance);
+  if (other.match.kind === 'tags' && group !== undefined) {
+    return `fleet ${other.name}'s tags match too, but a tag fleet selects standalone instances only and this one is in Auto Scaling group ${group}${
+      governs === undefined ? '' : `: fleet ${governs} governs it`
+    }`;
+  }
+  return governs === undefined
+    ? `fleet ${other.name} selects it too: with more than one fleet selecting it, Phoenix acts on none`
+    : `fleet ${other.name} selects it too, but fleet ${governs} governs it`;
+}
+
 /**
  * Builds the plan: each fleet's instances (server-side filtered, paginated), each judged
- * against all fleets as the evaluator does (so an instance two fleets select shows as
- * `outside` in both, and an excluded one as `excluded`).
+ * once against all fleets as the evaluator does, and listed once: under the fleet that
+ * governs it (an excluded one under the fleet that excludes it), or, when no fleet does,
+ * under the first fleet whose selector found it. Other fleets whose selector found it are
+ * named on its row with why they do not govern it.
  */
 export async function buildPlan(desired: CompiledDesiredState, file: string, deps: PlanDeps): Promise<Plan> {
   const judge = new Judge(deps.ec2, desired.fleets, deps.now);
+  const found = new Map<string, { instance: InstanceFacts; listedBy: CompiledFleet[] }>();
+  for (const fleet of desired.fleets) {
+    for (const instance of await listFleetInstances(deps.ec2, fleet)) {
+      const entry = found.get(instance.instanceId);
+      if (entry === undefined) found.set(instance.instanceId, { instance, listedBy: [fleet] });
+      else entry.listedBy.push(fleet);
+    }
+  }
+  const byFleet = new Map<string, Listed[]>(desired.fleets.map((fleet) => [fleet.name, []]));
+  for (const { instance, listedBy } of found.values()) {
+    const judgement = await judge.judge(instance);
+    const home = judgement.kind === 'outside' ? listedBy[0]?.name : judgement.fleet.name;
+    if (home === undefined) continue;
+    const alsoSelectedBy = listedBy
+      .filter((fleet) => fleet.name !== home)
+      .map((fleet) => ({ fleet: fleet.name, why: whyNotGoverning(fleet, instance, judgement) }));
+    byFleet.get(home)?.push({ instance, judgement, alsoSelectedBy });
+  }
   const fleets: FleetPlan[] = [];
   for (const fleet of desired.fleets) {
-    const instances = await listFleetInstances(deps.ec2, fleet);
-    fleets.push(await planFleet(fleet, instances, judge, deps));
+    fleets.push(await planFleet(fleet, byFleet.get(fleet.name) ?? [], judge, deps));
   }
   const unique = new Map<string, PlannedInstance>();
   for (const fleet of fleets) for (const row of fleet.instances) unique.set(row.instanceId, row);
@@ -329,6 +486,7 @@ export async function buildPlan(desired: CompiledDesiredState, file: string, dep
       notApplicable: count('not-applicable'),
       outside: count('outside'),
       replacements: fleets.reduce((sum, f) => sum + f.enforcement.replacements, 0),
+      notReplaceable: fleets.reduce((sum, f) => sum + f.enforcement.notReplaceable, 0),
     },
     fleets,
   };
@@ -386,6 +544,16 @@ export function renderText(plan: Plan): string {
           : row.why === null
             ? ['']
             : [row.why];
+      const nr = row.notReplaceable;
+      // A group-wide reason is said once, under the fleet; an instance's own, on its row.
+      if (nr !== null) {
+        details.push(
+          nr.code === 'no-headroom' || nr.code === 'pinned'
+            ? `↳ not replaceable: no headroom in its group (see fleet ${fleet.name} below)`
+            : `↳ not replaceable: ${nr.why}`,
+        );
+      }
+      for (const other of row.alsoSelectedBy) details.push(`↳ ${other.why}`);
       const [first = '', ...rest] = details;
       rows.push([fleet.name, row.instanceId, row.state, row.verdict, first]);
       for (const more of rest) rows.push(['', '', '', '', more]);
@@ -401,9 +569,22 @@ export function renderText(plan: Plan): string {
         ? `launch template unresolved: ${fleet.launchTemplateProblem ?? 'unknown'}`
         : `launch template ${fleet.launchTemplate.name} (${fleet.launchTemplate.id}) version ${fleet.launchTemplate.version}`;
     lines.push('', `Fleet ${fleet.name} (mode ${fleet.mode}, team ${fleet.team}, ${template})`);
+    const cannot = e.notReplaceable === 0 ? '' : `, ${e.notReplaceable} not replaceable`;
     lines.push(
-      `  ${plural(fleet.instances.length, 'instance')}, ${e.drifted} drifted → ${plural(e.replacements, 'replacement')} in ${plural(e.waves, 'wave')} (maxConcurrent ${e.maxConcurrent}, minHealthyPercent ${e.minHealthyPercent})`,
+      `  ${plural(fleet.instances.length, 'instance')}, ${e.drifted} drifted → ${plural(e.replacements, 'replacement')} in ${plural(e.waves, 'wave')}${cannot} (maxConcurrent ${e.maxConcurrent}, minHealthyPercent ${e.minHealthyPercent})`,
     );
+    if (e.headroom === 'standby-first' && e.drifted > 0) {
+      lines.push(
+        '  headroom: the group is at MaxSize: each replacement takes its old instance out first (one instance of capacity down meanwhile)',
+      );
+    }
+    const groupWide = new Map<string, number>();
+    for (const row of fleet.instances) {
+      const nr = row.notReplaceable;
+      if (nr !== null && (nr.code === 'no-headroom' || nr.code === 'pinned'))
+        groupWide.set(nr.why, (groupWide.get(nr.why) ?? 0) + 1);
+    }
+    for (const [why, count] of groupWide) lines.push(`  cannot replace ${plural(count, 'instance')}: ${why}`);
     const window = !e.window.declared
       ? 'no maintenance window (always open)'
       : e.window.openNow
@@ -427,9 +608,27 @@ export function renderText(plan: Plan): string {
   const s = plan.summary;
   lines.push(
     '',
-    `Summary: ${plural(s.instances, 'instance')} in ${plural(s.fleets, 'fleet')}: ${s.drifted} drifted, ${s.inSync} in sync, ${s.excluded} excluded, ${s.notApplicable} not applicable, ${s.outside} outside. Enforcement would replace ${s.replacements} now.`,
+    `Summary: ${plural(s.instances, 'instance')} in ${plural(s.fleets, 'fleet')}: ${s.drifted} drifted, ${s.inSync} in sync, ${s.excluded} excluded, ${s.notApplicable} not applicable, ${s.outside} outside. Enforcement would replace ${s.replacements} now${
+      s.notReplaceable === 0 ? '' : `; ${s.notReplaceable} drifted cannot be replaced (see above)`
+    }.`,
   );
   return lines.join('\n');
+}
+
+/** The table's reads, with the table named in what they throw (a wrong `--table` is the usual cause). */
+function stateReaderOf(store: StateStore, table: string): PlanStateReader {
+  const named = async <T>(read: () => Promise<T>): Promise<T> => {
+    try {
+      return await read();
+    } catch (error) {
+      throw new PhoenixError(`state table ${table}: ${describeError(error)}`, { cause: error });
+    }
+  };
+  return {
+    isPaused: () => named(() => store.isPaused()),
+    getQuarantine: (fleet, templateId, version) =>
+      named(() => store.getQuarantine(fleet, templateId, version)),
+  };
 }
 
 const OPTIONS = {
@@ -445,18 +644,21 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandLine('plan', argv, OPTIONS, HELP, io);
   if (typeof parsed === 'number') return parsed;
   const { values } = parsed;
-  const file = requiredDesiredStateFile('plan', values, HELP, io);
+  const file = requiredDesiredStateFile('plan', values, io);
   if (file === undefined) return EXIT_ERROR;
-  const format = outputFormatFrom('plan', values, io);
-  if (format === undefined) return EXIT_ERROR;
+  const format = outputFormatFrom(values);
+  const clientOptions = awsClientOptions('plan', values, io);
+  if (clientOptions === undefined) return EXIT_ERROR;
+  const named = stateTableFrom('plan', values, io);
+  if (named === undefined) return EXIT_ERROR;
+  const table = named.table;
   const desired = await loadDesiredStateFor('plan', file, io);
   if (desired === undefined) return EXIT_ERROR;
 
-  const clients = makeClients(clientOptionsFrom(values));
-  const table = stateTableFrom(values, io.env);
+  const clients = makeClients(clientOptions);
   try {
     const deps: PlanDeps = { ec2: clients.ec2, autoScaling: clients.autoScaling, now: new Date() };
-    if (table !== undefined) deps.state = new StateStore(clients.dynamodb, table);
+    if (table !== undefined) deps.state = stateReaderOf(new StateStore(clients.dynamodb, table), table);
     const plan = await buildPlan(desired, file, deps);
     io.stdout(format === 'json' ? JSON.stringify(plan, null, 2) : renderText(plan));
     return exitCodeOf(plan);
@@ -464,8 +666,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`phoenix plan: could not read the account: ${describeError(error)}`);
     return EXIT_ERROR;
   } finally {
-    clients.ec2.destroy();
-    clients.autoScaling.destroy();
-    if (table !== undefined) clients.dynamodb.destroy();
+    clients.destroy();
   }
 }

@@ -23,10 +23,12 @@ import { makeClients } from '../../aws/clients';
 import { type Quarantine, StateStore } from '../../aws/state-store';
 import {
   AWS_OPTIONS,
+  awsClientOptions,
   awsOptionsUsage,
-  clientOptionsFrom,
   describeError,
+  outputFormatFrom,
   parseCommandLine,
+  quoted,
   requiredStateTable,
   STATE_TABLE_OPTION,
 } from '../command-line';
@@ -137,34 +139,39 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parsed;
   const action = positionals[0];
   if (positionals.length !== 1 || (action !== 'list' && action !== 'lift')) {
-    io.stderr(`phoenix quarantine: expected "list" or "lift"\n\n${USAGE}`);
+    io.stderr(
+      `phoenix quarantine: expected "list" or "lift"${positionals.length === 0 ? '' : `, not ${positionals.map((p) => quoted(p)).join(' ')}`} (phoenix quarantine --help lists what it takes)`,
+    );
     return 1;
   }
-  const format = values.format ?? 'text';
-  if (format !== 'text' && format !== 'json') {
-    io.stderr(`phoenix quarantine: --format must be text or json, got "${format}"`);
+  const format = outputFormatFrom(values);
+  // Each flag belongs to one action: a flag the action ignores is a mistake to point out.
+  const foreign = (action === 'list' ? (['template', 'version'] as const) : (['format'] as const)).find(
+    (flag) => values[flag] !== undefined,
+  );
+  if (foreign !== undefined) {
+    io.stderr(
+      `phoenix quarantine ${action}: --${foreign} is for ${action === 'list' ? 'lift' : 'list'}, not ${action}`,
+    );
     return 1;
   }
-  const table = requiredStateTable('quarantine', values, io);
-  if (table === undefined) return 1;
   let lift: { fleet: string; template: string; version: number } | undefined;
   if (action === 'lift') {
-    const version = Number(values.version);
-    if (
-      values.fleet === undefined ||
-      values.template === undefined ||
-      !Number.isInteger(version) ||
-      version < 1
-    ) {
+    const missing = (['fleet', 'template', 'version'] as const).filter((flag) => values[flag] === undefined);
+    if (values.fleet === undefined || values.template === undefined || values.version === undefined) {
       io.stderr(
-        'phoenix quarantine lift: needs --fleet NAME, --template LT_ID and --version N (a whole number ≥ 1)',
+        `phoenix quarantine lift: needs --fleet NAME, --template LT_ID and --version N (missing: ${missing.map((f) => `--${f}`).join(', ')})`,
       );
       return 1;
     }
-    lift = { fleet: values.fleet, template: values.template, version };
+    lift = { fleet: values.fleet, template: values.template, version: Number(values.version) };
   }
+  const table = requiredStateTable('quarantine', values, io);
+  if (table === undefined) return 1;
+  const clientOptions = awsClientOptions('quarantine', values, io);
+  if (clientOptions === undefined) return 1;
 
-  const clients = makeClients(clientOptionsFrom(values));
+  const clients = makeClients(clientOptions);
   try {
     const store = new StateStore(clients.dynamodb, table);
     if (lift === undefined) {
@@ -185,6 +192,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`phoenix quarantine: table ${table}: ${describeError(error)}`);
     return 1;
   } finally {
-    clients.dynamodb.destroy();
+    clients.destroy();
   }
 }

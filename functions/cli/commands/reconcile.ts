@@ -70,8 +70,8 @@ import {
 } from '../../remediation/local-runner';
 import {
   AWS_OPTIONS,
+  awsClientOptions,
   awsOptionsUsage,
-  clientOptionsFrom,
   describeError,
   loadDesiredStateFor,
   outputFormatFrom,
@@ -79,6 +79,7 @@ import {
   requiredDesiredStateFile,
   STATE_TABLE_OPTION,
   stateTableFrom,
+  topicArnFrom,
 } from '../command-line';
 import type { CliIo } from '../io';
 
@@ -1349,12 +1350,9 @@ export function isLocalEndpoint(endpoint: string | undefined): boolean {
   }
 }
 
-function positiveInteger(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidInputError(`${flag} must be a whole number ≥ 1, not ${JSON.stringify(text)}`);
-  return n;
+/** A number flag, checked whole and ≥ 1 with the other flags; the default when it is absent. */
+function countFrom(text: string | undefined, fallback: number): number {
+  return text === undefined ? fallback : Number(text);
 }
 
 /** Runs `phoenix reconcile`; returns the exit code (0 converged, 2 not converged, 1 error). */
@@ -1363,28 +1361,26 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandLine('reconcile', argv, OPTIONS, HELP, io);
   if (typeof parsed === 'number') return parsed;
   const { values } = parsed;
-  const file = requiredDesiredStateFile('reconcile', values, HELP, io);
+  const file = requiredDesiredStateFile('reconcile', values, io);
   if (file === undefined) return EXIT_ERROR;
-  const format = outputFormatFrom('reconcile', values, io);
-  if (format === undefined) return EXIT_ERROR;
-  let concurrency: number;
-  let maxRounds: number;
-  try {
-    concurrency = positiveInteger(values.concurrency, '--concurrency', DEFAULT_CONCURRENCY);
-    maxRounds = positiveInteger(values['max-rounds'], '--max-rounds', DEFAULT_MAX_ROUNDS);
-  } catch (error) {
-    io.stderr(`phoenix reconcile: ${(error as Error).message}`);
-    return EXIT_ERROR;
-  }
+  const format = outputFormatFrom(values);
+  const concurrency = countFrom(values.concurrency, DEFAULT_CONCURRENCY);
+  const maxRounds = countFrom(values['max-rounds'], DEFAULT_MAX_ROUNDS);
+  const clientOptions = awsClientOptions('reconcile', values, io);
+  if (clientOptions === undefined) return EXIT_ERROR;
+  const named = stateTableFrom('reconcile', values, io);
+  if (named === undefined) return EXIT_ERROR;
+  const topic = topicArnFrom('reconcile', values, io);
+  if (topic === undefined) return EXIT_ERROR;
 
   const desired = await loadDesiredStateFor('reconcile', file, io);
   if (desired === undefined) return EXIT_ERROR;
 
   const endpoint = values.endpoint ?? io.env.AWS_ENDPOINT_URL;
-  const clients = makeClients(clientOptionsFrom(values));
-  const namedTable = stateTableFrom(values, io.env);
+  const clients = makeClients(clientOptions);
+  const namedTable = named.table;
   const tableName = namedTable ?? DEFAULT_TABLE_NAME;
-  const topicArn = values['topic-arn'] ?? io.env.PHOENIX_TOPIC_ARN;
+  const topicArn = topic.topicArn;
   const waits = values['real-waits'] === true || !isLocalEndpoint(endpoint) ? 'real' : 'zero';
   // Progress goes where it does not spoil the report: stdout for text, stderr for JSON.
   const progress =
@@ -1413,7 +1409,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       onProgress: progress.onProgress,
       file,
     };
-    if (topicArn !== undefined && topicArn !== '') options.topicArn = topicArn;
+    if (topicArn !== undefined) options.topicArn = topicArn;
     if (endpoint !== undefined && endpoint !== '') options.endpoint = endpoint;
     const report = await new Reconciler(options).reconcile();
     progress.stop();
@@ -1426,7 +1422,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`phoenix reconcile: ${message}`);
     return EXIT_ERROR;
   } finally {
-    for (const client of [clients.ec2, clients.autoScaling, clients.elbv2, clients.dynamodb, clients.sns])
-      client.destroy();
+    clients.destroy();
   }
 }

@@ -20,7 +20,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (typeof parsed === 'number') return parsed;
   const files = parsed.positionals;
   if (files.length === 0) {
-    io.stderr(`phoenix validate: name at least one file\n\n${HELP}`);
+    io.stderr('phoenix validate: name at least one file (phoenix validate --help lists what it takes)');
+    return 1;
+  }
+
+  if (files.includes('')) {
+    io.stderr('phoenix validate: a file name is empty (an unset variable?)');
     return 1;
   }
 

@@ -89,6 +89,13 @@ export function schemaAt(root: z.ZodType, path: readonly (string | number)[]): z
   return current;
 }
 
+/** A record schema's key and value schemas (a map whose keys are data: fleet names, tag keys). */
+export function recordParts(schema: z.ZodType | undefined): { key: z.ZodType; value: z.ZodType } | undefined {
+  return schema instanceof z.ZodRecord
+    ? { key: schema.keyType as z.ZodType, value: schema.valueType as z.ZodType }
+    : undefined;
+}
+
 /** The keys an object schema knows, for "unknown key" messages. */
 export function knownKeys(schema: z.ZodType | undefined): string[] {
   return schema instanceof z.ZodObject ? Object.keys(schema.shape as object) : [];

@@ -3,7 +3,8 @@
  *
  * Types come from `z.infer`; the JSON Schema shipped for editors is generated from
  * {@link DesiredStateFileSchema}. Cross-field rules that zod cannot express on one node
- * (exactly one selector, duplicate selectors, overlapping windows, valid time zones) live
+ * (exactly one selector, a tag selector not empty, duplicate selectors, overlapping windows, valid
+ * time zones) live
  * in `validate.ts`, which reports every problem at once with file:line:col.
  *
  * Message convention: a custom message here says what is expected ("expected …");
@@ -124,11 +125,9 @@ export const Checks = z
 export const Match = z
   .strictObject({
     autoScalingGroup: z.string().min(1).optional().describe('Members of this Auto Scaling group.'),
-    tags: SelectorTags.refine((tags) => Object.keys(tags).length > 0, {
-      message: 'expected at least one tag (an empty selector would match every instance)',
-    })
-      .optional()
-      .describe('Standalone instances carrying all of these tags.'),
+    // At least one tag: checked in validate.ts on the source, not with a refine here. zod
+    // drops a `__proto__` key before a refine sees the record, and `__proto__` is a tag key.
+    tags: SelectorTags.optional().describe('Standalone instances carrying all of these tags.'),
   })
   .describe('Which instances belong to the fleet: exactly one of autoScalingGroup or tags.');
 

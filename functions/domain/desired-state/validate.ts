@@ -3,11 +3,13 @@
  * at once, each with the file, line and column of the offending key or value and what was
  * expected there.
  *
- * Three passes, each over the whole file so one problem never hides another:
+ * First, a text nested deeper than any desired state is refused at its first too-deep
+ * collection (see `nesting.ts`). Then three passes, each over the whole file so one problem
+ * never hides another:
  * 1. YAML syntax (if the text is not YAML, nothing else is trustworthy, so stop there);
  * 2. the zod schema, on the data as YAML reads it (last key wins) and again on every value
  *    a duplicate key shadowed or an invalid key made zod skip;
- * 3. rules across fields: one selector per fleet, one fleet per selector, launch template
+ * 3. rules across fields: one selector per fleet, a tag selector with a tag, one fleet per selector, launch template
  *    by name or id, real time zones, window ranges that neither overlap nor are empty.
  */
 import {
@@ -21,7 +23,16 @@ import {
   type YAMLMap,
 } from 'yaml';
 import type { z } from 'zod';
-import { type IssueText, issueText, knownKeys, PARSE_MESSAGES, schemaAt, show } from './issue-messages';
+import {
+  type IssueText,
+  issueText,
+  knownKeys,
+  PARSE_MESSAGES,
+  recordParts,
+  schemaAt,
+  show,
+} from './issue-messages';
+import { firstTooDeep, MAX_NESTING } from './nesting';
 import { type DesiredStateFile, DesiredStateFileSchema, WINDOW_RANGE_PATTERN } from './schema';
 import {
   keyText,
@@ -73,6 +84,14 @@ interface Unit {
  * path as the user typed it, so `file:line:col` is clickable).
  */
 export function parseDesiredState(text: string, file: string): ParseResult {
+  // First, without recursing: every later pass recurses once per level of nesting.
+  const depthLines = new LineCounter();
+  const tooDeep = firstTooDeep(text, MAX_NESTING, depthLines.addNewLine);
+  if (tooDeep !== undefined) {
+    const message = `nested too deeply: more than ${MAX_NESTING} levels of mappings and lists (a desired state needs 5 at most)`;
+    return { ok: false, issues: toIssues([{ offset: tooDeep, message }], file, depthLines) };
+  }
+
   const lineCounter = new LineCounter();
   // Duplicate keys are found below, with the line of the first occurrence in the message.
   const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false });
@@ -86,8 +105,13 @@ export function parseDesiredState(text: string, file: string): ParseResult {
   }
 
   const shadowed = findDuplicateKeys(doc, lineCounter, problems);
+  const protoKeys = findProtoKeys(doc, problems);
   let value: DesiredStateFile | undefined;
-  const units: Unit[] = [{ schema: DesiredStateFileSchema, node: doc.contents, path: [] }, ...shadowed];
+  const units: Unit[] = [
+    { schema: DesiredStateFileSchema, node: doc.contents, path: [] },
+    ...shadowed,
+    ...protoKeys.map((entry) => entry.unit),
+  ];
   let readable = true;
   for (let index = 0; index < units.length; index += 1) {
     const unit = units[index];
@@ -112,7 +136,87 @@ export function parseDesiredState(text: string, file: string): ParseResult {
   if (problems.length > 0 || value === undefined) {
     return { ok: false, issues: toIssues(problems, file, lineCounter) };
   }
+  for (const entry of protoKeys) restoreProtoKey(value, entry.unit, entry.data);
   return { ok: true, value };
+}
+
+/** The key JavaScript's object literals and zod's records treat as the prototype, not as data. */
+const PROTO = '__proto__';
+
+/** A `__proto__` key in a record of the file: its value, checked as a unit of its own. */
+interface ProtoKey {
+  unit: Unit;
+  data: unknown;
+}
+
+/**
+ * Finds every `__proto__` key written where the schema has a record (fleet names, tag keys).
+ * zod drops such a key silently (assigning it would replace the result's prototype), so a
+ * fleet named `__proto__` vanished and a declared tag `__proto__: x` was never enforced. An
+ * invalid key (`__proto__` is no fleet name) is reported here at its position; a valid one
+ * (a tag key: EC2 allows it) is returned, for its value to be checked like any other and put
+ * back into the parsed value as an own property. Keys under a strict object are zod's to
+ * report ("unknown key"), as it does.
+ */
+function findProtoKeys(doc: Document, problems: Problem[]): ProtoKey[] {
+  let root: unknown;
+  try {
+    root = unalias(doc.contents, doc)?.toJS(doc);
+  } catch {
+    return []; // aliases that expand too far: reported by the schema pass
+  }
+  const found: ProtoKey[] = [];
+  const pending: Array<{ data: unknown; path: PathSegment[] }> = [{ data: root, path: [] }];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (next === undefined || next.data === null || typeof next.data !== 'object') continue;
+    const { data, path } = next;
+    if (Array.isArray(data)) {
+      data.forEach((item, index) => {
+        pending.push({ data: item, path: [...path, index] });
+      });
+      continue;
+    }
+    for (const [key, item] of Object.entries(data)) {
+      if (key !== PROTO) {
+        pending.push({ data: item, path: [...path, key] });
+        continue;
+      }
+      const record = recordParts(schemaAt(DesiredStateFileSchema, path));
+      if (record === undefined) continue;
+      const keyCheck = record.key.safeParse(key, { error: PARSE_MESSAGES });
+      if (!keyCheck.success) {
+        for (const inner of keyCheck.error.issues) {
+          problems.push({
+            offset: offsetOfKey(doc, doc.contents, [...path, key]),
+            message: `${pathText(path)}: invalid key ${show(key)}: expected ${issueText(inner, undefined).expected}`,
+          });
+        }
+        continue;
+      }
+      const node = resolvePath(doc, doc.contents, [...path, key]).node;
+      found.push({ unit: { schema: record.value, node, path: [...path, key] }, data: item });
+    }
+  }
+  return found;
+}
+
+/** Puts a checked `__proto__` entry back where zod dropped it, as an own data property. */
+function restoreProtoKey(value: DesiredStateFile, unit: Unit, data: unknown): void {
+  const parsed = unit.schema.safeParse(data);
+  if (!parsed.success) return; // reported with the other problems
+  let target: unknown = value;
+  for (const segment of unit.path.slice(0, -1)) {
+    if (target === null || typeof target !== 'object' || !Object.hasOwn(target, segment)) return;
+    target = (target as Record<PathSegment, unknown>)[segment];
+  }
+  if (target === null || typeof target !== 'object') return;
+  Object.defineProperty(target, PROTO, {
+    value: parsed.data,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }
 
 /** yaml's messages end with " at line L, column C:" and a source excerpt; we give the position ourselves. */
@@ -348,6 +452,13 @@ function checkSelectorUnique(
   if (!isMap(match)) return;
   const groupPair = lastPair(match, 'autoScalingGroup');
   const tagsPair = lastPair(match, 'tags');
+  const tagsNode = unalias(tagsPair?.value, doc);
+  if (tagsPair !== undefined && isMap(tagsNode) && tagsNode.items.length === 0) {
+    problems.push({
+      offset: valueOffset(tagsPair) ?? 0,
+      message: `fleets.${name}.match.tags: expected at least one tag (an empty selector would match every instance), got an empty mapping`,
+    });
+  }
   if (groupPair !== undefined && tagsPair !== undefined) return; // reported as "both"
   const record = (
     selected: Map<string, { fleet: string; offset: number }>,

@@ -51,7 +51,7 @@ describe('phoenix pause / resume', () => {
 
   it.each([
     { argv: [], env: {}, message: 'no state table' },
-    { argv: ['--tabel', 'x'], env: {}, message: "Unknown option '--tabel'" },
+    { argv: ['--tabel', 'x'], env: {}, message: 'unknown option "--tabel"; did you mean --table?' },
     { argv: ['extra'], env: { PHOENIX_TABLE_NAME: TABLE }, message: 'extra' },
   ])('refuses $argv with exit 1 and a clear message', async ({ argv, env, message }) => {
     const io = memoryIo({ env });

@@ -79,16 +79,19 @@ describe('phoenix quarantine', () => {
   it('says so, with exit 1, when lifting a quarantine that does not exist', async () => {
     const io = memoryIo();
     expect(
-      await quarantine(['lift', '--fleet', 'web', '--template', 'lt-0zzz', '--version', '1', ...flags()], io),
+      await quarantine(['lift', '--fleet', 'web', '--template', 'lt-0fff', '--version', '1', ...flags()], io),
     ).toBe(1);
-    expect(io.err()).toContain('no quarantine for fleet web, lt-0zzz v1');
+    expect(io.err()).toContain('no quarantine for fleet web, lt-0fff v1');
   });
 
   it.each([
     { argv: [], message: 'expected "list" or "lift"' },
     { argv: ['purge'], message: 'expected "list" or "lift"' },
     { argv: ['lift', '--fleet', 'web'], message: 'needs --fleet NAME, --template LT_ID and --version N' },
-    { argv: ['lift', '--fleet', 'web', '--template', 'lt-1', '--version', 'two'], message: '--version N' },
+    {
+      argv: ['lift', '--fleet', 'web', '--template', 'lt-1', '--version', 'two'],
+      message: '--version must be a whole number ≥ 1, not "two"',
+    },
     { argv: ['list', '--format', 'yaml'], message: '--format must be text or json' },
   ])('refuses $argv with exit 1 and a clear message', async ({ argv, message }) => {
     const io = memoryIo();
@@ -139,7 +142,7 @@ describe('phoenix quarantine lift and the rolled-back drift', () => {
     const name = executionName(instanceId, FINGERPRINT, 0);
     await store.quarantine({
       fleet: 'batch',
-      templateId: 'lt-0batch',
+      templateId: 'lt-0ba7c4',
       version: 3,
       cause: 'replacement never became healthy',
       execution: executionArnOf(STATE_MACHINE_ARN, name),
@@ -147,10 +150,10 @@ describe('phoenix quarantine lift and the rolled-back drift', () => {
     expect(await store.attemptOf(instanceId, FINGERPRINT)).toBe(0);
 
     const io = memoryIo();
-    const lift = ['lift', '--fleet', 'batch', '--template', 'lt-0batch', '--version', '3', ...flags()];
+    const lift = ['lift', '--fleet', 'batch', '--template', 'lt-0ba7c4', '--version', '3', ...flags()];
     expect(await quarantine(lift, io)).toBe(0);
 
-    expect(await store.getQuarantine('batch', 'lt-0batch', 3)).toBeUndefined();
+    expect(await store.getQuarantine('batch', 'lt-0ba7c4', 3)).toBeUndefined();
     expect(await store.attemptOf(instanceId, FINGERPRINT)).toBe(1);
     expect(io.out()).toContain(
       `The drift ${FINGERPRINT} of ${instanceId} (execution ${name}, rolled back as attempt 0) is now at attempt 1: its next detection starts a new remediation.`,
@@ -163,7 +166,7 @@ describe('phoenix quarantine lift and the rolled-back drift', () => {
   it('lifts a quarantine whose execution names no drift, and says that no attempt moved', async () => {
     await store.quarantine({
       fleet: 'batch',
-      templateId: 'lt-0batch',
+      templateId: 'lt-0ba7c4',
       version: 4,
       cause: 'boom',
       execution: `i-0123456789abcdef0-${FINGERPRINT}`,
@@ -171,12 +174,12 @@ describe('phoenix quarantine lift and the rolled-back drift', () => {
     const io = memoryIo();
     expect(
       await quarantine(
-        ['lift', '--fleet', 'batch', '--template', 'lt-0batch', '--version', '4', ...flags()],
+        ['lift', '--fleet', 'batch', '--template', 'lt-0ba7c4', '--version', '4', ...flags()],
         io,
       ),
     ).toBe(0);
-    expect(await store.getQuarantine('batch', 'lt-0batch', 4)).toBeUndefined();
-    expect(io.out()).toContain('Lifted the quarantine of lt-0batch v4 for fleet batch');
+    expect(await store.getQuarantine('batch', 'lt-0ba7c4', 4)).toBeUndefined();
+    expect(io.out()).toContain('Lifted the quarantine of lt-0ba7c4 v4 for fleet batch');
     expect(io.out()).toContain(
       `Its execution i-0123456789abcdef0-${FINGERPRINT} is not named <instance>-<fingerprint>-<attempt>: no drift attempt to move.`,
     );

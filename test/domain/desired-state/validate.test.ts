@@ -207,6 +207,43 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a fleet named __proto__ (it used to vanish, leaving "valid (1 fleet)")',
+    text: yaml(
+      'version: 1',
+      'fleets:',
+      ...WEB,
+      '  __proto__:',
+      '    match: { autoScalingGroup: other }',
+      '    launchTemplate: { name: web-lt }',
+    ),
+    expected: {
+      line: 6,
+      at: '__proto__',
+      message:
+        'fleets: invalid key "__proto__": expected a fleet name of lowercase letters, digits and dashes (at most 63)',
+    },
+  },
+  {
+    name: 'a declared __proto__ tag whose value is no string',
+    text: yaml('version: 1', 'fleets:', ...WEB, '    tags: { __proto__: 5 }'),
+    expected: {
+      line: 6,
+      at: '5',
+      message:
+        'fleets.web.tags.__proto__: expected a string, got the number 5; quote it to make it a string: "5"',
+    },
+  },
+  {
+    name: 'a __proto__ key where the schema knows its keys',
+    text: yaml('version: 1', 'defaults: { __proto__: { mode: enforce } }', 'fleets:', ...WEB),
+    expected: {
+      line: 2,
+      at: '__proto__',
+      message:
+        'defaults: unknown key "__proto__"; expected one of: mode, budget, window, checks, notifications',
+    },
+  },
+  {
     name: 'an empty tag selector (it would match every instance)',
     text: yaml(
       'version: 1',
@@ -613,6 +650,38 @@ describe('parseDesiredState', () => {
     ]);
   });
 
+  it.each([
+    { style: 'flow', far: 100_000, nest: (n: number) => `${'['.repeat(n)}${']'.repeat(n)}` },
+    {
+      style: 'block',
+      far: 5_000,
+      nest: (n: number) => `\n${Array.from({ length: n }, (_, i) => `${'  '.repeat(i + 3)}k:`).join('\n')}`,
+    },
+  ])(
+    'refuses $style nesting past 32 levels at the first level too deep, without overflowing the stack',
+    ({ nest, far: farLevels }) => {
+      // The root, fleets and web are three levels: the match value nests the rest.
+      const at = (levels: number) =>
+        yaml(
+          'version: 1',
+          'fleets:',
+          '  web:',
+          `    launchTemplate: { name: web-lt }`,
+          `    match: ${nest(levels)}`,
+        );
+
+      const within = issuesOf(at(29)).map(formatIssue);
+      const past = issuesOf(at(30)).map(formatIssue);
+      const far = issuesOf(at(farLevels)).map(formatIssue);
+
+      expect(within.join('\n')).not.toMatch(/nested too deeply|call stack/);
+      expect(past).toEqual([
+        expect.stringMatching(/^phoenix\.yaml:\d+:\d+ nested too deeply: more than 32 levels/),
+      ]);
+      expect(far).toEqual(past);
+    },
+  );
+
   it('points into block-style YAML as precisely as into flow style', () => {
     const text = yaml(
       'version: 1',
@@ -634,6 +703,31 @@ describe('parseDesiredState', () => {
         message: 'fleets.web.budget.maxConcurrent: expected a whole number of at least 1, got 0',
       },
     ]);
+  });
+
+  it('keeps a __proto__ tag, selector and exclusion as data: EC2 allows the key', () => {
+    const result = parseDesiredState(
+      yaml(
+        'version: 1',
+        'fleets:',
+        '  web:',
+        '    match: { tags: { __proto__: web } }',
+        '    launchTemplate: { name: web-lt }',
+        '    tags: { __proto__: x, constructor: y }',
+        '    exclude: { tags: { __proto__: skip } }',
+      ),
+      FILE,
+    );
+
+    if (!result.ok) throw new Error(result.issues.map(formatIssue).join('\n'));
+    const web = result.value.fleets.web;
+    expect(Object.entries(web?.tags ?? {})).toEqual([
+      ['constructor', 'y'],
+      ['__proto__', 'x'],
+    ]);
+    expect(Object.entries(web?.match.tags ?? {})).toEqual([['__proto__', 'web']]);
+    expect(Object.entries(web?.exclude?.tags ?? {})).toEqual([['__proto__', 'skip']]);
+    expect(Object.getPrototypeOf(web?.tags)).toBe(Object.prototype);
   });
 
   it('reads a minimal file, filling in what has a default', () => {
