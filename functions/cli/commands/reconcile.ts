@@ -57,13 +57,13 @@ import {
   handleEvent,
 } from '../../evaluate-drift/core';
 import { describeReasons } from '../../evaluate-drift/evaluations';
-import { executionArnOf } from '../../evaluate-drift/execution';
 import { type RemediationInput, RemediationInputSchema, type Timings } from '../../remediation/input';
 import {
   type AfterStateEvent,
   type Faults,
   type LocalClients,
   LocalRunnerError,
+  localExecutionArn,
   type RunEvent,
   type RunResult,
   runRemediation,
@@ -132,7 +132,10 @@ export interface StartedExecution {
 /**
  * `StartExecution`, locally: keeps each execution's pinned input for the runner and, like
  * Step Functions, refuses a name it has seen (`ExecutionAlreadyExists`), so the same attempt
- * of a drift is remediated once however many events or sweeps report it.
+ * of a drift is remediated once however many events or sweeps report it. It remembers only
+ * the names it started itself: another process (a second reconcile, the deployed stack) may
+ * start the same name, so each execution gets an ARN of its own ({@link localExecutionArn}),
+ * and the state table, not the name, keeps two of them from replacing one instance twice.
  */
 export class LocalStepFunctions {
   readonly #stateMachineArn: string;
@@ -176,7 +179,7 @@ export class LocalStepFunctions {
       throw new InvalidInputError(`execution ${name}: input refused: ${parsed.error.message}`);
     }
     this.#names.add(name);
-    const executionArn = executionArnOf(this.#stateMachineArn, name);
+    const executionArn = localExecutionArn(name, this.#stateMachineArn.split(':')[3] || undefined);
     const started = { name, executionArn, input: parsed.data };
     this.#pending.push(started);
     this.#all.push(started);
@@ -864,6 +867,7 @@ export class Reconciler {
         },
         waits: this.#options.waits ?? 'real',
         executionName: name,
+        executionArn: started.executionArn,
         onEvent: (event) => this.#onRunEvent(event, input.fleet),
         afterState: (event) => this.#afterState(event, input),
         ...(this.#options.faults === undefined ? {} : { faults: this.#options.faults }),
