@@ -230,16 +230,23 @@ export class RemediationStore extends StateStore {
       if (gate.pause.paused || gate.quarantine !== undefined)
         return { granted: false, reason: gateReason(gate), gateClosed: gate };
     }
-    // The instance first, given back if the lease is refused after all.
-    const claimedBy = await this.#claimInstance(request, expiresAt, nowSeconds);
-    if (claimedBy !== undefined)
-      return { granted: false, reason: instanceClaimReason(claimedBy), instanceClaimedBy: claimedBy };
+    // The instance first, given back if the lease is refused after all (unless it was the
+    // holder's already: a retried step).
+    const claim = await this.#claimInstance(request, expiresAt, nowSeconds);
+    if (claim.heldBy !== undefined)
+      return { granted: false, reason: instanceClaimReason(claim.heldBy), instanceClaimedBy: claim.heldBy };
     const decision = await this.#leaseReadingFirst(request, pk, expiresAt, nowSeconds, floor, belowFloor);
-    if (!decision.granted) await this.settleInstanceClaim(request.instanceId, request.holder);
+    if (!decision.granted && claim.taken) await this.settleInstanceClaim(request.instanceId, request.holder);
     return decision;
   }
 
-  /** A disruptive (or very wide) lease: the fleet's live leases read first, then slot by slot, then the group lock. */
+  /**
+   * The slow path (a disruptive or very wide lease): the fleet's live leases read first, then
+   * one conditional put per slot or dip tried, then the group lock. What the holder holds
+   * already (a retried step) is renewed to the new expiry, not taken again, so everything it
+   * is told it holds lives as long as it is told; a refusal gives back only what this request
+   * took.
+   */
   async #leaseReadingFirst(
     request: LeaseRequest,
     pk: string,
@@ -249,31 +256,51 @@ export class RemediationStore extends StateStore {
     belowFloor: boolean,
   ): Promise<LeaseDecision> {
     const live = (await this.queryAll(pk)).filter((item) => (num(item, 'expiresAt') ?? 0) >= nowSeconds);
-    const mine = live.filter((item) => str(item, 'holder') === request.holder);
-    const mineHasSlot = mine.some((item) => str(item, 'sk')?.startsWith('slot#'));
-    const mineDips = mine.filter((item) => str(item, 'sk')?.startsWith('dip#')).length;
-    let decision: LeaseDecision;
-    if (mineHasSlot && mineDips >= request.disruption) {
-      const items = mine.map((item) => str(item, 'sk') ?? '');
-      decision = {
-        granted: true,
-        lease: { ...leaseBase(request), items, expiresAt: maxExpiry(mine), groupLocked: false },
-      };
-    } else if (belowFloor) {
-      return { granted: false, reason: floorReason(request, floor) };
-    } else {
-      decision = await this.#leaseSlotBySlot(request, pk, mine, expiresAt, nowSeconds, floor);
+    const mine: string[] = [];
+    for (const item of live) {
+      const sk = str(item, 'sk') ?? '';
+      if (str(item, 'holder') !== request.holder) continue;
+      if (await this.#putLeaseItem(pk, sk, request, expiresAt, nowSeconds)) mine.push(sk);
     }
-    if (!decision.granted || request.groupLock === undefined) return decision;
+    const taken: string[] = [];
+    const refuse = async (refusal: Extract<LeaseDecision, { granted: false }>): Promise<LeaseDecision> => {
+      await Promise.all(taken.map((sk) => this.#releaseItem(pk, sk, request.holder)));
+      return refusal;
+    };
+    let slot = mine.find((sk) => sk.startsWith('slot#'));
+    const dips = mine.filter((sk) => sk.startsWith('dip#'));
+    if ((slot === undefined || dips.length < request.disruption) && belowFloor)
+      return refuse({ granted: false, reason: floorReason(request, floor) });
+    if (slot === undefined) {
+      slot = await this.#takeOne(pk, 'slot', request.maxConcurrent, request, expiresAt, nowSeconds);
+      if (slot === undefined) return refuse({ granted: false, reason: concurrencyReason(request) });
+      taken.push(slot);
+    }
+    // Headroom for disruptive replacements: one dip slot per instance the floor can spare.
+    const dipsAllowed = request.healthy - floor;
+    while (dips.length < request.disruption) {
+      const dip = await this.#takeOne(pk, 'dip', dipsAllowed, request, expiresAt, nowSeconds);
+      if (dip === undefined) {
+        return refuse({
+          granted: false,
+          reason:
+            `fleet ${request.fleet}: other replacements already use the ${dipsAllowed} instance(s) of headroom ` +
+            `above its healthy floor of ${floor}`,
+        });
+      }
+      taken.push(dip);
+      dips.push(dip);
+    }
+    const lease = { ...leaseBase(request), items: [...mine, ...taken], expiresAt };
+    if (request.groupLock === undefined) return { granted: true, lease: { ...lease, groupLocked: false } };
     const lock = await this.acquireGroupLock({
       group: request.groupLock.group,
       holder: request.holder,
       instanceId: request.instanceId,
       ttlSeconds: request.groupLock.ttlSeconds,
     });
-    if (lock.acquired) return { granted: true, lease: { ...decision.lease, groupLocked: true } };
-    await this.releaseLease(request.fleet, request.holder, decision.lease.items);
-    return { granted: false, reason: groupBusyReason(lock.heldBy), groupHeldBy: lock.heldBy };
+    if (lock.acquired) return { granted: true, lease: { ...lease, groupLocked: true } };
+    return refuse({ granted: false, reason: groupBusyReason(lock.heldBy), groupHeldBy: lock.heldBy });
   }
 
   /**
@@ -433,45 +460,6 @@ export class RemediationStore extends StateStore {
       }
     }
     return { granted: false, reason: concurrencyReason(request) };
-  }
-
-  /** The slow path: a read of the fleet's live leases, then one conditional put per slot or dip tried. */
-  async #leaseSlotBySlot(
-    request: LeaseRequest,
-    pk: string,
-    mine: Record<string, AttributeValue>[],
-    expiresAt: number,
-    nowSeconds: number,
-    floor: number,
-  ): Promise<LeaseDecision> {
-    const mineSlot = mine.map((item) => str(item, 'sk') ?? '').find((sk) => sk.startsWith('slot#'));
-    const taken: string[] = [];
-    const slot =
-      mineSlot ?? (await this.#takeOne(pk, 'slot', request.maxConcurrent, request, expiresAt, nowSeconds));
-    if (slot === undefined) return { granted: false, reason: concurrencyReason(request) };
-    if (mineSlot === undefined) taken.push(slot);
-
-    // Headroom for disruptive replacements: one dip slot per instance the floor can spare.
-    const dipsAllowed = request.healthy - floor;
-    const dips: string[] = mine.map((item) => str(item, 'sk') ?? '').filter((sk) => sk.startsWith('dip#'));
-    while (dips.length < request.disruption) {
-      const dip = await this.#takeOne(pk, 'dip', dipsAllowed, request, expiresAt, nowSeconds);
-      if (dip === undefined) {
-        await Promise.all(taken.map((sk) => this.#releaseItem(pk, sk, request.holder)));
-        return {
-          granted: false,
-          reason:
-            `fleet ${request.fleet}: other replacements already use the ${dipsAllowed} instance(s) of headroom ` +
-            `above its healthy floor of ${floor}`,
-        };
-      }
-      taken.push(dip);
-      dips.push(dip);
-    }
-    return {
-      granted: true,
-      lease: { ...leaseBase(request), items: [slot, ...dips], expiresAt, groupLocked: false },
-    };
   }
 
   /**
@@ -759,30 +747,38 @@ export class RemediationStore extends StateStore {
   }
 
   /**
-   * Claims `request.instanceId` for the holder with one conditional put; undefined when it
-   * did, else the claim of the one who holds it.
+   * Claims `request.instanceId` for the holder with one conditional put. `taken`: this request
+   * took it (it was not the holder's already); `heldBy`: refused, the claim of the one who
+   * holds it.
    */
   async #claimInstance(
     request: LeaseRequest,
     expiresAt: number,
     nowSeconds: number,
-  ): Promise<InstanceClaim | undefined> {
+  ): Promise<{ taken: boolean; heldBy?: InstanceClaim }> {
     const acquiredAt = new Date(nowSeconds * 1000).toISOString();
     try {
-      await this.dynamodb.send(
-        new PutItemCommand(this.#instanceClaimPut(request, acquiredAt, expiresAt, nowSeconds)),
+      const { Attributes } = await this.dynamodb.send(
+        new PutItemCommand({
+          ...this.#instanceClaimPut(request, acquiredAt, expiresAt, nowSeconds),
+          ReturnValues: 'ALL_OLD',
+        }),
       );
-      return undefined;
+      const before = instanceClaimFromItem(request.instanceId, Attributes);
+      const wasMine =
+        before !== undefined && before.holder === request.holder && before.expiresAt >= nowSeconds;
+      return { taken: !wasMine };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return (
-        instanceClaimFromItem(request.instanceId, error.Item) ?? {
+      return {
+        taken: false,
+        heldBy: instanceClaimFromItem(request.instanceId, error.Item) ?? {
           instanceId: request.instanceId,
           holder: 'unknown',
           acquiredAt,
           expiresAt,
-        }
-      );
+        },
+      };
     }
   }
 
@@ -814,32 +810,44 @@ export class RemediationStore extends StateStore {
   ): Promise<string | undefined> {
     for (let i = 0; i < count; i += 1) {
       const sk = `${kind}#${i}`;
-      try {
-        await this.dynamodb.send(
-          new PutItemCommand({
-            TableName: this.table,
-            Item: {
-              pk: { S: pk },
-              sk: { S: sk },
-              holder: { S: request.holder },
-              instanceId: { S: request.instanceId },
-              acquiredAt: { S: new Date(nowSeconds * 1000).toISOString() },
-              expiresAt: { N: String(expiresAt) },
-            },
-            // A slot is free when nobody holds it or its holder's lease has run out.
-            ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR holder = :holder',
-            ExpressionAttributeValues: {
-              ':now': { N: String(nowSeconds) },
-              ':holder': { S: request.holder },
-            },
-          }),
-        );
-        return sk;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
+      if (await this.#putLeaseItem(pk, sk, request, expiresAt, nowSeconds)) return sk;
     }
     return undefined;
+  }
+
+  /** Puts one lease item for the holder if it is free, expired or its own already (renewed); false if held by another. */
+  async #putLeaseItem(
+    pk: string,
+    sk: string,
+    request: LeaseRequest,
+    expiresAt: number,
+    nowSeconds: number,
+  ): Promise<boolean> {
+    try {
+      await this.dynamodb.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            pk: { S: pk },
+            sk: { S: sk },
+            holder: { S: request.holder },
+            instanceId: { S: request.instanceId },
+            acquiredAt: { S: new Date(nowSeconds * 1000).toISOString() },
+            expiresAt: { N: String(expiresAt) },
+          },
+          // A slot is free when nobody holds it or its holder's lease has run out.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR holder = :holder',
+          ExpressionAttributeValues: {
+            ':now': { N: String(nowSeconds) },
+            ':holder': { S: request.holder },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return false;
+    }
   }
 
   /** Deletes one lease item if `holder` still holds it; false if it had moved on. */
@@ -883,10 +891,6 @@ const MAX_CONFLICTS = 4;
 
 function leaseBase(request: LeaseRequest): Pick<Lease, 'fleet' | 'holder' | 'instanceId'> {
   return { fleet: request.fleet, holder: request.holder, instanceId: request.instanceId };
-}
-
-function maxExpiry(items: Record<string, AttributeValue>[]): number {
-  return Math.max(...items.map((item) => num(item, 'expiresAt') ?? 0));
 }
 
 function validateLeaseRequest(request: LeaseRequest): void {

@@ -314,6 +314,54 @@ describe('StateStore', () => {
       expect((await store.listLeases('web')).map((l) => `${l.holder}:${l.sk}`)).toEqual(['b:slot#1']);
     });
 
+    it('renews what a retried disruptive request holds, and a refusal gives back only what it took', async () => {
+      const { store, advance } = await freshStore();
+      const disruptive = (holder: string, healthy = 10) =>
+        lease({
+          holder,
+          maxConcurrent: 2,
+          healthy,
+          desired: 10,
+          minHealthyPercent: 80,
+          disruption: 1,
+          ttlSeconds: 600,
+        });
+      expect((await store.acquireLease(disruptive('a'))).granted).toBe(true);
+      advance(500);
+      // Its step retried late: it keeps its slot and dip, renewed, for another 600 s.
+      expect(await store.acquireLease(disruptive('a'))).toMatchObject({
+        granted: true,
+        lease: { items: ['dip#0', 'slot#0'] },
+      });
+      advance(200);
+      expect((await store.listLeases('web')).map((l) => `${l.holder}:${l.sk}`).sort()).toEqual([
+        'a:dip#0',
+        'a:slot#0',
+      ]);
+      // Refused (the floor, measured lower now): a keeps what it had; b was given nothing.
+      expect(
+        (
+          await store.acquireLease(
+            lease({
+              holder: 'a',
+              instanceId: 'i-a',
+              maxConcurrent: 2,
+              healthy: 8,
+              desired: 10,
+              minHealthyPercent: 80,
+              disruption: 2,
+              ttlSeconds: 600,
+            }),
+          )
+        ).granted,
+      ).toBe(false);
+      expect((await store.acquireLease(disruptive('b', 8))).granted).toBe(false);
+      expect((await store.listLeases('web')).map((l) => `${l.holder}:${l.sk}`).sort()).toEqual([
+        'a:dip#0',
+        'a:slot#0',
+      ]);
+    });
+
     it('rejects nonsensical requests', async () => {
       const { store } = await freshStore();
       await expect(store.acquireLease(lease({ maxConcurrent: 0 }))).rejects.toBeInstanceOf(InvalidInputError);
