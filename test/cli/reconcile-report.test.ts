@@ -147,6 +147,8 @@ function record(overrides: Partial<RemediationRecord>): RemediationRecord {
     fleet: 'web',
     team: 'storefront',
     execution: 'i-1-v1-abc',
+    executionArn:
+      'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance/local-0c4d8a52-96d2-4f7e-9b1a-1f0a6f0c2d11:i-1-v1-abc',
     round: 1,
     outcome: 'succeeded',
     reason: 'replaced',

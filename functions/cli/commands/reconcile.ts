@@ -309,6 +309,11 @@ export interface RemediationRecord {
   fleet: string;
   team: string;
   execution: string;
+  /**
+   * The execution's ARN: its identity in the state table (lease, group lock, claim on the
+   * instance). Unique per execution even where names repeat (two runs at once).
+   */
+  executionArn: string;
   /** 0: started by an event handled before reconcile; n: started by the sweep of round n. */
   round: number;
   outcome: RemediationOutcome;
@@ -656,10 +661,12 @@ export class Reconciler {
     const remediations = [...this.#remediations];
     const count = (outcome: RemediationOutcome) => remediations.filter((r) => r.outcome === outcome).length;
     // Each instance by its last remediation: one blocked in a round and replaced in a later
-    // one (its next attempt) is resolved.
+    // one (its next attempt) is resolved. A blocked one changed nothing: if the last sweep no
+    // longer finds it drifted (another run, the deployed stack or a person replaced or fixed
+    // it), it is resolved too; if it does, it is left drifted. The other ends need reading.
     const last = new Map(remediations.map((r) => [r.instanceId, r]));
     const unresolved = [...last.values()].some((r) =>
-      ['blocked', 'rolled-back', 'failed', 'manual-action-required', 'error'].includes(r.outcome),
+      ['rolled-back', 'failed', 'manual-action-required', 'error'].includes(r.outcome),
     );
     const driftFound = new Set([
       ...remediations.map((r) => r.instanceId),
@@ -930,6 +937,7 @@ export class Reconciler {
       fleet: input.fleet,
       team: this.#fleet(input.fleet)?.team ?? 'default',
       execution: started.name,
+      executionArn: result?.executionArn ?? started.executionArn,
       round,
       outcome: outcome.outcome,
       reason: outcome.reason,
