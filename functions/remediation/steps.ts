@@ -243,11 +243,11 @@ function reasonsSummary(data: MachineData): string {
 // ---- recheck ----------------------------------------------------------------------------
 
 /**
- * Is the remediation still wanted, and may it start now? Ends it (skip) when another
- * execution is replacing the instance or has replaced it, the switch is paused, the instance
- * is gone, no longer in the fleet, excluded, no longer drifted the same way, the template
- * moved on, the version is quarantined, or the source itself is drifted; asks to wait when
- * the fleet's window is closed.
+ * Is the remediation still wanted, and may it start now? Ends it (skip) when the instance is
+ * gone, no longer in the fleet, excluded, no longer drifted the same way, the template moved
+ * on, another execution is replacing it or has replaced it, the switch is paused, the version
+ * is quarantined, or the source itself is drifted; asks to wait when the fleet's window is
+ * closed.
  */
 export async function recheck(deps: StepDeps, data: MachineData, ctx: StepContext): Promise<RecheckResult> {
   const now = deps.clock();
@@ -262,25 +262,6 @@ export async function recheck(deps: StepDeps, data: MachineData, ctx: StepContex
   });
 
   const pinned = data.launchTemplate;
-  // Both switches and the instance's claim in one read; the quarantine is judged below, after
-  // the drift itself.
-  const gate = await deps.store.remediationGate(
-    { fleet: data.fleet, templateId: pinned.id, version: pinned.version },
-    data.instanceId,
-  );
-  // Another execution of this drift (same name, another process) or of another drift of this
-  // instance got there first: one replacement per instance (docs/adr/0012-one-replacement-per-instance.md).
-  const claim = gate.instanceClaim;
-  if (claim !== undefined && claim.holder !== ctx.executionId) {
-    return claim.replacedBy === undefined
-      ? skip('in-flight-elsewhere', instanceClaimReason(claim), false)
-      : skip('already-replaced', instanceClaimReason(claim), false);
-  }
-  const pause = gate.pause;
-  if (pause.paused) {
-    return skip('paused', pausedReason(pause), true);
-  }
-
   const instance = await instanceNow(deps, data.instanceId);
   if (instance === undefined || GONE_STATES.has(instance.state)) {
     return skip(
@@ -331,8 +312,6 @@ export async function recheck(deps: StepDeps, data: MachineData, ctx: StepContex
     );
   }
 
-  if (gate.quarantine !== undefined) return skip('quarantined', quarantineText(gate.quarantine), true);
-
   let source: ReturnType<typeof checkSource>;
   let group: AutoScalingGroup | undefined;
   if (fleet.match.kind === 'autoScalingGroup') {
@@ -355,6 +334,26 @@ export async function recheck(deps: StepDeps, data: MachineData, ctx: StepContex
   } else {
     source = checkSource({ fleet, template: current, propagatedTags: {}, now });
   }
+
+  // Both switches and the instance's claim in one read, after the instance and its group were
+  // read: another execution that claimed the instance before this reading shows here, one that
+  // claims it after is refused to this one at the lease, and what the plan reads in the
+  // snapshot was seen before either touched the instance (docs/adr/0012-one-replacement-per-instance.md).
+  const gate = await deps.store.remediationGate(
+    { fleet: data.fleet, templateId: pinned.id, version: pinned.version },
+    data.instanceId,
+  );
+  const claim = gate.instanceClaim;
+  if (claim !== undefined && claim.holder !== ctx.executionId) {
+    return claim.replacedBy === undefined
+      ? skip('in-flight-elsewhere', instanceClaimReason(claim), false)
+      : skip('already-replaced', instanceClaimReason(claim), false);
+  }
+  const pause = gate.pause;
+  if (pause.paused) {
+    return skip('paused', pausedReason(pause), true);
+  }
+  if (gate.quarantine !== undefined) return skip('quarantined', quarantineText(gate.quarantine), true);
   if (!source.ok) {
     const what = source.reasons.map(
       (r) => `${r.field}: expected ${r.expected ?? 'nothing'}, source gives ${r.actual ?? 'nothing'}`,

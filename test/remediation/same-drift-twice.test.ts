@@ -7,11 +7,12 @@
  * Each test interleaves the two deterministically: the second runs inside the first's
  * `afterState` hook (the first is paused there), or the first inside the second's.
  */
+import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RemediationStore } from '../../functions/aws/remediation-store';
 import type { RemediationInput } from '../../functions/remediation/input';
-import type { RunResult } from '../../functions/remediation/local-runner';
+import { type RunResult, runRemediation } from '../../functions/remediation/local-runner';
 import {
   describeGroup,
   desiredState,
@@ -63,7 +64,7 @@ describe('two executions of one drift at once (same name, two holders)', () => {
 
   beforeAll(async () => {
     account = await testAccount();
-    web = await seedDriftedAsgFleet(account.clients, { name: 'web', desired: 4, max: 8 });
+    web = await seedDriftedAsgFleet(account.clients, { name: 'web', desired: 5, max: 10 });
     api = await seedDriftedStandaloneFleet(account.clients, { name: 'api', count: 3 });
     store = new RemediationStore(account.clients.dynamodb, account.tableName, account.now);
   });
@@ -140,7 +141,7 @@ describe('two executions of one drift at once (same name, two holders)', () => {
     });
     expect(second.events.some((e) => e.state === 'AcquireLease')).toBe(false);
     expect(launched).toEqual([outputOf(first).replacementId]);
-    expect((await describeGroup(account.clients, 'web-asg')).DesiredCapacity).toBe(4);
+    expect((await describeGroup(account.clients, 'web-asg')).DesiredCapacity).toBe(5);
     // The team hears of the replacement once.
     expect((await account.notifications()).map((n) => n.event)).toEqual([
       'remediation.started',
@@ -166,7 +167,7 @@ describe('two executions of one drift at once (same name, two holders)', () => {
     ]);
     expect(outputOf(first)).toMatchObject({ outcome: 'succeeded' });
     expect(launched).toEqual([outputOf(first).replacementId]);
-    expect((await describeGroup(account.clients, 'web-asg')).DesiredCapacity).toBe(4);
+    expect((await describeGroup(account.clients, 'web-asg')).DesiredCapacity).toBe(5);
     expect(await store.listLeases('web')).toEqual([]);
     expect(await store.getGroupLock('web-asg')).toBeUndefined();
     await account.notifications();
@@ -188,7 +189,48 @@ describe('two executions of one drift at once (same name, two holders)', () => {
     // Replaced for good: the drift's attempt stays, its name keeps refusing it.
     expect(outputOf(second).nextAttempt).toBeUndefined();
     expect(launched).toEqual([replacementId]);
-    expect((await describeGroup(account.clients, 'web-asg')).DesiredCapacity).toBe(4);
+    expect((await describeGroup(account.clients, 'web-asg')).DesiredCapacity).toBe(5);
+    expect((await account.notifications()).map((n) => n.event)).toEqual([
+      'remediation.started',
+      'remediation.succeeded',
+    ]);
+  });
+
+  // Found by the two-process end-to-end test: the second read the claim first (none yet),
+  // then the instance (running), then the group after the first had replaced the instance
+  // (no longer InService there), and its plan asked for manual action. The claim is read
+  // last now: whoever claims the instance before that reading shows, whoever claims it after
+  // touched nothing the second read.
+  it('Auto Scaling: the second, whose recheck reads the group after the first replaced the instance, ends skipped (already-replaced), not asking for manual action', async () => {
+    const [, , , old = ''] = web.group.instanceIds;
+    const input = await account.inputFor(STATE, old);
+    const before = await everyInstance(account);
+    let first: RunResult | undefined;
+    // The second's clients: its first group reading waits until the first execution has ended.
+    const autoScaling = account.local.autoScaling;
+    const slowed = {
+      send: async (command: unknown) => {
+        if (first === undefined && command instanceof DescribeAutoScalingGroupsCommand)
+          first = await account.remediate(input, STATE);
+        return autoScaling.send(command as never);
+      },
+    } as typeof autoScaling;
+
+    const second = await runRemediation(input, {
+      clients: { ...account.local, autoScaling: slowed },
+      deps: account.deps(STATE),
+      waits: 'zero',
+    });
+
+    if (first === undefined) throw new Error('the second execution never read the group');
+    expect(outputOf(first)).toMatchObject({ outcome: 'succeeded' });
+    expect(outputOf(second)).toMatchObject({
+      outcome: 'skipped',
+      reason: 'already-replaced',
+      detail: expect.stringContaining(`was already replaced by ${outputOf(first).replacementId}`),
+    });
+    const launched = (await everyInstance(account)).filter((id) => !before.includes(id));
+    expect(launched).toEqual([outputOf(first).replacementId]);
     expect((await account.notifications()).map((n) => n.event)).toEqual([
       'remediation.started',
       'remediation.succeeded',
@@ -204,16 +246,27 @@ describe('two executions of one drift at once (same name, two holders)', () => {
     expect(outputOf(first)).toMatchObject({ outcome: 'succeeded' });
     expect(outputOf(second)).toMatchObject({ outcome: 'skipped', reason: 'in-flight-elsewhere' });
     expect(launched).toEqual([outputOf(first).replacementId]);
-    // Kept as replaced: a third execution of the drift is told so at its recheck.
-    const third = await account.remediate(input, STATE);
-    expect(outputOf(third)).toMatchObject({
-      outcome: 'skipped',
-      reason: 'already-replaced',
-      detail: expect.stringContaining(`(execution ${first.executionArn}, at `),
-    });
-    expect(third.events.some((e) => e.state === 'AcquireLease')).toBe(false);
     expect(await store.listLeases('api')).toEqual([]);
     await account.notifications();
+  });
+
+  it('an instance another execution replaced, still running while it leaves (its group drains it on AWS), is skipped at the recheck: already-replaced, nothing taken', async () => {
+    const [, , old = ''] = api.instanceIds;
+    const input = await account.inputFor(STATE, old);
+    // moto terminates at once what AWS drains first: the other execution's record stands for it.
+    const other = 'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance/local-other:x';
+    expect(await store.settleInstanceClaim(old, other, 'i-0123456789abcdef0')).toBe(true);
+
+    const result = await account.remediate(input, STATE);
+
+    expect(outputOf(result)).toMatchObject({
+      outcome: 'skipped',
+      reason: 'already-replaced',
+      detail: expect.stringContaining(`was already replaced by i-0123456789abcdef0 (execution ${other}, at `),
+    });
+    expect(outputOf(result).nextAttempt).toBeUndefined();
+    expect(result.events.some((e) => e.state === 'AcquireLease')).toBe(false);
+    expect(await account.notifications()).toEqual([]);
   });
 
   it('standalone: the claim goes with a remediation that replaced nothing, and the next execution replaces the instance', async () => {
