@@ -7,11 +7,15 @@
  * A remediation's happy path is counted in calls (bench: remediation overhead), so the
  * common cases take one request each: the pause switch and the quarantine are read in one
  * batch, a launch-before-terminate lease and its group lock are one transaction (which also
- * checks the pause switch and the quarantine again), a claim and the lock's release are one
- * transaction, and so is the final release of everything.
+ * checks the pause switch and the quarantine again, and claims the instance), a claim and the
+ * lock's release are one transaction, and so is the final release of everything.
  *
  * Every lease is its own item taken with a conditional put, so two executions can never
  * hold the same slot: the concurrency limit holds without a lock or a read-modify-write.
+ * Every lease also claims the instance it replaces (`instance#<id>`), so two executions
+ * (two processes that named them alike, a local run beside the deployed stack) can never
+ * replace one instance twice; the claim of a replaced instance is kept a while as the record
+ * of it (docs/adr/0021-one-replacement-per-instance.md).
  */
 import {
   type AttributeValue,
@@ -32,6 +36,7 @@ import {
   epochSeconds,
   groupLockFromItem,
   groupLockKey,
+  instanceClaimKey,
   nonNegativeInteger,
   num,
   PAUSE_SK,
@@ -55,6 +60,7 @@ export interface LeaseRequest {
   fleet: string;
   /** Unique per remediation (the execution ARN): only the holder releases its lease. */
   holder: string;
+  /** The instance replaced: claimed with the lease, so no other holder replaces it meanwhile. */
   instanceId: string;
   /** Replacements in flight per fleet, this one included. */
   maxConcurrent: number;
@@ -104,12 +110,29 @@ export type LeaseDecision =
       groupHeldBy?: GroupLock;
       /** Set when remediation is paused or the version quarantined (see `LeaseRequest.gate`). */
       gateClosed?: RemediationGate;
+      /** Set when another execution replaces the instance now, or replaced it. */
+      instanceClaimedBy?: InstanceClaim;
     };
 
 /** The pause switch and one version's quarantine, read together before a remediation starts. */
 export interface RemediationGate {
   pause: PauseState;
   quarantine?: Quarantine;
+  /** The instance's live claim, when asked for the instance and someone holds it. */
+  instanceClaim?: InstanceClaim;
+}
+
+/** Who replaces an instance now (a live lease), or who replaced it (kept after the replacement). */
+export interface InstanceClaim {
+  instanceId: string;
+  /** The execution ARN. */
+  holder: string;
+  acquiredAt: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+  /** Set once the holder's replacement succeeded: the instance that took over. */
+  replacedBy?: string;
+  replacedAt?: string;
 }
 
 /** What {@link StateStore.recordGroupChange} found. */
@@ -132,17 +155,29 @@ export type GroupLockDecision =
  */
 export const ATTEMPT_TTL_SECONDS = 120 * 24 * 3600;
 
+/**
+ * How long the claim of a replaced instance is kept: the old instance stays visible, running
+ * and drifted, until it is gone, and no one may replace it meanwhile. A group member handed
+ * back to its group is drained first (a deregistration delay: at most an hour) and waits for
+ * its termination lifecycle hooks (by default at most two hours, extended by heartbeats up to
+ * 48 hours); a standalone one is shutting down at once.
+ */
+export const REPLACED_CLAIM_TTL_SECONDS = 48 * 3600;
+
 /** {@link StateStore} and the remediation's coordination. */
 export class RemediationStore extends StateStore {
   /**
    * The pause switch and the quarantine of one launch template version for one fleet, in one
-   * strongly consistent batch read: what a remediation must know before it may start.
+   * strongly consistent batch read: what a remediation must know before it may start. With
+   * `instanceId`, the instance's claim too, when someone holds it (replacing it, or having
+   * replaced it).
    */
-  async remediationGate(key: QuarantineKey): Promise<RemediationGate> {
+  async remediationGate(key: QuarantineKey, instanceId?: string): Promise<RemediationGate> {
     const pauseKey = { pk: { S: CONTROL_PK }, sk: { S: PAUSE_SK } };
     const quarantineKey = { pk: { S: QUARANTINE_PK }, sk: { S: quarantineSk(key) } };
     const found: Record<string, AttributeValue>[] = [];
     let keys: Record<string, AttributeValue>[] | undefined = [pauseKey, quarantineKey];
+    if (instanceId !== undefined) keys.push(instanceClaimKey(instanceId));
     // DynamoDB may leave keys unprocessed under load: ask again for those only.
     for (let round = 0; keys !== undefined && keys.length > 0; round += 1) {
       if (round === 5) throw new Error('DynamoDB left the pause and quarantine reads unprocessed five times');
@@ -156,6 +191,11 @@ export class RemediationStore extends StateStore {
     const quarantineItem = found.find((item) => str(item, 'pk') === QUARANTINE_PK);
     const gate: RemediationGate = { pause: pauseFromItem(pauseItem) };
     if (quarantineItem !== undefined) gate.quarantine = quarantineFromItem(quarantineItem);
+    if (instanceId !== undefined) {
+      const claimItem = found.find((item) => str(item, 'pk') === str(instanceClaimKey(instanceId), 'pk'));
+      const claim = instanceClaimFromItem(instanceId, claimItem);
+      if (claim !== undefined && claim.expiresAt >= epochSeconds(this.clock())) gate.instanceClaim = claim;
+    }
     return gate;
   }
 
@@ -166,6 +206,8 @@ export class RemediationStore extends StateStore {
    * healthy floor holds: `healthy - disruption` (and, for a disruptive replacement, minus
    * the disruptions other live leases may already cause) stays ≥ the floor. Counting other
    * leases' disruption even when `healthy` already reflects it errs on the side of safety.
+   * And only when no other holder claims `request.instanceId`: the lease claims it, and a
+   * refusal says who replaces it now or replaced it (`instanceClaimedBy`).
    *
    * Idempotent per holder: a Step Functions retry of the same execution gets its lease back.
    */
@@ -179,7 +221,7 @@ export class RemediationStore extends StateStore {
     const floor = healthyFloor(request.desired, request.minHealthyPercent);
     const belowFloor = request.healthy - request.disruption < floor;
     // Launch before terminate takes one slot and nothing else: one transaction, no read.
-    if (request.disruption === 0 && request.maxConcurrent + 1 <= MAX_TRANSACTION_ITEMS) {
+    if (request.disruption === 0 && request.maxConcurrent + ITEMS_BESIDE_SLOTS <= MAX_TRANSACTION_ITEMS) {
       if (belowFloor) return { granted: false, reason: floorReason(request, floor) };
       return this.#leaseInOneTransaction(request, pk, expiresAt, nowSeconds);
     }
@@ -190,32 +232,77 @@ export class RemediationStore extends StateStore {
       if (gate.pause.paused || gate.quarantine !== undefined)
         return { granted: false, reason: gateReason(gate), gateClosed: gate };
     }
+    // The instance first, given back if the lease is refused after all (unless it was the
+    // holder's already: a retried step).
+    const claim = await this.#claimInstance(request, expiresAt, nowSeconds);
+    if (claim.heldBy !== undefined)
+      return { granted: false, reason: instanceClaimReason(claim.heldBy), instanceClaimedBy: claim.heldBy };
+    const decision = await this.#leaseReadingFirst(request, pk, expiresAt, nowSeconds, floor, belowFloor);
+    if (!decision.granted && claim.taken) await this.settleInstanceClaim(request.instanceId, request.holder);
+    return decision;
+  }
+
+  /**
+   * The slow path (a disruptive or very wide lease): the fleet's live leases read first, then
+   * one conditional put per slot or dip tried, then the group lock. What the holder holds
+   * already (a retried step) is renewed to the new expiry, not taken again, so everything it
+   * is told it holds lives as long as it is told; a refusal gives back only what this request
+   * took.
+   */
+  async #leaseReadingFirst(
+    request: LeaseRequest,
+    pk: string,
+    expiresAt: number,
+    nowSeconds: number,
+    floor: number,
+    belowFloor: boolean,
+  ): Promise<LeaseDecision> {
     const live = (await this.queryAll(pk)).filter((item) => (num(item, 'expiresAt') ?? 0) >= nowSeconds);
-    const mine = live.filter((item) => str(item, 'holder') === request.holder);
-    const mineHasSlot = mine.some((item) => str(item, 'sk')?.startsWith('slot#'));
-    const mineDips = mine.filter((item) => str(item, 'sk')?.startsWith('dip#')).length;
-    let decision: LeaseDecision;
-    if (mineHasSlot && mineDips >= request.disruption) {
-      const items = mine.map((item) => str(item, 'sk') ?? '');
-      decision = {
-        granted: true,
-        lease: { ...leaseBase(request), items, expiresAt: maxExpiry(mine), groupLocked: false },
-      };
-    } else if (belowFloor) {
-      return { granted: false, reason: floorReason(request, floor) };
-    } else {
-      decision = await this.#leaseSlotBySlot(request, pk, mine, expiresAt, nowSeconds, floor);
+    const mine: string[] = [];
+    for (const item of live) {
+      const sk = str(item, 'sk') ?? '';
+      if (str(item, 'holder') !== request.holder) continue;
+      if (await this.#putLeaseItem(pk, sk, request, expiresAt, nowSeconds)) mine.push(sk);
     }
-    if (!decision.granted || request.groupLock === undefined) return decision;
+    const taken: string[] = [];
+    const refuse = async (refusal: Extract<LeaseDecision, { granted: false }>): Promise<LeaseDecision> => {
+      await Promise.all(taken.map((sk) => this.#releaseItem(pk, sk, request.holder)));
+      return refusal;
+    };
+    let slot = mine.find((sk) => sk.startsWith('slot#'));
+    const dips = mine.filter((sk) => sk.startsWith('dip#'));
+    if ((slot === undefined || dips.length < request.disruption) && belowFloor)
+      return refuse({ granted: false, reason: floorReason(request, floor) });
+    if (slot === undefined) {
+      slot = await this.#takeOne(pk, 'slot', request.maxConcurrent, request, expiresAt, nowSeconds);
+      if (slot === undefined) return refuse({ granted: false, reason: concurrencyReason(request) });
+      taken.push(slot);
+    }
+    // Headroom for disruptive replacements: one dip slot per instance the floor can spare.
+    const dipsAllowed = request.healthy - floor;
+    while (dips.length < request.disruption) {
+      const dip = await this.#takeOne(pk, 'dip', dipsAllowed, request, expiresAt, nowSeconds);
+      if (dip === undefined) {
+        return refuse({
+          granted: false,
+          reason:
+            `fleet ${request.fleet}: other replacements already use the ${dipsAllowed} instance(s) of headroom ` +
+            `above its healthy floor of ${floor}`,
+        });
+      }
+      taken.push(dip);
+      dips.push(dip);
+    }
+    const lease = { ...leaseBase(request), items: [...mine, ...taken], expiresAt };
+    if (request.groupLock === undefined) return { granted: true, lease: { ...lease, groupLocked: false } };
     const lock = await this.acquireGroupLock({
       group: request.groupLock.group,
       holder: request.holder,
       instanceId: request.instanceId,
       ttlSeconds: request.groupLock.ttlSeconds,
     });
-    if (lock.acquired) return { granted: true, lease: { ...decision.lease, groupLocked: true } };
-    await this.releaseLease(request.fleet, request.holder, decision.lease.items);
-    return { granted: false, reason: groupBusyReason(lock.heldBy), groupHeldBy: lock.heldBy };
+    if (lock.acquired) return { granted: true, lease: { ...lease, groupLocked: true } };
+    return refuse({ granted: false, reason: groupBusyReason(lock.heldBy), groupHeldBy: lock.heldBy });
   }
 
   /**
@@ -234,6 +321,7 @@ export class RemediationStore extends StateStore {
     const acquiredAt = new Date(nowSeconds * 1000).toISOString();
     const lockIndex = request.maxConcurrent;
     const gateIndex = lockIndex + (request.groupLock === undefined ? 0 : 1);
+    const claimIndex = gateIndex + (request.gate === undefined ? 0 : 2);
     let slot = 0;
     let conflicts = 0;
     while (slot < request.maxConcurrent) {
@@ -306,6 +394,7 @@ export class RemediationStore extends StateStore {
           },
         );
       }
+      items.push({ Put: this.#instanceClaimPut(request, acquiredAt, expiresAt, nowSeconds) });
       try {
         await this.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: items }));
         return {
@@ -320,6 +409,16 @@ export class RemediationStore extends StateStore {
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
         const reasons = error.CancellationReasons ?? [];
+        const claimReason = reasons[claimIndex];
+        if (failedCondition(claimReason)) {
+          const claim = instanceClaimFromItem(request.instanceId, claimReason?.Item) ?? {
+            instanceId: request.instanceId,
+            holder: 'unknown',
+            acquiredAt,
+            expiresAt,
+          };
+          return { granted: false, reason: instanceClaimReason(claim), instanceClaimedBy: claim };
+        }
         const pauseReason = reasons[gateIndex];
         const quarantineReason = reasons[gateIndex + 1];
         if (
@@ -363,45 +462,6 @@ export class RemediationStore extends StateStore {
       }
     }
     return { granted: false, reason: concurrencyReason(request) };
-  }
-
-  /** The slow path: a read of the fleet's live leases, then one conditional put per slot or dip tried. */
-  async #leaseSlotBySlot(
-    request: LeaseRequest,
-    pk: string,
-    mine: Record<string, AttributeValue>[],
-    expiresAt: number,
-    nowSeconds: number,
-    floor: number,
-  ): Promise<LeaseDecision> {
-    const mineSlot = mine.map((item) => str(item, 'sk') ?? '').find((sk) => sk.startsWith('slot#'));
-    const taken: string[] = [];
-    const slot =
-      mineSlot ?? (await this.#takeOne(pk, 'slot', request.maxConcurrent, request, expiresAt, nowSeconds));
-    if (slot === undefined) return { granted: false, reason: concurrencyReason(request) };
-    if (mineSlot === undefined) taken.push(slot);
-
-    // Headroom for disruptive replacements: one dip slot per instance the floor can spare.
-    const dipsAllowed = request.healthy - floor;
-    const dips: string[] = mine.map((item) => str(item, 'sk') ?? '').filter((sk) => sk.startsWith('dip#'));
-    while (dips.length < request.disruption) {
-      const dip = await this.#takeOne(pk, 'dip', dipsAllowed, request, expiresAt, nowSeconds);
-      if (dip === undefined) {
-        await Promise.all(taken.map((sk) => this.#releaseItem(pk, sk, request.holder)));
-        return {
-          granted: false,
-          reason:
-            `fleet ${request.fleet}: other replacements already use the ${dipsAllowed} instance(s) of headroom ` +
-            `above its healthy floor of ${floor}`,
-        };
-      }
-      taken.push(dip);
-      dips.push(dip);
-    }
-    return {
-      granted: true,
-      lease: { ...leaseBase(request), items: [slot, ...dips], expiresAt, groupLocked: false },
-    };
   }
 
   /**
@@ -596,15 +656,17 @@ export class RemediationStore extends StateStore {
   }
 
   /**
-   * The end of a remediation: its group lock (if any) and its lease items, released in one
-   * transaction. Anything no longer the holder's (expired and taken) is left alone: then each
-   * is released on its own. Returns how many lease items were released.
+   * The end of a remediation: its group lock (if any), its lease items and its claim on the
+   * instance (if given: given back, or kept as replaced by `instance.replacedBy`), settled in
+   * one transaction. Anything no longer the holder's (expired and taken) is left alone: then
+   * each is released on its own. Returns how many lease items were released.
    */
   async releaseAll(release: {
     holder: string;
     fleet: string;
     items: readonly string[];
     group?: string;
+    instance?: { id: string; replacedBy?: string };
   }): Promise<number> {
     const pk = `lease#${release.fleet}`;
     const deletes: TransactWriteItem[] = release.items.map((sk) => ({
@@ -612,6 +674,9 @@ export class RemediationStore extends StateStore {
     }));
     if (release.group !== undefined)
       deletes.push({ Delete: this.#deleteIfHeld(groupLockKey(release.group), release.holder) });
+    const instance = release.instance;
+    if (instance !== undefined)
+      deletes.push(this.#settleClaimItem(instance.id, release.holder, instance.replacedBy));
     if (deletes.length === 0) return 0;
     try {
       await this.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: deletes }));
@@ -620,7 +685,120 @@ export class RemediationStore extends StateStore {
       if (!(error instanceof TransactionCanceledException)) throw error;
     }
     if (release.group !== undefined) await this.releaseGroupLock(release.group, release.holder);
+    if (instance !== undefined)
+      await this.settleInstanceClaim(instance.id, release.holder, instance.replacedBy);
     return this.releaseLease(release.fleet, release.holder, release.items);
+  }
+
+  /**
+   * Ends `holder`'s claim on replacing `instanceId`: given back when nothing was replaced (the
+   * drift's next attempt may replace it), or, with `replacedBy`, kept for
+   * {@link REPLACED_CLAIM_TTL_SECONDS} as the record that it was replaced, so no one replaces
+   * it again while it is leaving. A free claim (absent, expired) counts as the holder's: an
+   * execution started before claims existed, a claim that outlived its TTL. False when the
+   * claim is another holder's live one (this one's expired and was taken): it is left alone.
+   */
+  async settleInstanceClaim(instanceId: string, holder: string, replacedBy?: string): Promise<boolean> {
+    try {
+      await this.dynamodb.send(
+        replacedBy === undefined
+          ? new DeleteItemCommand(this.#claimGivenBack(instanceId, holder))
+          : new UpdateItemCommand(this.#claimKeptAsReplaced(instanceId, holder, replacedBy)),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** The claim's settlement as a transaction item (see {@link settleInstanceClaim}). */
+  #settleClaimItem(instanceId: string, holder: string, replacedBy: string | undefined): TransactWriteItem {
+    return replacedBy === undefined
+      ? { Delete: this.#claimGivenBack(instanceId, holder) }
+      : { Update: this.#claimKeptAsReplaced(instanceId, holder, replacedBy) };
+  }
+
+  #claimGivenBack(instanceId: string, holder: string) {
+    return {
+      TableName: this.table,
+      Key: instanceClaimKey(instanceId),
+      ConditionExpression: CLAIM_SETTLED_BY,
+      ExpressionAttributeValues: {
+        ':holder': { S: holder },
+        ':now': { N: String(epochSeconds(this.clock())) },
+      },
+    };
+  }
+
+  #claimKeptAsReplaced(instanceId: string, holder: string, replacedBy: string) {
+    const now = this.clock();
+    return {
+      TableName: this.table,
+      Key: instanceClaimKey(instanceId),
+      UpdateExpression:
+        'SET holder = :holder, replacedBy = :replacedBy, replacedAt = :at, expiresAt = :expiresAt',
+      ConditionExpression: 'attribute_not_exists(pk) OR holder = :holder',
+      ExpressionAttributeValues: {
+        ':holder': { S: holder },
+        ':replacedBy': { S: replacedBy },
+        ':at': { S: now.toISOString() },
+        ':expiresAt': { N: String(epochSeconds(now) + REPLACED_CLAIM_TTL_SECONDS) },
+      },
+    };
+  }
+
+  /**
+   * Claims `request.instanceId` for the holder with one conditional put. `taken`: this request
+   * took it (it was not the holder's already); `heldBy`: refused, the claim of the one who
+   * holds it.
+   */
+  async #claimInstance(
+    request: LeaseRequest,
+    expiresAt: number,
+    nowSeconds: number,
+  ): Promise<{ taken: boolean; heldBy?: InstanceClaim }> {
+    const acquiredAt = new Date(nowSeconds * 1000).toISOString();
+    try {
+      const { Attributes } = await this.dynamodb.send(
+        new PutItemCommand({
+          ...this.#instanceClaimPut(request, acquiredAt, expiresAt, nowSeconds),
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const before = instanceClaimFromItem(request.instanceId, Attributes);
+      const wasMine =
+        before !== undefined && before.holder === request.holder && before.expiresAt >= nowSeconds;
+      return { taken: !wasMine };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return {
+        taken: false,
+        heldBy: instanceClaimFromItem(request.instanceId, error.Item) ?? {
+          instanceId: request.instanceId,
+          holder: 'unknown',
+          acquiredAt,
+          expiresAt,
+        },
+      };
+    }
+  }
+
+  /** The put of the holder's claim on the instance: free, expired, or its own already (a retried step). */
+  #instanceClaimPut(request: LeaseRequest, acquiredAt: string, expiresAt: number, nowSeconds: number) {
+    return {
+      TableName: this.table,
+      Item: {
+        ...instanceClaimKey(request.instanceId),
+        holder: { S: request.holder },
+        fleet: { S: request.fleet },
+        acquiredAt: { S: acquiredAt },
+        expiresAt: { N: String(expiresAt) },
+      },
+      ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR holder = :holder',
+      ExpressionAttributeValues: { ':now': { N: String(nowSeconds) }, ':holder': { S: request.holder } },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
   }
 
   /** Tries `<kind>#0` … `<kind>#<count-1>` in turn; the sort key taken, or undefined if all are held. */
@@ -634,32 +812,44 @@ export class RemediationStore extends StateStore {
   ): Promise<string | undefined> {
     for (let i = 0; i < count; i += 1) {
       const sk = `${kind}#${i}`;
-      try {
-        await this.dynamodb.send(
-          new PutItemCommand({
-            TableName: this.table,
-            Item: {
-              pk: { S: pk },
-              sk: { S: sk },
-              holder: { S: request.holder },
-              instanceId: { S: request.instanceId },
-              acquiredAt: { S: new Date(nowSeconds * 1000).toISOString() },
-              expiresAt: { N: String(expiresAt) },
-            },
-            // A slot is free when nobody holds it or its holder's lease has run out.
-            ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR holder = :holder',
-            ExpressionAttributeValues: {
-              ':now': { N: String(nowSeconds) },
-              ':holder': { S: request.holder },
-            },
-          }),
-        );
-        return sk;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
+      if (await this.#putLeaseItem(pk, sk, request, expiresAt, nowSeconds)) return sk;
     }
     return undefined;
+  }
+
+  /** Puts one lease item for the holder if it is free, expired or its own already (renewed); false if held by another. */
+  async #putLeaseItem(
+    pk: string,
+    sk: string,
+    request: LeaseRequest,
+    expiresAt: number,
+    nowSeconds: number,
+  ): Promise<boolean> {
+    try {
+      await this.dynamodb.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            pk: { S: pk },
+            sk: { S: sk },
+            holder: { S: request.holder },
+            instanceId: { S: request.instanceId },
+            acquiredAt: { S: new Date(nowSeconds * 1000).toISOString() },
+            expiresAt: { N: String(expiresAt) },
+          },
+          // A slot is free when nobody holds it or its holder's lease has run out.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR holder = :holder',
+          ExpressionAttributeValues: {
+            ':now': { N: String(nowSeconds) },
+            ':holder': { S: request.holder },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return false;
+    }
   }
 
   /** Deletes one lease item if `holder` still holds it; false if it had moved on. */
@@ -686,17 +876,23 @@ export class RemediationStore extends StateStore {
   }
 }
 
+/**
+ * Who may settle an instance's claim: its holder, or anyone once it is free (absent: an
+ * execution started before claims existed, or removed by DynamoDB's TTL; or expired). Never
+ * another holder's live claim.
+ */
+const CLAIM_SETTLED_BY = 'attribute_not_exists(pk) OR holder = :holder OR expiresAt < :now';
+
 /** A transaction has room for this many items. */
 const MAX_TRANSACTION_ITEMS = 100;
+/** Items of a one-transaction lease besides its slots: the group lock, the pause switch, the quarantine, the instance's claim. */
+const ITEMS_BESIDE_SLOTS = 4;
+
 /** Transaction conflicts a lease request sits out before it is denied (and backs off in the state machine). */
 const MAX_CONFLICTS = 4;
 
 function leaseBase(request: LeaseRequest): Pick<Lease, 'fleet' | 'holder' | 'instanceId'> {
   return { fleet: request.fleet, holder: request.holder, instanceId: request.instanceId };
-}
-
-function maxExpiry(items: Record<string, AttributeValue>[]): number {
-  return Math.max(...items.map((item) => num(item, 'expiresAt') ?? 0));
 }
 
 function validateLeaseRequest(request: LeaseRequest): void {
@@ -742,6 +938,37 @@ function gateReason(gate: RemediationGate): string {
 
 function concurrencyReason(request: LeaseRequest): string {
   return `fleet ${request.fleet} already has ${request.maxConcurrent} replacement(s) in flight (maxConcurrent ${request.maxConcurrent})`;
+}
+
+/**
+ * Why an instance is not replaced by this execution: who replaced it, or who is replacing it
+ * and until when its claim holds at the latest. The holder is named by its whole ARN: two
+ * executions may carry the same name (two local runs, a local run beside the deployed stack).
+ */
+export function instanceClaimReason(claim: InstanceClaim): string {
+  if (claim.replacedBy !== undefined) {
+    return `instance ${claim.instanceId} was already replaced by ${claim.replacedBy} (execution ${claim.holder}, at ${claim.replacedAt ?? 'an unknown time'}); it is leaving, not to be replaced again`;
+  }
+  return `instance ${claim.instanceId} is being replaced by execution ${claim.holder} (since ${claim.acquiredAt}; its claim expires by ${new Date(claim.expiresAt * 1000).toISOString()} at the latest): one replacement per instance`;
+}
+
+function instanceClaimFromItem(
+  instanceId: string,
+  item: Record<string, AttributeValue> | undefined,
+): InstanceClaim | undefined {
+  const holder = str(item, 'holder');
+  if (item === undefined || holder === undefined) return undefined;
+  const claim: InstanceClaim = {
+    instanceId,
+    holder,
+    acquiredAt: str(item, 'acquiredAt') ?? '',
+    expiresAt: num(item, 'expiresAt') ?? 0,
+  };
+  const replacedBy = str(item, 'replacedBy');
+  const replacedAt = str(item, 'replacedAt');
+  if (replacedBy !== undefined) claim.replacedBy = replacedBy;
+  if (replacedAt !== undefined) claim.replacedAt = replacedAt;
+  return claim;
 }
 
 /** Who holds a group's lock, for what, and until when at the latest. */

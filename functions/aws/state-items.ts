@@ -11,6 +11,7 @@ export const CONTROL_PK = 'control';
 export const PAUSE_SK = 'pause';
 export const QUARANTINE_PK = 'quarantine';
 const GROUP_LOCK_SK = 'lock';
+const INSTANCE_CLAIM_SK = 'replacement';
 
 export function attemptKey(instanceId: string, fingerprint: string): Record<string, AttributeValue> {
   if (instanceId === '' || fingerprint === '')
@@ -20,6 +21,12 @@ export function attemptKey(instanceId: string, fingerprint: string): Record<stri
 
 export function groupLockKey(group: string): Record<string, AttributeValue> {
   return { pk: { S: `group#${group}` }, sk: { S: GROUP_LOCK_SK } };
+}
+
+/** The claim on replacing one instance: who replaces it, or who replaced it. */
+export function instanceClaimKey(instanceId: string): Record<string, AttributeValue> {
+  if (instanceId === '') throw new InvalidInputError('an instance claim needs an instance id');
+  return { pk: { S: `instance#${instanceId}` }, sk: { S: INSTANCE_CLAIM_SK } };
 }
 
 export function epochSeconds(date: Date): number {

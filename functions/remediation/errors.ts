@@ -99,6 +99,32 @@ export class GateClosedError extends PhoenixError {
   }
 }
 
+/**
+ * At the moment of taking the lease, another execution holds the claim on the instance: it is
+ * replacing it now (two executions of one drift: two local runs that named them alike, a
+ * local run beside the deployed stack). Not retried: the remediation ends "skipped"
+ * (`in-flight-elsewhere`) having changed nothing, and the drift's next attempt may start
+ * once the other has ended.
+ */
+export class ReplacingElsewhereError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ReplacingElsewhereError';
+  }
+}
+
+/**
+ * At the moment of taking the lease, another execution has already replaced the instance
+ * (it is leaving: its group drains and terminates it). Not retried: the remediation ends
+ * "skipped" (`already-replaced`) having changed nothing.
+ */
+export class AlreadyReplacedError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'AlreadyReplacedError';
+  }
+}
+
 /** The Auto Scaling group cannot grow by one and the budget does not allow a dip. */
 export class NoCapacityHeadroomError extends PhoenixError {
   constructor(message: string, options?: ErrorOptions) {
@@ -136,6 +162,8 @@ export const REMEDIATION_ERRORS = {
   LeaseDeniedError,
   GroupBusyError,
   GateClosedError,
+  ReplacingElsewhereError,
+  AlreadyReplacedError,
   ReplacementUnhealthyError,
   ReplacementFailedError,
   LaunchRejectedError,

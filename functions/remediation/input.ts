@@ -113,7 +113,9 @@ export type SkipReason =
   | 'not-enforcing'
   | 'template-changed'
   | 'quarantined'
-  | 'source-drift';
+  | 'source-drift'
+  | 'in-flight-elsewhere'
+  | 'already-replaced';
 
 /**
  * What the recheck saw, carried to the plan and the lease a second later so they need not

@@ -15,6 +15,7 @@
  * Lambda error keeps its name, and its cause is the JSON the Lambda runtime reports
  * (`{"errorType","errorMessage"}`).
  */
+import { randomUUID } from 'node:crypto';
 import * as autoScalingSdk from '@aws-sdk/client-auto-scaling';
 import * as dynamodbSdk from '@aws-sdk/client-dynamodb';
 import * as ec2Sdk from '@aws-sdk/client-ec2';
@@ -122,6 +123,12 @@ export interface RunRemediationOptions {
   faults?: Faults;
   /** Execution name; defaults to the one detection gives it (`<instance>-<fingerprint>-<attempt>`). */
   executionName?: string;
+  /**
+   * The execution's ARN (`$$.Execution.Id`): who holds its lease, its group lock and its claim
+   * on the instance, so it must be unique per execution. Defaults to a new
+   * {@link localExecutionArn} of the name.
+   */
+  executionArn?: string;
 }
 
 export type RunStatus = 'SUCCEEDED' | 'FAILED';
@@ -229,6 +236,22 @@ function jsonClone(value: unknown): unknown {
   return value === undefined ? null : JSON.parse(JSON.stringify(value));
 }
 
+/**
+ * A new ARN for one local execution named `name`:
+ * `arn:aws:states:<region>:123456789012:execution:phoenix-remediate-instance/local-<uuid>:<name>`.
+ *
+ * The ARN is the execution's identity as a holder in the state table (leases, group locks,
+ * instance claims). Step Functions makes it unique by refusing a name twice; locally nothing
+ * does, and two processes (two `phoenix reconcile`, or one beside the deployed stack sharing
+ * its table) start executions of the same name. So every local execution gets its own ARN,
+ * however it is named, and the name stays the last part, as in Step Functions, for whatever
+ * reads the name from the ARN (notifications, the standalone replacement's tag, quarantine
+ * lift). See docs/adr/0021-one-replacement-per-instance.md.
+ */
+export function localExecutionArn(name: string, region = 'us-east-1'): string {
+  return `arn:aws:states:${region}:${ACCOUNT}:execution:${STATE_MACHINE_NAME}/local-${randomUUID()}:${name}`;
+}
+
 /** The local ARN the definition's `${StepsFunctionArn}` becomes. */
 export function localStepsFunctionArn(region = 'us-east-1'): string {
   return `arn:aws:lambda:${region}:${ACCOUNT}:function:phoenix-remediation-steps`;
@@ -333,7 +356,7 @@ export async function runRemediation(
   const events: RunEvent[] = [];
   const name =
     options.executionName ?? executionName(input.instanceId, input.fingerprint, input.attempt ?? 0);
-  const executionArn = `arn:aws:states:${region}:${ACCOUNT}:execution:${STATE_MACHINE_NAME}:${name}`;
+  const executionArn = options.executionArn ?? localExecutionArn(name, region);
   const lambdaArn = localStepsFunctionArn(region);
   const clock = options.deps.clock ?? (() => new Date());
 

@@ -42,7 +42,12 @@ import {
   sourceOfGroup,
 } from '../aws/inventory';
 import type { NotificationPublisher } from '../aws/notifier';
-import { groupBusyReason, pausedReason, type RemediationStore } from '../aws/remediation-store';
+import {
+  groupBusyReason,
+  instanceClaimReason,
+  pausedReason,
+  type RemediationStore,
+} from '../aws/remediation-store';
 import { ATTEMPT_TTL_SECONDS, type GroupChange, type GroupLock, type Quarantine } from '../aws/state-store';
 import { evaluateDrift } from '../domain/drift/engine';
 import { autoScalingGroupOf, findFleet } from '../domain/drift/match';
@@ -61,6 +66,7 @@ import { isWindowOpen, nextWindowOpening } from '../domain/window';
 import { validate } from '../runtime/validation';
 import { isTransient, launchErrorOf, launchFailureOf } from './aws-errors';
 import {
+  AlreadyReplacedError,
   GateClosedError,
   GroupBusyError,
   InstanceGoneError,
@@ -68,6 +74,7 @@ import {
   LeaseDeniedError,
   ReplacementFailedError,
   ReplacementUnhealthyError,
+  ReplacingElsewhereError,
   StepInputError,
   TransientAwsError,
 } from './errors';
@@ -107,6 +114,7 @@ export interface StepDeps {
     | 'getGroupLock'
     | 'recordGroupChange'
     | 'releaseGroupLock'
+    | 'settleInstanceClaim'
     | 'nextAttempt'
     | 'listLeases'
   >;
@@ -250,12 +258,13 @@ function reasonsSummary(data: MachineData): string {
 // ---- recheck ----------------------------------------------------------------------------
 
 /**
- * Is the remediation still wanted, and may it start now? Ends it (skip) when the switch is
- * paused, the instance is gone, no longer in the fleet, excluded, no longer drifted the
- * same way, the template moved on, the version is quarantined, or the source itself is
- * drifted; asks to wait when the fleet's window is closed.
+ * Is the remediation still wanted, and may it start now? Ends it (skip) when the instance is
+ * gone, no longer in the fleet, excluded, no longer drifted the same way, the template moved
+ * on, another execution is replacing it or has replaced it, the switch is paused, the version
+ * is quarantined, or the source itself is drifted; asks to wait when the fleet's window is
+ * closed.
  */
-export async function recheck(deps: StepDeps, data: MachineData): Promise<RecheckResult> {
+export async function recheck(deps: StepDeps, data: MachineData, ctx: StepContext): Promise<RecheckResult> {
   const now = deps.clock();
   const timings = z.parse(TimingsSchema, data.timings ?? {});
   const base = { timings, checkedAt: now.toISOString() };
@@ -268,17 +277,6 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
   });
 
   const pinned = data.launchTemplate;
-  // Both switches in one read; the quarantine is judged below, after the drift itself.
-  const gate = await deps.store.remediationGate({
-    fleet: data.fleet,
-    templateId: pinned.id,
-    version: pinned.version,
-  });
-  const pause = gate.pause;
-  if (pause.paused) {
-    return skip('paused', pausedReason(pause), true);
-  }
-
   const instance = await instanceNow(deps, data.instanceId);
   if (instance === undefined || GONE_STATES.has(instance.state)) {
     return skip(
@@ -329,8 +327,6 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
     );
   }
 
-  if (gate.quarantine !== undefined) return skip('quarantined', quarantineText(gate.quarantine), true);
-
   let source: ReturnType<typeof checkSource>;
   let group: AutoScalingGroup | undefined;
   if (fleet.match.kind === 'autoScalingGroup') {
@@ -353,6 +349,26 @@ export async function recheck(deps: StepDeps, data: MachineData): Promise<Rechec
   } else {
     source = checkSource({ fleet, template: current, propagatedTags: {}, now });
   }
+
+  // Both switches and the instance's claim in one read, after the instance and its group were
+  // read: another execution that claimed the instance before this reading shows here, one that
+  // claims it after is refused to this one at the lease, and what the plan reads in the
+  // snapshot was seen before either touched the instance (docs/adr/0021-one-replacement-per-instance.md).
+  const gate = await deps.store.remediationGate(
+    { fleet: data.fleet, templateId: pinned.id, version: pinned.version },
+    data.instanceId,
+  );
+  const claim = gate.instanceClaim;
+  if (claim !== undefined && claim.holder !== ctx.executionId) {
+    return claim.replacedBy === undefined
+      ? skip('in-flight-elsewhere', instanceClaimReason(claim), false)
+      : skip('already-replaced', instanceClaimReason(claim), false);
+  }
+  const pause = gate.pause;
+  if (pause.paused) {
+    return skip('paused', pausedReason(pause), true);
+  }
+  if (gate.quarantine !== undefined) return skip('quarantined', quarantineText(gate.quarantine), true);
   if (!source.ok) {
     const what = source.reasons.map(
       (r) => `${r.field}: expected ${r.expected ?? 'nothing'}, source gives ${r.actual ?? 'nothing'}`,
@@ -582,6 +598,12 @@ export async function acquireLease(
     gate: { fleet: fleet.name, templateId: data.launchTemplate.id, version: data.launchTemplate.version },
   });
   if (!decision.granted) {
+    const claim = decision.instanceClaimedBy;
+    if (claim !== undefined) {
+      throw claim.replacedBy === undefined
+        ? new ReplacingElsewhereError(decision.reason)
+        : new AlreadyReplacedError(decision.reason);
+    }
     if (decision.gateClosed !== undefined) throw new GateClosedError(decision.reason);
     if (decision.groupHeldBy !== undefined) throw new GroupBusyError(decision.reason);
     const atMax = currentPlan.asg?.mode === 'standby-first' ? currentPlan.asg : undefined;
@@ -631,7 +653,9 @@ async function measureFleet(
  * Gives the lease (and a group lock still held) back; releasing twice, or a lease that
  * expired, is fine. Every path that ends a remediation passes here: a group lock still held
  * (a step that failed before its replacement was found, a rollback that could not finish)
- * goes too. A surge that handed its old instance to the group released both already.
+ * goes too. A surge that handed its old instance to the group released both already. The
+ * claim on the instance goes with the lease, except after a replacement: then it is kept as
+ * the record that the instance was replaced (no one replaces it again while it leaves).
  */
 export async function releaseLease(
   deps: StepDeps,
@@ -640,19 +664,33 @@ export async function releaseLease(
 ): Promise<{ released: number }> {
   if (data.retired?.leaseReleased === true) return { released: data.retired.released };
   const group = data.plan?.asg?.name;
+  const instance = { id: data.instanceId, ...replacedBy(data) };
   const items = data.lease?.holder === ctx.executionId ? data.lease.items : undefined;
   if (items === undefined) {
     // The lease step did not return (it failed midway): whatever it took is found by reading.
     if (group !== undefined) await deps.store.releaseGroupLock(group, ctx.executionId);
+    await deps.store.settleInstanceClaim(instance.id, ctx.executionId, instance.replacedBy);
     return { released: await deps.store.releaseLease(data.fleet, ctx.executionId) };
   }
-  const release: { holder: string; fleet: string; items: string[]; group?: string } = {
+  const release: Parameters<StepDeps['store']['releaseAll']>[0] = {
     holder: ctx.executionId,
     fleet: data.fleet,
     items,
+    instance,
   };
   if (group !== undefined) release.group = group;
   return { released: await deps.store.releaseAll(release) };
+}
+
+/** The replacement that took over, once the old instance is on its way out (a success). */
+function replacedBy(data: MachineData): { replacedBy?: string } {
+  const replacement = data.health?.replacementId ?? data.replacement?.instanceId;
+  const replaced =
+    data.error === undefined &&
+    data.rollback === undefined &&
+    data.health?.healthy === true &&
+    replacement !== undefined;
+  return replaced ? { replacedBy: replacement } : {};
 }
 
 // ---- the group's capacity, one execution at a time -------------------------------------
@@ -866,10 +904,18 @@ export async function retireOld(deps: StepDeps, data: MachineData, ctx: StepCont
   // From here on the old instance is gone or the group's: nothing may fail this step into a
   // rollback. A release that does not go through is left to the lease step that follows.
   try {
-    const release: { holder: string; fleet: string; items: string[]; group?: string } = {
+    const release: {
+      holder: string;
+      fleet: string;
+      items: string[];
+      group?: string;
+      instance: { id: string; replacedBy?: string };
+    } = {
       holder: ctx.executionId,
       fleet: data.fleet,
       items: data.lease?.items ?? [],
+      // Kept, naming its replacement, while the old instance drains: no second replacement.
+      instance: { id: data.instanceId, ...replacedBy(data) },
     };
     if (asg !== undefined) release.group = asg.name;
     retired.released = await deps.store.releaseAll(release);
@@ -1457,6 +1503,7 @@ const RETRYABLE_SKIPS: ReadonlySet<string> = new Set<SkipReason>([
   'template-changed',
   'quarantined',
   'source-drift',
+  'in-flight-elsewhere',
 ]);
 
 /**
@@ -1475,7 +1522,7 @@ export function endsRetryably(data: MachineData, event: NotificationEvent): bool
     case 'manual-action-required':
       return true;
     case 'remediation.skipped':
-      return RETRYABLE_SKIPS.has(data.recheck?.reason ?? '');
+      return RETRYABLE_SKIPS.has(skipOf(data).reason);
     case 'remediation.rolled-back':
       return data.rollback?.retryable === true;
     case 'remediation.failed':
@@ -1488,6 +1535,27 @@ export function endsRetryably(data: MachineData, event: NotificationEvent): bool
     default:
       return false;
   }
+}
+
+/** A skip decided at the lease, by the error that ended it: another execution holds the instance's claim. */
+const LEASE_SKIPS: Readonly<Record<string, SkipReason>> = {
+  ReplacingElsewhereError: 'in-flight-elsewhere',
+  AlreadyReplacedError: 'already-replaced',
+};
+
+/**
+ * Why a remediation was skipped: the recheck's reason, or the lease's when another execution
+ * turned out to hold the instance's claim. Neither of those is worth a notification: the
+ * other execution reports the replacement.
+ */
+function skipOf(data: MachineData): { reason: string; detail: string; notify: boolean } {
+  const atLease = LEASE_SKIPS[data.error?.Error ?? ''];
+  if (atLease !== undefined) return { reason: atLease, detail: causeText(data.error), notify: false };
+  return {
+    reason: data.recheck?.reason ?? 'unknown',
+    detail: data.recheck?.detail ?? 'no reason recorded',
+    notify: data.recheck?.notify ?? true,
+  };
 }
 
 /** How long a "manual action required" end holds its drift: detection starts nothing for it meanwhile. */
@@ -1630,12 +1698,14 @@ function describeOutcome(
           : 'the old instance was drained and terminated.');
       return { reason: 'replaced', detail: `${from}; ${old}`, publish: true };
     }
-    case 'remediation.skipped':
+    case 'remediation.skipped': {
+      const skip = skipOf(data);
       return {
-        reason: data.recheck?.reason ?? 'unknown',
-        detail: `Not replacing ${data.instanceId}: ${data.recheck?.detail ?? 'no reason recorded'}.`,
-        publish: data.recheck?.notify ?? true,
+        reason: skip.reason,
+        detail: `Not replacing ${data.instanceId}: ${skip.detail}.`,
+        publish: skip.notify,
       };
+    }
     case 'remediation.blocked':
       return {
         reason: BLOCKED_REASONS[data.error?.Error ?? ''] ?? 'budget',
@@ -1730,7 +1800,7 @@ export async function runStep(deps: StepDeps, rawEvent: unknown): Promise<unknow
   try {
     switch (event.step) {
       case 'recheck':
-        return await recheck(deps, data);
+        return await recheck(deps, data, ctx);
       case 'plan':
         return await plan(deps, data, ctx);
       case 'acquireLease':

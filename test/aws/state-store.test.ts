@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type LeaseRequest, RemediationStore } from '../../functions/aws/remediation-store';
+import {
+  type LeaseRequest,
+  REPLACED_CLAIM_TTL_SECONDS,
+  RemediationStore,
+} from '../../functions/aws/remediation-store';
 import { ATTEMPT_TTL_SECONDS, healthyFloor } from '../../functions/aws/state-store';
 import { InvalidInputError } from '../../functions/domain/errors';
 import { testClients } from '../helpers/emulator';
@@ -21,11 +25,13 @@ async function freshStore(start = new Date('2025-03-03T10:00:00Z')) {
   return { store, advance };
 }
 
+/** A lease request; each holder replaces an instance of its own (`i-<holder>`) unless told otherwise. */
 function lease(overrides: Partial<LeaseRequest> = {}): LeaseRequest {
+  const holder = overrides.holder ?? 'exec-1';
   return {
     fleet: 'web',
-    holder: 'exec-1',
-    instanceId: 'i-1',
+    holder,
+    instanceId: `i-${holder}`,
     maxConcurrent: 1,
     minHealthyPercent: 50,
     healthy: 4,
@@ -239,7 +245,9 @@ describe('StateStore', () => {
     it('takes the group lock with the slot for a surge, or neither when another execution has the lock', async () => {
       const { store } = await freshStore();
       const groupLock = { group: 'web-asg', ttlSeconds: 600 };
-      const first = await store.acquireLease(lease({ holder: 'a', maxConcurrent: 2, groupLock }));
+      const first = await store.acquireLease(
+        lease({ holder: 'a', instanceId: 'i-1', maxConcurrent: 2, groupLock }),
+      );
       expect(first).toMatchObject({ granted: true, lease: { items: ['slot#0'], groupLocked: true } });
       expect(await store.getGroupLock('web-asg')).toMatchObject({ holder: 'a', instanceId: 'i-1' });
 
@@ -306,6 +314,54 @@ describe('StateStore', () => {
       expect((await store.listLeases('web')).map((l) => `${l.holder}:${l.sk}`)).toEqual(['b:slot#1']);
     });
 
+    it('renews what a retried disruptive request holds, and a refusal gives back only what it took', async () => {
+      const { store, advance } = await freshStore();
+      const disruptive = (holder: string, healthy = 10) =>
+        lease({
+          holder,
+          maxConcurrent: 2,
+          healthy,
+          desired: 10,
+          minHealthyPercent: 80,
+          disruption: 1,
+          ttlSeconds: 600,
+        });
+      expect((await store.acquireLease(disruptive('a'))).granted).toBe(true);
+      advance(500);
+      // Its step retried late: it keeps its slot and dip, renewed, for another 600 s.
+      expect(await store.acquireLease(disruptive('a'))).toMatchObject({
+        granted: true,
+        lease: { items: ['dip#0', 'slot#0'] },
+      });
+      advance(200);
+      expect((await store.listLeases('web')).map((l) => `${l.holder}:${l.sk}`).sort()).toEqual([
+        'a:dip#0',
+        'a:slot#0',
+      ]);
+      // Refused (the floor, measured lower now): a keeps what it had; b was given nothing.
+      expect(
+        (
+          await store.acquireLease(
+            lease({
+              holder: 'a',
+              instanceId: 'i-a',
+              maxConcurrent: 2,
+              healthy: 8,
+              desired: 10,
+              minHealthyPercent: 80,
+              disruption: 2,
+              ttlSeconds: 600,
+            }),
+          )
+        ).granted,
+      ).toBe(false);
+      expect((await store.acquireLease(disruptive('b', 8))).granted).toBe(false);
+      expect((await store.listLeases('web')).map((l) => `${l.holder}:${l.sk}`).sort()).toEqual([
+        'a:dip#0',
+        'a:slot#0',
+      ]);
+    });
+
     it('rejects nonsensical requests', async () => {
       const { store } = await freshStore();
       await expect(store.acquireLease(lease({ maxConcurrent: 0 }))).rejects.toBeInstanceOf(InvalidInputError);
@@ -337,6 +393,113 @@ describe('StateStore', () => {
         ),
         { numRuns: 15 },
       );
+    });
+  });
+
+  describe('instance claims (one replacement per instance)', () => {
+    const claimOf = async (store: RemediationStore, instanceId: string) =>
+      (await store.remediationGate({ fleet: 'web', templateId: 'lt-1', version: 1 }, instanceId))
+        .instanceClaim;
+
+    it.each([
+      { path: 'one transaction', disruption: 0 },
+      { path: 'slot by slot', disruption: 1 },
+    ])(
+      'claims the instance with the lease: another holder of the same instance is refused, told who has it, and holds nothing ($path)',
+      async ({ disruption }) => {
+        const { store } = await freshStore();
+        const ask = (holder: string) =>
+          store.acquireLease(lease({ holder, instanceId: 'i-x', maxConcurrent: 3, disruption }));
+        expect((await ask('a')).granted).toBe(true);
+        expect(await claimOf(store, 'i-x')).toMatchObject({ instanceId: 'i-x', holder: 'a' });
+
+        expect(await ask('b')).toMatchObject({
+          granted: false,
+          reason: expect.stringContaining('instance i-x is being replaced by execution a'),
+          instanceClaimedBy: { holder: 'a' },
+        });
+        expect((await store.listLeases('web')).map((l) => l.holder)).toEqual(
+          disruption === 0 ? ['a'] : ['a', 'a'],
+        );
+        // Its own claim again (a retried step).
+        expect((await ask('a')).granted).toBe(true);
+      },
+    );
+
+    it('takes no claim when the lease is refused, on either path', async () => {
+      const { store } = await freshStore();
+      await store.acquireLease(lease({ holder: 'a', maxConcurrent: 1 }));
+      expect((await store.acquireLease(lease({ holder: 'b', maxConcurrent: 1 }))).granted).toBe(false);
+      expect(
+        (await store.acquireLease(lease({ holder: 'c', healthy: 2, desired: 4, disruption: 1 }))).granted,
+      ).toBe(false);
+      expect(await claimOf(store, 'i-b')).toBeUndefined();
+      expect(await claimOf(store, 'i-c')).toBeUndefined();
+    });
+
+    it('gives the claim back with the lease when nothing was replaced: another execution may replace the instance', async () => {
+      const { store } = await freshStore();
+      const granted = await store.acquireLease(lease({ holder: 'a', instanceId: 'i-x' }));
+      if (!granted.granted) throw new Error('lease refused');
+
+      await store.releaseAll({
+        holder: 'a',
+        fleet: 'web',
+        items: granted.lease.items,
+        instance: { id: 'i-x' },
+      });
+
+      expect(await claimOf(store, 'i-x')).toBeUndefined();
+      expect((await store.acquireLease(lease({ holder: 'b', instanceId: 'i-x' }))).granted).toBe(true);
+    });
+
+    it('keeps the claim of a replaced instance for 48 hours, naming the replacement, then lets it go', async () => {
+      const { store, advance } = await freshStore();
+      const granted = await store.acquireLease(lease({ holder: 'a', instanceId: 'i-x' }));
+      if (!granted.granted) throw new Error('lease refused');
+
+      await store.releaseAll({
+        holder: 'a',
+        fleet: 'web',
+        items: granted.lease.items,
+        instance: { id: 'i-x', replacedBy: 'i-new' },
+      });
+
+      expect(await store.listLeases('web')).toEqual([]);
+      expect(await store.acquireLease(lease({ holder: 'b', instanceId: 'i-x' }))).toMatchObject({
+        granted: false,
+        reason: expect.stringContaining('instance i-x was already replaced by i-new (execution a'),
+        instanceClaimedBy: { holder: 'a', replacedBy: 'i-new' },
+      });
+      advance(REPLACED_CLAIM_TTL_SECONDS - 1);
+      expect((await store.acquireLease(lease({ holder: 'b', instanceId: 'i-x' }))).granted).toBe(false);
+      advance(2);
+      expect((await store.acquireLease(lease({ holder: 'b', instanceId: 'i-x' }))).granted).toBe(true);
+    });
+
+    it("frees a dead holder's claim with its lease; its late release leaves the new holder's claim alone", async () => {
+      const { store, advance } = await freshStore();
+      await store.acquireLease(lease({ holder: 'dead', instanceId: 'i-x', ttlSeconds: 600 }));
+      advance(601);
+      expect((await store.acquireLease(lease({ holder: 'alive', instanceId: 'i-x' }))).granted).toBe(true);
+
+      await store.releaseAll({ holder: 'dead', fleet: 'web', items: ['slot#0'], instance: { id: 'i-x' } });
+      expect(await store.settleInstanceClaim('i-x', 'dead', 'i-late')).toBe(false);
+
+      expect(await claimOf(store, 'i-x')).toMatchObject({ holder: 'alive' });
+      expect((await store.listLeases('web')).map((l) => l.holder)).toEqual(['alive']);
+    });
+
+    it("records an instance replaced by an execution that holds no claim (started before claims existed), but never over another's", async () => {
+      const { store } = await freshStore();
+      expect(await store.settleInstanceClaim('i-old', 'exec-old', 'i-new')).toBe(true);
+      expect(await claimOf(store, 'i-old')).toMatchObject({ holder: 'exec-old', replacedBy: 'i-new' });
+
+      await store.acquireLease(lease({ holder: 'a', instanceId: 'i-x' }));
+      expect(await store.settleInstanceClaim('i-x', 'b', 'i-other')).toBe(false);
+      expect(await store.settleInstanceClaim('i-x', 'b')).toBe(false);
+      expect(await claimOf(store, 'i-x')).toMatchObject({ holder: 'a' });
+      expect((await claimOf(store, 'i-x'))?.replacedBy).toBeUndefined();
     });
   });
 

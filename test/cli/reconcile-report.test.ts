@@ -42,13 +42,34 @@ describe('LocalStepFunctions (StartExecution, locally)', () => {
       );
 
     await expect(start()).resolves.toMatchObject({
-      executionArn:
-        'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance:i-0123-v1-abc',
+      executionArn: expect.stringMatching(
+        /^arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance\/local-[0-9a-f-]{36}:i-0123-v1-abc$/,
+      ),
     });
     await expect(start()).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
     expect(sfn.takePending()).toEqual([expect.objectContaining({ name: 'i-0123-v1-abc', input: REQUEST })]);
     expect(sfn.takePending()).toEqual([]);
     expect(sfn.started).toHaveLength(1);
+  });
+
+  it('gives each execution an ARN of its own: another process starting the same name is another holder', async () => {
+    const start = (sfn: LocalStepFunctions) =>
+      sfn.client.send(
+        new StartExecutionCommand({
+          stateMachineArn: STATE_MACHINE,
+          name: 'i-0123-v1-abc',
+          input: JSON.stringify(REQUEST),
+        }),
+      );
+    const mine = await start(new LocalStepFunctions(STATE_MACHINE));
+    const theirs = await start(new LocalStepFunctions(STATE_MACHINE));
+
+    expect(mine.executionArn).not.toBe(theirs.executionArn);
+    // The name stays the last part, as in Step Functions.
+    expect([mine.executionArn?.split(':').at(-1), theirs.executionArn?.split(':').at(-1)]).toEqual([
+      'i-0123-v1-abc',
+      'i-0123-v1-abc',
+    ]);
   });
 
   it.each([
@@ -126,6 +147,8 @@ function record(overrides: Partial<RemediationRecord>): RemediationRecord {
     fleet: 'web',
     team: 'storefront',
     execution: 'i-1-v1-abc',
+    executionArn:
+      'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance/local-0c4d8a52-96d2-4f7e-9b1a-1f0a6f0c2d11:i-1-v1-abc',
     round: 1,
     outcome: 'succeeded',
     reason: 'replaced',

@@ -1,3 +1,4 @@
+import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { executionName } from '../../functions/evaluate-drift/execution';
 import {
@@ -143,6 +144,54 @@ fleets:
     ]);
     expect(report).toMatchObject({ converged: true, stoppedBecause: 'nothing-new', leftDrifted: [] });
     expect((await facts(account.clients, drifted)).state).toBe('terminated');
+  });
+
+  // Two runs at once (issue 11): what one run found blocked, the other may replace. The run
+  // that was blocked must not then say "NOT converged" about an estate that is.
+  it('blocked by the budget, then replaced by another run before the last sweep: converged, the block still reported', async () => {
+    const ops = await seedStandaloneFleet(account, {
+      name: 'ops',
+      count: 2,
+      tags: { App: 'ops', Owner: 'team-ops' },
+    });
+    const [drifted = ''] = ops.instanceIds;
+    const state = compile(`
+version: 1
+defaults: { mode: enforce, budget: { maxConcurrent: 1, minHealthyPercent: 50 } }
+fleets:
+  ops:
+    match: { tags: { App: ops } }
+    launchTemplate: { name: ops-lt }
+    tags: { Owner: team-ops }
+    team: payments
+`);
+    // The other run holds the fleet's only slot while it replaces this very instance.
+    const other = await account.store.acquireLease({
+      fleet: 'ops',
+      holder: 'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance/local-other:x',
+      instanceId: 'i-0000000000000000e',
+      maxConcurrent: 1,
+      minHealthyPercent: 50,
+      healthy: 2,
+      desired: 2,
+      disruption: 0,
+      ttlSeconds: 600,
+    });
+    expect(other.granted).toBe(true);
+    await driftByHand(drifted, 'mallory');
+    const phoenix = reconcilerFor(account, state, undefined, {
+      maxRounds: 1,
+      afterState: async ({ state }) => {
+        // Meanwhile the other run finishes: the instance is gone before this run's last sweep.
+        if (state === 'ReportBlocked')
+          await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [drifted] }));
+      },
+    });
+
+    const report = await phoenix.reconcile();
+
+    expect(report.remediations.map((r) => [r.instanceId, r.outcome])).toEqual([[drifted, 'blocked']]);
+    expect(report).toMatchObject({ converged: true, stoppedBecause: 'nothing-new', leftDrifted: [] });
   });
 
   it('rolled back: the next detection starts nothing, even once the quarantine is lifted', async () => {

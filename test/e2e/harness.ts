@@ -48,11 +48,18 @@ export const E2E_TIMINGS: Partial<Timings> = {
 
 let accounts = 0;
 
-/** One scenario's account. Files reset the emulator before they start; names stay unique within a file. */
-export async function e2eAccount(options: { teams: readonly string[]; start?: Date }) {
+/**
+ * One scenario's account. Files reset the emulator before they start; names stay unique within
+ * a file. `endpoint`: an emulator the test started itself instead of the run's.
+ */
+export async function e2eAccount(options: { teams: readonly string[]; start?: Date; endpoint?: string }) {
   accounts += 1;
   const n = accounts;
-  const account = await emulatedAccount({ tableName: `phoenix-e2e-${n}`, start: options.start });
+  const account = await emulatedAccount({
+    tableName: `phoenix-e2e-${n}`,
+    start: options.start,
+    endpoint: options.endpoint,
+  });
   const { clients, clock } = account;
   const inboxes = await createTeamInboxes(clients, {
     topicName: `phoenix-e2e-${n}`,

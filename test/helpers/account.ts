@@ -34,13 +34,14 @@ export interface EmulatedAccount {
 /**
  * Clients on the emulator and a fresh state table named `tableName` (unique within a file:
  * files reset the emulator before they start), with a clock starting at `start` (default:
- * the wall clock's now).
+ * the wall clock's now). `endpoint`: an emulator the test started itself instead of the run's.
  */
 export async function emulatedAccount(options: {
   tableName: string;
   start?: Date;
+  endpoint?: string;
 }): Promise<EmulatedAccount> {
-  const clients = testClients();
+  const clients = testClients(options.endpoint);
   const tableName = await createStateTable(clients.dynamodb, options.tableName);
   const clock: TestClock = { now: options.start ?? new Date() };
   // moto's conditional writes are not atomic under concurrency (see atomicDynamoDB).

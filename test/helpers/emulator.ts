@@ -34,11 +34,14 @@ export async function resetEmulator(): Promise<void> {
   }
 }
 
-/** SDK v3 clients for the emulated account: region us-east-1, dummy credentials. */
-export function testClients(): PhoenixClients {
+/**
+ * SDK v3 clients for the emulated account: region us-east-1, dummy credentials; on the run's
+ * emulator unless a test started its own (`endpoint`).
+ */
+export function testClients(endpoint: string = emulatorEndpoint()): PhoenixClients {
   return makeClients({
     region: TEST_REGION,
-    endpoint: emulatorEndpoint(),
+    endpoint,
     credentials: { ...TEST_CREDENTIALS },
     // moto never throttles, and some calls it does not implement answer 500: retry once for
     // a transient socket error, not five times with backoff on an error that will not change.

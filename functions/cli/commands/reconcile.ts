@@ -57,13 +57,13 @@ import {
   handleEvent,
 } from '../../evaluate-drift/core';
 import { describeReasons } from '../../evaluate-drift/evaluations';
-import { executionArnOf } from '../../evaluate-drift/execution';
 import { type RemediationInput, RemediationInputSchema, type Timings } from '../../remediation/input';
 import {
   type AfterStateEvent,
   type Faults,
   type LocalClients,
   LocalRunnerError,
+  localExecutionArn,
   type RunEvent,
   type RunResult,
   runRemediation,
@@ -133,7 +133,10 @@ export interface StartedExecution {
 /**
  * `StartExecution`, locally: keeps each execution's pinned input for the runner and, like
  * Step Functions, refuses a name it has seen (`ExecutionAlreadyExists`), so the same attempt
- * of a drift is remediated once however many events or sweeps report it.
+ * of a drift is remediated once however many events or sweeps report it. It remembers only
+ * the names it started itself: another process (a second reconcile, the deployed stack) may
+ * start the same name, so each execution gets an ARN of its own ({@link localExecutionArn}),
+ * and the state table, not the name, keeps two of them from replacing one instance twice.
  */
 export class LocalStepFunctions {
   readonly #stateMachineArn: string;
@@ -177,7 +180,7 @@ export class LocalStepFunctions {
       throw new InvalidInputError(`execution ${name}: input refused: ${parsed.error.message}`);
     }
     this.#names.add(name);
-    const executionArn = executionArnOf(this.#stateMachineArn, name);
+    const executionArn = localExecutionArn(name, this.#stateMachineArn.split(':')[3] || undefined);
     const started = { name, executionArn, input: parsed.data };
     this.#pending.push(started);
     this.#all.push(started);
@@ -307,6 +310,11 @@ export interface RemediationRecord {
   fleet: string;
   team: string;
   execution: string;
+  /**
+   * The execution's ARN: its identity in the state table (lease, group lock, claim on the
+   * instance). Unique per execution even where names repeat (two runs at once).
+   */
+  executionArn: string;
   /** 0: started by an event handled before reconcile; n: started by the sweep of round n. */
   round: number;
   outcome: RemediationOutcome;
@@ -654,10 +662,12 @@ export class Reconciler {
     const remediations = [...this.#remediations];
     const count = (outcome: RemediationOutcome) => remediations.filter((r) => r.outcome === outcome).length;
     // Each instance by its last remediation: one blocked in a round and replaced in a later
-    // one (its next attempt) is resolved.
+    // one (its next attempt) is resolved. A blocked one changed nothing: if the last sweep no
+    // longer finds it drifted (another run, the deployed stack or a person replaced or fixed
+    // it), it is resolved too; if it does, it is left drifted. The other ends need reading.
     const last = new Map(remediations.map((r) => [r.instanceId, r]));
     const unresolved = [...last.values()].some((r) =>
-      ['blocked', 'rolled-back', 'failed', 'manual-action-required', 'error'].includes(r.outcome),
+      ['rolled-back', 'failed', 'manual-action-required', 'error'].includes(r.outcome),
     );
     const driftFound = new Set([
       ...remediations.map((r) => r.instanceId),
@@ -865,6 +875,7 @@ export class Reconciler {
         },
         waits: this.#options.waits ?? 'real',
         executionName: name,
+        executionArn: started.executionArn,
         onEvent: (event) => this.#onRunEvent(event, input.fleet),
         afterState: (event) => this.#afterState(event, input),
         ...(this.#options.faults === undefined ? {} : { faults: this.#options.faults }),
@@ -927,6 +938,7 @@ export class Reconciler {
       fleet: input.fleet,
       team: this.#fleet(input.fleet)?.team ?? 'default',
       execution: started.name,
+      executionArn: result?.executionArn ?? started.executionArn,
       round,
       outcome: outcome.outcome,
       reason: outcome.reason,

@@ -1,0 +1,404 @@
+/**
+ * The remediation's coordination under arbitrary interleavings (issue 11): several holders
+ * (executions) take and give back leases, group locks, instance claims and replacement
+ * claims against the real {@link RemediationStore} on the emulated DynamoDB, a few at a time
+ * concurrently, while the clock moves past TTLs.
+ *
+ * The model is what each holder was told: a grant is a belief, kept until the holder gives it
+ * back or it expires. After every step two things must hold.
+ * - No double grant: at most `maxConcurrent` holders believe they hold a live slot of the
+ *   fleet, at most one the group lock, at most one each instance's claim, at most one each
+ *   new instance, and the disruptive leases fit the headroom above the healthy floor.
+ * - The table says exactly what the holders believe: every live item is held by the holder
+ *   who was told so, and nothing else is live. So a release by a holder that no longer holds
+ *   an item (its grant expired and another took it) never frees that other holder's item, and
+ *   a refused request leaves nothing behind.
+ *
+ * test/aws/state-store.test.ts has the simpler property (simultaneous lease requests of one
+ * kind); this one mixes every operation and time.
+ */
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  GetItemCommand,
+  QueryCommand,
+} from '@aws-sdk/client-dynamodb';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type LeaseRequest,
+  REPLACED_CLAIM_TTL_SECONDS,
+  RemediationStore,
+} from '../../functions/aws/remediation-store';
+import { testClients } from '../helpers/emulator';
+import { atomicDynamoDB, createStateTable } from '../helpers/table';
+
+const HOLDERS = ['h0', 'h1', 'h2', 'h3'] as const;
+const INSTANCES = ['i0', 'i1'] as const;
+const NEW_INSTANCES = ['n0', 'n1'] as const;
+const LEASE_TTL = 600;
+const LOCK_TTL = 300;
+const CLAIM_TTL = 600;
+/** Healthy 10 of 10 at 80 %: a floor of 8, so two disruptive leases at most. */
+const HEALTHY = 10;
+const FLOOR_HEADROOM = 2;
+
+type Holder = (typeof HOLDERS)[number];
+
+type Op =
+  | { kind: 'acquireLease'; holder: Holder; instance: string; groupLock: boolean; disruptive: boolean }
+  | { kind: 'acquireGroupLock'; holder: Holder }
+  | { kind: 'claimReplacement'; holder: Holder; instance: string; releaseLock: boolean }
+  | { kind: 'recordGroupChange'; holder: Holder }
+  | { kind: 'releaseGroupLock'; holder: Holder }
+  | { kind: 'releaseLease'; holder: Holder }
+  | {
+      kind: 'releaseAll';
+      holder: Holder;
+      /** `mine`: the items the holder was granted; `guess`: slot#0 whether it holds it or not. */
+      items: 'mine' | 'guess';
+      group: boolean;
+      instance?: string;
+      replaced: boolean;
+    }
+  | { kind: 'settleInstanceClaim'; holder: Holder; instance: string; replaced: boolean };
+
+type Step = { kind: 'advance'; seconds: number } | { kind: 'concurrently'; ops: Op[] };
+
+const holder = fc.constantFrom(...HOLDERS);
+const instance = fc.constantFrom(...INSTANCES);
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('acquireLease' as const),
+      holder,
+      instance,
+      groupLock: fc.boolean(),
+      disruptive: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('acquireGroupLock' as const), holder }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('claimReplacement' as const),
+      holder,
+      instance: fc.constantFrom(...NEW_INSTANCES),
+      releaseLock: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('recordGroupChange' as const), holder }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('releaseGroupLock' as const), holder }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('releaseLease' as const), holder }) },
+  {
+    weight: 3,
+    arbitrary: fc.record(
+      {
+        kind: fc.constant('releaseAll' as const),
+        holder,
+        items: fc.constantFrom('mine' as const, 'guess' as const),
+        group: fc.boolean(),
+        instance,
+        replaced: fc.boolean(),
+      },
+      { requiredKeys: ['kind', 'holder', 'items', 'group', 'replaced'] },
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('settleInstanceClaim' as const),
+      holder,
+      instance,
+      replaced: fc.boolean(),
+    }),
+  },
+);
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('advance' as const),
+      // Short of and past every TTL: the lock's, the lease's, a replaced instance's claim.
+      seconds: fc.constantFrom(1, 200, 301, 601, REPLACED_CLAIM_TTL_SECONDS + 1),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('concurrently' as const),
+      // An execution runs one step at a time: each holder at most once per batch.
+      ops: fc.uniqueArray(op, { minLength: 1, maxLength: 3, selector: (o) => o.holder }),
+    }),
+  },
+);
+
+/** What one holder was told it holds, each with its expiry (epoch seconds). */
+interface Beliefs {
+  slots: Map<string, number>;
+  lock?: number;
+  claims: Map<string, number>;
+  replacements: Map<string, number>;
+}
+
+const clients = testClients();
+const dynamodb = atomicDynamoDB(clients.dynamodb);
+
+describe('RemediationStore under interleavings of every coordination operation', () => {
+  it('never grants anything twice, and the table holds exactly what each holder was granted', async () => {
+    const table = await createStateTable(clients.dynamodb, 'phoenix-interleavings');
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 2 }),
+        fc.array(step, { minLength: 3, maxLength: 12 }),
+        async (maxConcurrent, steps) => {
+          run += 1;
+          // Each run in its own namespace: fleet, group and instances named after it.
+          const fleet = `f${run}`;
+          const group = `g${run}`;
+          const id = (name: string) => `${name}-${run}`;
+          const clock = { now: new Date('2026-01-01T00:00:00Z') };
+          const store = new RemediationStore(dynamodb, table, () => clock.now);
+          const nowSeconds = () => Math.floor(clock.now.getTime() / 1000);
+          const beliefs = new Map<Holder, Beliefs>(
+            HOLDERS.map((h) => [h, { slots: new Map(), claims: new Map(), replacements: new Map() }]),
+          );
+          const of = (h: Holder): Beliefs =>
+            beliefs.get(h) ?? { slots: new Map(), claims: new Map(), replacements: new Map() };
+          const problems: string[] = [];
+
+          const request = (o: Extract<Op, { kind: 'acquireLease' }>): LeaseRequest => ({
+            fleet,
+            holder: o.holder,
+            instanceId: id(o.instance),
+            maxConcurrent,
+            minHealthyPercent: 80,
+            healthy: HEALTHY,
+            desired: HEALTHY,
+            disruption: o.disruptive ? 1 : 0,
+            ttlSeconds: LEASE_TTL,
+            ...(o.groupLock ? { groupLock: { group, ttlSeconds: LOCK_TTL } } : {}),
+          });
+
+          /** Runs one operation; returns how the holder's beliefs change once the batch is over. */
+          const perform = async (o: Op): Promise<(b: Beliefs) => Promise<void> | void> => {
+            const now = nowSeconds();
+            switch (o.kind) {
+              case 'acquireLease': {
+                const decision = await store.acquireLease(request(o));
+                if (!decision.granted) return () => {};
+                const { items, expiresAt, groupLocked } = decision.lease;
+                return (b) => {
+                  for (const sk of items) b.slots.set(sk, expiresAt);
+                  b.claims.set(id(o.instance), expiresAt);
+                  if (groupLocked) b.lock = now + LOCK_TTL;
+                };
+              }
+              case 'acquireGroupLock': {
+                const decision = await store.acquireGroupLock({
+                  group,
+                  holder: o.holder,
+                  instanceId: 'i-x',
+                  ttlSeconds: LOCK_TTL,
+                });
+                return decision.acquired
+                  ? (b) => {
+                      b.lock = decision.lock.expiresAt;
+                    }
+                  : () => {};
+              }
+              case 'claimReplacement': {
+                const claimed = await store.claimReplacement(
+                  id(o.instance),
+                  o.holder,
+                  CLAIM_TTL,
+                  o.releaseLock ? { releaseGroupLock: group } : {},
+                );
+                return (b) => {
+                  if (claimed) b.replacements.set(id(o.instance), now + CLAIM_TTL);
+                  // With the claim goes the lock, if still the holder's; a refused claim keeps it.
+                  if (claimed && o.releaseLock) b.lock = undefined;
+                };
+              }
+              case 'recordGroupChange': {
+                const believed = (of(o.holder).lock ?? -1) >= now;
+                const outcome = await store.recordGroupChange(group, o.holder, {
+                  mode: 'surge',
+                  desiredBefore: 1,
+                  raisedTo: 2,
+                  instancesBefore: [],
+                });
+                if (outcome.outcome !== 'not-held' && !believed)
+                  problems.push(`${o.holder} recorded a change to ${group} without holding its lock`);
+                if (outcome.outcome === 'not-held' && believed)
+                  problems.push(`${o.holder} holds the lock of ${group} but may not record a change`);
+                return () => {};
+              }
+              case 'releaseGroupLock': {
+                await store.releaseGroupLock(group, o.holder);
+                return (b) => {
+                  b.lock = undefined;
+                };
+              }
+              case 'releaseLease': {
+                await store.releaseLease(fleet, o.holder);
+                return (b) => {
+                  b.slots.clear();
+                };
+              }
+              case 'releaseAll': {
+                const mine = [...of(o.holder).slots.keys()];
+                const release: Parameters<RemediationStore['releaseAll']>[0] = {
+                  holder: o.holder,
+                  fleet,
+                  items: o.items === 'mine' ? mine : ['slot#0'],
+                };
+                if (o.group) release.group = group;
+                if (o.instance !== undefined)
+                  release.instance = { id: id(o.instance), ...(o.replaced ? { replacedBy: 'n-new' } : {}) };
+                await store.releaseAll(release);
+                return async (b) => {
+                  for (const sk of release.items) b.slots.delete(sk);
+                  if (o.group) b.lock = undefined;
+                  const claim = release.instance;
+                  if (claim === undefined) return;
+                  const held = (b.claims.get(claim.id) ?? -1) >= now;
+                  b.claims.delete(claim.id);
+                  if (claim.replacedBy === undefined) return;
+                  // Its own claim is kept as replaced. A claim it did not hold is marked only if it
+                  // was free at that moment, which a concurrent request (even one refused in the
+                  // end) may have held for an instant: the table says which.
+                  if (held || (await claimHolder(claim.id)) === o.holder)
+                    b.claims.set(claim.id, now + REPLACED_CLAIM_TTL_SECONDS);
+                };
+              }
+              case 'settleInstanceClaim': {
+                const settled = await store.settleInstanceClaim(
+                  id(o.instance),
+                  o.holder,
+                  o.replaced ? 'n-new' : undefined,
+                );
+                return (b) => {
+                  if (settled && o.replaced) b.claims.set(id(o.instance), now + REPLACED_CLAIM_TTL_SECONDS);
+                  else if (settled) b.claims.delete(id(o.instance));
+                };
+              }
+            }
+          };
+
+          /** Who holds an instance's live claim, by the table. */
+          const claimHolder = async (instanceId: string): Promise<string | undefined> => {
+            const { Item } = await dynamodb.send(
+              new GetItemCommand({
+                TableName: table,
+                Key: { pk: { S: `instance#${instanceId}` }, sk: { S: 'replacement' } },
+                ConsistentRead: true,
+              }),
+            );
+            return Number(Item?.expiresAt?.N ?? 0) >= nowSeconds() ? Item?.holder?.S : undefined;
+          };
+
+          /** Live items of the table, as `kind key holder`. */
+          const tableSays = async (): Promise<string[]> => {
+            const now = nowSeconds();
+            const live = (item: Record<string, AttributeValue>) => Number(item.expiresAt?.N ?? 0) >= now;
+            const leases = await dynamodb.send(
+              new QueryCommand({
+                TableName: table,
+                ConsistentRead: true,
+                KeyConditionExpression: 'pk = :pk',
+                ExpressionAttributeValues: { ':pk': { S: `lease#${fleet}` } },
+              }),
+            );
+            const keys = [
+              { pk: { S: `group#${group}` }, sk: { S: 'lock' } },
+              ...INSTANCES.map((i) => ({ pk: { S: `instance#${id(i)}` }, sk: { S: 'replacement' } })),
+              ...NEW_INSTANCES.map((n) => ({ pk: { S: `replacement#${id(n)}` }, sk: { S: 'claim' } })),
+            ];
+            const single = await dynamodb.send(
+              new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }),
+            );
+            const says = (item: Record<string, AttributeValue>) => {
+              const pk = item.pk?.S ?? '';
+              const what = pk.startsWith('lease#')
+                ? `slot ${item.sk?.S}`
+                : pk.startsWith('group#')
+                  ? 'lock'
+                  : pk.startsWith('instance#')
+                    ? `claim ${pk.slice('instance#'.length)}`
+                    : `replacement ${pk.slice('replacement#'.length)}`;
+              return `${what} ${item.holder?.S}`;
+            };
+            return [...(leases.Items ?? []), ...(single.Responses?.[table] ?? [])]
+              .filter(live)
+              .map(says)
+              .sort();
+          };
+
+          const believed = (): string[] => {
+            const now = nowSeconds();
+            const out: string[] = [];
+            for (const [h, b] of beliefs) {
+              for (const [sk, until] of b.slots) if (until >= now) out.push(`slot ${sk} ${h}`);
+              if ((b.lock ?? -1) >= now) out.push(`lock ${h}`);
+              for (const [i, until] of b.claims) if (until >= now) out.push(`claim ${i} ${h}`);
+              for (const [n, until] of b.replacements) if (until >= now) out.push(`replacement ${n} ${h}`);
+            }
+            return out.sort();
+          };
+
+          const noDoubleGrant = (where: string) => {
+            const now = nowSeconds();
+            const live = (until: number | undefined) => (until ?? -1) >= now;
+            const holders = [...beliefs.entries()];
+            const slotHolders = holders.filter(([, b]) =>
+              [...b.slots].some(([sk, until]) => sk.startsWith('slot#') && live(until)),
+            );
+            if (slotHolders.length > maxConcurrent)
+              problems.push(
+                `${where}: ${slotHolders.length} holders of a slot > maxConcurrent ${maxConcurrent}`,
+              );
+            const dips = holders.flatMap(([, b]) =>
+              [...b.slots].filter(([sk, until]) => sk.startsWith('dip#') && live(until)),
+            );
+            if (dips.length > FLOOR_HEADROOM)
+              problems.push(`${where}: ${dips.length} disruptions > ${FLOOR_HEADROOM}`);
+            const lockHolders = holders.filter(([, b]) => live(b.lock));
+            if (lockHolders.length > 1)
+              problems.push(`${where}: ${lockHolders.length} holders of the group lock`);
+            for (const i of INSTANCES) {
+              const n = holders.filter(([, b]) => live(b.claims.get(id(i)))).length;
+              if (n > 1) problems.push(`${where}: ${n} holders replacing ${i}`);
+            }
+            for (const r of NEW_INSTANCES) {
+              const n = holders.filter(([, b]) => live(b.replacements.get(id(r)))).length;
+              if (n > 1) problems.push(`${where}: ${n} owners of replacement ${r}`);
+            }
+          };
+
+          for (const [index, s] of steps.entries()) {
+            const where = `step ${index + 1} (${JSON.stringify(s)})`;
+            if (s.kind === 'advance') {
+              clock.now = new Date(clock.now.getTime() + s.seconds * 1000);
+            } else {
+              const updates = await Promise.all(s.ops.map(perform));
+              for (const [i, o] of s.ops.entries()) await updates[i]?.(of(o.holder));
+            }
+            noDoubleGrant(where);
+            const actual = await tableSays();
+            const expected = believed();
+            if (JSON.stringify(actual) !== JSON.stringify(expected))
+              problems.push(
+                `${where}: the table holds ${JSON.stringify(actual)}, the holders were told ${JSON.stringify(expected)}`,
+              );
+            if (problems.length > 0) break;
+          }
+          expect(problems).toEqual([]);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
