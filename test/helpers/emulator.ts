@@ -5,7 +5,12 @@
  * URL, clear its state and build SDK clients pointed at it.
  */
 import { inject } from 'vitest';
-import { makeClients, type PhoenixClients } from '../../functions/aws/clients';
+import {
+  type CommonClientConfig,
+  clientConfig,
+  makeClients,
+  type PhoenixClients,
+} from '../../functions/aws/clients';
 
 /** The region every test account lives in. */
 export const TEST_REGION = 'us-east-1';
@@ -34,14 +39,21 @@ export async function resetEmulator(): Promise<void> {
   }
 }
 
+const testClientOptions = () => ({
+  region: TEST_REGION,
+  endpoint: emulatorEndpoint(),
+  credentials: { ...TEST_CREDENTIALS },
+  // moto never throttles, and some calls it does not implement answer 500: retry once for
+  // a transient socket error, not five times with backoff on an error that will not change.
+  maxAttempts: 2,
+});
+
 /** SDK v3 clients for the emulated account: region us-east-1, dummy credentials. */
 export function testClients(): PhoenixClients {
-  return makeClients({
-    region: TEST_REGION,
-    endpoint: emulatorEndpoint(),
-    credentials: { ...TEST_CREDENTIALS },
-    // moto never throttles, and some calls it does not implement answer 500: retry once for
-    // a transient socket error, not five times with backoff on an error that will not change.
-    maxAttempts: 2,
-  });
+  return makeClients(testClientOptions());
+}
+
+/** The configuration of any other SDK client for the emulated account (SSM, IAM…). */
+export function testClientConfig(): CommonClientConfig {
+  return clientConfig(testClientOptions());
 }
