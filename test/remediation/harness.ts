@@ -25,7 +25,7 @@ import {
 } from '../../functions/remediation/local-runner';
 import { compileYaml, emulatedAccount } from '../helpers/account';
 import { TEST_REGION } from '../helpers/emulator';
-import { iamGate } from '../helpers/iam/gate';
+import { type IamGateOptions, iamGate } from '../helpers/iam/gate';
 import type { IamProps } from '../helpers/iam/synthesized-policies';
 
 export { describeGroup, healthyServing, targetsOf } from '../helpers/account';
@@ -80,19 +80,22 @@ export async function testAccount(options: { start?: Date } = {}) {
     /**
      * Runs `input` through the real state machine on this account under `state`, every wait
      * instant, every AWS call decided by IAM against the policies synthesized for `state`
-     * (`iam` changes the DriftRemediator's props, e.g. instance roles).
+     * (`iam` changes the DriftRemediator's props, e.g. instance roles; `withoutGrant` takes
+     * one action out of one role's policy).
      */
     remediate: async (
       input: RemediationInput,
       state: CompiledDesiredState,
-      options: Omit<RunRemediationOptions, 'clients' | 'deps'> & { iam?: IamProps } = {},
+      options: Omit<RunRemediationOptions, 'clients' | 'deps'> &
+        Pick<IamGateOptions, 'withoutGrant'> & { iam?: IamProps } = {},
     ): Promise<RunResult> => {
-      const { iam, ...rest } = options;
+      const { iam, withoutGrant, ...rest } = options;
       const gate = await iamGate({
         desiredState: state,
         names: { region: TEST_REGION, tableName, topicArn },
         clients,
         ...(iam === undefined ? {} : { props: iam }),
+        ...(withoutGrant === undefined ? {} : { withoutGrant }),
       });
       return runRemediation(input, {
         clients: account.local,

@@ -20,14 +20,14 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { SFNServiceException } from '@aws-sdk/client-sfn';
 import { SNSServiceException } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { afterAll, afterEach } from 'vitest';
 import type { AwsCall, CallGate, Principal } from '../../../functions/aws/call-gate';
 import type { PhoenixClients } from '../../../functions/aws/clients';
 import type { CompiledDesiredState } from '../../../functions/domain/model';
 import { testClientConfig } from '../emulator';
-import { ACCOUNT, type AccountNames, type ResolvedRole, resolvedPolicies } from './policies';
+import { type AccountNames, type ResolvedRole, resolvedPolicies } from './policies';
 import { type Authorization, authorizationsFor, type World } from './requests';
+import { type Decided, simulate } from './simulate';
 import type { IamProps } from './synthesized-policies';
 
 /** A call IAM would deny. */
@@ -50,7 +50,8 @@ export function takeDenials(): Denial[] {
   return pending.splice(0);
 }
 
-function failOnDenials(): void {
+/** Throws the report of the denials recorded so far (and takes them), if there are any. */
+export function assertNoDenials(): void {
   const denied = takeDenials();
   if (denied.length === 0) return;
   // A retried call is denied again each time: say it once, with the count.
@@ -70,68 +71,14 @@ function failOnDenials(): void {
 }
 
 // Wherever a scenario made the call (a test, a beforeAll), the test it belongs to fails.
-afterEach(failOnDenials);
-afterAll(failOnDenials);
+afterEach(assertNoDenials);
+afterAll(assertNoDenials);
 
 const ROLE_WORDS: Record<Principal, string> = {
   evaluator: "the evaluator function's role",
   'remediation-steps': "the remediation steps function's role",
   'state-machine': "the state machine's role",
 };
-
-interface Decided {
-  result: 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied';
-  analysis: unknown;
-}
-
-const decisions = new Map<string, Promise<Decided>>();
-
-function sortedContext(context: Authorization['context']): Array<[string, string | string[]]> {
-  return Object.entries(context).sort(([a], [b]) => a.localeCompare(b));
-}
-
-/** IAM's decision for one authorization against one role and the resource's own policy (cached). */
-function decide(role: ResolvedRole, request: Authorization, resourcePolicy: unknown): Promise<Decided> {
-  const key = JSON.stringify([
-    role.policy,
-    resourcePolicy ?? null,
-    request.action,
-    request.resource,
-    sortedContext(request.context),
-  ]);
-  let decided = decisions.get(key);
-  if (decided === undefined) {
-    decided = (async () => {
-      const answer = await runSimulation(
-        {
-          identityPolicies: [{ name: role.name, policy: role.policy }],
-          serviceControlPolicies: [],
-          resourceControlPolicies: [],
-          ...(resourcePolicy === undefined ? {} : { resourcePolicy }),
-          request: {
-            principal: role.arn,
-            action: request.action,
-            resource: { resource: request.resource, accountId: ACCOUNT },
-            contextVariables: { 'aws:SecureTransport': 'true', ...request.context },
-          },
-        },
-        {},
-      );
-      if (answer.resultType === 'error') {
-        throw new Error(
-          `iam-simulate could not decide ${request.action} on ${request.resource}: ${answer.errors.message}\n${JSON.stringify(answer.errors, null, 2)}`,
-        );
-      }
-      const analysis =
-        answer.resultType === 'single'
-          ? answer.result.analysis.identityAnalysis
-          : answer.results.find((r) => r.analysis.result !== 'Allowed')?.analysis.identityAnalysis;
-      return { result: answer.overallResult, analysis };
-    })();
-    decisions.set(key, decided);
-  }
-  return decided;
-}
 
 interface StatementLike {
   statement?: unknown;
@@ -180,7 +127,7 @@ function explain(call: AwsCall, role: ResolvedRole, request: Authorization, deci
     denyStatements?: StatementLike[];
     unmatchedStatements?: StatementLike[];
   };
-  const context = sortedContext(request.context);
+  const context = Object.entries(request.context).sort(([a], [b]) => a.localeCompare(b));
   const lines = [
     `✗ ${ROLE_WORDS[call.principal]} (${role.name}) may not ${request.action} on ${request.resource}`,
     `    call:      ${call.client}:${call.operation} by ${call.principal}${request.why === undefined ? '' : ` — for ${request.why}`}`,
@@ -240,11 +187,24 @@ export interface IamGateOptions {
   clients: Pick<PhoenixClients, 'ec2' | 'autoScaling' | 'elbv2'>;
   /** Props of the DriftRemediator that change its policies (instance roles, EBS keys). */
   props?: IamProps;
+  /** Takes one action out of one role's synthesized policy (proves a missing grant is caught). */
+  withoutGrant?: { principal: Principal; action: string };
+}
+
+/** `role` with `action` removed from every statement (statements left with no action dropped). */
+function without(role: ResolvedRole, action: string): ResolvedRole {
+  const statements = role.policy.Statement.flatMap((statement) => {
+    const actions = ([] as unknown[]).concat(statement.Action ?? []).filter((a) => a !== action);
+    return actions.length === 0 ? [] : [{ ...statement, Action: actions }];
+  });
+  return { ...role, policy: { ...role.policy, Statement: statements } };
 }
 
 /** A gate deciding every call against the policies synthesized for `desiredState`. */
 export async function iamGate(options: IamGateOptions): Promise<CallGate> {
   const policies = await resolvedPolicies(options.desiredState, options.names, options.props);
+  const cut = options.withoutGrant;
+  if (cut !== undefined) policies.roles[cut.principal] = without(policies.roles[cut.principal], cut.action);
   const world: World = {
     region: options.names.region,
     ec2: options.clients.ec2,
@@ -258,7 +218,15 @@ export async function iamGate(options: IamGateOptions): Promise<CallGate> {
     const role = policies.roles[call.principal];
     const requests = await authorizationsFor(call, world);
     for (const request of requests) {
-      const decided = await decide(role, request, policies.resourcePolicies.get(request.resource));
+      const resourcePolicy = policies.resourcePolicies.get(request.resource);
+      const decided = await simulate({
+        principal: role.arn,
+        identityPolicy: role.policy,
+        ...(resourcePolicy === undefined ? {} : { resourcePolicy }),
+        action: request.action,
+        resource: request.resource,
+        context: request.context,
+      });
       if (decided.result === 'Allowed') continue;
       const denial: Denial = {
         principal: call.principal,

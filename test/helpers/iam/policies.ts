@@ -8,11 +8,10 @@ import { inject } from 'vitest';
 import type { Principal } from '../../../functions/aws/call-gate';
 import type { CompiledDesiredState } from '../../../functions/domain/model';
 import { localStepsFunctionArn } from '../../../functions/remediation/local-runner';
+import { ACCOUNT, cfnResolver, PARTITION } from './resolve';
 import type { IamProps, SynthesizedPolicies } from './synthesized-policies';
 
-/** The emulated account (moto's default account). */
-export const ACCOUNT = '123456789012';
-export const PARTITION = 'aws';
+export { ACCOUNT, PARTITION } from './resolve';
 /** The name local runs give the state machine (local-runner.ts and reconcile.ts). */
 export const LOCAL_STATE_MACHINE_NAME = 'phoenix-remediate-instance';
 
@@ -61,72 +60,6 @@ export function synthesizedPolicies(
   return answer;
 }
 
-type Resolver = (node: unknown) => unknown;
-
-function intrinsics(synth: SynthesizedPolicies, names: AccountNames): Resolver {
-  const { region } = names;
-  const keyArn = `arn:${PARTITION}:kms:${region}:${ACCOUNT}:key/${synth.refs.topicKey}`;
-  const refs: Record<string, string> = {
-    'AWS::Partition': PARTITION,
-    'AWS::Region': region,
-    'AWS::AccountId': ACCOUNT,
-    'AWS::URLSuffix': 'amazonaws.com',
-    [synth.refs.table]: names.tableName,
-    [synth.refs.topic]: names.topicArn,
-    [synth.refs.stepsAlias]: localStepsFunctionArn(region),
-  };
-  const attributes: Record<string, string> = {
-    [`${synth.refs.table}.Arn`]: `arn:${PARTITION}:dynamodb:${region}:${ACCOUNT}:table/${names.tableName}`,
-    [`${synth.refs.topicKey}.Arn`]: keyArn,
-    [`${synth.refs.topic}.TopicArn`]: names.topicArn,
-  };
-  const text = (value: unknown): string => {
-    const resolved = resolve(value);
-    return typeof resolved === 'string' ? resolved : JSON.stringify(resolved);
-  };
-  const resolve: Resolver = (node) => {
-    if (typeof node === 'string')
-      return node.replaceAll(synth.refs.stateMachineName, LOCAL_STATE_MACHINE_NAME);
-    if (Array.isArray(node)) return node.map(resolve);
-    if (node === null || typeof node !== 'object') return node;
-    const record = node as Record<string, unknown>;
-    const keys = Object.keys(record);
-    if (keys.length === 1) {
-      const [key = ''] = keys;
-      const value = record[key];
-      if (key === 'Ref') return refs[String(value)] ?? `<${String(value)}>`;
-      if (key === 'Fn::GetAtt' && Array.isArray(value)) {
-        const path = `${String(value[0])}.${String(value[1])}`;
-        return attributes[path] ?? `<${path}>`;
-      }
-      if (key === 'Fn::Join' && Array.isArray(value)) {
-        const [delimiter, parts] = value as [string, unknown[]];
-        return resolve(parts.map(text).join(delimiter));
-      }
-      if (key === 'Fn::Sub') {
-        const [template, variables] = (Array.isArray(value) ? value : [value, {}]) as [
-          string,
-          Record<string, unknown>,
-        ];
-        return resolve(
-          template.replace(/\$\{([^}]+)\}/g, (_whole, name: string) => {
-            if (name in variables) return text(variables[name]);
-            if (name.includes('.')) return attributes[name] ?? `<${name}>`;
-            return refs[name] ?? `<${name}>`;
-          }),
-        );
-      }
-      if (key === 'Fn::Select' && Array.isArray(value)) {
-        const list = resolve(value[1]);
-        return Array.isArray(list) ? list[Number(value[0])] : `<select>`;
-      }
-      if (key === 'Fn::Split' && Array.isArray(value)) return text(value[1]).split(String(value[0]));
-    }
-    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, resolve(v)]));
-  };
-  return resolve;
-}
-
 /** The roles' policies for `desiredState`, resolved for the account `names` describes. */
 export async function resolvedPolicies(
   desiredState: CompiledDesiredState,
@@ -134,7 +67,21 @@ export async function resolvedPolicies(
   props: IamProps = {},
 ): Promise<ResolvedPolicies> {
   const synth = await synthesizedPolicies(desiredState, props);
-  const resolve = intrinsics(synth, names);
+  const { region } = names;
+  const resolve = cfnResolver({
+    region,
+    types: synth.types,
+    refs: {
+      [synth.refs.table]: names.tableName,
+      [synth.refs.topic]: names.topicArn,
+      [synth.refs.stepsAlias]: localStepsFunctionArn(region),
+    },
+    attributes: {
+      [`${synth.refs.table}.Arn`]: `arn:${PARTITION}:dynamodb:${region}:${ACCOUNT}:table/${names.tableName}`,
+      [`${synth.refs.topic}.TopicArn`]: names.topicArn,
+    },
+    replace: [[synth.refs.stateMachineName, LOCAL_STATE_MACHINE_NAME]],
+  });
   const role = (principal: Principal): ResolvedRole => {
     const { logicalId, statements } = synth.roles[principal];
     return {

@@ -34,6 +34,8 @@ export interface SynthesizedPolicies {
   };
   /** Resource policies IAM also reads for these calls: the topic key's key policy, the topic's policy. */
   resourcePolicies: { topicKey: unknown; topic?: unknown };
+  /** Every resource's CloudFormation type, by logical id (for the shape of the ARNs it resolves to). */
+  types: Record<string, string>;
 }
 
 interface ResourceJson {
@@ -99,6 +101,7 @@ export function synthesizePolicies(
       asArray(r.Properties?.Topics ?? []).some((t) => (t as { Ref?: unknown }).Ref === topic),
   );
   return {
+    types: Object.fromEntries(Object.entries(resources).map(([id, r]) => [id, r.Type])),
     resourcePolicies: {
       topicKey: resources[topicKey]?.Properties?.KeyPolicy,
       ...(topicPolicy === undefined ? {} : { topic: topicPolicy.Properties?.PolicyDocument }),
