@@ -129,7 +129,8 @@ export function policyOfRole(json: TemplateJson, roleLogicalId: string): unknown
     if (resource.Type !== 'AWS::IAM::Policy') continue;
     const roles = (resource.Properties?.Roles ?? []) as unknown[];
     if (!roles.some((r) => (r as { Ref?: unknown }).Ref === roleLogicalId)) continue;
-    raw.push(...(resource.Properties?.PolicyDocument as { Statement: unknown[] }).Statement);
+    const document = resource.Properties?.PolicyDocument as { Statement?: unknown[] } | undefined;
+    raw.push(...(document?.Statement ?? []));
   }
   return { Version: '2012-10-17', Statement: resolveAll(raw) };
 }
