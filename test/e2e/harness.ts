@@ -27,8 +27,7 @@ import type { CompiledDesiredState, InstanceFacts } from '../../functions/domain
 import type { Timings } from '../../functions/remediation/input';
 import { compileYaml, describeGroup, emulatedAccount, healthyServing } from '../helpers/account';
 import { TEST_REGION } from '../helpers/emulator';
-import { iamGate } from '../helpers/iam/gate';
-import type { IamProps } from '../helpers/iam/synthesized-policies';
+import { type IamGateOptions, iamGate } from '../helpers/iam/gate';
 import {
   defaultImageIds,
   registerTargets,
@@ -229,18 +228,19 @@ export async function tagByHand(
 
 /**
  * Decides every call Phoenix makes on the account against the policies synthesized for
- * `desiredState`, each as the role that would make it (test/helpers/iam).
+ * `desiredState`, each as the role that would make it (test/helpers/iam). `props` changes
+ * the DriftRemediator's props; `withoutGrant` takes one action out of one role's policy.
  */
 export function iamGateFor(
   account: E2eAccount,
   desiredState: CompiledDesiredState,
-  props?: IamProps,
+  options: Pick<IamGateOptions, 'props' | 'withoutGrant'> = {},
 ): CallGate {
   const ready = iamGate({
     desiredState,
     names: { region: TEST_REGION, tableName: account.tableName, topicArn: account.topicArn },
     clients: account.clients,
-    ...(props === undefined ? {} : { props }),
+    ...options,
   });
   return async (call) => (await ready)(call);
 }
