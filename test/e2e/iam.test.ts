@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import { takeDenials } from '../helpers/iam/gate';
 import {
   compile,
-  complianceById,
   e2eAccount,
   iamGateFor,
   reconcilerFor,
