@@ -5,14 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { takeDenials } from '../helpers/iam/gate';
-import {
-  compile,
-  e2eAccount,
-  iamGateFor,
-  reconcilerFor,
-  seedAsgFleet,
-  tagByHand,
-} from './harness';
+import { compile, e2eAccount, iamGateFor, reconcilerFor, seedAsgFleet, tagByHand } from './harness';
 
 const STATE = compile(`
 version: 1
