@@ -120,7 +120,14 @@ export async function startPolicyServer(): Promise<PolicyServer> {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const server = await servePolicies();
   process.stdout.write(`${READY}${server.url}\n`);
-  // Ends with the run: when the parent stops it, or when the parent goes away.
+  // Ends with the run: when the parent stops it, or when the parent is gone (killed outright).
   process.once('SIGTERM', () => void server.stop().then(() => process.exit(0)));
-  process.stdin.on?.('end', () => process.exit(0));
+  const parent = process.ppid;
+  setInterval(() => {
+    try {
+      process.kill(parent, 0);
+    } catch {
+      process.exit(0);
+    }
+  }, 2_000).unref();
 }
