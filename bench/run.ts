@@ -68,7 +68,7 @@ async function main(): Promise<number> {
     if (needsEmulator) {
       progress.say('starting the emulated account (moto)');
       emulator = await startEmulator({
-        launcher: join(PROJECT_ROOT, 'bench', 'moto-for-bench.py'),
+        scale: true,
         env: { MOTO_AMIS_PATH: join(PROJECT_ROOT, 'bench', 'moto-amis.json') },
       });
     }

@@ -23,6 +23,7 @@ import * as elbv2Sdk from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as snsSdk from '@aws-sdk/client-sns';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import definitionJson from '../../state-machines/remediate-instance.asl.json' with { type: 'json' };
+import { type CallGate, gateClients } from '../aws/call-gate';
 import { type NotificationPublisher, Notifier } from '../aws/notifier';
 import { RemediationStore } from '../aws/remediation-store';
 import { PhoenixError } from '../domain/errors';
@@ -129,6 +130,12 @@ export interface RunRemediationOptions {
    * {@link localExecutionArn} of the name.
    */
   executionArn?: string;
+  /**
+   * Sees every AWS call before it is sent, as the principal that would make it in AWS: the
+   * steps' calls as `remediation-steps`, the definition's `aws-sdk` Tasks and its Lambda
+   * invocations as `state-machine` (tests decide each against that role's IAM policy).
+   */
+  gate?: CallGate;
 }
 
 export type RunStatus = 'SUCCEEDED' | 'FAILED';
@@ -360,13 +367,16 @@ export async function runRemediation(
   const lambdaArn = localStepsFunctionArn(region);
   const clock = options.deps.clock ?? (() => new Date());
 
-  const clients: LocalClients = {
-    ec2: counted(options.clients.ec2, 'EC2', apiCalls),
-    autoScaling: counted(options.clients.autoScaling, 'AutoScaling', apiCalls),
-    elbv2: counted(options.clients.elbv2, 'ELBv2', apiCalls),
-    dynamodb: counted(options.clients.dynamodb, 'DynamoDB', apiCalls),
-    sns: counted(options.clients.sns, 'SNS', apiCalls),
-  };
+  const countedClients = (base: LocalClients): LocalClients => ({
+    ec2: counted(base.ec2, 'EC2', apiCalls),
+    autoScaling: counted(base.autoScaling, 'AutoScaling', apiCalls),
+    elbv2: counted(base.elbv2, 'ELBv2', apiCalls),
+    dynamodb: counted(base.dynamodb, 'DynamoDB', apiCalls),
+    sns: counted(base.sns, 'SNS', apiCalls),
+  });
+  // In AWS the steps function and the state machine are different roles.
+  const clients = countedClients(gateClients(options.clients, 'remediation-steps', options.gate));
+  const taskClients = countedClients(gateClients(options.clients, 'state-machine', options.gate));
   const impaired = options.faults?.impaired;
   const stepDeps: StepDeps = {
     ec2:
@@ -418,7 +428,9 @@ export async function runRemediation(
       throw new LocalRunnerError(`state ${stateName}: resource ${task.resource} cannot run locally`);
     }
     const act =
-      kind === 'lambda' ? lambdaTask(stepDeps, apiCalls) : sdkTask(kind.service, kind.action, clients);
+      kind === 'lambda'
+        ? lambdaTask(stepDeps, apiCalls, lambdaArn, options.gate)
+        : sdkTask(kind.service, kind.action, taskClients);
     const resource: AfterStateEvent['resource'] =
       kind === 'lambda' ? 'lambda' : `${kind.service}:${kind.action}`;
     handlers[stateName] = async (taskInput) => {
@@ -499,9 +511,28 @@ function sdkTarget(resource: string): { service: ServiceName; action: string } |
   return isServiceName(service) ? { service, action } : undefined;
 }
 
-function lambdaTask(deps: StepDeps, apiCalls: Record<string, number>) {
+function lambdaTask(
+  deps: StepDeps,
+  apiCalls: Record<string, number>,
+  functionArn: string,
+  gate: CallGate | undefined,
+) {
   return async (taskInput: unknown): Promise<unknown> => {
     apiCalls['Lambda.Invoke'] = (apiCalls['Lambda.Invoke'] ?? 0) + 1;
+    try {
+      await gate?.({
+        principal: 'state-machine',
+        client: 'lambda',
+        operation: 'Invoke',
+        input: { FunctionName: functionArn, Payload: taskInput },
+      });
+    } catch (error) {
+      // What Step Functions reports when Lambda refuses the invocation itself.
+      throw new StateError(
+        'Lambda.AWSLambdaException',
+        error instanceof Error ? error.message : String(error),
+      );
+    }
     try {
       return jsonClone(await runStep(deps, taskInput));
     } catch (error) {

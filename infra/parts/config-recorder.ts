@@ -8,7 +8,7 @@ import { CfnConfigurationRecorder, CfnDeliveryChannel } from 'aws-cdk-lib/aws-co
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct, type IDependable } from 'constructs';
-import { acknowledge } from './nag';
+import { acknowledge, allow } from './nag';
 
 export class ConfigRecorder extends Construct {
   readonly recorder: CfnConfigurationRecorder;
@@ -61,6 +61,19 @@ export class ConfigRecorder extends Construct {
       description: 'AWS Config recorder created by Phoenix',
       managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AWS_ConfigRole')],
     });
+    // Delivering to a bucket of its own account, Config writes as this role, not as its service
+    // principal (https://docs.aws.amazon.com/config/latest/developerguide/s3-bucket-policy.html),
+    // and AWS_ConfigRole grants no S3 write: the role needs the delivery permissions itself
+    // (https://docs.aws.amazon.com/config/latest/developerguide/iamrole-permissions.html).
+    allow(role, {
+      actions: ['s3:PutObject', 's3:PutObjectAcl'],
+      resources: [this.bucket.arnForObjects(`AWSLogs/${Aws.ACCOUNT_ID}/Config/*`)],
+      conditions: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control' } },
+      wildcardReason:
+        'Config names its history and snapshot objects by date and id under AWSLogs/<account>/Config/; ' +
+        'the grant is limited to that prefix of the bucket it delivers to.',
+    });
+    allow(role, { actions: ['s3:GetBucketAcl', 's3:ListBucket'], resources: [this.bucket.bucketArn] });
     acknowledge(
       role,
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWS_ConfigRole]',

@@ -11,7 +11,7 @@ import { type IRole, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   Alias,
   Architecture,
-  CfnFunction,
+  type CfnFunction,
   Code,
   Function as LambdaFunction,
   Runtime,

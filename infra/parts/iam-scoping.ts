@@ -16,7 +16,7 @@
  * An action with no known scope fails synth: a new SDK call in the code or a new Task in
  * the state machine must be placed here deliberately, never granted broadly by accident.
  */
-import { Aws } from 'aws-cdk-lib';
+import { Annotations, Aws } from 'aws-cdk-lib';
 import { Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { CompiledFleet } from '../../functions/domain/model';
 import { allow } from './nag';
@@ -204,13 +204,26 @@ const REASONS = {
     'is pinned to each group name declared in phoenix.yaml.',
   fleetLaunch:
     'RunInstances authorizes every resource a launch touches (the new instance, its volumes and network ' +
-    'interfaces, the subnet, security groups, key pair and image), whose IDs come from the launch template ' +
-    'or are created by the launch itself; the statement is bound to the declared launch templates with the ' +
-    'ec2:LaunchTemplate condition instead. Templates declared by name cannot be pinned by ARN (IAM knows ' +
+    'interfaces, the subnet, security groups, key pair, image, snapshots, placement group and capacity ' +
+    'reservation), whose IDs come from the launch template or are created by the launch itself; the statement ' +
+    'is bound to the declared launch templates with the ec2:LaunchTemplate condition instead. Subnets, ' +
+    'security groups, placement groups and capacity reservations may be shared from another account (AWS RAM), ' +
+    'so their account is a wildcard too. Templates declared by name cannot be pinned by ARN (IAM knows ' +
     'launch templates by ID only): declare `id` to narrow it.',
+  launchWithoutTemplateKey:
+    'A Spot Instance request and a License Manager configuration are authorized by RunInstances too, but IAM ' +
+    'gives them no ec2:LaunchTemplate key to bind them to the declared templates. Neither launches anything ' +
+    'alone: every launch still needs the instance, image, subnet, security group, network interface and ' +
+    'volume, which the statement bound to the declared templates grants.',
+  imageParameters:
+    'A launch template may name its image as resolve:ssm:PARAMETER; EC2 resolves it at launch with the ' +
+    "caller's permissions (ssm:GetParameters). Templates are not read at synth, so the parameter names are " +
+    "unknown: the grant covers this account's parameters and AWS's public /aws/service parameters, read-only, " +
+    'without kms:Decrypt (so no SecureString value).',
   tagOnCreate:
-    'Tags set at launch (TagSpecifications) are authorized as CreateTags on resources that do not exist yet; ' +
-    'the ec2:CreateAction=RunInstances condition limits this statement to tagging during a launch.',
+    "Tags set at launch (TagSpecifications, the request's and the template's) are authorized as CreateTags on " +
+    'resources that do not exist yet; the ec2:CreateAction=RunInstances condition limits this statement to ' +
+    'tagging during a launch.',
   targetGroup:
     'A replacement is registered in the target groups its predecessor was found in, discovered at run time ' +
     '(phoenix.yaml does not name target groups); Phoenix registers only instances it launched and ' +
@@ -323,6 +336,36 @@ export function grantScoped(
   }
 }
 
+/** The id of the synth warning {@link warnWithoutInstanceRoles} adds (acknowledge it to silence it). */
+export const INSTANCE_ROLES_WARNING = '@phoenix/instance-role-arns';
+
+/**
+ * Synth cannot read launch templates (it runs offline), so it cannot know whether they give
+ * instances a profile. What it knows: which fleets the state machine replaces with
+ * RunInstances (standalone fleets in enforce mode; Auto Scaling launches with its own role),
+ * and whether any instance role may be passed. If a template of one of those fleets carries an
+ * instance profile and no role is named, every replacement of that fleet is refused
+ * (iam:PassRole) and rolled back: say so before deploying.
+ */
+function warnWithoutInstanceRoles(
+  role: IRole,
+  fleets: readonly CompiledFleet[],
+  passRoles: readonly string[],
+): void {
+  if (passRoles.length > 0) return;
+  const launched = fleets.filter((f) => f.match.kind === 'tags' && f.mode === 'enforce').map((f) => f.name);
+  if (launched.length === 0) return;
+  Annotations.of(role).addWarningV2(
+    INSTANCE_ROLES_WARNING,
+    `Standalone fleet${launched.length === 1 ? '' : 's'} ${launched.join(', ')} ${launched.length === 1 ? 'is' : 'are'} ` +
+      "replaced by RunInstances from the state machine's role, which may pass no instance role (phoenix:instanceRoleArns " +
+      'is empty). If a launch template of these fleets gives its instances an instance profile, EC2 asks for ' +
+      "iam:PassRole on the profile's role and every replacement is refused and rolled back: set " +
+      'phoenix:instanceRoleArns (or the instanceRoleArns prop) to those roles. Templates without an instance profile ' +
+      `need nothing (acknowledge ${INSTANCE_ROLES_WARNING} to silence this).`,
+  );
+}
+
 /** The launch template ARNs RunInstances is bound to: by ID where declared, else any (named templates). */
 export function launchTemplateArns(fleets: readonly CompiledFleet[]): string[] {
   const ids = new Set<string>();
@@ -335,8 +378,14 @@ export function launchTemplateArns(fleets: readonly CompiledFleet[]): string[] {
   return [...ids].sort().map((id) => regionalArn('ec2', `launch-template/${id}`));
 }
 
+/** An EC2 ARN in any account: for resources AWS RAM can share into this one. */
+function sharedEc2Arn(resource: string): string {
+  return `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:*:${resource}`;
+}
+
 function grantLaunch(role: IRole, fleets: readonly CompiledFleet[], targets: ScopeTargets): void {
   const templates = launchTemplateArns(fleets);
+  // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html#amazonec2-RunInstances
   allow(role, {
     actions: ['ec2:RunInstances'],
     resources: [
@@ -344,21 +393,46 @@ function grantLaunch(role: IRole, fleets: readonly CompiledFleet[], targets: Sco
       INSTANCE_ARN,
       regionalArn('ec2', 'volume/*'),
       regionalArn('ec2', 'network-interface/*'),
-      regionalArn('ec2', 'subnet/*'),
-      regionalArn('ec2', 'security-group/*'),
       regionalArn('ec2', 'key-pair/*'),
+      sharedEc2Arn('subnet/*'),
+      sharedEc2Arn('security-group/*'),
+      sharedEc2Arn('placement-group/*'),
+      sharedEc2Arn('capacity-reservation/*'),
       `arn:${Aws.PARTITION}:ec2:${Aws.REGION}::image/*`,
+      `arn:${Aws.PARTITION}:ec2:${Aws.REGION}::snapshot/*`,
     ],
     conditions: { ArnLike: { 'ec2:LaunchTemplate': templates } },
     wildcardReason: REASONS.fleetLaunch,
   });
   allow(role, {
+    actions: ['ec2:RunInstances'],
+    resources: [
+      regionalArn('ec2', 'spot-instances-request/*'),
+      `arn:${Aws.PARTITION}:license-manager:${Aws.REGION}:*:license-configuration:*`,
+    ],
+    wildcardReason: REASONS.launchWithoutTemplateKey,
+  });
+  allow(role, {
     actions: ['ec2:CreateTags'],
-    resources: [INSTANCE_ARN, regionalArn('ec2', 'volume/*'), regionalArn('ec2', 'network-interface/*')],
+    resources: [
+      INSTANCE_ARN,
+      regionalArn('ec2', 'volume/*'),
+      regionalArn('ec2', 'network-interface/*'),
+      regionalArn('ec2', 'spot-instances-request/*'),
+    ],
     conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
     wildcardReason: REASONS.tagOnCreate,
   });
+  allow(role, {
+    actions: ['ssm:GetParameters'],
+    resources: [
+      regionalArn('ssm', 'parameter/*'),
+      `arn:${Aws.PARTITION}:ssm:${Aws.REGION}::parameter/aws/service/*`,
+    ],
+    wildcardReason: REASONS.imageParameters,
+  });
   const passRoles = targets.instanceRoleArns ?? [];
+  warnWithoutInstanceRoles(role, fleets, passRoles);
   if (passRoles.length > 0) {
     allow(role, {
       actions: ['iam:PassRole'],

@@ -42,6 +42,18 @@ export interface RemediationStateMachineProps {
 }
 
 /**
+ * The state machine's log group: under `/aws/vendedlogs/`, so CloudWatch Logs needs no new
+ * statement in the account's log resource policy for it. Step Functions delivers logs as a
+ * vended log; outside that prefix, creating the state machine adds a statement for its log
+ * group to the account's one resource policy, and fails once that policy nears its 5,120
+ * characters (https://docs.aws.amazon.com/step-functions/latest/dg/bp-cwl.html,
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-and-resource-policy.html).
+ */
+export function stateMachineLogGroupName(stateMachineName: string): string {
+  return `/aws/vendedlogs/states/${stateMachineName}`;
+}
+
+/**
  * A state machine name unique to `scope`, fixed at synth so its ARN is known without a
  * reference (the steps function needs the ARN, and the state machine needs the steps
  * function: a cycle otherwise).
@@ -83,6 +95,7 @@ export class RemediationStateMachine extends Construct {
 
     this.stateMachineName = props.stateMachineName;
     this.logGroup = new LogGroup(this, 'Logs', {
+      logGroupName: stateMachineLogGroupName(this.stateMachineName),
       retention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });

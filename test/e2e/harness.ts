@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import type { CallGate } from '../../functions/aws/call-gate';
 import type { PhoenixClients } from '../../functions/aws/clients';
 import { describeInstances } from '../../functions/aws/inventory';
 import { RemediationStore } from '../../functions/aws/remediation-store';
@@ -25,6 +26,8 @@ import { createTeamInboxes, drainInbox, type ReceivedNotification } from '../../
 import type { CompiledDesiredState, InstanceFacts } from '../../functions/domain/model';
 import type { Timings } from '../../functions/remediation/input';
 import { compileYaml, describeGroup, emulatedAccount, healthyServing } from '../helpers/account';
+import { TEST_REGION } from '../helpers/emulator';
+import { type IamGateOptions, iamGate } from '../helpers/iam/gate';
 import {
   defaultImageIds,
   registerTargets,
@@ -230,7 +233,29 @@ export async function tagByHand(
   return createTagsEvent(instanceIds, tags, { principal: userArn(context.by), ...at });
 }
 
-/** A reconciler on the account: instant waits, the account's clock, invariants checked after every state. */
+/**
+ * Decides every call Phoenix makes on the account against the policies synthesized for
+ * `desiredState`, each as the role that would make it (test/helpers/iam). `props` changes
+ * the DriftRemediator's props; `withoutGrant` takes one action out of one role's policy.
+ */
+export function iamGateFor(
+  account: E2eAccount,
+  desiredState: CompiledDesiredState,
+  options: Pick<IamGateOptions, 'props' | 'withoutGrant'> = {},
+): CallGate {
+  const ready = iamGate({
+    desiredState,
+    names: { region: TEST_REGION, tableName: account.tableName, topicArn: account.topicArn },
+    clients: account.clients,
+    ...options,
+  });
+  return async (call) => (await ready)(call);
+}
+
+/**
+ * A reconciler on the account: instant waits, the account's clock, invariants checked after
+ * every state, every AWS call decided by IAM ({@link iamGateFor}).
+ */
 export function reconcilerFor(
   account: E2eAccount,
   desiredState: CompiledDesiredState,
@@ -247,6 +272,7 @@ export function reconcilerFor(
     concurrency: 4,
     clock: () => account.clock.now,
     timings: E2E_TIMINGS,
+    gate: iamGateFor(account, desiredState),
     ...extra,
     onProgress: (event) => {
       invariants?.onProgress(event);

@@ -7,7 +7,7 @@
  * nothing in this process (a module, a clock, a client, a queue of DynamoDB requests) can
  * make them agree by accident. They run against an emulated account of their own whose
  * DynamoDB takes requests one at a time, as DynamoDB evaluates a conditional write
- * atomically (moto's threaded server does not: test/helpers/moto-atomic-dynamodb.py); every
+ * atomically (moto's threaded server does not: the launcher's correction 6, test/helpers/moto-launcher.py); every
  * other service is moto's as usual.
  *
  * What must hold: each drifted instance is replaced exactly once (20 launches for 20
@@ -178,7 +178,7 @@ describe('end to end: two `phoenix reconcile` processes at once on one estate an
   let dir: string;
 
   beforeAll(async () => {
-    emulator = await startEmulator({ launcher: path.join(ROOT, 'test/helpers/moto-atomic-dynamodb.py') });
+    emulator = await startEmulator();
     account = await e2eAccount({ teams: ['storefront', 'payments'], endpoint: emulator.endpoint });
     web = await seedAsgFleet(account, {
       name: 'web',

@@ -5,7 +5,12 @@
  * URL, clear its state and build SDK clients pointed at it.
  */
 import { inject } from 'vitest';
-import { makeClients, type PhoenixClients } from '../../functions/aws/clients';
+import {
+  type CommonClientConfig,
+  clientConfig,
+  makeClients,
+  type PhoenixClients,
+} from '../../functions/aws/clients';
 
 /** The region every test account lives in. */
 export const TEST_REGION = 'us-east-1';
@@ -34,17 +39,24 @@ export async function resetEmulator(): Promise<void> {
   }
 }
 
+const testClientOptions = (endpoint: string = emulatorEndpoint()) => ({
+  region: TEST_REGION,
+  endpoint,
+  credentials: { ...TEST_CREDENTIALS },
+  // moto never throttles, and some calls it does not implement answer 500: retry once for
+  // a transient socket error, not five times with backoff on an error that will not change.
+  maxAttempts: 2,
+});
+
 /**
  * SDK v3 clients for the emulated account: region us-east-1, dummy credentials; on the run's
  * emulator unless a test started its own (`endpoint`).
  */
-export function testClients(endpoint: string = emulatorEndpoint()): PhoenixClients {
-  return makeClients({
-    region: TEST_REGION,
-    endpoint,
-    credentials: { ...TEST_CREDENTIALS },
-    // moto never throttles, and some calls it does not implement answer 500: retry once for
-    // a transient socket error, not five times with backoff on an error that will not change.
-    maxAttempts: 2,
-  });
+export function testClients(endpoint?: string): PhoenixClients {
+  return makeClients(testClientOptions(endpoint));
+}
+
+/** The configuration of any other SDK client for the emulated account (SSM, IAM…). */
+export function testClientConfig(endpoint?: string): CommonClientConfig {
+  return clientConfig(testClientOptions(endpoint));
 }

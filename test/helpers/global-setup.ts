@@ -1,17 +1,20 @@
 /**
- * vitest global setup: one emulated AWS account (moto server) for the whole run.
+ * vitest global setup: one emulated AWS account (moto server) for the whole run, and one
+ * synthesizer of Phoenix's IAM policies (iam/policy-server.ts) that the IAM gate asks.
  *
- * It listens on a free loopback port, its URL is provided to every test file as
- * `inject('motoEndpoint')`, and it is stopped by its own process id when the run ends
- * (or when vitest is interrupted), so no server outlives the tests. Starting and stopping
- * live in `moto-process.ts`, shared with the benchmarks.
+ * Both listen on free loopback ports; their URLs are provided to every test file as
+ * `inject('motoEndpoint')` and `inject('iamPolicyEndpoint')`. The emulator is stopped by its
+ * own process id when the run ends (or when vitest is interrupted), so no server outlives the
+ * tests. Starting and stopping it live in `moto-process.ts`, shared with the benchmarks.
  */
 import type { TestProject } from 'vitest/node';
+import { startPolicyServer } from './iam/policy-server';
 import { startEmulator } from './moto-process';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     motoEndpoint: string;
+    iamPolicyEndpoint: string;
   }
 }
 
@@ -27,6 +30,11 @@ export const AWS_LIKE_LAUNCH_VALIDATION = {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const emulator = await startEmulator({ env: AWS_LIKE_LAUNCH_VALIDATION });
+  const policies = await startPolicyServer();
   project.provide('motoEndpoint', emulator.endpoint);
-  return emulator.stop;
+  project.provide('iamPolicyEndpoint', policies.url);
+  return async () => {
+    await policies.stop();
+    await emulator.stop();
+  };
 }

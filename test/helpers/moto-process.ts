@@ -1,13 +1,15 @@
 /**
- * The emulated AWS account as a process: `moto_server` on a free loopback port, started
- * and stopped by its own process id.
+ * The emulated AWS account as a process: moto's server on a free loopback port, started
+ * through `moto-launcher.py` (moto corrected where AWS differs in a way Phoenix depends on;
+ * docs/emulator.md), and stopped by its own process id.
  *
  * Plain Node (no vitest), so the test run's global setup, the benchmarks and the demo all
  * start it the same way. While it runs, Ctrl-C, SIGTERM or the parent's exit stop it too:
  * no server outlives whoever started it.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 
 const HOST = '127.0.0.1';
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -34,16 +36,14 @@ function freePort(): Promise<number> {
   });
 }
 
-function onPath(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
+/** The one launcher: moto with Phoenix's corrections (and, on request, its scale patches). */
+export const MOTO_LAUNCHER = fileURLToPath(new URL('./moto-launcher.py', import.meta.url));
 
-/** `moto_server` when installed as a script, else the module (pip --user installs, venvs). */
-function motoCommand(port: number, launcher: string | undefined): { command: string; args: string[] } {
-  const args = ['-H', HOST, '-p', String(port)];
-  if (launcher !== undefined) return { command: 'python3', args: [launcher, ...args] };
-  if (onPath('moto_server')) return { command: 'moto_server', args };
-  return { command: 'python3', args: ['-m', 'moto.server', ...args] };
+function motoCommand(port: number, scale: boolean): { command: string; args: string[] } {
+  return {
+    command: 'python3',
+    args: [MOTO_LAUNCHER, ...(scale ? ['--scale'] : []), '-H', HOST, '-p', String(port)],
+  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -93,7 +93,7 @@ class MotoStartError extends Error {
 async function startOnce(options: StartEmulatorOptions): Promise<Started> {
   const port = await freePort();
   const endpoint = `http://${HOST}:${port}`;
-  const { command, args } = motoCommand(port, options.launcher);
+  const { command, args } = motoCommand(port, options.scale === true);
   const child = spawn(command, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...options.env, PYTHONUNBUFFERED: '1' },
@@ -171,11 +171,10 @@ export interface StartEmulatorOptions {
   /** Extra environment for moto (e.g. `MOTO_AMIS_PATH` for a smaller image catalogue). */
   env?: Readonly<Record<string, string>>;
   /**
-   * A Python script run instead of `moto_server`, with the same `-H HOST -p PORT`
-   * arguments; it must end by running `moto.server.main` (the benchmarks use one that
-   * makes moto's per-resource lookups direct).
+   * Makes moto's per-resource lookups direct (same answers, no scans of the whole account):
+   * the benchmarks' 10,000-instance account needs it.
    */
-  launcher?: string;
+  scale?: boolean;
 }
 
 /**

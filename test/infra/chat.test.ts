@@ -7,7 +7,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { ManagedPolicy } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ChatChannel, ChatChannelError } from '../../infra/parts/chat';
-import { allowedActions, decide, resolve, statementsOfRole } from './helpers/iam';
+import { allowedActions, decide, resolve, resolvedForAccount, statementsOfRole } from './helpers/iam';
 import { logicalIdOf, resourcesOfType, type Synthesized, synthesize } from './helpers/synth';
 
 const CHANNELS: ChatChannel[] = [
@@ -130,7 +130,7 @@ describe('chat channels', () => {
     }
   });
 
-  it('route each alias to its own topic, and the relay may publish to those topics only', () => {
+  it('route each alias to its own topic, and the relay may publish to those topics only', async () => {
     const relay = chat().relay;
     const [, fn] =
       resourcesOfType(s.json, 'AWS::Lambda::Function').find(
@@ -148,9 +148,9 @@ describe('chat channels', () => {
     const publish = statements.filter((st) => st.Action.includes('sns:Publish'));
     expect(publish.flatMap((st) => st.Resource).sort()).toEqual(Object.values(routes).sort());
     expect(
-      decide(statements, {
+      await decide(s.json, logicalIdOf(s.stack, relay.role), {
         action: 'sns:Publish',
-        resource: resolve({ Ref: logicalIdOf(s.stack, s.remediator.topic) }),
+        resource: String(resolvedForAccount(s.json, { Ref: logicalIdOf(s.stack, s.remediator.topic) })),
       }),
     ).toBe('implicitly denied');
     expect(allowedActions(statements).filter((a) => !/^(logs|xray|sqs):/.test(a))).toEqual([
@@ -209,7 +209,7 @@ describe('what a channel may do', () => {
     ['s3:GetObject', 'arn:aws:s3:::any/key'],
   ];
 
-  it('is only to read: the channel role holds describe, alarm and execution reads', () => {
+  it('is only to read: the channel role holds describe, alarm and execution reads', async () => {
     const statements = statementsOfRole(s.json, logicalIdOf(s.stack, chat().channels.role));
     expect(allowedActions(statements)).toEqual([
       'autoscaling:DescribeAutoScalingGroups',
@@ -218,8 +218,9 @@ describe('what a channel may do', () => {
       'ec2:DescribeInstances',
       'states:DescribeExecution',
     ]);
+    const role = logicalIdOf(s.stack, chat().channels.role);
     for (const [action, resource] of WRITES)
-      expect(decide(statements, { action, resource }), action).toBe('implicitly denied');
+      expect(await decide(s.json, role, { action, resource }), action).toBe('implicitly denied');
     s.template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
         Statement: [

@@ -233,6 +233,19 @@ describe('the remediate-instance state machine', () => {
       TracingConfiguration: { Enabled: true },
     });
   });
+
+  it('logs to a log group under /aws/vendedlogs/, which needs no statement in the account log resource policy', () => {
+    const name = `/aws/vendedlogs/states/${s.remediator.stateMachineName}`;
+    t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: name });
+    const [[logGroupId] = []] = Object.entries(
+      t.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: name } }),
+    );
+    t.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: Match.objectLike({
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroupId, 'Arn'] } } }],
+      }),
+    });
+  });
 });
 
 describe('state', () => {

@@ -6,7 +6,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { PLAN_ACTIONS, PlanRoleError } from '../../infra/parts/plan-role';
-import { allowedActions, arn, decide, resolve, statementsOfRole } from './helpers/iam';
+import { allowedActions, arn, decide, resolve, resolvedForAccount, statementsOfRole } from './helpers/iam';
 import { logicalIdOf, resourcesOfType, type Synthesized, synthesize } from './helpers/synth';
 
 const REPOSITORY = 'acme/infrastructure';
@@ -86,6 +86,10 @@ describe('the plan role', () => {
     });
   });
 
+  /** The state table's ARN as the policy resolves it for the test account. */
+  const tableArnOf = (s: Synthesized): string =>
+    String(resolvedForAccount(s.json, { 'Fn::GetAtt': [logicalIdOf(s.stack, s.remediator.table), 'Arn'] }));
+
   describe('permissions', () => {
     let s: Synthesized;
     let statements: ReturnType<typeof statementsOfRole>;
@@ -126,22 +130,25 @@ describe('the plan role', () => {
       ['states:StartExecution', '<machine>'],
       ['ssm:GetParameter', arn('ssm', 'parameter/secret')],
       ['s3:GetObject', 'arn:aws:s3:::any-bucket/any-key'],
-    ])('deny %s', (action, resource) => {
+    ])('deny %s', async (action, resource) => {
       const resolved =
         resource === '<table>'
-          ? `<${logicalIdOf(s.stack, s.remediator.table)}.Arn>`
+          ? tableArnOf(s)
           : resource === '<topic>'
-            ? resolve({ Ref: logicalIdOf(s.stack, s.remediator.topic) })
+            ? String(resolvedForAccount(s.json, { Ref: logicalIdOf(s.stack, s.remediator.topic) }))
             : resource === '<machine>'
-              ? resolve({ Ref: logicalIdOf(s.stack, s.remediator.stateMachine) })
+              ? String(resolvedForAccount(s.json, { Ref: logicalIdOf(s.stack, s.remediator.stateMachine) }))
               : resource;
-      expect(decide(statements, { action, resource: resolved })).toBe('implicitly denied');
+      expect(await decide(s.json, roleOf(s), { action, resource: resolved })).toBe('implicitly denied');
     });
 
-    it('allow the plan to read the pause switch and quarantines', () => {
-      const tableArn = `<${logicalIdOf(s.stack, s.remediator.table)}.Arn>`;
-      expect(decide(statements, { action: 'dynamodb:GetItem', resource: tableArn })).toBe('allowed');
-      expect(decide(statements, { action: 'ec2:DescribeInstances', resource: '*' })).toBe('allowed');
+    it('allow the plan to read the pause switch and quarantines', async () => {
+      expect(await decide(s.json, roleOf(s), { action: 'dynamodb:GetItem', resource: tableArnOf(s) })).toBe(
+        'allowed',
+      );
+      expect(await decide(s.json, roleOf(s), { action: 'ec2:DescribeInstances', resource: '*' })).toBe(
+        'allowed',
+      );
     });
   });
 

@@ -166,7 +166,8 @@ describe('the deployed remediate-instance state machine', () => {
       const [, service = '', action = ''] = m;
       return [`${iamPrefix[service] ?? service}:${action[0]?.toUpperCase()}${action.slice(1)}`];
     });
-    const tagOnLaunch = expected.includes('ec2:RunInstances') ? ['ec2:CreateTags'] : [];
+    // RunInstances also tags what it creates and resolves resolve:ssm: image ids as the caller.
+    const tagOnLaunch = expected.includes('ec2:RunInstances') ? ['ec2:CreateTags', 'ssm:GetParameters'] : [];
     const topicKey = expected.includes('sns:Publish') ? ['kms:Decrypt', 'kms:GenerateDataKey'] : [];
     const statements = statementsOfRole(s.json, logicalIdOf(s.stack, s.remediator.stateMachine.role));
     const granted = allowedActions(statements).filter(

@@ -5,6 +5,7 @@ import { describeInstances } from '../../functions/aws/inventory';
 import { RemediationStore } from '../../functions/aws/remediation-store';
 import { StateStore } from '../../functions/aws/state-store';
 import type { RunResult } from '../../functions/remediation/local-runner';
+import { takeDenials } from '../helpers/iam/gate';
 import { defaultImageIds } from '../helpers/seed';
 import {
   describeGroup,
@@ -132,7 +133,10 @@ describe('disruption budgets', () => {
     expect(olds.map((f) => f.state)).toEqual(drifted.map(() => 'terminated'));
   });
 
-  it('a group at MaxSize whose budget allows the dip: old one to Standby first, replaced by the group, floor kept', async () => {
+  // Issue 13.1: detaching took the old member's aws:autoscaling:groupName tag away, so the
+  // role (which may terminate only members of the declared groups, by that tag) was denied
+  // terminating it. Standby keeps it a member: every call is decided by IAM here, none denied.
+  it('a group at MaxSize whose budget allows the dip: old one to Standby first, replaced by the group, floor kept, every call allowed by IAM', async () => {
     const cache = fleets.cache;
     const [old = ''] = cache?.group.instanceIds ?? [];
     const input = await account.inputFor(STATE, old);
@@ -145,8 +149,10 @@ describe('disruption budgets', () => {
       },
     });
 
+    expect(takeDenials()).toEqual([]);
     expect(result.output).toMatchObject({ outcome: 'succeeded' });
     expect(result.apiCalls['AutoScaling.SetDesiredCapacity']).toBeUndefined();
+    expect(result.apiCalls['AutoScaling.DetachInstances']).toBeUndefined();
     expect((await describeGroup(account.clients, 'cache-asg')).DesiredCapacity).toBe(4);
     expect((await describeInstances(account.clients.ec2, [old]))[0]?.state).toBe('terminated');
     for (const h of healthy) expect(h).toBeGreaterThanOrEqual(floor);

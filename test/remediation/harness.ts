@@ -24,6 +24,9 @@ import {
   runRemediation,
 } from '../../functions/remediation/local-runner';
 import { compileYaml, emulatedAccount } from '../helpers/account';
+import { TEST_REGION } from '../helpers/emulator';
+import { type IamGateOptions, iamGate } from '../helpers/iam/gate';
+import type { IamProps } from '../helpers/iam/synthesized-policies';
 
 export { describeGroup, healthyServing, targetsOf } from '../helpers/account';
 
@@ -74,13 +77,34 @@ export async function testAccount(options: { start?: Date } = {}) {
     /** The execution input detection would build for `instanceId` at the account's now. */
     inputFor: (state: CompiledDesiredState, instanceId: string, timings?: Partial<Timings>) =>
       remediationInput(clients, state, instanceId, clock.now, timings),
-    /** Runs `input` through the real state machine on this account under `state`, every wait instant. */
-    remediate: (
+    /**
+     * Runs `input` through the real state machine on this account under `state`, every wait
+     * instant, every AWS call decided by IAM against the policies synthesized for `state`
+     * (`iam` changes the DriftRemediator's props, e.g. instance roles; `withoutGrant` takes
+     * one action out of one role's policy).
+     */
+    remediate: async (
       input: RemediationInput,
       state: CompiledDesiredState,
-      options: Omit<RunRemediationOptions, 'clients' | 'deps'> = {},
-    ): Promise<RunResult> =>
-      runRemediation(input, { clients: account.local, deps: deps(state), waits: 'zero', ...options }),
+      options: Omit<RunRemediationOptions, 'clients' | 'deps'> &
+        Pick<IamGateOptions, 'withoutGrant'> & { iam?: IamProps } = {},
+    ): Promise<RunResult> => {
+      const { iam, withoutGrant, ...rest } = options;
+      const gate = await iamGate({
+        desiredState: state,
+        names: { region: TEST_REGION, tableName, topicArn },
+        clients,
+        ...(iam === undefined ? {} : { props: iam }),
+        ...(withoutGrant === undefined ? {} : { withoutGrant }),
+      });
+      return runRemediation(input, {
+        clients: account.local,
+        deps: deps(state),
+        waits: 'zero',
+        gate,
+        ...rest,
+      });
+    },
     /** Every notification delivered so far (and consumes them). */
     notifications: () => drainQueue(clients, queueUrl),
   };

@@ -39,6 +39,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import definitionJson from '../../../state-machines/remediate-instance.asl.json' with { type: 'json' };
+import { type CallGate, gateClient, gateClients } from '../../aws/call-gate';
 import { makeClients } from '../../aws/clients';
 import { type NotificationPublisher, Notifier } from '../../aws/notifier';
 import { StateStore } from '../../aws/state-store';
@@ -244,11 +245,13 @@ export interface SentNotification {
 
 /** Publishes through SNS when there is a topic, and remembers every notification for the report. */
 export class RecordingNotifier implements NotificationPublisher {
-  readonly sent: SentNotification[] = [];
+  readonly sent: SentNotification[];
   readonly #inner: NotificationPublisher | undefined;
 
-  constructor(inner: NotificationPublisher | undefined) {
+  /** `sent` may be shared with another recorder (one report, several publishers). */
+  constructor(inner: NotificationPublisher | undefined, sent: SentNotification[] = []) {
     this.#inner = inner;
+    this.sent = sent;
   }
 
   async publish(n: PhoenixNotification): Promise<void> {
@@ -452,6 +455,12 @@ export interface ReconcilerOptions {
   file?: string;
   /** The endpoint, for the report. */
   endpoint?: string;
+  /**
+   * Sees every AWS call before it is sent, as the principal that would make it in AWS: the
+   * evaluator's (Config and Step Functions included), the steps function's and the state
+   * machine's (tests decide each against that role's IAM policy).
+   */
+  gate?: CallGate;
 }
 
 const END_STATES: Readonly<Record<string, RemediationOutcome>> = {
@@ -497,6 +506,8 @@ export class Reconciler {
   readonly #sfn: LocalStepFunctions;
   readonly #compliance = new ComplianceRecorder();
   readonly #notifier: RecordingNotifier;
+  /** The steps function's notifications: in AWS, published by its own role. */
+  readonly #stepsNotifier: RecordingNotifier;
   readonly #logger = new CapturingLogger();
   readonly #deps: DetectionDeps;
   readonly #remediations: RemediationRecord[] = [];
@@ -511,15 +522,23 @@ export class Reconciler {
     this.#region = options.region ?? 'us-east-1';
     const stateMachineArn = `arn:aws:states:${this.#region}:${LOCAL_ACCOUNT}:stateMachine:${STATE_MACHINE_NAME}`;
     this.#sfn = new LocalStepFunctions(stateMachineArn);
+    const gate = options.gate;
+    const evaluator = gateClients(options.clients, 'evaluator', gate);
+    const stepsSns = gateClient(options.clients.sns, 'sns', 'remediation-steps', gate);
+    const topicArn = options.topicArn;
     this.#notifier = new RecordingNotifier(
-      options.topicArn === undefined ? undefined : new Notifier(options.clients.sns, options.topicArn),
+      topicArn === undefined ? undefined : new Notifier(evaluator.sns, topicArn),
+    );
+    this.#stepsNotifier = new RecordingNotifier(
+      topicArn === undefined ? undefined : new Notifier(stepsSns, topicArn),
+      this.#notifier.sent,
     );
     this.#deps = {
-      ec2: options.clients.ec2,
-      autoScaling: options.clients.autoScaling,
-      config: this.#compliance.client,
-      sfn: this.#sfn.client,
-      store: new StateStore(options.clients.dynamodb, options.tableName, this.#clock),
+      ec2: evaluator.ec2,
+      autoScaling: evaluator.autoScaling,
+      config: gateClient(this.#compliance.client, 'config', 'evaluator', gate),
+      sfn: gateClient(this.#sfn.client, 'sfn', 'evaluator', gate),
+      store: new StateStore(evaluator.dynamodb, options.tableName, this.#clock),
       notifier: this.#notifier,
       desiredState: options.desiredState,
       stateMachineArn,
@@ -870,7 +889,7 @@ export class Reconciler {
           topicArn:
             this.#options.topicArn ?? `arn:aws:sns:${this.#region}:${LOCAL_ACCOUNT}:phoenix-unpublished`,
           clock: this.#clock,
-          notifier: this.#notifier,
+          notifier: this.#stepsNotifier,
           region: this.#region,
         },
         waits: this.#options.waits ?? 'real',
@@ -879,6 +898,7 @@ export class Reconciler {
         onEvent: (event) => this.#onRunEvent(event, input.fleet),
         afterState: (event) => this.#afterState(event, input),
         ...(this.#options.faults === undefined ? {} : { faults: this.#options.faults }),
+        ...(this.#options.gate === undefined ? {} : { gate: this.#options.gate }),
       });
     } catch (error) {
       if (!(error instanceof LocalRunnerError)) throw error;

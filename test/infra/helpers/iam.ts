@@ -1,13 +1,14 @@
 /**
- * A deliberately small IAM policy evaluator over the synthesized template, enough to ask
- * "may this role do X to Y carrying these tags?" the way IAM would: explicit Deny wins,
- * then any Allow whose action, resource and every condition match.
+ * Reading the synthesized template's IAM policies, and asking "may this role do X to Y
+ * carrying these tags?" the way IAM would: decided by `@cloud-copilot/iam-simulate` (the
+ * same evaluator that decides every call of the e2e and remediation suites), over the role's
+ * statements with every CloudFormation reference resolved to an ARN of the right shape.
  *
- * CloudFormation intrinsics are resolved against a fixed account and region; references to
- * the stack's own resources become `<LogicalId>` / `<LogicalId.Attr>`, which requests use
- * as-is. Condition operators it does not know make it throw: a test never passes because
- * the evaluator skipped something.
+ * For reading the template itself, `resolve` turns references to the stack's own resources
+ * into `<LogicalId>` / `<LogicalId.Attr>`.
  */
+import { cfnResolver } from '../../helpers/iam/resolve';
+import { type Decision as Simulated, simulate } from '../../helpers/iam/simulate';
 import type { TemplateJson } from './synth';
 
 export const ACCOUNT = '123456789012';
@@ -60,7 +61,7 @@ const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : [
 
 function normalise(raw: Record<string, unknown>): Statement {
   if (raw.NotAction !== undefined || raw.NotResource !== undefined) {
-    throw new Error('NotAction/NotResource are not supported by this evaluator');
+    throw new Error('NotAction/NotResource are not supported by this reader');
   }
   const condition = raw.Condition as Record<string, Record<string, unknown>> | undefined;
   return {
@@ -98,62 +99,73 @@ export function statementsOfRole(json: TemplateJson, roleLogicalId: string): Sta
   return statements;
 }
 
-/** IAM wildcard match: `*` any run, `?` one character. */
-export function globMatch(pattern: string, value: string, caseInsensitive = false): boolean {
+/** IAM wildcard match on action names: `*` any run, `?` one character, case-insensitive. */
+export function actionMatches(pattern: string, action: string): boolean {
   const escaped = pattern
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`, caseInsensitive ? 'i' : '').test(value);
+  return new RegExp(`^${escaped}$`, 'i').test(action);
 }
 
-function conditionHolds(
-  operator: string,
-  key: string,
-  expected: string[],
-  context: Record<string, string>,
-): boolean {
-  const actual = context[key];
-  switch (operator) {
-    case 'StringEquals':
-    case 'ArnEquals':
-      return actual !== undefined && expected.includes(actual);
-    case 'StringNotEquals':
-      return actual === undefined || !expected.includes(actual);
-    case 'StringLike':
-    case 'ArnLike':
-      return actual !== undefined && expected.some((pattern) => globMatch(pattern, actual));
-    case 'Bool':
-      return actual !== undefined && expected.includes(actual);
-    case 'Null':
-      return expected.includes(actual === undefined ? 'true' : 'false');
-    default:
-      throw new Error(`condition operator ${operator} is not supported by this evaluator`);
+/** Any part of the template with every reference resolved for {@link ACCOUNT} in {@link REGION} (to an ARN of the right shape). */
+export function resolvedForAccount(json: TemplateJson, node: unknown): unknown {
+  return cfnResolver({
+    region: REGION,
+    types: Object.fromEntries(Object.entries(json.Resources).map(([id, r]) => [id, r.Type])),
+  })(node);
+}
+
+/** The role's identity policy, every reference resolved for {@link ACCOUNT} in {@link REGION}. */
+export function policyOfRole(json: TemplateJson, roleLogicalId: string): unknown {
+  const resolveAll = (node: unknown) => resolvedForAccount(json, node);
+  const raw: unknown[] = [];
+  const role = json.Resources[roleLogicalId];
+  for (const policy of (role?.Properties?.Policies ?? []) as Array<{
+    PolicyDocument: { Statement: unknown[] };
+  }>)
+    raw.push(...policy.PolicyDocument.Statement);
+  for (const resource of Object.values(json.Resources)) {
+    if (resource.Type !== 'AWS::IAM::Policy') continue;
+    const roles = (resource.Properties?.Roles ?? []) as unknown[];
+    if (!roles.some((r) => (r as { Ref?: unknown }).Ref === roleLogicalId)) continue;
+    const document = resource.Properties?.PolicyDocument as { Statement?: unknown[] } | undefined;
+    raw.push(...(document?.Statement ?? []));
   }
+  return { Version: '2012-10-17', Statement: resolveAll(raw) };
 }
 
-function matches(statement: Statement, request: IamRequest): boolean {
-  if (!statement.Action.some((pattern) => globMatch(pattern, request.action, true))) return false;
-  if (!statement.Resource.some((pattern) => globMatch(pattern, request.resource))) return false;
-  const context = request.context ?? {};
-  for (const [operator, block] of Object.entries(statement.Condition ?? {})) {
-    for (const [key, expected] of Object.entries(block)) {
-      if (!conditionHolds(operator, key, expected, context)) return false;
-    }
-  }
-  return true;
+const WORDS: Record<Simulated, Decision> = {
+  Allowed: 'allowed',
+  ExplicitlyDenied: 'explicitly denied',
+  ImplicitlyDenied: 'implicitly denied',
+};
+
+/** IAM's decision for one request by the role with this logical id (iam-simulate). */
+export async function decide(
+  json: TemplateJson,
+  roleLogicalId: string,
+  request: IamRequest,
+  options: { resourcePolicy?: unknown } = {},
+): Promise<Decision> {
+  const decided = await simulate({
+    principal: `arn:${PARTITION}:iam::${ACCOUNT}:role/${roleLogicalId}`,
+    identityPolicy: policyOfRole(json, roleLogicalId),
+    ...(options.resourcePolicy === undefined ? {} : { resourcePolicy: options.resourcePolicy }),
+    action: request.action,
+    resource: request.resource,
+    context: request.context ?? {},
+  });
+  return WORDS[decided.result];
 }
 
-/** IAM's decision for one request against one principal's identity statements. */
-export function decide(statements: readonly Statement[], request: IamRequest): Decision {
-  const applicable = statements.filter((statement) => matches(statement, request));
-  if (applicable.some((statement) => statement.Effect === 'Deny')) return 'explicitly denied';
-  return applicable.some((statement) => statement.Effect === 'Allow') ? 'allowed' : 'implicitly denied';
-}
-
-/** `arn:aws:ec2:<region>:<account>:<resource>` for requests. */
-export function arn(service: string, resource: string, options: { account?: boolean } = {}): string {
-  return `arn:${PARTITION}:${service}:${REGION}:${options.account === false ? '' : ACCOUNT}:${resource}`;
+/** `arn:aws:ec2:<region>:<account>:<resource>` for requests (`owner`: a resource shared from another account). */
+export function arn(
+  service: string,
+  resource: string,
+  options: { account?: boolean; owner?: string } = {},
+): string {
+  return `arn:${PARTITION}:${service}:${REGION}:${options.account === false ? '' : (options.owner ?? ACCOUNT)}:${resource}`;
 }
 
 /** Every action an Allow statement names (the role's grant surface). */
