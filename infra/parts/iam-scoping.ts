@@ -358,7 +358,7 @@ function warnWithoutInstanceRoles(
   Annotations.of(role).addWarningV2(
     INSTANCE_ROLES_WARNING,
     `Standalone fleet${launched.length === 1 ? '' : 's'} ${launched.join(', ')} ${launched.length === 1 ? 'is' : 'are'} ` +
-      "replaced by RunInstances from the state machine's role, which may pass no instance role (phoenix:instanceRoleArns " +
+      "replaced by RunInstances from the remediation steps' role, which may pass no instance role (phoenix:instanceRoleArns " +
       'is empty). If a launch template of these fleets gives its instances an instance profile, EC2 asks for ' +
       "iam:PassRole on the profile's role and every replacement is refused and rolled back: set " +
       'phoenix:instanceRoleArns (or the instanceRoleArns prop) to those roles. Templates without an instance profile ' +

@@ -51,7 +51,9 @@ vi.mock('../../functions/aws/clients', async (importOriginal) => {
     ...original,
     makeClients: (options: ClientsModule.ClientOptions) => {
       const clients = original.makeClients(options);
-      for (const client of Object.values(clients) as unknown as Recordable[]) {
+      // Every client, built now (makeClients builds each on first use) so each records its calls.
+      const names = ['ec2', 'autoScaling', 'elbv2', 'dynamodb', 'sns', 'sqs', 'sfn', 'config'] as const;
+      for (const client of names.map((name) => clients[name]) as unknown as Recordable[]) {
         client.middlewareStack.add(
           (next, context) => async (args) => {
             const prefix = IAM_PREFIX[String(context.clientName)] ?? `unknown(${String(context.clientName)})`;

@@ -161,6 +161,17 @@ def _instance_init_resolving(self, ec2_backend, image_id, user_data, security_gr
     )
 
 
+_run_instances = InstanceBackend.run_instances
+
+
+def _run_instances_resolving(self, image_id, count, user_data, security_group_names, **kwargs):  # type: ignore[no-untyped-def]
+    # Resolved before moto's own AMI validation (MOTO_ENABLE_AMI_VALIDATION), as EC2 validates
+    # the image the parameter names, not the parameter's text.
+    return _run_instances(
+        self, _resolve_image_id(self, image_id), count, user_data, security_group_names, **kwargs
+    )
+
+
 # ---- 4: DescribeInstances pages by instances ---------------------------------------------------
 
 
@@ -267,6 +278,7 @@ def correct() -> None:
     AutoScalingBackend.detach_instances = _detach_instances_deregistering
     FakeAutoScalingGroup.set_desired_capacity = _set_group_desired_capacity_deregistering
     Instance.__init__ = _instance_init_resolving
+    InstanceBackend.run_instances = _run_instances_resolving
     InstanceResponse.describe_instances = _describe_instances_paged_by_instance
     FakeTargetGroup.deregister = _deregister_registered
     DynamoHandler.call_action = _dynamodb_call_action_atomically

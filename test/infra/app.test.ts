@@ -179,8 +179,9 @@ describe('npm run synth', () => {
         for (const action of sdkActionsIn(readFileSync(path.join(ROOT, input), 'utf8'))) used.add(action);
       }
       const granted = allowedActions(statementsOfRole(template, roleId)).filter((a) => !INFRA_ACTIONS.has(a));
-      // Tags set at launch are authorized as ec2:CreateTags (bound to ec2:CreateAction=RunInstances).
-      const tagOnLaunch = used.has('ec2:RunInstances') ? ['ec2:CreateTags'] : [];
+      // A launch is also authorized as what it implies: tags set at launch as ec2:CreateTags
+      // (bound to ec2:CreateAction=RunInstances), a `resolve:ssm:` image id as ssm:GetParameters.
+      const tagOnLaunch = used.has('ec2:RunInstances') ? ['ec2:CreateTags', 'ssm:GetParameters'] : [];
       expect([...new Set([...used, ...tagOnLaunch])].sort()).toEqual(granted);
       expect([...new Set([...declared, ...tagOnLaunch])].sort()).toEqual(granted);
     },

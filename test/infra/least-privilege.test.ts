@@ -256,7 +256,7 @@ describe('every role in the stack', () => {
 
 describe('a standalone fleet whose launch template may carry an instance profile', () => {
   const warning = Match.stringLikeRegexp(
-    "Standalone fleet reporting is replaced by RunInstances from the state machine's role, which may pass no instance role.*phoenix:instanceRoleArns",
+    "Standalone fleet reporting is replaced by RunInstances from the remediation steps' role, which may pass no instance role.*phoenix:instanceRoleArns",
   );
 
   it('makes synth warn while no instance role may be passed: every replacement would be refused (iam:PassRole)', () => {
@@ -268,7 +268,7 @@ describe('a standalone fleet whose launch template may carry an instance profile
     const named = await synthesize({ props: { instanceRoleArns: [role] } });
 
     Annotations.fromStack(named.stack).hasNoWarning('*', warning);
-    const id = logicalIdOf(named.stack, named.remediator.stateMachine.role);
+    const id = logicalIdOf(named.stack, named.remediator.remediationSteps.role);
     const pass = (resource: string, service: string) =>
       decideFor(named.json, id, {
         action: 'iam:PassRole',

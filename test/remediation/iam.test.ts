@@ -114,25 +114,26 @@ describe('a grant taken out of the synthesized policy', () => {
     const fleet = await standaloneFleet(async () => ({}));
 
     const { result } = await replace(fleet, {
-      withoutGrant: { principal: 'state-machine', action: 'ec2:RunInstances' },
+      withoutGrant: { principal: 'remediation-steps', action: 'ec2:RunInstances' },
     });
 
-    // The launch was refused as AWS refuses it, so the execution rolled back instead of replacing.
+    // The launch was refused as AWS refuses it (UnauthorizedOperation, which no retry can fix),
+    // so the execution rolled back instead of replacing.
     expect(result.status).toBe('FAILED');
     expect(result.events).toContainEqual(
       expect.objectContaining({
         type: 'StateFailed',
         state: 'LaunchStandaloneReplacement',
-        error: 'Ec2.Ec2Exception',
+        error: 'LaunchRejectedError',
       }),
     );
     // And the test that made the call fails, saying exactly what is missing.
     expect(() => assertNoDenials()).toThrow(
       new RegExp(
         [
-          'IAM would deny \\d+ calls that the emulator accepted',
-          "✗ the state machine's role \\(PhoenixRemediationStateMachineRole\\w+\\) may not ec2:RunInstances on arn:aws:ec2:us-east-1:123456789012:instance/\\*",
-          'call: +ec2:RunInstances by state-machine — for the instance it creates',
+          'IAM would deny 1 call that the emulator accepted',
+          "✗ the remediation steps function's role \\(PhoenixRemediationSteps\\w+\\) may not ec2:RunInstances on arn:aws:ec2:us-east-1:123456789012:instance/\\*",
+          'call: +ec2:RunInstances by remediation-steps — for the instance it creates',
           'decision: +implicitly denied: no statement of the role allows it',
           'missing: +\\{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"arn:aws:ec2:us-east-1:123456789012:instance/\\*"\\}',
         ].join('[\\s\\S]*'),
@@ -257,7 +258,7 @@ describe('an instance profile in the launch template', () => {
     expect(result.status).toBe('FAILED');
     const denied = takeDenials();
     expect(new Set(denied.map((d) => `${d.principal} ${d.action} ${d.resource}`))).toEqual(
-      new Set([`state-machine iam:PassRole ${roleArn}`]),
+      new Set([`remediation-steps iam:PassRole ${roleArn}`]),
     );
     expect(denied[0]?.message).toContain(
       'the instance profile reports-instance carries the role reports-instance',

@@ -59,15 +59,16 @@ async function instance(tags: Record<string, string>): Promise<string> {
   return out.Instances?.[0]?.InstanceId ?? '';
 }
 
+// The remediation steps terminate old instances (ADR 12: the termination is a steps-Lambda task).
 const terminate = (id: string): AwsCall => ({
-  principal: 'state-machine',
+  principal: 'remediation-steps',
   client: 'ec2',
   operation: 'TerminateInstances',
   input: { InstanceIds: [id] },
 });
 
 describe('the IAM gate', () => {
-  it("lets the state machine's role terminate an instance of a declared fleet", async () => {
+  it("lets the remediation steps' role terminate an instance of a declared fleet", async () => {
     const id = await instance({ App: 'reports' });
 
     await expect(gate(terminate(id))).resolves.toBeUndefined();
@@ -84,7 +85,7 @@ describe('the IAM gate', () => {
     const [denial, ...more] = takeDenials();
     expect(more).toEqual([]);
     expect(denial).toMatchObject({
-      principal: 'state-machine',
+      principal: 'remediation-steps',
       action: 'ec2:TerminateInstances',
       decision: 'ExplicitlyDenied',
     });
