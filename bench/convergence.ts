@@ -11,6 +11,7 @@ import {
   type PathStep,
   profileFromPath,
   REALISTIC_AWS_TIMINGS,
+  type RemediationProfile,
   type RetryRule,
   refreshBatchSize,
   type StepRole,
@@ -70,6 +71,8 @@ export function leaseRetryOf(states: ReadonlyMap<string, StateInfo>): RetryRule 
 export interface ConvergenceOutcome {
   results: BenchResult[];
   notes: string[];
+  /** One remediation on AWS as the model timed it (its transitions include the health-check rounds). */
+  profile: RemediationProfile;
 }
 
 function minutes(seconds: number): string {
@@ -148,6 +151,7 @@ export function convergenceBench(options: {
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
   return {
     results,
+    profile,
     notes: [
       `one remediation on AWS: ${profile.beforeLease.toFixed(1)} s to the lease, ${profile.holdingLease.toFixed(1)} s holding it ` +
         `(${profile.healthChecks} health checks every ${options.recorded.timings.healthCheckIntervalSeconds} s), ` +

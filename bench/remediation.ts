@@ -28,6 +28,7 @@ import {
 } from '../functions/remediation/local-runner';
 import { seedDriftedAsgFleet, seedDriftedStandaloneFleet } from '../test/helpers/seed';
 import { createStateTable } from '../test/helpers/table';
+import type { ReplacementUsage } from './lib/cost-model';
 import { benchDesiredState } from './lib/desired-state';
 import { historyEventsOf, stateTypesOf } from './lib/history';
 import type { Progress } from './lib/progress';
@@ -79,6 +80,20 @@ export interface RemediationOutcome {
   results: BenchResult[];
   notes: string[];
   recorded: RecordedRemediation;
+  /** One replacement's work, by strategy, for the cost model (the costliest run of each). */
+  usage: { asg: ReplacementUsage; standalone: ReplacementUsage };
+}
+
+/** One replacement's work as the cost model reads it: the costliest of the runs. */
+function usageOf(runs: readonly Run[], stateTypes: ReturnType<typeof stateTypesOf>): ReplacementUsage {
+  const costliest = [...runs].sort((a, b) => sum(b.result.apiCalls) - sum(a.result.apiCalls))[0];
+  if (costliest === undefined) throw new Error('remediation bench: nothing ran');
+  return {
+    transitions: Math.max(...runs.map((r) => r.result.transitions)),
+    lambdaInvocations: Math.max(...runs.map((r) => r.result.apiCalls['Lambda.Invoke'] ?? 0)),
+    apiCalls: awsCallsOf(costliest.result.apiCalls),
+    historyEvents: Math.max(...runs.map((r) => historyEventsOf(r.result.events, stateTypes))),
+  };
 }
 
 /** AWS API calls of a run: every `Service.Operation` but the steps Lambda's own invocations. */
@@ -239,6 +254,7 @@ export async function remediationBench(options: {
   return {
     results: [...asg.results, ...alone.results],
     notes: [...asg.notes, ...alone.notes],
+    usage: { asg: usageOf(asgRuns, stateTypes), standalone: usageOf(standaloneRuns, stateTypes) },
     recorded: {
       events: first.result.events,
       timings: z.parse(TimingsSchema, first.input.timings ?? {}),

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CONFIG_LINE,
+  fixedMonthlyCost,
+  monthlyCost,
+  type ReplacementUsage,
+  type UsageProfile,
+} from '../../bench/lib/cost-model';
+import { PRICES, tieredCost } from '../../bench/lib/prices';
+
+const replacement: ReplacementUsage = {
+  transitions: 20,
+  lambdaInvocations: 10,
+  apiCalls: { 'DynamoDB.TransactWriteItems': 2, 'DynamoDB.GetItem': 3, 'EC2.RunInstances': 1 },
+  historyEvents: 40,
+};
+
+const usage: UsageProfile = {
+  asg: replacement,
+  standalone: { ...replacement, transitions: 10 },
+  asgShare: 0.5,
+  stepsMsPerInvocation: 100,
+  stepsMemoryMb: 256,
+  evaluatorMsPerEvent: 300,
+  evaluatorMsPerSweptInstance: 5,
+  evaluatorMemoryMb: 512,
+  notificationsPerHandDrift: 3,
+  notificationsPerRolledInstance: 3,
+  notificationsPerRoll: 0,
+  rollHours: 6,
+};
+
+const workload = { instances: 1000, handDriftShare: 0.01, rollsPerMonth: 1, sweepPeriodHours: 12 };
+
+function lineOf(cost: ReturnType<typeof monthlyCost>, item: string) {
+  const found = cost.lines.find((l) => l.item === item);
+  if (found === undefined) throw new Error(`no line ${item}`);
+  return found;
+}
+
+describe('monthlyCost', () => {
+  it('records three evaluations per hand drift, two per rolled instance and the mid-roll sweep share', () => {
+    const cost = monthlyCost({ ...workload, reportEverything: false }, usage);
+    // 10 hand-drifted × 3 + 1,000 rolled × (2 + (6 h / 12 h) / 2)
+    expect(lineOf(cost, CONFIG_LINE).quantity).toBe(30 + 1000 * 2.25);
+  });
+
+  it('reporting everything adds every instance of every sweep', () => {
+    const ledger = monthlyCost({ ...workload, reportEverything: false }, usage);
+    const everything = monthlyCost({ ...workload, reportEverything: true }, usage);
+    const sweeps = 730 / 12;
+    expect(lineOf(everything, CONFIG_LINE).quantity - lineOf(ledger, CONFIG_LINE).quantity).toBeCloseTo(
+      sweeps * 1000,
+      6,
+    );
+    expect(everything.usd).toBeGreaterThan(ledger.usd);
+  });
+
+  it('weighs transitions by the share of Auto Scaling members', () => {
+    const cost = monthlyCost({ ...workload, reportEverything: false }, usage);
+    // 1,010 replacements × (0.5 × 20 + 0.5 × 10)
+    expect(lineOf(cost, 'Step Functions state transitions').quantity).toBe(1010 * 15);
+    expect(lineOf(cost, 'Step Functions state transitions').usd).toBeCloseTo(
+      1010 * 15 * PRICES.stateTransition.usd,
+      9,
+    );
+  });
+
+  it('sums to its lines', () => {
+    const cost = monthlyCost({ ...workload, reportEverything: true }, usage);
+    expect(cost.usd).toBeCloseTo(
+      cost.lines.reduce((sum, l) => sum + l.usd, 0),
+      9,
+    );
+  });
+
+  it('refuses a DynamoDB call it has no request units for', () => {
+    const odd = { ...replacement, apiCalls: { 'DynamoDB.Scan': 1 } };
+    expect(() => monthlyCost({ ...workload, reportEverything: false }, { ...usage, asg: odd })).toThrow(
+      /no request units stated for DynamoDB.Scan/,
+    );
+  });
+});
+
+describe('tieredCost', () => {
+  it('charges each tier its own price', () => {
+    const price = PRICES.configRuleEvaluation;
+    expect(tieredCost(price, 100_000)).toBeCloseTo(100, 9);
+    expect(tieredCost(price, 150_000)).toBeCloseTo(100 + 50_000 * 0.0008, 9);
+  });
+});
+
+describe('fixedMonthlyCost', () => {
+  it('counts the key, each alarm and each custom metric', () => {
+    const cost = fixedMonthlyCost({ alarms: 2, customMetrics: 3 });
+    expect(cost.usd).toBeCloseTo(
+      PRICES.kmsKeyMonth.usd + 2 * PRICES.alarmMonth.usd + 3 * PRICES.customMetricMonth.usd,
+      9,
+    );
+  });
+});
