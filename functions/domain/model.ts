@@ -48,6 +48,28 @@ export interface FleetChecks {
   strictTags?: { prefix: string };
 }
 
+/**
+ * How many replacements a budget or a canary allows: a number of instances, or a share of the
+ * fleet's size at the moment it is applied (`concurrencyLimit` in budget.ts resolves it).
+ */
+export type Concurrency = { count: number } | { percent: number };
+
+/** A fleet's rollout of a source change (launch template version, image), every default resolved. */
+export interface RolloutPolicy {
+  /** Replaced first when the source changes; absent: no canary stage. */
+  canary?: Concurrency;
+  /** After the canary is healthy, wait this long with every alarm OK (0: no bake). */
+  bakeMinutes: number;
+  /** CloudWatch alarm names gating the fleet (none: no alarm gate). */
+  alarms: string[];
+  /** Rollbacks tolerated in one rollout; one more halts it (0: the first rollback halts). */
+  maxFailures: number;
+  /** `manual`: after the bake, wait for `phoenix rollout approve`. */
+  approval: 'manual' | 'automatic';
+  /** Promotion: replace only to an image this fleet runs, converged and baked. */
+  after?: string;
+}
+
 /** A fleet with every default resolved: what the engine and the remediation read. */
 export interface CompiledFleet {
   name: string;
@@ -58,7 +80,8 @@ export interface CompiledFleet {
   checks: FleetChecks;
   team: string;
   exclude: { tags: Tags };
-  budget: { maxConcurrent: number; minHealthyPercent: number };
+  budget: { maxConcurrent: Concurrency; minHealthyPercent: number };
+  rollout: RolloutPolicy;
   window?: MaintenanceWindow;
 }
 

@@ -49,6 +49,7 @@ import {
   type RemediationStore,
 } from '../aws/remediation-store';
 import { ATTEMPT_TTL_SECONDS, type GroupChange, type GroupLock, type Quarantine } from '../aws/state-store';
+import { concurrencyLimit } from '../domain/budget';
 import { evaluateDrift } from '../domain/drift/engine';
 import { autoScalingGroupOf, findFleet } from '../domain/drift/match';
 import { checkSource, standaloneLaunchTags } from '../domain/drift/source-check';
@@ -584,7 +585,8 @@ export async function acquireLease(
     fleet: fleet.name,
     holder: ctx.executionId,
     instanceId: data.instanceId,
-    maxConcurrent: fleet.budget.maxConcurrent,
+    // A share of the fleet is of its size now (the group's desired capacity, or its members).
+    maxConcurrent: concurrencyLimit(fleet.budget.maxConcurrent, desired),
     minHealthyPercent: fleet.budget.minHealthyPercent,
     healthy,
     desired,

@@ -35,7 +35,7 @@ async function planOf(fleets = [fleet()], instances = [instanceFacts()], world: 
 describe('buildPlan', () => {
   it('counts waves as ceil(replacements / maxConcurrent)', async () => {
     const plan = await planOf(
-      [fleet({ budget: { maxConcurrent: 2, minHealthyPercent: 50 } })],
+      [fleet({ budget: { maxConcurrent: { count: 2 }, minHealthyPercent: 50 } })],
       [
         'i-00000000000000001',
         'i-00000000000000002',
@@ -139,7 +139,7 @@ describe('buildPlan counts only replacements that can happen (issue 11, item 7)'
 
   it('does not count members of a group at MaxSize whose budget forbids the dip, and says what headroom is missing', async () => {
     const plan = await planOf(
-      [fleet({ budget: { maxConcurrent: 2, minHealthyPercent: 100 } })],
+      [fleet({ budget: { maxConcurrent: { count: 2 }, minHealthyPercent: 100 } })],
       ids.slice(0, 2).map((id) => drifted(id)),
       { groupSizes: { 'web-prod': { min: 1, max: 2, desired: 2 } } },
     );
@@ -178,7 +178,7 @@ describe('buildPlan counts only replacements that can happen (issue 11, item 7)'
 
   it('at MaxSize with room in the budget, counts waves by the dips the budget allows at once', async () => {
     const plan = await planOf(
-      [fleet({ budget: { maxConcurrent: 3, minHealthyPercent: 50 } })],
+      [fleet({ budget: { maxConcurrent: { count: 3 }, minHealthyPercent: 50 } })],
       ids.map((id) => drifted(id)),
       { groupSizes: { 'web-prod': { min: 1, max: 4, desired: 4 } } },
     );

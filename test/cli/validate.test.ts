@@ -38,7 +38,7 @@ afterAll(async () => {
 
 function expectedErrors(file: string): string {
   return [
-    `${file}:6:30 fleets.web.budget.maxConcurrent: expected a whole number of at least 1, got 0`,
+    `${file}:6:30 fleets.web.budget.maxConcurrent: expected a whole number of at least 1 or a percentage like "10%" (more than 0%, at most 100%), got the number 0`,
     `${file}:7:5 fleets.web: unknown key "mdoe"; did you mean "mode"?`,
     '',
   ].join('\n');
@@ -52,7 +52,7 @@ describe('phoenix validate', () => {
 
     expect(code).toBe(0);
     expect(io.out()).toMatch(
-      /^examples\/minimal\.yaml: valid \(1 fleet, revision [0-9a-f]{12}\)\nexamples\/phoenix\.yaml: valid \(3 fleets, revision [0-9a-f]{12}\)\n$/,
+      /^examples\/minimal\.yaml: valid \(1 fleet, revision [0-9a-f]{12}\)\nexamples\/phoenix\.yaml: valid \(4 fleets, revision [0-9a-f]{12}\)\n$/,
     );
     expect(io.err()).toBe('');
   });

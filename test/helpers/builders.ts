@@ -74,7 +74,8 @@ export function fleet(overrides: Partial<CompiledFleet> = {}): CompiledFleet {
     checks: { ...DEFAULT_CHECKS },
     team: 'web',
     exclude: { tags: {} },
-    budget: { maxConcurrent: 1, minHealthyPercent: 90 },
+    budget: { maxConcurrent: { count: 1 }, minHealthyPercent: 90 },
+    rollout: { bakeMinutes: 0, alarms: [], maxFailures: 0, approval: 'automatic' },
     ...overrides,
   };
 }

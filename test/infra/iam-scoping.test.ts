@@ -27,7 +27,8 @@ const fleet = (overrides: Partial<CompiledFleet>): CompiledFleet => ({
   checks: { image: true, instanceType: true, securityGroups: true },
   team: 'web',
   exclude: { tags: {} },
-  budget: { maxConcurrent: 1, minHealthyPercent: 90 },
+  budget: { maxConcurrent: { count: 1 }, minHealthyPercent: 90 },
+  rollout: { bakeMinutes: 0, alarms: [], maxFailures: 0, approval: 'automatic' },
   ...overrides,
 });
 

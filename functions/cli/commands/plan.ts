@@ -20,6 +20,7 @@ import {
   sourceOfGroup,
 } from '../../aws/inventory';
 import { StateStore } from '../../aws/state-store';
+import { concurrencyLimit, concurrencyText } from '../../domain/budget';
 import { autoScalingGroupOf } from '../../domain/drift/match';
 import { checkSource } from '../../domain/drift/source-check';
 import { InvalidInputError, PhoenixError } from '../../domain/errors';
@@ -128,7 +129,10 @@ export interface FleetEnforcement {
    * happen); null for a tag fleet or a group that could not be read.
    */
   headroom: 'surge' | 'standby-first' | 'none' | null;
+  /** Replacements in flight at most now: the budget resolved against the fleet's size. */
   maxConcurrent: number;
+  /** The budget as declared: `3`, or a share of the fleet such as `10%`. */
+  maxConcurrentDeclared: string;
   minHealthyPercent: number;
   window: { declared: boolean; timezone: string | null; openNow: boolean; nextOpening: string | null };
   sourceDrift: { checked: boolean; drifted: boolean; reasons: DriftReason[]; problem: string | null };
@@ -381,11 +385,10 @@ async function planFleet(
   const notReplaceable = drifted.filter((r) => r.notReplaceable !== null).length;
   const replaceable = drifted.filter((r) => r.state === 'running' && r.notReplaceable === null).length;
   const replacements = blockedBy.length > 0 ? 0 : replaceable;
-  // At MaxSize each replacement dips capacity by one: the budget caps how many go at once.
-  const atOnce =
-    headroom?.kind === 'standby-first'
-      ? Math.min(fleet.budget.maxConcurrent, headroom.dips)
-      : fleet.budget.maxConcurrent;
+  // A percentage is of the fleet's current size; at MaxSize each replacement dips capacity by
+  // one, so the budget also caps how many go at once.
+  const maxConcurrent = concurrencyLimit(fleet.budget.maxConcurrent, rows.length);
+  const atOnce = headroom?.kind === 'standby-first' ? Math.min(maxConcurrent, headroom.dips) : maxConcurrent;
   const opensAt = nextWindowOpening(fleet.window, deps.now);
   return {
     name: fleet.name,
@@ -401,7 +404,8 @@ async function planFleet(
       notReplaceable,
       waves: Math.ceil(replacements / atOnce),
       headroom: headroom?.kind ?? null,
-      maxConcurrent: fleet.budget.maxConcurrent,
+      maxConcurrent,
+      maxConcurrentDeclared: concurrencyText(fleet.budget.maxConcurrent),
       minHealthyPercent: fleet.budget.minHealthyPercent,
       window: {
         declared: fleet.window !== undefined,

@@ -43,6 +43,7 @@ import { type CallGate, gateClient, gateClients } from '../../aws/call-gate';
 import { makeClients } from '../../aws/clients';
 import { type NotificationPublisher, Notifier } from '../../aws/notifier';
 import { StateStore } from '../../aws/state-store';
+import { concurrencyLimit } from '../../domain/budget';
 import { InvalidInputError, PhoenixError } from '../../domain/errors';
 import type { CompiledDesiredState, CompiledFleet, DriftReason } from '../../domain/model';
 import {
@@ -614,7 +615,16 @@ export class Reconciler {
           const next = queue[i];
           if (next === undefined) break;
           const fleet = this.#fleet(next.input.fleet);
-          const fleetLimit = fleet?.budget.maxConcurrent ?? 1;
+          // A share of the fleet is taken of the drifted instances at least: never more than
+          // the lease would grant (it is the budget's judge; this only spares lease retries).
+          const fleetLimit =
+            fleet === undefined
+              ? 1
+              : concurrencyLimit(
+                  fleet.budget.maxConcurrent,
+                  queue.filter((q) => q.input.fleet === next.input.fleet).length +
+                    (inFlight.get(next.input.fleet) ?? 0),
+                );
           const busy = inFlight.get(next.input.fleet) ?? 0;
           if (busy >= fleetLimit) {
             i += 1;

@@ -7,11 +7,13 @@ import { InvalidInputError } from '../errors';
 import type {
   CompiledDesiredState,
   CompiledFleet,
+  Concurrency,
   FleetChecks,
   FleetSelector,
   LaunchTemplateSpec,
   MaintenanceWindow,
   Provenance,
+  RolloutPolicy,
   WindowRangeSpec,
 } from '../model';
 import { BUILT_IN_DEFAULTS, type DesiredStateFile, type FleetDeclaration } from './schema';
@@ -72,6 +74,28 @@ function compileChecks(defaults: Defaults, fleet: FleetDeclaration): FleetChecks
   return checks;
 }
 
+/** `3` or `"10%"` as the compiled form says it. */
+export function compileConcurrency(value: number | string): Concurrency {
+  return typeof value === 'number' ? { count: value } : { percent: Number.parseFloat(value) };
+}
+
+function compileRollout(name: string, defaults: Defaults, fleet: FleetDeclaration): RolloutPolicy {
+  type RolloutDeclaration = NonNullable<Defaults['rollout']>;
+  const merged = layered<RolloutDeclaration>(BUILT_IN_DEFAULTS.rollout, defaults.rollout, fleet.rollout);
+  const rollout: RolloutPolicy = {
+    bakeMinutes: merged.bakeMinutes ?? BUILT_IN_DEFAULTS.rollout.bakeMinutes,
+    alarms: [...new Set(merged.alarms ?? [])],
+    maxFailures: merged.maxFailures ?? BUILT_IN_DEFAULTS.rollout.maxFailures,
+    approval: merged.approval ?? BUILT_IN_DEFAULTS.rollout.approval,
+  };
+  if (merged.canary !== undefined) rollout.canary = compileConcurrency(merged.canary);
+  // A default `after` promotes every fleet from the one it names, but not that fleet itself.
+  const after =
+    fleet.rollout?.after ?? (defaults.rollout?.after === name ? undefined : defaults.rollout?.after);
+  if (after !== undefined) rollout.after = after;
+  return rollout;
+}
+
 function compileFleet(name: string, fleet: FleetDeclaration, defaults: Defaults): CompiledFleet {
   const budget = layered(BUILT_IN_DEFAULTS.budget, defaults.budget, fleet.budget);
   const window = fleet.window ?? defaults.window;
@@ -85,9 +109,10 @@ function compileFleet(name: string, fleet: FleetDeclaration, defaults: Defaults)
     team: fleet.team ?? defaults.notifications?.team ?? BUILT_IN_DEFAULTS.team,
     exclude: { tags: { ...(fleet.exclude?.tags ?? {}) } },
     budget: {
-      maxConcurrent: budget.maxConcurrent ?? BUILT_IN_DEFAULTS.budget.maxConcurrent,
+      maxConcurrent: compileConcurrency(budget.maxConcurrent ?? BUILT_IN_DEFAULTS.budget.maxConcurrent),
       minHealthyPercent: budget.minHealthyPercent ?? BUILT_IN_DEFAULTS.budget.minHealthyPercent,
     },
+    rollout: compileRollout(name, defaults, fleet),
   };
   if (window !== undefined) compiled.window = compileWindow(window, name);
   return compiled;

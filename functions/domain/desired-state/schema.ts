@@ -39,17 +39,86 @@ export const Mode = z
   .enum(['observe', 'notify', 'enforce'])
   .describe('observe: record compliance only; notify: also notify once per drift; enforce: also replace.');
 
+/** `10%`: a share of the fleet's current size (more than 0, at most 100, up to two decimals). */
+export const PERCENT_PATTERN = /^(100(\.0{1,2})?|[1-9]?\d(\.\d{1,2})?)%$/;
+
+const COUNT_OR_PERCENT_EXPECTED =
+  'expected a whole number of at least 1 or a percentage like "10%" (more than 0%, at most 100%)';
+
+/** A number of instances, or a percentage of the fleet's current size: `3` or `"10%"`. */
+export const CountOrPercent = z.union(
+  [
+    z
+      .number({ error: COUNT_OR_PERCENT_EXPECTED })
+      .int(COUNT_OR_PERCENT_EXPECTED)
+      .min(1, COUNT_OR_PERCENT_EXPECTED),
+    z
+      .string({ error: COUNT_OR_PERCENT_EXPECTED })
+      .regex(PERCENT_PATTERN, COUNT_OR_PERCENT_EXPECTED)
+      .refine((text) => Number.parseFloat(text) > 0, COUNT_OR_PERCENT_EXPECTED),
+  ],
+  { error: COUNT_OR_PERCENT_EXPECTED },
+);
+
 export const Budget = z
   .strictObject({
-    maxConcurrent: z.number().int().min(1).describe('At most this many replacements in flight per fleet.'),
+    maxConcurrent: CountOrPercent.describe(
+      'At most this many replacements in flight per fleet: a number, or a percentage of the fleet\'s current size ("10%", rounded down, at least 1).',
+    ),
     minHealthyPercent: z
       .number()
       .min(0)
       .max(100)
-      .describe('Never let healthy capacity fall below this share of the fleet (0 to 100).'),
+      .describe(
+        'Never let healthy capacity fall below this share of the fleet (0 to 100; 100 means surge only, never below full capacity).',
+      ),
   })
   .partial()
   .describe('Disruption budget. Each field not given here is inherited.');
+
+/** A CloudWatch alarm name (1 to 255 characters). */
+export const AlarmName = z.string().min(1).max(255);
+
+export const Rollout = z
+  .strictObject({
+    canary: CountOrPercent.describe(
+      "When the fleet's source changes, replace this many instances (or this share of the fleet) first, then bake.",
+    ),
+    bakeMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(10080)
+      .describe(
+        'After the canary is healthy, wait this long with every alarm OK before going on (0 to 10080, a week).',
+      ),
+    alarms: z
+      .array(AlarmName)
+      .min(1)
+      .describe(
+        'CloudWatch alarm names of this account and region: while any is in ALARM nothing of the fleet starts, and one firing during a rollout halts it.',
+      ),
+    maxFailures: z
+      .number()
+      .int()
+      .min(0)
+      .describe(
+        'Rollbacks tolerated in one rollout; one more halts it and quarantines its launch template version.',
+      ),
+    approval: z
+      .enum(['manual', 'automatic'])
+      .describe('manual: after the bake, wait for `phoenix rollout approve`; automatic: go on by itself.'),
+    after: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected the name of another fleet')
+      .describe(
+        'Promotion: replace only to an image that this other fleet runs on every instance, has baked, with its alarms OK.',
+      ),
+  })
+  .partial()
+  .describe(
+    'Progressive rollout of a source change (launch template version, image). Each field not given here is inherited.',
+  );
 
 /** `Mon-Fri 09:00-17:00`, `Sat,Sun 00:00-24:00`, `Fri 22:00-02:00` (overnight). */
 export const WINDOW_RANGE_PATTERN =
@@ -161,6 +230,7 @@ export const Fleet = z
     mode: Mode.optional(),
     budget: Budget.optional(),
     window: Window.optional().describe('Replaces defaults.window for this fleet.'),
+    rollout: Rollout.optional(),
   })
   .describe('One fleet: the instances it selects must match its launch template and tags.');
 
@@ -168,6 +238,9 @@ export const Defaults = z
   .strictObject({
     mode: Mode,
     budget: Budget,
+    rollout: Rollout.describe(
+      'Inherited by every fleet, field by field; `after` applies to every fleet but the one it names.',
+    ),
     window: Window,
     checks: Checks,
     notifications: Notifications,
@@ -203,11 +276,13 @@ export type LaunchTemplateVersionSpec = z.infer<typeof LaunchTemplateVersion>;
 export const BUILT_IN_DEFAULTS = {
   mode: 'observe',
   budget: { maxConcurrent: 1, minHealthyPercent: 90 },
+  rollout: { bakeMinutes: 0, maxFailures: 0, approval: 'automatic' },
   checks: { image: true, instanceType: true, securityGroups: true },
   team: 'default',
 } as const satisfies {
   mode: ModeName;
   budget: { maxConcurrent: number; minHealthyPercent: number };
+  rollout: { bakeMinutes: number; maxFailures: number; approval: 'manual' | 'automatic' };
   checks: { image: boolean; instanceType: boolean; securityGroups: boolean };
   team: string;
 };

@@ -75,7 +75,11 @@ describe('compileDesiredState', () => {
       checks: { ...BUILT_IN_DEFAULTS.checks },
       team: BUILT_IN_DEFAULTS.team,
       exclude: { tags: {} },
-      budget: { ...BUILT_IN_DEFAULTS.budget },
+      budget: {
+        maxConcurrent: { count: BUILT_IN_DEFAULTS.budget.maxConcurrent },
+        minHealthyPercent: BUILT_IN_DEFAULTS.budget.minHealthyPercent,
+      },
+      rollout: { bakeMinutes: 0, alarms: [], maxFailures: 0, approval: 'automatic' },
     });
   });
 
@@ -95,7 +99,8 @@ describe('compileDesiredState', () => {
       },
       team: 'platform',
       exclude: { tags: {} },
-      budget: { maxConcurrent: 3, minHealthyPercent: BUILT_IN_DEFAULTS.budget.minHealthyPercent },
+      budget: { maxConcurrent: { count: 3 }, minHealthyPercent: BUILT_IN_DEFAULTS.budget.minHealthyPercent },
+      rollout: { bakeMinutes: 0, alarms: [], maxFailures: 0, approval: 'automatic' },
       window: {
         timezone: 'Europe/Berlin',
         allow: [{ text: 'Mon-Fri 09:00-17:00', days: [0, 1, 2, 3, 4], startMinute: 540, endMinute: 1020 }],
@@ -119,7 +124,8 @@ describe('compileDesiredState', () => {
       },
       team: 'api',
       exclude: { tags: { 'phoenix:skip': 'true' } },
-      budget: { maxConcurrent: 3, minHealthyPercent: 50 },
+      budget: { maxConcurrent: { count: 3 }, minHealthyPercent: 50 },
+      rollout: { bakeMinutes: 0, alarms: [], maxFailures: 0, approval: 'automatic' },
       window: {
         timezone: 'UTC',
         allow: [{ text: 'Sat,Sun 22:00-04:00', days: [5, 6], startMinute: 1320, endMinute: 240 }],
@@ -221,5 +227,57 @@ describe('compileDesiredState', () => {
     expect(() => compileDesiredState(parsed(text), { commit: 'abc', path: 'p', sha256: 'abc' })).toThrow(
       InvalidInputError,
     );
+  });
+});
+
+describe('budgets and rollouts as compiled', () => {
+  const withRollouts = yaml(
+    'version: 1',
+    'defaults:',
+    '  budget: { maxConcurrent: "10%" }',
+    '  rollout: { canary: 1, bakeMinutes: 30, alarms: [site-5xx], after: staging }',
+    'fleets:',
+    '  staging:',
+    '    match: { autoScalingGroup: staging-asg }',
+    '    launchTemplate: { name: lt }',
+    '  web:',
+    '    match: { autoScalingGroup: web-asg }',
+    '    launchTemplate: { name: lt }',
+    '    budget: { maxConcurrent: 25% }',
+    '    rollout: { canary: "5%", alarms: [web-5xx, web-p99], maxFailures: 1, approval: manual }',
+    '  api:',
+    '    match: { autoScalingGroup: api-asg }',
+    '    launchTemplate: { name: lt }',
+    '    budget: { maxConcurrent: 4 }',
+    '    rollout: { after: web }',
+  );
+
+  it('keeps a percentage budget as a share of the fleet, and a count as a count', () => {
+    expect(fleet(withRollouts, 'staging').budget.maxConcurrent).toEqual({ percent: 10 });
+    expect(fleet(withRollouts, 'web').budget.maxConcurrent).toEqual({ percent: 25 });
+    expect(fleet(withRollouts, 'api').budget.maxConcurrent).toEqual({ count: 4 });
+  });
+
+  it('inherits each rollout field from defaults separately; a list replaces the default list whole', () => {
+    expect(fleet(withRollouts, 'web').rollout).toEqual({
+      canary: { percent: 5 },
+      bakeMinutes: 30,
+      alarms: ['web-5xx', 'web-p99'],
+      maxFailures: 1,
+      approval: 'manual',
+      after: 'staging',
+    });
+    expect(fleet(withRollouts, 'api').rollout).toEqual({
+      canary: { count: 1 },
+      bakeMinutes: 30,
+      alarms: ['site-5xx'],
+      maxFailures: 0,
+      approval: 'automatic',
+      after: 'web',
+    });
+  });
+
+  it('does not promote the fleet a default `after` names from itself', () => {
+    expect(fleet(withRollouts, 'staging').rollout.after).toBeUndefined();
   });
 });

@@ -240,7 +240,7 @@ const cases: Case[] = [
       line: 2,
       at: '__proto__',
       message:
-        'defaults: unknown key "__proto__"; expected one of: mode, budget, window, checks, notifications',
+        'defaults: unknown key "__proto__"; expected one of: mode, budget, rollout, window, checks, notifications',
     },
   },
   {
@@ -454,7 +454,8 @@ const cases: Case[] = [
     expected: {
       line: 3,
       at: '0',
-      message: 'defaults.budget.maxConcurrent: expected a whole number of at least 1, got 0',
+      message:
+        'defaults.budget.maxConcurrent: expected a whole number of at least 1 or a percentage like "10%" (more than 0%, at most 100%), got the number 0',
     },
   },
   {
@@ -463,7 +464,8 @@ const cases: Case[] = [
     expected: {
       line: 6,
       at: '1.5',
-      message: 'fleets.web.budget.maxConcurrent: expected a whole number, got the number 1.5',
+      message:
+        'fleets.web.budget.maxConcurrent: expected a whole number of at least 1 or a percentage like "10%" (more than 0%, at most 100%), got the number 1.5',
     },
   },
   {
@@ -542,6 +544,120 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a budget percentage of 0%',
+    text: yaml('version: 1', 'defaults:', '  budget: { maxConcurrent: "0%" }', 'fleets:', ...WEB),
+    expected: {
+      line: 3,
+      at: '"0%"',
+      message:
+        'defaults.budget.maxConcurrent: expected a whole number of at least 1 or a percentage like "10%" (more than 0%, at most 100%), got the string "0%"',
+    },
+  },
+  {
+    name: 'a budget percentage above 100%',
+    text: yaml('version: 1', 'fleets:', ...WEB, '    budget: { maxConcurrent: 150% }'),
+    expected: {
+      line: 6,
+      at: '150%',
+      message:
+        'fleets.web.budget.maxConcurrent: expected a whole number of at least 1 or a percentage like "10%" (more than 0%, at most 100%), got the string "150%"',
+    },
+  },
+  {
+    name: 'a budget of a fraction of an instance',
+    text: yaml('version: 1', 'fleets:', ...WEB, '    budget: { maxConcurrent: 1.5 }'),
+    expected: {
+      line: 6,
+      at: '1.5',
+      message:
+        'fleets.web.budget.maxConcurrent: expected a whole number of at least 1 or a percentage like "10%" (more than 0%, at most 100%), got the number 1.5',
+    },
+  },
+  {
+    name: 'a canary that is a word',
+    text: yaml('version: 1', 'fleets:', ...WEB, '    rollout: { canary: some }'),
+    expected: {
+      line: 6,
+      at: 'some',
+      message:
+        'fleets.web.rollout.canary: expected a whole number of at least 1 or a percentage like "10%" (more than 0%, at most 100%), got the string "some"',
+    },
+  },
+  {
+    name: 'a negative bake',
+    text: yaml('version: 1', 'fleets:', ...WEB, '    rollout: { bakeMinutes: -5 }'),
+    expected: {
+      line: 6,
+      at: '-5',
+      message: 'fleets.web.rollout.bakeMinutes: expected a whole number from 0 to 10080, got -5',
+    },
+  },
+  {
+    name: 'an approval that is neither manual nor automatic',
+    text: yaml('version: 1', 'fleets:', ...WEB, '    rollout: { approval: yes-please }'),
+    expected: {
+      line: 6,
+      at: 'yes-please',
+      message: 'fleets.web.rollout.approval: expected one of manual, automatic, got the string "yes-please"',
+    },
+  },
+  {
+    name: 'an alarm listed twice',
+    text: yaml('version: 1', 'fleets:', ...WEB, '    rollout: { alarms: [web-5xx, web-p99, web-5xx] }'),
+    expected: {
+      line: 6,
+      at: 'web-5xx]',
+      message: 'fleets.web.rollout.alarms[2]: alarm "web-5xx" is listed twice: expected each alarm once',
+    },
+  },
+  {
+    name: 'a promotion from a fleet that is not declared',
+    text: yaml(
+      'version: 1',
+      'fleets:',
+      ...WEB,
+      '    rollout: { after: stagign }',
+      '  staging:',
+      '    match: { autoScalingGroup: staging }',
+      '    launchTemplate: { name: web-lt }',
+    ),
+    expected: {
+      line: 6,
+      at: 'stagign',
+      message:
+        'fleets.web.rollout.after: expected the name of another declared fleet, got "stagign"; did you mean "staging"?',
+    },
+  },
+  {
+    name: 'a fleet promoted from itself',
+    text: yaml('version: 1', 'fleets:', ...WEB, '    rollout: { after: web }'),
+    expected: {
+      line: 6,
+      at: 'web }',
+      message:
+        'fleets.web.rollout.after: a fleet cannot be promoted from itself: expected the name of another fleet',
+    },
+  },
+  {
+    name: 'promotions that go round in a cycle',
+    text: yaml(
+      'version: 1',
+      'fleets:',
+      ...WEB,
+      '    rollout: { after: api }',
+      '  api:',
+      '    match: { autoScalingGroup: api-prod }',
+      '    launchTemplate: { name: api-lt }',
+      '    rollout: { after: web }',
+    ),
+    expected: {
+      line: 6,
+      at: 'api }',
+      message:
+        'fleets.web.rollout.after: promotion goes round in a cycle (web → api → web): expected a chain that starts somewhere',
+    },
+  },
+  {
     name: 'an empty file',
     text: '',
     expected: {
@@ -587,7 +703,7 @@ describe('parseDesiredState', () => {
 
     expect(issues).toEqual([
       'phoenix.yaml:3:9 defaults.mode: expected one of observe, notify, enforce, got the string "enforcing"; did you mean enforce?',
-      'phoenix.yaml:4:28 defaults.budget.maxConcurrent: expected a whole number of at least 1, got 0',
+      'phoenix.yaml:4:28 defaults.budget.maxConcurrent: expected a whole number of at least 1 or a percentage like "10%" (more than 0%, at most 100%), got the number 0',
       'phoenix.yaml:4:50 defaults.budget.minHealthyPercent: expected a number from 0 to 100, got 120',
       'phoenix.yaml:8:5 fleets.web.launchTemplate: expected exactly one of name or id, got both',
       'phoenix.yaml:9:13 fleets.web.tags: invalid key "aws:x": expected a key that does not start with "aws:" (reserved by AWS, it cannot be set)',
@@ -630,7 +746,7 @@ describe('parseDesiredState', () => {
     const messages = issuesOf(text).map((issue) => `${issue.line}: ${issue.message}`);
 
     expect(messages).toEqual([
-      '6: fleets.web.budget.maxConcurrent: expected a whole number of at least 1, got 0',
+      '6: fleets.web.budget.maxConcurrent: expected a whole number of at least 1 or a percentage like "10%" (more than 0%, at most 100%), got the number 0',
       '7: fleets: duplicate fleet name "web" (first declared at line 3): expected each fleet name once',
       '10: fleets: invalid key "Bad_Name": expected a fleet name of lowercase letters, digits and dashes (at most 63)',
       '13: fleets.Bad_Name.mode: expected one of observe, notify, enforce, got the string "sometimes"',
@@ -700,7 +816,8 @@ describe('parseDesiredState', () => {
         file: FILE,
         line: 9,
         column: 22,
-        message: 'fleets.web.budget.maxConcurrent: expected a whole number of at least 1, got 0',
+        message:
+          'fleets.web.budget.maxConcurrent: expected a whole number of at least 1 or a percentage like "10%" (more than 0%, at most 100%), got the number 0',
       },
     ]);
   });
