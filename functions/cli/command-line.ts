@@ -33,6 +33,11 @@ export const AWS_OPTIONS = {
   endpoint: { type: 'string' },
 } as const;
 
+/** `--format` for `phoenix plan`, which also speaks the pull request's markdown. */
+export const PLAN_FORMAT_OPTION = {
+  format: { type: 'string', choices: ['text', 'json', 'markdown'] },
+} as const;
+
 /** The flag naming Phoenix's state table (falls back to `$PHOENIX_TABLE_NAME`). */
 export const STATE_TABLE_OPTION = { table: { type: 'string' } } as const;
 
@@ -238,9 +243,10 @@ function tokenize(
 }
 
 /** What is wrong with a given string value, or undefined. */
-function valueProblem(flag: string, value: string): string | undefined {
+function valueProblem(flag: string, value: string, chosen = false): string | undefined {
   if (value === '') return `--${flag} is empty (an unset variable?): give it a value or leave it out`;
-  const problem = VALUE_CHECKS[flag]?.(value);
+  // A value from the command's own `choices` was checked against them already.
+  const problem = chosen ? undefined : VALUE_CHECKS[flag]?.(value);
   return problem === undefined ? undefined : `--${flag} ${problem}`;
 }
 
@@ -275,7 +281,11 @@ export function parseCommandLine<const O extends OptionsConfig, const P extends 
   if (typeof tokens === 'string') return fail(tokens);
   for (const [flag, value] of Object.entries(tokens.values)) {
     if (typeof value !== 'string') continue;
-    const problem = valueProblem(flag, value);
+    const choices = (options[flag] as { choices?: readonly string[] } | undefined)?.choices;
+    const problem =
+      choices === undefined || value === '' || choices.includes(value)
+        ? valueProblem(flag, value, choices !== undefined)
+        : `--${flag} must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}, not ${quoted(value)}`;
     if (problem !== undefined) return fail(problem);
   }
   const values: Record<string, string | boolean> = { ...tokens.values };

@@ -175,7 +175,12 @@ describe('bad flags: one line naming the flag, exit 1, no AWS call', () => {
     [
       'plan --format yaml',
       () => at('plan', '--desired-state', DESIRED, '--format', 'yaml'),
-      /--format must be text or json, not "yaml"/,
+      /--format must be text, json or markdown, not "yaml"/,
+    ],
+    [
+      'quarantine list --format markdown (only plan speaks markdown)',
+      () => at('quarantine', 'list', '--format', 'markdown', '--table', 'tbl'),
+      /--format must be text or json, not "markdown"/,
     ],
     [
       'plan --table "a b"',

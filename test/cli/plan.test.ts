@@ -78,6 +78,17 @@ describe('phoenix plan (emulated account)', () => {
       );
     });
 
+    it('writes the pull-request comment with --format markdown against the emulated account', async () => {
+      const { code, out } = await plan(file, '--format', 'markdown');
+
+      expect(code).toBe(EXIT_DRIFT);
+      expect(out.split('\n')[0]).toBe('### Phoenix plan: 3 drifted, 3 replacements now');
+      expect(out).toMatch(/^\*\*Total:\*\* 7 instances in 2 fleets: 3 drifted, 3 in sync, 1 excluded/m);
+      expect(out).toContain(
+        '| Fleet | Mode | Instances | Drifted | Replacements | Waves | Estimated | Blocked by |',
+      );
+    });
+
     it('writes the documented JSON shape', async () => {
       const { code, out } = await plan(file, '--format', 'json');
 
@@ -107,6 +118,7 @@ describe('phoenix plan (emulated account)', () => {
         waves: 1,
         headroom: null,
         maxConcurrent: 2,
+        maxConcurrentDeclared: '2',
         minHealthyPercent: 50,
         window: { declared: false, timezone: null, openNow: true, nextOpening: null },
         sourceDrift: { checked: true, drifted: false, reasons: [], problem: null },
@@ -257,7 +269,7 @@ describe('phoenix plan: errors exit 1', () => {
 
   it.each([
     [[], /^phoenix plan: --desired-state is required/],
-    [['--desired-state', 'x.yaml', '--format', 'yaml'], /--format must be text or json/],
+    [['--desired-state', 'x.yaml', '--format', 'yaml'], /--format must be text, json or markdown/],
     [['--desired-state', 'x.yaml', '--bogus'], /^phoenix plan: unknown option "--bogus"/],
     [['--desired-state', '/nonexistent/phoenix.yaml'], /cannot read desired-state file .*no such file/],
   ])('%j → %s', async (argv, message) => {

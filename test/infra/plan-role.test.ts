@@ -6,7 +6,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { PLAN_ACTIONS, PlanRoleError } from '../../infra/parts/plan-role';
-import { allowedActions, arn, decide, resolve, resolvedForAccount, statementsOfRole } from './helpers/iam';
+import { allowedActions, arn, decide, resolvedForAccount, statementsOfRole } from './helpers/iam';
 import { logicalIdOf, resourcesOfType, type Synthesized, synthesize } from './helpers/synth';
 
 const REPOSITORY = 'acme/infrastructure';

@@ -41,13 +41,14 @@ import {
   awsOptionsUsage,
   describeError,
   loadDesiredStateFor,
-  outputFormatFrom,
+  PLAN_FORMAT_OPTION,
   parseCommandLine,
   requiredDesiredStateFile,
   STATE_TABLE_OPTION,
   stateTableFrom,
 } from '../command-line';
 import type { CliIo } from '../io';
+import { renderMarkdown } from '../plan/markdown';
 
 /** Version of the JSON output; bumped only on a breaking change. */
 export const PLAN_SCHEMA_VERSION = 1;
@@ -56,7 +57,7 @@ export const EXIT_NO_DRIFT = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_DRIFT = 2;
 
-const HELP = `Usage: phoenix plan --desired-state FILE [--format text|json] [--table NAME]
+const HELP = `Usage: phoenix plan --desired-state FILE [--format text|json|markdown] [--table NAME]
                     [--region REGION] [--endpoint URL]
 
 Read-only: judges every instance the desired state's fleets select, against the
@@ -64,7 +65,8 @@ account the AWS SDK is configured for, and says what enforcement would do now.
 
 Options:
   --desired-state FILE  the desired-state file (phoenix.yaml)
-  --format text|json    output format (default: text); JSON is documented in docs/cli/plan.md
+  --format FORMAT       text (default), json (documented in docs/cli/plan.md), or markdown
+                        (a pull-request comment)
   --table NAME          Phoenix's state table, to read the pause switch and quarantines
                         (default: $PHOENIX_TABLE_NAME; without it both are reported unknown)
 ${awsOptionsUsage(24)}
@@ -520,7 +522,7 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-const BLOCKER_TEXT: Readonly<Record<Blocker, string>> = {
+export const BLOCKER_TEXT: Readonly<Record<Blocker, string>> = {
   'mode-observe': 'mode observe: compliance is recorded, nothing is replaced',
   'mode-notify': 'mode notify: the team is told, nothing is replaced',
   'template-unresolved': 'the launch template cannot be resolved',
@@ -637,7 +639,7 @@ function stateReaderOf(store: StateStore, table: string): PlanStateReader {
 
 const OPTIONS = {
   'desired-state': { type: 'string' },
-  format: { type: 'string' },
+  ...PLAN_FORMAT_OPTION,
   ...STATE_TABLE_OPTION,
   ...AWS_OPTIONS,
 } as const;
@@ -650,7 +652,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const { values } = parsed;
   const file = requiredDesiredStateFile('plan', values, io);
   if (file === undefined) return EXIT_ERROR;
-  const format = outputFormatFrom(values);
+  const format = values.format ?? 'text';
   const clientOptions = awsClientOptions('plan', values, io);
   if (clientOptions === undefined) return EXIT_ERROR;
   const named = stateTableFrom('plan', values, io);
@@ -664,7 +666,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const deps: PlanDeps = { ec2: clients.ec2, autoScaling: clients.autoScaling, now: new Date() };
     if (table !== undefined) deps.state = stateReaderOf(new StateStore(clients.dynamodb, table), table);
     const plan = await buildPlan(desired, file, deps);
-    io.stdout(format === 'json' ? JSON.stringify(plan, null, 2) : renderText(plan));
+    io.stdout(
+      format === 'json'
+        ? JSON.stringify(plan, null, 2)
+        : format === 'markdown'
+          ? renderMarkdown(plan)
+          : renderText(plan),
+    );
     return exitCodeOf(plan);
   } catch (error) {
     io.stderr(`phoenix plan: could not read the account: ${describeError(error)}`);

@@ -1,0 +1,177 @@
+/**
+ * `phoenix plan --format markdown`: golden files of the pull-request comment for plans built
+ * by the real `buildPlan` from fake account readings, and the properties a comment must keep
+ * whatever the account holds (escaping, GitHub's size limit, the total line first).
+ */
+import { describe, expect, it } from 'vitest';
+import { buildPlan, type PlanDeps } from '../../functions/cli/commands/plan';
+import {
+  COLLAPSE_AFTER,
+  escapeMarkdown,
+  MAX_COMMENT_CHARS,
+  MAX_ROWS_PER_FLEET,
+  renderMarkdown,
+} from '../../functions/cli/plan/markdown';
+import type { CompiledFleet, InstanceFacts } from '../../functions/domain/model';
+import { harness, type World } from '../evaluate-drift/harness';
+import {
+  DEFAULT_INSTANCE_TAGS,
+  desiredState,
+  fleet,
+  instanceFacts,
+  maintenanceWindow,
+  NOW,
+  OTHER_IMAGE_ID,
+  standaloneInstance,
+  tagFleet,
+  WEEKDAYS,
+  windowRange,
+} from '../helpers/builders';
+
+const weekdays = maintenanceWindow('Europe/Berlin', windowRange([...WEEKDAYS], '09:00', '17:00'));
+
+function id(n: number): string {
+  return `i-${String(n).padStart(17, '0')}`;
+}
+
+function drifted(instanceId: string, overrides: Partial<InstanceFacts> = {}): InstanceFacts {
+  return instanceFacts({ instanceId, imageId: OTHER_IMAGE_ID, ...overrides });
+}
+
+async function planOf(
+  fleets: CompiledFleet[],
+  instances: InstanceFacts[],
+  options: { world?: Partial<World>; state?: PlanDeps['state'] } = {},
+) {
+  const h = harness({ desiredState: desiredState(fleets), world: options.world ?? {} });
+  h.world.instances = instances;
+  const deps: PlanDeps = { ec2: h.deps.ec2, autoScaling: h.deps.autoScaling, now: NOW };
+  if (options.state !== undefined) deps.state = options.state;
+  return buildPlan(h.deps.desiredState, 'phoenix.yaml', deps);
+}
+
+const notPaused: NonNullable<PlanDeps['state']> = {
+  isPaused: async () => false,
+  getQuarantine: async () => undefined,
+};
+
+describe('phoenix plan --format markdown (golden files)', () => {
+  it('no drift: the title says so, one table row per fleet', async () => {
+    const plan = await planOf([fleet()], [instanceFacts()], { state: notPaused });
+    await expect(renderMarkdown(plan)).toMatchFileSnapshot('golden/plan-no-drift.md');
+  });
+
+  it('three fleets: replacements in waves with an estimate, a closed window, a group at MaxSize', async () => {
+    const web = fleet({ budget: { maxConcurrent: { percent: 50 }, minHealthyPercent: 50 } });
+    const batch = tagFleet({ name: 'batch', window: weekdays });
+    const plan = await planOf(
+      [web, batch],
+      [
+        drifted(id(1)),
+        drifted(id(2)),
+        drifted(id(3), { state: 'stopped' }),
+        instanceFacts({ instanceId: id(4) }),
+        standaloneInstance({ App: 'batch' }, { instanceId: id(5), imageId: OTHER_IMAGE_ID }),
+        standaloneInstance({ App: 'batch' }, { instanceId: id(6) }),
+      ],
+      { state: notPaused },
+    );
+    await expect(renderMarkdown(plan)).toMatchFileSnapshot('golden/plan-fleets.md');
+  });
+
+  it('blocked: paused, a quarantined version, and the table not read', async () => {
+    const quarantined: NonNullable<PlanDeps['state']> = {
+      isPaused: async () => true,
+      getQuarantine: async () => ({
+        at: '2025-06-14T08:00:00.000Z',
+        cause: 'replacement i-0abc unhealthy: status checks failed',
+      }),
+    };
+    const plan = await planOf([fleet()], [drifted(id(1)), drifted(id(2))], { state: quarantined });
+    await expect(renderMarkdown(plan)).toMatchFileSnapshot('golden/plan-blocked.md');
+    const unread = await planOf([fleet()], [drifted(id(1))]);
+    expect(renderMarkdown(unread)).toContain(
+      'pause and quarantines not read (the plan ran without `--table`)',
+    );
+  });
+
+  it('a large fleet: its instances in a collapsed block, cut at the row limit', async () => {
+    const instances = Array.from({ length: MAX_ROWS_PER_FLEET + 7 }, (_, i) => drifted(id(i + 1)));
+    const plan = await planOf(
+      [fleet({ budget: { maxConcurrent: { percent: 10 }, minHealthyPercent: 90 } })],
+      instances,
+      { state: notPaused },
+    );
+    const markdown = renderMarkdown(plan);
+    await expect(markdown).toMatchFileSnapshot('golden/plan-large.md');
+    expect(markdown).toContain('<details>');
+    expect(markdown.match(/^\| `i-/gm)).toHaveLength(MAX_ROWS_PER_FLEET);
+    expect(markdown).toContain('… and 7 more drifted in `web`');
+  });
+});
+
+describe('renderMarkdown, whatever the account holds', () => {
+  it('puts the total line first, after the title', async () => {
+    const plan = await planOf([fleet()], [drifted(id(1))], { state: notPaused });
+    const lines = renderMarkdown(plan).split('\n');
+    expect(lines[0]).toBe('### Phoenix plan: 1 drifted, 1 replacement now');
+    expect(lines[2]).toMatch(/^\*\*Total:\*\* 1 instance in 1 fleet: 1 drifted/);
+  });
+
+  it('lists a few drifted instances openly, more than the collapse size in a details block', async () => {
+    const few = await planOf([fleet()], [drifted(id(1))], { state: notPaused });
+    expect(renderMarkdown(few)).not.toContain('<details>');
+    const many = await planOf(
+      [fleet()],
+      Array.from({ length: COLLAPSE_AFTER + 1 }, (_, i) => drifted(id(i + 1))),
+      { state: notPaused },
+    );
+    expect(renderMarkdown(many)).toContain(
+      `<summary>${COLLAPSE_AFTER + 1} drifted instances of \`web\`</summary>`,
+    );
+  });
+
+  it('escapes what a tag carries: no pipe breaks the table, no HTML reaches the comment', async () => {
+    const hostile = 'x | y <script>alert(1)</script> `z`\nnext';
+    const plan = await planOf(
+      [fleet()],
+      [instanceFacts({ instanceId: id(1), tags: { ...DEFAULT_INSTANCE_TAGS, Owner: hostile } })],
+      { state: notPaused },
+    );
+    const markdown = renderMarkdown(plan);
+    expect(markdown).not.toContain('<script>');
+    expect(markdown).toContain('x \\| y &lt;script&gt;');
+    const row = markdown.split('\n').find((l) => l.startsWith(`| \`${id(1)}\``));
+    // Four cells: the pipe inside the value is escaped, the newline gone.
+    expect(row?.split(/(?<!\\)\|/).length).toBe(6);
+  });
+
+  it('stays under GitHub’s comment limit: past it, the instance lists are left out and it says so', async () => {
+    const fleets = Array.from({ length: 40 }, (_, f) =>
+      tagFleet({ name: `fleet-${f}`, selector: { App: `app-${f}` } }),
+    );
+    const instances = fleets.flatMap((_, f) =>
+      Array.from({ length: MAX_ROWS_PER_FLEET }, (_, i) =>
+        standaloneInstance(
+          { App: `app-${f}` },
+          { instanceId: id(f * 1000 + i + 1), imageId: OTHER_IMAGE_ID },
+        ),
+      ),
+    );
+    const plan = await planOf(fleets, instances, { state: notPaused });
+    const markdown = renderMarkdown(plan);
+    expect(markdown.length).toBeLessThanOrEqual(MAX_COMMENT_CHARS);
+    expect(markdown).toContain('The instance lists are left out to fit one comment');
+    // Every fleet still has its row and its facts.
+    for (const f of fleets) expect(markdown).toContain(`#### \`${f.name}\`: 50 drifted instances`);
+  });
+
+  it.each([
+    ['a|b', 'a\\|b'],
+    ['<b>&', '&lt;b&gt;&amp;'],
+    ['line\r\nbreak', 'line break'],
+    ['`tick`', "'tick'"],
+  ])('escapeMarkdown(%j) is %j', (text, escaped) => {
+    expect(escapeMarkdown(text)).toBe(escaped);
+  });
+});
