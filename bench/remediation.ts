@@ -15,17 +15,17 @@ import { evaluateDrift } from '../functions/domain/drift/engine';
 import { findFleet } from '../functions/domain/drift/match';
 import type { CompiledDesiredState, CompiledFleet, InstanceFacts } from '../functions/domain/model';
 import {
+  type RunEvent,
+  type RunResult,
+  runRemediation,
+  substitutedDefinition,
+} from '../functions/local/step-functions/runner';
+import {
   type RemediationInput,
   remediationInputFor,
   type Timings,
   TimingsSchema,
 } from '../functions/remediation/input';
-import {
-  type RunEvent,
-  type RunResult,
-  runRemediation,
-  substitutedDefinition,
-} from '../functions/remediation/local-runner';
 import { seedDriftedAsgFleet, seedDriftedStandaloneFleet } from '../test/helpers/seed';
 import { createStateTable } from '../test/helpers/table';
 import { benchDesiredState } from './lib/desired-state';

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
-import type { Faults, RunResult } from '../../functions/remediation/local-runner';
+import type { Faults, RunResult } from '../../functions/local/step-functions/runner';
 import {
   describeGroup,
   desiredState,

@@ -4,7 +4,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { RemediationStore } from '../../functions/aws/remediation-store';
 import { StateStore } from '../../functions/aws/state-store';
-import type { RunResult } from '../../functions/remediation/local-runner';
+import type { RunResult } from '../../functions/local/step-functions/runner';
 import { takeDenials } from '../helpers/iam/gate';
 import { defaultImageIds } from '../helpers/seed';
 import {

@@ -5,13 +5,13 @@ import { EC2ServiceException } from '@aws-sdk/client-ec2';
 import { TargetGroupNotFoundException } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { REMEDIATION_ERRORS } from '../../functions/remediation/errors';
 import {
   localStepsFunctionArn,
   SERVICE_ERROR_PREFIXES,
   stepFunctionsErrorName,
   substitutedDefinition,
-} from '../../functions/remediation/local-runner';
+} from '../../functions/local/step-functions/runner';
+import { REMEDIATION_ERRORS } from '../../functions/remediation/errors';
 
 const RAW = readFileSync(
   new URL('../../state-machines/remediate-instance.asl.json', import.meta.url),

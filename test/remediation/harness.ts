@@ -16,13 +16,13 @@ import { healthyFloor } from '../../functions/aws/state-store';
 import { evaluateDrift } from '../../functions/domain/drift/engine';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import type { PhoenixNotification } from '../../functions/domain/notification';
-import { type RemediationInput, remediationInputFor, type Timings } from '../../functions/remediation/input';
 import {
   type LocalDeps,
   type RunRemediationOptions,
   type RunResult,
   runRemediation,
-} from '../../functions/remediation/local-runner';
+} from '../../functions/local/step-functions/runner';
+import { type RemediationInput, remediationInputFor, type Timings } from '../../functions/remediation/input';
 import { compileYaml, emulatedAccount } from '../helpers/account';
 import { TEST_REGION } from '../helpers/emulator';
 import { type IamGateOptions, iamGate } from '../helpers/iam/gate';

@@ -3,7 +3,7 @@ import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
-import { type RunResult, runRemediation } from '../../functions/remediation/local-runner';
+import { type RunResult, runRemediation } from '../../functions/local/step-functions/runner';
 import { recording, type SentCommands } from '../helpers/launch-faults';
 import { describeGroup, desiredState, seedDriftedAsgFleet, type TestAccount, testAccount } from './harness';
 

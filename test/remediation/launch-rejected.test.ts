@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
-import type { LocalClients, RunResult } from '../../functions/remediation/local-runner';
-import { runRemediation } from '../../functions/remediation/local-runner';
+import type { LocalClients, RunResult } from '../../functions/local/step-functions/runner';
+import { runRemediation } from '../../functions/local/step-functions/runner';
 import { ec2Error, failingEc2, type SentCommands, withAsyncGroupLaunches } from '../helpers/launch-faults';
 import { addLaunchTemplateVersion, setDefaultVersion } from '../helpers/seed';
 import {

@@ -2,7 +2,7 @@ import { DetachInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
-import { runRemediation } from '../../functions/remediation/local-runner';
+import { runRemediation } from '../../functions/local/step-functions/runner';
 import { withInstanceIam } from '../helpers/instance-iam';
 import {
   describeGroup,

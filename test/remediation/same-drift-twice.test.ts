@@ -11,8 +11,8 @@ import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RemediationStore } from '../../functions/aws/remediation-store';
+import { type RunResult, runRemediation } from '../../functions/local/step-functions/runner';
 import type { RemediationInput } from '../../functions/remediation/input';
-import { type RunResult, runRemediation } from '../../functions/remediation/local-runner';
 import {
   describeGroup,
   desiredState,

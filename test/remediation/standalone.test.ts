@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
+import type { AfterStateEvent } from '../../functions/local/step-functions/runner';
 import type { RemediationInput } from '../../functions/remediation/input';
-import type { AfterStateEvent } from '../../functions/remediation/local-runner';
 import {
   desiredState,
   printFigures,

@@ -58,7 +58,6 @@ import {
   handleEvent,
 } from '../../evaluate-drift/core';
 import { describeReasons } from '../../evaluate-drift/evaluations';
-import { type RemediationInput, RemediationInputSchema, type Timings } from '../../remediation/input';
 import {
   type AfterStateEvent,
   type Faults,
@@ -68,7 +67,8 @@ import {
   type RunEvent,
   type RunResult,
   runRemediation,
-} from '../../remediation/local-runner';
+} from '../../local/step-functions/runner';
+import { type RemediationInput, RemediationInputSchema, type Timings } from '../../remediation/input';
 import {
   AWS_OPTIONS,
   awsClientOptions,

@@ -7,7 +7,7 @@
 import { inject } from 'vitest';
 import type { Principal } from '../../../functions/aws/call-gate';
 import type { CompiledDesiredState } from '../../../functions/domain/model';
-import { localStepsFunctionArn } from '../../../functions/remediation/local-runner';
+import { localStepsFunctionArn } from '../../../functions/local/step-functions/runner';
 import { ACCOUNT, cfnResolver, PARTITION } from './resolve';
 import type { IamProps, SynthesizedPolicies } from './synthesized-policies';
 

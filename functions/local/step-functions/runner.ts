@@ -22,15 +22,15 @@ import * as ec2Sdk from '@aws-sdk/client-ec2';
 import * as elbv2Sdk from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as snsSdk from '@aws-sdk/client-sns';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import definitionJson from '../../state-machines/remediate-instance.asl.json' with { type: 'json' };
-import { type CallGate, gateClients } from '../aws/call-gate';
-import { type NotificationPublisher, Notifier } from '../aws/notifier';
-import { RemediationStore } from '../aws/remediation-store';
-import { PhoenixError } from '../domain/errors';
-import type { CompiledDesiredState } from '../domain/model';
-import { executionName } from '../evaluate-drift/execution';
-import type { RemediationInput } from './input';
-import { runStep, type StepDeps } from './steps';
+import definitionJson from '../../../state-machines/remediate-instance.asl.json' with { type: 'json' };
+import { type CallGate, gateClients } from '../../aws/call-gate';
+import { type NotificationPublisher, Notifier } from '../../aws/notifier';
+import { RemediationStore } from '../../aws/remediation-store';
+import { PhoenixError } from '../../domain/errors';
+import type { CompiledDesiredState } from '../../domain/model';
+import { executionName } from '../../evaluate-drift/execution';
+import type { RemediationInput } from '../../remediation/input';
+import { runStep, type StepDeps } from '../../remediation/steps';
 
 /** Something with an SDK v3 `send`. */
 interface Sender {
