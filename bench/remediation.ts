@@ -14,12 +14,9 @@ import { describeInstances, resolveLaunchTemplate } from '../functions/aws/inven
 import { evaluateDrift } from '../functions/domain/drift/engine';
 import { findFleet } from '../functions/domain/drift/match';
 import type { CompiledDesiredState, CompiledFleet, InstanceFacts } from '../functions/domain/model';
-import {
-  type RunEvent,
-  type RunResult,
-  runRemediation,
-  substitutedDefinition,
-} from '../functions/local/step-functions/runner';
+import { substitutedDefinition } from '../functions/local/step-functions/definition';
+import type { RunEvent } from '../functions/local/step-functions/run-events';
+import { type RunResult, runRemediation } from '../functions/local/step-functions/runner';
 import {
   type RemediationInput,
   remediationInputFor,

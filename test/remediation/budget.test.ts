@@ -98,7 +98,9 @@ describe('disruption budgets', () => {
         pending.map((input) =>
           account.remediate(input, STATE, {
             executionName: `${input.instanceId}-round-${round}`,
-            afterState: checkLeases,
+            hooks: {
+              afterState: checkLeases,
+            },
           }),
         ),
       );
@@ -144,8 +146,10 @@ describe('disruption budgets', () => {
     const healthy: number[] = [];
 
     const result = await account.remediate(input, STATE, {
-      afterState: async () => {
-        healthy.push(await healthyServing(account.clients, cache?.targetGroupArn ?? ''));
+      hooks: {
+        afterState: async () => {
+          healthy.push(await healthyServing(account.clients, cache?.targetGroupArn ?? ''));
+        },
       },
     });
 

@@ -80,11 +80,15 @@ describe('a group at MaxSize, under the synthesized IAM', () => {
       clients: { ...account.local, ec2 },
       deps: account.deps(STATE),
       waits: 'zero',
-      afterState: async () => {
-        healthy.push(await healthyServing(account.clients, cache.targetGroupArn));
-        const now = await describeGroup(account.clients, 'cache-asg');
-        oldLifecycle.push(now.Instances?.find((i) => i.InstanceId === old)?.LifecycleState ?? 'not a member');
-      },
+      hooks: account.hooks({
+        afterState: async () => {
+          healthy.push(await healthyServing(account.clients, cache.targetGroupArn));
+          const now = await describeGroup(account.clients, 'cache-asg');
+          oldLifecycle.push(
+            now.Instances?.find((i) => i.InstanceId === old)?.LifecycleState ?? 'not a member',
+          );
+        },
+      }),
     });
 
     expect(result.output).toMatchObject({ outcome: 'succeeded', reason: 'replaced' });
@@ -119,7 +123,9 @@ describe('a group at MaxSize, under the synthesized IAM', () => {
       clients: { ...account.local, ec2 },
       deps: account.deps(STATE),
       waits: 'zero',
-      faults: { impaired: 'replacement' },
+      hooks: account.hooks({
+        faults: { impaired: 'replacement' },
+      }),
     });
 
     expect(result).toMatchObject({ status: 'FAILED', error: 'ReplacementUnhealthyError' });

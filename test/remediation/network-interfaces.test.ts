@@ -111,6 +111,7 @@ describe('a standalone instance whose launch template defines network interfaces
       clients: { ...account.local, ec2: recording(account.local.ec2, sent) },
       deps: account.deps(STATE),
       waits: 'zero',
+      hooks: account.hooks(),
     });
 
     expect(result.output).toMatchObject({ outcome: 'succeeded' });
