@@ -14,18 +14,15 @@ import { describeInstances, resolveLaunchTemplate } from '../functions/aws/inven
 import { evaluateDrift } from '../functions/domain/drift/engine';
 import { findFleet } from '../functions/domain/drift/match';
 import type { CompiledDesiredState, CompiledFleet, InstanceFacts } from '../functions/domain/model';
+import { substitutedDefinition } from '../functions/local/step-functions/definition';
+import type { RunEvent } from '../functions/local/step-functions/run-events';
+import { type RunResult, runRemediation } from '../functions/local/step-functions/runner';
 import {
   type RemediationInput,
   remediationInputFor,
   type Timings,
   TimingsSchema,
 } from '../functions/remediation/input';
-import {
-  type RunEvent,
-  type RunResult,
-  runRemediation,
-  substitutedDefinition,
-} from '../functions/remediation/local-runner';
 import { seedDriftedAsgFleet, seedDriftedStandaloneFleet } from '../test/helpers/seed';
 import { createStateTable } from '../test/helpers/table';
 import type { ReplacementUsage } from './lib/cost-model';

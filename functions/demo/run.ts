@@ -19,14 +19,6 @@ import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { type RunningEmulator, startEmulator } from '../../test/helpers/moto-process';
 import { makeClients, type PhoenixClients } from '../aws/clients';
 import { factsFromEc2Instance } from '../aws/instance-facts';
-import {
-  DEFAULT_TABLE_NAME,
-  ensureStateTable,
-  ProgressPrinter,
-  type ReconcileReport,
-  Reconciler,
-  renderReport,
-} from '../cli/commands/reconcile';
 import type { CliIo } from '../cli/io';
 import { main } from '../cli/main';
 import { PhoenixError } from '../domain/errors';
@@ -34,6 +26,11 @@ import type { CompiledDesiredState, DriftReason, InstanceFacts } from '../domain
 import type { DetectionSummary } from '../evaluate-drift/core';
 import { Judge } from '../evaluate-drift/judge';
 import { loadDesiredStateFile } from '../io/desired-state-file';
+import { ProgressPrinter } from '../local/progress';
+import { Reconciler } from '../local/reconciler';
+import { renderReport } from '../local/render-report';
+import type { ReconcileReport } from '../local/report';
+import { DEFAULT_TABLE_NAME, ensureStateTable } from '../local/state-table';
 import { type Change, editTagByHand, resizeByHand, rollOutNewImage } from './drift';
 import {
   DEMO_DESIRED_STATE_FILE,

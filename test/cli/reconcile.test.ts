@@ -6,15 +6,16 @@ import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { listFleetInstances } from '../../functions/aws/inventory';
 import {
-  DEFAULT_TABLE_NAME,
   EXIT_CONVERGED,
   EXIT_ERROR,
   EXIT_NOT_CONVERGED,
-  plainText,
-  type ReconcileReport,
+  isLocalEndpoint,
   run,
 } from '../../functions/cli/commands/reconcile';
 import { memoryIo } from '../../functions/cli/io';
+import { plainText } from '../../functions/local/progress';
+import type { ReconcileReport } from '../../functions/local/report';
+import { DEFAULT_TABLE_NAME } from '../../functions/local/state-table';
 import {
   type E2eAccount,
   e2eAccount,
@@ -237,5 +238,20 @@ describe('phoenix reconcile (emulated account)', () => {
     expect(await run(['--help'], io)).toBe(EXIT_CONVERGED);
     expect(io.out()).toMatch(/^Usage: phoenix reconcile --desired-state FILE/);
     expect(io.out()).toContain('Exit status: 0 converged, 2 something is left drifted');
+  });
+});
+
+describe('isLocalEndpoint: where instant waits are safe', () => {
+  it.each([
+    ['http://127.0.0.1:4566', true],
+    ['http://localhost:5000', true],
+    ['http://[::1]:5000', true],
+    ['https://ec2.eu-central-1.amazonaws.com', false],
+    ['https://vpce-0123.ec2.eu-central-1.vpce.amazonaws.com', false],
+    ['http://10.0.0.5:4566', false],
+    ['not a url', false],
+    [undefined, false],
+  ])('%s → %s', (endpoint, local) => {
+    expect(isLocalEndpoint(endpoint)).toBe(local);
   });
 });

@@ -181,10 +181,12 @@ fleets:
     await driftByHand(drifted, 'mallory');
     const phoenix = reconcilerFor(account, state, undefined, {
       maxRounds: 1,
-      afterState: async ({ state }) => {
-        // Meanwhile the other run finishes: the instance is gone before this run's last sweep.
-        if (state === 'ReportBlocked')
-          await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [drifted] }));
+      hooks: {
+        afterState: async ({ state }) => {
+          // Meanwhile the other run finishes: the instance is gone before this run's last sweep.
+          if (state === 'ReportBlocked')
+            await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [drifted] }));
+        },
       },
     });
 
@@ -202,7 +204,9 @@ fleets:
     });
     const [drifted = ''] = api.instanceIds;
     // Every replacement this reconciler launches fails its status checks.
-    const phoenix = reconcilerFor(account, STATE, undefined, { faults: { impaired: 'replacement' } });
+    const phoenix = reconcilerFor(account, STATE, undefined, {
+      hooks: { faults: { impaired: 'replacement' } },
+    });
     const event = await driftByHand(drifted, 'mallory');
 
     expect(await phoenix.handle(event)).toMatchObject({ remediationsStarted: 1 });

@@ -16,14 +16,12 @@ import type { PhoenixClients } from '../../functions/aws/clients';
 import { describeInstances } from '../../functions/aws/inventory';
 import { RemediationStore } from '../../functions/aws/remediation-store';
 import { healthyFloor } from '../../functions/aws/state-store';
-import {
-  type ReconcileProgress,
-  Reconciler,
-  type ReconcilerOptions,
-} from '../../functions/cli/commands/reconcile';
 import { createTagsEvent, type EventBridgeEvent, userArn } from '../../functions/demo/cloudtrail';
 import { createTeamInboxes, drainInbox, type ReceivedNotification } from '../../functions/demo/team-inboxes';
 import type { CompiledDesiredState, InstanceFacts } from '../../functions/domain/model';
+import type { LocalRunHooks } from '../../functions/local/hooks';
+import type { ReconcileProgress } from '../../functions/local/progress';
+import { Reconciler, type ReconcilerOptions } from '../../functions/local/reconciler';
 import type { Timings } from '../../functions/remediation/input';
 import { compileYaml, describeGroup, emulatedAccount, healthyServing } from '../helpers/account';
 import { TEST_REGION } from '../helpers/emulator';
@@ -253,16 +251,17 @@ export function iamGateFor(
 }
 
 /**
- * A reconciler on the account: instant waits, the account's clock, invariants checked after
- * every state, every AWS call decided by IAM ({@link iamGateFor}).
+ * A reconciler on the account: instant waits, and the test hooks every scenario shares — the
+ * account's clock, bounded timings, invariants checked after every state, every AWS call
+ * decided by IAM ({@link iamGateFor}). `extra.hooks` adds to them (or replaces the gate).
  */
 export function reconcilerFor(
   account: E2eAccount,
   desiredState: CompiledDesiredState,
   invariants: Invariants | undefined,
-  extra: Partial<ReconcilerOptions> = {},
+  extra: Partial<Omit<ReconcilerOptions, 'hooks'>> & { hooks?: LocalRunHooks } = {},
 ): Reconciler {
-  const onProgress = extra.onProgress;
+  const { onProgress, hooks = {}, ...options } = extra;
   return new Reconciler({
     desiredState,
     clients: account.local,
@@ -270,17 +269,20 @@ export function reconcilerFor(
     topicArn: account.topicArn,
     waits: 'zero',
     concurrency: 4,
-    clock: () => account.clock.now,
-    timings: E2E_TIMINGS,
-    gate: iamGateFor(account, desiredState),
-    ...extra,
+    ...options,
     onProgress: (event) => {
       invariants?.onProgress(event);
       onProgress?.(event);
     },
-    afterState: async (event) => {
-      await invariants?.check(`${event.instanceId} after ${event.state}`);
-      await extra.afterState?.(event);
+    hooks: {
+      clock: () => account.clock.now,
+      timings: E2E_TIMINGS,
+      gate: iamGateFor(account, desiredState),
+      ...hooks,
+      afterState: async (event) => {
+        await invariants?.check(`${event.instanceId} after ${event.state}`);
+        await hooks.afterState?.(event);
+      },
     },
   });
 }

@@ -25,9 +25,11 @@ describe('end to end: a grant missing from the evaluator role', () => {
     const web = await seedAsgFleet(account, { name: 'web', desired: 2, max: 3, tags: { Owner: 'team-web' } });
     const [target = ''] = web.instanceIds;
     const phoenix = reconcilerFor(account, STATE, undefined, {
-      gate: iamGateFor(account, STATE, {
-        withoutGrant: { principal: 'evaluator', action: 'states:StartExecution' },
-      }),
+      hooks: {
+        gate: iamGateFor(account, STATE, {
+          withoutGrant: { principal: 'evaluator', action: 'states:StartExecution' },
+        }),
+      },
     });
 
     // The evaluator does everything else, then fails the invocation (so it is retried, then kept).

@@ -43,7 +43,9 @@ describe('end to end: an image that never becomes healthy', () => {
   it('rolls back, quarantines the version for the fleet, and later events for that version start nothing', async () => {
     const invariants = new Invariants(account, [watch(web, { minHealthyPercent: 66, maxConcurrent: 1 })]);
     // The emulator cannot make an instance unhealthy: the runner reports every replacement impaired.
-    const phoenix = reconcilerFor(account, STATE, invariants, { faults: { impaired: 'replacement' } });
+    const phoenix = reconcilerFor(account, STATE, invariants, {
+      hooks: { faults: { impaired: 'replacement' } },
+    });
     const template = { id: web.template.id, name: 'web-lt' };
     const badVersion = await addLaunchTemplateVersion(account.clients.ec2, {
       id: web.template.id,

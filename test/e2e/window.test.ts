@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ReconcileProgress } from '../../functions/cli/commands/reconcile';
+import type { ReconcileProgress } from '../../functions/local/progress';
 import {
   compile,
   type E2eAccount,
@@ -55,11 +55,13 @@ describe('end to end: a drift outside the maintenance window', () => {
     const waits: string[] = [];
     let opened = false;
     const phoenix = reconcilerFor(account, STATE, invariants, {
-      // The Wait state is instant: the test's clock jumps to the opening instead.
-      waitForWindow: async (opensAt) => {
-        waits.push(opensAt.toISOString());
-        account.clock.now = opensAt;
-        opened = true;
+      hooks: {
+        // The Wait state is instant: the test's clock jumps to the opening instead.
+        waitForWindow: async (opensAt) => {
+          waits.push(opensAt.toISOString());
+          account.clock.now = opensAt;
+          opened = true;
+        },
       },
       onProgress: (event: ReconcileProgress) => {
         if (event.type === 'state' && !opened) statesBeforeOpening.push(event.state);

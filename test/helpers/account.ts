@@ -12,7 +12,7 @@ import type { PhoenixClients } from '../../functions/aws/clients';
 import { compileDesiredState } from '../../functions/domain/desired-state/compile';
 import { parseDesiredState } from '../../functions/domain/desired-state/validate';
 import type { CompiledDesiredState, Provenance } from '../../functions/domain/model';
-import type { LocalClients } from '../../functions/remediation/local-runner';
+import type { LocalClients } from '../../functions/local/step-functions/tasks';
 import { testClients } from './emulator';
 import { atomicDynamoDB, createStateTable } from './table';
 

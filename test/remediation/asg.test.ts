@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
-import type { Faults, RunResult } from '../../functions/remediation/local-runner';
+import type { Faults } from '../../functions/local/hooks';
+import type { RunResult } from '../../functions/local/step-functions/runner';
 import {
   describeGroup,
   desiredState,
@@ -43,8 +44,10 @@ describe('remediating a drifted Auto Scaling group member', () => {
     const observed: Array<{ state: string; healthy: number }> = [];
 
     const result = await account.remediate(input, STATE, {
-      afterState: async ({ state }) => {
-        observed.push({ state, healthy: await healthyServing(account.clients, fleet.targetGroupArn) });
+      hooks: {
+        afterState: async ({ state }) => {
+          observed.push({ state, healthy: await healthyServing(account.clients, fleet.targetGroupArn) });
+        },
       },
     });
 
@@ -137,18 +140,20 @@ describe('two replacements in flight in one Auto Scaling group (maxConcurrent 2)
     const results = await Promise.all(
       inputs.map((input, i) =>
         account.remediate(input, TWO_AT_A_TIME, {
-          ...(faults[i] === undefined ? {} : { faults: faults[i] }),
-          afterState: async ({ state, error }) => {
-            if (state === 'RaiseDesiredCapacity' && error === undefined && !someoneRaised) {
-              someoneRaised = true;
-              // Bounded, so a missing lock fails the assertions below instead of hanging the test.
-              await Promise.race([otherHasTried, new Promise((resolve) => setTimeout(resolve, 15_000))]);
-            } else if (state === 'AcquireLease' && error === 'GroupBusyError') {
-              // The other one asked for its lease and the group lock while this one held the lock.
-              otherTried();
-            }
-            desired.push((await describeGroup(account.clients, group)).DesiredCapacity ?? 0);
-            healthy.push(await healthyServing(account.clients, targetGroupArn));
+          hooks: {
+            ...(faults[i] === undefined ? {} : { faults: faults[i] }),
+            afterState: async ({ state, error }) => {
+              if (state === 'RaiseDesiredCapacity' && error === undefined && !someoneRaised) {
+                someoneRaised = true;
+                // Bounded, so a missing lock fails the assertions below instead of hanging the test.
+                await Promise.race([otherHasTried, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+              } else if (state === 'AcquireLease' && error === 'GroupBusyError') {
+                // The other one asked for its lease and the group lock while this one held the lock.
+                otherTried();
+              }
+              desired.push((await describeGroup(account.clients, group)).DesiredCapacity ?? 0);
+              healthy.push(await healthyServing(account.clients, targetGroupArn));
+            },
           },
         }),
       ),

@@ -4,7 +4,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { RemediationStore } from '../../functions/aws/remediation-store';
 import { StateStore } from '../../functions/aws/state-store';
-import type { RunResult } from '../../functions/remediation/local-runner';
+import type { RunResult } from '../../functions/local/step-functions/runner';
 import { takeDenials } from '../helpers/iam/gate';
 import { defaultImageIds } from '../helpers/seed';
 import {
@@ -98,7 +98,9 @@ describe('disruption budgets', () => {
         pending.map((input) =>
           account.remediate(input, STATE, {
             executionName: `${input.instanceId}-round-${round}`,
-            afterState: checkLeases,
+            hooks: {
+              afterState: checkLeases,
+            },
           }),
         ),
       );
@@ -144,8 +146,10 @@ describe('disruption budgets', () => {
     const healthy: number[] = [];
 
     const result = await account.remediate(input, STATE, {
-      afterState: async () => {
-        healthy.push(await healthyServing(account.clients, cache?.targetGroupArn ?? ''));
+      hooks: {
+        afterState: async () => {
+          healthy.push(await healthyServing(account.clients, cache?.targetGroupArn ?? ''));
+        },
       },
     });
 

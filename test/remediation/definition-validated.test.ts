@@ -6,7 +6,7 @@
  */
 import validate from 'asl-validator';
 import { describe, expect, it } from 'vitest';
-import { substitutedDefinition } from '../../functions/remediation/local-runner';
+import { substitutedDefinition } from '../../functions/local/step-functions/definition';
 
 /** What CloudFormation substitutes, shaped as the deployed stack's values are. */
 const DEPLOYED = {

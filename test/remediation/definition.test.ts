@@ -1,17 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { ScalingActivityInProgressFault } from '@aws-sdk/client-auto-scaling';
-import { ConditionalCheckFailedException, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
-import { EC2ServiceException } from '@aws-sdk/client-ec2';
-import { TargetGroupNotFoundException } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
+import { localStepsFunctionArn } from '../../functions/local/step-functions/arns';
+import { substitutedDefinition } from '../../functions/local/step-functions/definition';
+import { SERVICE_ERROR_PREFIXES } from '../../functions/local/step-functions/tasks';
 import { REMEDIATION_ERRORS } from '../../functions/remediation/errors';
-import {
-  localStepsFunctionArn,
-  SERVICE_ERROR_PREFIXES,
-  stepFunctionsErrorName,
-  substitutedDefinition,
-} from '../../functions/remediation/local-runner';
 
 const RAW = readFileSync(
   new URL('../../state-machines/remediate-instance.asl.json', import.meta.url),
@@ -156,39 +149,5 @@ describe('state-machines/remediate-instance.asl.json', () => {
     expect(
       () => new StateMachine(definition, { validationOptions: { checkPaths: true, checkArn: true } }),
     ).not.toThrow();
-  });
-});
-
-describe('stepFunctionsErrorName', () => {
-  const meta = { $metadata: {}, message: 'm' };
-  it.each([
-    {
-      service: 'autoscaling',
-      error: new ScalingActivityInProgressFault(meta),
-      name: 'AutoScaling.ScalingActivityInProgressException',
-    },
-    {
-      service: 'dynamodb',
-      error: new ConditionalCheckFailedException(meta),
-      name: 'DynamoDb.ConditionalCheckFailedException',
-    },
-    {
-      service: 'elasticloadbalancingv2',
-      error: new TargetGroupNotFoundException(meta),
-      name: 'ElasticLoadBalancingV2.TargetGroupNotFoundException',
-    },
-    {
-      service: 'ec2',
-      error: new EC2ServiceException({ name: 'RequestLimitExceeded', $fault: 'client', $metadata: {} }),
-      name: 'Ec2.Ec2Exception',
-    },
-    {
-      service: 'dynamodb',
-      error: new DynamoDBServiceException({ name: 'SomethingUnmodeled', $fault: 'server', $metadata: {} }),
-      name: 'DynamoDb.DynamoDbException',
-    },
-    { service: 'ec2', error: new Error('socket hang up'), name: 'Ec2.Ec2Exception' },
-  ])('$service $error.name → $name', ({ service, error, name }) => {
-    expect(stepFunctionsErrorName(service, error)).toBe(name);
   });
 });

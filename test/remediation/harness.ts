@@ -16,13 +16,14 @@ import { healthyFloor } from '../../functions/aws/state-store';
 import { evaluateDrift } from '../../functions/domain/drift/engine';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import type { PhoenixNotification } from '../../functions/domain/notification';
-import { type RemediationInput, remediationInputFor, type Timings } from '../../functions/remediation/input';
+import type { LocalRunHooks } from '../../functions/local/hooks';
 import {
   type LocalDeps,
   type RunRemediationOptions,
   type RunResult,
   runRemediation,
-} from '../../functions/remediation/local-runner';
+} from '../../functions/local/step-functions/runner';
+import { type RemediationInput, remediationInputFor, type Timings } from '../../functions/remediation/input';
 import { compileYaml, emulatedAccount } from '../helpers/account';
 import { TEST_REGION } from '../helpers/emulator';
 import { type IamGateOptions, iamGate } from '../helpers/iam/gate';
@@ -63,25 +64,23 @@ export async function testAccount(options: { start?: Date } = {}) {
       Attributes: { RawMessageDelivery: 'true' },
     }),
   );
-  const deps = (desiredState: CompiledDesiredState): LocalDeps => ({
-    desiredState,
-    tableName,
-    topicArn,
-    clock: () => clock.now,
-  });
+  const deps = (desiredState: CompiledDesiredState): LocalDeps => ({ desiredState, tableName, topicArn });
+  /** The test hooks of a run on this account: its clock (the test moves it), and `extra`. */
+  const hooks = (extra: LocalRunHooks = {}): LocalRunHooks => ({ clock: () => clock.now, ...extra });
   return {
     ...account,
     topicArn,
     queueUrl,
     deps,
+    hooks,
     /** The execution input detection would build for `instanceId` at the account's now. */
     inputFor: (state: CompiledDesiredState, instanceId: string, timings?: Partial<Timings>) =>
       remediationInput(clients, state, instanceId, clock.now, timings),
     /**
      * Runs `input` through the real state machine on this account under `state`, every wait
-     * instant, every AWS call decided by IAM against the policies synthesized for `state`
-     * (`iam` changes the DriftRemediator's props, e.g. instance roles; `withoutGrant` takes
-     * one action out of one role's policy).
+     * instant, on the account's clock, every AWS call decided by IAM against the policies
+     * synthesized for `state` (`iam` changes the DriftRemediator's props, e.g. instance roles;
+     * `withoutGrant` takes one action out of one role's policy). `options.hooks` adds to these.
      */
     remediate: async (
       input: RemediationInput,
@@ -89,7 +88,7 @@ export async function testAccount(options: { start?: Date } = {}) {
       options: Omit<RunRemediationOptions, 'clients' | 'deps'> &
         Pick<IamGateOptions, 'withoutGrant'> & { iam?: IamProps } = {},
     ): Promise<RunResult> => {
-      const { iam, withoutGrant, ...rest } = options;
+      const { iam, withoutGrant, hooks: extra, ...rest } = options;
       const gate = await iamGate({
         desiredState: state,
         names: { region: TEST_REGION, tableName, topicArn },
@@ -101,8 +100,8 @@ export async function testAccount(options: { start?: Date } = {}) {
         clients: account.local,
         deps: deps(state),
         waits: 'zero',
-        gate,
         ...rest,
+        hooks: hooks({ gate, ...extra }),
       });
     },
     /** Every notification delivered so far (and consumes them). */

@@ -3,7 +3,7 @@ import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
-import { type RunResult, runRemediation } from '../../functions/remediation/local-runner';
+import { type RunResult, runRemediation } from '../../functions/local/step-functions/runner';
 import { recording, type SentCommands } from '../helpers/launch-faults';
 import { describeGroup, desiredState, seedDriftedAsgFleet, type TestAccount, testAccount } from './harness';
 
@@ -53,14 +53,16 @@ describe('a human acts on the old member mid-replacement', () => {
       clients,
       deps: account.deps(STATE),
       waits: 'zero',
-      afterState: async ({ state, output }) => {
-        if (!handDone && state === 'CheckReplacementHealth' && (output as { healthy?: boolean }).healthy) {
-          expect((await describeGroup(account.clients, 'web-asg')).DesiredCapacity).toBe(SIZE + 1);
-          await hand();
-          handDone = true;
-          sentBeforeHand = sent.length;
-        }
-      },
+      hooks: account.hooks({
+        afterState: async ({ state, output }) => {
+          if (!handDone && state === 'CheckReplacementHealth' && (output as { healthy?: boolean }).healthy) {
+            expect((await describeGroup(account.clients, 'web-asg')).DesiredCapacity).toBe(SIZE + 1);
+            await hand();
+            handDone = true;
+            sentBeforeHand = sent.length;
+          }
+        },
+      }),
     });
     expect(handDone).toBe(true);
     // Every call Phoenix made after the hand, naming the old instance.

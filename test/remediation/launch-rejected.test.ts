@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
-import type { LocalClients, RunResult } from '../../functions/remediation/local-runner';
-import { runRemediation } from '../../functions/remediation/local-runner';
+import type { RunResult } from '../../functions/local/step-functions/runner';
+import { runRemediation } from '../../functions/local/step-functions/runner';
+import type { LocalClients } from '../../functions/local/step-functions/tasks';
 import { ec2Error, failingEc2, type SentCommands, withAsyncGroupLaunches } from '../helpers/launch-faults';
 import { addLaunchTemplateVersion, setDefaultVersion } from '../helpers/seed';
 import {
@@ -149,6 +150,7 @@ describe('a launch EC2 refuses for a reason retrying cannot fix', () => {
       clients: { ...account.local, autoScaling },
       deps: account.deps(STATE),
       waits: 'zero',
+      hooks: account.hooks(),
     });
 
     expect(autoScaling.activities).toHaveLength(1);
@@ -204,6 +206,7 @@ describe('a launch EC2 refuses for now, or for good, with codes moto never sends
       clients: withEc2(ec2),
       deps: account.deps(STATE),
       waits: 'zero',
+      hooks: account.hooks(),
     });
 
     expect(result).toMatchObject({ status: 'FAILED', error: 'InsufficientCapacityError' });
@@ -230,6 +233,7 @@ describe('a launch EC2 refuses for now, or for good, with codes moto never sends
       clients: withEc2(ec2),
       deps: account.deps(STATE),
       waits: 'zero',
+      hooks: account.hooks(),
     });
 
     expect(result.output).toMatchObject({ outcome: 'succeeded' });
@@ -254,6 +258,7 @@ describe('a launch EC2 refuses for now, or for good, with codes moto never sends
       clients: withEc2(ec2),
       deps: account.deps(STATE),
       waits: 'zero',
+      hooks: account.hooks(),
     });
 
     expect(result).toMatchObject({ status: 'FAILED', error: 'LaunchRejectedError' });

@@ -2,7 +2,7 @@ import { DetachInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
-import { runRemediation } from '../../functions/remediation/local-runner';
+import { runRemediation } from '../../functions/local/step-functions/runner';
 import { withInstanceIam } from '../helpers/instance-iam';
 import {
   describeGroup,
@@ -80,11 +80,15 @@ describe('a group at MaxSize, under the synthesized IAM', () => {
       clients: { ...account.local, ec2 },
       deps: account.deps(STATE),
       waits: 'zero',
-      afterState: async () => {
-        healthy.push(await healthyServing(account.clients, cache.targetGroupArn));
-        const now = await describeGroup(account.clients, 'cache-asg');
-        oldLifecycle.push(now.Instances?.find((i) => i.InstanceId === old)?.LifecycleState ?? 'not a member');
-      },
+      hooks: account.hooks({
+        afterState: async () => {
+          healthy.push(await healthyServing(account.clients, cache.targetGroupArn));
+          const now = await describeGroup(account.clients, 'cache-asg');
+          oldLifecycle.push(
+            now.Instances?.find((i) => i.InstanceId === old)?.LifecycleState ?? 'not a member',
+          );
+        },
+      }),
     });
 
     expect(result.output).toMatchObject({ outcome: 'succeeded', reason: 'replaced' });
@@ -119,7 +123,9 @@ describe('a group at MaxSize, under the synthesized IAM', () => {
       clients: { ...account.local, ec2 },
       deps: account.deps(STATE),
       waits: 'zero',
-      faults: { impaired: 'replacement' },
+      hooks: account.hooks({
+        faults: { impaired: 'replacement' },
+      }),
     });
 
     expect(result).toMatchObject({ status: 'FAILED', error: 'ReplacementUnhealthyError' });

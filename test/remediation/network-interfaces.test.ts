@@ -5,8 +5,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
+import { runRemediation } from '../../functions/local/step-functions/runner';
 import { interfacesIn } from '../../functions/remediation/launch';
-import { runRemediation } from '../../functions/remediation/local-runner';
 import { recording, type SentCommands } from '../helpers/launch-faults';
 import { defaultImageIds, seedNetwork, seedStandaloneInstances, setDefaultVersion } from '../helpers/seed';
 import { desiredState, type TestAccount, testAccount } from './harness';
@@ -111,6 +111,7 @@ describe('a standalone instance whose launch template defines network interfaces
       clients: { ...account.local, ec2: recording(account.local.ec2, sent) },
       deps: account.deps(STATE),
       waits: 'zero',
+      hooks: account.hooks(),
     });
 
     expect(result.output).toMatchObject({ outcome: 'succeeded' });

@@ -190,8 +190,10 @@ describe('the recheck ends a remediation that is no longer wanted, and touches n
       const input = await account.inputFor(STATE, instanceId);
       try {
         const result = await account.remediate(input, STATE, {
-          afterState: async ({ state }) => {
-            if (state === 'PlanReplacement') await close();
+          hooks: {
+            afterState: async ({ state }) => {
+              if (state === 'PlanReplacement') await close();
+            },
           },
         });
         expect(result.output).toMatchObject({ outcome: 'blocked', reason: 'paused-or-quarantined' });

@@ -74,9 +74,11 @@ describe('a replacement that never becomes healthy', () => {
       const healthyAfterEachState: number[] = [];
 
       const result = await account.remediate(input, STATE, {
-        faults: { impaired: 'replacement' },
-        afterState: async () => {
-          healthyAfterEachState.push(await healthyServing(account.clients, targetGroupArn()));
+        hooks: {
+          faults: { impaired: 'replacement' },
+          afterState: async () => {
+            healthyAfterEachState.push(await healthyServing(account.clients, targetGroupArn()));
+          },
         },
       });
 
@@ -166,11 +168,13 @@ describe('a failure after the old instance vanished and its replacement was foun
       const [old = ''] = ids();
       const input = await account.inputFor(VANISHING, old);
       const result = await account.remediate(input, VANISHING, {
-        // The last step keeps failing until the state machine gives up on it and rolls back.
-        faults: { throttle: { [failing]: 50 } },
-        afterState: async ({ state, output }) => {
-          if (state === 'CheckReplacementHealth' && (output as { healthy?: boolean }).healthy === true)
-            await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [old] }));
+        hooks: {
+          // The last step keeps failing until the state machine gives up on it and rolls back.
+          faults: { throttle: { [failing]: 50 } },
+          afterState: async ({ state, output }) => {
+            if (state === 'CheckReplacementHealth' && (output as { healthy?: boolean }).healthy === true)
+              await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [old] }));
+          },
         },
       });
 
@@ -224,16 +228,18 @@ describe('a replacement whose image dies at boot, replaced by its group', () => 
     let replacement = '';
 
     const result = await account.remediate(input, DYING, {
-      // The image never passes its status checks; after the first check the group's own health
-      // check takes the replacement out and launches another from the same version (moto
-      // replaces a terminated member at once).
-      faults: { impaired: 'replacement' },
-      afterState: async ({ state, output }) => {
-        const found = (output as { replacementId?: string } | undefined)?.replacementId;
-        if (state === 'CheckReplacementHealth' && found !== undefined && replacement === '') {
-          replacement = found;
-          await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [found] }));
-        }
+      hooks: {
+        // The image never passes its status checks; after the first check the group's own health
+        // check takes the replacement out and launches another from the same version (moto
+        // replaces a terminated member at once).
+        faults: { impaired: 'replacement' },
+        afterState: async ({ state, output }) => {
+          const found = (output as { replacementId?: string } | undefined)?.replacementId;
+          if (state === 'CheckReplacementHealth' && found !== undefined && replacement === '') {
+            replacement = found;
+            await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [found] }));
+          }
+        },
       },
     });
 

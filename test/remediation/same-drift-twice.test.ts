@@ -11,8 +11,8 @@ import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RemediationStore } from '../../functions/aws/remediation-store';
+import { type RunResult, runRemediation } from '../../functions/local/step-functions/runner';
 import type { RemediationInput } from '../../functions/remediation/input';
-import { type RunResult, runRemediation } from '../../functions/remediation/local-runner';
 import {
   describeGroup,
   desiredState,
@@ -77,8 +77,10 @@ describe('two executions of one drift at once (same name, two holders)', () => {
     const before = await everyInstance(account);
     let second: RunResult | undefined;
     const first = await account.remediate(input, STATE, {
-      afterState: async ({ state }) => {
-        if (state === pauseAt && second === undefined) second = await account.remediate(input, STATE);
+      hooks: {
+        afterState: async ({ state }) => {
+          if (state === pauseAt && second === undefined) second = await account.remediate(input, STATE);
+        },
       },
     });
     if (second === undefined) throw new Error(`the first execution never reached ${pauseAt}`);
@@ -103,17 +105,21 @@ describe('two executions of one drift at once (same name, two holders)', () => {
     });
     let first: Promise<RunResult> | undefined;
     const second = await account.remediate(input, STATE, {
-      afterState: async ({ state }) => {
-        if (state !== 'PlanReplacement' || first !== undefined) return;
-        first = account.remediate(input, STATE, {
-          afterState: async (event) => {
-            if (event.state !== firstUntil) return;
-            reached();
-            await secondEnded;
-          },
-        });
-        if (firstUntil === undefined) await first;
-        else await firstReached;
+      hooks: {
+        afterState: async ({ state }) => {
+          if (state !== 'PlanReplacement' || first !== undefined) return;
+          first = account.remediate(input, STATE, {
+            hooks: {
+              afterState: async (event) => {
+                if (event.state !== firstUntil) return;
+                reached();
+                await secondEnded;
+              },
+            },
+          });
+          if (firstUntil === undefined) await first;
+          else await firstReached;
+        },
       },
     });
     secondDone();
@@ -220,6 +226,7 @@ describe('two executions of one drift at once (same name, two holders)', () => {
       clients: { ...account.local, autoScaling: slowed },
       deps: account.deps(STATE),
       waits: 'zero',
+      hooks: account.hooks(),
     });
 
     if (first === undefined) throw new Error('the second execution never read the group');
@@ -273,7 +280,11 @@ describe('two executions of one drift at once (same name, two holders)', () => {
     const [, old = ''] = api.instanceIds;
     const input = await account.inputFor(STATE, old);
     // The first's replacement never becomes healthy: it rolls back, giving the instance back.
-    const failing = await account.remediate(input, STATE, { faults: { impaired: 'replacement' } });
+    const failing = await account.remediate(input, STATE, {
+      hooks: {
+        faults: { impaired: 'replacement' },
+      },
+    });
     expect(failing).toMatchObject({ status: 'FAILED', error: 'ReplacementUnhealthyError' });
     await store.liftQuarantine('api', input.launchTemplate.id, input.launchTemplate.version);
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
+import type { AfterStateEvent } from '../../functions/local/step-functions/run-events';
 import type { RemediationInput } from '../../functions/remediation/input';
-import type { AfterStateEvent } from '../../functions/remediation/local-runner';
 import {
   desiredState,
   printFigures,
@@ -43,13 +43,15 @@ describe('remediating a drifted standalone instance', () => {
       [];
 
     const result = await account.remediate(input, STATE, {
-      afterState: async ({ state }: AfterStateEvent) => {
-        const [now] = await describeInstances(account.clients.ec2, [old]);
-        timeline.push({
-          state,
-          oldState: now?.state,
-          oldTarget: (await targetsOf(account.clients, fleet.targetGroupArn))[old],
-        });
+      hooks: {
+        afterState: async ({ state }: AfterStateEvent) => {
+          const [now] = await describeInstances(account.clients.ec2, [old]);
+          timeline.push({
+            state,
+            oldState: now?.state,
+            oldTarget: (await targetsOf(account.clients, fleet.targetGroupArn))[old],
+          });
+        },
       },
     });
 

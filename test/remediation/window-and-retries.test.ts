@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
+import type { AfterStateEvent } from '../../functions/local/step-functions/run-events';
 import type { RecheckResult } from '../../functions/remediation/input';
-import type { AfterStateEvent } from '../../functions/remediation/local-runner';
 import {
   desiredState,
   MUTATING_OPERATIONS,
@@ -46,15 +46,17 @@ describe('maintenance windows and transient failures', () => {
     const changesAt: string[] = [];
 
     const result = await account.remediate(input, STATE, {
-      afterState: ({ state, resource, output }: AfterStateEvent) => {
-        // The Wait state takes no time here: play the clock forward to the opening it waits for.
-        const recheck = output as RecheckResult | undefined;
-        if (state === 'Recheck' && recheck?.decision === 'wait') {
-          expect(recheck.windowOpensAt).toBe(MONDAY_OPENING);
-          account.clock.now = new Date(recheck.windowOpensAt ?? '');
-        }
-        if (resource === 'lambda' ? GROUP_CHANGING_STEPS.has(state) : isMutating(resource))
-          changesAt.push(account.now().toISOString());
+      hooks: {
+        afterState: ({ state, resource, output }: AfterStateEvent) => {
+          // The Wait state takes no time here: play the clock forward to the opening it waits for.
+          const recheck = output as RecheckResult | undefined;
+          if (state === 'Recheck' && recheck?.decision === 'wait') {
+            expect(recheck.windowOpensAt).toBe(MONDAY_OPENING);
+            account.clock.now = new Date(recheck.windowOpensAt ?? '');
+          }
+          if (resource === 'lambda' ? GROUP_CHANGING_STEPS.has(state) : isMutating(resource))
+            changesAt.push(account.now().toISOString());
+        },
       },
     });
 
@@ -78,7 +80,9 @@ describe('maintenance windows and transient failures', () => {
     };
 
     const result = await account.remediate(input, STATE, {
-      faults: { throttle },
+      hooks: {
+        faults: { throttle },
+      },
     });
 
     expect(result.output).toMatchObject({ outcome: 'succeeded' });

@@ -212,7 +212,7 @@ fleets:
     const run = async (faults?: { impaired: 'replacement' }) => {
       const input = await account.inputFor(STATE, old);
       const attempt = await accountStore.attemptOf(input.instanceId, input.fingerprint);
-      return account.remediate({ ...input, attempt }, STATE, { ...(faults && { faults }) });
+      return account.remediate({ ...input, attempt }, STATE, { hooks: { ...(faults && { faults }) } });
     };
 
     // The state machine rolls the replacement back and quarantines version 2 itself.

@@ -7,13 +7,14 @@
 import { inject } from 'vitest';
 import type { Principal } from '../../../functions/aws/call-gate';
 import type { CompiledDesiredState } from '../../../functions/domain/model';
-import { localStepsFunctionArn } from '../../../functions/remediation/local-runner';
+import {
+  LOCAL_STATE_MACHINE_NAME,
+  localStepsFunctionArn,
+} from '../../../functions/local/step-functions/arns';
 import { ACCOUNT, cfnResolver, PARTITION } from './resolve';
 import type { IamProps, SynthesizedPolicies } from './synthesized-policies';
 
 export { ACCOUNT, PARTITION } from './resolve';
-/** The name local runs give the state machine (local-runner.ts and reconcile.ts). */
-export const LOCAL_STATE_MACHINE_NAME = 'phoenix-remediate-instance';
 
 /** What the references resolve to in the account a test runs in. */
 export interface AccountNames {

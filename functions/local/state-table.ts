@@ -1,0 +1,71 @@
+/**
+ * The state table a local run uses: a deployed stack's, named, or a local one created with the
+ * deployed key schema and TTL.
+ */
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { PhoenixError } from '../domain/errors';
+
+/** The state table reconcile creates (when missing) if no table is named. */
+export const DEFAULT_TABLE_NAME = 'phoenix-state';
+
+/** The state table named with `--table` does not exist on the configured endpoint. */
+export class StateTableMissingError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StateTableMissingError';
+  }
+}
+
+/**
+ * Makes sure the state table exists. A named table (`--table`, a deployed stack's) must
+ * exist; the default local table is created with the deployed key schema and TTL.
+ * Returns whether it was created.
+ */
+export async function ensureStateTable(
+  dynamodb: Pick<DynamoDBClient, 'send'>,
+  tableName: string,
+  options: { create: boolean },
+): Promise<boolean> {
+  try {
+    await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+    return false;
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'ResourceNotFoundException')) throw error;
+    if (!options.create) {
+      throw new StateTableMissingError(
+        `state table ${tableName} does not exist on this endpoint: pass the table of the deployed Phoenix stack (its TableName output), or leave --table out to use a local ${DEFAULT_TABLE_NAME} table`,
+      );
+    }
+  }
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    }),
+  );
+  await waitUntilTableExists(
+    { client: dynamodb as DynamoDBClient, maxWaitTime: 120, minDelay: 1 },
+    { TableName: tableName },
+  );
+  await dynamodb.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    }),
+  );
+  return true;
+}
