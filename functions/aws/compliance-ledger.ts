@@ -9,57 +9,34 @@
  * every instance again) and the deployment (any deploy of the evaluator does the same). A
  * generation with no ledger yet is empty: its first sweep reports everything.
  *
- * Layout: `reported#<generation>` / `shard#<nn>`, {@link LEDGER_SHARDS} items holding a map
- * `entries` of instance id → digest of what was reported (the caller's digest of the
- * evaluation as Config records it), a `version` for optimistic
- * writes, and `expiresAt` (TTL). Reading a generation is one BatchGetItem whatever the
+ * Layout (functions/aws/state-table/schema/ledger.ts): `reported#<generation>` / `shard#<nn>`,
+ * {@link LEDGER_SHARDS} items holding a map `entries` of instance id → digest of what was
+ * reported (the caller's digest of the evaluation as Config records it), a `version` for
+ * optimistic writes, and `expiresAt` (TTL). Reading a generation is one BatchGetItem whatever the
  * estate's size; a sweep writes back only the shards whose entries changed. Losing a write
  * (a concurrent sweep, an error) costs at most one repeated evaluation per instance later.
  */
-import { createHash } from 'node:crypto';
 import {
-  type AttributeValue,
-  BatchGetItemCommand,
-  type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { epochSeconds, num } from './state-items';
+import { batchGetAll, type StateTableHandle } from './state-table/handle';
+import {
+  CONDITIONS,
+  epochSeconds,
+  LEDGER_NOTE,
+  LEDGER_SHARDS,
+  LEDGER_TTL_SECONDS,
+  type LedgerGeneration,
+  ledgerShardFromItem,
+  ledgerShardItem,
+  ledgerShardKey,
+  shardOf,
+} from './state-table/schema';
 
-/** Shards of one generation: 32 items of at most ~400 KB hold far more instances than one account runs. */
-export const LEDGER_SHARDS = 32;
-/** A generation no sweep has written for this long is gone (sweeps run at least daily). */
-export const LEDGER_TTL_SECONDS = 14 * 24 * 3600;
-/** Bumped when the digest or the layout changes: a new format starts a new generation. */
-const LEDGER_FORMAT = 1;
-
-/** Which ledger a reading belongs to. */
-export interface LedgerGeneration {
-  /** The Config rule's ARN (or name): a re-created rule starts empty. */
-  rule: string;
-  /** The desired-state revision compiled into the evaluator. */
-  revision: string;
-  /** Changes with every deploy of the evaluator, when the deployment says so. */
-  deployment?: string;
-}
-
-/** The shard an instance's entry lives in. */
-export function shardOf(resourceId: string): number {
-  return createHash('sha256').update(resourceId).digest().readUInt32BE(0) % LEDGER_SHARDS;
-}
-
-function generationKey(generation: LedgerGeneration): string {
-  const identity = [LEDGER_FORMAT, generation.rule, generation.revision, generation.deployment ?? ''].join(
-    '\n',
-  );
-  return createHash('sha256').update(identity).digest('hex').slice(0, 24);
-}
-
-function shardSk(shard: number): string {
-  return `shard#${String(shard).padStart(2, '0')}`;
-}
+export { LEDGER_SHARDS, LEDGER_TTL_SECONDS, type LedgerGeneration, shardOf } from './state-table/schema';
 
 /** One generation as read: the entries and each shard's version. */
 export class LedgerReading {
@@ -109,37 +86,21 @@ export interface LedgerWrite {
 
 /** The ledger in the state table. */
 export class ComplianceLedger {
-  constructor(
-    private readonly dynamodb: Pick<DynamoDBClient, 'send'>,
-    private readonly table: string,
-    private readonly clock: () => Date,
-  ) {}
+  readonly #table: StateTableHandle;
+
+  constructor(dynamodb: Pick<DynamoDBClient, 'send'>, table: string, clock: () => Date) {
+    this.#table = { dynamodb, name: table, clock };
+  }
 
   /** Every shard of a generation, in one strongly consistent batch read (retrying unprocessed keys). */
   async read(generation: LedgerGeneration): Promise<LedgerReading> {
-    const pk = `reported#${generationKey(generation)}`;
+    const keys = Array.from({ length: LEDGER_SHARDS }, (_, i) => ledgerShardKey(generation, i));
     const entries = new Map<string, string>();
     const versions = new Map<number, number>();
-    let keys: Record<string, AttributeValue>[] | undefined = Array.from(
-      { length: LEDGER_SHARDS },
-      (_, i) => ({
-        pk: { S: pk },
-        sk: { S: shardSk(i) },
-      }),
-    );
-    for (let round = 0; keys !== undefined && keys.length > 0; round += 1) {
-      if (round === 5) throw new Error('DynamoDB left ledger shards unprocessed five times');
-      const page: BatchGetItemCommandOutput = await this.dynamodb.send(
-        new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }),
-      );
-      for (const item of page.Responses?.[this.table] ?? []) {
-        const shard = Number((item.sk?.S ?? '').slice('shard#'.length));
-        versions.set(shard, num(item, 'version') ?? 0);
-        for (const [id, value] of Object.entries(item.entries?.M ?? {})) {
-          if (value.S !== undefined) entries.set(id, value.S);
-        }
-      }
-      keys = page.UnprocessedKeys?.[this.table]?.Keys;
+    for (const item of await batchGetAll(this.#table, keys, 'ledger shards')) {
+      const shard = ledgerShardFromItem(item);
+      versions.set(shard.shard, shard.version);
+      for (const [id, digest] of shard.entries) entries.set(id, digest);
     }
     return new LedgerReading(generation, entries, versions);
   }
@@ -160,8 +121,7 @@ export class ComplianceLedger {
       }
       entries.set(resourceId, digest);
     }
-    const pk = `reported#${generationKey(reading.generation)}`;
-    const expiresAt = epochSeconds(this.clock()) + LEDGER_TTL_SECONDS;
+    const expiresAt = epochSeconds(this.#table.clock()) + LEDGER_TTL_SECONDS;
     const write: LedgerWrite = { shardsWritten: 0, shardsConflicted: 0 };
     for (let shard = 0; shard < LEDGER_SHARDS; shard += 1) {
       const next = wanted.get(shard) ?? new Map<string, string>();
@@ -169,17 +129,16 @@ export class ComplianceLedger {
       if (version !== undefined && sameEntries(reading.entriesOf(shard), next)) continue;
       if (version === undefined && next.size === 0) continue;
       try {
-        await this.dynamodb.send(
+        await this.#table.dynamodb.send(
           new PutItemCommand({
-            TableName: this.table,
-            Item: {
-              pk: { S: pk },
-              sk: { S: shardSk(shard) },
-              entries: { M: Object.fromEntries([...next].map(([id, digest]) => [id, { S: digest }])) },
-              version: { N: String((version ?? 0) + 1) },
-              expiresAt: { N: String(expiresAt) },
-            },
-            ConditionExpression: version === undefined ? 'attribute_not_exists(pk)' : 'version = :version',
+            TableName: this.#table.name,
+            Item: ledgerShardItem(reading.generation, {
+              shard,
+              entries: next,
+              version: (version ?? 0) + 1,
+              expiresAt,
+            }),
+            ConditionExpression: version === undefined ? CONDITIONS.absent : 'version = :version',
             ...(version === undefined
               ? {}
               : { ExpressionAttributeValues: { ':version': { N: String(version) } } }),
@@ -200,14 +159,13 @@ export class ComplianceLedger {
    * sweep there is nothing to keep in step (that sweep reports everything anyway).
    */
   async note(generation: LedgerGeneration, resourceId: string, digest: string): Promise<boolean> {
-    const shard = shardOf(resourceId);
     try {
-      await this.dynamodb.send(
+      await this.#table.dynamodb.send(
         new UpdateItemCommand({
-          TableName: this.table,
-          Key: { pk: { S: `reported#${generationKey(generation)}` }, sk: { S: shardSk(shard) } },
-          UpdateExpression: 'SET entries.#id = :digest ADD version :one',
-          ConditionExpression: 'attribute_exists(pk)',
+          TableName: this.#table.name,
+          Key: ledgerShardKey(generation, shardOf(resourceId)),
+          UpdateExpression: LEDGER_NOTE.update,
+          ConditionExpression: LEDGER_NOTE.condition,
           ExpressionAttributeNames: { '#id': resourceId },
           ExpressionAttributeValues: {
             ':digest': { S: digest },

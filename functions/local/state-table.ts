@@ -9,6 +9,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import { STATE_TABLE } from '../aws/state-table/schema/table';
 import { PhoenixError } from '../domain/errors';
 
 /** The state table reconcile creates (when missing) if no table is named. */
@@ -48,12 +49,12 @@ export async function ensureStateTable(
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: STATE_TABLE.partitionKey.name, AttributeType: STATE_TABLE.partitionKey.type },
+        { AttributeName: STATE_TABLE.sortKey.name, AttributeType: STATE_TABLE.sortKey.type },
       ],
       KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
+        { AttributeName: STATE_TABLE.partitionKey.name, KeyType: 'HASH' },
+        { AttributeName: STATE_TABLE.sortKey.name, KeyType: 'RANGE' },
       ],
     }),
   );
@@ -64,7 +65,7 @@ export async function ensureStateTable(
   await dynamodb.send(
     new UpdateTimeToLiveCommand({
       TableName: tableName,
-      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      TimeToLiveSpecification: { AttributeName: STATE_TABLE.timeToLiveAttribute, Enabled: true },
     }),
   );
   return true;

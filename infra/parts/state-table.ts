@@ -1,7 +1,7 @@
 /**
  * The one DynamoDB table behind budget leases, notification de-duplication, quarantines
- * and the pause switch (functions/aws/state-store.ts): on demand, point-in-time recovery,
- * items expire through the `expiresAt` TTL attribute (epoch seconds).
+ * and the pause switch (its items: functions/aws/state-table/schema/): on demand,
+ * point-in-time recovery, items expire through the `expiresAt` TTL attribute (epoch seconds).
  *
  * A platform that brings its own table (`DriftRemediatorProps.table`) must give it the same
  * layout ({@link STATE_TABLE_LAYOUT}); {@link checkStateTableLayout} refuses a table defined
@@ -18,12 +18,22 @@ import {
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
+import { STATE_TABLE } from '../../functions/aws/state-table/schema/table';
 
-/** The key layout and TTL attribute Phoenix's code reads and writes (see functions/aws/state-items.ts). */
+/** CDK's name of each DynamoDB attribute type the schema's keys use. */
+const ATTRIBUTE_TYPES = { S: AttributeType.STRING } as const;
+
+/**
+ * The key layout and TTL attribute Phoenix's code reads and writes: the schema's
+ * (functions/aws/state-table/schema/table.ts), in CDK's terms.
+ */
 export const STATE_TABLE_LAYOUT = {
-  partitionKey: { name: 'pk', type: AttributeType.STRING },
-  sortKey: { name: 'sk', type: AttributeType.STRING },
-  timeToLiveAttribute: 'expiresAt',
+  partitionKey: {
+    name: STATE_TABLE.partitionKey.name,
+    type: ATTRIBUTE_TYPES[STATE_TABLE.partitionKey.type],
+  },
+  sortKey: { name: STATE_TABLE.sortKey.name, type: ATTRIBUTE_TYPES[STATE_TABLE.sortKey.type] },
+  timeToLiveAttribute: STATE_TABLE.timeToLiveAttribute,
 } as const;
 
 /** Thrown at synth when a table brought to Phoenix does not have the layout its code needs. */

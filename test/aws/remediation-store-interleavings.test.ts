@@ -30,6 +30,14 @@ import {
   REPLACED_CLAIM_TTL_SECONDS,
   RemediationStore,
 } from '../../functions/aws/remediation-store';
+import {
+  groupLockKey,
+  hasKey,
+  instanceClaimKey,
+  leasePk,
+  pkOf,
+  replacementClaimKey,
+} from '../../functions/aws/state-table/schema';
 import { testClients } from '../helpers/emulator';
 import { atomicDynamoDB, createStateTable } from '../helpers/table';
 
@@ -293,7 +301,7 @@ describe('RemediationStore under interleavings of every coordination operation',
             const { Item } = await dynamodb.send(
               new GetItemCommand({
                 TableName: table,
-                Key: { pk: { S: `instance#${instanceId}` }, sk: { S: 'replacement' } },
+                Key: instanceClaimKey(instanceId),
                 ConsistentRead: true,
               }),
             );
@@ -309,26 +317,29 @@ describe('RemediationStore under interleavings of every coordination operation',
                 TableName: table,
                 ConsistentRead: true,
                 KeyConditionExpression: 'pk = :pk',
-                ExpressionAttributeValues: { ':pk': { S: `lease#${fleet}` } },
+                ExpressionAttributeValues: { ':pk': { S: leasePk(fleet) } },
               }),
             );
             const keys = [
-              { pk: { S: `group#${group}` }, sk: { S: 'lock' } },
-              ...INSTANCES.map((i) => ({ pk: { S: `instance#${id(i)}` }, sk: { S: 'replacement' } })),
-              ...NEW_INSTANCES.map((n) => ({ pk: { S: `replacement#${id(n)}` }, sk: { S: 'claim' } })),
+              groupLockKey(group),
+              ...INSTANCES.map((i) => instanceClaimKey(id(i))),
+              ...NEW_INSTANCES.map((n) => replacementClaimKey(id(n))),
             ];
             const single = await dynamodb.send(
               new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }),
             );
             const says = (item: Record<string, AttributeValue>) => {
-              const pk = item.pk?.S ?? '';
-              const what = pk.startsWith('lease#')
-                ? `slot ${item.sk?.S}`
-                : pk.startsWith('group#')
-                  ? 'lock'
-                  : pk.startsWith('instance#')
-                    ? `claim ${pk.slice('instance#'.length)}`
-                    : `replacement ${pk.slice('replacement#'.length)}`;
+              const instance = [...INSTANCES, ...NEW_INSTANCES]
+                .map(id)
+                .find((i) => hasKey(item, instanceClaimKey(i)) || hasKey(item, replacementClaimKey(i)));
+              const what =
+                pkOf(item) === leasePk(fleet)
+                  ? `slot ${item.sk?.S}`
+                  : hasKey(item, groupLockKey(group))
+                    ? 'lock'
+                    : instance !== undefined && hasKey(item, instanceClaimKey(instance))
+                      ? `claim ${instance}`
+                      : `replacement ${instance}`;
               return `${what} ${item.holder?.S}`;
             };
             return [...(leases.Items ?? []), ...(single.Responses?.[table] ?? [])]

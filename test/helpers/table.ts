@@ -1,6 +1,6 @@
 /**
- * Phoenix's state table in the emulated account, with the key schema infra deploys:
- * `pk` (S) + `sk` (S), on-demand, TTL on `expiresAt`.
+ * Phoenix's state table in the emulated account, with the key schema infra deploys (both from
+ * the schema's {@link STATE_TABLE}): `pk` (S) + `sk` (S), on-demand, TTL on `expiresAt`.
  */
 import {
   CreateTableCommand,
@@ -8,20 +8,22 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import { STATE_TABLE } from '../../functions/aws/state-table/schema';
 
 /** Creates the table and turns TTL on; returns its name. */
 export async function createStateTable(dynamodb: DynamoDBClient, name: string): Promise<string> {
+  const { partitionKey, sortKey, timeToLiveAttribute } = STATE_TABLE;
   await dynamodb.send(
     new CreateTableCommand({
       TableName: name,
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: partitionKey.name, AttributeType: partitionKey.type },
+        { AttributeName: sortKey.name, AttributeType: sortKey.type },
       ],
       KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
+        { AttributeName: partitionKey.name, KeyType: 'HASH' },
+        { AttributeName: sortKey.name, KeyType: 'RANGE' },
       ],
     }),
   );
@@ -29,7 +31,7 @@ export async function createStateTable(dynamodb: DynamoDBClient, name: string): 
   await dynamodb.send(
     new UpdateTimeToLiveCommand({
       TableName: name,
-      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      TimeToLiveSpecification: { AttributeName: timeToLiveAttribute, Enabled: true },
     }),
   );
   return name;

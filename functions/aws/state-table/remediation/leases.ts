@@ -1,0 +1,488 @@
+/**
+ * Budget leases: at most `maxConcurrent` replacements in flight per fleet, and never below
+ * its healthy floor.
+ *
+ * Every lease is its own item taken with a conditional put, so two executions can never hold
+ * the same slot: the concurrency limit holds without a lock or a read-modify-write. Every
+ * lease also claims the instance it replaces, so two executions can never replace one
+ * instance twice (docs/adr/0021-one-replacement-per-instance.md).
+ */
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  PutItemCommand,
+  TransactionCanceledException,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
+import { InvalidInputError } from '../../../domain/errors';
+import { healthyFloor } from '../../../domain/headroom';
+import { nonNegativeInteger, queryAll, type StateTableHandle } from '../handle';
+import {
+  CONDITIONS,
+  epochSeconds,
+  type GroupLock,
+  groupLockFromItem,
+  groupLockItem,
+  type InstanceClaim,
+  instanceClaimFromItem,
+  isLeaseSk,
+  isLive,
+  leaseFromItem,
+  leaseItem,
+  leaseKey,
+  leasePk,
+  leaseSk,
+  NOT_PAUSED,
+  PAUSE_KEY,
+  pauseFromItem,
+  type QuarantineKey,
+  quarantineFromItem,
+  quarantineKey,
+} from '../schema';
+import { claimInstance, instanceClaimPut, settleInstanceClaim } from './claims';
+import { deleteIfHeld, failedCondition } from './conditional';
+import { type RemediationGate, remediationGate } from './gate';
+import { acquireGroupLock } from './group-locks';
+import { concurrencyReason, floorReason, gateReason, groupBusyReason, instanceClaimReason } from './reasons';
+
+export interface LeaseRequest {
+  fleet: string;
+  /** Unique per remediation (the execution ARN): only the holder releases its lease. */
+  holder: string;
+  /** The instance replaced: claimed with the lease, so no other holder replaces it meanwhile. */
+  instanceId: string;
+  /** Replacements in flight per fleet, this one included. */
+  maxConcurrent: number;
+  /** Healthy capacity may never fall below this share of `desired`. */
+  minHealthyPercent: number;
+  /** Healthy instances in the fleet right now, as measured by the caller. */
+  healthy: number;
+  /** The capacity the fleet is meant to have (ASG desired capacity, or the fleet size). */
+  desired: number;
+  /**
+   * Instances this replacement takes out of service before its successor is healthy:
+   * 0 for launch-before-terminate, 1 for standby-replace without MaxSize headroom.
+   */
+  disruption: number;
+  /** The lease frees itself after this long, so a dead execution cannot block the fleet. */
+  ttlSeconds: number;
+  /**
+   * Also take the lock on this Auto Scaling group's capacity, in the same transaction: a
+   * surge changes the group next, and a lease without the lock (or the lock without a slot)
+   * would only make the other wait for nothing.
+   */
+  groupLock?: { group: string; ttlSeconds: number };
+  /**
+   * Grant only while remediation is not paused and this launch template version is not
+   * quarantined for the fleet, checked in the same transaction: a pause or a quarantine
+   * written after the caller's own check still stops it.
+   */
+  gate?: QuarantineKey;
+}
+
+export interface Lease {
+  fleet: string;
+  holder: string;
+  instanceId: string;
+  /** Sort keys of the items held: one `slot#<i>` and, for a disruptive replacement, one `dip#<i>`. */
+  items: string[];
+  /** Epoch seconds. */
+  expiresAt: number;
+}
+
+export type LeaseDecision =
+  | { granted: true; lease: Lease & { groupLocked: boolean } }
+  | {
+      granted: false;
+      reason: string;
+      /** Set when the budget allowed it but the group lock is held by another execution. */
+      groupHeldBy?: GroupLock;
+      /** Set when remediation is paused or the version quarantined (see `LeaseRequest.gate`). */
+      gateClosed?: RemediationGate;
+      /** Set when another execution replaces the instance now, or replaced it. */
+      instanceClaimedBy?: InstanceClaim;
+    };
+
+type Refusal = Extract<LeaseDecision, { granted: false }>;
+
+/** A transaction has room for this many items. */
+const MAX_TRANSACTION_ITEMS = 100;
+/** Items of a one-transaction lease besides its slots: the group lock, the pause switch, the quarantine, the instance's claim. */
+const ITEMS_BESIDE_SLOTS = 4;
+
+/** Transaction conflicts a lease request sits out before it is denied (and backs off in the state machine). */
+const MAX_CONFLICTS = 4;
+
+/**
+ * Takes a replacement lease for `request.fleet`, or says why not.
+ *
+ * Granted only when fewer than `maxConcurrent` live leases exist for the fleet and the
+ * healthy floor holds: `healthy - disruption` (and, for a disruptive replacement, minus
+ * the disruptions other live leases may already cause) stays ≥ the floor. Counting other
+ * leases' disruption even when `healthy` already reflects it errs on the side of safety.
+ * And only when no other holder claims `request.instanceId`: the lease claims it, and a
+ * refusal says who replaces it now or replaced it (`instanceClaimedBy`).
+ *
+ * Idempotent per holder: a Step Functions retry of the same execution gets its lease back.
+ */
+export async function acquireLease(table: StateTableHandle, request: LeaseRequest): Promise<LeaseDecision> {
+  validateLeaseRequest(request);
+  const nowSeconds = epochSeconds(table.clock());
+  const expiresAt = nowSeconds + request.ttlSeconds;
+
+  const floor = healthyFloor(request.desired, request.minHealthyPercent);
+  const belowFloor = request.healthy - request.disruption < floor;
+  // Launch before terminate takes one slot and nothing else: one transaction, no read.
+  if (request.disruption === 0 && request.maxConcurrent + ITEMS_BESIDE_SLOTS <= MAX_TRANSACTION_ITEMS) {
+    if (belowFloor) return { granted: false, reason: floorReason(request, floor) };
+    return leaseInOneTransaction(table, request, expiresAt, nowSeconds);
+  }
+
+  if (request.gate !== undefined) {
+    // Not in one transaction with the slot-by-slot path: read just before it.
+    const gate = await remediationGate(table, request.gate);
+    if (gate.pause.paused || gate.quarantine !== undefined)
+      return { granted: false, reason: gateReason(gate), gateClosed: gate };
+  }
+  // The instance first, given back if the lease is refused after all (unless it was the
+  // holder's already: a retried step).
+  const claim = await claimInstance(table, request, expiresAt, nowSeconds);
+  if (claim.heldBy !== undefined)
+    return { granted: false, reason: instanceClaimReason(claim.heldBy), instanceClaimedBy: claim.heldBy };
+  const decision = await leaseReadingFirst(table, request, expiresAt, nowSeconds, floor, belowFloor);
+  if (!decision.granted && claim.taken) await settleInstanceClaim(table, request.instanceId, request.holder);
+  return decision;
+}
+
+/**
+ * Releases the lease items `holder` holds for `fleet`; returns how many it released. With
+ * `items` (the lease as granted) they are deleted directly; without, the fleet's leases are
+ * read first to find them.
+ */
+export async function releaseLease(
+  table: StateTableHandle,
+  fleet: string,
+  holder: string,
+  items?: readonly string[],
+): Promise<number> {
+  const sks =
+    items ??
+    (await queryAll(table, leasePk(fleet)))
+      .map(leaseFromItem)
+      .filter((lease) => lease.holder === holder)
+      .map((lease) => lease.sk);
+  const released = await Promise.all(sks.map((sk) => releaseLeaseItem(table, fleet, sk, holder)));
+  return released.filter(Boolean).length;
+}
+
+/** The delete of one lease item while `holder` holds it, as a transaction item. */
+export function leaseItemRelease(
+  table: StateTableHandle,
+  fleet: string,
+  sk: string,
+  holder: string,
+): TransactWriteItem {
+  return { Delete: deleteIfHeld(table, leaseKey(fleet, sk), holder) };
+}
+
+/**
+ * The slow path (a disruptive or very wide lease): the fleet's live leases read first, then
+ * one conditional put per slot or dip tried, then the group lock. What the holder holds
+ * already (a retried step) is renewed to the new expiry, not taken again, so everything it
+ * is told it holds lives as long as it is told; a refusal gives back only what this request
+ * took.
+ */
+async function leaseReadingFirst(
+  table: StateTableHandle,
+  request: LeaseRequest,
+  expiresAt: number,
+  nowSeconds: number,
+  floor: number,
+  belowFloor: boolean,
+): Promise<LeaseDecision> {
+  const live = (await queryAll(table, leasePk(request.fleet)))
+    .filter((item) => isLive(item, nowSeconds))
+    .map(leaseFromItem);
+  const mine: string[] = [];
+  for (const item of live) {
+    if (item.holder !== request.holder) continue;
+    if (await putLeaseItem(table, item.sk, request, expiresAt, nowSeconds)) mine.push(item.sk);
+  }
+  const taken: string[] = [];
+  const refuse = async (refusal: Refusal): Promise<LeaseDecision> => {
+    await Promise.all(taken.map((sk) => releaseLeaseItem(table, request.fleet, sk, request.holder)));
+    return refusal;
+  };
+  let slot = mine.find((sk) => isLeaseSk(sk, 'slot'));
+  const dips = mine.filter((sk) => isLeaseSk(sk, 'dip'));
+  if ((slot === undefined || dips.length < request.disruption) && belowFloor)
+    return refuse({ granted: false, reason: floorReason(request, floor) });
+  if (slot === undefined) {
+    slot = await takeOne(table, 'slot', request.maxConcurrent, request, expiresAt, nowSeconds);
+    if (slot === undefined)
+      return refuse({ granted: false, reason: concurrencyReason(request.fleet, request.maxConcurrent) });
+    taken.push(slot);
+  }
+  // Headroom for disruptive replacements: one dip slot per instance the floor can spare.
+  const dipsAllowed = request.healthy - floor;
+  while (dips.length < request.disruption) {
+    const dip = await takeOne(table, 'dip', dipsAllowed, request, expiresAt, nowSeconds);
+    if (dip === undefined) {
+      return refuse({
+        granted: false,
+        reason:
+          `fleet ${request.fleet}: other replacements already use the ${dipsAllowed} instance(s) of headroom ` +
+          `above its healthy floor of ${floor}`,
+      });
+    }
+    taken.push(dip);
+    dips.push(dip);
+  }
+  const lease = { ...leaseBase(request), items: [...mine, ...taken], expiresAt };
+  if (request.groupLock === undefined) return { granted: true, lease: { ...lease, groupLocked: false } };
+  const lock = await acquireGroupLock(table, {
+    group: request.groupLock.group,
+    holder: request.holder,
+    instanceId: request.instanceId,
+    ttlSeconds: request.groupLock.ttlSeconds,
+  });
+  if (lock.acquired) return { granted: true, lease: { ...lease, groupLocked: true } };
+  return refuse({ granted: false, reason: groupBusyReason(lock.heldBy), groupHeldBy: lock.heldBy });
+}
+
+/**
+ * Slot `i` for the holder in one transaction that also proves it holds no other live slot
+ * (a condition check per other slot), and takes the group lock if asked. A slot of its own
+ * found by a check (a retried step) is taken again instead; a slot held by another moves
+ * on to the next.
+ */
+async function leaseInOneTransaction(
+  table: StateTableHandle,
+  request: LeaseRequest,
+  expiresAt: number,
+  nowSeconds: number,
+): Promise<LeaseDecision> {
+  const values = { ':now': { N: String(nowSeconds) }, ':holder': { S: request.holder } };
+  const acquiredAt = new Date(nowSeconds * 1000).toISOString();
+  const lockIndex = request.maxConcurrent;
+  const gateIndex = lockIndex + (request.groupLock === undefined ? 0 : 1);
+  const claimIndex = gateIndex + (request.gate === undefined ? 0 : 2);
+  let slot = 0;
+  let conflicts = 0;
+  while (slot < request.maxConcurrent) {
+    const items: TransactWriteItem[] = [];
+    for (let i = 0; i < request.maxConcurrent; i += 1) {
+      const sk = leaseSk('slot', i);
+      items.push(
+        i === slot
+          ? {
+              Put: {
+                TableName: table.name,
+                Item: leaseItem({ ...leaseBase(request), sk, acquiredAt, expiresAt }),
+                ConditionExpression: CONDITIONS.freeOrHeld,
+                ExpressionAttributeValues: values,
+              },
+            }
+          : {
+              ConditionCheck: {
+                TableName: table.name,
+                Key: leaseKey(request.fleet, sk),
+                ConditionExpression: CONDITIONS.notHeld,
+                ExpressionAttributeValues: values,
+              },
+            },
+      );
+    }
+    if (request.groupLock !== undefined) {
+      items.push({
+        Put: {
+          TableName: table.name,
+          Item: groupLockItem({
+            group: request.groupLock.group,
+            holder: request.holder,
+            instanceId: request.instanceId,
+            acquiredAt,
+            expiresAt: nowSeconds + request.groupLock.ttlSeconds,
+          }),
+          // A lock of its own is taken again (a retried step); the lease step comes before
+          // any change to the group, so there is no recorded change to keep.
+          ConditionExpression: CONDITIONS.freeOrHeld,
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      });
+    }
+    if (request.gate !== undefined) {
+      items.push(
+        {
+          ConditionCheck: {
+            TableName: table.name,
+            Key: PAUSE_KEY,
+            ConditionExpression: NOT_PAUSED.condition,
+            ExpressionAttributeValues: NOT_PAUSED.values,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+        {
+          ConditionCheck: {
+            TableName: table.name,
+            Key: quarantineKey(request.gate),
+            ConditionExpression: CONDITIONS.absent,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      );
+    }
+    items.push({ Put: instanceClaimPut(table, request, acquiredAt, expiresAt, nowSeconds) });
+    try {
+      await table.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: items }));
+      return {
+        granted: true,
+        lease: {
+          ...leaseBase(request),
+          items: [leaseSk('slot', slot)],
+          expiresAt,
+          groupLocked: request.groupLock !== undefined,
+        },
+      };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      const claimReason = reasons[claimIndex];
+      if (failedCondition(claimReason)) {
+        const claim = instanceClaimFromItem(request.instanceId, claimReason?.Item) ?? {
+          instanceId: request.instanceId,
+          holder: 'unknown',
+          acquiredAt,
+          expiresAt,
+        };
+        return { granted: false, reason: instanceClaimReason(claim), instanceClaimedBy: claim };
+      }
+      const pauseReason = reasons[gateIndex];
+      const quarantineReason = reasons[gateIndex + 1];
+      if (request.gate !== undefined && (failedCondition(pauseReason) || failedCondition(quarantineReason))) {
+        const gate: RemediationGate = {
+          pause: failedCondition(pauseReason) ? pauseFromItem(pauseReason?.Item) : { paused: false },
+        };
+        if (failedCondition(quarantineReason) && quarantineReason?.Item !== undefined)
+          gate.quarantine = quarantineFromItem(quarantineReason.Item);
+        return { granted: false, reason: gateReason(gate), gateClosed: gate };
+      }
+      const lockReason = reasons[lockIndex];
+      if (request.groupLock !== undefined && failedCondition(lockReason)) {
+        const heldBy = groupLockFromItem(request.groupLock.group, lockReason?.Item) ?? {
+          group: request.groupLock.group,
+          holder: 'unknown',
+          instanceId: 'unknown',
+          acquiredAt,
+          expiresAt: nowSeconds,
+        };
+        return { granted: false, reason: groupBusyReason(heldBy), groupHeldBy: heldBy };
+      }
+      const mine = reasons.findIndex((reason, i) => i !== slot && i < lockIndex && failedCondition(reason));
+      if (mine >= 0) {
+        slot = mine;
+      } else if (failedCondition(reasons[slot])) {
+        slot += 1;
+      } else if (conflicts < MAX_CONFLICTS) {
+        // Another transaction touched the same items at the same moment (many executions
+        // start together after a template change): ask again after a short random pause.
+        conflicts += 1;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** conflicts));
+      } else {
+        return {
+          granted: false,
+          reason: `fleet ${request.fleet}: too many replacements asked for a slot at the same moment; asking again later`,
+        };
+      }
+    }
+  }
+  return { granted: false, reason: concurrencyReason(request.fleet, request.maxConcurrent) };
+}
+
+/** Tries `<kind>#0` … `<kind>#<count-1>` in turn; the sort key taken, or undefined if all are held. */
+async function takeOne(
+  table: StateTableHandle,
+  kind: 'slot' | 'dip',
+  count: number,
+  request: LeaseRequest,
+  expiresAt: number,
+  nowSeconds: number,
+): Promise<string | undefined> {
+  for (let i = 0; i < count; i += 1) {
+    const sk = leaseSk(kind, i);
+    if (await putLeaseItem(table, sk, request, expiresAt, nowSeconds)) return sk;
+  }
+  return undefined;
+}
+
+/** Puts one lease item for the holder if it is free, expired or its own already (renewed); false if held by another. */
+async function putLeaseItem(
+  table: StateTableHandle,
+  sk: string,
+  request: LeaseRequest,
+  expiresAt: number,
+  nowSeconds: number,
+): Promise<boolean> {
+  try {
+    await table.dynamodb.send(
+      new PutItemCommand({
+        TableName: table.name,
+        Item: leaseItem({
+          ...leaseBase(request),
+          sk,
+          acquiredAt: new Date(nowSeconds * 1000).toISOString(),
+          expiresAt,
+        }),
+        // A slot is free when nobody holds it or its holder's lease has run out.
+        ConditionExpression: CONDITIONS.freeOrHeld,
+        ExpressionAttributeValues: {
+          ':now': { N: String(nowSeconds) },
+          ':holder': { S: request.holder },
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    return false;
+  }
+}
+
+/** Deletes one lease item if `holder` still holds it; false if it had moved on. */
+async function releaseLeaseItem(
+  table: StateTableHandle,
+  fleet: string,
+  sk: string,
+  holder: string,
+): Promise<boolean> {
+  try {
+    await table.dynamodb.send(new DeleteItemCommand(deleteIfHeld(table, leaseKey(fleet, sk), holder)));
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+function leaseBase(request: LeaseRequest): Pick<Lease, 'fleet' | 'holder' | 'instanceId'> {
+  return { fleet: request.fleet, holder: request.holder, instanceId: request.instanceId };
+}
+
+function validateLeaseRequest(request: LeaseRequest): void {
+  if (request.fleet === '') throw new InvalidInputError('a lease needs a fleet name');
+  if (request.holder === '') throw new InvalidInputError('a lease needs a holder');
+  if (!Number.isInteger(request.maxConcurrent) || request.maxConcurrent < 1) {
+    throw new InvalidInputError(`maxConcurrent must be a whole number ≥ 1, got ${request.maxConcurrent}`);
+  }
+  if (!(request.minHealthyPercent >= 0 && request.minHealthyPercent <= 100)) {
+    throw new InvalidInputError(
+      `minHealthyPercent must be between 0 and 100, got ${request.minHealthyPercent}`,
+    );
+  }
+  nonNegativeInteger('healthy', request.healthy);
+  nonNegativeInteger('desired', request.desired);
+  nonNegativeInteger('disruption', request.disruption);
+  nonNegativeInteger('ttlSeconds', request.ttlSeconds);
+}
