@@ -2,7 +2,7 @@
  * Lambda entry point of every logic step of the remediation state machine: the state
  * machine passes `{ step, executionId, startedAt, event?, data }` and this dispatches it to
  * {@link runStep}. Thin on purpose: configuration is parsed once at cold start, clients,
- * store and notifier are built once, and the logic lives in `steps.ts`.
+ * store and notifier are built once, and the logic lives in `steps/` (one file per step).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';

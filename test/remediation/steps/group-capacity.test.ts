@@ -1,0 +1,289 @@
+import { EnterStandbyCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { GroupLock } from '../../../functions/aws/state-store';
+import {
+  GroupBusyError,
+  InstanceGoneError,
+  InsufficientCapacityError,
+  LaunchRejectedError,
+  StepInputError,
+} from '../../../functions/remediation/errors';
+import type { MachineData } from '../../../functions/remediation/input';
+import { raiseDesiredCapacity, standbyOldFirst } from '../../../functions/remediation/steps';
+import {
+  awsError,
+  CTX,
+  EXECUTION,
+  FakeAccount,
+  fakeDeps,
+  fakeStore,
+  groupLockModel,
+  NOW,
+  OTHER_EXECUTION,
+} from './fakes';
+import { asgPlan, input, lease, OLD, PEERS, seedWebGroup } from './state';
+
+const heldBy = (holder: string, change?: GroupLock['change']): GroupLock => ({
+  group: 'web-asg',
+  holder,
+  instanceId: holder === EXECUTION ? OLD : (PEERS[0] ?? ''),
+  acquiredAt: '2025-06-15T12:00:00.000Z',
+  expiresAt: 1_750_000_000,
+  ...(change === undefined ? {} : { change }),
+});
+
+const surgeData = (groupLocked: boolean): MachineData => ({
+  ...input(),
+  plan: asgPlan('surge'),
+  lease: lease(groupLocked),
+});
+
+describe('raiseDesiredCapacity', () => {
+  let account: FakeAccount;
+  beforeEach(() => {
+    account = new FakeAccount();
+    seedWebGroup(account);
+  });
+
+  it('records the surge under the lock taken with the lease, then raises the CURRENT capacity by one', async () => {
+    // Another replacement surged meanwhile: the plan saw 3, the group is at 4 now.
+    account.group('web-asg').desired = 4;
+    account.group('web-asg').max = 6;
+    const lock = groupLockModel(heldBy(EXECUTION));
+    const store = fakeStore(lock);
+
+    const result = await raiseDesiredCapacity(fakeDeps(account, store), surgeData(true), CTX);
+
+    expect(result).toEqual({
+      mode: 'surge',
+      desiredBefore: 4,
+      raisedTo: 5,
+      instancesBefore: [OLD, ...PEERS],
+      at: NOW.toISOString(),
+    });
+    expect(account.group('web-asg').desired).toBe(5);
+    expect(lock.held()?.change).toEqual({
+      mode: 'surge',
+      desiredBefore: 4,
+      raisedTo: 5,
+      instancesBefore: [OLD, ...PEERS],
+    });
+    // Recorded before the group was changed; the lock is kept for the health check.
+    expect(store.calls.map((c) => c.method)).toEqual(['recordGroupChange']);
+    expect(account.autoScaling.inputsOf(SetDesiredCapacityCommand)).toEqual([
+      { AutoScalingGroupName: 'web-asg', DesiredCapacity: 5, HonorCooldown: false },
+    ]);
+  });
+
+  it('takes the lock itself after a retry that waited for headroom', async () => {
+    const lock = groupLockModel();
+    const result = await raiseDesiredCapacity(fakeDeps(account, fakeStore(lock)), surgeData(false), CTX);
+    expect(result).toMatchObject({ desiredBefore: 3, raisedTo: 4 });
+    expect(lock.held()?.holder).toBe(EXECUTION);
+  });
+
+  it('raises nothing twice: a retry finds its recorded raise done, even at MaxSize', async () => {
+    // The first attempt recorded 3 → 4 and raised, then its answer was lost.
+    const change = {
+      mode: 'surge' as const,
+      desiredBefore: 3,
+      raisedTo: 4,
+      instancesBefore: [OLD, ...PEERS],
+    };
+    account.group('web-asg').desired = 4;
+    const store = fakeStore(groupLockModel(heldBy(EXECUTION, change)));
+
+    const result = await raiseDesiredCapacity(fakeDeps(account, store), surgeData(true), CTX);
+
+    expect(result).toMatchObject({ desiredBefore: 3, raisedTo: 4 });
+    expect(account.changes()).toEqual([]);
+  });
+
+  it('raises a recorded change whose raise did not happen (the attempt failed between the two)', async () => {
+    const change = {
+      mode: 'surge' as const,
+      desiredBefore: 3,
+      raisedTo: 4,
+      instancesBefore: [OLD, ...PEERS],
+    };
+    const store = fakeStore(groupLockModel(heldBy(EXECUTION, change)));
+
+    await raiseDesiredCapacity(fakeDeps(account, store), surgeData(false), CTX);
+
+    expect(account.group('web-asg').desired).toBe(4);
+    expect(store.calls.map((c) => c.method)).toEqual(['acquireGroupLock']);
+  });
+
+  it("at MaxSize by others' surges, waits for their headroom and lets go of the lock meanwhile", async () => {
+    account.group('web-asg').max = 3;
+    const lock = groupLockModel(heldBy(EXECUTION));
+
+    const promise = raiseDesiredCapacity(fakeDeps(account, fakeStore(lock)), surgeData(true), CTX);
+
+    await expect(promise).rejects.toThrow(
+      new GroupBusyError(
+        'Auto Scaling group web-asg is at MaxSize 3 (desired 3): waiting for replacements in flight to give their headroom back',
+      ),
+    );
+    expect(lock.held()).toBeUndefined();
+    expect(account.changes()).toEqual([]);
+  });
+
+  it("at MaxSize, leaves another execution's lock alone", async () => {
+    account.group('web-asg').max = 3;
+    const store = fakeStore({ getGroupLock: async () => heldBy(OTHER_EXECUTION) });
+    await expect(raiseDesiredCapacity(fakeDeps(account, store), surgeData(true), CTX)).rejects.toThrow(
+      GroupBusyError,
+    );
+    expect(store.calls.map((c) => c.method)).toEqual(['getGroupLock']);
+  });
+
+  it('takes the lock again when the one taken with the lease expired, and raises under it', async () => {
+    let recorded = 0;
+    const lock = groupLockModel();
+    const store = fakeStore({
+      ...lock,
+      // The lease's lock expired before the first record: not held; held once retaken.
+      recordGroupChange: async (...args) =>
+        recorded++ === 0 ? { outcome: 'not-held' } : lock.recordGroupChange(...args),
+    });
+
+    const result = await raiseDesiredCapacity(fakeDeps(account, store), surgeData(true), CTX);
+
+    expect(result).toMatchObject({ desiredBefore: 3, raisedTo: 4 });
+    expect(store.calls.map((c) => c.method)).toEqual([
+      'recordGroupChange',
+      'acquireGroupLock',
+      'recordGroupChange',
+    ]);
+    expect(account.group('web-asg').desired).toBe(4);
+  });
+
+  it('changes nothing when it loses the lock it took itself', async () => {
+    const store = fakeStore({
+      ...groupLockModel(),
+      recordGroupChange: async () => ({ outcome: 'not-held' }),
+    });
+    await expect(raiseDesiredCapacity(fakeDeps(account, store), surgeData(false), CTX)).rejects.toThrow(
+      new GroupBusyError('lost the lock on Auto Scaling group web-asg before changing it'),
+    );
+    expect(account.changes()).toEqual([]);
+  });
+
+  it('waits while another execution holds the lock, naming it', async () => {
+    const store = fakeStore(groupLockModel(heldBy(OTHER_EXECUTION)));
+    await expect(raiseDesiredCapacity(fakeDeps(account, store), surgeData(false), CTX)).rejects.toThrow(
+      /^Auto Scaling group web-asg is being changed by execution run-2 \(replacing i-00000000000000a1\)/,
+    );
+  });
+
+  it.each([
+    {
+      what: 'a refusal EC2 named (a group launching synchronously)',
+      code: 'InvalidParameterValue',
+      error: LaunchRejectedError,
+    },
+    { what: 'no capacity', code: 'InsufficientInstanceCapacity', error: InsufficientCapacityError },
+  ])('tells $what apart by its code', async ({ code, error }) => {
+    account.autoScaling.on(SetDesiredCapacityCommand, () => {
+      throw awsError(code);
+    });
+    await expect(
+      raiseDesiredCapacity(
+        fakeDeps(account, fakeStore(groupLockModel(heldBy(EXECUTION)))),
+        surgeData(true),
+        CTX,
+      ),
+    ).rejects.toThrow(error);
+  });
+
+  it("keeps an error about the group's own limits as it is (not the launch's fault)", async () => {
+    account.autoScaling.on(SetDesiredCapacityCommand, () => {
+      throw awsError('ValidationError', 'New SetDesiredCapacity value 4 is above max value 3');
+    });
+    await expect(
+      raiseDesiredCapacity(
+        fakeDeps(account, fakeStore(groupLockModel(heldBy(EXECUTION)))),
+        surgeData(true),
+        CTX,
+      ),
+    ).rejects.toMatchObject({ name: 'ValidationError' });
+  });
+
+  it('needs an Auto Scaling plan', async () => {
+    await expect(raiseDesiredCapacity(fakeDeps(account, fakeStore()), input(), CTX)).rejects.toThrow(
+      new StepInputError(
+        'step raiseDesiredCapacity needs an Auto Scaling plan, which earlier states did not provide',
+      ),
+    );
+  });
+});
+
+describe('standbyOldFirst', () => {
+  let account: FakeAccount;
+  const data: MachineData = { ...input(), plan: asgPlan('standby-first'), lease: lease() };
+  beforeEach(() => {
+    account = new FakeAccount();
+    seedWebGroup(account, { desired: 3, max: 3 });
+  });
+
+  it('records the change under the lock, then puts the old instance in Standby without lowering the capacity', async () => {
+    const lock = groupLockModel();
+
+    const result = await standbyOldFirst(fakeDeps(account, fakeStore(lock)), data, CTX);
+
+    expect(result).toEqual({
+      mode: 'standby-first',
+      desiredBefore: 3,
+      instancesBefore: [OLD, ...PEERS],
+      at: NOW.toISOString(),
+    });
+    expect(account.autoScaling.inputsOf(EnterStandbyCommand)).toEqual([
+      { AutoScalingGroupName: 'web-asg', InstanceIds: [OLD], ShouldDecrementDesiredCapacity: false },
+    ]);
+    expect(account.member('web-asg', OLD)?.lifecycle).toBe('Standby');
+    expect(account.group('web-asg').desired).toBe(3);
+    // Kept until the health check has found the instance the group launches.
+    expect(lock.held()?.change).toMatchObject({ mode: 'standby-first', desiredBefore: 3 });
+  });
+
+  it('on retry, keeps the change it recorded and does not enter Standby twice', async () => {
+    const change = { mode: 'standby-first' as const, desiredBefore: 3, instancesBefore: [OLD] };
+    const member = account.member('web-asg', OLD);
+    if (member) member.lifecycle = 'Standby';
+    const store = fakeStore(groupLockModel(heldBy(EXECUTION, change)));
+
+    const result = await standbyOldFirst(fakeDeps(account, store), data, CTX);
+
+    expect(result).toMatchObject({ desiredBefore: 3, instancesBefore: [OLD] });
+    expect(account.changes()).toEqual([]);
+    expect(store.calls.map((c) => c.method)).toEqual(['acquireGroupLock']);
+  });
+
+  it('changes nothing for an old instance that left the group before Phoenix touched it', async () => {
+    account.group('web-asg').members.shift();
+    await expect(standbyOldFirst(fakeDeps(account, fakeStore(groupLockModel())), data, CTX)).rejects.toThrow(
+      new InstanceGoneError(
+        `instance ${OLD} left Auto Scaling group web-asg before Phoenix changed anything`,
+      ),
+    );
+    expect(account.changes()).toEqual([]);
+  });
+
+  it('waits, changing nothing, while another execution holds the lock', async () => {
+    const store = fakeStore(groupLockModel(heldBy(OTHER_EXECUTION)));
+    await expect(standbyOldFirst(fakeDeps(account, store), data, CTX)).rejects.toThrow(GroupBusyError);
+    expect(account.changes()).toEqual([]);
+  });
+
+  it('changes nothing when the lock expired before the change was recorded', async () => {
+    const store = fakeStore({
+      ...groupLockModel(),
+      recordGroupChange: async () => ({ outcome: 'not-held' }),
+    });
+    await expect(standbyOldFirst(fakeDeps(account, store), data, CTX)).rejects.toThrow(
+      'lost the lock on Auto Scaling group web-asg before changing it',
+    );
+    expect(account.changes()).toEqual([]);
+  });
+});
