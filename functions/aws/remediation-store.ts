@@ -32,6 +32,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { InvalidInputError } from '../domain/errors';
 import {
+  belowFloorSentence,
+  budgetFullSentence,
+  groupBusySentence,
+  instanceClaimSentence,
+  pausedSentence,
+  quarantinedAtLeaseSentence,
+} from '../domain/gate/messages';
+import {
   CONTROL_PK,
   epochSeconds,
   groupLockFromItem,
@@ -917,27 +925,23 @@ function failedCondition(reason: CancellationReason | undefined): boolean {
 }
 
 function floorReason(request: LeaseRequest, floor: number): string {
-  return (
-    `fleet ${request.fleet} has ${request.healthy} healthy of ${request.desired}; ` +
-    `taking ${request.disruption} out would cross its floor of ${floor} (minHealthyPercent ${request.minHealthyPercent})`
-  );
+  return belowFloorSentence({ ...request, floor });
 }
 
 /** Why nothing may start while the switch is on: who paused it, when, and how to resume. */
 export function pausedReason(pause: PauseState): string {
-  return `remediation is paused (by ${pause.by ?? 'unknown'} at ${pause.at ?? 'an unknown time'}); run \`phoenix resume\` to allow it again`;
+  return pausedSentence(pause);
 }
 
 function gateReason(gate: RemediationGate): string {
   if (gate.pause.paused) return pausedReason(gate.pause);
-  const q = gate.quarantine;
-  return q === undefined
+  return gate.quarantine === undefined
     ? 'the remediation gate is closed'
-    : `launch template ${q.templateId} version ${q.version} is quarantined for fleet ${q.fleet} since ${q.at} (execution ${q.execution}: ${q.cause})`;
+    : quarantinedAtLeaseSentence(gate.quarantine);
 }
 
 function concurrencyReason(request: LeaseRequest): string {
-  return `fleet ${request.fleet} already has ${request.maxConcurrent} replacement(s) in flight (maxConcurrent ${request.maxConcurrent})`;
+  return budgetFullSentence(request);
 }
 
 /**
@@ -946,10 +950,7 @@ function concurrencyReason(request: LeaseRequest): string {
  * executions may carry the same name (two local runs, a local run beside the deployed stack).
  */
 export function instanceClaimReason(claim: InstanceClaim): string {
-  if (claim.replacedBy !== undefined) {
-    return `instance ${claim.instanceId} was already replaced by ${claim.replacedBy} (execution ${claim.holder}, at ${claim.replacedAt ?? 'an unknown time'}); it is leaving, not to be replaced again`;
-  }
-  return `instance ${claim.instanceId} is being replaced by execution ${claim.holder} (since ${claim.acquiredAt}; its claim expires by ${new Date(claim.expiresAt * 1000).toISOString()} at the latest): one replacement per instance`;
+  return instanceClaimSentence(claim);
 }
 
 function instanceClaimFromItem(
@@ -973,8 +974,7 @@ function instanceClaimFromItem(
 
 /** Who holds a group's lock, for what, and until when at the latest. */
 export function groupBusyReason(lock: GroupLock): string {
-  const name = lock.holder.split(':').at(-1) ?? lock.holder;
-  return `Auto Scaling group ${lock.group} is being changed by execution ${name} (replacing ${lock.instanceId}) until it has found its replacement; the lock expires by ${new Date(lock.expiresAt * 1000).toISOString()} at the latest`;
+  return groupBusySentence(lock);
 }
 
 function groupLockItem(lock: GroupLock): Record<string, AttributeValue> {
