@@ -87,9 +87,9 @@ async function main(): Promise<SweepChildResult> {
     calls[operation] = (calls[operation] ?? 0) + 1;
   };
   const store: DetectionStore = {
-    async isPaused() {
+    async pauseState() {
       count('DynamoDB.GetItem');
-      return false;
+      return { paused: false };
     },
     async claimNotification() {
       count('DynamoDB.PutItem');

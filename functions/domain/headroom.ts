@@ -7,7 +7,9 @@
  * when the group is pinned at MinSize = MaxSize, no budget will ever be granted while the
  * group stays as it is: retrying only repeats the refusal. `phoenix plan` and the
  * remediation's plan step read the same answer, so the plan promises only what can happen.
+ * The sentences are the gate's (`gate/messages.ts`), so a refusal reads the same everywhere.
  */
+import { noHeadroomSentence, pinnedSentence } from './gate/messages';
 
 /** The fewest healthy instances `minHealthyPercent` allows out of `desired`. */
 export function healthyFloor(desired: number, minHealthyPercent: number): number {
@@ -28,18 +30,16 @@ export type Headroom =
   /** At MaxSize, and the budget allows `dips` instances out at once. */
   | { kind: 'standby-first'; dips: number }
   /** No replacement can happen while the group stays as it is; `why` says what to change. */
-  | { kind: 'none'; code: 'pinned' | 'no-headroom'; why: string };
+  | { kind: 'none'; code: 'pinned'; why: string }
+  /** `floor`: the fewest healthy instances `minHealthyPercent` allows out of `desired`. */
+  | { kind: 'none'; code: 'no-headroom'; why: string; floor: number };
 
 /** What room the group leaves a replacement, for a fleet with this `minHealthyPercent`. */
 export function headroomOf(group: GroupCapacity, minHealthyPercent: number): Headroom {
   const { name, desired, min, max } = group;
   if (desired < max) return { kind: 'surge' };
   if (desired - 1 < min) {
-    return {
-      kind: 'none',
-      code: 'pinned',
-      why: `Auto Scaling group ${name} is pinned at min ${min} = max ${max} = desired ${desired}: no room to launch first and no safe way back; raise MaxSize by one`,
-    };
+    return { kind: 'none', code: 'pinned', why: pinnedSentence(group) };
   }
   const floor = healthyFloor(desired, minHealthyPercent);
   const dips = desired - floor;
@@ -47,7 +47,8 @@ export function headroomOf(group: GroupCapacity, minHealthyPercent: number): Hea
     return {
       kind: 'none',
       code: 'no-headroom',
-      why: `no headroom: Auto Scaling group ${name} is at MaxSize ${max} and minHealthyPercent ${minHealthyPercent} forbids taking one out first (${floor} of ${desired} must stay healthy); raise MaxSize by 1`,
+      why: noHeadroomSentence({ name, desired, max, floor, minHealthyPercent }),
+      floor,
     };
   }
   return { kind: 'standby-first', dips };

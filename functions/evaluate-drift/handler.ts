@@ -22,7 +22,8 @@ import { StateStore } from '../aws/state-store';
 import type { CompiledDesiredState } from '../domain/model';
 import { bundledDesiredState } from '../runtime/desired-state';
 import { METRIC_NAMESPACE, PhoenixService } from '../runtime/metric-names';
-import { type DetectionDeps, type DetectionSummary, handleEvent } from './core';
+import { type DetectionCounts, type DetectionDeps, handleEvent } from './core';
+import { countsOf } from './deps';
 import { type EvaluatorEnvironment, parseEnvironment } from './environment';
 
 export const logger = new Logger({ serviceName: PhoenixService.evaluator });
@@ -73,9 +74,14 @@ export function depsFromEnvironment(
   return deps;
 }
 
-/** The handler function over given dependencies (tests pass their own). */
-export function makeHandler(deps: DetectionDeps): (event: unknown) => Promise<DetectionSummary> {
-  return (event) => handleEvent(deps, event);
+/**
+ * The handler function over given dependencies (tests pass their own). The Lambda returns the
+ * counts only: a sweep's per-instance decisions run to megabytes (Lambda caps a response at
+ * 6 MB), and nobody reads an asynchronous invocation's answer; in-process callers call
+ * `handleEvent` and get them.
+ */
+export function makeHandler(deps: DetectionDeps): (event: unknown) => Promise<DetectionCounts> {
+  return async (event) => countsOf(await handleEvent(deps, event));
 }
 
 export const handler = middy(makeHandler(depsFromEnvironment(parseEnvironment(process.env))))

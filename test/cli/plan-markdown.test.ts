@@ -82,7 +82,11 @@ describe('phoenix plan --format markdown (golden files)', () => {
   it('blocked: paused, a quarantined version, and the table not read', async () => {
     const quarantined: NonNullable<PlanDeps['state']> = {
       isPaused: async () => true,
-      getQuarantine: async () => ({
+      getQuarantine: async (fleet, templateId, version) => ({
+        fleet,
+        templateId,
+        version,
+        execution: 'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate:i-0abc-1a2b3c-1',
         at: '2025-06-14T08:00:00.000Z',
         cause: 'replacement i-0abc unhealthy: status checks failed',
       }),

@@ -109,14 +109,16 @@ export class FakeStore implements DetectionStore {
   readonly claims = new Set<string>();
   readonly released: string[] = [];
   paused = false;
+  /** Who paused, and when, as the switch records it. */
+  pausedBy: { by: string; at: string } = { by: 'oncall-alice', at: '2025-06-15T11:00:00.000Z' };
   readonly quarantines: Quarantine[] = [];
   /** Attempt generations by `<instance>#<fingerprint>` (absent: 0). */
   readonly attempts = new Map<string, number>();
   /** Holds a last execution put on a drift ("manual action required"), by `instance#fingerprint`. */
   readonly holds = new Map<string, { until: string; why: string }>();
 
-  async isPaused(): Promise<boolean> {
-    return this.paused;
+  async pauseState(): Promise<{ paused: boolean; by?: string; at?: string }> {
+    return this.paused ? { paused: true, ...this.pausedBy } : { paused: false };
   }
 
   async claimNotification(key: string, _ttlSeconds: number): Promise<boolean> {

@@ -24,6 +24,7 @@ function summary(overrides: Partial<DetectionSummary>): DetectionSummary {
     remediationsAlreadyStarted: 0,
     remediationsHeld: 0,
     evaluationsUnchanged: 0,
+    decisions: [],
     ...overrides,
   };
 }

@@ -10,8 +10,9 @@
  * nothing in an instance's tags can break the table or inject HTML into the comment.
  */
 import { durationText, estimatedSeconds } from '../../domain/estimate';
+import { PLAN_BLOCKER_LABELS as BLOCKER_TEXT } from '../../domain/gate/messages';
 import { describeReasons } from '../../evaluate-drift/evaluations';
-import { BLOCKER_TEXT, type FleetPlan, type Plan, type PlannedInstance } from '../commands/plan';
+import type { FleetPlan, Plan, PlannedInstance } from './model';
 
 /** A fleet's drifted instances are listed openly up to this many, in a collapsed block beyond. */
 export const COLLAPSE_AFTER = 10;

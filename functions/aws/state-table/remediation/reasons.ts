@@ -1,27 +1,35 @@
 /**
  * Why the remediation's coordination refuses: the sentences its decisions carry, which the
- * steps pass on to notifications and execution outputs.
+ * steps pass on to notifications and execution outputs. The words are the gate's
+ * (functions/domain/gate/messages.ts), so a refusal reads the same wherever it is met.
  */
+import {
+  belowFloorSentence,
+  budgetFullSentence,
+  groupBusySentence,
+  instanceClaimSentence,
+  pausedSentence,
+  quarantinedAtLeaseSentence,
+} from '../../../domain/gate/messages';
 import type { GroupLock, InstanceClaim, PauseState } from '../schema';
 import type { RemediationGate } from './gate';
 
 /** Why nothing may start while the switch is on: who paused it, when, and how to resume. */
 export function pausedReason(pause: PauseState): string {
-  return `remediation is paused (by ${pause.by ?? 'unknown'} at ${pause.at ?? 'an unknown time'}); run \`phoenix resume\` to allow it again`;
+  return pausedSentence(pause);
 }
 
 /** Why the gate is closed: the pause switch, or the version's quarantine. */
 export function gateReason(gate: RemediationGate): string {
   if (gate.pause.paused) return pausedReason(gate.pause);
-  const q = gate.quarantine;
-  return q === undefined
+  return gate.quarantine === undefined
     ? 'the remediation gate is closed'
-    : `launch template ${q.templateId} version ${q.version} is quarantined for fleet ${q.fleet} since ${q.at} (execution ${q.execution}: ${q.cause})`;
+    : quarantinedAtLeaseSentence(gate.quarantine);
 }
 
 /** Why a lease is refused for concurrency: every slot is held. */
 export function concurrencyReason(fleet: string, maxConcurrent: number): string {
-  return `fleet ${fleet} already has ${maxConcurrent} replacement(s) in flight (maxConcurrent ${maxConcurrent})`;
+  return budgetFullSentence({ fleet, maxConcurrent });
 }
 
 /** Why a disruptive lease is refused: taking instances out would cross the healthy floor. */
@@ -29,10 +37,7 @@ export function floorReason(
   request: { fleet: string; healthy: number; desired: number; disruption: number; minHealthyPercent: number },
   floor: number,
 ): string {
-  return (
-    `fleet ${request.fleet} has ${request.healthy} healthy of ${request.desired}; ` +
-    `taking ${request.disruption} out would cross its floor of ${floor} (minHealthyPercent ${request.minHealthyPercent})`
-  );
+  return belowFloorSentence({ ...request, floor });
 }
 
 /**
@@ -41,14 +46,10 @@ export function floorReason(
  * executions may carry the same name (two local runs, a local run beside the deployed stack).
  */
 export function instanceClaimReason(claim: InstanceClaim): string {
-  if (claim.replacedBy !== undefined) {
-    return `instance ${claim.instanceId} was already replaced by ${claim.replacedBy} (execution ${claim.holder}, at ${claim.replacedAt ?? 'an unknown time'}); it is leaving, not to be replaced again`;
-  }
-  return `instance ${claim.instanceId} is being replaced by execution ${claim.holder} (since ${claim.acquiredAt}; its claim expires by ${new Date(claim.expiresAt * 1000).toISOString()} at the latest): one replacement per instance`;
+  return instanceClaimSentence(claim);
 }
 
 /** Who holds a group's lock, for what, and until when at the latest. */
 export function groupBusyReason(lock: GroupLock): string {
-  const name = lock.holder.split(':').at(-1) ?? lock.holder;
-  return `Auto Scaling group ${lock.group} is being changed by execution ${name} (replacing ${lock.instanceId}) until it has found its replacement; the lock expires by ${new Date(lock.expiresAt * 1000).toISOString()} at the latest`;
+  return groupBusySentence(lock);
 }
