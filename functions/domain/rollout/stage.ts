@@ -17,7 +17,10 @@
  *   Nothing starts until `phoenix rollout resume` (or a new source supersedes it).
  *
  * An alarm in ALARM holds a rollout that has not begun (`waiting`) and halts one that has
- * (`canary`, `baking`, `awaiting-approval`, `rolling`).
+ * (`canary`, `baking`, `awaiting-approval`, `rolling`). A declared alarm that does not exist
+ * (`MISSING`) holds any of them where it is, without halting: nothing can be known about the
+ * new source from it, and a typo must not turn the gate off
+ * (docs/adr/0024-rollouts-in-the-state-table.md).
  */
 import { concurrencyLimit } from '../budget';
 import type { RolloutPolicy } from '../model';
@@ -103,11 +106,27 @@ export interface RolloutStep {
   completed?: boolean;
   /** Why it waits, for `phoenix rollout list`, `plan` and `reconcile` (undefined while it admits). */
   waitsFor?: string;
+  /**
+   * Held where it is, whatever its stage admits: a declared alarm does not exist. The
+   * admission grants {@link admitsNow} of the step, not {@link admits} of its rollout.
+   */
+  holds?: boolean;
 }
 
 /** The alarms of the fleet in ALARM now. */
 export function alarmsFiring(alarms: readonly AlarmReading[]): string[] {
   return alarms.filter((a) => a.state === 'ALARM').map((a) => a.name);
+}
+
+/** The fleet's declared alarms CloudWatch does not know (in this account and region). */
+export function alarmsMissing(alarms: readonly AlarmReading[]): string[] {
+  return alarms.filter((a) => a.state === 'MISSING').map((a) => a.name);
+}
+
+/** One line for alarms that do not exist: what holds the fleet and how to end it. */
+export function missingAlarmsText(missing: readonly string[]): string {
+  const one = missing.length === 1;
+  return `alarm${one ? '' : 's'} ${missing.join(', ')} ${one ? 'does' : 'do'} not exist in this account and region: held until ${one ? 'it exists' : 'they exist'} or the desired state stops naming ${one ? 'it' : 'them'}`;
 }
 
 /** The stage a new rollout begins in (before any member is admitted). */
@@ -160,6 +179,7 @@ export function haltText(cause: HaltCause): string {
 export function advance(rollout: Rollout, facts: RolloutFacts): RolloutStep {
   const { policy, now } = facts;
   const firing = alarmsFiring(facts.alarms);
+  const missing = alarmsMissing(facts.alarms);
   let current = rollout;
   let changed = false;
   const to = (stage: RolloutStage, extra: Partial<Rollout> = {}): void => {
@@ -180,6 +200,8 @@ export function advance(rollout: Rollout, facts: RolloutFacts): RolloutStep {
       const failures = failuresCounted(current);
       if (failures > policy.maxFailures)
         return halt(current, { kind: 'failures', failures, maxFailures: policy.maxFailures }, now);
+      if (missing.length > 0)
+        return { rollout: current, changed, waitsFor: missingAlarmsText(missing), holds: true };
     }
     const settled = current.replaced + current.rolledBack + current.ended;
     switch (stage) {
@@ -192,6 +214,8 @@ export function advance(rollout: Rollout, facts: RolloutFacts): RolloutStep {
             changed,
             waitsFor: `alarm ${firing.join(', ')} in ALARM: the rollout has not begun`,
           };
+        if (missing.length > 0)
+          return { rollout: current, changed, waitsFor: missingAlarmsText(missing), holds: true };
         to(policy.canary !== undefined && current.canary > 0 ? 'canary' : 'rolling');
         continue;
       }
@@ -259,6 +283,11 @@ export function admits(rollout: Rollout): number {
     default:
       return 0;
   }
+}
+
+/** What the admission grants for this step: nothing while it {@link RolloutStep.holds}, else {@link admits}. */
+export function admitsNow(step: RolloutStep): number {
+  return step.holds === true ? 0 : admits(step.rollout);
 }
 
 /** `phoenix rollout halt`: from any stage but completed. */

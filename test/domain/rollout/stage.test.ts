@@ -4,6 +4,7 @@ import type { RolloutPolicy } from '../../../functions/domain/model';
 import {
   type AlarmReading,
   admits,
+  admitsNow,
   advance,
   canarySize,
   firstStage,
@@ -338,5 +339,60 @@ describe('admits', () => {
         },
       ),
     );
+  });
+});
+
+describe('a declared alarm that does not exist', () => {
+  const MISSING: AlarmReading[] = [
+    { name: 'web-5xx', state: 'OK' },
+    { name: 'web-p99', state: 'MISSING' },
+  ];
+
+  it.each([
+    { stage: 'waiting', extra: {}, promotion: { ready: true } as const },
+    { stage: 'canary', extra: {} },
+    { stage: 'baking', extra: { admitted: 1, replaced: 1, bakeUntil: minutes(-5).toISOString() } },
+    { stage: 'awaiting-approval', extra: { admitted: 1, replaced: 1 } },
+    { stage: 'rolling', extra: { admitted: 2, replaced: 2 } },
+  ] as const)('holds a rollout in $stage where it is, admitting nothing and halting nothing', (c) => {
+    const before = rollout({ stage: c.stage, ...c.extra });
+    const step = advance(before, {
+      now: NOW,
+      policy: { ...POLICY, after: 'promotion' in c ? 'staging' : undefined },
+      alarms: MISSING,
+      ...('promotion' in c ? { promotion: c.promotion } : {}),
+      approved: { by: 'alice' },
+    });
+    expect(step.rollout.stage).toBe(c.stage);
+    expect(step.changed).toBe(false);
+    expect(step.halted).toBeUndefined();
+    expect(step.holds).toBe(true);
+    expect(admitsNow(step)).toBe(0);
+    expect(step.waitsFor).toBe(
+      'alarm web-p99 does not exist in this account and region: held until it exists or the desired state stops naming it',
+    );
+  });
+
+  it('does not stop an alarm in ALARM from halting the rollout', () => {
+    const step = advance(rollout({ stage: 'rolling' }), {
+      now: NOW,
+      policy: POLICY,
+      alarms: [
+        { name: 'web-5xx', state: 'ALARM' },
+        { name: 'web-p99', state: 'MISSING' },
+      ],
+    });
+    expect(step.rollout.stage).toBe('halted');
+    expect(step.halted).toEqual({ kind: 'alarm', alarms: ['web-5xx'] });
+  });
+
+  it('lets the rollout go on once the alarm exists', () => {
+    const step = advance(rollout({ stage: 'rolling', admitted: 2, replaced: 2 }), {
+      now: NOW,
+      policy: POLICY,
+      alarms: OK,
+    });
+    expect(step.holds).toBeUndefined();
+    expect(admitsNow(step)).toBe(8);
   });
 });
