@@ -290,6 +290,16 @@ export function admitsNow(step: RolloutStep): number {
   return step.holds === true ? 0 : admits(step.rollout);
 }
 
+/**
+ * `phoenix rollout approve`: `awaiting-approval` → `rolling`, recording who approved. Any
+ * other stage is left as it is (`changed: false`): an approval is for the bake just ended,
+ * never one given in advance.
+ */
+export function approve(rollout: Rollout, by: string): RolloutStep {
+  if (rollout.stage !== 'awaiting-approval') return { rollout, changed: false };
+  return { rollout: { ...rollout, stage: 'rolling', approvedBy: by }, changed: true };
+}
+
 /** `phoenix rollout halt`: from any stage but completed. */
 export function haltByOperator(
   rollout: Rollout,

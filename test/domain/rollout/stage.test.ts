@@ -6,6 +6,7 @@ import {
   admits,
   admitsNow,
   advance,
+  approve,
   canarySize,
   firstStage,
   haltByOperator,
@@ -395,4 +396,20 @@ describe('a declared alarm that does not exist', () => {
     expect(step.holds).toBeUndefined();
     expect(admitsNow(step)).toBe(8);
   });
+});
+
+describe('approve', () => {
+  it('moves awaiting-approval to rolling, recording who approved', () => {
+    const step = approve(rollout({ stage: 'awaiting-approval', admitted: 1, replaced: 1 }), 'alice');
+    expect(step.changed).toBe(true);
+    expect(step.rollout).toMatchObject({ stage: 'rolling', approvedBy: 'alice' });
+  });
+
+  it.each(ROLLOUT_STAGES.filter((s) => s !== 'awaiting-approval'))(
+    'leaves a rollout in %s as it is (no approval in advance)',
+    (stage) => {
+      const before = rollout({ stage });
+      expect(approve(before, 'alice')).toEqual({ rollout: before, changed: false });
+    },
+  );
 });
