@@ -171,6 +171,39 @@ export function haltText(cause: HaltCause): string {
   }
 }
 
+const APPROVAL_TEXT = 'waiting for `phoenix rollout approve`';
+
+function bakingText(until: number): string {
+  return `baking the canary until ${new Date(until).toISOString()}`;
+}
+
+/**
+ * Why a rollout waits as far as its record says, without reading alarms or the fleet it is
+ * promoted from (`phoenix rollout list`): the halt's cause, the approval, the bake's end, the
+ * promotion, the canary's progress; undefined for a rollout admitting under the budget, or
+ * done. The same words as {@link advance}'s where both say it.
+ */
+export function recordedWait(rollout: Rollout, now: Date): string | undefined {
+  switch (rollout.stage) {
+    case 'halted':
+      return haltText(rollout.halt?.cause ?? { kind: 'operator', by: 'unknown' });
+    case 'awaiting-approval':
+      return APPROVAL_TEXT;
+    case 'baking': {
+      const until = Date.parse(rollout.bakeUntil ?? '');
+      return Number.isFinite(until) && now.getTime() < until
+        ? bakingText(until)
+        : 'the bake has ended: the rollout moves on at its next admission';
+    }
+    case 'waiting':
+      return 'waiting for its promotion: the fleet it follows must run this image, converged and baked, with its alarms OK';
+    case 'canary':
+      return `the canary first: ${rollout.replaced} of ${rollout.canary} replaced, nothing else starts until it has baked`;
+    default:
+      return undefined;
+  }
+}
+
 /**
  * Moves the rollout on as far as the facts allow, in one call (a canary replaced with a zero
  * bake and automatic approval goes straight to `rolling`). Halting wins over everything; an
@@ -243,7 +276,7 @@ export function advance(rollout: Rollout, facts: RolloutFacts): RolloutStep {
           return {
             rollout: current,
             changed,
-            waitsFor: `baking the canary until ${new Date(until).toISOString()}`,
+            waitsFor: bakingText(until),
           };
         }
         to(policy.approval === 'manual' ? 'awaiting-approval' : 'rolling');
@@ -251,7 +284,7 @@ export function advance(rollout: Rollout, facts: RolloutFacts): RolloutStep {
       }
       case 'awaiting-approval': {
         if (facts.approved === undefined) {
-          return { rollout: current, changed, waitsFor: 'waiting for `phoenix rollout approve`' };
+          return { rollout: current, changed, waitsFor: APPROVAL_TEXT };
         }
         to('rolling', { approvedBy: facts.approved.by });
         continue;

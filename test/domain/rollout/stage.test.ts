@@ -13,6 +13,7 @@ import {
   ROLLOUT_STAGES,
   type Rollout,
   type RolloutStage,
+  recordedWait,
   resume,
 } from '../../../functions/domain/rollout/stage';
 
@@ -412,4 +413,36 @@ describe('approve', () => {
       expect(approve(before, 'alice')).toEqual({ rollout: before, changed: false });
     },
   );
+});
+
+describe('recordedWait', () => {
+  it.each([
+    [
+      {
+        stage: 'halted',
+        halt: { cause: { kind: 'operator', by: 'carol', reason: 'p99' }, at: '', from: 'rolling' },
+      },
+      'halted by carol: p99',
+    ],
+    [{ stage: 'awaiting-approval' }, 'waiting for `phoenix rollout approve`'],
+    [
+      { stage: 'baking', bakeUntil: minutes(30).toISOString() },
+      'baking the canary until 2026-12-05T10:30:00.000Z',
+    ],
+    [
+      { stage: 'baking', bakeUntil: minutes(-1).toISOString() },
+      'the bake has ended: the rollout moves on at its next admission',
+    ],
+    [{ stage: 'waiting' }, /^waiting for its promotion/],
+    [
+      { stage: 'canary', canary: 2, replaced: 1 },
+      'the canary first: 1 of 2 replaced, nothing else starts until it has baked',
+    ],
+    [{ stage: 'rolling' }, undefined],
+    [{ stage: 'completed' }, undefined],
+  ] as const)('says why %o waits from its record alone', (overrides, expected) => {
+    const said = recordedWait(rollout(overrides as Partial<Rollout>), NOW);
+    if (expected instanceof RegExp) expect(said).toMatch(expected);
+    else expect(said).toBe(expected);
+  });
 });
