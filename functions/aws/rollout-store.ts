@@ -64,6 +64,8 @@ export interface RolloutSource {
 export interface RolloutRecord extends Rollout {
   /** The bake's length, fixed when the rollout began (a resumed bake bakes this long again). */
   bakeMinutes: number;
+  /** The failure budget declared when the rollout began (what `phoenix rollout list` shows failures against). */
+  maxFailures: number;
   /** ISO-8601: the last stage change (creation included). */
   stageChangedAt: string;
 }
@@ -80,6 +82,8 @@ export interface NewRollout {
   canary: number;
   /** `policy.bakeMinutes`. */
   bakeMinutes: number;
+  /** `policy.maxFailures`. */
+  maxFailures: number;
 }
 
 /** How a counter moves: what a member's execution did. */
@@ -194,6 +198,7 @@ export const ROLLOUT_ITEM = {
       stageChangedAt: s(record.stageChangedAt),
       canary: n(record.canary),
       bakeMinutes: n(record.bakeMinutes),
+      maxFailures: n(record.maxFailures),
     };
     for (const counter of COUNTERS) item[counter] = n(record[counter]);
     if (record.source.imageId !== undefined) item.imageId = s(record.source.imageId);
@@ -253,6 +258,7 @@ export const ROLLOUT_ITEM = {
       ended: num(item, 'ended') ?? 0,
       canary: num(item, 'canary') ?? 0,
       bakeMinutes: num(item, 'bakeMinutes') ?? 0,
+      maxFailures: num(item, 'maxFailures') ?? 0,
     };
     const imageId = str(item, 'imageId');
     if (imageId !== undefined) record.source.imageId = imageId;
@@ -357,6 +363,7 @@ export class RolloutStore {
       ['members', input.members],
       ['canary', input.canary],
       ['bakeMinutes', input.bakeMinutes],
+      ['maxFailures', input.maxFailures],
     ] as const) {
       if (!Number.isSafeInteger(value) || value < 0)
         throw new InvalidInputError(`a rollout's ${name} must be a whole number ≥ 0, got ${value}`);
@@ -377,6 +384,7 @@ export class RolloutStore {
       ended: 0,
       canary: input.canary,
       bakeMinutes: input.bakeMinutes,
+      maxFailures: input.maxFailures,
     };
     try {
       await this.dynamodb.send(
@@ -588,7 +596,7 @@ export class RolloutStore {
         resumeStage(rollout, this.clock(), {
           bakeMinutes: rollout.bakeMinutes,
           alarms: [],
-          maxFailures: 0,
+          maxFailures: rollout.maxFailures,
           approval: 'automatic',
         }),
       'halted',

@@ -55,6 +55,7 @@ async function begin(fleet: string, overrides: Partial<NewRollout> = {}, s: Roll
     members: 10,
     canary: 1,
     bakeMinutes: 30,
+    maxFailures: 1,
     ...overrides,
   });
   return rollout;
@@ -74,6 +75,7 @@ describe('RolloutStore', () => {
       members: 5,
       canary: 1,
       bakeMinutes: 10,
+      maxFailures: 2,
     };
     const results = await Promise.all([aProcess().store.create(input), aProcess().store.create(input)]);
     expect(results.map((r) => r.created).sort()).toEqual([false, true]);
@@ -91,6 +93,7 @@ describe('RolloutStore', () => {
       ended: 0,
       canary: 1,
       bakeMinutes: 10,
+      maxFailures: 2,
     });
   });
 
@@ -291,6 +294,7 @@ describe('ROLLOUT_ITEM', () => {
       ended: 0,
       canary: 1,
       bakeMinutes: 30,
+      maxFailures: 1,
       bakeUntil: at(35).toISOString(),
       approvedBy: 'alice',
       rolledBackBeforeResume: 1,
