@@ -30,6 +30,7 @@ export const COMMANDS: Readonly<Record<string, string>> = {
   pause: 'stop new remediations (operator switch)',
   resume: 'allow remediations again',
   quarantine: 'list launch template versions a rollback quarantined; lift one',
+  rollout: "list rollouts; approve, halt or resume a fleet's rollout",
 };
 
 /** Exit code for a usage error or a failed command. */

@@ -17,7 +17,10 @@
  *   Nothing starts until `phoenix rollout resume` (or a new source supersedes it).
  *
  * An alarm in ALARM holds a rollout that has not begun (`waiting`) and halts one that has
- * (`canary`, `baking`, `awaiting-approval`, `rolling`).
+ * (`canary`, `baking`, `awaiting-approval`, `rolling`). A declared alarm that does not exist
+ * (`MISSING`) holds any of them where it is, without halting: nothing can be known about the
+ * new source from it, and a typo must not turn the gate off
+ * (docs/adr/0028-rollouts-in-the-state-table.md).
  */
 import { concurrencyLimit } from '../budget';
 import type { RolloutPolicy } from '../model';
@@ -103,11 +106,27 @@ export interface RolloutStep {
   completed?: boolean;
   /** Why it waits, for `phoenix rollout list`, `plan` and `reconcile` (undefined while it admits). */
   waitsFor?: string;
+  /**
+   * Held where it is, whatever its stage admits: a declared alarm does not exist. The
+   * admission grants {@link admitsNow} of the step, not {@link admits} of its rollout.
+   */
+  holds?: boolean;
 }
 
 /** The alarms of the fleet in ALARM now. */
 export function alarmsFiring(alarms: readonly AlarmReading[]): string[] {
   return alarms.filter((a) => a.state === 'ALARM').map((a) => a.name);
+}
+
+/** The fleet's declared alarms CloudWatch does not know (in this account and region). */
+export function alarmsMissing(alarms: readonly AlarmReading[]): string[] {
+  return alarms.filter((a) => a.state === 'MISSING').map((a) => a.name);
+}
+
+/** One line for alarms that do not exist: what holds the fleet and how to end it. */
+export function missingAlarmsText(missing: readonly string[]): string {
+  const one = missing.length === 1;
+  return `alarm${one ? '' : 's'} ${missing.join(', ')} ${one ? 'does' : 'do'} not exist in this account and region: held until ${one ? 'it exists' : 'they exist'} or the desired state stops naming ${one ? 'it' : 'them'}`;
 }
 
 /** The stage a new rollout begins in (before any member is admitted). */
@@ -152,6 +171,39 @@ export function haltText(cause: HaltCause): string {
   }
 }
 
+const APPROVAL_TEXT = 'waiting for `phoenix rollout approve`';
+
+function bakingText(until: number): string {
+  return `baking the canary until ${new Date(until).toISOString()}`;
+}
+
+/**
+ * Why a rollout waits as far as its record says, without reading alarms or the fleet it is
+ * promoted from (`phoenix rollout list`): the halt's cause, the approval, the bake's end, the
+ * promotion, the canary's progress; undefined for a rollout admitting under the budget, or
+ * done. The same words as {@link advance}'s where both say it.
+ */
+export function recordedWait(rollout: Rollout, now: Date): string | undefined {
+  switch (rollout.stage) {
+    case 'halted':
+      return haltText(rollout.halt?.cause ?? { kind: 'operator', by: 'unknown' });
+    case 'awaiting-approval':
+      return APPROVAL_TEXT;
+    case 'baking': {
+      const until = Date.parse(rollout.bakeUntil ?? '');
+      return Number.isFinite(until) && now.getTime() < until
+        ? bakingText(until)
+        : 'the bake has ended: the rollout moves on at its next admission';
+    }
+    case 'waiting':
+      return 'waiting for its promotion: the fleet it follows must run this image, converged and baked, with its alarms OK';
+    case 'canary':
+      return `the canary first: ${rollout.replaced} of ${rollout.canary} replaced, nothing else starts until it has baked`;
+    default:
+      return undefined;
+  }
+}
+
 /**
  * Moves the rollout on as far as the facts allow, in one call (a canary replaced with a zero
  * bake and automatic approval goes straight to `rolling`). Halting wins over everything; an
@@ -160,6 +212,7 @@ export function haltText(cause: HaltCause): string {
 export function advance(rollout: Rollout, facts: RolloutFacts): RolloutStep {
   const { policy, now } = facts;
   const firing = alarmsFiring(facts.alarms);
+  const missing = alarmsMissing(facts.alarms);
   let current = rollout;
   let changed = false;
   const to = (stage: RolloutStage, extra: Partial<Rollout> = {}): void => {
@@ -180,6 +233,8 @@ export function advance(rollout: Rollout, facts: RolloutFacts): RolloutStep {
       const failures = failuresCounted(current);
       if (failures > policy.maxFailures)
         return halt(current, { kind: 'failures', failures, maxFailures: policy.maxFailures }, now);
+      if (missing.length > 0)
+        return { rollout: current, changed, waitsFor: missingAlarmsText(missing), holds: true };
     }
     const settled = current.replaced + current.rolledBack + current.ended;
     switch (stage) {
@@ -192,6 +247,8 @@ export function advance(rollout: Rollout, facts: RolloutFacts): RolloutStep {
             changed,
             waitsFor: `alarm ${firing.join(', ')} in ALARM: the rollout has not begun`,
           };
+        if (missing.length > 0)
+          return { rollout: current, changed, waitsFor: missingAlarmsText(missing), holds: true };
         to(policy.canary !== undefined && current.canary > 0 ? 'canary' : 'rolling');
         continue;
       }
@@ -219,7 +276,7 @@ export function advance(rollout: Rollout, facts: RolloutFacts): RolloutStep {
           return {
             rollout: current,
             changed,
-            waitsFor: `baking the canary until ${new Date(until).toISOString()}`,
+            waitsFor: bakingText(until),
           };
         }
         to(policy.approval === 'manual' ? 'awaiting-approval' : 'rolling');
@@ -227,7 +284,7 @@ export function advance(rollout: Rollout, facts: RolloutFacts): RolloutStep {
       }
       case 'awaiting-approval': {
         if (facts.approved === undefined) {
-          return { rollout: current, changed, waitsFor: 'waiting for `phoenix rollout approve`' };
+          return { rollout: current, changed, waitsFor: APPROVAL_TEXT };
         }
         to('rolling', { approvedBy: facts.approved.by });
         continue;
@@ -259,6 +316,21 @@ export function admits(rollout: Rollout): number {
     default:
       return 0;
   }
+}
+
+/** What the admission grants for this step: nothing while it {@link RolloutStep.holds}, else {@link admits}. */
+export function admitsNow(step: RolloutStep): number {
+  return step.holds === true ? 0 : admits(step.rollout);
+}
+
+/**
+ * `phoenix rollout approve`: `awaiting-approval` → `rolling`, recording who approved. Any
+ * other stage is left as it is (`changed: false`): an approval is for the bake just ended,
+ * never one given in advance.
+ */
+export function approve(rollout: Rollout, by: string): RolloutStep {
+  if (rollout.stage !== 'awaiting-approval') return { rollout, changed: false };
+  return { rollout: { ...rollout, stage: 'rolling', approvedBy: by }, changed: true };
 }
 
 /** `phoenix rollout halt`: from any stage but completed. */

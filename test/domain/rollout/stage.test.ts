@@ -4,13 +4,16 @@ import type { RolloutPolicy } from '../../../functions/domain/model';
 import {
   type AlarmReading,
   admits,
+  admitsNow,
   advance,
+  approve,
   canarySize,
   firstStage,
   haltByOperator,
   ROLLOUT_STAGES,
   type Rollout,
   type RolloutStage,
+  recordedWait,
   resume,
 } from '../../../functions/domain/rollout/stage';
 
@@ -338,5 +341,108 @@ describe('admits', () => {
         },
       ),
     );
+  });
+});
+
+describe('a declared alarm that does not exist', () => {
+  const MISSING: AlarmReading[] = [
+    { name: 'web-5xx', state: 'OK' },
+    { name: 'web-p99', state: 'MISSING' },
+  ];
+
+  it.each([
+    { stage: 'waiting', extra: {}, promotion: { ready: true } as const },
+    { stage: 'canary', extra: {} },
+    { stage: 'baking', extra: { admitted: 1, replaced: 1, bakeUntil: minutes(-5).toISOString() } },
+    { stage: 'awaiting-approval', extra: { admitted: 1, replaced: 1 } },
+    { stage: 'rolling', extra: { admitted: 2, replaced: 2 } },
+  ] as const)('holds a rollout in $stage where it is, admitting nothing and halting nothing', (c) => {
+    const before = rollout({ stage: c.stage, ...c.extra });
+    const step = advance(before, {
+      now: NOW,
+      policy: { ...POLICY, after: 'promotion' in c ? 'staging' : undefined },
+      alarms: MISSING,
+      ...('promotion' in c ? { promotion: c.promotion } : {}),
+      approved: { by: 'alice' },
+    });
+    expect(step.rollout.stage).toBe(c.stage);
+    expect(step.changed).toBe(false);
+    expect(step.halted).toBeUndefined();
+    expect(step.holds).toBe(true);
+    expect(admitsNow(step)).toBe(0);
+    expect(step.waitsFor).toBe(
+      'alarm web-p99 does not exist in this account and region: held until it exists or the desired state stops naming it',
+    );
+  });
+
+  it('does not stop an alarm in ALARM from halting the rollout', () => {
+    const step = advance(rollout({ stage: 'rolling' }), {
+      now: NOW,
+      policy: POLICY,
+      alarms: [
+        { name: 'web-5xx', state: 'ALARM' },
+        { name: 'web-p99', state: 'MISSING' },
+      ],
+    });
+    expect(step.rollout.stage).toBe('halted');
+    expect(step.halted).toEqual({ kind: 'alarm', alarms: ['web-5xx'] });
+  });
+
+  it('lets the rollout go on once the alarm exists', () => {
+    const step = advance(rollout({ stage: 'rolling', admitted: 2, replaced: 2 }), {
+      now: NOW,
+      policy: POLICY,
+      alarms: OK,
+    });
+    expect(step.holds).toBeUndefined();
+    expect(admitsNow(step)).toBe(8);
+  });
+});
+
+describe('approve', () => {
+  it('moves awaiting-approval to rolling, recording who approved', () => {
+    const step = approve(rollout({ stage: 'awaiting-approval', admitted: 1, replaced: 1 }), 'alice');
+    expect(step.changed).toBe(true);
+    expect(step.rollout).toMatchObject({ stage: 'rolling', approvedBy: 'alice' });
+  });
+
+  it.each(ROLLOUT_STAGES.filter((s) => s !== 'awaiting-approval'))(
+    'leaves a rollout in %s as it is (no approval in advance)',
+    (stage) => {
+      const before = rollout({ stage });
+      expect(approve(before, 'alice')).toEqual({ rollout: before, changed: false });
+    },
+  );
+});
+
+describe('recordedWait', () => {
+  it.each([
+    [
+      {
+        stage: 'halted',
+        halt: { cause: { kind: 'operator', by: 'carol', reason: 'p99' }, at: '', from: 'rolling' },
+      },
+      'halted by carol: p99',
+    ],
+    [{ stage: 'awaiting-approval' }, 'waiting for `phoenix rollout approve`'],
+    [
+      { stage: 'baking', bakeUntil: minutes(30).toISOString() },
+      'baking the canary until 2026-12-05T10:30:00.000Z',
+    ],
+    [
+      { stage: 'baking', bakeUntil: minutes(-1).toISOString() },
+      'the bake has ended: the rollout moves on at its next admission',
+    ],
+    [{ stage: 'waiting' }, /^waiting for its promotion/],
+    [
+      { stage: 'canary', canary: 2, replaced: 1 },
+      'the canary first: 1 of 2 replaced, nothing else starts until it has baked',
+    ],
+    [{ stage: 'rolling' }, undefined],
+    [{ stage: 'completed' }, undefined],
+  ] as const)('says why %o waits from its record alone', (overrides, expected) => {
+    const said = recordedWait(rollout(overrides as Partial<Rollout>), NOW);
+    if (expected instanceof RegExp) expect(said).toMatch(expected);
+    else expect(said).toBe(expected);
   });
 });

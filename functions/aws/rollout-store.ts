@@ -1,0 +1,674 @@
+/**
+ * Rollouts in the state table: one item per source change of a fleet (issue 15,
+ * docs/adr/0028-rollouts-in-the-state-table.md).
+ *
+ * `rollout#<fleet>` / `<templateId>#<version>`: the rollout of that launch template version
+ * through the fleet. Its layout is {@link ROLLOUT_ITEM}, one codec, so it can move into the
+ * state table's schema module with the other layouts.
+ *
+ * What is decided is decided by the pure stages (functions/domain/rollout/stage.ts); this
+ * store only writes what they decided, each write conditional on what the decision read:
+ *
+ * - a rollout is created once per source (a conditional put: the second creator gets the
+ *   first one's item back);
+ * - a stage transition is an update conditional on the stage read (and, for a transition the
+ *   counters decided, on the counters read): of two processes deciding from the same reading,
+ *   exactly one write lands, and the loser reads again;
+ * - halting quarantines the version in the same transaction (keeping an existing quarantine's
+ *   cause and execution: `phoenix quarantine lift` needs the execution that rolled back), and
+ *   resuming lifts it in the same transaction: a rollout is never halted with its version
+ *   free, nor live with it quarantined by its halt;
+ * - the counters (members, admitted, replaced, rolled back, ended) move by `ADD`, never by a
+ *   read-modify-write, so counting never loses an update and never conflicts with a stage.
+ */
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  ScanCommand,
+  type ScanCommandOutput,
+  TransactionCanceledException,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { InvalidInputError, PhoenixError } from '../domain/errors';
+import {
+  approve as approveStage,
+  type HaltCause,
+  haltByOperator,
+  haltText,
+  ROLLOUT_STAGES,
+  type Rollout,
+  type RolloutStage,
+  type RolloutStep,
+  resume as resumeStage,
+} from '../domain/rollout/stage';
+import { quarantineKey as quarantineKeyOf } from './state-table/schema/quarantine';
+
+/** The store reads the time through this, so tests and the local runner control it. */
+export type Clock = () => Date;
+
+/** A rollout's source: the launch template version (and the image it launches). */
+export interface RolloutSource {
+  templateId: string;
+  version: number;
+  imageId?: string;
+}
+
+/** A rollout as stored: the stages' {@link Rollout} and what the store adds. */
+export interface RolloutRecord extends Rollout {
+  /** The bake's length, fixed when the rollout began (a resumed bake bakes this long again). */
+  bakeMinutes: number;
+  /** The failure budget declared when the rollout began (what `phoenix rollout list` shows failures against). */
+  maxFailures: number;
+  /** ISO-8601: the last stage change (creation included). */
+  stageChangedAt: string;
+}
+
+/** What a new rollout begins with. */
+export interface NewRollout {
+  fleet: string;
+  source: RolloutSource;
+  /** `firstStage(policy, promotion)`. */
+  stage: RolloutStage;
+  /** Drifted members known when it begins (more join by {@link RolloutStore.count}). */
+  members: number;
+  /** `canarySize(policy, fleetSize, members)`. */
+  canary: number;
+  /** `policy.bakeMinutes`. */
+  bakeMinutes: number;
+  /** `policy.maxFailures`. */
+  maxFailures: number;
+}
+
+/** How a counter moves: what a member's execution did. */
+export interface RolloutCounts {
+  members?: number;
+  admitted?: number;
+  replaced?: number;
+  rolledBack?: number;
+  ended?: number;
+}
+
+/** The outcome of writing a decided step. */
+export type StepWrite =
+  /** The step was written; `rollout` is the item as it now is. */
+  | { written: true; rollout: RolloutRecord }
+  /** Nothing to write (`step.changed` false). */
+  | { written: false; reason: 'unchanged'; rollout: RolloutRecord | undefined }
+  /** Another process moved the rollout first: `rollout` is what it is now (decide again from it). */
+  | { written: false; reason: 'conflict'; rollout: RolloutRecord | undefined };
+
+/** No rollout where one was asked for: the fleet has none (or not of that source). */
+export class RolloutNotFoundError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RolloutNotFoundError';
+  }
+}
+
+/** The operator's action does not apply to the rollout's stage (approve a rollout not awaiting approval…). */
+export class RolloutStageError extends PhoenixError {
+  readonly stage: RolloutStage;
+  constructor(message: string, stage: RolloutStage, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RolloutStageError';
+    this.stage = stage;
+  }
+}
+
+const STAGES: ReadonlySet<string> = new Set(ROLLOUT_STAGES);
+const COUNTERS = ['members', 'admitted', 'replaced', 'rolledBack', 'ended'] as const;
+
+function s(value: string): AttributeValue {
+  return { S: value };
+}
+function n(value: number): AttributeValue {
+  return { N: String(value) };
+}
+function str(item: Record<string, AttributeValue>, name: string): string | undefined {
+  const value = item[name];
+  return value !== undefined && 'S' in value ? value.S : undefined;
+}
+function num(item: Record<string, AttributeValue>, name: string): number | undefined {
+  const value = item[name];
+  if (value === undefined || !('N' in value) || value.N === undefined) return undefined;
+  const parsed = Number(value.N);
+  return Number.isFinite(parsed) ? parsed : undefined;
+}
+
+function haltCauseOf(json: string | undefined, by: string | undefined): HaltCause {
+  const fallback: HaltCause = { kind: 'operator', by: by ?? 'unknown' };
+  if (json === undefined) return fallback;
+  try {
+    const value = JSON.parse(json) as { kind?: unknown };
+    if (value.kind === 'alarm' || value.kind === 'failures' || value.kind === 'operator')
+      return value as HaltCause;
+  } catch {
+    // A cause that cannot be read is still a halt: say who, as far as it is known.
+  }
+  return fallback;
+}
+
+function haltedBy(cause: HaltCause): string {
+  switch (cause.kind) {
+    case 'operator':
+      return cause.by;
+    case 'alarm':
+      return `alarm ${cause.alarms.join(', ')}`;
+    case 'failures':
+      return 'failure budget';
+  }
+}
+
+/**
+ * The rollout item's layout, in one place: `rollout#<fleet>` / `<templateId>#<version>`, the
+ * counters as numbers, a halt as `haltFrom` / `haltAt` / `haltCause` (JSON) with `haltedBy`
+ * and `haltWhy` in words for a person reading the table.
+ */
+export const ROLLOUT_ITEM = {
+  /** The partition of a fleet's rollouts. */
+  pk(fleet: string): string {
+    if (fleet === '') throw new InvalidInputError('a rollout needs a fleet');
+    return `rollout#${fleet}`;
+  },
+  /** The item's key. */
+  key(fleet: string, source: { templateId: string; version: number }): Record<string, AttributeValue> {
+    if (source.templateId === '') throw new InvalidInputError('a rollout needs a launch template id');
+    if (!Number.isSafeInteger(source.version) || source.version < 1)
+      throw new InvalidInputError(
+        `a rollout's launch template version must be a whole number ≥ 1, got ${source.version}`,
+      );
+    return { pk: s(ROLLOUT_ITEM.pk(fleet)), sk: s(`${source.templateId}#${source.version}`) };
+  },
+  /** The whole item of a record. */
+  encode(record: RolloutRecord): Record<string, AttributeValue> {
+    const item: Record<string, AttributeValue> = {
+      ...ROLLOUT_ITEM.key(record.fleet, record.source),
+      fleet: s(record.fleet),
+      templateId: s(record.source.templateId),
+      version: n(record.source.version),
+      stage: s(record.stage),
+      startedAt: s(record.startedAt),
+      stageChangedAt: s(record.stageChangedAt),
+      canary: n(record.canary),
+      bakeMinutes: n(record.bakeMinutes),
+      maxFailures: n(record.maxFailures),
+    };
+    for (const counter of COUNTERS) item[counter] = n(record[counter]);
+    if (record.source.imageId !== undefined) item.imageId = s(record.source.imageId);
+    Object.assign(item, ROLLOUT_ITEM.stageAttributes(record));
+    return item;
+  },
+  /** The attributes a stage transition owns (set ones only; see {@link ROLLOUT_ITEM.STAGE_OWNED}). */
+  stageAttributes(rollout: Rollout): Record<string, AttributeValue> {
+    const item: Record<string, AttributeValue> = { stage: s(rollout.stage) };
+    if (rollout.bakeUntil !== undefined) item.bakeUntil = s(rollout.bakeUntil);
+    if (rollout.approvedBy !== undefined) item.approvedBy = s(rollout.approvedBy);
+    if (rollout.rolledBackBeforeResume !== undefined)
+      item.rolledBackBeforeResume = n(rollout.rolledBackBeforeResume);
+    if (rollout.halt !== undefined) {
+      item.haltFrom = s(rollout.halt.from);
+      item.haltAt = s(rollout.halt.at);
+      item.haltCause = s(JSON.stringify(rollout.halt.cause));
+      item.haltedBy = s(haltedBy(rollout.halt.cause));
+      item.haltWhy = s(haltText(rollout.halt.cause));
+    }
+    return item;
+  },
+  /** Every attribute a stage transition may set or remove. */
+  STAGE_OWNED: [
+    'stage',
+    'bakeUntil',
+    'approvedBy',
+    'rolledBackBeforeResume',
+    'haltFrom',
+    'haltAt',
+    'haltCause',
+    'haltedBy',
+    'haltWhy',
+  ] as const,
+  /** The record an item holds; an item that is not a rollout is an {@link InvalidInputError} naming it. */
+  decode(item: Record<string, AttributeValue>): RolloutRecord {
+    const stage = str(item, 'stage') ?? '';
+    const fleet = str(item, 'fleet') ?? '';
+    const templateId = str(item, 'templateId') ?? '';
+    const version = num(item, 'version') ?? 0;
+    if (!STAGES.has(stage) || fleet === '' || templateId === '' || version < 1) {
+      throw new InvalidInputError(
+        `the state table's item ${str(item, 'pk') ?? '?'} / ${str(item, 'sk') ?? '?'} is not a rollout (stage ${JSON.stringify(stage)})`,
+      );
+    }
+    const startedAt = str(item, 'startedAt') ?? '';
+    const record: RolloutRecord = {
+      fleet,
+      source: { templateId, version },
+      stage: stage as RolloutStage,
+      startedAt,
+      stageChangedAt: str(item, 'stageChangedAt') ?? startedAt,
+      members: num(item, 'members') ?? 0,
+      admitted: num(item, 'admitted') ?? 0,
+      replaced: num(item, 'replaced') ?? 0,
+      rolledBack: num(item, 'rolledBack') ?? 0,
+      ended: num(item, 'ended') ?? 0,
+      canary: num(item, 'canary') ?? 0,
+      bakeMinutes: num(item, 'bakeMinutes') ?? 0,
+      maxFailures: num(item, 'maxFailures') ?? 0,
+    };
+    const imageId = str(item, 'imageId');
+    if (imageId !== undefined) record.source.imageId = imageId;
+    const bakeUntil = str(item, 'bakeUntil');
+    if (bakeUntil !== undefined) record.bakeUntil = bakeUntil;
+    const approvedBy = str(item, 'approvedBy');
+    if (approvedBy !== undefined) record.approvedBy = approvedBy;
+    const before = num(item, 'rolledBackBeforeResume');
+    if (before !== undefined) record.rolledBackBeforeResume = before;
+    const haltFrom = str(item, 'haltFrom');
+    if (record.stage === 'halted') {
+      record.halt = {
+        cause: haltCauseOf(str(item, 'haltCause'), str(item, 'haltedBy')),
+        at: str(item, 'haltAt') ?? record.stageChangedAt,
+        from: haltFrom !== undefined && STAGES.has(haltFrom) ? (haltFrom as RolloutStage) : 'rolling',
+      };
+    }
+    return record;
+  },
+};
+
+/** How a source reads in a message: `lt-0abc v7`. */
+export function sourceText(source: { templateId: string; version: number }): string {
+  return `${source.templateId} v${source.version}`;
+}
+
+function failedCondition(reason: { Code?: string } | undefined): boolean {
+  return reason?.Code === 'ConditionalCheckFailed';
+}
+
+/** The newest of a fleet's rollouts: the latest start (a later source supersedes an earlier one). */
+function newest(records: readonly RolloutRecord[]): RolloutRecord | undefined {
+  let best: RolloutRecord | undefined;
+  for (const record of records) {
+    if (best === undefined || record.startedAt > best.startedAt) best = record;
+  }
+  return best;
+}
+
+/** How many times an operator's action re-reads after another process moved the rollout first. */
+const OPERATOR_ATTEMPTS = 3;
+
+/**
+ * Typed access to the rollout items of Phoenix's state table. Every write is conditional on
+ * what it was decided from (see the module notes).
+ */
+export class RolloutStore {
+  private readonly dynamodb: Pick<DynamoDBClient, 'send'>;
+  private readonly table: string;
+  private readonly clock: Clock;
+
+  constructor(dynamodb: Pick<DynamoDBClient, 'send'>, tableName: string, clock: Clock = () => new Date()) {
+    if (tableName === '') throw new InvalidInputError('the state table name is empty');
+    this.dynamodb = dynamodb;
+    this.table = tableName;
+    this.clock = clock;
+  }
+
+  /** The rollout of `source` through `fleet`, if one began. Strongly consistent (one GetItem: the admission knows the fleet's source). */
+  async get(
+    fleet: string,
+    source: { templateId: string; version: number },
+  ): Promise<RolloutRecord | undefined> {
+    const { Item } = await this.dynamodb.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: ROLLOUT_ITEM.key(fleet, source),
+        ConsistentRead: true,
+      }),
+    );
+    return Item === undefined ? undefined : ROLLOUT_ITEM.decode(Item);
+  }
+
+  /**
+   * The fleet's current rollout: the one that began last (a new source supersedes the one
+   * before, whatever its stage). For operators, who name a fleet and not a source.
+   */
+  async current(fleet: string): Promise<RolloutRecord | undefined> {
+    return newest(await this.list(fleet));
+  }
+
+  /**
+   * Rollouts, newest first within each fleet, fleets by name: one fleet's by a Query of its
+   * partition, every fleet's by a Scan filtered on the `rollout#` partitions. The Scan reads
+   * the whole table (it is for an operator's `phoenix rollout list`, not for the admission).
+   */
+  async list(fleet?: string): Promise<RolloutRecord[]> {
+    const items = fleet === undefined ? await this.scanRollouts() : await this.queryFleet(fleet);
+    return items
+      .map((item) => ROLLOUT_ITEM.decode(item))
+      .sort((a, b) =>
+        a.fleet === b.fleet ? b.startedAt.localeCompare(a.startedAt) : a.fleet.localeCompare(b.fleet),
+      );
+  }
+
+  /**
+   * Begins the rollout of `input.source` through `input.fleet`, once: `created` is false when
+   * it had begun already (another process, an earlier detection), with that rollout.
+   */
+  async create(input: NewRollout): Promise<{ created: boolean; rollout: RolloutRecord }> {
+    for (const [name, value] of [
+      ['members', input.members],
+      ['canary', input.canary],
+      ['bakeMinutes', input.bakeMinutes],
+      ['maxFailures', input.maxFailures],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < 0)
+        throw new InvalidInputError(`a rollout's ${name} must be a whole number ≥ 0, got ${value}`);
+    }
+    if (input.stage === 'halted' || input.stage === 'completed')
+      throw new InvalidInputError(`a rollout cannot begin ${input.stage}`);
+    const now = this.clock().toISOString();
+    const record: RolloutRecord = {
+      fleet: input.fleet,
+      source: { ...input.source },
+      stage: input.stage,
+      startedAt: now,
+      stageChangedAt: now,
+      members: input.members,
+      admitted: 0,
+      replaced: 0,
+      rolledBack: 0,
+      ended: 0,
+      canary: input.canary,
+      bakeMinutes: input.bakeMinutes,
+      maxFailures: input.maxFailures,
+    };
+    try {
+      await this.dynamodb.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: ROLLOUT_ITEM.encode(record),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { created: true, rollout: record };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const existing = await this.get(input.fleet, input.source);
+      if (existing === undefined) throw error;
+      return { created: false, rollout: existing };
+    }
+  }
+
+  /**
+   * Moves counters by `ADD` (never a read-modify-write): members joining, admitted, replaced,
+   * rolled back, ended. Returns the item as it now is; {@link RolloutNotFoundError} when the
+   * rollout does not exist (a counter never creates one).
+   */
+  async count(
+    fleet: string,
+    source: { templateId: string; version: number },
+    counts: RolloutCounts,
+  ): Promise<RolloutRecord> {
+    const names: Record<string, string> = {};
+    const values: Record<string, AttributeValue> = {};
+    const adds: string[] = [];
+    for (const counter of COUNTERS) {
+      const delta = counts[counter];
+      if (delta === undefined || delta === 0) continue;
+      if (!Number.isSafeInteger(delta))
+        throw new InvalidInputError(`${counter} must move by a whole number, got ${delta}`);
+      names[`#${counter}`] = counter;
+      values[`:${counter}`] = n(delta);
+      adds.push(`#${counter} :${counter}`);
+    }
+    if (adds.length === 0) {
+      const record = await this.get(fleet, source);
+      if (record === undefined) throw this.notFound(fleet, source);
+      return record;
+    }
+    try {
+      const { Attributes } = await this.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: ROLLOUT_ITEM.key(fleet, source),
+          UpdateExpression: `ADD ${adds.join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      if (Attributes === undefined) throw this.notFound(fleet, source);
+      return ROLLOUT_ITEM.decode(Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw this.notFound(fleet, source);
+      throw error;
+    }
+  }
+
+  /**
+   * Writes a step the stages decided from `read` (`advance`, `haltByOperator`, `resume`,
+   * `approve`), only if the rollout is still as read: its stage, and with `exact` its
+   * counters too (a step `advance` decided from them: the canary done, the rollout complete,
+   * the failure budget spent). Exactly one of several processes writing from the same reading
+   * wins; the others get `conflict` and the rollout as it now is.
+   *
+   * Entering `halted` quarantines the version in the same transaction (an existing quarantine
+   * is kept as it is); leaving `halted` lifts it in the same transaction. A resume's
+   * `rolledBackBeforeResume` is set from the item's own `rolledBack` at the write, so a
+   * rollback counted after the read is given back too, not held against the resumed rollout.
+   */
+  async recordStep(read: Rollout, step: RolloutStep, options: { exact?: boolean } = {}): Promise<StepWrite> {
+    if (!step.changed)
+      return { written: false, reason: 'unchanged', rollout: await this.get(read.fleet, read.source) };
+    const next = step.rollout;
+    if (
+      next.fleet !== read.fleet ||
+      next.source.templateId !== read.source.templateId ||
+      next.source.version !== read.source.version
+    )
+      throw new InvalidInputError('a step must move the rollout it was decided from');
+    const now = this.clock().toISOString();
+    const names: Record<string, string> = { '#stage': 'stage' };
+    const values: Record<string, AttributeValue> = { ':read': s(read.stage), ':now': s(now) };
+    const sets: string[] = ['stageChangedAt = :now'];
+    const removes: string[] = [];
+    const owned = ROLLOUT_ITEM.stageAttributes(next);
+    const resumed = read.stage === 'halted' && next.stage !== 'halted';
+    for (const attribute of ROLLOUT_ITEM.STAGE_OWNED) {
+      const name = `#${attribute}`;
+      names[name] = attribute;
+      if (attribute === 'rolledBackBeforeResume' && resumed) {
+        names['#rolledBack'] = 'rolledBack';
+        sets.push(`${name} = #rolledBack`);
+        continue;
+      }
+      const value = owned[attribute];
+      if (value === undefined) removes.push(name);
+      else {
+        values[`:${attribute}`] = value;
+        sets.push(`${name} = :${attribute}`);
+      }
+    }
+    const conditions = ['attribute_exists(pk)', '#stage = :read'];
+    if (options.exact === true) {
+      for (const counter of COUNTERS) {
+        names[`#${counter}`] = counter;
+        values[`:read_${counter}`] = n(read[counter]);
+        conditions.push(`#${counter} = :read_${counter}`);
+      }
+    }
+    const update = {
+      TableName: this.table,
+      Key: ROLLOUT_ITEM.key(read.fleet, read.source),
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length === 0 ? '' : ` REMOVE ${removes.join(', ')}`}`,
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+    const halting = next.stage === 'halted' && read.stage !== 'halted';
+    if (!halting && !resumed) {
+      try {
+        const { Attributes } = await this.dynamodb.send(
+          new UpdateItemCommand({ ...update, ReturnValues: 'ALL_NEW' }),
+        );
+        if (Attributes === undefined)
+          throw new PhoenixError('DynamoDB returned no item for an update that took effect');
+        return { written: true, rollout: ROLLOUT_ITEM.decode(Attributes) };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        return { written: false, reason: 'conflict', rollout: await this.get(read.fleet, read.source) };
+      }
+    }
+    const quarantineKey = quarantineKeyOf({
+      fleet: read.fleet,
+      templateId: read.source.templateId,
+      version: read.source.version,
+    });
+    const quarantine: TransactWriteItem = halting
+      ? {
+          // Kept if it exists: a rollback's quarantine names the execution `quarantine lift` moves on.
+          Update: {
+            TableName: this.table,
+            Key: quarantineKey,
+            UpdateExpression:
+              'SET fleet = if_not_exists(fleet, :fleet), templateId = if_not_exists(templateId, :templateId), #version = if_not_exists(#version, :version), cause = if_not_exists(cause, :cause), execution = if_not_exists(execution, :execution), #at = if_not_exists(#at, :at)',
+            ExpressionAttributeNames: { '#version': 'version', '#at': 'at' },
+            ExpressionAttributeValues: {
+              ':fleet': s(read.fleet),
+              ':templateId': s(read.source.templateId),
+              ':version': n(read.source.version),
+              ':cause': s(`rollout ${haltText(next.halt?.cause ?? { kind: 'operator', by: 'unknown' })}`),
+              ':execution': s(`rollout#${read.fleet}#${sourceText(read.source)}`),
+              ':at': s(now),
+            },
+          },
+        }
+      : { Delete: { TableName: this.table, Key: quarantineKey } };
+    try {
+      await this.dynamodb.send(
+        new TransactWriteItemsCommand({ TransactItems: [{ Update: update }, quarantine] }),
+      );
+    } catch (error) {
+      if (
+        !(error instanceof TransactionCanceledException) ||
+        !failedCondition(error.CancellationReasons?.[0])
+      )
+        throw error;
+      return { written: false, reason: 'conflict', rollout: await this.get(read.fleet, read.source) };
+    }
+    const written = await this.get(read.fleet, read.source);
+    if (written === undefined) throw this.notFound(read.fleet, read.source);
+    return { written: true, rollout: written };
+  }
+
+  /** `phoenix rollout approve`: the fleet's current rollout, awaiting approval, goes on rolling. */
+  approve(fleet: string, by: string): Promise<RolloutRecord> {
+    return this.operate(fleet, 'approve', (rollout) => approveStage(rollout, by), 'awaiting approval');
+  }
+
+  /** `phoenix rollout halt`: the fleet's current rollout halts (any stage but completed), recording who and why, and its version is quarantined. */
+  halt(fleet: string, by: string, reason?: string): Promise<RolloutRecord> {
+    return this.operate(
+      fleet,
+      'halt',
+      (rollout) => haltByOperator(rollout, by, reason, this.clock()),
+      'live (waiting, canary, baking, awaiting approval or rolling)',
+    );
+  }
+
+  /**
+   * `phoenix rollout resume`: the fleet's current rollout, halted, goes back to the stage it
+   * halted in (a bake starts over), its failure budget given back, and its version's
+   * quarantine is lifted. Moving a rolled-back drift to its next attempt is the caller's
+   * (the CLI does it as `quarantine lift` does, before this).
+   */
+  resume(fleet: string): Promise<RolloutRecord> {
+    return this.operate(
+      fleet,
+      'resume',
+      (rollout) =>
+        resumeStage(rollout, this.clock(), {
+          bakeMinutes: rollout.bakeMinutes,
+          alarms: [],
+          maxFailures: rollout.maxFailures,
+          approval: 'automatic',
+        }),
+      'halted',
+    );
+  }
+
+  /** Reads the current rollout, decides, writes on the stage read; reads again when another process moved it first. */
+  private async operate(
+    fleet: string,
+    action: string,
+    decide: (rollout: RolloutRecord) => RolloutStep,
+    expected: string,
+  ): Promise<RolloutRecord> {
+    for (let attempt = 1; ; attempt += 1) {
+      const rollout = await this.current(fleet);
+      if (rollout === undefined) throw new RolloutNotFoundError(`fleet ${fleet} has no rollout to ${action}`);
+      const step = decide(rollout);
+      if (!step.changed) {
+        throw new RolloutStageError(
+          `the rollout of ${sourceText(rollout.source)} through fleet ${fleet} is ${rollout.stage}, not ${expected}: nothing to ${action}`,
+          rollout.stage,
+        );
+      }
+      const written = await this.recordStep(rollout, step);
+      if (written.written) return written.rollout;
+      if (attempt >= OPERATOR_ATTEMPTS) {
+        throw new RolloutStageError(
+          `the rollout of ${sourceText(rollout.source)} through fleet ${fleet} kept changing while it was being ${action === 'halt' ? 'halted' : `${action}d`}: try again`,
+          written.rollout?.stage ?? rollout.stage,
+        );
+      }
+    }
+  }
+
+  private notFound(fleet: string, source: { templateId: string; version: number }): RolloutNotFoundError {
+    return new RolloutNotFoundError(`fleet ${fleet} has no rollout of ${sourceText(source)}`);
+  }
+
+  private async queryFleet(fleet: string): Promise<Record<string, AttributeValue>[]> {
+    const items: Record<string, AttributeValue>[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page: QueryCommandOutput = await this.dynamodb.send(
+        new QueryCommand({
+          TableName: this.table,
+          ConsistentRead: true,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': s(ROLLOUT_ITEM.pk(fleet)) },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return items;
+  }
+
+  private async scanRollouts(): Promise<Record<string, AttributeValue>[]> {
+    const items: Record<string, AttributeValue>[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page: ScanCommandOutput = await this.dynamodb.send(
+        new ScanCommand({
+          TableName: this.table,
+          ConsistentRead: true,
+          FilterExpression: 'begins_with(pk, :prefix)',
+          ExpressionAttributeValues: { ':prefix': s('rollout#') },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return items;
+  }
+}
