@@ -286,6 +286,19 @@ describe('recheck', () => {
       expect(account.changes()).toEqual([]);
     });
 
+    it('reads the group before the claim, whichever the gate asks for first (ADR 21: the snapshot is seen before any claim)', async () => {
+      let groupsReadFirst: string[] = [];
+      const store = fakeStore({
+        remediationGate: async () => {
+          groupsReadFirst = account.autoScaling.commands();
+          return OPEN;
+        },
+      });
+
+      expect(await recheck(fakeDeps(account, store), data, CTX)).toMatchObject({ decision: 'proceed' });
+      expect(groupsReadFirst).toEqual(['DescribeAutoScalingGroups']);
+    });
+
     it("lets this execution's own claim through (a retried recheck)", async () => {
       const store = fakeStore({
         remediationGate: async () => ({ ...OPEN, instanceClaim: claim({ holder: EXECUTION }) }),
