@@ -5,19 +5,16 @@
  * reconciler and the report read {@link SweepFindings}, never the evaluator's log.
  *
  * The seam is {@link sweepFindings}: it builds a sweep's findings from one
- * {@link InstanceResult} per instance, and from nothing else. Today the evaluator says what it
- * concluded only in its structured log (the lines an operator reads in CloudWatch: `Instance
- * drifted`, `Drifted instance not replaced`, `Drifted instance is not running…`, `Remediation
- * started`), so {@link EvaluatorFindings} keeps that log and {@link resultsOfLog} turns those
- * lines into the results, the only code here that reads log text. When the evaluator's
- * summary carries its typed per-instance decisions (issue 12, item 2), a decision maps onto a
- * result field by field (verdict `drifted` → `drift`; action `started`, `held` with its `why`,
- * `recorded` for an instance whose state is not `running`, anything else `none`), and
- * {@link EvaluatorFindings.ofSweep} hands those to {@link sweepFindings} instead: a change in
- * this module alone.
+ * {@link InstanceResult} per instance, and from nothing else. The results are the evaluator's
+ * typed per-instance decisions (`summary.decisions`, `evaluate-drift/decisions.ts`), mapped
+ * field by field ({@link resultsOfDecisions}); a sweep that throws
+ * (`DetectionIncompleteError`) carries its summary, decisions included, so what it did decide
+ * still reaches the report ({@link settleSweep}). Nothing here reads log text.
  */
 import type { DriftReason } from '../domain/model';
-import type { DetectionLogger, DetectionSummary } from '../evaluate-drift/core';
+import type { DetectionSummary } from '../evaluate-drift/core';
+import { DetectionIncompleteError } from '../evaluate-drift/core';
+import type { InstanceDecision } from '../evaluate-drift/decisions';
 import type { HeldInstance, LeftDrifted } from './report';
 
 /**
@@ -58,16 +55,6 @@ export interface SweepFindings {
   notRunning: ReadonlyMap<string, string>;
 }
 
-/** Where a sweep's statements begin (see {@link EvaluatorFindings.mark}). */
-export type SweepMark = number & { readonly __sweepMark: unique symbol };
-
-/** One line the evaluator wrote, with its structured fields merged. */
-export interface LogEntry {
-  level: string;
-  message: string;
-  fields: Record<string, unknown>;
-}
-
 /**
  * The seam: a sweep's findings from one result per instance (in the order the evaluator
  * decided) and the sweep's summary, `undefined` if the sweep threw. Held instances keep that
@@ -89,95 +76,70 @@ export function sweepFindings(
       held.push({ instanceId, fleet, why: result.why, reasons: drift ?? [] });
     else if (result.action === 'not-running') notRunning.set(instanceId, result.state);
   }
-  // The summary counts what was started even where a line may be missing; without one (the
-  // sweep threw), what the results say was started.
+  // The summary counts what was started; without one (the sweep threw before it had one),
+  // what the results say was started.
   return { started: summary?.remediationsStarted ?? started, drifted, held, notRunning };
 }
 
-function fieldString(fields: Record<string, unknown>, name: string): string | undefined {
-  const value = fields[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
 /**
- * One result per instance from what the evaluator logged in a sweep: its drift from the last
- * `Instance drifted` line, its action from the first line saying what was done (`Remediation
- * started`, `Drifted instance not replaced`, `Drifted instance is not running…`). Results come
- * in the order of those action lines (held instances in the order the evaluator held them,
- * which with concurrent acting is not the order it judged them), then the drifted instances
- * with no action line.
+ * One result per instance from the evaluator's decisions, in their order (the order the
+ * evaluator last decided on each instance: held instances in the order it held them, which
+ * with concurrent acting is not the order it judged them). A `drifted` verdict gives the drift;
+ * `started`, and `held` with its sentence, are what they say; `recorded` because the instance
+ * is not running (the gate's `not-running`, or `instance-gone` for one shutting down) gives its
+ * state; anything else (observed, notified, already started, failed, nothing to do) is `none`.
  */
-export function resultsOfLog(entries: readonly LogEntry[]): InstanceResult[] {
-  const drift = new Map<string, { fleet: string; reasons: DriftReason[] }>();
-  const acted = new Map<string, { fleet: string | undefined; action: ActionOfLine }>();
-  for (const entry of entries) {
-    const instanceId = fieldString(entry.fields, 'instanceId');
-    if (instanceId === undefined) continue;
-    const fleet = fieldString(entry.fields, 'fleet');
-    if (entry.message === 'Instance drifted') {
-      const reasons = Array.isArray(entry.fields.reasons) ? (entry.fields.reasons as DriftReason[]) : [];
-      drift.set(instanceId, { fleet: fleet ?? '', reasons });
-      continue;
+export function resultsOfDecisions(decisions: readonly InstanceDecision[]): InstanceResult[] {
+  return decisions.map((decision): InstanceResult => {
+    const base = {
+      instanceId: decision.instanceId,
+      fleet: decision.fleet ?? '',
+      drift: decision.verdict === 'drifted' ? decision.reasons : null,
+    };
+    switch (decision.action) {
+      case 'started':
+        return { ...base, action: 'started' };
+      case 'held':
+        return { ...base, action: 'held', why: decision.why };
+      case 'recorded': {
+        const code = decision.gate?.blocker.code;
+        if ((code === 'not-running' || code === 'instance-gone') && decision.state !== null)
+          return { ...base, action: 'not-running', state: decision.state };
+        return { ...base, action: 'none' };
+      }
+      default:
+        return { ...base, action: 'none' };
     }
-    const action = actionOfLine(entry);
-    if (action !== undefined && !acted.has(instanceId)) acted.set(instanceId, { fleet, action });
-  }
-  const results: InstanceResult[] = [];
-  for (const [instanceId, { fleet, action }] of acted) {
-    const judged = drift.get(instanceId);
-    results.push({
-      instanceId,
-      fleet: fleet ?? judged?.fleet ?? '',
-      drift: judged?.reasons ?? null,
-      ...action,
-    });
-  }
-  for (const [instanceId, { fleet, reasons }] of drift) {
-    if (!acted.has(instanceId)) results.push({ instanceId, fleet, drift: reasons, action: 'none' });
-  }
-  return results;
+  });
 }
 
-type ActionOfLine =
-  | { action: 'started' }
-  | { action: 'held'; why: string }
-  | { action: 'not-running'; state: string };
-
-function actionOfLine(entry: LogEntry): ActionOfLine | undefined {
-  if (entry.message === 'Remediation started') return { action: 'started' };
-  if (entry.message === 'Drifted instance not replaced')
-    return { action: 'held', why: fieldString(entry.fields, 'why') ?? 'not replaced' };
-  if (entry.message.startsWith('Drifted instance is not running'))
-    return { action: 'not-running', state: fieldString(entry.fields, 'state') ?? 'not running' };
-  return undefined;
+/** A sweep's end: its summary (also when it threw {@link DetectionIncompleteError}), and what it threw. */
+export interface SettledSweep {
+  /** Absent only when the sweep threw before it had one (a malformed event, a bug). */
+  summary?: DetectionSummary;
+  /** What it threw, if it did. */
+  threw?: { error: unknown };
+  /** What the sweep said about each instance, from the summary's decisions. */
+  findings: SweepFindings;
 }
 
 /**
- * Listens to the evaluator (give {@link logger} to it as `DetectionDeps.logger`) and says,
- * sweep by sweep, what it found about each instance.
+ * Runs a sweep and settles it: a partial failure (one fleet unreadable, one instance's act
+ * failed) throws {@link DetectionIncompleteError} with the summary of everything else, whose
+ * decisions are this sweep's findings as much as a returned summary's.
  */
-export class EvaluatorFindings {
-  readonly #entries: LogEntry[] = [];
-
-  /** The evaluator's logger: keeps every line it writes. */
-  readonly logger: DetectionLogger = {
-    debug: (message, ...extra) => this.#keep('debug', message, extra),
-    info: (message, ...extra) => this.#keep('info', message, extra),
-    warn: (message, ...extra) => this.#keep('warn', message, extra),
-    error: (message, ...extra) => this.#keep('error', message, extra),
-  };
-
-  /** Call just before a sweep: {@link ofSweep} reads what the evaluator said after this. */
-  mark(): SweepMark {
-    return this.#entries.length as SweepMark;
+export async function settleSweep(sweep: () => Promise<DetectionSummary>): Promise<SettledSweep> {
+  let summary: DetectionSummary | undefined;
+  let failure: { error: unknown } | undefined;
+  try {
+    summary = await sweep();
+  } catch (error) {
+    failure = { error };
+    if (error instanceof DetectionIncompleteError) summary = error.summary;
   }
-
-  /** What the sweep begun at `from` said about each instance; `summary` is its return, if it returned. */
-  ofSweep(from: SweepMark, summary: DetectionSummary | undefined): SweepFindings {
-    return sweepFindings(resultsOfLog(this.#entries.slice(from)), summary);
-  }
-
-  #keep(level: string, message: string, extra: Record<string, unknown>[]): void {
-    this.#entries.push({ level, message, fields: Object.assign({}, ...extra) });
-  }
+  const findings = sweepFindings(resultsOfDecisions(summary?.decisions ?? []), summary);
+  const settled: SettledSweep = { findings };
+  if (summary !== undefined) settled.summary = summary;
+  if (failure !== undefined) settled.threw = failure;
+  return settled;
 }

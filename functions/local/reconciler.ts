@@ -33,9 +33,14 @@ import { StateStore } from '../aws/state-store';
 import { describeAwsError as describeError } from '../cli/aws-errors';
 import { concurrencyLimit } from '../domain/budget';
 import type { CompiledDesiredState, CompiledFleet } from '../domain/model';
-import { type DetectionDeps, type DetectionSummary, handleEvent } from '../evaluate-drift/core';
+import {
+  type DetectionDeps,
+  type DetectionLogger,
+  type DetectionSummary,
+  handleEvent,
+} from '../evaluate-drift/core';
 import { ComplianceRecorder, type RecordedEvaluation } from './config-recorder';
-import { EvaluatorFindings, type SweepFindings } from './evaluator-findings';
+import { type SweepFindings, settleSweep } from './evaluator-findings';
 import { ExecutionRunner } from './execution';
 import type { LocalRunHooks } from './hooks';
 import { RecordingNotifier, type SentNotification } from './notifier';
@@ -57,6 +62,12 @@ export const DEFAULT_MAX_ROUNDS = 5;
 
 const RULE_NAME = 'phoenix-reconcile';
 const RESULT_TOKEN = 'phoenix-reconcile-local';
+
+/**
+ * The evaluator's operator log has no reader in a local run: the report is built from the
+ * decisions its summary returns, and progress is told by the reconciler.
+ */
+const QUIET: DetectionLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 export interface ReconcilerOptions {
   desiredState: CompiledDesiredState;
@@ -100,7 +111,6 @@ export class Reconciler {
   readonly #sfn: LocalStepFunctions;
   readonly #compliance = new ComplianceRecorder();
   readonly #notifier: RecordingNotifier;
-  readonly #findings = new EvaluatorFindings();
   readonly #deps: DetectionDeps;
   readonly #executions: ExecutionRunner;
   readonly #remediations: RemediationRecord[] = [];
@@ -133,7 +143,7 @@ export class Reconciler {
       stateMachineArn,
       consoleRegion: this.#region,
       clock: this.#clock,
-      logger: this.#findings.logger,
+      logger: QUIET,
       metrics: { addMetric: () => {} },
     };
     this.#executions = new ExecutionRunner({
@@ -282,10 +292,9 @@ export class Reconciler {
     for (let round = 1; round <= maxRounds + 1; round += 1) {
       this.#round = round;
       this.#progress({ type: 'round', round, pending: 0 });
-      const from = this.#findings.mark();
       const startedBefore = this.#sfn.started.length;
-      const summary = await this.#sweepCounted(round);
-      lastSweep = this.#findings.ofSweep(from, summary);
+      const { summary, findings } = await this.#sweepCounted(round);
+      lastSweep = findings;
       const record = roundRecord(round, summary, lastSweep);
       this.#rounds.push(record);
       this.#progress({ type: 'sweep', round, record });
@@ -338,14 +347,13 @@ export class Reconciler {
     this.#progress({ type: 'held', held });
   }
 
-  async #sweepCounted(round: number): Promise<DetectionSummary | undefined> {
-    try {
-      return await this.sweep();
-    } catch (error) {
-      // Partial failures (one fleet unreadable…): what was started still runs; the run fails.
-      this.#errors.push(`sweep of round ${round}: ${describeError(error)}`);
-      return undefined;
-    }
+  async #sweepCounted(round: number): Promise<{ summary?: DetectionSummary; findings: SweepFindings }> {
+    const settled = await settleSweep(() => this.sweep());
+    // Partial failures (one fleet unreadable…): what was started still runs, what was decided
+    // is still reported (the error carries the sweep's summary); the run fails.
+    if (settled.threw !== undefined)
+      this.#errors.push(`sweep of round ${round}: ${describeError(settled.threw.error)}`);
+    return settled;
   }
 
   /** The drifted instances this sweep did not replace, kept as held instances. */

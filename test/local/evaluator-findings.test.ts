@@ -1,11 +1,23 @@
+import { StartExecutionCommand, type StartExecutionCommandInput } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
+import { decide, type GateRefusal } from '../../functions/domain/gate/decide';
+import { notReplacedSentence } from '../../functions/domain/gate/messages';
 import type { DriftReason } from '../../functions/domain/model';
-import type { DetectionSummary } from '../../functions/evaluate-drift/core';
 import {
-  EvaluatorFindings,
+  DetectionIncompleteError,
+  type DetectionSummary,
+  handleEvent,
+  type InstanceAction,
+  type InstanceDecision,
+} from '../../functions/evaluate-drift/core';
+import {
   type InstanceResult,
+  resultsOfDecisions,
+  settleSweep,
   sweepFindings,
 } from '../../functions/local/evaluator-findings';
+import { configFixture, harness } from '../evaluate-drift/harness';
+import { DEFAULT_INSTANCE_TAGS, desiredState, fleet, instanceFacts } from '../helpers/builders';
 
 const owner = (actual: string): DriftReason[] => [
   { kind: 'tag-value', field: 'tags.Owner', expected: 'team-web', actual, source: 'desired-state' },
@@ -61,65 +73,183 @@ describe('sweepFindings: the report sees a sweep only through one result per ins
   });
 });
 
-describe('EvaluatorFindings: what the evaluator logged in one sweep, read into results', () => {
-  it('reads drift, holds, starts and stopped instances of the sweep after the mark, and nothing before it', () => {
-    const findings = new EvaluatorFindings();
-    const log = findings.logger;
-    // An earlier sweep: none of it belongs to the next one.
-    log.info('Instance drifted', { instanceId: 'i-old', fleet: 'web', reasons: owner('x') });
-    log.warn('Drifted instance not replaced', { instanceId: 'i-old', fleet: 'web', why: 'paused' });
+/** A refusal as the gate gives it, for a fleet in `mode` with the instance in `state`. */
+function refusal(mode: 'enforce' | 'observe', state: string, pause = false): GateRefusal {
+  const facts = {
+    moment: 'detection' as const,
+    now: new Date('2025-06-15T12:00:00.000Z'),
+    match: { kind: 'member' as const, fleet: fleet({ mode }) },
+    instance: { instanceId: 'i-x', state },
+    ...(pause ? { pause: { paused: true, by: 'ops', at: '2025-06-15T11:00:00.000Z' } } : {}),
+  };
+  const decision = decide(facts);
+  if (decision.verdict === 'replace') throw new Error('the gate let it through');
+  return decision;
+}
 
-    const from = findings.mark();
-    // Judged in order a, b, c, d, e; acted on concurrently, so held c before a.
-    for (const [id, fleet, actual] of [
-      ['i-a', 'jobs', 'al'],
-      ['i-b', 'web', 'bob'],
-      ['i-c', 'web', 'eve'],
-      ['i-d', 'jobs', 'dan'],
-      ['i-e', 'obs', 'ed'],
-    ] as const) {
-      log.info('Instance drifted', { instanceId: id, fleet, fingerprint: 'v1-f', reasons: owner(actual) });
-    }
-    log.warn('Drifted instance not replaced', {
-      instanceId: 'i-c',
-      fleet: 'web',
-      why: 'fleet web is paused',
-    });
-    log.info('Drifted instance is not running: recorded, not acted on', {
-      instanceId: 'i-d',
-      fleet: 'jobs',
+function decision(
+  instanceId: string,
+  fleetName: string,
+  verdict: InstanceDecision['verdict'],
+  reasons: DriftReason[],
+  action: InstanceAction,
+): InstanceDecision {
+  const judged = { instanceId, fleet: fleetName, verdict, reasons, fingerprint: null, state: 'running' };
+  return { ...judged, ...action } as InstanceDecision;
+}
+
+/** What the gate says when nothing stops a replacement. */
+const REPLACE = decide({
+  moment: 'detection',
+  now: new Date('2025-06-15T12:00:00.000Z'),
+  match: { kind: 'member', fleet: fleet() },
+  instance: { instanceId: 'i-b', state: 'running' },
+});
+
+const execution = {
+  name: 'i-b-v1-f-0',
+  arn: 'arn:aws:states:us-east-1:000000000000:execution:sm:i-b-v1-f-0',
+};
+
+describe("resultsOfDecisions: the evaluator's typed decisions are the results", () => {
+  const paused = refusal('enforce', 'running', true);
+  const stopped = refusal('enforce', 'stopped');
+  const observed = refusal('observe', 'running');
+  // Judged a, b, c, d, e, f, g; acted on concurrently, so c was held before a.
+  const decisions = [
+    decision('i-f', 'web', 'in-sync', [], { action: 'none', why: null }),
+    decision('i-c', 'web', 'drifted', owner('eve'), {
+      action: 'held',
+      why: notReplacedSentence(paused.blocker),
+      gate: paused,
+    }),
+    {
+      ...decision('i-d', 'jobs', 'drifted', owner('dan'), {
+        action: 'recorded',
+        why: stopped.why,
+        gate: stopped,
+      }),
       state: 'stopped',
-    });
-    log.info('Remediation started', { instanceId: 'i-b', fleet: 'web', execution: 'arn:…:i-b-v1-f-0' });
-    log.warn('Drifted instance not replaced', {
-      instanceId: 'i-a',
-      fleet: 'jobs',
-      why: 'template quarantined',
-    });
-    // Said twice (judged again before acting): the first why stands.
-    log.warn('Drifted instance not replaced', { instanceId: 'i-c', fleet: 'web', why: 'something else' });
-    log.info('Sweep finished', { judged: 5 });
+    },
+    decision('i-b', 'web', 'drifted', owner('bob'), {
+      action: 'started',
+      execution,
+      gate: REPLACE,
+    }),
+    decision('i-a', 'jobs', 'drifted', owner('al'), {
+      action: 'held',
+      why: 'Not replaced: template quarantined.',
+      gate: paused,
+    }),
+    decision('i-e', 'obs', 'drifted', owner('ed'), {
+      action: 'recorded',
+      why: observed.why,
+      gate: observed,
+    }),
+    decision('i-g', 'web', 'drifted', owner('gus'), {
+      action: 'already-started',
+      execution,
+      gate: REPLACE,
+    }),
+    decision('i-h', 'web', 'drifted', owner('hal'), {
+      action: 'failed',
+      error: 'SNS down',
+    }),
+    {
+      ...decision('i-o', 'web', 'outside', [], { action: 'none', why: 'no fleet' }),
+      fleet: null,
+    },
+  ];
 
-    const sweep = findings.ofSweep(from, undefined);
-    expect(sweep.held).toEqual([
-      { instanceId: 'i-c', fleet: 'web', why: 'fleet web is paused', reasons: owner('eve') },
-      { instanceId: 'i-a', fleet: 'jobs', why: 'template quarantined', reasons: owner('al') },
+  it('maps each decision field by field, in the order the evaluator decided', () => {
+    expect(resultsOfDecisions(decisions)).toEqual([
+      { instanceId: 'i-f', fleet: 'web', drift: null, action: 'none' },
+      {
+        instanceId: 'i-c',
+        fleet: 'web',
+        drift: owner('eve'),
+        action: 'held',
+        why: notReplacedSentence(paused.blocker),
+      },
+      { instanceId: 'i-d', fleet: 'jobs', drift: owner('dan'), action: 'not-running', state: 'stopped' },
+      { instanceId: 'i-b', fleet: 'web', drift: owner('bob'), action: 'started' },
+      {
+        instanceId: 'i-a',
+        fleet: 'jobs',
+        drift: owner('al'),
+        action: 'held',
+        why: 'Not replaced: template quarantined.',
+      },
+      // Observed, already started, failed: drifted, and nothing the report tells apart.
+      { instanceId: 'i-e', fleet: 'obs', drift: owner('ed'), action: 'none' },
+      { instanceId: 'i-g', fleet: 'web', drift: owner('gus'), action: 'none' },
+      { instanceId: 'i-h', fleet: 'web', drift: owner('hal'), action: 'none' },
+      { instanceId: 'i-o', fleet: '', drift: null, action: 'none' },
     ]);
-    expect(sweep.drifted.map((d) => d.instanceId).sort()).toEqual(['i-a', 'i-b', 'i-c', 'i-d', 'i-e']);
-    expect([...sweep.notRunning]).toEqual([['i-d', 'stopped']]);
-    expect(sweep.started).toBe(1);
-    expect(findings.ofSweep(from, summary({ remediationsStarted: 3 })).started).toBe(3);
   });
 
-  it('reads a sweep that logged nothing about instances as no findings', () => {
-    const findings = new EvaluatorFindings();
-    const from = findings.mark();
-    findings.logger.info('Sweep finished', { judged: 0 });
-    expect(findings.ofSweep(from, summary({}))).toEqual({
-      started: 0,
-      drifted: [],
-      held: [],
-      notRunning: new Map(),
+  it('gives the findings the log gave: held in the order held, with the why the team was told', () => {
+    const sweep = sweepFindings(resultsOfDecisions(decisions), undefined);
+    expect(sweep.held).toEqual([
+      {
+        instanceId: 'i-c',
+        fleet: 'web',
+        why: 'Not replaced: remediation is paused (by ops at 2025-06-15T11:00:00.000Z); run `phoenix resume` to allow it again.',
+        reasons: owner('eve'),
+      },
+      { instanceId: 'i-a', fleet: 'jobs', why: 'Not replaced: template quarantined.', reasons: owner('al') },
+    ]);
+    expect(sweep.drifted.map((d) => d.instanceId)).toEqual(['i-c', 'i-d', 'i-b', 'i-a', 'i-e', 'i-g', 'i-h']);
+    expect([...sweep.notRunning]).toEqual([['i-d', 'stopped']]);
+    expect(sweep.started).toBe(1);
+    expect(sweepFindings(resultsOfDecisions(decisions), summary({ remediationsStarted: 3 })).started).toBe(3);
+  });
+});
+
+describe('settleSweep: what a sweep decided reaches the report, also when it threw', () => {
+  const handChanged = (instanceId: string) =>
+    instanceFacts({ instanceId, tags: { ...DEFAULT_INSTANCE_TAGS, Owner: 'someone-else' } });
+
+  it('reads a sweep with no decisions as no findings', async () => {
+    const settled = await settleSweep(async () => summary({}));
+    expect(settled).toEqual({
+      summary: summary({}),
+      findings: { started: 0, drifted: [], held: [], notRunning: new Map() },
+    });
+  });
+
+  it('a sweep one of whose starts failed still reports the other start and both drifts, and the error', async () => {
+    const h = harness({ desiredState: desiredState([fleet()]) });
+    h.world.instances = [handChanged('i-00000000000000001'), handChanged('i-00000000000000002')];
+    h.mocks.sfn.on(StartExecutionCommand).callsFake((input: StartExecutionCommandInput) => {
+      if ((input.input ?? '').includes('i-00000000000000002'))
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      return {
+        executionArn: `arn:aws:states:us-east-1:000000000000:execution:sm:${input.name}`,
+        startDate: new Date(),
+      };
+    });
+
+    const settled = await settleSweep(() => handleEvent(h.deps, configFixture('config-scheduled')));
+
+    expect(settled.threw?.error).toBeInstanceOf(DetectionIncompleteError);
+    expect(settled.summary).toMatchObject({ judged: 2, nonCompliant: 2, remediationsStarted: 1 });
+    expect(settled.findings.started).toBe(1);
+    expect(settled.findings.drifted.map((d) => d.instanceId).sort()).toEqual([
+      'i-00000000000000001',
+      'i-00000000000000002',
+    ]);
+    expect(settled.findings.held).toEqual([]);
+  });
+
+  it('a sweep that threw before it had a summary gives no findings and keeps its error', async () => {
+    const boom = new Error('malformed');
+    const settled = await settleSweep(async () => {
+      throw boom;
+    });
+    expect(settled).toEqual({
+      threw: { error: boom },
+      findings: { started: 0, drifted: [], held: [], notRunning: new Map() },
     });
   });
 });

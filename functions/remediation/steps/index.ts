@@ -11,7 +11,7 @@
  * Every step is idempotent: Step Functions retries a step whose Lambda invocation failed,
  * and a retried step must find the world as it left it and do no harm twice.
  *
- *   recheck.ts         still wanted, may it start now (the gate: one function, `gateOf`)
+ *   recheck.ts         still wanted, may it start now: reads the facts, the gate (domain/gate) decides
  *   plan.ts            surge, Standby first, standalone, or manual action
  *   lease.ts           the fleet's budget: acquire, release
  *   group-lock.ts      the group lock as the steps take it

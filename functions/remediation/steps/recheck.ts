@@ -1,17 +1,22 @@
 /**
- * The first step: is the remediation still wanted, and may it start now? What it reads (the
- * instance, its group) is carried to the plan and the lease as a snapshot.
+ * The first step: is the remediation still wanted, and may it start now? The gate
+ * (`domain/gate`, docs/adr/0027-one-gate-for-every-replacement.md) decides, as it does for the
+ * evaluator and `phoenix plan`; this step reads the facts it asks for and renders its decision
+ * as the state machine's skip reasons. What it reads (the instance, its group) is carried to
+ * the plan and the lease as a snapshot.
  */
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import * as z from 'zod/mini';
 import { resolveLaunchTemplate, sourceOfGroup } from '../../aws/inventory';
-import { instanceClaimReason, pausedReason } from '../../aws/remediation-store';
-import type { Quarantine } from '../../aws/state-store';
+import type { RemediationGate } from '../../aws/remediation-store';
 import { evaluateDrift } from '../../domain/drift/engine';
-import { findFleet } from '../../domain/drift/match';
+import { type FleetMatch, findFleet } from '../../domain/drift/match';
 import { checkSource } from '../../domain/drift/source-check';
-import type { CompiledFleet, LaunchTemplateFacts } from '../../domain/model';
-import { isWindowOpen, nextWindowOpening } from '../../domain/window';
+import { PhoenixError } from '../../domain/errors';
+import type { BlockerCode } from '../../domain/gate/blockers';
+import { decideLazily, type FactReaders, type GateRefusal } from '../../domain/gate/decide';
+import type { GateFacts, SourceFact, TemplateFact } from '../../domain/gate/facts';
+import type { CompiledFleet, InstanceFacts, LaunchTemplateFacts } from '../../domain/model';
 import {
   type MachineData,
   type RecheckResult,
@@ -21,7 +26,6 @@ import {
 } from '../input';
 import {
   describeGroup,
-  GONE_STATES,
   groupView,
   instanceNow,
   placementOf,
@@ -31,93 +35,94 @@ import {
 } from './deps';
 
 /**
- * Is the remediation still wanted, and may it start now? Ends it (skip) when the instance is
- * gone, no longer in the fleet, excluded, no longer drifted the same way, the template moved
- * on, another execution is replacing it or has replaced it, the switch is paused, the version
- * is quarantined, or the source itself is drifted; asks to wait when the fleet's window is
- * closed.
+ * The skip reason the state machine reports for each blocker the gate may give at the recheck
+ * (the reasons predate the gate and are matched by the outcome and the team's notifications,
+ * so several blockers share one). `null`: the blocker cannot decide here, because the recheck
+ * gives the gate no fact it needs (an instance's state: an execution replaces what it was
+ * started for, running or not; the group's room, the instance's placement and a manual-action
+ * hold, which the plan step and the evaluator judge), or it is rendered otherwise (a template
+ * that cannot be resolved fails the step with its error; a closed window waits).
+ */
+const SKIP_REASONS: Readonly<Record<BlockerCode, SkipReason | null>> = {
+  'instance-gone': 'instance-gone',
+  outside: 'not-in-fleet',
+  excluded: 'excluded',
+  'moved-fleet': 'not-in-fleet',
+  'mode-observe': 'not-enforcing',
+  'not-running': null,
+  'mode-notify': 'not-enforcing',
+  'template-changed': 'template-changed',
+  'template-unresolved': null,
+  'in-sync': 'in-sync',
+  'not-applicable': 'drift-changed',
+  'drift-changed': 'drift-changed',
+  'already-replaced': 'already-replaced',
+  'in-flight-elsewhere': 'in-flight-elsewhere',
+  'launch-configuration': 'source-drift',
+  'source-unchecked': null,
+  'source-drift': 'source-drift',
+  quarantined: 'quarantined',
+  paused: 'paused',
+  'manual-hold': null,
+  'not-in-service': null,
+  'no-subnet': null,
+  'no-launch-template': null,
+  pinned: null,
+  'no-headroom': null,
+  'window-closed': null,
+};
+
+/**
+ * Is the remediation still wanted, and may it start now? Ends it (skip) when the gate refuses
+ * (the instance is gone, no longer in the fleet, excluded, no longer drifted the same way, the
+ * template moved on, another execution is replacing it or has replaced it, the source itself
+ * is drifted, the version is quarantined, the switch is paused); asks to wait when the fleet's
+ * window is closed. When several hold, the gate's precedence decides which one is reported.
  */
 export async function recheck(deps: StepDeps, data: MachineData, ctx: StepContext): Promise<RecheckResult> {
   const now = deps.clock();
   const timings = z.parse(TimingsSchema, data.timings ?? {});
   const base = { timings, checkedAt: now.toISOString() };
-  const skip = (reason: SkipReason, detail: string, notify: boolean): RecheckResult => ({
-    decision: 'skip',
-    reason,
-    detail,
-    notify,
-    ...base,
-  });
 
-  const pinned = data.launchTemplate;
   const instance = await instanceNow(deps, data.instanceId);
-  if (instance === undefined || GONE_STATES.has(instance.state)) {
-    return skip(
-      'instance-gone',
-      `instance ${data.instanceId} is ${instance?.state ?? 'gone'}: nothing to replace`,
-      false,
-    );
-  }
+  const facts = await eagerFacts(deps, data, ctx, instance, now);
+  const reads = factReaders(deps, data, now, facts.fleet, facts.template);
+  const decision = await decideLazily(facts.gate, reads.readers);
 
-  const match = findFleet(instance, deps.desiredState.fleets);
-  if (match.kind === 'outside') return skip('not-in-fleet', match.why, true);
-  if (match.kind === 'excluded') return skip('excluded', match.why, true);
-  const fleet = match.fleet;
-  if (fleet.name !== data.fleet) {
-    return skip(
-      'not-in-fleet',
-      `instance ${data.instanceId} now belongs to fleet ${fleet.name}, not ${data.fleet}`,
-      true,
-    );
-  }
-  if (fleet.mode !== 'enforce') {
-    return skip(
-      'not-enforcing',
-      `fleet ${fleet.name} is in ${fleet.mode} mode: Phoenix does not replace its instances`,
-      true,
-    );
-  }
-
-  const current = await resolveLaunchTemplate(deps.ec2, fleet.launchTemplate);
-  if (current.id !== pinned.id || current.version !== pinned.version) {
-    return skip(
-      'template-changed',
-      `fleet ${fleet.name} now resolves to launch template ${current.id} version ${current.version}, not the pinned ${pinned.id} version ${pinned.version}; the remediation for the new version takes over`,
-      false,
-    );
-  }
-
-  const verdict = evaluateDrift({ instance, fleet, template: current, now });
-  if (verdict.status === 'in-sync') {
-    return skip('in-sync', `instance ${data.instanceId} is no longer drifted`, false);
-  }
-  if (verdict.status === 'not-applicable') return skip('drift-changed', verdict.why, true);
-  if (verdict.fingerprint !== data.fingerprint) {
-    return skip(
-      'drift-changed',
-      `instance ${data.instanceId} is drifted differently now (fingerprint ${data.fingerprint} → ${verdict.fingerprint}); the remediation for the new drift takes over`,
-      false,
-    );
-  }
-
-  const gate = await gateOf(deps, data, ctx, fleet, current, now);
-  if (!gate.open) {
-    if (gate.decision === 'skip') return skip(gate.reason, gate.detail, gate.notify);
+  if (decision.verdict === 'wait') {
+    if (decision.until === undefined)
+      throw new PhoenixError(`the gate asked to wait without saying until when: ${decision.why}`);
     return {
       decision: 'wait',
       reason: 'window-closed',
-      detail: gate.detail,
+      detail: decision.why,
       notify: false,
-      windowOpensAt: gate.windowOpensAt,
+      windowOpensAt: decision.until,
+      ...base,
+    };
+  }
+  if (decision.verdict !== 'replace') {
+    if (decision.blocker.code === 'template-unresolved' && facts.templateError !== undefined)
+      throw facts.templateError;
+    return {
+      decision: 'skip',
+      reason: skipReasonOf(decision),
+      detail: decision.why,
+      notify: decision.notify,
       ...base,
     };
   }
 
+  // The gate let it through, so the instance is a running member of the fleet it was started
+  // for, with the pinned template resolved.
+  if (instance === undefined || facts.fleet === undefined)
+    throw new PhoenixError(`the gate let ${data.instanceId} through without an instance or a fleet`);
   const snapshot: Snapshot = { instance: placementOf(instance) };
-  const group = gate.group;
+  const group = await reads.group();
   if (group !== undefined && group.AutoScalingGroupName === snapshot.instance.autoScalingGroup)
     snapshot.group = groupView(group);
-  if (current.definesNetworkInterfaces === true) snapshot.template = { definesNetworkInterfaces: true };
+  if (facts.template?.definesNetworkInterfaces === true)
+    snapshot.template = { definesNetworkInterfaces: true };
   return {
     decision: 'proceed',
     reason: 'drifted',
@@ -128,111 +133,157 @@ export async function recheck(deps: StepDeps, data: MachineData, ctx: StepContex
   };
 }
 
-// ---- the gate ---------------------------------------------------------------------------
+function skipReasonOf(decision: GateRefusal): SkipReason {
+  const reason = SKIP_REASONS[decision.blocker.code];
+  if (reason === null) {
+    throw new PhoenixError(
+      `the gate refused with ${decision.blocker.code}, which the recheck gives it no fact for: ${decision.why}`,
+    );
+  }
+  return reason;
+}
 
-/** What {@link gateOf} decided: go on (with the group it read, for the snapshot), end, or wait. */
-type GateVerdict =
-  | { open: true; group?: AutoScalingGroup }
-  | { open: false; decision: 'skip'; reason: SkipReason; detail: string; notify: boolean }
-  | { open: false; decision: 'wait'; detail: string; windowOpensAt: string };
+// ---- the facts --------------------------------------------------------------------------
+
+interface EagerFacts {
+  gate: GateFacts;
+  /** The fleet that governs the instance now, when it is a member of one. */
+  fleet?: CompiledFleet;
+  /** Its launch template as it resolves now, when it does. */
+  template?: LaunchTemplateFacts;
+  /** Why it does not: thrown as it was if that decides (the step fails, as it always has). */
+  templateError?: unknown;
+}
 
 /**
- * May this drift be replaced now: the group launches from a launch template, no other
- * execution holds the instance's claim, remediation is not paused, the version is not
- * quarantined, a fresh instance from the source would not itself be drifted, and the fleet's
- * window is open. In this order, which decides which reason a remediation blocked twice
- * over ends with.
- *
- * Every rule of the gate the recheck applies lives here and nowhere else in the steps, so the
- * gate decision module (issue 12, item 2) can take it over in one place: this function then
- * reads the facts and renders that module's decision. The claim is this execution's business,
- * not the gate's; it is read in the same request as the switches.
+ * The facts read before the gate is asked: the instance (read first, so what the snapshot
+ * carries was seen before anything else), its fleet, the fleet's template as it resolves now
+ * and the drift engine's verdict on it, and what the execution was started for.
  */
-async function gateOf(
+async function eagerFacts(
   deps: StepDeps,
   data: MachineData,
   ctx: StepContext,
-  fleet: CompiledFleet,
-  current: LaunchTemplateFacts,
+  instance: InstanceFacts | undefined,
   now: Date,
-): Promise<GateVerdict> {
+): Promise<EagerFacts> {
   const pinned = data.launchTemplate;
-  const skip = (reason: SkipReason, detail: string, notify: boolean): GateVerdict => ({
-    open: false,
-    decision: 'skip',
-    reason,
-    detail,
-    notify,
-  });
-
-  let source: ReturnType<typeof checkSource>;
-  let group: AutoScalingGroup | undefined;
-  if (fleet.match.kind === 'autoScalingGroup') {
-    group = await describeGroup(deps, fleet.match.autoScalingGroup);
-    const groupSource = await sourceOfGroup(deps.ec2, group, { spec: fleet.launchTemplate, facts: current });
-    if (groupSource.template === undefined) {
-      return skip(
-        'source-drift',
-        `Auto Scaling group ${fleet.match.autoScalingGroup} launches from a launch configuration, not launch template ${pinned.id}: a replacement would not be built from what Git declares`,
-        true,
-      );
-    }
-    source = checkSource({
-      fleet,
-      template: current,
-      propagatedTags: groupSource.propagatedTags,
-      now,
-      groupTemplate: groupSource.template,
-    });
-  } else {
-    source = checkSource({ fleet, template: current, propagatedTags: {}, now });
+  const execution = {
+    holder: ctx.executionId,
+    fleet: data.fleet,
+    fingerprint: data.fingerprint,
+    template: { id: pinned.id, version: pinned.version },
+  };
+  if (instance === undefined) {
+    // EC2 knows no such instance: the gate's first rule ends it, whatever else holds.
+    const match: FleetMatch = { kind: 'outside', why: `instance ${data.instanceId} no longer exists` };
+    return { gate: { moment: 'recheck', now, match, instance: { instanceId: data.instanceId }, execution } };
   }
-
-  // Both switches and the instance's claim in one read, after the instance and its group were
-  // read: another execution that claimed the instance before this reading shows here, one that
-  // claims it after is refused to this one at the lease, and what the plan reads in the
-  // snapshot was seen before either touched the instance (docs/adr/0021-one-replacement-per-instance.md).
-  const gate = await deps.store.remediationGate(
-    { fleet: data.fleet, templateId: pinned.id, version: pinned.version },
-    data.instanceId,
-  );
-  const claim = gate.instanceClaim;
-  if (claim !== undefined && claim.holder !== ctx.executionId) {
-    return claim.replacedBy === undefined
-      ? skip('in-flight-elsewhere', instanceClaimReason(claim), false)
-      : skip('already-replaced', instanceClaimReason(claim), false);
+  const match = findFleet(instance, deps.desiredState.fleets);
+  const gate: GateFacts = {
+    moment: 'recheck',
+    now,
+    match,
+    instance: { instanceId: instance.instanceId, state: instance.state },
+    execution,
+  };
+  if (match.kind !== 'member') return { gate };
+  const fleet = match.fleet;
+  let lookup: { template: TemplateFact; facts?: LaunchTemplateFacts; error?: unknown };
+  try {
+    const facts = await resolveLaunchTemplate(deps.ec2, fleet.launchTemplate);
+    lookup = { template: { ok: true, facts }, facts };
+  } catch (error) {
+    // Kept for the gate to weigh: a higher blocker (the fleet stopped enforcing, the instance
+    // moved) ends the execution as it would have without reading the template at all.
+    const why = error instanceof Error ? error.message : String(error);
+    lookup = { template: { ok: false, why }, error };
   }
-  const pause = gate.pause;
-  if (pause.paused) {
-    return skip('paused', pausedReason(pause), true);
-  }
-  if (gate.quarantine !== undefined) return skip('quarantined', quarantineText(gate.quarantine), true);
-  if (!source.ok) {
-    const what = source.reasons.map(
-      (r) => `${r.field}: expected ${r.expected ?? 'nothing'}, source gives ${r.actual ?? 'nothing'}`,
-    );
-    return skip(
-      'source-drift',
-      `a fresh instance from launch template ${pinned.id} version ${pinned.version} would itself be drifted (${what.join('; ')}); fix Git or the template — Phoenix does not replace in a loop`,
-      true,
-    );
-  }
-
-  if (fleet.window !== undefined && !isWindowOpen(fleet.window, now)) {
-    const opensAt = nextWindowOpening(fleet.window, now).toISOString();
-    return {
-      open: false,
-      decision: 'wait',
-      detail: `outside the maintenance window of fleet ${fleet.name} (${fleet.window.timezone}); waiting until ${opensAt}`,
-      windowOpensAt: opensAt,
-    };
-  }
-  return group === undefined ? { open: true } : { open: true, group };
+  gate.template = lookup.template;
+  if (lookup.facts === undefined) return { gate, fleet, templateError: lookup.error };
+  gate.instance = {
+    instanceId: instance.instanceId,
+    state: instance.state,
+    verdict: evaluateDrift({ instance, fleet, template: lookup.facts, now }),
+  };
+  return { gate, fleet, template: lookup.facts };
 }
 
-function quarantineText(q: Quarantine): string {
-  return (
-    `launch template ${q.templateId} version ${q.version} is quarantined for fleet ${q.fleet} since ${q.at} ` +
-    `(execution ${q.execution}: ${q.cause}); publish a fixed template version (a new version is not quarantined), or lift this one by deleting the state table item pk=quarantine sk=${q.fleet}#${q.templateId}#${q.version}`
-  );
+/**
+ * The facts read only when the gate reaches a rule that needs them: the state table's claim,
+ * pause and quarantine (one request), and the source a fresh instance would be built from.
+ *
+ * The fleet's Auto Scaling group is read before the state table, whichever the gate asks for
+ * first: another execution that claimed the instance before this reading shows in it, one that
+ * claims it after is refused to this one at the lease, and what the plan reads in the snapshot
+ * was seen before either touched the instance (docs/adr/0021-one-replacement-per-instance.md).
+ * The group's room and the instance's placement are not given to the gate here: the plan step
+ * judges them from the snapshot.
+ */
+function factReaders(
+  deps: StepDeps,
+  data: MachineData,
+  now: Date,
+  fleet: CompiledFleet | undefined,
+  template: LaunchTemplateFacts | undefined,
+): { readers: FactReaders; group: () => Promise<AutoScalingGroup | undefined> } {
+  const pinned = data.launchTemplate;
+  let group: Promise<AutoScalingGroup | undefined> | undefined;
+  const readGroup = () => {
+    group ??=
+      fleet?.match.kind === 'autoScalingGroup'
+        ? describeGroup(deps, fleet.match.autoScalingGroup)
+        : Promise.resolve(undefined);
+    return group;
+  };
+  let table: Promise<RemediationGate> | undefined;
+  const readTable = () => {
+    table ??= readGroup().then(() =>
+      deps.store.remediationGate(
+        { fleet: data.fleet, templateId: pinned.id, version: pinned.version },
+        data.instanceId,
+      ),
+    );
+    return table;
+  };
+  const readers: FactReaders = {
+    claim: async () => (await readTable()).instanceClaim,
+    pause: async () => (await readTable()).pause,
+    quarantine: async () => (await readTable()).quarantine,
+    source: async () =>
+      fleet === undefined || template === undefined
+        ? undefined
+        : sourceFact(deps, fleet, template, now, readGroup),
+  };
+  return { readers, group: readGroup };
+}
+
+/**
+ * The anti-loop check's fact: would a fresh instance from the fleet's source be drifted
+ * itself? For an Auto Scaling fleet the source is what the group launches (its template
+ * version and propagated tags). A group that no longer exists, or whose own template cannot
+ * be resolved, fails the step with that error, as it always has.
+ */
+async function sourceFact(
+  deps: StepDeps,
+  fleet: CompiledFleet,
+  template: LaunchTemplateFacts,
+  now: Date,
+  readGroup: () => Promise<AutoScalingGroup | undefined>,
+): Promise<SourceFact> {
+  const group = await readGroup();
+  if (fleet.match.kind !== 'autoScalingGroup' || group === undefined) {
+    return { kind: 'checked', check: checkSource({ fleet, template, propagatedTags: {}, now }) };
+  }
+  const source = await sourceOfGroup(deps.ec2, group, { spec: fleet.launchTemplate, facts: template });
+  if (source.template === undefined)
+    return { kind: 'launch-configuration', group: fleet.match.autoScalingGroup };
+  const check = checkSource({
+    fleet,
+    template,
+    propagatedTags: source.propagatedTags,
+    now,
+    groupTemplate: source.template,
+  });
+  return { kind: 'checked', check };
 }

@@ -96,11 +96,9 @@ describe('refusal wording lives in one module', () => {
     });
   }
 
-  // The remediation's recheck is wired to the gate next (issue 12's second wave); until then
-  // functions/remediation/ keeps its own copy, and only it.
-  const OUTSIDE_REMEDIATION = sources('functions').filter(
-    (p) => !p.startsWith(join('functions', 'remediation')),
-  );
+  // The whole of functions/: the evaluator, the remediation's recheck and phoenix plan all
+  // render the gate's decision, so none of them writes a refusal of its own.
+  const FUNCTIONS = sources('functions');
 
   it.each([
     ['the launch configuration refusal', 'launches from a launch configuration, not a launch template'],
@@ -110,7 +108,7 @@ describe('refusal wording lives in one module', () => {
     ['the group with no room', 'no room to launch first and no safe way back'],
     ['the claimed instance', 'at the latest): one replacement per instance'],
   ])('%s is written once, in domain/gate/messages.ts', (_what, sentence) => {
-    const writers = OUTSIDE_REMEDIATION.filter((p) => readFileSync(p, 'utf8').includes(sentence));
+    const writers = FUNCTIONS.filter((p) => readFileSync(p, 'utf8').includes(sentence));
     expect(writers.map((p) => relative('.', p))).toEqual([
       join('functions', 'domain', 'gate', 'messages.ts'),
     ]);

@@ -162,15 +162,6 @@ describe('recheck', () => {
         /is drifted differently now \(fingerprint v1-\w+ → v1-\w+\); the remediation for the new drift takes over/,
       notify: false,
     },
-    {
-      what: 'a group on a launch configuration',
-      arrange: (a: FakeAccount) => {
-        delete a.group('web-asg').launchTemplate;
-      },
-      reason: 'source-drift',
-      detail: `Auto Scaling group web-asg launches from a launch configuration, not launch template ${WEB_LT}: a replacement would not be built from what Git declares`,
-      notify: true,
-    },
   ])('ends skipped for $what, before reading the gate', async ({ arrange, reason, detail, notify }) => {
     arrange(account);
     // The gate is not read: no store method is scripted.
@@ -198,6 +189,19 @@ describe('recheck', () => {
       reason: 'not-enforcing',
       detail: 'fleet web is in notify mode: Phoenix does not replace its instances',
       notify: true,
+    });
+  });
+
+  it("fails with the template's own error when the fleet's template cannot be resolved, unless a higher blocker ends it", async () => {
+    account.templates.length = 0;
+    await expect(recheck(fakeDeps(account, fakeStore()), data, CTX)).rejects.toMatchObject({
+      name: 'LaunchTemplateNotFoundError',
+    });
+    const state = stateWith('    mode: observe');
+    expect(await recheck(fakeDeps(account, fakeStore(), { state }), data, CTX)).toMatchObject({
+      decision: 'skip',
+      reason: 'not-enforcing',
+      detail: 'fleet web is in observe mode: Phoenix does not replace its instances',
     });
   });
 
@@ -246,9 +250,8 @@ describe('recheck', () => {
         what: 'a quarantined version',
         gate: { ...OPEN, quarantine: QUARANTINE },
         reason: 'quarantined',
-        detail: new RegExp(
-          `quarantined for fleet web since 2025-06-14T10:00:00.000Z \\(execution run-0: ReplacementUnhealthyError: never healthy\\).*pk=quarantine sk=web#${WEB_LT}#2$`,
-        ),
+        detail:
+          /^launch template web-lt version 2 is quarantined for fleet web since 2025-06-14T10:00:00.000Z \(ReplacementUnhealthyError: never healthy\); lift the quarantine or publish a fixed version$/,
         notify: true,
       },
     ])('ends skipped for $what', async ({ gate, reason, detail, notify }) => {
@@ -260,6 +263,40 @@ describe('recheck', () => {
         notify,
         detail: expect.stringMatching(detail),
       });
+    });
+
+    it('ends skipped for a group on a launch configuration, after reading the claim (a claim elsewhere outranks it)', async () => {
+      delete account.group('web-asg').launchTemplate;
+      const store = fakeStore({ remediationGate: async () => OPEN });
+
+      const result = await recheck(fakeDeps(account, store), data, CTX);
+
+      expect(result).toMatchObject({
+        decision: 'skip',
+        reason: 'source-drift',
+        notify: true,
+        detail:
+          'Auto Scaling group web-asg launches from a launch configuration, not a launch template: a replacement would not be built from what Git declares',
+      });
+      expect(store.calls.map((c) => c.method)).toEqual(['remediationGate']);
+      const claimed = fakeStore({ remediationGate: async () => ({ ...OPEN, instanceClaim: claim() }) });
+      expect(await recheck(fakeDeps(account, claimed), data, CTX)).toMatchObject({
+        reason: 'in-flight-elsewhere',
+      });
+      expect(account.changes()).toEqual([]);
+    });
+
+    it('reads the group before the claim, whichever the gate asks for first (ADR 21: the snapshot is seen before any claim)', async () => {
+      let groupsReadFirst: string[] = [];
+      const store = fakeStore({
+        remediationGate: async () => {
+          groupsReadFirst = account.autoScaling.commands();
+          return OPEN;
+        },
+      });
+
+      expect(await recheck(fakeDeps(account, store), data, CTX)).toMatchObject({ decision: 'proceed' });
+      expect(groupsReadFirst).toEqual(['DescribeAutoScalingGroups']);
     });
 
     it("lets this execution's own claim through (a retried recheck)", async () => {
@@ -281,7 +318,8 @@ describe('recheck', () => {
         decision: 'skip',
         reason: 'source-drift',
         notify: true,
-        detail: `a fresh instance from launch template ${WEB_LT} version 2 would itself be drifted (tags.Owner: expected team-web, source gives team-x); fix Git or the template — Phoenix does not replace in a loop`,
+        detail:
+          'a fresh instance from launch template web-lt version 2 would itself be drifted (source drift: tags.Owner: expected team-web, source gives team-x); fix Git or the template — Phoenix does not replace in a loop',
       });
     });
 
@@ -292,14 +330,14 @@ describe('recheck', () => {
         reason: 'in-flight-elsewhere',
       },
       {
-        what: 'a pause over a quarantine',
+        what: 'a quarantine over a pause',
         gate: { pause: { paused: true }, quarantine: QUARANTINE },
-        reason: 'paused',
+        reason: 'quarantined',
       },
       {
-        what: 'a quarantine over a drifted source',
+        what: 'a drifted source over a quarantine',
         gate: { ...OPEN, quarantine: QUARANTINE },
-        reason: 'quarantined',
+        reason: 'source-drift',
         sourceDrift: true,
       },
     ])('reports $what when both hold', async ({ gate, reason, sourceDrift }) => {
