@@ -9,6 +9,8 @@
  */
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import * as z from 'zod/mini';
+import { seedDriftedAsgFleet, seedDriftedStandaloneFleet } from '../emulator/seed';
+import { createStateTable } from '../emulator/table';
 import { makeClients } from '../functions/aws/clients';
 import { describeInstances, resolveLaunchTemplate } from '../functions/aws/inventory';
 import { evaluateDrift } from '../functions/domain/drift/engine';
@@ -23,8 +25,6 @@ import {
   type Timings,
   TimingsSchema,
 } from '../functions/remediation/input';
-import { seedDriftedAsgFleet, seedDriftedStandaloneFleet } from '../test/helpers/seed';
-import { createStateTable } from '../test/helpers/table';
 import type { ReplacementUsage } from './lib/cost-model';
 import { benchDesiredState } from './lib/desired-state';
 import { historyEventsOf, stateTypesOf } from './lib/history';

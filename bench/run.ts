@@ -10,10 +10,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type RunningEmulator, startEmulator } from '../emulator/moto-process';
 import { loadDesiredStateFile } from '../functions/io/desired-state-file';
 import { PROJECT_ROOT } from '../infra/parts/functions';
 import { DEFAULT_DESIRED_STATE_PATH } from '../infra/settings';
-import { type RunningEmulator, startEmulator } from '../test/helpers/moto-process';
 import { coldStartBench } from './cold-start';
 import { convergenceBench } from './convergence';
 import { type CostInputs, costBench } from './cost';

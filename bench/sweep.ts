@@ -24,10 +24,10 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { build } from 'esbuild';
+import { defaultImageIds, seedLaunchTemplate } from '../emulator/seed';
 import { makeClients } from '../functions/aws/clients';
 import type { CompiledDesiredState } from '../functions/domain/model';
 import { lambdaBuildOptions } from '../infra/parts/lambda-bundle';
-import { defaultImageIds, seedLaunchTemplate } from '../test/helpers/seed';
 import { lambdaNodeArgs } from './cold-start';
 import { runNodeChild } from './lib/child';
 import { benchDesiredState } from './lib/desired-state';

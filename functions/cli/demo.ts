@@ -9,7 +9,7 @@
 
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { RunningEmulator } from '../../test/helpers/moto-process';
+import type { RunningEmulator } from '../../emulator/moto-process';
 import { DEMO_CREDENTIALS, runDemo } from '../demo/run';
 import { PhoenixError } from '../domain/errors';
 import { type CliIo, processIo } from './io';

@@ -15,7 +15,6 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { PhoenixError } from '../domain/errors';
 import {
   createLaunchTemplateVersionEvent,
   createTagsEvent,
@@ -24,7 +23,8 @@ import {
   modifyInstanceTypeEvent,
   modifyLaunchTemplateEvent,
   userArn,
-} from './cloudtrail';
+} from '../../emulator/cloudtrail';
+import { PhoenixError } from '../domain/errors';
 import { DEMO_IMAGES, type DemoEstate } from './estate';
 
 type Ec2 = Pick<EC2Client, 'send'>;

@@ -20,7 +20,7 @@ import {
   seedNetwork,
   seedStandaloneInstances,
   seedTargetGroup,
-} from '../../test/helpers/seed';
+} from '../../emulator/seed';
 import { PhoenixError } from '../domain/errors';
 
 /** The images of examples/demo/images.json, by what they are. */

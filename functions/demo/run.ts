@@ -16,7 +16,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { type RunningEmulator, startEmulator } from '../../test/helpers/moto-process';
+import { type RunningEmulator, startEmulator } from '../../emulator/moto-process';
+import { createTeamInboxes, drainInboxes, type ReceivedNotification } from '../../emulator/team-inboxes';
 import { makeClients, type PhoenixClients } from '../aws/clients';
 import { factsFromEc2Instance } from '../aws/instance-facts';
 import type { CliIo } from '../cli/io';
@@ -39,7 +40,6 @@ import {
   type DemoEstate,
   seedDemoEstate,
 } from './estate';
-import { createTeamInboxes, drainInboxes, type ReceivedNotification } from './team-inboxes';
 
 export const DEMO_REGION = 'us-east-1';
 /** moto takes any credentials; these keep the SDK away from the user's real ones. */

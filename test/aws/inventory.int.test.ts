@@ -18,12 +18,6 @@ import {
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeInstances, listFleetInstances, resolveLaunchTemplate } from '../../functions/aws/inventory';
-import { evaluateDrift } from '../../functions/domain/drift/engine';
-import { findFleet } from '../../functions/domain/drift/match';
-import type { CompiledFleet, DriftReason, InstanceFacts, Verdict } from '../../functions/domain/model';
-import { fleet as fleetBuilder, tagFleet } from '../helpers/builders';
-import { testClients } from '../helpers/emulator';
 import {
   defaultImageIds,
   registerTargets,
@@ -32,7 +26,13 @@ import {
   seedNetwork,
   seedStandaloneInstances,
   seedTargetGroup,
-} from '../helpers/seed';
+} from '../../emulator/seed';
+import { describeInstances, listFleetInstances, resolveLaunchTemplate } from '../../functions/aws/inventory';
+import { evaluateDrift } from '../../functions/domain/drift/engine';
+import { findFleet } from '../../functions/domain/drift/match';
+import type { CompiledFleet, DriftReason, InstanceFacts, Verdict } from '../../functions/domain/model';
+import { fleet as fleetBuilder, tagFleet } from '../helpers/builders';
+import { testClients } from '../helpers/emulator';
 
 const { ec2, autoScaling, elbv2 } = testClients();
 const NOW = new Date();

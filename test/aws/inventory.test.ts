@@ -3,6 +3,15 @@ import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  defaultImageIds,
+  type SeededLaunchTemplate,
+  type SeededNetwork,
+  seedAutoScalingGroup,
+  seedLaunchTemplate,
+  seedNetwork,
+  seedStandaloneInstances,
+} from '../../emulator/seed';
+import {
   AutoScalingGroupNotFoundError,
   describeInstances,
   fleetFilters,
@@ -14,15 +23,6 @@ import {
 import { InvalidInputError } from '../../functions/domain/errors';
 import type { FleetSelector } from '../../functions/domain/model';
 import { testClients } from '../helpers/emulator';
-import {
-  defaultImageIds,
-  type SeededLaunchTemplate,
-  type SeededNetwork,
-  seedAutoScalingGroup,
-  seedLaunchTemplate,
-  seedNetwork,
-  seedStandaloneInstances,
-} from '../helpers/seed';
 
 const ids = (facts: readonly { instanceId: string }[]) => facts.map((f) => f.instanceId).sort();
 const fleetOf = (match: FleetSelector) => ({ name: 'test-fleet', match });

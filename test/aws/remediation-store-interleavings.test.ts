@@ -25,6 +25,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { atomicDynamoDB, createStateTable } from '../../emulator/table';
 import {
   type LeaseRequest,
   REPLACED_CLAIM_TTL_SECONDS,
@@ -39,7 +40,6 @@ import {
   replacementClaimKey,
 } from '../../functions/aws/state-table/schema';
 import { testClients } from '../helpers/emulator';
-import { atomicDynamoDB, createStateTable } from '../helpers/table';
 
 const HOLDERS = ['h0', 'h1', 'h2', 'h3'] as const;
 const INSTANCES = ['i0', 'i1'] as const;

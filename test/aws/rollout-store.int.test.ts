@@ -22,7 +22,7 @@ import { InvalidInputError } from '../../functions/domain/errors';
 import type { RolloutPolicy } from '../../functions/domain/model';
 import { advance, haltByOperator } from '../../functions/domain/rollout/stage';
 import { testClientConfig } from '../helpers/emulator';
-import { createStateTable } from '../helpers/table';
+import { createStateTable } from '../../emulator/table';
 
 const TABLE = 'phoenix-rollout-store';
 const T0 = new Date('2026-12-05T10:00:00.000Z');

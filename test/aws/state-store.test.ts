@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { atomicDynamoDB, createStateTable } from '../../emulator/table';
 import {
   type LeaseRequest,
   REPLACED_CLAIM_TTL_SECONDS,
@@ -8,7 +9,6 @@ import {
 import { ATTEMPT_TTL_SECONDS, healthyFloor } from '../../functions/aws/state-store';
 import { InvalidInputError } from '../../functions/domain/errors';
 import { testClients } from '../helpers/emulator';
-import { atomicDynamoDB, createStateTable } from '../helpers/table';
 
 const clients = testClients();
 let tableCount = 0;

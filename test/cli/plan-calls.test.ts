@@ -5,6 +5,7 @@
  */
 import { SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createStateTable } from '../../emulator/table';
 import type * as ClientsModule from '../../functions/aws/clients';
 import { StateStore } from '../../functions/aws/state-store';
 import { EXIT_DRIFT, run } from '../../functions/cli/commands/plan';
@@ -18,7 +19,6 @@ import {
   TEST_REGION,
   testClients,
 } from '../helpers/emulator';
-import { createStateTable } from '../helpers/table';
 
 const IAM_PREFIX: Readonly<Record<string, string>> = {
   EC2Client: 'ec2',

@@ -4,13 +4,13 @@ import path from 'node:path';
 import { EnterStandbyCommand } from '@aws-sdk/client-auto-scaling';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { addLaunchTemplateVersion, setDefaultVersion } from '../../emulator/seed';
 import { EXIT_DRIFT, type Plan, run as plan } from '../../functions/cli/commands/plan';
 import { run as reconcile } from '../../functions/cli/commands/reconcile';
 import { memoryIo } from '../../functions/cli/io';
 import type { ReconcileReport } from '../../functions/local/report';
 import { type E2eAccount, e2eAccount, facts, type SeededAsgFleet, seedAsgFleet } from '../e2e/harness';
 import { emulatorEndpoint, TEST_CREDENTIALS, TEST_REGION } from '../helpers/emulator';
-import { addLaunchTemplateVersion, setDefaultVersion } from '../helpers/seed';
 
 /**
  * `phoenix plan` promises only replacements that can happen, and says why the others cannot;

@@ -2,6 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { addLaunchTemplateVersion, defaultImageIds, setDefaultVersion } from '../../emulator/seed';
+import { createStateTable } from '../../emulator/table';
 import { StateStore } from '../../functions/aws/state-store';
 import { EXIT_DRIFT, EXIT_ERROR, EXIT_NO_DRIFT, type Plan, run } from '../../functions/cli/commands/plan';
 import { memoryIo } from '../../functions/cli/io';
@@ -13,8 +15,6 @@ import {
   TEST_REGION,
   testClients,
 } from '../helpers/emulator';
-import { addLaunchTemplateVersion, defaultImageIds, setDefaultVersion } from '../helpers/seed';
-import { createStateTable } from '../helpers/table';
 
 /** `phoenix plan` against the emulated account, as a user would type it. */
 async function plan(file: string, ...extra: string[]) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { addLaunchTemplateVersion, setDefaultVersion } from '../../emulator/seed';
 import { listFleetInstances } from '../../functions/aws/inventory';
 import {
   EXIT_CONVERGED,
@@ -27,7 +28,6 @@ import {
   seedStandaloneFleet,
 } from '../e2e/harness';
 import { emulatorEndpoint, TEST_CREDENTIALS, TEST_REGION } from '../helpers/emulator';
-import { addLaunchTemplateVersion, setDefaultVersion } from '../helpers/seed';
 
 /** The escape character that starts every terminal control sequence. */
 const ESC = String.fromCharCode(27);

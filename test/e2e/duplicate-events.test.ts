@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { instanceStateChangeEvent, userArn } from '../../functions/demo/cloudtrail';
+import { instanceStateChangeEvent, userArn } from '../../emulator/cloudtrail';
 import {
   compile,
   type E2eAccount,

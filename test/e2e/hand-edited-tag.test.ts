@@ -1,6 +1,6 @@
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { userArn } from '../../functions/demo/cloudtrail';
+import { userArn } from '../../emulator/cloudtrail';
 import {
   compile,
   complianceById,

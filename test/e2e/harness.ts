@@ -11,21 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import type { CallGate } from '../../functions/aws/call-gate';
-import type { PhoenixClients } from '../../functions/aws/clients';
-import { describeInstances } from '../../functions/aws/inventory';
-import { RemediationStore } from '../../functions/aws/remediation-store';
-import { healthyFloor } from '../../functions/aws/state-store';
-import { createTagsEvent, type EventBridgeEvent, userArn } from '../../functions/demo/cloudtrail';
-import { createTeamInboxes, drainInbox, type ReceivedNotification } from '../../functions/demo/team-inboxes';
-import type { CompiledDesiredState, InstanceFacts } from '../../functions/domain/model';
-import type { LocalRunHooks } from '../../functions/local/hooks';
-import type { ReconcileProgress } from '../../functions/local/progress';
-import { Reconciler, type ReconcilerOptions } from '../../functions/local/reconciler';
-import type { Timings } from '../../functions/remediation/input';
-import { compileYaml, describeGroup, emulatedAccount, healthyServing } from '../helpers/account';
-import { TEST_REGION } from '../helpers/emulator';
-import { type IamGateOptions, iamGate } from '../helpers/iam/gate';
+import { describeGroup, healthyServing } from '../../emulator/account';
+import { createTagsEvent, type EventBridgeEvent, userArn } from '../../emulator/cloudtrail';
 import {
   defaultImageIds,
   registerTargets,
@@ -36,9 +23,23 @@ import {
   seedStandaloneInstances,
   seedTargetGroup,
   type TemplateVersionSpec,
-} from '../helpers/seed';
+} from '../../emulator/seed';
+import { createTeamInboxes, drainInbox, type ReceivedNotification } from '../../emulator/team-inboxes';
+import type { CallGate } from '../../functions/aws/call-gate';
+import type { PhoenixClients } from '../../functions/aws/clients';
+import { describeInstances } from '../../functions/aws/inventory';
+import { RemediationStore } from '../../functions/aws/remediation-store';
+import { healthyFloor } from '../../functions/aws/state-store';
+import type { CompiledDesiredState, InstanceFacts } from '../../functions/domain/model';
+import type { LocalRunHooks } from '../../functions/local/hooks';
+import type { ReconcileProgress } from '../../functions/local/progress';
+import { Reconciler, type ReconcilerOptions } from '../../functions/local/reconciler';
+import type { Timings } from '../../functions/remediation/input';
+import { compileYaml, emulatedAccount } from '../helpers/account';
+import { TEST_REGION } from '../helpers/emulator';
+import { type IamGateOptions, iamGate } from '../helpers/iam/gate';
 
-export { describeGroup, healthyServing, targetsOf } from '../helpers/account';
+export { describeGroup, healthyServing, targetsOf } from '../../emulator/account';
 
 /** Bounds for instant waits: a replacement that is not healthy after 3 checks is rolled back. */
 export const E2E_TIMINGS: Partial<Timings> = {

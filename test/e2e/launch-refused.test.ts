@@ -2,11 +2,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { addLaunchTemplateVersion, setDefaultVersion } from '../../emulator/seed';
 import { run as plan } from '../../functions/cli/commands/plan';
 import { run as quarantine } from '../../functions/cli/commands/quarantine';
 import { memoryIo } from '../../functions/cli/io';
 import { emulatorEndpoint, TEST_CREDENTIALS, TEST_REGION } from '../helpers/emulator';
-import { addLaunchTemplateVersion, setDefaultVersion } from '../helpers/seed';
 import {
   compile,
   describeGroup,

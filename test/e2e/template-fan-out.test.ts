@@ -3,9 +3,9 @@ import {
   createLaunchTemplateVersionEvent,
   modifyLaunchTemplateEvent,
   userArn,
-} from '../../functions/demo/cloudtrail';
+} from '../../emulator/cloudtrail';
+import { addLaunchTemplateVersion, setDefaultVersion } from '../../emulator/seed';
 import type { CompiledDesiredState } from '../../functions/domain/model';
-import { addLaunchTemplateVersion, setDefaultVersion } from '../helpers/seed';
 import {
   compile,
   complianceById,

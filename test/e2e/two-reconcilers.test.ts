@@ -7,7 +7,7 @@
  * nothing in this process (a module, a clock, a client, a queue of DynamoDB requests) can
  * make them agree by accident. They run against an emulated account of their own whose
  * DynamoDB takes requests one at a time, as DynamoDB evaluates a conditional write
- * atomically (moto's threaded server does not: the launcher's correction 6, test/helpers/moto-launcher.py); every
+ * atomically (moto's threaded server does not: the launcher's correction 6, emulator/moto-launcher.py); every
  * other service is moto's as usual.
  *
  * What must hold: each drifted instance is replaced exactly once (20 launches for 20
@@ -22,13 +22,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { healthyServing } from '../../emulator/account';
+import { type RunningEmulator, startEmulator } from '../../emulator/moto-process';
+import { addLaunchTemplateVersion, setDefaultVersion } from '../../emulator/seed';
 import { listFleetInstances } from '../../functions/aws/inventory';
 import type { CompiledFleet } from '../../functions/domain/model';
 import type { ReconcileReport } from '../../functions/local/report';
-import { healthyServing } from '../helpers/account';
 import { TEST_CREDENTIALS, TEST_REGION } from '../helpers/emulator';
-import { type RunningEmulator, startEmulator } from '../helpers/moto-process';
-import { addLaunchTemplateVersion, setDefaultVersion } from '../helpers/seed';
 import {
   compile,
   describeGroup,

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { modifyLaunchTemplateEvent, userArn } from '../../functions/demo/cloudtrail';
-import { addLaunchTemplateVersion, setDefaultVersion } from '../helpers/seed';
+import { modifyLaunchTemplateEvent, userArn } from '../../emulator/cloudtrail';
+import { addLaunchTemplateVersion, setDefaultVersion } from '../../emulator/seed';
 import {
   compile,
   complianceById,

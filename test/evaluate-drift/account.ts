@@ -14,6 +14,7 @@ import {
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { atomicDynamoDB, createStateTable } from '../../emulator/table';
 import type { PhoenixClients } from '../../functions/aws/clients';
 import { ComplianceLedger } from '../../functions/aws/compliance-ledger';
 import { Notifier } from '../../functions/aws/notifier';
@@ -21,7 +22,6 @@ import { StateStore } from '../../functions/aws/state-store';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import type { PhoenixNotification } from '../../functions/domain/notification';
 import type { DetectionDeps } from '../../functions/evaluate-drift/core';
-import { atomicDynamoDB, createStateTable } from '../helpers/table';
 import { RecordingLogger, RecordingMetrics, STATE_MACHINE_ARN } from './harness';
 
 export interface ReceivedNotification {

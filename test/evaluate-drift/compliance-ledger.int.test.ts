@@ -1,11 +1,11 @@
 import { PutEvaluationsCommand } from '@aws-sdk/client-config-service';
 import { CreateTagsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { atomicDynamoDB } from '../../emulator/table';
 import { ComplianceLedger, LEDGER_SHARDS, shardOf } from '../../functions/aws/compliance-ledger';
 import { handleEvent } from '../../functions/evaluate-drift/core';
 import { ANNOTATION_MAX_LENGTH, evaluationDigest } from '../../functions/evaluate-drift/evaluations';
 import { resetEmulator, testClients } from '../helpers/emulator';
-import { atomicDynamoDB } from '../helpers/table';
 import { emulatedDetection } from './account';
 import { configFixture, fixture } from './harness';
 import { desiredStateYaml, seedEstate, writeDesiredState } from './world';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createStateTable } from '../../emulator/table';
 import { StateStore } from '../../functions/aws/state-store';
 import { testClients } from '../helpers/emulator';
-import { createStateTable } from '../helpers/table';
 
 describe('notification claims in the state table (emulated DynamoDB)', () => {
   it('a released claim can be claimed again; an unreleased one cannot', async () => {

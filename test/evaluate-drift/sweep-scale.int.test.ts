@@ -6,11 +6,11 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { defaultImageIds, seedLaunchTemplate, seedStandaloneInstances } from '../../emulator/seed';
 import type { PhoenixClients } from '../../functions/aws/clients';
 import { handleEvent } from '../../functions/evaluate-drift/core';
 import { PUT_EVALUATIONS_BATCH_SIZE } from '../../functions/evaluate-drift/evaluations';
 import { resetEmulator, testClients } from '../helpers/emulator';
-import { defaultImageIds, seedLaunchTemplate, seedStandaloneInstances } from '../helpers/seed';
 import { emulatedDetection } from './account';
 import { fixture } from './harness';
 import { writeDesiredState } from './world';

@@ -14,16 +14,16 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import type { PhoenixClients } from '../../functions/aws/clients';
-import type { CompiledDesiredState } from '../../functions/domain/model';
-import { loadDesiredStateFile } from '../../functions/io/desired-state-file';
 import {
   defaultImageIds,
   seedAutoScalingGroup,
   seedLaunchTemplate,
   seedNetwork,
   seedStandaloneInstances,
-} from '../helpers/seed';
+} from '../../emulator/seed';
+import type { PhoenixClients } from '../../functions/aws/clients';
+import type { CompiledDesiredState } from '../../functions/domain/model';
+import { loadDesiredStateFile } from '../../functions/io/desired-state-file';
 
 export type Mode = 'observe' | 'notify' | 'enforce';
 

@@ -1,25 +1,24 @@
 /**
  * The emulated AWS account (moto server) as tests see it.
  *
- * The server itself is started once per run by `global-setup.ts`; these helpers read its
- * URL, clear its state and build SDK clients pointed at it.
+ * The server itself is started once per run by `global-setup.ts` (through the emulator
+ * module, emulator/moto-process.ts); these helpers read its URL, clear its state and build
+ * SDK clients pointed at it (emulator/clients.ts).
  */
 import { inject } from 'vitest';
 import {
-  type CommonClientConfig,
-  clientConfig,
-  makeClients,
-  type PhoenixClients,
-} from '../../functions/aws/clients';
+  EMULATOR_CREDENTIALS,
+  EMULATOR_REGION,
+  emulatorClientConfig,
+  emulatorClients,
+} from '../../emulator/clients';
+import type { CommonClientConfig, PhoenixClients } from '../../functions/aws/clients';
 
 /** The region every test account lives in. */
-export const TEST_REGION = 'us-east-1';
+export const TEST_REGION = EMULATOR_REGION;
 
 /** moto accepts any credentials; fixed dummy ones keep the SDK away from real profiles. */
-export const TEST_CREDENTIALS = {
-  accessKeyId: 'testing',
-  secretAccessKey: 'testing',
-} as const;
+export const TEST_CREDENTIALS = EMULATOR_CREDENTIALS;
 
 /** The moto server's base URL, e.g. `http://127.0.0.1:40123`. */
 export function emulatorEndpoint(): string {
@@ -39,24 +38,15 @@ export async function resetEmulator(): Promise<void> {
   }
 }
 
-const testClientOptions = (endpoint: string = emulatorEndpoint()) => ({
-  region: TEST_REGION,
-  endpoint,
-  credentials: { ...TEST_CREDENTIALS },
-  // moto never throttles, and some calls it does not implement answer 500: retry once for
-  // a transient socket error, not five times with backoff on an error that will not change.
-  maxAttempts: 2,
-});
-
 /**
  * SDK v3 clients for the emulated account: region us-east-1, dummy credentials; on the run's
  * emulator unless a test started its own (`endpoint`).
  */
 export function testClients(endpoint?: string): PhoenixClients {
-  return makeClients(testClientOptions(endpoint));
+  return emulatorClients(endpoint ?? emulatorEndpoint());
 }
 
 /** The configuration of any other SDK client for the emulated account (SSM, IAM…). */
 export function testClientConfig(endpoint?: string): CommonClientConfig {
-  return clientConfig(testClientOptions(endpoint));
+  return emulatorClientConfig(endpoint ?? emulatorEndpoint());
 }

@@ -5,11 +5,12 @@
  * Both listen on free loopback ports; their URLs are provided to every test file as
  * `inject('motoEndpoint')` and `inject('iamPolicyEndpoint')`. The emulator is stopped by its
  * own process id when the run ends (or when vitest is interrupted), so no server outlives the
- * tests. Starting and stopping it live in `moto-process.ts`, shared with the benchmarks.
+ * tests. Starting and stopping it live in the emulator module (emulator/moto-process.ts), shared
+ * with the benchmarks and the demo.
  */
 import type { TestProject } from 'vitest/node';
+import { startEmulator } from '../../emulator/moto-process';
 import { startPolicyServer } from './iam/policy-server';
-import { startEmulator } from './moto-process';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -26,6 +26,8 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contributedInputs } from '../../bench/lib/bundle';
+import { seedDriftedAsgFleet } from '../../emulator/seed';
+import { createStateTable } from '../../emulator/table';
 import type { PhoenixClients } from '../../functions/aws/clients';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import { PhoenixService } from '../../functions/runtime/metric-names';
@@ -49,8 +51,6 @@ import {
   TEST_REGION,
   testClients,
 } from '../helpers/emulator';
-import { seedDriftedAsgFleet } from '../helpers/seed';
-import { createStateTable } from '../helpers/table';
 import { remediationInput, TEST_TIMINGS } from '../remediation/harness';
 
 const STATE = compileYaml(

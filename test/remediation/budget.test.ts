@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { defaultImageIds } from '../../emulator/seed';
 import { describeInstances } from '../../functions/aws/inventory';
 import { RemediationStore } from '../../functions/aws/remediation-store';
 import { StateStore } from '../../functions/aws/state-store';
 import type { RunResult } from '../../functions/local/step-functions/runner';
 import { takeDenials } from '../helpers/iam/gate';
-import { defaultImageIds } from '../helpers/seed';
 import {
   describeGroup,
   desiredState,

@@ -29,7 +29,7 @@ import { TEST_REGION } from '../helpers/emulator';
 import { type IamGateOptions, iamGate } from '../helpers/iam/gate';
 import type { IamProps } from '../helpers/iam/synthesized-policies';
 
-export { describeGroup, healthyServing, targetsOf } from '../helpers/account';
+export { describeGroup, healthyServing, targetsOf } from '../../emulator/account';
 
 /** Waits and bounds for tests: the runner zeroes the waits, these bound the loops. */
 export const TEST_TIMINGS: Timings = {
@@ -163,7 +163,7 @@ export async function remediationInput(
   });
 }
 
-export { seedDriftedAsgFleet, seedDriftedStandaloneFleet } from '../helpers/seed';
+export { seedDriftedAsgFleet, seedDriftedStandaloneFleet } from '../../emulator/seed';
 
 export { healthyFloor };
 

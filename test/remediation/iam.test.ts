@@ -22,17 +22,17 @@ import {
 } from '@aws-sdk/client-iam';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeInstances } from '../../functions/aws/inventory';
-import type { CompiledDesiredState } from '../../functions/domain/model';
-import { testClientConfig } from '../helpers/emulator';
-import { assertNoDenials, takeDenials } from '../helpers/iam/gate';
 import {
   defaultImageIds,
   registerTargets,
   seedNetwork,
   seedStandaloneInstances,
   seedTargetGroup,
-} from '../helpers/seed';
+} from '../../emulator/seed';
+import { describeInstances } from '../../functions/aws/inventory';
+import type { CompiledDesiredState } from '../../functions/domain/model';
+import { testClientConfig } from '../helpers/emulator';
+import { assertNoDenials, takeDenials } from '../helpers/iam/gate';
 import { desiredState, type TestAccount, testAccount } from './harness';
 
 let account: TestAccount;

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { addLaunchTemplateVersion, setDefaultVersion } from '../../emulator/seed';
 import { describeInstances } from '../../functions/aws/inventory';
 import { StateStore } from '../../functions/aws/state-store';
 import type { RunResult } from '../../functions/local/step-functions/runner';
 import { runRemediation } from '../../functions/local/step-functions/runner';
 import type { LocalClients } from '../../functions/local/step-functions/tasks';
 import { ec2Error, failingEc2, type SentCommands, withAsyncGroupLaunches } from '../helpers/launch-faults';
-import { addLaunchTemplateVersion, setDefaultVersion } from '../helpers/seed';
 import {
   describeGroup,
   desiredState,

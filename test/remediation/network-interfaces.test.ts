@@ -4,11 +4,16 @@ import {
   type RequestLaunchTemplateData,
 } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  defaultImageIds,
+  seedNetwork,
+  seedStandaloneInstances,
+  setDefaultVersion,
+} from '../../emulator/seed';
 import { describeInstances } from '../../functions/aws/inventory';
 import { runRemediation } from '../../functions/local/step-functions/runner';
 import { interfacesIn } from '../../functions/remediation/launch';
 import { recording, type SentCommands } from '../helpers/launch-faults';
-import { defaultImageIds, seedNetwork, seedStandaloneInstances, setDefaultVersion } from '../helpers/seed';
 import { desiredState, type TestAccount, testAccount } from './harness';
 
 // moto does not apply a network interface's security groups to the instance: the comparison

@@ -1,9 +1,9 @@
 import { CreateTagsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { seedStandaloneInstances } from '../../emulator/seed';
 import { StateStore } from '../../functions/aws/state-store';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import type { RemediationInput } from '../../functions/remediation/input';
-import { seedStandaloneInstances } from '../helpers/seed';
 import {
   desiredState,
   mutatingCalls,

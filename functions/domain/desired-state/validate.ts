@@ -10,19 +10,12 @@
  * 2. the zod schema, on the data as YAML reads it (last key wins) and again on every value
  *    a duplicate key shadowed or an invalid key made zod skip;
  * 3. rules across fields: one selector per fleet, a tag selector with a tag, one fleet per selector, launch template
- *    by name or id, real time zones, window ranges that neither overlap nor are empty.
+ *    by name or id, real time zones, window ranges that neither overlap nor are empty
+ *    (`cross-field-checks.ts`, its rollout rules in `rollout-checks.ts`).
  */
-import {
-  type Document,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  parseDocument,
-  type YAMLMap,
-} from 'yaml';
+import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { checkAcrossFields } from './cross-field-checks';
 import {
   type IssueText,
   issueText,
@@ -33,21 +26,18 @@ import {
   show,
 } from './issue-messages';
 import { firstTooDeep, MAX_NESTING } from './nesting';
-import { type DesiredStateFile, DesiredStateFileSchema, WINDOW_RANGE_PATTERN } from './schema';
+import type { Problem } from './problem';
+import { type DesiredStateFile, DesiredStateFileSchema } from './schema';
 import {
   keyText,
-  lastPair,
   offsetOfKey,
   offsetOfValue,
   type PathSegment,
-  pairsNamed,
   pathText,
   resolvePath,
   unalias,
-  valueOffset,
 } from './source-map';
 import { closestMatch } from './suggest';
-import { findWindowOverlaps, parseWindowRange } from './windows';
 
 /** One problem in a desired-state file. `line` and `column` are 1-based. */
 export interface ValidationIssue {
@@ -62,12 +52,6 @@ export type ParseResult = { ok: true; value: DesiredStateFile } | { ok: false; i
 /** `phoenix.yaml:7:22 fleets.web.budget.maxConcurrent: expected …` (the form editors and CI link). */
 export function formatIssue(issue: ValidationIssue): string {
   return `${issue.file}:${issue.line}:${issue.column} ${issue.message}`;
-}
-
-/** A problem before its offset becomes a line and column. */
-interface Problem {
-  offset: number;
-  message: string;
 }
 
 /** One value to check against one schema: the whole file, or a value the first pass could not see. */
@@ -385,316 +369,4 @@ function findDuplicateKeys(doc: Document, lineCounter: LineCounter, problems: Pr
   };
   visit(doc.contents, []);
   return shadowed;
-}
-
-/** Rules that span fields or fleets. They read the source tree so duplicates are judged too. */
-function checkAcrossFields(doc: Document, lineCounter: LineCounter, problems: Problem[]): void {
-  const root = unalias(doc.contents, doc);
-  if (!isMap(root)) return;
-  for (const defaultsPair of pairsNamed(root, 'defaults')) {
-    const defaults = unalias(defaultsPair.value, doc);
-    if (isMap(defaults)) checkWindows(doc, defaults, ['defaults'], problems);
-  }
-  const selectedGroups = new Map<string, { fleet: string; offset: number }>();
-  const selectedTags = new Map<string, { fleet: string; offset: number }>();
-  const fleetNames: string[] = [];
-  const afters: RolloutAfter[] = [];
-  let defaultAfter: RolloutAfter | undefined;
-  for (const defaultsPair of pairsNamed(root, 'defaults')) {
-    const defaults = unalias(defaultsPair.value, doc);
-    if (!isMap(defaults)) continue;
-    checkAlarmsUnique(doc, defaults, ['defaults'], problems);
-    defaultAfter = rolloutAfterOf(doc, defaults, ['defaults']) ?? defaultAfter;
-  }
-  for (const fleetsPair of pairsNamed(root, 'fleets')) {
-    const fleets = unalias(fleetsPair.value, doc);
-    if (!isMap(fleets)) continue;
-    for (const fleetPair of fleets.items) {
-      const name = keyText(fleetPair);
-      const fleet = unalias(fleetPair.value, doc);
-      if (name === undefined || !isMap(fleet)) continue;
-      fleetNames.push(name);
-      const path: PathSegment[] = ['fleets', name];
-      checkExactlyOne(doc, fleet, path, 'match', ['autoScalingGroup', 'tags'], problems);
-      checkExactlyOne(doc, fleet, path, 'launchTemplate', ['name', 'id'], problems);
-      checkWindows(doc, fleet, path, problems);
-      checkSelectorUnique(doc, lineCounter, fleet, name, { selectedGroups, selectedTags }, problems);
-      checkAlarmsUnique(doc, fleet, path, problems);
-      const after = rolloutAfterOf(doc, fleet, path);
-      if (after !== undefined) afters.push({ ...after, fleet: name });
-    }
-  }
-  checkPromotions(fleetNames, afters, defaultAfter, problems);
-}
-
-/** A fleet's `rollout.after` (or the default one), where it is written. */
-interface RolloutAfter {
-  /** The fleet it belongs to; undefined for `defaults.rollout.after`. */
-  fleet?: string;
-  after: string;
-  path: PathSegment[];
-  offset: number;
-}
-
-function rolloutAfterOf(
-  doc: Document,
-  owner: YAMLMap,
-  ownerPath: readonly PathSegment[],
-): RolloutAfter | undefined {
-  const rollout = unalias(lastPair(owner, 'rollout')?.value, doc);
-  if (!isMap(rollout)) return undefined;
-  const pair = lastPair(rollout, 'after');
-  const value = unalias(pair?.value, doc);
-  if (pair === undefined || !isScalar(value) || typeof value.value !== 'string') return undefined;
-  return { after: value.value, path: [...ownerPath, 'rollout', 'after'], offset: valueOffset(pair) ?? 0 };
-}
-
-/** An alarm listed twice in one `rollout.alarms` is a mistake worth saying, not a gate twice. */
-function checkAlarmsUnique(
-  doc: Document,
-  owner: YAMLMap,
-  ownerPath: readonly PathSegment[],
-  problems: Problem[],
-): void {
-  const rollout = unalias(lastPair(owner, 'rollout')?.value, doc);
-  if (!isMap(rollout)) return;
-  const alarms = unalias(lastPair(rollout, 'alarms')?.value, doc);
-  if (!isSeq(alarms)) return;
-  const seen = new Set<string>();
-  alarms.items.forEach((item, index) => {
-    const node = unalias(item, doc);
-    if (!isScalar(node) || typeof node.value !== 'string') return;
-    if (seen.has(node.value)) {
-      problems.push({
-        offset: node.range?.[0] ?? 0,
-        message: `${pathText([...ownerPath, 'rollout', 'alarms', index])}: alarm "${node.value}" is listed twice: expected each alarm once`,
-      });
-    }
-    seen.add(node.value);
-  });
-}
-
-/**
- * Promotion (`rollout.after`) names another declared fleet, and the chain never comes back:
- * a cycle would leave every fleet in it waiting for the others forever.
- */
-function checkPromotions(
-  fleetNames: readonly string[],
-  afters: readonly RolloutAfter[],
-  defaultAfter: RolloutAfter | undefined,
-  problems: Problem[],
-): void {
-  const declared = new Set(fleetNames);
-  const unknown = (entry: RolloutAfter): string => {
-    const suggestion = closestMatch(entry.after, fleetNames);
-    return `${pathText(entry.path)}: expected the name of another declared fleet, got "${entry.after}"${
-      suggestion === undefined ? '' : `; did you mean "${suggestion}"?`
-    }`;
-  };
-  if (defaultAfter !== undefined && !declared.has(defaultAfter.after)) {
-    problems.push({ offset: defaultAfter.offset, message: unknown(defaultAfter) });
-  }
-  // Which fleet each one follows, as compiled: its own `after`, else the default one (never itself).
-  const follows = new Map<string, RolloutAfter>();
-  for (const name of fleetNames) {
-    const own = afters.find((a) => a.fleet === name);
-    const entry =
-      own ?? (defaultAfter !== undefined && defaultAfter.after !== name ? defaultAfter : undefined);
-    if (entry !== undefined) follows.set(name, entry);
-  }
-  for (const entry of afters) {
-    if (entry.fleet === entry.after) {
-      problems.push({
-        offset: entry.offset,
-        message: `${pathText(entry.path)}: a fleet cannot be promoted from itself: expected the name of another fleet`,
-      });
-    } else if (!declared.has(entry.after)) {
-      problems.push({ offset: entry.offset, message: unknown(entry) });
-    }
-  }
-  // Each cycle once, at the first of its fleets in file order.
-  const reported = new Set<string>();
-  for (const start of fleetNames) {
-    const chain: string[] = [start];
-    let next = follows.get(start)?.after;
-    while (next !== undefined && declared.has(next) && next !== start && !chain.includes(next)) {
-      chain.push(next);
-      next = follows.get(next)?.after;
-    }
-    if (next !== start || chain.length < 2 || chain.some((f) => reported.has(f))) continue;
-    for (const fleet of chain) reported.add(fleet);
-    const entry = follows.get(start);
-    if (entry === undefined) continue;
-    problems.push({
-      offset: entry.offset,
-      message: `${pathText(entry.path)}: promotion goes round in a cycle (${[...chain, start].join(' → ')}): expected a chain that starts somewhere`,
-    });
-  }
-}
-
-/** `match` needs exactly one selector; `launchTemplate` exactly one of name or id. */
-function checkExactlyOne(
-  doc: Document,
-  parent: YAMLMap,
-  parentPath: readonly PathSegment[],
-  key: string,
-  choices: readonly [string, string],
-  problems: Problem[],
-): void {
-  for (const pair of pairsNamed(parent, key)) {
-    const value = unalias(pair.value, doc);
-    if (!isMap(value)) continue; // not a mapping: the schema says so
-    const present = choices.filter((choice) => pairsNamed(value, choice).length > 0);
-    if (present.length === 1) continue;
-    problems.push({
-      offset: isScalar(pair.key) ? (pair.key.range?.[0] ?? 0) : 0,
-      message: `${pathText([...parentPath, key])}: expected exactly one of ${choices[0]} or ${choices[1]}, got ${
-        present.length === 0 ? 'neither' : 'both'
-      }`,
-    });
-  }
-}
-
-/** An instance belongs to one fleet: no two fleets may name the same group or the same tag selector. */
-function checkSelectorUnique(
-  doc: Document,
-  lineCounter: LineCounter,
-  fleet: YAMLMap,
-  name: string,
-  seen: {
-    selectedGroups: Map<string, { fleet: string; offset: number }>;
-    selectedTags: Map<string, { fleet: string; offset: number }>;
-  },
-  problems: Problem[],
-): void {
-  const match = unalias(lastPair(fleet, 'match')?.value, doc);
-  if (!isMap(match)) return;
-  const groupPair = lastPair(match, 'autoScalingGroup');
-  const tagsPair = lastPair(match, 'tags');
-  const tagsNode = unalias(tagsPair?.value, doc);
-  if (tagsPair !== undefined && isMap(tagsNode) && tagsNode.items.length === 0) {
-    problems.push({
-      offset: valueOffset(tagsPair) ?? 0,
-      message: `fleets.${name}.match.tags: expected at least one tag (an empty selector would match every instance), got an empty mapping`,
-    });
-  }
-  if (groupPair !== undefined && tagsPair !== undefined) return; // reported as "both"
-  const record = (
-    selected: Map<string, { fleet: string; offset: number }>,
-    selector: string,
-    offset: number,
-    describe: string,
-    field: string,
-  ): void => {
-    const earlier = selected.get(selector);
-    if (earlier === undefined) {
-      selected.set(selector, { fleet: name, offset });
-    } else if (earlier.fleet !== name) {
-      const line = lineCounter.linePos(earlier.offset).line;
-      problems.push({
-        offset,
-        message: `fleets.${name}.match.${field}: ${describe} is already selected by fleet "${earlier.fleet}" (line ${line}): expected each instance to belong to one fleet`,
-      });
-    }
-  };
-  if (groupPair !== undefined) {
-    const group = unalias(groupPair.value, doc);
-    if (isScalar(group) && typeof group.value === 'string' && group.value !== '') {
-      record(
-        seen.selectedGroups,
-        group.value,
-        valueOffset(groupPair) ?? 0,
-        `Auto Scaling group "${group.value}"`,
-        'autoScalingGroup',
-      );
-    }
-  }
-  if (tagsPair !== undefined) {
-    const tags = unalias(tagsPair.value, doc);
-    if (!isMap(tags)) return;
-    const data: unknown = tags.toJS(doc);
-    if (data === null || typeof data !== 'object') return;
-    const entries = Object.entries(data as Record<string, unknown>).sort(([a], [b]) =>
-      a < b ? -1 : a > b ? 1 : 0,
-    );
-    if (entries.length === 0) return;
-    const selector = JSON.stringify(entries);
-    const keyOffset = isScalar(tagsPair.key) ? (tagsPair.key.range?.[0] ?? 0) : 0;
-    const shown = entries.map(([key, value]) => `${key}=${String(value)}`).join(', ');
-    record(seen.selectedTags, selector, keyOffset, `the tag selector {${shown}}`, 'tags');
-  }
-}
-
-/** Time zone is a real IANA zone; ranges are not empty and do not overlap. */
-function checkWindows(
-  doc: Document,
-  owner: YAMLMap,
-  ownerPath: readonly PathSegment[],
-  problems: Problem[],
-): void {
-  for (const windowPair of pairsNamed(owner, 'window')) {
-    const window = unalias(windowPair.value, doc);
-    if (!isMap(window)) continue;
-    const path = [...ownerPath, 'window'];
-    for (const zonePair of pairsNamed(window, 'timezone')) {
-      const zone = unalias(zonePair.value, doc);
-      if (!isScalar(zone) || typeof zone.value !== 'string' || zone.value === '') continue;
-      if (isTimeZone(zone.value)) continue;
-      const suggestion = closestMatch(zone.value, timeZoneNames());
-      problems.push({
-        offset: valueOffset(zonePair) ?? 0,
-        message: `${pathText([...path, 'timezone'])}: expected an IANA time zone such as Europe/Berlin or UTC, got ${show(zone.value)}${
-          suggestion === undefined ? '' : `; did you mean ${suggestion}?`
-        }`,
-      });
-    }
-    for (const allowPair of pairsNamed(window, 'allow')) {
-      const allow = unalias(allowPair.value, doc);
-      if (!isSeq(allow)) continue;
-      const specs = allow.items.map((item, index) => {
-        const node = unalias(item, doc);
-        // Text that does not even look like a range is the schema's to report.
-        if (!isScalar(node) || typeof node.value !== 'string' || !WINDOW_RANGE_PATTERN.test(node.value)) {
-          return undefined;
-        }
-        const parsed = parseWindowRange(node.value);
-        if (parsed.ok) return parsed.range;
-        problems.push({
-          offset: startOfNode(node),
-          message: `${pathText([...path, 'allow', index])}: ${parsed.message}`,
-        });
-        return undefined;
-      });
-      for (const overlap of findWindowOverlaps(specs)) {
-        const later = unalias(allow.items[overlap.later], doc);
-        const earlier = specs[overlap.earlier];
-        const laterSpec = specs[overlap.later];
-        if (later === null || earlier === undefined || laterSpec === undefined) continue;
-        problems.push({
-          offset: startOfNode(later),
-          message: `${pathText([...path, 'allow', overlap.later])}: "${laterSpec.text}" overlaps allow[${overlap.earlier}] "${earlier.text}" (${overlap.during}): expected ranges that do not overlap`,
-        });
-      }
-    }
-  }
-}
-
-function startOfNode(node: Node): number {
-  return node.range?.[0] ?? 0;
-}
-
-/** Intl throws a RangeError for a zone it does not know; that is the test (no clock, no I/O). */
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-let zoneNames: readonly string[] | undefined;
-function timeZoneNames(): readonly string[] {
-  zoneNames ??= [...Intl.supportedValuesOf('timeZone'), 'UTC'];
-  return zoneNames;
 }

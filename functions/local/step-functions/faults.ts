@@ -1,14 +1,16 @@
 /**
  * Faults the emulated account cannot produce, injected into a local run for tests
- * ({@link LocalRunHooks.faults}): a Task throttled the way AWS throttles it, an instance whose
+ * (`LocalRunHooks.faults`, ../hooks.ts): a Task throttled the way AWS throttles it, an instance whose
  * status checks fail.
  */
 import * as ec2Sdk from '@aws-sdk/client-ec2';
-import type { LocalRunHooks } from '../hooks';
 import type { AfterStateEvent } from './run-events';
 import { type LocalClients, StateError, serviceErrorPrefix } from './tasks';
 
-/** Test-only faults, for every execution of a run ({@link LocalRunHooks.faults}). */
+/**
+ * Test-only faults, for every execution of a run (`LocalRunHooks.faults`). The hooks import
+ * this type, not the reverse, so the two modules form no cycle.
+ */
 export interface Faults {
   /** Fail each named Task state this many times with the throttling error AWS would report for it. */
   throttle?: Readonly<Record<string, number>>;

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createStateTable } from '../../../emulator/table';
 import { StateStore } from '../../../functions/aws/state-store';
 import { run as pause } from '../../../functions/cli/commands/pause';
 import { run as resume } from '../../../functions/cli/commands/resume';
 import { memoryIo } from '../../../functions/cli/io';
 import { emulatorEndpoint, TEST_CREDENTIALS, TEST_REGION, testClients } from '../../helpers/emulator';
-import { createStateTable } from '../../helpers/table';
 
 const TABLE = 'phoenix-cli-switch';
 const clients = testClients();

@@ -10,7 +10,7 @@ import { memoryIo } from '../../../functions/cli/io';
 import { main } from '../../../functions/cli/main';
 import { emulatorEndpoint, TEST_CREDENTIALS, TEST_REGION, testClients } from '../../helpers/emulator';
 import { type FakeEndpoint, startFakeEndpoint } from '../../helpers/fake-endpoint';
-import { createStateTable } from '../../helpers/table';
+import { createStateTable } from '../../../emulator/table';
 
 const TABLE = 'phoenix-cli-rollout';
 const clients = testClients();

@@ -5,10 +5,10 @@
  */
 import { CreateTagsCommand, EC2ServiceException, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { defaultImageIds, seedNetwork } from '../../../emulator/seed';
 import type { AwsCall, CallGate } from '../../../functions/aws/call-gate';
 import { compileYaml } from '../account';
 import { TEST_REGION, testClients } from '../emulator';
-import { defaultImageIds, seedNetwork } from '../seed';
 import { iamGate, takeDenials } from './gate';
 
 const STATE = compileYaml(

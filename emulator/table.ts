@@ -8,7 +8,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { STATE_TABLE } from '../../functions/aws/state-table/schema';
+import { STATE_TABLE } from '../functions/aws/state-table/schema';
 
 /** Creates the table and turns TTL on; returns its name. */
 export async function createStateTable(dynamodb: DynamoDBClient, name: string): Promise<string> {

@@ -1,10 +1,10 @@
 """moto_server as Phoenix's emulated account: moto 5.2.1, corrected where AWS differs in a way
 Phoenix depends on, and (with --scale) made fast enough for a 10,000-instance account.
 
-One launcher for the tests, the demo and the benchmarks (test/helpers/moto-process.ts starts
+One launcher for the tests, the demo and the benchmarks (emulator/moto-process.ts starts
 it). It patches moto in-process, then runs moto's own server main with the remaining
 arguments. docs/emulator.md lists every known difference between moto and AWS and whether it
-is corrected here; test/helpers/emulator-corrections.test.ts proves each correction.
+is corrected here; test/emulator/corrections.test.ts proves each correction.
 
 Corrections (always on), each following the AWS page cited at it:
 
@@ -31,7 +31,7 @@ With --scale (the benchmarks): the tag, instance and volume lookups that moto an
 scanning the whole account become direct reads returning exactly the same objects. A
 DescribeInstances or RunInstances over N instances otherwise costs O(N x account size).
 
-Usage: python3 test/helpers/moto-launcher.py [--scale] -H 127.0.0.1 -p PORT
+Usage: python3 emulator/moto-launcher.py [--scale] -H 127.0.0.1 -p PORT
 """
 
 import copy

@@ -14,10 +14,7 @@ import { DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-e
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PhoenixClients } from '../../functions/aws/clients';
-import { describeInstances } from '../../functions/aws/inventory';
-import { targetsOf } from './account';
-import { testClientConfig, testClients } from './emulator';
+import { targetsOf } from '../../emulator/account';
 import {
   defaultImageIds,
   groupInstanceIds,
@@ -26,7 +23,10 @@ import {
   seedLaunchTemplate,
   seedNetwork,
   seedTargetGroup,
-} from './seed';
+} from '../../emulator/seed';
+import type { PhoenixClients } from '../../functions/aws/clients';
+import { describeInstances } from '../../functions/aws/inventory';
+import { testClientConfig, testClients } from '../helpers/emulator';
 
 let clients: PhoenixClients;
 let network: SeededNetwork;

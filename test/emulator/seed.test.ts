@@ -1,7 +1,6 @@
 import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { testClients } from './emulator';
 import {
   defaultImageIds,
   registerTargets,
@@ -12,7 +11,8 @@ import {
   seedNetwork,
   seedStandaloneInstances,
   seedTargetGroup,
-} from './seed';
+} from '../../emulator/seed';
+import { testClients } from '../helpers/emulator';
 
 const { ec2, autoScaling, elbv2 } = testClients();
 

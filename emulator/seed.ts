@@ -4,7 +4,7 @@
  *
  * No vitest import on purpose: the demo and the benchmarks seed the same estates. Every
  * helper takes the narrow client it needs and returns the ids a caller asserts on.
- * Emulator quirks these helpers respect are in ../shared/EMULATOR.md.
+ * Emulator quirks these helpers respect are in docs/emulator.md.
  */
 import {
   type AutoScalingClient,
@@ -30,7 +30,7 @@ import {
   type ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { PhoenixError } from '../../functions/domain/errors';
+import { PhoenixError } from '../functions/domain/errors';
 
 type Ec2 = Pick<EC2Client, 'send'>;
 type AutoScaling = Pick<AutoScalingClient, 'send'>;

@@ -12,8 +12,8 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { PhoenixError } from '../domain/errors';
-import type { PhoenixNotification } from '../domain/notification';
+import { PhoenixError } from '../functions/domain/errors';
+import type { PhoenixNotification } from '../functions/domain/notification';
 
 /** A notification as a team's queue received it. */
 export interface ReceivedNotification {

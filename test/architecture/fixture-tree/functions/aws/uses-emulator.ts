@@ -1,0 +1,3 @@
+import { emulatorTool } from '../../emulator/tool';
+
+export const usesEmulator = emulatorTool;

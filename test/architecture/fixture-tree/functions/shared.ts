@@ -1,0 +1,3 @@
+import { step } from './remediation/step';
+
+export const shared = step;

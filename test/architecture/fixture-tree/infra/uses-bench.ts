@@ -1,0 +1,3 @@
+import { tool } from '../bench/tool';
+
+export const usesBench = tool;
