@@ -9,6 +9,7 @@
  */
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createStateTable } from '../../emulator/table';
 import {
   type NewRollout,
   ROLLOUT_ITEM,
@@ -22,7 +23,6 @@ import { InvalidInputError } from '../../functions/domain/errors';
 import type { RolloutPolicy } from '../../functions/domain/model';
 import { advance, haltByOperator } from '../../functions/domain/rollout/stage';
 import { testClientConfig } from '../helpers/emulator';
-import { createStateTable } from '../../emulator/table';
 
 const TABLE = 'phoenix-rollout-store';
 const T0 = new Date('2026-12-05T10:00:00.000Z');

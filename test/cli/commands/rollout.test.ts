@@ -3,6 +3,7 @@
  * state table; bad flags against an endpoint that counts requests (none may reach it).
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createStateTable } from '../../../emulator/table';
 import { type NewRollout, RolloutStore } from '../../../functions/aws/rollout-store';
 import { StateStore } from '../../../functions/aws/state-store';
 import { type RolloutView, run as rollout } from '../../../functions/cli/commands/rollout';
@@ -10,7 +11,6 @@ import { memoryIo } from '../../../functions/cli/io';
 import { main } from '../../../functions/cli/main';
 import { emulatorEndpoint, TEST_CREDENTIALS, TEST_REGION, testClients } from '../../helpers/emulator';
 import { type FakeEndpoint, startFakeEndpoint } from '../../helpers/fake-endpoint';
-import { createStateTable } from '../../../emulator/table';
 
 const TABLE = 'phoenix-cli-rollout';
 const clients = testClients();
