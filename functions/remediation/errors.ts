@@ -126,22 +126,6 @@ export class AlreadyReplacedError extends PhoenixError {
   }
 }
 
-/** The Auto Scaling group cannot grow by one and the budget does not allow a dip. */
-export class NoCapacityHeadroomError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'NoCapacityHeadroomError';
-  }
-}
-
-/** Putting things back failed: a human must look (the lease is kept until its TTL). */
-export class RollbackFailedError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'RollbackFailedError';
-  }
-}
-
 /** The state machine handed a step something it cannot use (a definition/code mismatch). Never retried. */
 export class StepInputError extends PhoenixError {
   constructor(message: string, options?: ErrorOptions) {
@@ -180,8 +164,6 @@ export const REMEDIATION_ERRORS = {
   LaunchRejectedError,
   InsufficientCapacityError,
   InstanceGoneError,
-  NoCapacityHeadroomError,
-  RollbackFailedError,
   StepInputError,
   TransientAwsError,
 } as const;
