@@ -5,6 +5,7 @@
  * evaluations; the EventBridge fast path acts (notifies, starts remediation) and leaves the
  * record to Config's own change notification, which follows within minutes.
  */
+
 import { createHash } from 'node:crypto';
 import {
   type ComplianceType,
@@ -13,8 +14,8 @@ import {
   PutEvaluationsCommand,
 } from '@aws-sdk/client-config-service';
 import { isTransientAwsError } from '../aws/transient';
-import { PhoenixError } from '../domain/errors';
 import type { DriftReason } from '../domain/model';
+import { EvaluationsNotRecordedError } from './errors';
 
 /** PutEvaluations accepts at most 100 evaluations per call. */
 export const PUT_EVALUATIONS_BATCH_SIZE = 100;
@@ -22,14 +23,6 @@ export const PUT_EVALUATIONS_BATCH_SIZE = 100;
 export const ANNOTATION_MAX_LENGTH = 256;
 /** The resource type of every evaluation Phoenix writes. */
 export const EC2_INSTANCE_RESOURCE_TYPE = 'AWS::EC2::Instance';
-
-/** Some evaluations were still refused after every retry: the caller's invocation must fail. */
-export class EvaluationsNotRecordedError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'EvaluationsNotRecordedError';
-  }
-}
 
 /** One verdict as Config records it. */
 export interface ComplianceRecord {

@@ -167,3 +167,11 @@ export const REMEDIATION_ERRORS = {
   StepInputError,
   TransientAwsError,
 } as const;
+
+/** The function's configuration is missing or wrong: fails the cold start, loudly. */
+export class RemediationEnvironmentError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RemediationEnvironmentError';
+  }
+}

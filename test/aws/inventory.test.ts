@@ -2,12 +2,11 @@ import { CreateOrUpdateTagsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AutoScalingGroupNotFoundError, LaunchTemplateNotFoundError } from '../../functions/aws/errors';
 import {
-  AutoScalingGroupNotFoundError,
   describeInstances,
   fleetFilters,
   groupSourceOf,
-  LaunchTemplateNotFoundError,
   listFleetInstances,
   resolveLaunchTemplate,
 } from '../../functions/aws/inventory';

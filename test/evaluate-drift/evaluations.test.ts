@@ -1,12 +1,12 @@
 import { ConfigServiceClient, type Evaluation, PutEvaluationsCommand } from '@aws-sdk/client-config-service';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { EvaluationsNotRecordedError } from '../../functions/evaluate-drift/errors';
 import {
   ANNOTATION_MAX_LENGTH,
   type ComplianceRecord,
   cutAnnotation,
   describeReasons,
-  EvaluationsNotRecordedError,
   recordCompliance,
 } from '../../functions/evaluate-drift/evaluations';
 import { reason } from '../helpers/builders';
