@@ -7,11 +7,13 @@
  * providers`, messages spread over several lines. Here each cause the command line can meet
  * gets its own sentence: no credentials, no region, credentials refused, access denied,
  * throttled, endpoint unreachable, an endpoint that is not AWS. Anything else is
- * `Name: message` on one line.
+ * `Name: message` on one line. Throttled and unreachable are the transient classifier's
+ * reasons (`transient.ts`). Here rather than under `cli/` because the local account's
+ * reconciler words its failures the same way.
  */
 
-import { transientFailureOf } from '../aws/transient';
 import { PhoenixError } from '../domain/errors';
+import { transientFailureOf } from './transient';
 
 const MAX_LENGTH = 400;
 
