@@ -12,7 +12,8 @@ import { DesiredStateInvalidError } from '../functions/domain/desired-state/erro
 import { InvalidInputError } from '../functions/domain/errors';
 import { loadDesiredStateFile } from '../functions/io/desired-state-file';
 import { DriftRemediator } from './drift-remediator';
-import { readSettings, SettingsError } from './settings';
+import { SettingsError } from './errors';
+import { readSettings } from './settings';
 
 async function main(): Promise<void> {
   // No auto-synth at exit: a failed load must leave no (empty) template behind for a deploy to pick up.

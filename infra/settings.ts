@@ -2,10 +2,12 @@
  * The app's settings, from CDK context (`cdk.json` or `-c key=value`), validated at once so
  * a typo fails synth with the key's name instead of deploying something unintended.
  */
+
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import type { DriftRemediatorFromFileProps, PlanRoleOptions } from './drift-remediator';
+import { SettingsError } from './errors';
 
 /** Every context key the app reads (documented in docs/deploy.md). */
 export const CONTEXT_KEYS = {
@@ -28,14 +30,6 @@ export const CONTEXT_KEYS = {
 
 export const DEFAULT_DESIRED_STATE_PATH = 'examples/phoenix.yaml';
 export const DEFAULT_STACK_NAME = 'Phoenix';
-
-/** Thrown when a context value is wrong; the message names every bad key. */
-export class SettingsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SettingsError';
-  }
-}
 
 /** `-c key=value` arrives as a string: accept JSON for structured values. */
 const json = <T extends z.ZodType>(schema: T) =>

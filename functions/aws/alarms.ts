@@ -29,6 +29,10 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import { InvalidInputError, PhoenixError } from '../domain/errors';
 import type { AlarmReading } from '../domain/rollout/stage';
+import { AlarmsUnavailableError, AlarmsUnreadableError } from './errors';
+import { isTransientAwsError, transientFailureOf } from './transient';
+
+export { AlarmsUnavailableError, AlarmsUnreadableError } from './errors';
 
 /** `DescribeAlarms` takes at most this many `AlarmNames` per call. */
 export const DESCRIBE_ALARMS_MAX_NAMES = 100;
@@ -58,82 +62,9 @@ export interface AlarmStates {
   missing: string[];
 }
 
-/**
- * Throttling, a service-side failure (HTTP 5xx) or no answer at all while reading alarms,
- * after the SDK's own retries: the same call may succeed in a moment. The alarms' states are
- * unknown; the gate stays closed until they are read.
- */
-export class AlarmsUnavailableError extends PhoenixError {
-  /** The AWS error name (`Throttling`, `InternalFailure`, `ECONNREFUSED`…). */
-  readonly code: string;
-  constructor(message: string, options?: ErrorOptions & { code?: string }) {
-    super(message, options);
-    this.name = 'AlarmsUnavailableError';
-    this.code = options?.code ?? 'unknown';
-  }
-}
-
-/**
- * CloudWatch refused to describe the alarms for a reason retrying does not change (access
- * denied: the role lacks `cloudwatch:DescribeAlarms` on these names; a request it rejects).
- * The alarms' states are unknown; a person must fix the role or the names.
- */
-export class AlarmsUnreadableError extends PhoenixError {
-  /** The AWS error name (`AccessDenied`, `InvalidParameterValue`…). */
-  readonly code: string;
-  constructor(message: string, options?: ErrorOptions & { code?: string }) {
-    super(message, options);
-    this.name = 'AlarmsUnreadableError';
-    this.code = options?.code ?? 'unknown';
-  }
-}
-
-/** CloudWatch's (and the SDK's) names for "asked too often" and "try again". */
-const TRANSIENT_NAMES: ReadonlySet<string> = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-  'ServiceUnavailable',
-  'InternalFailure',
-  'InternalServiceFault',
-  'InternalServiceError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-]);
-
-/** Socket errors: nothing answered. */
-const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-]);
-
-/**
- * Whether an error reading alarms may pass by itself. Mirrors the remediation's own
- * classification (functions/remediation/aws-errors.ts), kept here so this adapter depends on
- * nothing above it.
- */
-function isTransient(error: Error): boolean {
-  if (TRANSIENT_NAMES.has(error.name)) return true;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
-  const meta = error as { $retryable?: unknown; $fault?: unknown; $metadata?: { httpStatusCode?: number } };
-  if (meta.$retryable !== undefined && meta.$retryable !== null) return true;
-  if (meta.$fault === 'server') return true;
-  const status = meta.$metadata?.httpStatusCode;
-  return status !== undefined && status >= 500;
-}
-
+/** The AWS error name, or the socket's code when nothing answered (`ECONNREFUSED`…). */
 function errorCode(error: Error): string {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && UNREACHABLE_CODES.has(code) ? code : error.name;
+  return transientFailureOf(error)?.code ?? error.name;
 }
 
 /** The typed error for a failed `DescribeAlarms` of `names`. */
@@ -143,7 +74,7 @@ function alarmsError(error: unknown, names: readonly string[]): PhoenixError {
   const code = errorCode(cause);
   const which = `${names.length} alarm${names.length === 1 ? '' : 's'} (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''})`;
   const said = `${code}: ${cause.message.replace(/\s+/g, ' ').trim()}`;
-  return isTransient(cause)
+  return isTransientAwsError(cause)
     ? new AlarmsUnavailableError(`could not read the states of ${which} now (${said}); try again`, {
         cause,
         code,

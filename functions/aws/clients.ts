@@ -6,6 +6,7 @@
  * explicitly; an explicit value always wins. Retries are left to the SDK's standard retry
  * strategy (exponential backoff with jitter, throttling-aware).
  */
+
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -20,7 +21,7 @@ import type {
   DeserializeMiddleware,
   MiddlewareStack,
 } from '@smithy/types';
-import { PhoenixError } from '../domain/errors';
+import { NonAwsResponseError } from './errors';
 
 /** Static credentials, as the SDK accepts them (tests pass dummy ones for the emulator). */
 export interface StaticCredentials {
@@ -41,19 +42,6 @@ export interface ClientOptions {
    * (DescribeInstances sweeps, ASG calls during a rollout) without stalling a step for long.
    */
   maxAttempts?: number;
-}
-
-/**
- * The endpoint answered a call successfully, but not as AWS answers: an HTML page, or text
- * that is neither XML nor JSON (a proxy, a captive portal, a web server on the wrong port).
- * Without this check EC2's XML reader turns such a page into an empty answer ("no
- * instances"), which is worse than any error.
- */
-export class NonAwsResponseError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'NonAwsResponseError';
-  }
 }
 
 type ClientName = Exclude<keyof PhoenixClients, 'destroy'>;

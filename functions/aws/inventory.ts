@@ -6,6 +6,7 @@
  * Selection is done server-side with filters (never a full account scan filtered in memory),
  * pages are as large as EC2 allows, and every answer is converted to the engine's facts.
  */
+
 import {
   type AutoScalingClient,
   type AutoScalingGroup,
@@ -19,7 +20,7 @@ import {
   type EC2Client,
   type Filter,
 } from '@aws-sdk/client-ec2';
-import { InvalidInputError, PhoenixError } from '../domain/errors';
+import { InvalidInputError } from '../domain/errors';
 import type {
   CompiledFleet,
   InstanceFacts,
@@ -27,6 +28,7 @@ import type {
   LaunchTemplateSpec,
   Tags,
 } from '../domain/model';
+import { AutoScalingGroupNotFoundError, LaunchTemplateNotFoundError } from './errors';
 import {
   AUTO_SCALING_GROUP_TAG,
   factsFromEc2Instance,
@@ -36,22 +38,6 @@ import {
 
 type Ec2 = Pick<EC2Client, 'send'>;
 type AutoScaling = Pick<AutoScalingClient, 'send'>;
-
-/** The fleet's launch template, or the version it names, does not exist. Not retried. */
-export class LaunchTemplateNotFoundError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'LaunchTemplateNotFoundError';
-  }
-}
-
-/** The Auto Scaling group does not exist (deleted, or a typo in the desired state). Not retried. */
-export class AutoScalingGroupNotFoundError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'AutoScalingGroupNotFoundError';
-  }
-}
 
 /** States an instance can be replaced from; shutting-down and terminated ones are already leaving. */
 export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;

@@ -48,7 +48,10 @@ import {
   type RolloutStep,
   resume as resumeStage,
 } from '../domain/rollout/stage';
+import { RolloutNotFoundError, RolloutStageError } from './errors';
 import { quarantineKey as quarantineKeyOf } from './state-table/schema/quarantine';
+
+export { RolloutNotFoundError, RolloutStageError } from './errors';
 
 /** The store reads the time through this, so tests and the local runner control it. */
 export type Clock = () => Date;
@@ -103,24 +106,6 @@ export type StepWrite =
   | { written: false; reason: 'unchanged'; rollout: RolloutRecord | undefined }
   /** Another process moved the rollout first: `rollout` is what it is now (decide again from it). */
   | { written: false; reason: 'conflict'; rollout: RolloutRecord | undefined };
-
-/** No rollout where one was asked for: the fleet has none (or not of that source). */
-export class RolloutNotFoundError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'RolloutNotFoundError';
-  }
-}
-
-/** The operator's action does not apply to the rollout's stage (approve a rollout not awaiting approval…). */
-export class RolloutStageError extends PhoenixError {
-  readonly stage: RolloutStage;
-  constructor(message: string, stage: RolloutStage, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'RolloutStageError';
-    this.stage = stage;
-  }
-}
 
 const STAGES: ReadonlySet<string> = new Set(ROLLOUT_STAGES);
 const COUNTERS = ['members', 'admitted', 'replaced', 'rolledBack', 'ended'] as const;

@@ -4,21 +4,15 @@
  * notification and published to the channel's own topic, which AWS Chatbot delivers to
  * Slack or Microsoft Teams. Why a relay at all: docs/adr/0017-chat-through-a-relay.md.
  */
+
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Context, SNSEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { chatNotificationFor } from '../domain/chat-notification';
-import { InvalidInputError, PhoenixError } from '../domain/errors';
+import { InvalidInputError } from '../domain/errors';
 import { validate } from '../runtime/validation';
-
-/** The invoked alias names no configured channel: the deployment and the subscription disagree. */
-export class ChatRouteError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ChatRouteError';
-  }
-}
+import { ChatRouteError } from './errors';
 
 export interface RelayDeps {
   sns: Pick<SNSClient, 'send'>;

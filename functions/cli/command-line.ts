@@ -12,6 +12,7 @@
  */
 import type { ParseArgsConfig, parseArgs } from 'node:util';
 import type { ClientOptions } from '../aws/clients';
+import { describeAwsError } from '../aws/describe-error';
 import { DesiredStateInvalidError } from '../domain/desired-state/errors';
 import { FLEET_NAME_PATTERN } from '../domain/desired-state/schema';
 import { closestMatch } from '../domain/desired-state/suggest';
@@ -19,7 +20,6 @@ import { formatIssue } from '../domain/desired-state/validate';
 import { PhoenixError } from '../domain/errors';
 import type { CompiledDesiredState } from '../domain/model';
 import { loadDesiredStateFile } from '../io/desired-state-file';
-import { describeAwsError } from './aws-errors';
 import type { CliIo } from './io';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;

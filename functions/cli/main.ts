@@ -9,8 +9,8 @@
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describeAwsError, oneLine } from '../aws/describe-error';
 import { PhoenixError } from '../domain/errors';
-import { describeAwsError, oneLine } from './aws-errors';
 import { type CliIo, processIo } from './io';
 
 /** What a command module exports. */

@@ -14,6 +14,7 @@
  *
  * Every path stops the emulator: the caller's `finally`, and its signal handlers.
  */
+
 import { fileURLToPath } from 'node:url';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { type RunningEmulator, startEmulator } from '../../emulator/moto-process';
@@ -22,7 +23,6 @@ import { makeClients, type PhoenixClients } from '../aws/clients';
 import { factsFromEc2Instance } from '../aws/instance-facts';
 import type { CliIo } from '../cli/io';
 import { main } from '../cli/main';
-import { PhoenixError } from '../domain/errors';
 import type { CompiledDesiredState, DriftReason, InstanceFacts } from '../domain/model';
 import type { DetectionSummary } from '../evaluate-drift/core';
 import { Judge } from '../evaluate-drift/judge';
@@ -33,6 +33,7 @@ import { renderReport } from '../local/render-report';
 import type { ReconcileReport } from '../local/report';
 import { DEFAULT_TABLE_NAME, ensureStateTable } from '../local/state-table';
 import { type Change, editTagByHand, resizeByHand, rollOutNewImage } from './drift';
+import { DemoFailedError } from './errors';
 import {
   DEMO_DESIRED_STATE_FILE,
   DEMO_IMAGES,
@@ -46,14 +47,6 @@ export const DEMO_REGION = 'us-east-1';
 export const DEMO_CREDENTIALS = { accessKeyId: 'demo', secretAccessKey: 'demo' } as const;
 const TOPIC_NAME = 'phoenix-notifications';
 const TEAMS = ['storefront', 'payments'] as const;
-
-/** The demo did something other than what it shows (a regression, not a user error). */
-export class DemoFailedError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'DemoFailedError';
-  }
-}
 
 export interface DemoOptions {
   io: CliIo;

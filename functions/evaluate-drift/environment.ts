@@ -3,17 +3,10 @@
  * cold start with zod. A missing or malformed variable fails the cold start with a message
  * naming every problem, instead of failing some later call with a confusing AWS error.
  */
-import * as z from 'zod/mini';
-import { PhoenixError } from '../domain/errors';
-import { validate } from '../runtime/validation';
 
-/** The function's configuration is missing or wrong. */
-export class EnvironmentError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'EnvironmentError';
-  }
-}
+import * as z from 'zod/mini';
+import { validate } from '../runtime/validation';
+import { EnvironmentError } from './errors';
 
 const EnvSchema = z.object({
   PHOENIX_TABLE_NAME: z.string().check(z.minLength(1, 'is empty')),

@@ -24,3 +24,19 @@ export class DetectionIncompleteError extends PhoenixError {
     this.summary = options?.summary;
   }
 }
+
+/** The function's configuration is missing or wrong. */
+export class EnvironmentError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'EnvironmentError';
+  }
+}
+
+/** Some evaluations were still refused after every retry: the caller's invocation must fail. */
+export class EvaluationsNotRecordedError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'EvaluationsNotRecordedError';
+  }
+}

@@ -5,6 +5,7 @@
  * evaluations; the EventBridge fast path acts (notifies, starts remediation) and leaves the
  * record to Config's own change notification, which follows within minutes.
  */
+
 import { createHash } from 'node:crypto';
 import {
   type ComplianceType,
@@ -12,8 +13,9 @@ import {
   type Evaluation,
   PutEvaluationsCommand,
 } from '@aws-sdk/client-config-service';
-import { PhoenixError } from '../domain/errors';
+import { isTransientAwsError } from '../aws/transient';
 import type { DriftReason } from '../domain/model';
+import { EvaluationsNotRecordedError } from './errors';
 
 /** PutEvaluations accepts at most 100 evaluations per call. */
 export const PUT_EVALUATIONS_BATCH_SIZE = 100;
@@ -21,14 +23,6 @@ export const PUT_EVALUATIONS_BATCH_SIZE = 100;
 export const ANNOTATION_MAX_LENGTH = 256;
 /** The resource type of every evaluation Phoenix writes. */
 export const EC2_INSTANCE_RESOURCE_TYPE = 'AWS::EC2::Instance';
-
-/** Some evaluations were still refused after every retry: the caller's invocation must fail. */
-export class EvaluationsNotRecordedError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'EvaluationsNotRecordedError';
-  }
-}
 
 /** One verdict as Config records it. */
 export interface ComplianceRecord {
@@ -83,7 +77,7 @@ export function toEvaluation(record: ComplianceRecord): Evaluation {
 }
 
 export interface RecordOptions {
-  /** Attempts per batch, first included (throttling and `FailedEvaluations`). */
+  /** Attempts per batch, first included (a failure that passes, and `FailedEvaluations`). */
   maxAttempts?: number;
   /** Waits between attempts; injected so tests do not wait. */
   sleep?: (ms: number) => Promise<void>;
@@ -100,22 +94,6 @@ export interface RecordResult {
 const DEFAULT_MAX_ATTEMPTS = 5;
 const DEFAULT_BASE_DELAY_MS = 250;
 const MAX_BACKOFF_MS = 5_000;
-
-const THROTTLING_ERRORS: ReadonlySet<string> = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-]);
-
-/** Whether an SDK error is throttling (by name, or as the SDK marks retryable throttles). */
-export function isThrottling(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (THROTTLING_ERRORS.has(error.name)) return true;
-  const retryable = (error as { $retryable?: { throttling?: boolean } }).$retryable;
-  return retryable?.throttling === true;
-}
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -134,12 +112,13 @@ function sameResource(a: Evaluation, b: Evaluation): boolean {
 /**
  * Writes the records with the rule's result token, 100 per call; no records, no call.
  *
- * The SDK client retries throttling itself; this loop adds a second line (a sweep writes
- * hundreds of batches and may outlast the SDK's few attempts) and retries the evaluations
- * Config lists in `FailedEvaluations`, which the SDK sees as a success.
+ * The SDK client retries throttling and 5xx itself; this loop adds a second line for any
+ * failure that passes (`isTransientAwsError`: a sweep writes hundreds of batches and may
+ * outlast the SDK's few attempts; an evaluation written twice is the same evaluation) and
+ * retries the evaluations Config lists in `FailedEvaluations`, which the SDK sees as a success.
  *
  * @throws EvaluationsNotRecordedError when evaluations are still refused after every attempt
- * @throws the SDK error when a call fails for another reason than throttling
+ * @throws the SDK error when a call fails for a reason that does not pass
  */
 export async function recordCompliance(
   config: Pick<ConfigServiceClient, 'send'>,
@@ -164,7 +143,7 @@ export async function recordCompliance(
         );
         failed = out.FailedEvaluations ?? [];
       } catch (error) {
-        if (!isThrottling(error) || attempt >= maxAttempts) throw error;
+        if (!isTransientAwsError(error) || attempt >= maxAttempts) throw error;
         await sleep(backoff(attempt, baseDelayMs));
         continue;
       }

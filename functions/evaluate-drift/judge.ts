@@ -5,7 +5,7 @@
  * plan a reviewer reads before merging all come from one judgement.
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { NonAwsResponseError } from '../aws/clients';
+import { NonAwsResponseError } from '../aws/errors';
 import { resolveLaunchTemplate } from '../aws/inventory';
 import { evaluateDrift } from '../domain/drift/engine';
 import { findFleet } from '../domain/drift/match';

@@ -7,6 +7,7 @@ import type { NotificationPublisher } from '../aws/notifier';
 import type { CompiledDesiredState, CompiledFleet, DriftReason } from '../domain/model';
 import { isWindowOpen, nextWindowOpening } from '../domain/window';
 import type { RemediationInput } from '../remediation/input';
+import { LocalRunnerError } from './errors';
 import type { LocalRunHooks } from './hooks';
 import type { ReconcileProgress } from './progress';
 import type { HeldInstance, RemediationOutcome, RemediationRecord } from './report';
@@ -15,7 +16,7 @@ import { VISIBLE_STATES } from './step-functions/definition';
 import type { RunEvent } from './step-functions/run-events';
 import { type RunResult, runRemediation } from './step-functions/runner';
 import type { StartedExecution } from './step-functions/start-execution';
-import { type LocalClients, LocalRunnerError } from './step-functions/tasks';
+import type { LocalClients } from './step-functions/tasks';
 
 /** Where executions run and where what they did goes. */
 export interface ExecutionContext {

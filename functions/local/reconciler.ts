@@ -27,10 +27,10 @@
  * be hours): those instances are reported as waiting for the window.
  */
 import { gateClient, gateClients } from '../aws/call-gate';
+// One line a person can act on, whatever broke (the command prints these errors as they are).
+import { describeAwsError as describeError } from '../aws/describe-error';
 import { Notifier } from '../aws/notifier';
 import { StateStore } from '../aws/state-store';
-// One line a person can act on, whatever broke (the command prints these errors as they are).
-import { describeAwsError as describeError } from '../cli/aws-errors';
 import { concurrencyLimit } from '../domain/budget';
 import type { CompiledDesiredState, CompiledFleet } from '../domain/model';
 import {

@@ -2,6 +2,7 @@
  * The state table a local run uses: a deployed stack's, named, or a local one created with the
  * deployed key schema and TTL.
  */
+
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -10,18 +11,10 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { STATE_TABLE } from '../aws/state-table/schema/table';
-import { PhoenixError } from '../domain/errors';
+import { StateTableMissingError } from './errors';
 
 /** The state table reconcile creates (when missing) if no table is named. */
 export const DEFAULT_TABLE_NAME = 'phoenix-state';
-
-/** The state table named with `--table` does not exist on the configured endpoint. */
-export class StateTableMissingError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'StateTableMissingError';
-  }
-}
 
 /**
  * Makes sure the state table exists. A named table (`--table`, a deployed stack's) must

@@ -1,43 +1,14 @@
 /**
  * What an AWS error means for a remediation, told apart by its code: worth retrying
- * (throttling, a service-side failure), a shortage EC2 may overcome later (capacity), or a
+ * (throttling, a service-side failure: `functions/aws/transient.ts` decides), a shortage EC2 may overcome later (capacity), or a
  * refusal that no retry changes (the launch's own parameters, a permission). The steps Lambda
  * sees the code of every error; a Step Functions SDK integration of EC2 does not (EC2 models
  * no errors, so every one of them is `Ec2.Ec2Exception`), which is why every EC2 call that can
  * fail for more than one reason is made here (docs/adr/0012-launch-errors-by-code.md).
  */
 import type { Activity } from '@aws-sdk/client-auto-scaling';
+import { isTransientAwsError } from '../aws/transient';
 import { InsufficientCapacityError, LaunchRejectedError } from './errors';
-
-const THROTTLING_NAMES: ReadonlySet<string> = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'SlowDown',
-  'EC2ThrottledException',
-  'ServiceUnavailable',
-  'InternalError',
-  'InternalFailure',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  // Auto Scaling's "another change of this group is under way": passes within seconds.
-  'ScalingActivityInProgressFault',
-  'ResourceContentionFault',
-]);
-
-/** Throttling or a service-side failure: the same request may succeed in a moment. */
-export function isTransient(error: Error): boolean {
-  if (THROTTLING_NAMES.has(error.name)) return true;
-  const meta = error as { $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  if (meta.$retryable !== undefined && meta.$retryable !== null) return true;
-  const status = meta.$metadata?.httpStatusCode;
-  return status !== undefined && status >= 500;
-}
 
 /**
  * EC2 codes that say there is no room for the instance now: the instance type in that zone,
@@ -91,7 +62,7 @@ export function launchErrorOf(
       { cause: error, code },
     );
   }
-  if (isTransient(error) || CREDENTIAL_CODES.has(code)) return undefined;
+  if (isTransientAwsError(error) || CREDENTIAL_CODES.has(code)) return undefined;
   // A direct RunInstances fails only for the launch; a group's call fails for the launch only
   // when EC2 named the reason (its own errors, a ValidationError on MaxSize, are not about it).
   const aboutTheLaunch = options.direct ? isClientFault(error) : REJECTION_CODE.test(code);

@@ -6,6 +6,7 @@
  * names one of these, a `States.*` error or a service error, so renaming one is a
  * deliberate change in both places.
  */
+import type { TransientReason } from '../aws/transient';
 import { PhoenixError } from '../domain/errors';
 
 /** The fleet's budget has no room now (maxConcurrent reached, or the healthy floor). Retried with backoff, then "blocked". */
@@ -125,22 +126,6 @@ export class AlreadyReplacedError extends PhoenixError {
   }
 }
 
-/** The Auto Scaling group cannot grow by one and the budget does not allow a dip. */
-export class NoCapacityHeadroomError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'NoCapacityHeadroomError';
-  }
-}
-
-/** Putting things back failed: a human must look (the lease is kept until its TTL). */
-export class RollbackFailedError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'RollbackFailedError';
-  }
-}
-
 /** The state machine handed a step something it cannot use (a definition/code mismatch). Never retried. */
 export class StepInputError extends PhoenixError {
   constructor(message: string, options?: ErrorOptions) {
@@ -149,11 +134,21 @@ export class StepInputError extends PhoenixError {
   }
 }
 
-/** Throttling or a service-side failure of an AWS call inside a step. Retried with backoff. */
+/**
+ * An AWS call inside a step failed for a reason that passes (throttling, a 5xx, a network
+ * failure: `functions/aws/transient.ts` decides). Retried with backoff. The AWS error is the
+ * `cause`; `code` and `reason` say what it was without reading the message.
+ */
 export class TransientAwsError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
+  /** The AWS error's code (its name), or the socket code of a network failure; `unknown` when not given. */
+  readonly code: string;
+  /** Why it passes; `undefined` when not given. */
+  readonly reason: TransientReason | undefined;
+  constructor(message: string, options?: ErrorOptions & { code?: string; reason?: TransientReason }) {
     super(message, options);
     this.name = 'TransientAwsError';
+    this.code = options?.code ?? 'unknown';
+    this.reason = options?.reason;
   }
 }
 
@@ -169,8 +164,14 @@ export const REMEDIATION_ERRORS = {
   LaunchRejectedError,
   InsufficientCapacityError,
   InstanceGoneError,
-  NoCapacityHeadroomError,
-  RollbackFailedError,
   StepInputError,
   TransientAwsError,
 } as const;
+
+/** The function's configuration is missing or wrong: fails the cold start, loudly. */
+export class RemediationEnvironmentError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RemediationEnvironmentError';
+  }
+}

@@ -4,6 +4,7 @@
  * {@link runStep}. Thin on purpose: configuration is parsed once at cold start, clients,
  * store and notifier are built once, and the logic lives in `steps/` (one file per step).
  */
+
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -18,20 +19,12 @@ import * as z from 'zod/mini';
 import { clientConfig, type PhoenixClients } from '../aws/clients';
 import { Notifier } from '../aws/notifier';
 import { RemediationStore } from '../aws/remediation-store';
-import { PhoenixError } from '../domain/errors';
 import type { CompiledDesiredState } from '../domain/model';
 import { bundledDesiredState } from '../runtime/desired-state';
 import { METRIC_NAMESPACE, PhoenixMetric, PhoenixService } from '../runtime/metric-names';
 import { validate } from '../runtime/validation';
+import { RemediationEnvironmentError } from './errors';
 import { type NotifyResult, runStep, type StepDeps } from './steps';
-
-/** The function's configuration is missing or wrong: fails the cold start, loudly. */
-export class RemediationEnvironmentError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'RemediationEnvironmentError';
-  }
-}
 
 const EnvSchema = z.object({
   PHOENIX_TABLE_NAME: z.string().check(z.minLength(1, 'is empty')),

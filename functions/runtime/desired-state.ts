@@ -9,8 +9,9 @@
  * Outside a bundle (tests, the CLI) nothing defines it; callers pass their own state and
  * must never reach {@link bundledDesiredState}, which says so clearly if they do.
  */
-import { PhoenixError } from '../domain/errors';
+
 import type { CompiledDesiredState } from '../domain/model';
+import { DesiredStateNotBundledError } from './errors';
 
 /** The identifier esbuild replaces; infra's bundling options use this exact name. */
 export const DESIRED_STATE_GLOBAL = '__PHOENIX_DESIRED_STATE__';
@@ -24,14 +25,6 @@ function readBundled(): unknown {
     return __PHOENIX_DESIRED_STATE__;
   } catch {
     return undefined;
-  }
-}
-
-/** The code runs without a bundled desired state: a build or wiring mistake, never retried. */
-export class DesiredStateNotBundledError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'DesiredStateNotBundledError';
   }
 }
 

@@ -3,15 +3,9 @@
  * AWS calls its Task states make, so the construct can substitute exactly those and grant
  * exactly those (no more) to the state machine's role.
  */
-import { readFileSync } from 'node:fs';
 
-/** Thrown at synth when the ASL cannot be wired (unknown placeholder, unknown Task resource). */
-export class AslWiringError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AslWiringError';
-  }
-}
+import { readFileSync } from 'node:fs';
+import { AslWiringError } from '../errors';
 
 /** Every `${Name}` definition-substitution placeholder in the ASL text, sorted, once each. */
 export function placeholdersOf(aslText: string): string[] {

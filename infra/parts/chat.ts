@@ -14,6 +14,7 @@
  * instances and groups, read alarms, read Phoenix's executions. A guardrail caps what any
  * role used from the channel may do, so even a user role cannot act from it.
  */
+
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { CfnMicrosoftTeamsChannelConfiguration, CfnSlackChannelConfiguration } from 'aws-cdk-lib/aws-chatbot';
 import {
@@ -29,6 +30,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { type ITopic, Subscription, SubscriptionProtocol, Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ChatChannelError } from '../errors';
 import type { PhoenixFunction } from './functions';
 import { regionalArn } from './iam-scoping';
 import { acknowledgeWildcardResources, allow } from './nag';
@@ -83,14 +85,6 @@ export function teamsChannelIdOf(channelId: string): string {
 }
 
 export type ChatChannel = SlackChatChannel | TeamsChatChannel;
-
-/** Thrown at synth when the chat channels are misconfigured. */
-export class ChatChannelError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ChatChannelError';
-  }
-}
 
 const NAME = /^[A-Za-z0-9_-]{1,60}$/;
 

@@ -26,12 +26,8 @@ import { METRIC_NAMESPACE } from '../../functions/runtime/metric-names';
 import { desiredStateDefine, PhoenixLocalBundling, PROJECT_ROOT } from './lambda-bundle';
 import { acknowledge } from './nag';
 
-export {
-  DesiredStateTooLargeError,
-  desiredStateDefine,
-  ESM_REQUIRE_BANNER,
-  PROJECT_ROOT,
-} from './lambda-bundle';
+export { DesiredStateTooLargeError } from '../errors';
+export { desiredStateDefine, ESM_REQUIRE_BANNER, PROJECT_ROOT } from './lambda-bundle';
 
 /**
  * Never pulled: local bundling always answers (or fails synth with esbuild's messages), so

@@ -16,18 +16,12 @@
  * An action with no known scope fails synth: a new SDK call in the code or a new Task in
  * the state machine must be placed here deliberately, never granted broadly by accident.
  */
+
 import { Annotations, Aws } from 'aws-cdk-lib';
 import { Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { CompiledFleet } from '../../functions/domain/model';
+import { UnscopedActionError } from '../errors';
 import { allow } from './nag';
-
-/** Thrown at synth when an action has no known scope. */
-export class UnscopedActionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnscopedActionError';
-  }
-}
 
 export type ActionScope =
   | 'no-resource-level'

@@ -17,6 +17,7 @@
  *   container, instance metadata, with the STS and SSO clients they carry) are replaced by
  *   a link that says why it is not there.
  */
+
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -28,6 +29,7 @@ import type { ILocalBundling } from 'aws-cdk-lib';
 import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import { DESIRED_STATE_GLOBAL } from '../../functions/runtime/desired-state';
+import { DesiredStateTooLargeError, LambdaBundleError } from '../errors';
 
 /** The nearest directory above `moduleUrl` holding a package.json, with a trailing separator. */
 function packageRootOf(moduleUrl: string): string {
@@ -53,22 +55,6 @@ const MAX_INLINED_STATE_BYTES = 100_000;
 /** Makes ESM bundles able to `require` the CommonJS dependencies esbuild leaves as `require` calls. */
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __phoenixCreateRequire } from 'node:module'; const require = __phoenixCreateRequire(import.meta.url);";
-
-/** Thrown at synth when the desired state cannot be inlined into a bundle. */
-export class DesiredStateTooLargeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DesiredStateTooLargeError';
-  }
-}
-
-/** Thrown at synth when a Lambda bundle cannot be built; the message carries esbuild's. */
-export class LambdaBundleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LambdaBundleError';
-  }
-}
 
 /** esbuild `define` value that inlines the compiled desired state (see functions/runtime/desired-state.ts). */
 export function desiredStateDefine(state: CompiledDesiredState): Record<string, string> {

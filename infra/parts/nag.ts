@@ -6,17 +6,11 @@
  * {@link allow} keeps the permission, its wildcards and the reason for each wildcard in
  * one place: a wildcard without a reason fails synth instead of slipping through.
  */
+
 import { Stack, Validations } from 'aws-cdk-lib';
 import { type IRole, PolicyStatement, type PolicyStatementProps } from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
-
-/** Thrown at synth when a grant is not explained: a wildcard resource or action without a reason. */
-export class UnexplainedWildcardError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnexplainedWildcardError';
-  }
-}
+import { UnexplainedWildcardError } from '../errors';
 
 /**
  * The string cdk-nag reports for a (possibly tokenised) IAM resource: CloudFormation

@@ -5,11 +5,13 @@
  * DescribeInstances, DescribeLaunchTemplateVersions, DescribeAutoScalingGroups and GetItem
  * on the state table (the pause switch and quarantines). Nothing that changes anything.
  */
+
 import { Duration } from 'aws-cdk-lib';
 import { OidcProviderNative, Role, WebIdentityPrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { CompiledFleet } from '../../functions/domain/model';
+import { PlanRoleError } from '../errors';
 import { grantScoped, type ScopeTargets } from './iam-scoping';
 
 /**
@@ -28,14 +30,6 @@ export const PLAN_ACTIONS = [
 export const GITHUB_OIDC_ISSUER = 'token.actions.githubusercontent.com';
 /** The audience configure-aws-credentials asks GitHub for. */
 export const GITHUB_OIDC_AUDIENCE = 'sts.amazonaws.com';
-
-/** Thrown at synth when the plan role's options are wrong. */
-export class PlanRoleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PlanRoleError';
-  }
-}
 
 /** Who may assume the read-only plan role: workflows of one GitHub repository, through OIDC. */
 export interface PlanRoleOptions {

@@ -7,6 +7,7 @@
  * layout ({@link STATE_TABLE_LAYOUT}); {@link checkStateTableLayout} refuses a table defined
  * in the same app that does not have it.
  */
+
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AttributeType,
@@ -19,6 +20,7 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { STATE_TABLE } from '../../functions/aws/state-table/schema/table';
+import { StateTableLayoutError } from '../errors';
 
 /** CDK's name of each DynamoDB attribute type the schema's keys use. */
 const ATTRIBUTE_TYPES = { S: AttributeType.STRING } as const;
@@ -35,14 +37,6 @@ export const STATE_TABLE_LAYOUT = {
   sortKey: { name: STATE_TABLE.sortKey.name, type: ATTRIBUTE_TYPES[STATE_TABLE.sortKey.type] },
   timeToLiveAttribute: STATE_TABLE.timeToLiveAttribute,
 } as const;
-
-/** Thrown at synth when a table brought to Phoenix does not have the layout its code needs. */
-export class StateTableLayoutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StateTableLayoutError';
-  }
-}
 
 export function stateTable(scope: Construct, id: string, removalPolicy: RemovalPolicy): Table {
   return new Table(scope, id, {

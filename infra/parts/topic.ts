@@ -6,6 +6,7 @@
  * A platform may bring its own topic instead; it must be encrypted with a customer-managed
  * key Phoenix is told about (alarms and the functions publish with it).
  */
+
 import { createHash } from 'node:crypto';
 import { Annotations, Aws, Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -19,6 +20,7 @@ import {
 } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { NotificationTopicError } from '../errors';
 import { deadLetterQueue } from './dead-letter-queue';
 
 /** Which notifications a subscriber receives: an SNS filter policy on the message attributes. */
@@ -54,14 +56,6 @@ export function filterPolicyOf(filter: NotificationFilter): Record<string, Subsc
     policy.event = SubscriptionFilter.stringFilter({ allowlist: [...filter.events] });
   }
   return Object.keys(policy).length > 0 ? policy : undefined;
-}
-
-/** Thrown at synth when a topic brought to Phoenix cannot carry its notifications. */
-export class NotificationTopicError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotificationTopicError';
-  }
 }
 
 const PROTOCOLS = {

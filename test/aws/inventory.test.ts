@@ -11,12 +11,11 @@ import {
   seedNetwork,
   seedStandaloneInstances,
 } from '../../emulator/seed';
+import { AutoScalingGroupNotFoundError, LaunchTemplateNotFoundError } from '../../functions/aws/errors';
 import {
-  AutoScalingGroupNotFoundError,
   describeInstances,
   fleetFilters,
   groupSourceOf,
-  LaunchTemplateNotFoundError,
   listFleetInstances,
   resolveLaunchTemplate,
 } from '../../functions/aws/inventory';

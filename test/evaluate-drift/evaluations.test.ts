@@ -1,13 +1,12 @@
 import { ConfigServiceClient, type Evaluation, PutEvaluationsCommand } from '@aws-sdk/client-config-service';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { EvaluationsNotRecordedError } from '../../functions/evaluate-drift/errors';
 import {
   ANNOTATION_MAX_LENGTH,
   type ComplianceRecord,
   cutAnnotation,
   describeReasons,
-  EvaluationsNotRecordedError,
-  isThrottling,
   recordCompliance,
 } from '../../functions/evaluate-drift/evaluations';
 import { reason } from '../helpers/builders';
@@ -112,6 +111,20 @@ describe('recordCompliance', () => {
     expect(config.commandCalls(PutEvaluationsCommand)).toHaveLength(3);
   });
 
+  it('retries a call AWS failed on its side (5xx), as it retries a throttle', async () => {
+    const unavailable = Object.assign(new Error('Service Unavailable'), {
+      name: 'ServiceUnavailable',
+      $fault: 'server',
+      $metadata: { httpStatusCode: 503 },
+    });
+    config.on(PutEvaluationsCommand).rejectsOnce(unavailable).resolves({});
+
+    const result = await recordCompliance(client, TOKEN, records(2), options);
+
+    expect(result).toEqual({ calls: 2, recorded: 2 });
+    expect(sleeps).toHaveLength(1);
+  });
+
   it('does not retry an error that is not throttling', async () => {
     config
       .on(PutEvaluationsCommand)
@@ -181,17 +194,5 @@ describe('annotations', () => {
     const cut = cutAnnotation('y'.repeat(1000));
     expect(cut).toHaveLength(ANNOTATION_MAX_LENGTH);
     expect(cut?.endsWith('...')).toBe(true);
-  });
-});
-
-describe('isThrottling', () => {
-  it.each([
-    [throttled(), true],
-    [Object.assign(new Error('x'), { name: 'TooManyRequestsException' }), true],
-    [Object.assign(new Error('x'), { name: 'Whatever', $retryable: { throttling: true } }), true],
-    [Object.assign(new Error('x'), { name: 'AccessDeniedException' }), false],
-    ['ThrottlingException', false],
-  ])('%s → %s', (error, expected) => {
-    expect(isThrottling(error)).toBe(expected);
   });
 });

@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EnvironmentError, parseEnvironment } from '../../functions/evaluate-drift/environment';
+import { parseEnvironment } from '../../functions/evaluate-drift/environment';
+import { EnvironmentError } from '../../functions/evaluate-drift/errors';
 import { desiredState } from '../helpers/builders';
 import { fixture } from './harness';
 

@@ -10,8 +10,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DriftRemediator, type DriftRemediatorProps } from '../../infra/drift-remediator';
-import { StateTableLayoutError } from '../../infra/parts/state-table';
-import { NotificationTopicError } from '../../infra/parts/topic';
+import { NotificationTopicError, StateTableLayoutError } from '../../infra/errors';
 import { resolve, statementsOfRole } from './helpers/iam';
 import { loadFixture, logicalIdOf, scratchDir, type TemplateJson } from './helpers/synth';
 

@@ -6,7 +6,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ManagedPolicy } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ChatChannel, ChatChannelError } from '../../infra/parts/chat';
+import { ChatChannelError } from '../../infra/errors';
+import type { ChatChannel } from '../../infra/parts/chat';
 import { allowedActions, decide, resolve, resolvedForAccount, statementsOfRole } from './helpers/iam';
 import { logicalIdOf, resourcesOfType, type Synthesized, synthesize } from './helpers/synth';
 

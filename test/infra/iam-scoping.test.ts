@@ -6,13 +6,9 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import type { CompiledFleet } from '../../functions/domain/model';
-import {
-  fleetInstanceConditions,
-  launchTemplateArns,
-  scopeOf,
-  UnscopedActionError,
-} from '../../infra/parts/iam-scoping';
-import { allow, UnexplainedWildcardError } from '../../infra/parts/nag';
+import { UnexplainedWildcardError, UnscopedActionError } from '../../infra/errors';
+import { fleetInstanceConditions, launchTemplateArns, scopeOf } from '../../infra/parts/iam-scoping';
+import { allow } from '../../infra/parts/nag';
 import { resolve } from './helpers/iam';
 
 const role = () =>

@@ -31,6 +31,7 @@ import { createStateTable } from '../../emulator/table';
 import type { PhoenixClients } from '../../functions/aws/clients';
 import type { CompiledDesiredState } from '../../functions/domain/model';
 import { PhoenixService } from '../../functions/runtime/metric-names';
+import { LambdaBundleError } from '../../infra/errors';
 import { PhoenixFunction } from '../../infra/parts/functions';
 import {
   type BuiltBundle,
@@ -38,7 +39,6 @@ import {
   bundleLambdaSync,
   desiredStateDefine,
   LAZY_CREDENTIAL_LINKS,
-  LambdaBundleError,
   NOT_BUNDLED_CREDENTIALS,
   resolveSchemaKeys,
 } from '../../infra/parts/lambda-bundle';

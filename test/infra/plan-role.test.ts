@@ -5,7 +5,8 @@
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { PLAN_ACTIONS, PlanRoleError } from '../../infra/parts/plan-role';
+import { PlanRoleError } from '../../infra/errors';
+import { PLAN_ACTIONS } from '../../infra/parts/plan-role';
 import { allowedActions, arn, decide, resolvedForAccount, statementsOfRole } from './helpers/iam';
 import { logicalIdOf, resourcesOfType, type Synthesized, synthesize } from './helpers/synth';
 

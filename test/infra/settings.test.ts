@@ -9,7 +9,8 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { DesiredStateInvalidError } from '../../functions/domain/desired-state/errors';
 import { DriftRemediator } from '../../infra/drift-remediator';
-import { CONTEXT_KEYS, DEFAULT_DESIRED_STATE_PATH, readSettings, SettingsError } from '../../infra/settings';
+import { SettingsError } from '../../infra/errors';
+import { CONTEXT_KEYS, DEFAULT_DESIRED_STATE_PATH, readSettings } from '../../infra/settings';
 
 const from = (context: Record<string, unknown>) => readSettings((key) => context[key]);
 

@@ -9,7 +9,8 @@ import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Alias, Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AslWiringError, permissionFor, placeholdersOf, taskStates } from '../../infra/parts/asl';
+import { AslWiringError } from '../../infra/errors';
+import { permissionFor, placeholdersOf, taskStates } from '../../infra/parts/asl';
 import { RemediationStateMachine, STATE_MACHINE_FILE } from '../../infra/parts/state-machine';
 import { allowedActions, resolve, statementsOfRole } from './helpers/iam';
 import {

@@ -1,7 +1,7 @@
 import { AutoScalingServiceException } from '@aws-sdk/client-auto-scaling';
 import { EC2ServiceException } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { isTransient, launchErrorOf, launchFailureOf } from '../../functions/remediation/aws-errors';
+import { launchErrorOf, launchFailureOf } from '../../functions/remediation/aws-errors';
 
 const SOURCE = 'launch template lt-0123456789abcdef0 version 3';
 
@@ -75,9 +75,14 @@ describe('launchErrorOf: a direct RunInstances, told apart by the EC2 code', () 
     expect(launchErrorOf(groupError('ResourceContention'), SOURCE, { direct: false })).toBeUndefined();
   });
 
-  it('keeps throttling transient', () => {
-    expect(isTransient(ec2Error('RequestLimitExceeded', 503))).toBe(true);
-    expect(isTransient(ec2Error('InvalidParameterCombination', 400))).toBe(false);
+  it.each([
+    ['RequestLimitExceeded', 400],
+    ['EC2ThrottledException', 400],
+    ['ServiceUnavailable', 503],
+  ])('%s: whatever its status, passing, so never a rejection of the launch', (code, status) => {
+    // A group's call reads codes, not faults: a throttle must not look like a refusal.
+    expect(launchErrorOf(ec2Error(code, status), SOURCE, { direct: true })).toBeUndefined();
+    expect(launchErrorOf(ec2Error(code, status), SOURCE, { direct: false })).toBeUndefined();
   });
 });
 

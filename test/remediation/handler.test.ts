@@ -1,12 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { PhoenixNotification } from '../../functions/domain/notification';
-import { StepInputError, TransientAwsError } from '../../functions/remediation/errors';
 import {
-  makeHandler,
-  metrics,
-  parseEnvironment,
   RemediationEnvironmentError,
-} from '../../functions/remediation/handler';
+  StepInputError,
+  TransientAwsError,
+} from '../../functions/remediation/errors';
+import { makeHandler, metrics, parseEnvironment } from '../../functions/remediation/handler';
 import type { RemediationInput } from '../../functions/remediation/input';
 import { causeText, runStep, type StepDeps } from '../../functions/remediation/steps';
 import { STEP_SPEC_INPUT, STEP_SPEC_STATE } from './harness';

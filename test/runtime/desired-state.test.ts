@@ -8,7 +8,8 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import type { CompiledDesiredState } from '../../functions/domain/model';
-import { bundledDesiredState, DesiredStateNotBundledError } from '../../functions/runtime/desired-state';
+import { bundledDesiredState } from '../../functions/runtime/desired-state';
+import { DesiredStateNotBundledError } from '../../functions/runtime/errors';
 import { DesiredStateTooLargeError, desiredStateDefine } from '../../infra/parts/functions';
 import { loadFixture } from '../infra/helpers/synth';
 

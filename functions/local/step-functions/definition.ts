@@ -5,7 +5,7 @@
  */
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import definitionJson from '../../../state-machines/remediate-instance.asl.json' with { type: 'json' };
-import { LocalRunnerError } from './tasks';
+import { LocalRunnerError } from '../errors';
 
 /** The definition with its three substitutions applied; throws if any `${…}` is left. */
 export function substitutedDefinition(values: {

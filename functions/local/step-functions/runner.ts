@@ -14,20 +14,13 @@ import type { CompiledDesiredState } from '../../domain/model';
 import { executionName } from '../../evaluate-drift/execution';
 import type { RemediationInput } from '../../remediation/input';
 import type { StepDeps } from '../../remediation/steps';
+import { LocalRunnerError } from '../errors';
 import type { LocalRunHooks } from '../hooks';
 import { LOCAL_ACCOUNT, localExecutionArn, localStepsFunctionArn } from './arns';
 import { shapeOf, substitutedDefinition } from './definition';
 import { throttlingError, withImpairment } from './faults';
 import { type AfterStateEvent, type RawEvent, type RunEvent, toRunEvent } from './run-events';
-import {
-  type LocalClients,
-  LocalRunnerError,
-  lambdaTask,
-  type Sender,
-  StateError,
-  sdkTarget,
-  sdkTask,
-} from './tasks';
+import { type LocalClients, lambdaTask, type Sender, StateError, sdkTarget, sdkTask } from './tasks';
 
 /** What the steps need besides the clients (the runner builds the store and notifier over counted clients). */
 export interface LocalDeps {

@@ -3,19 +3,12 @@
  * when it runs in `phoenix reconcile` or the demo. The executions it starts are run by the
  * reconciler through the runner (`runner.ts`).
  */
-import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { InvalidInputError, PhoenixError } from '../../domain/errors';
-import { type RemediationInput, RemediationInputSchema } from '../../remediation/input';
-import { localExecutionArn } from './arns';
 
-/** Step Functions' answer to a name already used; the evaluator recognises it by this name. */
-export class ExecutionAlreadyExistsError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    // Step Functions' own error name: what `startRemediation` treats as "already started".
-    this.name = 'ExecutionAlreadyExists';
-  }
-}
+import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { InvalidInputError } from '../../domain/errors';
+import { type RemediationInput, RemediationInputSchema } from '../../remediation/input';
+import { ExecutionAlreadyExistsError } from '../errors';
+import { localExecutionArn } from './arns';
 
 /** One remediation the evaluator asked to start. */
 export interface StartedExecution {

@@ -13,14 +13,15 @@
  * Lambda error keeps its name, and its cause is the JSON the Lambda runtime reports
  * (`{"errorType","errorMessage"}`).
  */
+
 import * as autoScalingSdk from '@aws-sdk/client-auto-scaling';
 import * as dynamodbSdk from '@aws-sdk/client-dynamodb';
 import * as ec2Sdk from '@aws-sdk/client-ec2';
 import * as elbv2Sdk from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as snsSdk from '@aws-sdk/client-sns';
 import type { CallGate } from '../../aws/call-gate';
-import { PhoenixError } from '../../domain/errors';
 import { runStep, type StepDeps } from '../../remediation/steps';
+import { LocalRunnerError } from '../errors';
 
 /** Something with an SDK v3 `send`. */
 export interface Sender {
@@ -34,14 +35,6 @@ export interface LocalClients {
   elbv2: Pick<elbv2Sdk.ElasticLoadBalancingV2Client, 'send'>;
   dynamodb: Pick<dynamodbSdk.DynamoDBClient, 'send'>;
   sns: Pick<snsSdk.SNSClient, 'send'>;
-}
-
-/** A problem with the definition or the run's configuration, not with the remediation. */
-export class LocalRunnerError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'LocalRunnerError';
-  }
 }
 
 /** Step Functions' service names, the SDK module, the client, and the client's base exception. */
@@ -109,7 +102,11 @@ export function serviceErrorPrefix(service: string): string {
   return isServiceName(service) ? SERVICES[service].prefix : 'States';
 }
 
-/** A thrown error with exactly the name and cause the interpreter should see. */
+/**
+ * A thrown error with exactly the name and cause the interpreter should see. Outside
+ * Phoenix's hierarchy on purpose: it stands for Step Functions' own errors (`States.*`,
+ * `DynamoDb.*`), which the steps dispatcher must never take for one of Phoenix's.
+ */
 export class StateError extends Error {
   constructor(name: string, cause: string) {
     super(cause);

@@ -4,10 +4,10 @@
  * validates the event and the state, runs the step, and names AWS's passing failures.
  */
 import * as z from 'zod/mini';
+import { transientFailureOf } from '../../aws/transient';
 import { PhoenixError } from '../../domain/errors';
 import { NOTIFICATION_EVENTS, type NotificationEvent } from '../../domain/notification';
 import { validate } from '../../runtime/validation';
-import { isTransient } from '../aws-errors';
 import { StepInputError, TransientAwsError } from '../errors';
 import { type MachineData, MachineDataSchema } from '../input';
 import { requirePart, type StepContext, type StepDeps } from './deps';
@@ -61,7 +61,8 @@ export type StepEvent = z.infer<typeof StepEventSchema>;
 
 /**
  * Runs one step for the state machine. Errors Phoenix throws keep their names (the ASL's
- * `Retry`/`Catch` match them); throttling and 5xx from AWS become {@link TransientAwsError}.
+ * `Retry`/`Catch` match them); an AWS failure that passes (throttling, 5xx, network: one
+ * classifier, `functions/aws/transient.ts`) becomes {@link TransientAwsError}.
  */
 export async function runStep(deps: StepDeps, rawEvent: unknown): Promise<unknown> {
   const parsedEvent = validate(StepEventSchema, rawEvent);
@@ -79,8 +80,13 @@ export async function runStep(deps: StepDeps, rawEvent: unknown): Promise<unknow
     return await step(deps, data, ctx, event.event);
   } catch (error) {
     if (error instanceof PhoenixError || !(error instanceof Error)) throw error;
-    if (isTransient(error)) {
-      throw new TransientAwsError(`step ${event.step}: ${error.name}: ${error.message}`, { cause: error });
+    const transient = transientFailureOf(error);
+    if (transient !== undefined) {
+      throw new TransientAwsError(`step ${event.step}: ${error.name}: ${error.message}`, {
+        cause: error,
+        code: transient.code,
+        reason: transient.reason,
+      });
     }
     throw error;
   }

@@ -32,6 +32,13 @@ const RETRYABLE_SKIPS: ReadonlySet<string> = new Set<SkipReason>([
 ]);
 
 /**
+ * The error a failure names when the rollback failed too. No step throws it: the definition's
+ * Catch on the rollback records the rollback's own error beside the first, and the end tells
+ * both under this name (a team's filter on the notification's error reads it).
+ */
+export const ROLLBACK_FAILED = 'RollbackFailedError';
+
+/**
  * Whether a remediation that ends with `event` lets the next detection of its drift start a
  * new execution. Step Functions refuses an ended execution's name for 90 days, so an end
  * that may be retried moves the drift to its next attempt (a new name); any other end keeps
@@ -166,7 +173,7 @@ export function describeOutcome(data: MachineData, event: NotificationEvent): Ou
     }
     case 'remediation.failed': {
       const rollbackFailed = data.rollbackError !== undefined;
-      const error = rollbackFailed ? 'RollbackFailedError' : (data.error?.Error ?? 'Unknown');
+      const error = rollbackFailed ? ROLLBACK_FAILED : (data.error?.Error ?? 'Unknown');
       const cause = rollbackFailed
         ? `${data.error?.Error ?? 'Unknown'}: ${causeText(data.error)} — and the rollback failed (${data.rollbackError?.Error}: ${causeText(data.rollbackError)}); the lease is kept until it expires: check the fleet by hand`
         : `${error}: ${causeText(data.error)}`;

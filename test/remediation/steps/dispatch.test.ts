@@ -92,9 +92,28 @@ describe('runStep', () => {
     const promise = runStep(fakeDeps(account, fakeStore()), event('plan', input()));
 
     await expect(promise).rejects.toThrow(
-      new TransientAwsError('step plan: InternalError: EC2 had a moment'),
+      new TransientAwsError('step plan: InternalError: EC2 had a moment', {
+        code: 'InternalError',
+        reason: 'server',
+      }),
     );
     await expect(promise).rejects.toMatchObject({ name: 'TransientAwsError', cause: failure });
+  });
+
+  it('names a dropped connection inside a step TransientAwsError too, with the socket code', async () => {
+    // The classifier the evaluator and the command line share: a reset socket passes.
+    const account = new FakeAccount();
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    account.ec2.on(DescribeInstancesCommand, () => {
+      throw reset;
+    });
+
+    await expect(runStep(fakeDeps(account, fakeStore()), event('plan', input()))).rejects.toMatchObject({
+      name: 'TransientAwsError',
+      code: 'ECONNRESET',
+      reason: 'network',
+      cause: reset,
+    });
   });
 
   it('keeps the name of a client error from AWS, and of an error Phoenix threw', async () => {

@@ -7,10 +7,13 @@
  * providers`, messages spread over several lines. Here each cause the command line can meet
  * gets its own sentence: no credentials, no region, credentials refused, access denied,
  * throttled, endpoint unreachable, an endpoint that is not AWS. Anything else is
- * `Name: message` on one line.
+ * `Name: message` on one line. Throttled and unreachable are the transient classifier's
+ * reasons (`transient.ts`). Here rather than under `cli/` because the local account's
+ * reconciler words its failures the same way.
  */
 
 import { PhoenixError } from '../domain/errors';
+import { transientFailureOf } from './transient';
 
 const MAX_LENGTH = 400;
 
@@ -43,35 +46,6 @@ const ACCESS_DENIED: ReadonlySet<string> = new Set([
   'UnauthorizedOperation',
 ]);
 
-/** Errors AWS answers when it is asked too often (the SDK has retried them already). */
-const THROTTLING: ReadonlySet<string> = new Set([
-  'BandwidthLimitExceeded',
-  'EC2ThrottledException',
-  'PriorRequestNotComplete',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'TransactionInProgressException',
-]);
-
-/** Socket errors: nothing answered at all. */
-const UNREACHABLE: ReadonlySet<string> = new Set([
-  'EAI_AGAIN',
-  'ECONNABORTED',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EPIPE',
-  'ETIMEDOUT',
-]);
-
 interface AwsMetadata {
   httpStatusCode?: number;
   attempts?: number;
@@ -94,26 +68,6 @@ function rawAnswerOf(error: object): string | undefined {
   const headers = field(response, 'headers');
   const type = typeof headers === 'object' && headers !== null ? field(headers, 'content-type') : undefined;
   return `HTTP ${typeof status === 'number' ? status : '?'}${typeof type === 'string' ? ` (${type})` : ''}`;
-}
-
-/** The socket error code of a network failure, looking inside an AggregateError (one per address tried). */
-function socketCodeOf(error: Error): { code: string; message: string } | undefined {
-  const code = field(error, 'code');
-  if (typeof code === 'string' && UNREACHABLE.has(code)) {
-    const inner = error instanceof AggregateError ? error.errors.find((e) => e instanceof Error) : undefined;
-    const message = error.message !== '' ? error.message : inner instanceof Error ? inner.message : code;
-    return { code, message };
-  }
-  if (error instanceof AggregateError) {
-    for (const inner of error.errors) {
-      if (inner instanceof Error) {
-        const found = socketCodeOf(inner);
-        if (found !== undefined) return found;
-      }
-    }
-  }
-  const cause = field(error, 'cause');
-  return cause instanceof Error && cause !== error ? socketCodeOf(cause) : undefined;
 }
 
 function times(n: number | undefined): string {
@@ -145,14 +99,8 @@ export function describeAwsError(error: unknown): string {
   if (ACCESS_DENIED.has(name)) {
     return `access denied (${name}: ${message}): the credentials in use are not allowed to do this`;
   }
-  if (THROTTLING.has(name)) {
-    return `AWS throttled the requests (${name}${times(metadata?.attempts)}): try again in a minute, or with less --concurrency`;
-  }
-  const socket = socketCodeOf(error);
-  if (socket !== undefined || name === 'TimeoutError') {
-    const what = socket === undefined ? message : oneLine(socket.message);
-    return `cannot reach AWS (${what}): check --endpoint (or AWS_ENDPOINT_URL), --region and the network`;
-  }
+  // Before the transient reasons: a page that is not AWS's answer says nothing about AWS,
+  // whatever its status (a proxy's 429 or 503).
   const raw = rawAnswerOf(error);
   // The SDK could not read the answer (JSON or XML it expected): the endpoint is not AWS.
   if (raw !== undefined && (name === 'SyntaxError' || /Deserialization error/i.test(message))) {
@@ -160,6 +108,13 @@ export function describeAwsError(error: unknown): string {
   }
   if (raw !== undefined && name === 'Unknown') {
     return `the endpoint answered ${raw} with an error AWS would have named: is the endpoint right?`;
+  }
+  const transient = transientFailureOf(error);
+  if (transient?.reason === 'throttling') {
+    return `AWS throttled the requests (${name}${times(metadata?.attempts)}): try again in a minute, or with less --concurrency`;
+  }
+  if (transient?.reason === 'network') {
+    return `cannot reach AWS (${oneLine(transient.message)}): check --endpoint (or AWS_ENDPOINT_URL), --region and the network`;
   }
   const status = metadata?.httpStatusCode;
   const reading = message.replace(/ Deserialization error: .*$/, '');
