@@ -20,6 +20,7 @@
  * | instance claim | `instance#<id>` | `replacement` | holder, fleet, acquiredAt, expiresAt, replacedBy?, replacedAt? | instance-claim.ts |
  * | replacement claim | `replacement#<id>` | `claim` | holder, expiresAt | replacement-claim.ts |
  * | ledger shard | `reported#<generation>` | `shard#<nn>` | entries (M), version (N), expiresAt | ledger.ts |
+ * | rollout | `rollout#<fleet>` | `<templateId>#<version>` | fleet, templateId, version (N), stage, counters (N), canary, bakeMinutes, maxFailures, bakeUntil?, approvedBy?, halt? | rollout.ts |
  *
  * A new item kind gets its own module here, a row in this table, and a codec test
  * (test/aws/state-table/schema.test.ts keeps the partitions of the kinds apart).
@@ -33,4 +34,5 @@ export * from './ledger';
 export * from './notification';
 export * from './quarantine';
 export * from './replacement-claim';
+export * from './rollout';
 export * from './table';
