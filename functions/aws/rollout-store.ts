@@ -50,15 +50,14 @@ import { quarantineKey as quarantineKeyOf } from './state-table/schema/quarantin
 import {
   type Clock,
   type NewRollout,
-  n,
   ROLLOUT_COUNTERS,
   ROLLOUT_ITEM,
   type RolloutCounts,
   type RolloutRecord,
   type StepWrite,
-  s,
   sourceText,
 } from './state-table/schema/rollout';
+import { n, s } from './state-table/schema/table';
 
 export { RolloutNotFoundError, RolloutStageError } from './errors';
 export {

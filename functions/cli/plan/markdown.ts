@@ -13,6 +13,7 @@ import { durationText, estimatedSeconds } from '../../domain/estimate';
 import { PLAN_BLOCKER_LABELS as BLOCKER_TEXT } from '../../domain/gate/messages';
 import { describeReasons } from '../../evaluate-drift/evaluations';
 import type { FleetPlan, Plan, PlannedInstance } from './model';
+import { plural } from './render';
 
 /** A fleet's drifted instances are listed openly up to this many, in a collapsed block beyond. */
 export const COLLAPSE_AFTER = 10;
@@ -35,10 +36,6 @@ export function escapeMarkdown(text: string): string {
 /** An identifier in code style (backticks cannot appear in it: they are replaced). */
 function code(text: string): string {
   return `\`${text.replace(/`/g, "'").replace(/\r?\n/g, ' ')}\``;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function windowClosed(fleet: FleetPlan): boolean {

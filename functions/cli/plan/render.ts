@@ -18,7 +18,8 @@ function table(rows: string[][]): string[] {
   );
 }
 
-function plural(n: number, word: string): string {
+/** `1 wave`, `2 waves`. */
+export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 

@@ -12,6 +12,7 @@ import {
   type Rollout,
   type RolloutStage,
 } from '../../../domain/rollout/stage';
+import { n, s, str } from './table';
 
 /** The store reads the time through this, so tests and the local runner control it. */
 export type Clock = () => Date;
@@ -72,18 +73,7 @@ const STAGES: ReadonlySet<string> = new Set(ROLLOUT_STAGES);
 export const ROLLOUT_COUNTERS = ['members', 'admitted', 'replaced', 'rolledBack', 'ended'] as const;
 const COUNTERS = ROLLOUT_COUNTERS;
 
-/** A string attribute. */
-export function s(value: string): AttributeValue {
-  return { S: value };
-}
-/** A number attribute. */
-export function n(value: number): AttributeValue {
-  return { N: String(value) };
-}
-function str(item: Record<string, AttributeValue>, name: string): string | undefined {
-  const value = item[name];
-  return value !== undefined && 'S' in value ? value.S : undefined;
-}
+/** A number attribute that is a finite number (the table's `num` would pass NaN through). */
 function num(item: Record<string, AttributeValue>, name: string): number | undefined {
   const value = item[name];
   if (value === undefined || !('N' in value) || value.N === undefined) return undefined;

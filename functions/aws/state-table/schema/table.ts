@@ -62,6 +62,16 @@ export function epochSeconds(date: Date): number {
   return Math.floor(date.getTime() / 1000);
 }
 
+/** A string attribute value. */
+export function s(value: string): AttributeValue {
+  return { S: value };
+}
+
+/** A number attribute value. */
+export function n(value: number): AttributeValue {
+  return { N: String(value) };
+}
+
 /** A string attribute, if the item has it. */
 export function str(item: Item | undefined, name: string): string | undefined {
   const value = item?.[name];
