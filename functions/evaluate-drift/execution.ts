@@ -41,6 +41,31 @@ export function executionName(instanceId: string, fingerprint: string, attempt: 
     : name.slice(name.length - EXECUTION_NAME_MAX_LENGTH);
 }
 
+/** The drift an execution remediated, and the attempt it ran as. */
+export interface ExecutionAttempt {
+  instanceId: string;
+  fingerprint: string;
+  attempt: number;
+  /** The execution's name. */
+  execution: string;
+}
+
+/** {@link executionName}'s `<instance id>-<fingerprint>-<attempt>`, the fingerprint being `v<hash version>-<hex>`. */
+const DRIFT_EXECUTION_NAME = /^(i-[0-9a-f]+)-(v[0-9]+-[0-9a-f]+)-([0-9]+)$/;
+
+/**
+ * The drift and attempt of the execution a quarantine records (its ARN, or its name).
+ * Undefined for a name `executionName` did not make: `unknown`, or an execution started
+ * before names carried an attempt (its name no longer refuses anything).
+ */
+export function driftAttemptOf(execution: string): ExecutionAttempt | undefined {
+  const name = execution.slice(execution.lastIndexOf(':') + 1);
+  const [, instanceId = '', fingerprint = '', attempt = ''] = DRIFT_EXECUTION_NAME.exec(name) ?? [];
+  const generation = Number(attempt);
+  if (instanceId === '' || !Number.isSafeInteger(generation)) return undefined;
+  return { instanceId, fingerprint, attempt: generation, execution: name };
+}
+
 /** Version of {@link RemediationRequest}; the state machine refuses inputs it does not know. */
 export const REMEDIATION_REQUEST_VERSION = 1;
 

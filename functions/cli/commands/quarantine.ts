@@ -21,6 +21,7 @@
  */
 import { makeClients } from '../../aws/clients';
 import { type Quarantine, StateStore } from '../../aws/state-store';
+import { driftAttemptOf } from '../../evaluate-drift/execution';
 import {
   AWS_OPTIONS,
   awsClientOptions,
@@ -67,31 +68,6 @@ const USAGE = [
 
 function formatQuarantine(q: Quarantine): string {
   return `${q.fleet}  ${q.templateId} v${q.version}  since ${q.at}  by ${q.execution}\n    cause: ${q.cause}`;
-}
-
-/** The drift an execution remediated, and the attempt it ran as. */
-export interface DriftAttempt {
-  instanceId: string;
-  fingerprint: string;
-  attempt: number;
-  /** The execution's name. */
-  execution: string;
-}
-
-/** `executionName`'s `<instance id>-<fingerprint>-<attempt>`, the fingerprint being `v<hash version>-<hex>`. */
-const DRIFT_EXECUTION_NAME = /^(i-[0-9a-f]+)-(v[0-9]+-[0-9a-f]+)-([0-9]+)$/;
-
-/**
- * The drift and attempt of the execution a quarantine records (its ARN, or its name).
- * Undefined for a name `executionName` did not make: `unknown`, or an execution started
- * before names carried an attempt (its name no longer refuses anything).
- */
-export function driftAttemptOf(execution: string): DriftAttempt | undefined {
-  const name = execution.slice(execution.lastIndexOf(':') + 1);
-  const [, instanceId = '', fingerprint = '', attempt = ''] = DRIFT_EXECUTION_NAME.exec(name) ?? [];
-  const generation = Number(attempt);
-  if (instanceId === '' || !Number.isSafeInteger(generation)) return undefined;
-  return { instanceId, fingerprint, attempt: generation, execution: name };
 }
 
 /**

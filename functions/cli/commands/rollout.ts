@@ -21,6 +21,7 @@ import {
 } from '../../aws/rollout-store';
 import { StateStore } from '../../aws/state-store';
 import { failuresCounted, haltText, recordedWait } from '../../domain/rollout/stage';
+import { driftAttemptOf } from '../../evaluate-drift/execution';
 import {
   AWS_OPTIONS,
   awsClientOptions,
@@ -34,7 +35,6 @@ import {
   STATE_TABLE_OPTION,
 } from '../command-line';
 import type { CliIo } from '../io';
-import { driftAttemptOf } from './quarantine';
 
 const OPTIONS = {
   ...STATE_TABLE_OPTION,

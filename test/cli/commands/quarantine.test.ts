@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createStateTable } from '../../../emulator/table';
 import { describeInstances } from '../../../functions/aws/inventory';
 import { StateStore } from '../../../functions/aws/state-store';
-import { driftAttemptOf, run as quarantine } from '../../../functions/cli/commands/quarantine';
+import { run as quarantine } from '../../../functions/cli/commands/quarantine';
 import { memoryIo } from '../../../functions/cli/io';
 import { fingerprintOf } from '../../../functions/domain/drift/fingerprint';
-import { executionArnOf, executionName } from '../../../functions/evaluate-drift/execution';
+import { driftAttemptOf, executionArnOf, executionName } from '../../../functions/evaluate-drift/execution';
 import { emulatorEndpoint, TEST_CREDENTIALS, TEST_REGION, testClients } from '../../helpers/emulator';
 import {
   desiredState,
