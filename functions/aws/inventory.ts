@@ -36,7 +36,7 @@ import {
   templateFactsFromVersion,
 } from './instance-facts';
 
-type Ec2 = Pick<EC2Client, 'send'>;
+export type Ec2 = Pick<EC2Client, 'send'>;
 type AutoScaling = Pick<AutoScalingClient, 'send'>;
 
 /** States an instance can be replaced from; shutting-down and terminated ones are already leaving. */
