@@ -100,6 +100,8 @@ export const REMEDIATION_ACTIONS = [
   'dynamodb:ConditionCheckItem',
   'dynamodb:Query',
   'sns:Publish',
+  // The fleets' rollout alarms, read at the lease and at every member's end (issue 15).
+  'cloudwatch:DescribeAlarms',
 ] as const;
 
 /**

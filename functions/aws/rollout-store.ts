@@ -46,6 +46,7 @@ import {
   resume as resumeStage,
 } from '../domain/rollout/stage';
 import { RolloutNotFoundError, RolloutStageError } from './errors';
+import { type MemberEnd, memberSettlement } from './state-table/remediation/rollout-admission';
 import { quarantineKey as quarantineKeyOf } from './state-table/schema/quarantine';
 import {
   type Clock,
@@ -350,6 +351,31 @@ export class RolloutStore {
     const written = await this.get(read.fleet, read.source);
     if (written === undefined) throw this.notFound(read.fleet, read.source);
     return { written: true, rollout: written };
+  }
+
+  /**
+   * Counts the end of member `holder` (admitted with its lease) on its rollout, once: a second
+   * call for the same holder counts nothing and returns `settled: false`. The rollout as it
+   * now is comes back either way (undefined if it no longer exists).
+   */
+  async settle(
+    fleet: string,
+    source: { templateId: string; version: number },
+    holder: string,
+    end: MemberEnd,
+  ): Promise<{ settled: boolean; rollout: RolloutRecord | undefined }> {
+    let settled = true;
+    try {
+      await this.dynamodb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: memberSettlement({ name: this.table }, fleet, source, holder, end),
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      settled = false;
+    }
+    return { settled, rollout: await this.get(fleet, source) };
   }
 
   /** `phoenix rollout approve`: the fleet's current rollout, awaiting approval, goes on rolling. */
