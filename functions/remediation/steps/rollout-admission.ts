@@ -92,6 +92,8 @@ export async function admitUnderRollout(
       return undefined;
     }
     if (view.rollout === undefined) {
+      // An alarm in ALARM (or missing) holds a rollout that has not begun: it does not begin.
+      holdOnAlarms(view);
       await begin(deps, data, ctx, fleet, view, budget);
       continue;
     }
