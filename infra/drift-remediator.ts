@@ -66,6 +66,8 @@ export const EVALUATOR_ACTIONS = [
   'dynamodb:Query',
   'sns:Publish',
   'states:StartExecution',
+  // The fleets' rollout alarms, read lazily at detection (issue 15).
+  'cloudwatch:DescribeAlarms',
 ] as const;
 
 /**

@@ -26,10 +26,12 @@
  * against its own siblings. With instant waits a closed window is not waited for (it could
  * be hours): those instances are reported as waiting for the window.
  */
+
 import { gateClient, gateClients } from '../aws/call-gate';
 // One line a person can act on, whatever broke (the command prints these errors as they are).
 import { describeAwsError as describeError } from '../aws/describe-error';
 import { Notifier } from '../aws/notifier';
+import { RolloutStore } from '../aws/rollout-store';
 import { StateStore } from '../aws/state-store';
 import { concurrencyLimit } from '../domain/budget';
 import type { CompiledDesiredState, CompiledFleet } from '../domain/model';
@@ -145,6 +147,14 @@ export class Reconciler {
       clock: this.#clock,
       logger: QUIET,
       metrics: { addMetric: () => {} },
+      ...(evaluator.cloudwatch === undefined
+        ? {}
+        : {
+            rolloutReaders: {
+              cloudwatch: evaluator.cloudwatch,
+              rollouts: new RolloutStore(evaluator.dynamodb, options.tableName, this.#clock),
+            },
+          }),
     };
     this.#executions = new ExecutionRunner({
       desiredState: options.desiredState,

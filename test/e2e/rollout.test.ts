@@ -97,14 +97,12 @@ describe('end to end: progressive rollouts', () => {
     const invariants = invariantsOf(account, web);
     const phoenix = reconcilerFor(account, stateWith('weba', '', 'web-5xx-a'), invariants);
 
-    expect((await phoenix.handle(event)).remediationsStarted).toBe(3);
-    const outcomes = await phoenix.runPending();
-    expect(outcomes.map((o) => [o.outcome, o.reason])).toEqual([
-      ['skipped', 'held'],
-      ['skipped', 'held'],
-      ['skipped', 'held'],
-    ]);
-    expect(outcomes[0]?.detail).toMatch(/web-5xx-a .*in ALARM/);
+    // Detection holds every instance of the fleet while the alarm fires: nothing starts.
+    expect(await phoenix.handle(event)).toMatchObject({ remediationsStarted: 0, remediationsHeld: 3 });
+    const report = await phoenix.reconcile();
+    expect(report.converged).toBe(false);
+    expect(report.leftDrifted).toHaveLength(3);
+    expect(report.leftDrifted[0]?.why).toMatch(/web-5xx-a .*in ALARM/);
     expect(await members(account.clients, 'weba-asg')).toEqual([...web.instanceIds].sort());
     const rollouts = new RolloutStore(account.clients.dynamodb, account.tableName);
     expect(await rollouts.get('weba', { templateId: web.template.id, version })).toBeUndefined();

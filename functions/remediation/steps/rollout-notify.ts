@@ -11,7 +11,7 @@ import {
   type NotificationEvent,
   type RolloutSummary,
 } from '../../domain/notification';
-import { haltText } from '../../domain/rollout/stage';
+import { rolloutMessage } from '../../domain/rollout/messages';
 import type { MachineData } from '../input';
 import { executionNameOf, fleetNamed, type StepContext, type StepDeps } from './deps';
 
@@ -33,19 +33,6 @@ export function summaryOf(rollout: RolloutRecord, extra: Partial<RolloutSummary>
     members: rollout.members,
     ...extra,
   };
-}
-
-/** The sentence of a `rollout.*` message. */
-function messageOf(event: NotificationEvent, rollout: RolloutRecord, summary: RolloutSummary): string {
-  const source = `${rollout.source.templateId} version ${rollout.source.version}${rollout.source.imageId === undefined ? '' : ` (${rollout.source.imageId})`}`;
-  switch (event) {
-    case 'rollout.started':
-      return `Rolling ${source} through fleet ${rollout.fleet}: ${rollout.members} instance(s), ${summary.waves ?? '?'} wave(s), about ${Math.round((summary.estimateSeconds ?? 0) / 60)} min${rollout.canary > 0 ? `, canary of ${rollout.canary} first` : ''}.`;
-    case 'rollout.halted':
-      return `The rollout of ${source} through fleet ${rollout.fleet} ${summary.halt ?? haltText(rollout.halt?.cause ?? { kind: 'operator', by: 'unknown' })}. The version is quarantined; the fleet's other instances are left as they are. Run \`phoenix rollout resume --fleet ${rollout.fleet}\` once fixed, or publish a new version.`;
-    default:
-      return `The rollout of ${source} through fleet ${rollout.fleet} completed: ${summary.replaced ?? rollout.replaced} replaced, ${summary.failed ?? rollout.rolledBack} failed, in ${Math.round((summary.tookSeconds ?? 0) / 60)} min.`;
-  }
 }
 
 /** Publishes a `rollout.*` event; returns whether it went out. */
@@ -73,7 +60,7 @@ export async function notifyRollout(
           arn: ctx.executionId,
           consoleUrl: executionConsoleUrl(region, ctx.executionId),
         },
-        message: messageOf(event, rollout, summary),
+        message: rolloutMessage(event, rollout, summary),
         rollout: summary,
       }),
     );
