@@ -8,7 +8,6 @@ import type { RolloutRecord } from '../../aws/rollout-store';
 import {
   buildNotification,
   executionConsoleUrl,
-  type NotificationEvent,
   type RolloutSummary,
 } from '../../domain/notification';
 import { rolloutMessage } from '../../domain/rollout/messages';
