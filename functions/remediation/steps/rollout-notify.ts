@@ -5,11 +5,7 @@
  * written. Best effort, like every notification: a publish that fails never stops a step.
  */
 import type { RolloutRecord } from '../../aws/rollout-store';
-import {
-  buildNotification,
-  executionConsoleUrl,
-  type RolloutSummary,
-} from '../../domain/notification';
+import { buildNotification, executionConsoleUrl, type RolloutSummary } from '../../domain/notification';
 import { rolloutMessage } from '../../domain/rollout/messages';
 import type { MachineData } from '../input';
 import { executionNameOf, fleetNamed, type StepContext, type StepDeps } from './deps';
