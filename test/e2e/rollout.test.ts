@@ -183,4 +183,67 @@ describe('end to end: progressive rollouts', () => {
     expect(notes.filter((n) => n.body.event === 'remediation.succeeded')).toEqual([]);
     expect(invariants.violations).toEqual([]);
   });
+
+  it('(c) more rollbacks than maxFailures halt the rollout: the version quarantined, rollout.halted with the failures', async () => {
+    const account = await e2eAccount({ teams: ['storefront'] });
+    await setAlarm(account, 'web-5xx-c', 'OK');
+    const { web, version, event } = await newSource(account, 'webc');
+    const invariants = invariantsOf(account, web);
+    // The emulator cannot make an instance unhealthy: the runner reports every replacement impaired.
+    const phoenix = reconcilerFor(account, stateWith('webc', '', 'web-5xx-c'), invariants, {
+      hooks: { faults: { impaired: 'replacement' } },
+    });
+    const rollouts = new RolloutStore(account.clients.dynamodb, account.tableName);
+    const source = { templateId: web.template.id, version };
+
+    await phoenix.handle(event);
+    const outcomes = await phoenix.runPending();
+    expect(outcomes.filter((o) => o.outcome === 'rolled-back')).toHaveLength(1);
+    expect(outcomes.filter((o) => o.outcome === 'succeeded')).toEqual([]);
+    const halted = await rollouts.get('webc', source);
+    expect(halted).toMatchObject({ stage: 'halted', rolledBack: 1, replaced: 0 });
+    expect(halted?.halt?.cause).toEqual({ kind: 'failures', failures: 1, maxFailures: 0 });
+    expect(await account.store.getQuarantine('webc', web.template.id, version)).toBeDefined();
+    expect(await members(account.clients, 'webc-asg')).toEqual([...web.instanceIds].sort());
+    const notes = await account.inbox('storefront');
+    expect(notes.filter((n) => n.body.event === 'rollout.halted')).toHaveLength(1);
+    // The rollback itself is still told, per instance.
+    expect(notes.filter((n) => n.body.event === 'remediation.rolled-back')).toHaveLength(1);
+    expect(invariants.violations).toEqual([]);
+  });
+
+  it('(f) an operator halts mid-rollout (nothing more starts) and resumes it (the bake starts over, then it completes)', async () => {
+    const account = await e2eAccount({ teams: ['storefront'] });
+    await setAlarm(account, 'web-5xx-f', 'OK');
+    const { web, version, event } = await newSource(account, 'webf');
+    const invariants = invariantsOf(account, web);
+    const phoenix = reconcilerFor(account, stateWith('webf', '', 'web-5xx-f'), invariants);
+    const rollouts = new RolloutStore(account.clients.dynamodb, account.tableName, () => account.clock.now);
+    const source = { templateId: web.template.id, version };
+
+    await phoenix.handle(event);
+    await phoenix.runPending();
+    expect(await rollouts.get('webf', source)).toMatchObject({ stage: 'baking', replaced: 1 });
+
+    await rollouts.halt('webf', 'oncall-bob', 'checking the logs');
+    account.clock.now = new Date(account.clock.now.getTime() + 31 * 60_000);
+    const held = await phoenix.reconcile();
+    expect(held.converged).toBe(false);
+    expect(await rollouts.get('webf', source)).toMatchObject({ stage: 'halted', replaced: 1 });
+    expect((await imagesOf(account, 'webf')).filter((i) => i === account.images.b)).toHaveLength(1);
+
+    const resumed = await rollouts.resume('webf');
+    expect(resumed.stage).toBe('baking');
+    expect(Date.parse(resumed.bakeUntil ?? '')).toBe(account.clock.now.getTime() + 30 * 60_000);
+    expect(await account.store.getQuarantine('webf', web.template.id, version)).toBeUndefined();
+    // Still baking: a reconcile now replaces nothing more.
+    await phoenix.reconcile();
+    expect((await imagesOf(account, 'webf')).filter((i) => i === account.images.b)).toHaveLength(1);
+
+    account.clock.now = new Date(account.clock.now.getTime() + 31 * 60_000);
+    const done = await phoenix.reconcile();
+    expect(done.converged).toBe(true);
+    expect(await rollouts.get('webf', source)).toMatchObject({ stage: 'completed', replaced: 3 });
+    expect(invariants.violations).toEqual([]);
+  });
 });
