@@ -63,6 +63,8 @@ export const EVALUATOR_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
+  // A rollout's stage written with its quarantine (TransactWriteItems, authorized per item).
+  'dynamodb:ConditionCheckItem',
   'dynamodb:Query',
   'sns:Publish',
   'states:StartExecution',

@@ -29,8 +29,6 @@ import {
   PutItemCommand,
   QueryCommand,
   type QueryCommandOutput,
-  ScanCommand,
-  type ScanCommandOutput,
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
@@ -133,7 +131,7 @@ export class RolloutStore {
    * the whole table (it is for an operator's `phoenix rollout list`, not for the admission).
    */
   async list(fleet?: string): Promise<RolloutRecord[]> {
-    const items = fleet === undefined ? await this.scanRollouts() : await this.queryFleet(fleet);
+    const items = fleet === undefined ? await this.everyFleet() : await this.queryFleet(fleet);
     return items
       .map((item) => ROLLOUT_ITEM.decode(item))
       .sort((a, b) =>
@@ -442,6 +440,22 @@ export class RolloutStore {
     }
   }
 
+  /**
+   * Every fleet's rollout items: a Scan, which only {@link RolloutCatalog} (functions/aws/rollout-catalog.ts,
+   * the operator's `phoenix rollout list`) makes. Kept out of this module so the Lambdas that
+   * bundle the store neither import nor need `dynamodb:Scan`.
+   */
+  protected everyFleet(): Promise<Record<string, AttributeValue>[]> {
+    return Promise.reject(
+      new InvalidInputError("listing every fleet's rollouts needs a RolloutCatalog (a Scan); name a fleet"),
+    );
+  }
+
+  /** The client and table, for {@link RolloutCatalog}. */
+  protected get access(): { dynamodb: Pick<DynamoDBClient, 'send'>; table: string } {
+    return { dynamodb: this.dynamodb, table: this.table };
+  }
+
   private notFound(fleet: string, source: { templateId: string; version: number }): RolloutNotFoundError {
     return new RolloutNotFoundError(`fleet ${fleet} has no rollout of ${sourceText(source)}`);
   }
@@ -456,25 +470,6 @@ export class RolloutStore {
           ConsistentRead: true,
           KeyConditionExpression: 'pk = :pk',
           ExpressionAttributeValues: { ':pk': s(ROLLOUT_ITEM.pk(fleet)) },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return items;
-  }
-
-  private async scanRollouts(): Promise<Record<string, AttributeValue>[]> {
-    const items: Record<string, AttributeValue>[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page: ScanCommandOutput = await this.dynamodb.send(
-        new ScanCommand({
-          TableName: this.table,
-          ConsistentRead: true,
-          FilterExpression: 'begins_with(pk, :prefix)',
-          ExpressionAttributeValues: { ':prefix': s('rollout#') },
           ExclusiveStartKey: startKey,
         }),
       );
