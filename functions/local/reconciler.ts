@@ -55,6 +55,7 @@ import {
   type RemediationRecord,
   type RoundRecord,
 } from './report';
+import { waitForBakes } from './rollout-bakes';
 import { LOCAL_ACCOUNT, localStateMachineArn } from './step-functions/arns';
 import { LocalStepFunctions, type StartedExecution } from './step-functions/start-execution';
 import type { LocalClients } from './step-functions/tasks';
@@ -301,6 +302,9 @@ export class Reconciler {
     // Round maxRounds + 1 only sweeps: it says whether the last round left work behind.
     for (let round = 1; round <= maxRounds + 1; round += 1) {
       this.#round = round;
+      // A canary baking: wait for its bake (alarms polled) rather than start executions that
+      // would only wait at their lease.
+      await this.#waitForBakes();
       this.#progress({ type: 'round', round, pending: 0 });
       const startedBefore = this.#sfn.started.length;
       const { summary, findings } = await this.#sweepCounted(round);
@@ -343,6 +347,21 @@ export class Reconciler {
   }
 
   // ---- internals ----------------------------------------------------------------------
+
+  async #waitForBakes(): Promise<void> {
+    const readers = this.#deps.rolloutReaders;
+    if (readers === undefined) return;
+    const waitForBake = this.#options.hooks?.waitForBake;
+    await waitForBakes({
+      ec2: this.#deps.ec2,
+      cloudwatch: readers.cloudwatch,
+      rollouts: readers.rollouts,
+      fleets: this.#options.desiredState.fleets,
+      clock: this.#clock,
+      ...(waitForBake === undefined ? {} : { waitForBake }),
+      say: (line) => this.#progress({ type: 'rollout', line }),
+    });
+  }
 
   #fleet(name: string): CompiledFleet | undefined {
     return this.#options.desiredState.fleets.find((f) => f.name === name);

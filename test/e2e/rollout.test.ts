@@ -236,12 +236,15 @@ describe('end to end: progressive rollouts', () => {
     expect(resumed.stage).toBe('baking');
     expect(Date.parse(resumed.bakeUntil ?? '')).toBe(account.clock.now.getTime() + 30 * 60_000);
     expect(await account.store.getQuarantine('webf', web.template.id, version)).toBeUndefined();
-    // Still baking: a reconcile now replaces nothing more.
-    await phoenix.reconcile();
-    expect((await imagesOf(account, 'webf')).filter((i) => i === account.images.b)).toHaveLength(1);
-
-    account.clock.now = new Date(account.clock.now.getTime() + 31 * 60_000);
-    const done = await phoenix.reconcile();
+    // Still baking: reconcile waits for the bake (on the test's clock), saying so, then rolls.
+    const lines: string[] = [];
+    const waiter = reconcilerFor(account, stateWith('webf', '', 'web-5xx-f'), invariants, {
+      onProgress: (e) => {
+        if (e.type === 'rollout') lines.push(e.line);
+      },
+    });
+    const done = await waiter.reconcile();
+    expect(lines).toEqual([`fleet webf: baking the canary until ${resumed.bakeUntil}, alarms OK`]);
     expect(done.converged).toBe(true);
     expect(await rollouts.get('webf', source)).toMatchObject({ stage: 'completed', replaced: 3 });
     expect(invariants.violations).toEqual([]);
