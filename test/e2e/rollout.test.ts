@@ -249,4 +249,64 @@ describe('end to end: progressive rollouts', () => {
     expect(await rollouts.get('webf', source)).toMatchObject({ stage: 'completed', replaced: 3 });
     expect(invariants.violations).toEqual([]);
   });
+
+  it('(e) after: holds web until staging runs the image, converged and baked; then web rolls', async () => {
+    const account = await e2eAccount({ teams: ['storefront'] });
+    const staging = await newSource(account, 'stge');
+    const web = await newSource(account, 'webe');
+    const invariants = new Invariants(account, [
+      watch(staging.web, { minHealthyPercent: 66, maxConcurrent: 1 }),
+      watch(web.web, { minHealthyPercent: 66, maxConcurrent: 1 }),
+    ]);
+    const state = compile(`
+version: 1
+defaults:
+  mode: enforce
+  budget: { maxConcurrent: 1, minHealthyPercent: 66 }
+fleets:
+  stge:
+    match: { autoScalingGroup: stge-asg }
+    launchTemplate: { name: stge-lt, version: $Default }
+    tags: { Owner: team-web }
+    team: storefront
+    rollout: { canary: 1, bakeMinutes: 10 }
+  webe:
+    match: { autoScalingGroup: webe-asg }
+    launchTemplate: { name: webe-lt, version: $Default }
+    tags: { Owner: team-web }
+    team: storefront
+    rollout: { after: stge }
+`);
+    const phoenix = reconcilerFor(account, state, invariants);
+    const rollouts = new RolloutStore(account.clients.dynamodb, account.tableName);
+
+    // web's members are held at detection while staging does not run the image yet.
+    const detected = await phoenix.handle(web.event);
+    expect(detected).toMatchObject({ remediationsStarted: 0, remediationsHeld: 3 });
+    expect((await imagesOf(account, 'webe')).filter((i) => i === account.images.b)).toEqual([]);
+
+    const report = await phoenix.reconcile();
+    expect(report.converged).toBe(true);
+    expect(
+      await rollouts.get('stge', { templateId: staging.web.template.id, version: staging.version }),
+    ).toMatchObject({
+      stage: 'completed',
+      replaced: 3,
+    });
+    expect(
+      await rollouts.get('webe', { templateId: web.web.template.id, version: web.version }),
+    ).toMatchObject({
+      stage: 'completed',
+      replaced: 3,
+    });
+    // web began only once staging had completed (baked) its rollout of the image.
+    const stagingDone = await rollouts.get('stge', {
+      templateId: staging.web.template.id,
+      version: staging.version,
+    });
+    const webBegan = await rollouts.get('webe', { templateId: web.web.template.id, version: web.version });
+    expect((webBegan?.startedAt ?? '') >= (stagingDone?.stageChangedAt ?? 'z')).toBe(true);
+    expect(await imagesOf(account, 'webe')).toEqual([account.images.b, account.images.b, account.images.b]);
+    expect(invariants.violations).toEqual([]);
+  });
 });
