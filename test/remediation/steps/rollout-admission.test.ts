@@ -13,7 +13,7 @@ import { RolloutHeldError, RolloutWaitError } from '../../../functions/remediati
 import type { MachineData } from '../../../functions/remediation/input';
 import { acquireLease, notify, type StepDeps } from '../../../functions/remediation/steps';
 import { compileYaml } from '../../helpers/account';
-import { CTX, EXECUTION, FakeAccount, fakeDeps, fakeStore, NOW } from './fakes';
+import { awsError, CTX, EXECUTION, FakeAccount, fakeDeps, fakeStore, NOW } from './fakes';
 import { asgPlan, input, OLD, seedWebGroup, WEB_LT } from './state';
 
 const ROLLOUT_STATE: CompiledDesiredState = compileYaml(
@@ -225,6 +225,22 @@ describe('the rollout admission at the lease', () => {
     expect(w.requests[0]?.rollout).toBeUndefined();
     expect(result.rollout).toBeUndefined();
   });
+
+  it.each([
+    ['throttled', 'ThrottlingException', 'server', 'AlarmsUnavailableError'],
+    ['denied', 'AccessDenied', 'client', 'AlarmsUnreadableError'],
+  ] as const)(
+    'never proceeds without the alarms: CloudWatch %s is a typed error, no lease asked',
+    async (_what, code, fault, name) => {
+      w.deps.cloudwatch = {
+        send: (async () => {
+          throw awsError(code, code, fault);
+        }) as never,
+      };
+      await expect(acquireLease(w.deps, member(), CTX)).rejects.toMatchObject({ name });
+      expect(w.requests).toEqual([]);
+    },
+  );
 
   it('costs a fleet without a rollout block no CloudWatch call', async () => {
     const plain = compileYaml(
