@@ -8,6 +8,7 @@
  */
 
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -56,6 +57,8 @@ export interface PhoenixClients {
   readonly sqs: SQSClient;
   readonly sfn: SFNClient;
   readonly config: ConfigServiceClient;
+  /** The declared alarms' states (`phoenix plan`, the rollout's alarm gate). */
+  readonly cloudwatch: CloudWatchClient;
   /** Destroys the clients built so far (their sockets); one never used is not built to be destroyed. */
   destroy(): void;
 }
@@ -160,7 +163,7 @@ function withResponseCheck<C extends { middlewareStack: object }>(client: C): C 
 /**
  * Builds the client set (the CLI and tests). Construction is deferred to first use; a
  * bundled Lambda should prefer {@link clientConfig} and the few clients it needs, since
- * this imports all eight. Each client refuses a successful answer that is not AWS's
+ * this imports all nine. Each client refuses a successful answer that is not AWS's
  * ({@link NonAwsResponseError}): the endpoint a person gives may be anything.
  */
 export function makeClients(options: ClientOptions = {}): PhoenixClients {
@@ -199,6 +202,9 @@ export function makeClients(options: ClientOptions = {}): PhoenixClients {
     },
     get config() {
       return lazy('config', () => withResponseCheck(new ConfigServiceClient({ ...common })));
+    },
+    get cloudwatch() {
+      return lazy('cloudwatch', () => withResponseCheck(new CloudWatchClient({ ...common })));
     },
     destroy() {
       for (const client of cache.values()) client.destroy();
