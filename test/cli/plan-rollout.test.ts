@@ -180,8 +180,9 @@ describe('phoenix plan: each fleet’s rollout stage (emulated account)', () => 
     });
     expect(fleets.batch?.enforcement).toMatchObject({ replacements: 0, blockedBy: ['rollout-waiting'] });
     const text = await plan(file, '--table', table);
+    expect(text.err).toBe('');
     expect(text.out).toMatch(
-      / {2}rollout: baking of \S+ version 2 \(1 of 2 replaced, 0 rolled back of at most 1\)\n/,
+      / {2}rollout: of \S+ version 2: baking \(1 of 2 replaced, 0 rolled back, maxFailures 1\)\n/,
     );
     expect(text.out).toMatch(/ {2}not replacing: rollout stage baking: baking the canary until \S+Z\n/);
   });

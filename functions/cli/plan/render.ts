@@ -11,20 +11,21 @@ export function blockerLabel(fleet: FleetPlan, blocker: Blocker): string {
   );
 }
 
-/** `canary (1 of 1 replaced, 0 of at most 1 rolled back)`, `none begun`, `unknown (pass --table to read it)`. */
+/**
+ * The rollout's line: `of lt-0abc version 3: baking (1 of 3 replaced, 0 rolled back, maxFailures 1)`,
+ * `of lt-0abc version 3: not begun`, `unknown (pass --table to read it)`; the alarms in ALARM after.
+ */
 export function rolloutLine(fleet: FleetPlan): string {
   const r = fleet.rollout;
-  const source = r.source === null ? '' : ` of ${r.source.templateId} version ${r.source.version}`;
+  const of = r.source === null ? '' : `of ${r.source.templateId} version ${r.source.version}: `;
   const stage =
     r.stage === 'unknown'
-      ? `unknown${r.source === null ? '' : ' (pass --table to read it)'}`
-      : r.stage === 'none'
-        ? `none begun${source}`
-        : `${r.stage}${source}`;
+      ? `unknown${r.source === null ? ' (the launch template is unresolved)' : ' (pass --table to read it)'}`
+      : `${of}${r.stage === 'none' ? 'not begun' : r.stage}`;
   const progress =
     r.progress === null
       ? ''
-      : ` (${r.progress.replaced} of ${r.progress.members} replaced, ${r.progress.rolledBack} rolled back of at most ${r.progress.maxFailures})`;
+      : ` (${r.progress.replaced} of ${r.progress.members} replaced, ${r.progress.rolledBack} rolled back, maxFailures ${r.progress.maxFailures})`;
   const alarms = r.firingAlarms.length === 0 ? '' : `; alarm ${r.firingAlarms.join(', ')} in ALARM`;
   return `${stage}${progress}${alarms}`;
 }

@@ -211,6 +211,8 @@ export function rolloutBlockerText(fleet: FleetPlan, blocker: Blocker): string |
       : alarmsText(r.firingAlarms);
   if (blocker === 'rollout-waiting') {
     const stage = r.stage === 'none' || r.stage === 'unknown' ? 'not begun' : r.stage;
+    // A halt's own words begin with "halted": said once.
+    if (stage === 'halted' && r.waitsFor?.startsWith('halted') === true) return `rollout stage ${r.waitsFor}`;
     return `rollout stage ${stage}${r.waitsFor === null ? '' : `: ${r.waitsFor}`}`;
   }
   return undefined;
