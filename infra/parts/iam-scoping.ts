@@ -245,7 +245,8 @@ const REASONS = {
     'prefix pins them to the remediate-instance state machine.',
   alarmLiteral:
     'Each resource is one alarm declared in phoenix.yaml (rollout.alarms), by its ARN. A declared name holding ' +
-    "*, ? or $ is written with IAM's literal forms ${*}, ${?} and ${$}, which match those characters themselves: " +
+    "*, ? or $ is written with IAM's literal forms (the character in braces after a dollar sign), which match " +
+    'those characters themselves: ' +
     'the statement grants that one alarm, not a pattern.',
   ebsKey:
     'kms:CreateGrant is restricted to grants for AWS resources (kms:GrantIsForAWSResource), as EC2 needs to ' +

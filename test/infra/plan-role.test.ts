@@ -206,7 +206,9 @@ describe('the plan role', () => {
 
   it.each([
     ['web-5xx', 'web-5xx'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: IAM's literal form, not a template
     ['api-*', 'api-${*}'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: IAM's literal form, not a template
     ['a?b$c', 'a${?}b${$}c'],
   ])('writes alarm name %j as the IAM literal %j', (name, literal) => {
     expect(iamLiteral(name)).toBe(literal);
