@@ -398,9 +398,8 @@ describe('the dashboard', () => {
   it("shows each fleet's latest rollout stage: a Logs Insights table over the steps' and the evaluator's logs", () => {
     const [, dashboard] = resourcesOfType(s.json, 'AWS::CloudWatch::Dashboard')[0] ?? [];
     // The body is a Fn::Join of text and the log groups' Refs: read it with each Ref named.
-    const parts = (dashboard?.Properties?.DashboardBody as { 'Fn::Join': [string, unknown[]] })[
-      'Fn::Join'
-    ][1];
+    const joined = dashboard?.Properties?.DashboardBody as { 'Fn::Join': [string, unknown[]] } | undefined;
+    const parts = joined?.['Fn::Join'][1] ?? [];
     const text = parts
       .map((part) => {
         if (typeof part === 'string') return part;
