@@ -215,6 +215,78 @@ describe('phoenix plan --format markdown: rollout stages (golden file)', () => {
   });
 });
 
+describe('phoenix plan: what a rollout on record lets start now', () => {
+  const policy = {
+    canary: { count: 1 },
+    bakeMinutes: 30,
+    alarms: [],
+    maxFailures: 1,
+    approval: 'automatic' as const,
+  };
+  const planWith = async (rec: RolloutRecord) =>
+    planOf(
+      [fleet({ rollout: policy })],
+      [drifted(id(1)), drifted(id(2)), instanceFacts({ instanceId: id(3) })],
+      {
+        state: notPaused,
+        rollout: {
+          cloudwatch: alarmsReading({}),
+          rollouts: { get: async () => rec, list: async () => [rec] },
+        },
+      },
+    );
+
+  it('a canary in flight: nothing more starts until it is replaced and baked', async () => {
+    const plan = await planWith(record('web', { stage: 'canary', admitted: 1, replaced: 0 }));
+    expect(plan.fleets[0]?.rollout).toMatchObject({
+      stage: 'canary',
+      waitsFor: 'the canary first: 0 of 1 replaced, nothing else starts until it has baked',
+    });
+    expect(plan.fleets[0]?.enforcement).toMatchObject({ replacements: 0, blockedBy: ['rollout-waiting'] });
+  });
+
+  it('a canary not yet admitted: its one replacement starts now, the rest after the bake', async () => {
+    const plan = await planWith(record('web', { stage: 'canary', admitted: 0, replaced: 0 }));
+    expect(plan.fleets[0]?.enforcement).toMatchObject({ replacements: 1, blockedBy: [] });
+  });
+
+  it('rolling, or completed: the budget alone decides', async () => {
+    for (const stage of ['rolling', 'completed'] as const) {
+      const plan = await planWith(record('web', { stage, members: 10, admitted: 3, replaced: 3 }));
+      expect(plan.fleets[0]?.rollout.stage).toBe(stage);
+      expect(plan.fleets[0]?.enforcement).toMatchObject({ replacements: 2, blockedBy: [] });
+    }
+  });
+});
+
+describe('phoenix plan: alarms CloudWatch will not describe', () => {
+  it('hold the fleet and say why, as the admission holds; the plan does not fail', async () => {
+    const client = new CloudWatchClient({ region: 'us-east-1' });
+    const denied = Object.assign(new Error('not authorized to perform: cloudwatch:DescribeAlarms'), {
+      name: 'AccessDenied',
+      $metadata: { httpStatusCode: 403 },
+    });
+    mockClient(client).on(DescribeAlarmsCommand).rejects(denied);
+    const web = fleet({
+      rollout: { bakeMinutes: 0, alarms: ['web-5xx'], maxFailures: 0, approval: 'automatic' },
+    });
+    const records: RolloutRecord[] = [];
+    const rollouts = {
+      get: async (name: string) => records.find((r) => r.fleet === name),
+      list: async () => records,
+    };
+    for (const reader of [{ cloudwatch: client, rollouts }, { cloudwatch: client }]) {
+      const plan = await planOf([web], [drifted(id(1))], { state: notPaused, rollout: reader });
+      const [only] = plan.fleets;
+      expect(only?.rollout.alarmsProblem).toMatch(/CloudWatch refused to describe 1 alarm \(web-5xx\)/);
+      expect(only?.rollout.waitsFor).toMatch(
+        /^the declared alarms could not be read .*: held until they can be$/,
+      );
+      expect(only?.enforcement).toMatchObject({ replacements: 0, blockedBy: ['rollout-waiting'] });
+    }
+  });
+});
+
 describe('renderMarkdown, whatever the account holds', () => {
   it('puts the total line first, after the title', async () => {
     const plan = await planOf([fleet()], [drifted(id(1))], { state: notPaused });
