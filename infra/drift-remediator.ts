@@ -426,6 +426,7 @@ export class DriftRemediator extends Construct {
       deadLetterQueues,
       desiredState,
       thresholds: props.alarmThresholds ?? {},
+      rolloutLogGroups: [this.remediationSteps.logGroup, this.evaluator.logGroup],
     });
 
     new CfnOutput(this, 'TopicArn', {

@@ -57,7 +57,7 @@ export interface PhoenixClients {
   readonly sqs: SQSClient;
   readonly sfn: SFNClient;
   readonly config: ConfigServiceClient;
-  /** The fleets' rollout alarms (issue 15). */
+  /** The declared alarms' states (`phoenix plan`, the rollout's alarm gate). */
   readonly cloudwatch: CloudWatchClient;
   /** Destroys the clients built so far (their sockets); one never used is not built to be destroyed. */
   destroy(): void;
@@ -163,7 +163,7 @@ function withResponseCheck<C extends { middlewareStack: object }>(client: C): C 
 /**
  * Builds the client set (the CLI and tests). Construction is deferred to first use; a
  * bundled Lambda should prefer {@link clientConfig} and the few clients it needs, since
- * this imports all eight. Each client refuses a successful answer that is not AWS's
+ * this imports all nine. Each client refuses a successful answer that is not AWS's
  * ({@link NonAwsResponseError}): the endpoint a person gives may be anything.
  */
 export function makeClients(options: ClientOptions = {}): PhoenixClients {

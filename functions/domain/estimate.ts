@@ -29,3 +29,26 @@ export function durationText(seconds: number): string {
   if (minutes < 90) return `≈ ${minutes} min`;
   return `≈ ${(seconds / 3600).toFixed(1)} h`;
 }
+
+/** A fleet's rollout as the estimate counts it (issue 15): the canary's waves, the bake, the rest. */
+export interface RolloutShape {
+  /** Waves of canary replacements still to go (0: no canary, or it is done). */
+  canaryWaves: number;
+  /** The bake after the canary, in minutes (counted only when a canary wave is still to go). */
+  bakeMinutes: number;
+  /** Waves of the rest, under the budget, after the bake. */
+  waves: number;
+}
+
+/**
+ * Estimated seconds for a rollout: the canary's waves and their drain (the canary counts as
+ * replaced once its old instances are gone), then the bake, then the rest in waves and their
+ * drain. Without a canary wave it is {@link estimatedSeconds} of the rest alone.
+ */
+export function estimatedRolloutSeconds(shape: RolloutShape): number {
+  if (!Number.isFinite(shape.bakeMinutes) || shape.bakeMinutes < 0)
+    throw new RangeError(`bakeMinutes must be ≥ 0, got ${shape.bakeMinutes}`);
+  const canary = estimatedSeconds(shape.canaryWaves);
+  const bake = shape.canaryWaves > 0 ? shape.bakeMinutes * 60 : 0;
+  return canary + bake + estimatedSeconds(shape.waves);
+}

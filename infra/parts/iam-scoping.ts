@@ -10,6 +10,7 @@
  * - Auto Scaling actions only on the declared groups' ARNs;
  * - RunInstances only from the declared launch templates (`ec2:LaunchTemplate`);
  * - the state table, the topic (and its key), the state machine, by ARN;
+ * - reading alarms only on the alarms the fleets declare (`rollout.alarms`), by ARN;
  * - Describe* and the Config evaluation calls on `*`, because AWS offers no resource-level
  *   permission for them (each such grant says so in its cdk-nag acknowledgement).
  *
@@ -34,7 +35,7 @@ export type ActionScope =
   | 'state-machine'
   | 'execution'
   | 'config-rule'
-  | 'alarm';
+  | 'fleet-alarm';
 
 /** Actions AWS authorizes only on `*` (the Service Authorization Reference lists no resource type). */
 const NO_RESOURCE_LEVEL = new Set([
@@ -101,7 +102,7 @@ export function scopeOf(action: string): ActionScope {
   if (action === 'states:StartExecution') return 'state-machine';
   if (action === 'states:DescribeExecution' || action === 'states:StopExecution') return 'execution';
   if (action === 'config:StartConfigRulesEvaluation') return 'config-rule';
-  if (action === 'cloudwatch:DescribeAlarms') return 'alarm';
+  if (action === 'cloudwatch:DescribeAlarms') return 'fleet-alarm';
   throw new UnscopedActionError(
     `no least-privilege scope is defined for ${action}: add it to infra/parts/iam-scoping.ts with the narrowest resource AWS allows`,
   );
@@ -133,6 +134,21 @@ export function autoScalingGroupArn(name: string): string {
 }
 
 const INSTANCE_ARN = regionalArn('ec2', 'instance/*');
+
+/**
+ * An alarm name as a literal in an IAM resource ARN: `*`, `?` and `$` are IAM's wildcards and
+ * variable sign, and may appear in an alarm's name; `${*}`, `${?}` and `${$}` are IAM's way
+ * to write them as themselves, so a declared `web-*` grants that one alarm, not all of web's.
+ */
+export function iamLiteral(text: string): string {
+  return text.replace(/[*?$]/g, (c) => `\${${c}}`);
+}
+
+/** The ARNs of every alarm the fleets declare (`rollout.alarms`), sorted, each once; [] when none. */
+export function alarmArns(fleets: readonly CompiledFleet[]): string[] {
+  const names = [...new Set(fleets.flatMap((f) => f.rollout.alarms))].sort();
+  return names.map((name) => regionalArn('cloudwatch', `alarm:${iamLiteral(name)}`));
+}
 
 /** The IAM condition blocks that select each declared fleet's instances (OR between blocks). */
 export function fleetInstanceConditions(
@@ -227,6 +243,11 @@ const REASONS = {
   execution:
     'Execution ARNs end in the execution name, chosen per instance and drift fingerprint at run time; the ' +
     'prefix pins them to the remediate-instance state machine.',
+  alarmLiteral:
+    'Each resource is one alarm declared in phoenix.yaml (rollout.alarms), by its ARN. A declared name holding ' +
+    "*, ? or $ is written with IAM's literal forms (the character in braces after a dollar sign), which match " +
+    'those characters themselves: ' +
+    'the statement grants that one alarm, not a pattern.',
   ebsKey:
     'kms:CreateGrant is restricted to grants for AWS resources (kms:GrantIsForAWSResource), as EC2 needs to ' +
     'attach encrypted volumes at launch.',
@@ -323,13 +344,15 @@ export function grantScoped(
     });
   }
 
-  // The alarms the fleets declare (a promotion reads the followed fleet's too): by name.
-  const alarmActions = take('alarm');
-  const alarms = [...new Set(fleets.flatMap((f) => f.rollout.alarms))].sort();
+  // No alarm declared, no statement: nothing to read.
+  const alarmActions = take('fleet-alarm');
+  const alarms = alarmArns(fleets);
   if (alarmActions.length > 0 && alarms.length > 0) {
     allow(role, {
       actions: alarmActions,
-      resources: alarms.map((name) => regionalArn('cloudwatch', `alarm:${name}`)),
+      resources: alarms,
+      // Only a declared name holding IAM's special characters shows a "*" here, as `${*}`.
+      wildcardReason: REASONS.alarmLiteral,
     });
   }
 

@@ -1,7 +1,7 @@
 /**
  * Alarms that page (through the notification topic) when Phoenix itself is in trouble, and
  * a dashboard of what it does: detections, remediations by outcome, time to remediate,
- * budget blocks, and the health of its functions and queues.
+ * budget blocks, the health of its functions and queues, and each fleet's rollout stage.
  *
  * Phoenix's own metrics are read with CloudWatch SEARCH expressions summed over every
  * dimension combination, so a dimension added by the code (a fleet, a team) never empties
@@ -17,6 +17,8 @@ import {
   Dashboard,
   GraphWidget,
   type IMetric,
+  LogQueryVisualizationType,
+  LogQueryWidget,
   MathExpression,
   SingleValueWidget,
   TextWidget,
@@ -24,6 +26,7 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
@@ -60,7 +63,31 @@ export interface MonitoringProps {
   deadLetterQueues: ReadonlyArray<{ name: string; queue: IQueue }>;
   desiredState: CompiledDesiredState;
   thresholds: AlarmThresholds;
+  /**
+   * The log groups the rollout's stage changes are logged to (the remediation steps' and the
+   * evaluator's): the dashboard's rollout widget queries them.
+   */
+  rolloutLogGroups: readonly ILogGroup[];
 }
+
+/**
+ * The log line of a rollout's stage change: the runtime logs `{ event: 'rollout.stage', fleet,
+ * stage, source }` (Powertools' JSON logger, so each is a field Logs Insights discovers) at
+ * every stage change it writes.
+ */
+export const ROLLOUT_STAGE_EVENT = 'rollout.stage';
+
+/**
+ * The dashboard's rollout widget: each fleet's latest stage, with its source and when it
+ * changed, one row per fleet (Logs Insights' `latest(field)`: the field's value in the event
+ * with the latest timestamp, in the dashboard's time range).
+ */
+export const ROLLOUT_STAGE_QUERY: readonly string[] = [
+  'fields @timestamp, fleet, stage, source',
+  `filter event = "${ROLLOUT_STAGE_EVENT}"`,
+  'stats latest(stage) as stage, latest(source) as source, max(@timestamp) as since by fleet',
+  'sort fleet asc',
+];
 
 const FIVE_MINUTES = Duration.minutes(5);
 
@@ -255,6 +282,16 @@ export class Monitoring extends Construct {
       }),
     );
     this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
+    this.dashboard.addWidgets(
+      new LogQueryWidget({
+        title: 'Rollouts: each fleet’s stage (latest change in the time range)',
+        logGroupNames: props.rolloutLogGroups.map((group) => group.logGroupName),
+        queryLines: [...ROLLOUT_STAGE_QUERY],
+        view: LogQueryVisualizationType.TABLE,
+        width: 24,
+        height: 6,
+      }),
+    );
   }
 
   /** The console URL of the dashboard. */

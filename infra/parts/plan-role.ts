@@ -2,8 +2,10 @@
  * The read-only role a pull request's `phoenix plan` runs under
  * (examples/ci/github-phoenix-plan.yml): assumed only through GitHub's OIDC provider by
  * workflows of one repository, and allowed only what `phoenix plan --table` reads —
- * DescribeInstances, DescribeLaunchTemplateVersions, DescribeAutoScalingGroups and GetItem
- * on the state table (the pause switch and quarantines). Nothing that changes anything.
+ * DescribeInstances, DescribeLaunchTemplateVersions, DescribeAutoScalingGroups, GetItem on
+ * the state table (the pause switch, quarantines, rollouts), and, when the desired state
+ * declares them, DescribeAlarms on the declared alarms and Query on the state table (a
+ * followed fleet's rollouts, `after:`). Nothing that changes anything.
  */
 
 import { Duration } from 'aws-cdk-lib';
@@ -15,9 +17,10 @@ import { PlanRoleError } from '../errors';
 import { grantScoped, type ScopeTargets } from './iam-scoping';
 
 /**
- * What `phoenix plan --table` calls (functions/cli/commands/plan.ts through the inventory and
- * the state store's pause and quarantine reads). A test runs the plan against the emulated
- * account and compares the calls it makes with this list.
+ * What `phoenix plan --table` calls for any desired state (functions/cli/commands/plan.ts
+ * through the inventory, the state store's pause and quarantine reads and the rollout's
+ * GetItem). {@link planActions} adds what declared rollouts make it read. A test runs the
+ * plan against the emulated account and compares the calls it makes with these.
  */
 export const PLAN_ACTIONS = [
   'ec2:DescribeInstances',
@@ -25,6 +28,18 @@ export const PLAN_ACTIONS = [
   'autoscaling:DescribeAutoScalingGroups',
   'dynamodb:GetItem',
 ] as const;
+
+/**
+ * What `phoenix plan --table` calls for these fleets: {@link PLAN_ACTIONS}, the declared
+ * alarms' states (`cloudwatch:DescribeAlarms`) when a fleet declares `rollout.alarms`, and the
+ * followed fleet's rollouts (`dynamodb:Query`) when a fleet declares `rollout.after`.
+ */
+export function planActions(fleets: readonly CompiledFleet[]): string[] {
+  const actions: string[] = [...PLAN_ACTIONS];
+  if (fleets.some((f) => f.rollout.alarms.length > 0)) actions.push('cloudwatch:DescribeAlarms');
+  if (fleets.some((f) => f.rollout.after !== undefined)) actions.push('dynamodb:Query');
+  return actions;
+}
 
 /** The issuer of GitHub Actions' OIDC tokens (without `https://`, as IAM condition keys name it). */
 export const GITHUB_OIDC_ISSUER = 'token.actions.githubusercontent.com';
@@ -123,7 +138,7 @@ export class PlanRole extends Construct {
         ...(wildcard ? { StringLike: { [`${GITHUB_OIDC_ISSUER}:sub`]: subjects } } : {}),
       }),
     });
-    grantScoped(this.role, PLAN_ACTIONS, props.fleets, props.targets);
+    grantScoped(this.role, planActions(props.fleets), props.fleets, props.targets);
     props.tableKey?.grantDecrypt(this.role);
   }
 }

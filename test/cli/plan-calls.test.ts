@@ -4,13 +4,14 @@
  * actions (PLAN_ACTIONS), so the role lets the plan work and grants nothing it does not use.
  */
 import { SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createStateTable } from '../../emulator/table';
 import type * as ClientsModule from '../../functions/aws/clients';
 import { StateStore } from '../../functions/aws/state-store';
 import { EXIT_DRIFT, run } from '../../functions/cli/commands/plan';
 import { memoryIo } from '../../functions/cli/io';
-import { PLAN_ACTIONS } from '../../infra/parts/plan-role';
+import { PLAN_ACTIONS, planActions } from '../../infra/parts/plan-role';
 import { desiredStateYaml, seedEstate, writeDesiredState } from '../evaluate-drift/world';
 import {
   emulatorEndpoint,
@@ -29,6 +30,7 @@ const IAM_PREFIX: Readonly<Record<string, string>> = {
   SQSClient: 'sqs',
   SFNClient: 'states',
   ConfigServiceClient: 'config',
+  CloudWatchClient: 'cloudwatch',
 };
 
 type Handler = (args: unknown) => Promise<unknown>;
@@ -52,7 +54,17 @@ vi.mock('../../functions/aws/clients', async (importOriginal) => {
     makeClients: (options: ClientsModule.ClientOptions) => {
       const clients = original.makeClients(options);
       // Every client, built now (makeClients builds each on first use) so each records its calls.
-      const names = ['ec2', 'autoScaling', 'elbv2', 'dynamodb', 'sns', 'sqs', 'sfn', 'config'] as const;
+      const names = [
+        'ec2',
+        'autoScaling',
+        'elbv2',
+        'dynamodb',
+        'sns',
+        'sqs',
+        'sfn',
+        'config',
+        'cloudwatch',
+      ] as const;
       for (const client of names.map((name) => clients[name]) as unknown as Recordable[]) {
         client.middlewareStack.add(
           (next, context) => async (args) => {
@@ -105,6 +117,42 @@ describe('phoenix plan --table', () => {
     expect(code).toBe(EXIT_DRIFT);
     expect(io.out()).toMatch(/not replacing: remediation is paused/);
     expect([...recorded].sort()).toEqual([...PLAN_ACTIONS].sort());
+  });
+
+  it('with rollouts declared, adds exactly DescribeAlarms and the followed fleet’s Query, as the role grants', async () => {
+    const clients = testClients();
+    const estate = await seedEstate(clients);
+    // Batch runs its template's image on every running instance, so batch2, promoted from it,
+    // reads batch's rollouts of that image (the Query) to see that it baked.
+    await clients.ec2.send(
+      new TerminateInstancesCommand({ InstanceIds: [estate.batch.oldVersion, estate.batch.excluded] }),
+    );
+    const table = await createStateTable(clients.dynamodb, 'phoenix-state');
+    const yaml = `${desiredStateYaml('enforce').replace(
+      '    team: team-web\n',
+      '    team: team-web\n    rollout: { alarms: [web-5xx] }\n',
+    )}  batch2:
+    match: { tags: { App: batch2 } }
+    launchTemplate: { name: batch-lt, version: $Default }
+    team: team-batch
+    rollout: { canary: 1, bakeMinutes: 30, after: batch }
+`;
+    const { file, compiled } = await writeDesiredState(yaml);
+    const io = memoryIo();
+
+    const code = await run(
+      ['--desired-state', file, '--table', table, '--region', TEST_REGION, '--endpoint', emulatorEndpoint()],
+      io,
+    );
+
+    expect(io.err()).toBe('');
+    expect(code).toBe(EXIT_DRIFT);
+    expect(io.out()).toMatch(/ {2}rollout: of \S+ version \d+: not begun\n/);
+    // Batch converged on the image and never rolled it: batch2 is not held by its promotion.
+    expect(io.out()).not.toContain('waiting for fleet batch');
+    expect([...recorded].sort()).toEqual(planActions(compiled.fleets).sort());
+    expect(recorded).toContain('cloudwatch:DescribeAlarms');
+    expect(recorded).toContain('dynamodb:Query');
   });
 
   it('records a call it was not given, so the comparison above can fail', async () => {

@@ -126,6 +126,22 @@ describe('phoenix plan (emulated account)', () => {
         quarantineCause: null,
         paused: null,
         blockedBy: [],
+        // One wave of 75 s, then the last old instances drain 300 s (functions/domain/estimate.ts).
+        estimatedSeconds: 375,
+      });
+      // Without --table the rollout's record is not read; no alarm is declared, so none is read.
+      expect(batch?.rollout).toEqual({
+        stage: 'unknown',
+        source: {
+          templateId: estate.templates.batch.id,
+          version: 2,
+          imageId: expect.stringMatching(/^ami-/),
+        },
+        waitsFor: null,
+        firingAlarms: [],
+        alarmsProblem: null,
+        progress: null,
+        policy: { canary: 0, bakeMinutes: 0, approval: 'automatic', after: null },
       });
       const wrongType = batch?.instances.find((i) => i.instanceId === estate.batch.wrongType);
       expect(wrongType).toMatchObject({

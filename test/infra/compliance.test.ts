@@ -89,6 +89,14 @@ const variants: Array<[string, () => Promise<Synthesized>]> = [
         },
       }),
   ],
+  [
+    'with rollouts (declared alarms, a promotion) and the plan role',
+    () =>
+      synthesize({
+        fixture: 'rollout.yaml',
+        props: { planRole: { githubRepository: 'acme/infrastructure' } },
+      }),
+  ],
 ];
 
 describe.each(variants)('the stack %s', (_name, build) => {

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { METRIC } from '../../functions/evaluate-drift/core';
 import { METRIC_NAMESPACE, PhoenixMetric, PhoenixService } from '../../functions/runtime/metric-names';
 import { INSTANCE_API_CALLS, LAUNCH_TEMPLATE_CALLS } from '../../infra/parts/detection-rules';
+import { ROLLOUT_STAGE_QUERY } from '../../infra/parts/monitoring';
 import { resolve } from './helpers/iam';
 import { logicalIdOf, resourcesOfType, type Synthesized, synthesize } from './helpers/synth';
 
@@ -392,6 +393,40 @@ describe('the dashboard', () => {
     for (const title of ['Detections', 'Remediations by outcome', 'Time to remediate', 'Budget blocks']) {
       expect(body).toContain(title);
     }
+  });
+
+  it("shows each fleet's latest rollout stage: a Logs Insights table over the steps' and the evaluator's logs", () => {
+    const [, dashboard] = resourcesOfType(s.json, 'AWS::CloudWatch::Dashboard')[0] ?? [];
+    // The body is a Fn::Join of text and the log groups' Refs: read it with each Ref named.
+    const joined = dashboard?.Properties?.DashboardBody as { 'Fn::Join': [string, unknown[]] } | undefined;
+    const parts = joined?.['Fn::Join'][1] ?? [];
+    const text = parts
+      .map((part) => {
+        if (typeof part === 'string') return part;
+        const token = part as { Ref?: string; 'Fn::GetAtt'?: string[] };
+        return `<${token.Ref ?? token['Fn::GetAtt']?.join('.') ?? '?'}>`;
+      })
+      .join('');
+    const body = JSON.parse(text) as {
+      widgets: Array<{
+        type: string;
+        width: number;
+        properties: { title?: string; query?: string; view?: string };
+      }>;
+    };
+    const logs = body.widgets.filter((w) => w.type === 'log');
+    expect(logs).toHaveLength(1);
+    const widget = logs[0];
+    expect(widget?.properties.view).toBe('table');
+    expect(widget?.width).toBe(24);
+    const steps = id(s.remediator.remediationSteps.logGroup);
+    const evaluator = id(s.remediator.evaluator.logGroup);
+    expect(widget?.properties.query).toBe(
+      `SOURCE '<${steps}>' | SOURCE '<${evaluator}>' | ${ROLLOUT_STAGE_QUERY.join('\n| ')}`,
+    );
+    expect(widget?.properties.query).toContain('\n| filter event = "rollout.stage"\n');
+    expect(widget?.properties.query).toContain('| stats latest(stage) as stage');
+    expect(widget?.properties.query).toMatch(/ by fleet\n\| sort fleet asc$/);
   });
 });
 

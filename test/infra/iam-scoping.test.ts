@@ -40,16 +40,20 @@ describe('scopeOf', () => {
     ['sns:Publish', 'topic'],
     ['states:StartExecution', 'state-machine'],
     ['config:StartConfigRulesEvaluation', 'config-rule'],
+    ['cloudwatch:DescribeAlarms', 'fleet-alarm'],
   ])('puts %s in scope %s', (action, scope) => {
     expect(scopeOf(action)).toBe(scope);
   });
 
-  it.each(['ec2:DeleteVpc', 'iam:CreateUser', 's3:GetObject', 'ec2:DescribeInstances*'])(
-    'refuses %s, which has no scope',
-    (action) => {
-      expect(() => scopeOf(action)).toThrow(UnscopedActionError);
-    },
-  );
+  it.each([
+    'cloudwatch:SetAlarmState',
+    'ec2:DeleteVpc',
+    'iam:CreateUser',
+    's3:GetObject',
+    'ec2:DescribeInstances*',
+  ])('refuses %s, which has no scope', (action) => {
+    expect(() => scopeOf(action)).toThrow(UnscopedActionError);
+  });
 });
 
 describe('fleetInstanceConditions', () => {

@@ -6,7 +6,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { PlanRoleError } from '../../infra/errors';
-import { PLAN_ACTIONS } from '../../infra/parts/plan-role';
+import { iamLiteral } from '../../infra/parts/iam-scoping';
+import { PLAN_ACTIONS, planActions } from '../../infra/parts/plan-role';
 import { allowedActions, arn, decide, resolvedForAccount, statementsOfRole } from './helpers/iam';
 import { logicalIdOf, resourcesOfType, type Synthesized, synthesize } from './helpers/synth';
 
@@ -151,6 +152,66 @@ describe('the plan role', () => {
         'allowed',
       );
     });
+  });
+
+  describe('with rollouts declared (alarms, a fleet promoted from another)', () => {
+    let s: Synthesized;
+    const alarm = (name: string) => arn('cloudwatch', `alarm:${name}`);
+
+    it('add DescribeAlarms on the declared alarms only, and Query on the state table for after:', async () => {
+      s = await synthesize({
+        fixture: 'rollout.yaml',
+        props: { planRole: { githubRepository: REPOSITORY } },
+      });
+      const statements = statementsOfRole(s.json, roleOf(s));
+      expect(allowedActions(statements)).toEqual(
+        [...PLAN_ACTIONS, 'cloudwatch:DescribeAlarms', 'dynamodb:Query'].sort(),
+      );
+      expect(allowedActions(statements)).toEqual(planActions(s.desiredState.fleets).sort());
+      const alarms = statements.filter((st) => st.Action.includes('cloudwatch:DescribeAlarms'));
+      expect(alarms).toHaveLength(1);
+      expect(alarms[0]?.Action).toEqual(['cloudwatch:DescribeAlarms']);
+      // Each declared name once, by its ARN: never "*", never the alarm: prefix alone.
+      expect(alarms[0]?.Resource).toHaveLength(3);
+      for (const resource of alarms[0]?.Resource ?? []) expect(resource).toMatch(/:alarm:[^*]/);
+    });
+
+    it.each(['web-5xx', 'web-p99-latency'])('allow DescribeAlarms of %s, a declared alarm', async (name) => {
+      expect(
+        await decide(s.json, roleOf(s), { action: 'cloudwatch:DescribeAlarms', resource: alarm(name) }),
+      ).toBe('allowed');
+    });
+
+    it.each([
+      ['cloudwatch:DescribeAlarms', 'web-5xx-other'],
+      ['cloudwatch:DescribeAlarms', 'db-cpu'],
+      // A declared name with IAM's wildcards is that one alarm, not a pattern.
+      ['cloudwatch:DescribeAlarms', 'api-xyz'],
+      ['cloudwatch:SetAlarmState', 'web-5xx'],
+      ['cloudwatch:DeleteAlarms', 'web-5xx'],
+      ['cloudwatch:PutMetricAlarm', 'web-5xx'],
+    ])('deny %s on alarm %s', async (action, name) => {
+      expect(await decide(s.json, roleOf(s), { action, resource: alarm(name) })).toBe('implicitly denied');
+    });
+
+    it('allow the followed fleet’s rollouts to be read (Query on the state table), and no Scan', async () => {
+      expect(await decide(s.json, roleOf(s), { action: 'dynamodb:Query', resource: tableArnOf(s) })).toBe(
+        'allowed',
+      );
+      expect(await decide(s.json, roleOf(s), { action: 'dynamodb:Scan', resource: tableArnOf(s) })).toBe(
+        'implicitly denied',
+      );
+    });
+  });
+
+  it.each([
+    ['web-5xx', 'web-5xx'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: IAM's literal form, not a template
+    ['api-*', 'api-${*}'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: IAM's literal form, not a template
+    ['a?b$c', 'a${?}b${$}c'],
+  ])('writes alarm name %j as the IAM literal %j', (name, literal) => {
+    expect(iamLiteral(name)).toBe(literal);
   });
 
   it("is the PlanRoleArn output, the workflow's role-to-assume", async () => {

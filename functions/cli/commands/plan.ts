@@ -1,10 +1,11 @@
 /**
  * `phoenix plan --desired-state FILE`: the blast radius of a desired state, before it is
  * merged. A read-only sweep of the configured account (DescribeInstances,
- * DescribeLaunchTemplateVersions, DescribeAutoScalingGroups and, with `--table`, reads of
- * the state table): every instance the fleets select, its verdict and reasons, and per
- * fleet what enforcement would do now — how many replacements, in how many waves under the
- * budget, whether the window is open, and what would block it.
+ * DescribeLaunchTemplateVersions, DescribeAutoScalingGroups, DescribeAlarms of the declared
+ * alarms and, with `--table`, reads of the state table): every instance the fleets select,
+ * its verdict and reasons, and per fleet what enforcement would do now — how many
+ * replacements, in how many waves under the budget, whether the window is open, the
+ * rollout's stage, and what would block it.
  *
  * It judges with the evaluator's own code (`Judge`, the drift engine, the source check) and
  * decides with the gate the evaluator and the remediation decide with, so the plan is what
@@ -12,6 +13,7 @@
  * The JSON output is documented in docs/cli/plan.md and versioned (`schemaVersion`).
  */
 import { makeClients } from '../../aws/clients';
+import { RolloutStore } from '../../aws/rollout-store';
 import { StateStore } from '../../aws/state-store';
 import { PhoenixError } from '../../domain/errors';
 import {
@@ -29,7 +31,7 @@ import {
 import type { CliIo } from '../io';
 import { buildPlan, EXIT_ERROR, exitCodeOf } from '../plan/build';
 import { renderMarkdown } from '../plan/markdown';
-import type { PlanDeps, PlanStateReader } from '../plan/model';
+import type { PlanDeps, PlanRolloutReader, PlanStateReader } from '../plan/model';
 import { renderText } from '../plan/render';
 
 export { buildPlan, EXIT_DRIFT, EXIT_ERROR, EXIT_NO_DRIFT, exitCodeOf } from '../plan/build';
@@ -37,6 +39,7 @@ export type {
   Blocker,
   FleetEnforcement,
   FleetPlan,
+  FleetRollout,
   NotReplaceable,
   Plan,
   PlanDeps,
@@ -56,8 +59,9 @@ Options:
   --desired-state FILE  the desired-state file (phoenix.yaml)
   --format FORMAT       text (default), json (documented in docs/cli/plan.md), or markdown
                         (a pull-request comment)
-  --table NAME          Phoenix's state table, to read the pause switch and quarantines
-                        (default: $PHOENIX_TABLE_NAME; without it both are reported unknown)
+  --table NAME          Phoenix's state table, to read the pause switch, quarantines and
+                        rollouts (default: $PHOENIX_TABLE_NAME; without it they are reported
+                        unknown)
 ${awsOptionsUsage(24)}
 
 Exit status: 0 no drift, 2 drift found, 1 error.`;
@@ -75,6 +79,21 @@ function stateReaderOf(store: StateStore, table: string): PlanStateReader {
     isPaused: () => named(() => store.isPaused()),
     getQuarantine: (fleet, templateId, version) =>
       named(() => store.getQuarantine(fleet, templateId, version)),
+  };
+}
+
+/** The rollout records' reads, with the table named in what they throw. */
+function rolloutReaderOf(store: RolloutStore, table: string): NonNullable<PlanRolloutReader['rollouts']> {
+  const named = async <T>(read: () => Promise<T>): Promise<T> => {
+    try {
+      return await read();
+    } catch (error) {
+      throw new PhoenixError(`state table ${table}: ${describeError(error)}`, { cause: error });
+    }
+  };
+  return {
+    get: (fleet, source) => named(() => store.get(fleet, source)),
+    list: (fleet) => named(() => store.list(fleet)),
   };
 }
 
@@ -105,7 +124,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const clients = makeClients(clientOptions);
   try {
     const deps: PlanDeps = { ec2: clients.ec2, autoScaling: clients.autoScaling, now: new Date() };
-    if (table !== undefined) deps.state = stateReaderOf(new StateStore(clients.dynamodb, table), table);
+    deps.rollout = { cloudwatch: clients.cloudwatch };
+    if (table !== undefined) {
+      deps.state = stateReaderOf(new StateStore(clients.dynamodb, table), table);
+      deps.rollout.rollouts = rolloutReaderOf(new RolloutStore(clients.dynamodb, table), table);
+    }
     const plan = await buildPlan(desired, file, deps);
     io.stdout(
       format === 'json'

@@ -11,6 +11,7 @@
  * `phoenix quarantine lift` does, first moves the rolled-back drift it names to its next
  * attempt, so its next detection starts a new remediation.
  */
+import { AlarmsUnavailableError, AlarmsUnreadableError } from '../../aws/alarms';
 import { makeClients } from '../../aws/clients';
 import { RolloutCatalog } from '../../aws/rollout-catalog';
 import {
@@ -20,14 +21,17 @@ import {
   type RolloutStore,
   sourceText,
 } from '../../aws/rollout-store';
+import { type RolloutViewDeps, readRolloutView } from '../../aws/rollout-view';
 import { StateStore } from '../../aws/state-store';
-import { failuresCounted, haltText, recordedWait } from '../../domain/rollout/stage';
+import type { CompiledDesiredState, CompiledFleet } from '../../domain/model';
+import { admitsNow, failuresCounted, haltText, recordedWait } from '../../domain/rollout/stage';
 import { driftAttemptOf } from '../../evaluate-drift/execution';
 import {
   AWS_OPTIONS,
   awsClientOptions,
   awsOptionsUsage,
   describeError,
+  loadDesiredStateFor,
   outputFormatFrom,
   parseCommandLine,
   quoted,
@@ -38,6 +42,7 @@ import {
 import type { CliIo } from '../io';
 
 const OPTIONS = {
+  'desired-state': { type: 'string' },
   ...STATE_TABLE_OPTION,
   ...AWS_OPTIONS,
   fleet: { type: 'string' },
@@ -51,14 +56,14 @@ type Action = (typeof ACTIONS)[number];
 
 /** The flags each action takes besides --table, --region and --endpoint. */
 const FLAGS_OF: Readonly<Record<Action, readonly string[]>> = {
-  list: ['fleet', 'format'],
+  list: ['fleet', 'format', 'desired-state'],
   approve: ['fleet', 'by'],
   halt: ['fleet', 'by', 'reason'],
   resume: ['fleet', 'by'],
 };
 
 const USAGE = [
-  'Usage: phoenix rollout list [--fleet NAME] [--format text|json]',
+  'Usage: phoenix rollout list [--fleet NAME] [--format text|json] [--desired-state FILE]',
   '       phoenix rollout approve --fleet NAME [--by NAME]',
   '       phoenix rollout halt --fleet NAME [--reason TEXT] [--by NAME]',
   '       phoenix rollout resume --fleet NAME [--by NAME]',
@@ -74,6 +79,8 @@ const USAGE = [
   'Options:',
   '  --fleet NAME       the fleet (list: only this fleet)',
   '  --format text|json output format for list (default: text)',
+  "  --desired-state FILE list: read each fleet's declared alarms (and its promotion) now, so",
+  '                     "waits" says what holds a rollout today, not only what its record says',
   '  --reason TEXT      halt: why, recorded and told to the team',
   '  --by NAME          who acts, recorded (default: $USER)',
   '  --table NAME       the state table (default: $PHOENIX_TABLE_NAME)',
@@ -106,8 +113,15 @@ export interface RolloutView {
   bakeUntil?: string;
   approvedBy?: string;
   halt?: NonNullable<RolloutRecord['halt']> & { text: string };
-  /** Why it waits, from its record; null while it admits, or once completed. */
+  /**
+   * Why it waits: from its record, or with `--desired-state` from the stages' decision with
+   * the fleet's alarms (and promotion) read now; null while it admits, or once completed.
+   */
   waitsFor: string | null;
+  /** With `--desired-state`: the fleet's declared alarms in ALARM now. */
+  firingAlarms?: string[];
+  /** With `--desired-state`: why the alarms could not be read (then `waitsFor` is the record's). */
+  alarmsProblem?: string;
 }
 
 /** The view `list` prints of a record. */
@@ -147,7 +161,34 @@ function textOf(view: RolloutView): string {
     `    since ${view.startedAt}, ${view.stage} since ${view.stageChangedAt}${view.approvedBy === undefined ? '' : `, approved by ${view.approvedBy}`}`,
   ];
   if (view.waitsFor !== null) lines.push(`    waits: ${view.waitsFor}`);
+  if (view.firingAlarms !== undefined && view.firingAlarms.length > 0)
+    lines.push(`    alarms in ALARM now: ${view.firingAlarms.join(', ')}`);
+  if (view.alarmsProblem !== undefined) lines.push(`    alarms not read: ${view.alarmsProblem}`);
   return lines.join('\n');
+}
+
+/**
+ * Fills `view` with what holds its rollout now: the stages' decision with the fleet's alarms
+ * and promotion read now (`readRolloutView`). A completed or halted rollout says what its
+ * record says; alarms that cannot be read leave the record's words, with the problem said.
+ */
+async function readNow(
+  view: RolloutView,
+  record: RolloutRecord,
+  fleet: CompiledFleet,
+  deps: RolloutViewDeps,
+): Promise<void> {
+  try {
+    const now = await readRolloutView(deps, fleet, record.source);
+    view.firingAlarms = now.firing;
+    const step = now.step;
+    if (step === undefined || record.stage === 'completed') return;
+    const waits = step.waitsFor ?? (admitsNow(step) === 0 ? recordedWait(step.rollout, deps.now) : undefined);
+    view.waitsFor = waits ?? null;
+  } catch (error) {
+    if (!(error instanceof AlarmsUnavailableError || error instanceof AlarmsUnreadableError)) throw error;
+    view.alarmsProblem = error.message;
+  }
 }
 
 function operator(values: { by?: string }, io: CliIo): string {
@@ -168,7 +209,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const command = `rollout ${action}`;
   // Each flag belongs to some actions: one the action ignores is a mistake to point out.
-  const foreign = (['fleet', 'format', 'reason', 'by'] as const).find(
+  const foreign = (['fleet', 'format', 'reason', 'by', 'desired-state'] as const).find(
     (flag) => values[flag] !== undefined && !FLAGS_OF[action].includes(flag),
   );
   if (foreign !== undefined) {
@@ -190,13 +231,35 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const clientOptions = awsClientOptions(command, values, io);
   if (clientOptions === undefined) return 1;
 
+  const desiredFile = values['desired-state'];
+  let desired: CompiledDesiredState | undefined;
+  if (desiredFile !== undefined) {
+    desired = await loadDesiredStateFor(command, desiredFile, io);
+    if (desired === undefined) return 1;
+  }
+
   const clients = makeClients(clientOptions);
   try {
     const rollouts = new RolloutCatalog(clients.dynamodb, table);
     const now = new Date();
     switch (action) {
       case 'list': {
-        const views = (await rollouts.list(fleet)).map((r) => viewOf(r, now));
+        const records = await rollouts.list(fleet);
+        const views = records.map((r) => viewOf(r, now));
+        if (desired !== undefined) {
+          const deps = {
+            rollouts,
+            cloudwatch: clients.cloudwatch,
+            ec2: clients.ec2,
+            fleets: desired.fleets,
+            now,
+          };
+          for (const [i, record] of records.entries()) {
+            const view = views[i];
+            const declared = desired.fleets.find((f) => f.name === record.fleet);
+            if (view !== undefined && declared !== undefined) await readNow(view, record, declared, deps);
+          }
+        }
         if (outputFormatFrom(values) === 'json') {
           io.stdout(JSON.stringify({ schemaVersion: 1, rollouts: views }, null, 2));
         } else if (views.length === 0) {

@@ -8,10 +8,11 @@ import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import { describeAutoScalingGroup, listFleetInstances } from '../../aws/inventory';
 import { concurrencyLimit, concurrencyText } from '../../domain/budget';
 import { autoScalingGroupOf } from '../../domain/drift/match';
+import { estimatedRolloutSeconds, estimatedSeconds } from '../../domain/estimate';
 import type { Blocker } from '../../domain/gate/blockers';
 import { decide, type GateDecision } from '../../domain/gate/decide';
 import type { GateFacts, GroupFact, QuarantineFact, TemplateFact } from '../../domain/gate/facts';
-import { type PlanBlockerCode, whyOf } from '../../domain/gate/messages';
+import { whyOf } from '../../domain/gate/messages';
 import { headroomOf } from '../../domain/headroom';
 import type { CompiledDesiredState, CompiledFleet, InstanceFacts } from '../../domain/model';
 import { isWindowOpen, nextWindowOpening } from '../../domain/window';
@@ -23,16 +24,23 @@ import {
   type NotReplaceable,
   PLAN_SCHEMA_VERSION,
   type Plan,
+  type Blocker as PlanBlocker,
   type PlanDeps,
   type PlannedInstance,
 } from './model';
+import { readFleetRollout } from './rollout';
 
 export const EXIT_NO_DRIFT = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_DRIFT = 2;
 
-/** The gate's fleet blockers as `blockedBy` names them (a launch configuration is a source that cannot be checked). */
-const PLAN_BLOCKER: Partial<Record<Blocker['code'], PlanBlockerCode>> = {
+/**
+ * The gate's fleet blockers as `blockedBy` names them (a launch configuration is a source that
+ * cannot be checked). Keyed by the code as a string: the rollout's gate blockers
+ * (`alarm-firing`, `rollout-waiting`) map here once the gate reports them, whatever else it
+ * adds meanwhile.
+ */
+const PLAN_BLOCKER: Readonly<Record<string, PlanBlocker>> = {
   'mode-observe': 'mode-observe',
   'mode-notify': 'mode-notify',
   'template-unresolved': 'template-unresolved',
@@ -41,6 +49,8 @@ const PLAN_BLOCKER: Partial<Record<Blocker['code'], PlanBlockerCode>> = {
   'source-drift': 'source-drift',
   quarantined: 'quarantined',
   paused: 'paused',
+  'alarm-firing': 'alarm-firing',
+  'rollout-waiting': 'rollout-waiting',
 };
 
 /** The gate's blockers that make one drifted running instance not replaceable, as `notReplaceable` names them. */
@@ -188,6 +198,7 @@ function sourceDriftOf(facts: GateFacts): FleetEnforcement['sourceDrift'] {
 }
 
 async function planFleet(
+  desired: CompiledDesiredState,
   fleet: CompiledFleet,
   listed: readonly Listed[],
   judge: Judge,
@@ -217,18 +228,46 @@ async function planFleet(
   });
   rows.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
 
-  const blockedBy: PlanBlockerCode[] = [];
+  const blockedBy: PlanBlocker[] = [];
   for (const blocker of decide(facts).blockers) {
     const code = PLAN_BLOCKER[blocker.code];
-    if (code !== undefined) blockedBy.push(code);
+    if (code !== undefined && !blockedBy.includes(code)) blockedBy.push(code);
   }
   const template = facts.template?.ok === true ? facts.template.facts : undefined;
   const quarantined: QuarantineFact | undefined = facts.quarantine;
   const drifted = rows.filter((r) => r.verdict === 'drifted');
+  // The rollout lets its canary's remainder start, nothing while it waits, or leaves it to the budget.
+  const lookup = await judge.template(fleet);
+  const rollout = await readFleetRollout(
+    desired,
+    fleet,
+    lookup.ok ? lookup.facts : undefined,
+    { fleetSize: rows.length, drifted: drifted.length },
+    deps,
+  );
+  for (const code of rollout.blockers) if (!blockedBy.includes(code)) blockedBy.push(code);
+  const replaceable = replacements;
+  if (rollout.admits !== undefined) replacements = Math.min(replacements, rollout.admits);
   // A percentage is of the fleet's current size; at MaxSize each replacement dips capacity by
   // one, so the budget also caps how many go at once.
   const maxConcurrent = concurrencyLimit(fleet.budget.maxConcurrent, rows.length);
   const atOnce = headroom?.kind === 'standby-first' ? Math.min(maxConcurrent, headroom.dips) : maxConcurrent;
+  const waves = Math.ceil(replacements / atOnce);
+  // A canary still to go: its waves, its bake, then the rest of what is replaceable in waves.
+  const canaryFirst =
+    replacements > 0 &&
+    rollout.admits !== undefined &&
+    (rollout.rollout.stage === 'none' || rollout.rollout.stage === 'canary');
+  const estimate =
+    replacements === 0
+      ? 0
+      : canaryFirst
+        ? estimatedRolloutSeconds({
+            canaryWaves: waves,
+            bakeMinutes: fleet.rollout.bakeMinutes,
+            waves: Math.ceil((replaceable - replacements) / atOnce),
+          })
+        : estimatedSeconds(waves);
   const opensAt = nextWindowOpening(fleet.window, deps.now);
   return {
     name: fleet.name,
@@ -242,7 +281,7 @@ async function planFleet(
       drifted: drifted.length,
       replacements,
       notReplaceable: drifted.filter((r) => r.notReplaceable !== null).length,
-      waves: Math.ceil(replacements / atOnce),
+      waves,
       headroom: headroom?.kind ?? null,
       maxConcurrent,
       maxConcurrentDeclared: concurrencyText(fleet.budget.maxConcurrent),
@@ -258,7 +297,9 @@ async function planFleet(
       quarantineCause: quarantined === undefined ? null : `since ${quarantined.at}: ${quarantined.cause}`,
       paused: facts.pause?.paused ?? null,
       blockedBy,
+      estimatedSeconds: estimate,
     },
+    rollout: rollout.rollout,
   };
 }
 
@@ -305,7 +346,7 @@ export async function buildPlan(desired: CompiledDesiredState, file: string, dep
   }
   const fleets: FleetPlan[] = [];
   for (const fleet of desired.fleets) {
-    fleets.push(await planFleet(fleet, byFleet.get(fleet.name) ?? [], judge, deps));
+    fleets.push(await planFleet(desired, fleet, byFleet.get(fleet.name) ?? [], judge, deps));
   }
   const unique = new Map<string, PlannedInstance>();
   for (const fleet of fleets) for (const row of fleet.instances) unique.set(row.instanceId, row);

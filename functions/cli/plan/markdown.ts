@@ -9,11 +9,10 @@
  * Every value that comes from the account or the file (tags, names, reasons) is escaped, so
  * nothing in an instance's tags can break the table or inject HTML into the comment.
  */
-import { durationText, estimatedSeconds } from '../../domain/estimate';
-import { PLAN_BLOCKER_LABELS as BLOCKER_TEXT } from '../../domain/gate/messages';
+import { durationText } from '../../domain/estimate';
 import { describeReasons } from '../../evaluate-drift/evaluations';
 import type { FleetPlan, Plan, PlannedInstance } from './model';
-import { plural } from './render';
+import { blockerLabel, plural, rolloutLine } from './render';
 
 /** A fleet's drifted instances are listed openly up to this many, in a collapsed block beyond. */
 export const COLLAPSE_AFTER = 10;
@@ -44,7 +43,7 @@ function windowClosed(fleet: FleetPlan): boolean {
 
 function blockedBy(fleet: FleetPlan): string {
   const e = fleet.enforcement;
-  const reasons = e.drifted === 0 ? [] : e.blockedBy.map((b) => BLOCKER_TEXT[b]);
+  const reasons = e.drifted === 0 ? [] : e.blockedBy.map((b) => blockerLabel(fleet, b));
   if (e.drifted > 0 && windowClosed(fleet)) {
     reasons.push(`window closed, opens ${e.window.nextOpening ?? 'never'}`);
   }
@@ -52,8 +51,8 @@ function blockedBy(fleet: FleetPlan): string {
 }
 
 function estimate(fleet: FleetPlan): string {
-  const waves = fleet.enforcement.replacements === 0 ? 0 : fleet.enforcement.waves;
-  return waves === 0 ? '—' : durationText(estimatedSeconds(waves));
+  const seconds = fleet.enforcement.estimatedSeconds;
+  return seconds === 0 ? '—' : durationText(seconds);
 }
 
 function summaryTable(plan: Plan): string[] {
@@ -144,10 +143,12 @@ function fleetFacts(fleet: FleetPlan): string[] {
     );
   }
   if (e.paused === true) facts.push('- :pause_button: remediation is paused (`phoenix resume` lifts it)');
+  if (fleet.rollout.stage !== 'unknown' || fleet.rollout.firingAlarms.length > 0)
+    facts.push(`- rollout: ${escapeMarkdown(rolloutLine(fleet))}`);
   // Quarantine and pause were said above with their details; the other blockers here.
   for (const blocker of e.blockedBy) {
     if (blocker !== 'quarantined' && blocker !== 'paused')
-      facts.push(`- not replacing: ${escapeMarkdown(BLOCKER_TEXT[blocker])}`);
+      facts.push(`- not replacing: ${escapeMarkdown(blockerLabel(fleet, blocker))}`);
   }
   if (e.quarantine === 'unknown' || e.paused === null) {
     facts.push('- pause and quarantines not read (the plan ran without `--table`)');

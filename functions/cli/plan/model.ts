@@ -3,10 +3,13 @@
  * docs/cli/plan.md and versioned by `schemaVersion`) and what building it needs.
  */
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { RolloutStore } from '../../aws/rollout-store';
 import type { QuarantineFact } from '../../domain/gate/facts';
 import type { PlanBlockerCode } from '../../domain/gate/messages';
 import type { CompiledFleet, DriftReason } from '../../domain/model';
+import type { RolloutStage } from '../../domain/rollout/stage';
 
 /** Version of the JSON output; bumped only on a breaking change. */
 export const PLAN_SCHEMA_VERSION = 1;
@@ -41,8 +44,46 @@ export interface NotReplaceable {
   why: string;
 }
 
+/**
+ * What holds a fleet's rollout (issue 15): a declared alarm in ALARM (`alarm-firing`), or a
+ * rollout that waits — halted, awaiting approval, waiting for its promotion, baking, held by a
+ * declared alarm that does not exist (`rollout-waiting`). The gate's blocker codes of the same
+ * names map onto these.
+ */
+export type RolloutBlockerCode = 'alarm-firing' | 'rollout-waiting';
+
 /** What blocks replacements in a whole fleet (docs/cli/plan.md lists each). */
-export type Blocker = PlanBlockerCode;
+export type Blocker = PlanBlockerCode | RolloutBlockerCode;
+
+/** A fleet's rollout of its current source, as read now (`functions/aws/rollout-view.ts`). */
+export interface FleetRollout {
+  /**
+   * The stage recorded for the fleet's current source; `none` when no rollout of it has begun
+   * (the next replacement begins one), `unknown` when the state table was not read (no
+   * `--table`) or the source is not known (the template is unresolved).
+   */
+  stage: RolloutStage | 'none' | 'unknown';
+  /** The fleet's current source: the rollout a drifted member belongs to; null when unresolved. */
+  source: { templateId: string; version: number; imageId: string | null } | null;
+  /** Why it waits, in the stages' words (`advance`'s, with the alarms read now); null when it does not. */
+  waitsFor: string | null;
+  /** The declared alarms in ALARM now (read without `--table` too); [] when none fire or none are declared. */
+  firingAlarms: string[];
+  /** Why the declared alarms could not be read (throttled, refused); null when they were, or none are declared. */
+  alarmsProblem: string | null;
+  /** The rollout's counters when one is on record; null otherwise. */
+  progress: {
+    members: number;
+    replaced: number;
+    /** Rollbacks counted against the failure budget (those since the last resume). */
+    rolledBack: number;
+    maxFailures: number;
+    /** The canary's size, fixed when the rollout began. */
+    canary: number;
+  } | null;
+  /** The declared rollout: the canary's size now, the bake, the approval, the promotion. */
+  policy: { canary: number; bakeMinutes: number; approval: 'manual' | 'automatic'; after: string | null };
+}
 
 /** What enforcement would do for one fleet, now. */
 export interface FleetEnforcement {
@@ -76,6 +117,12 @@ export interface FleetEnforcement {
   quarantineCause: string | null;
   paused: boolean | null;
   blockedBy: Blocker[];
+  /**
+   * Seconds the fleet's replacements would take on AWS (`functions/domain/estimate.ts`): the
+   * canary's waves, the bake and the rest in waves for a fleet whose rollout has its canary
+   * still to go, else the waves alone; 0 when nothing would be replaced now.
+   */
+  estimatedSeconds: number;
 }
 
 export interface FleetPlan {
@@ -86,6 +133,7 @@ export interface FleetPlan {
   launchTemplateProblem: string | null;
   instances: PlannedInstance[];
   enforcement: FleetEnforcement;
+  rollout: FleetRollout;
 }
 
 /** The whole plan; `JSON.stringify` of this is the `--format json` output. */
@@ -113,9 +161,18 @@ export interface PlanStateReader {
   getQuarantine(fleet: string, templateId: string, version: number): Promise<QuarantineFact | undefined>;
 }
 
+/** What reading the fleets' rollouts needs: CloudWatch for the alarms, the table for the records. */
+export interface PlanRolloutReader {
+  cloudwatch: Pick<CloudWatchClient, 'send'>;
+  /** The rollout records (GetItem; a Query of a followed fleet's with `after:`); absent without `--table`. */
+  rollouts?: Pick<RolloutStore, 'get' | 'list'>;
+}
+
 export interface PlanDeps {
   ec2: Pick<EC2Client, 'send'>;
   autoScaling: Pick<AutoScalingClient, 'send'>;
   state?: PlanStateReader;
+  /** Absent: no alarm and no rollout is read (every fleet's rollout `unknown`). */
+  rollout?: PlanRolloutReader;
   now: Date;
 }

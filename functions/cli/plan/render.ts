@@ -1,7 +1,34 @@
 /** `phoenix plan`'s text report: an instance table, then what enforcement would do per fleet. */
 import { PLAN_BLOCKER_LABELS } from '../../domain/gate/messages';
 import { describeReasons } from '../../evaluate-drift/evaluations';
-import type { Plan } from './model';
+import type { Blocker, FleetPlan, Plan } from './model';
+import { rolloutBlockerText } from './rollout';
+
+/** The line after "not replacing:" for a fleet blocker: the gate's label, or the rollout's stage and why. */
+export function blockerLabel(fleet: FleetPlan, blocker: Blocker): string {
+  return (
+    rolloutBlockerText(fleet, blocker) ?? PLAN_BLOCKER_LABELS[blocker as keyof typeof PLAN_BLOCKER_LABELS]
+  );
+}
+
+/**
+ * The rollout's line: `of lt-0abc version 3: baking (1 of 3 replaced, 0 rolled back, maxFailures 1)`,
+ * `of lt-0abc version 3: not begun`, `unknown (pass --table to read it)`; the alarms in ALARM after.
+ */
+export function rolloutLine(fleet: FleetPlan): string {
+  const r = fleet.rollout;
+  const of = r.source === null ? '' : `of ${r.source.templateId} version ${r.source.version}: `;
+  const stage =
+    r.stage === 'unknown'
+      ? `unknown${r.source === null ? ' (the launch template is unresolved)' : ' (pass --table to read it)'}`
+      : `${of}${r.stage === 'none' ? 'not begun' : r.stage}`;
+  const progress =
+    r.progress === null
+      ? ''
+      : ` (${r.progress.replaced} of ${r.progress.members} replaced, ${r.progress.rolledBack} rolled back, maxFailures ${r.progress.maxFailures})`;
+  const alarms = r.firingAlarms.length === 0 ? '' : `; alarm ${r.firingAlarms.join(', ')} in ALARM`;
+  return `${stage}${progress}${alarms}`;
+}
 
 function table(rows: string[][]): string[] {
   const widths: number[] = [];
@@ -98,8 +125,9 @@ export function renderText(plan: Plan): string {
       `  quarantine: ${e.quarantine === 'unknown' ? 'unknown (pass --table to read it)' : e.quarantine}; paused: ${e.paused === null ? 'unknown (pass --table to read it)' : e.paused ? 'yes' : 'no'}`,
     );
     if (e.quarantineCause !== null) lines.push(`  quarantined ${e.quarantineCause}`);
+    lines.push(`  rollout: ${rolloutLine(fleet)}`);
     for (const blocker of e.blockedBy)
-      if (e.drifted > 0) lines.push(`  not replacing: ${PLAN_BLOCKER_LABELS[blocker]}`);
+      if (e.drifted > 0) lines.push(`  not replacing: ${blockerLabel(fleet, blocker)}`);
   }
 
   const s = plan.summary;

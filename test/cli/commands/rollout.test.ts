@@ -2,6 +2,9 @@
  * `phoenix rollout list | approve | halt | resume` against rollouts in the emulated account's
  * state table; bad flags against an endpoint that counts requests (none may reach it).
  */
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createStateTable } from '../../../emulator/table';
 import { type NewRollout, RolloutStore } from '../../../functions/aws/rollout-store';
@@ -9,6 +12,7 @@ import { StateStore } from '../../../functions/aws/state-store';
 import { type RolloutView, run as rollout } from '../../../functions/cli/commands/rollout';
 import { memoryIo } from '../../../functions/cli/io';
 import { main } from '../../../functions/cli/main';
+import { writeDesiredState } from '../../evaluate-drift/world';
 import { emulatorEndpoint, TEST_CREDENTIALS, TEST_REGION, testClients } from '../../helpers/emulator';
 import { type FakeEndpoint, startFakeEndpoint } from '../../helpers/fake-endpoint';
 
@@ -96,6 +100,92 @@ describe('phoenix rollout list', () => {
         waitsFor: 'waiting for `phoenix rollout approve`',
       },
     ]);
+  });
+});
+
+describe('phoenix rollout list --desired-state: why it waits now, with the alarms read', () => {
+  async function alarm(name: string, state: 'OK' | 'ALARM'): Promise<void> {
+    await clients.cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: name,
+        Namespace: 'Web',
+        MetricName: '5xx',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
+    );
+    // moto starts a new alarm OK (AWS: INSUFFICIENT_DATA): the state is set either way.
+    await clients.cloudwatch.send(
+      new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }),
+    );
+  }
+
+  const yaml = (alarms: string[]) => `version: 1
+fleets:
+  now-web:
+    match: { tags: { App: now-web } }
+    launchTemplate: { name: now-web-lt }
+    rollout: { canary: 1, bakeMinutes: 30, alarms: [${alarms.join(', ')}] }
+`;
+
+  it('says an alarm in ALARM halts a rolling rollout its record still calls rolling, in text and JSON', async () => {
+    await alarm('now-5xx', 'ALARM');
+    await alarm('now-p99', 'OK');
+    const { file } = await writeDesiredState(yaml(['now-5xx', 'now-p99']));
+    const record = await begin('now-web', { stage: 'rolling' });
+
+    // The record alone: rolling, nothing to wait for.
+    const recorded = await phoenix(['list', '--fleet', 'now-web', '--format', 'json']);
+    const before = JSON.parse(recorded.out) as { rollouts: RolloutView[] };
+    expect(before.rollouts[0]?.waitsFor).toBeNull();
+    expect(before.rollouts[0]).not.toHaveProperty('firingAlarms');
+
+    const json = await phoenix(['list', '--fleet', 'now-web', '--format', 'json', '--desired-state', file]);
+    expect(json.err).toBe('');
+    const parsed = JSON.parse(json.out) as { rollouts: RolloutView[] };
+    expect(parsed.rollouts[0]).toMatchObject({
+      fleet: 'now-web',
+      stage: 'rolling',
+      source: record.source,
+      firingAlarms: ['now-5xx'],
+      waitsFor: 'halted: alarm now-5xx in ALARM',
+    });
+    const text = await phoenix(['list', '--fleet', 'now-web', '--desired-state', file]);
+    expect(text.out).toContain(
+      '    waits: halted: alarm now-5xx in ALARM\n    alarms in ALARM now: now-5xx\n',
+    );
+    // Read, not written: the record is still rolling.
+    expect((await rollouts.get('now-web', record.source))?.stage).toBe('rolling');
+  });
+
+  it('says a declared alarm that does not exist holds the rollout', async () => {
+    await begin('now-held', { stage: 'rolling' });
+    const { file: heldFile } = await writeDesiredState(yaml(['now-typo']).replace('now-web', 'now-held'));
+    const json = await phoenix([
+      'list',
+      '--fleet',
+      'now-held',
+      '--format',
+      'json',
+      '--desired-state',
+      heldFile,
+    ]);
+    const parsed = JSON.parse(json.out) as { rollouts: RolloutView[] };
+    expect(parsed.rollouts[0]?.firingAlarms).toEqual([]);
+    expect(parsed.rollouts[0]?.waitsFor).toMatch(/^alarm now-typo does not exist in this account and region/);
+  });
+
+  it('refuses an invalid desired state with its file:line:col, exit 1', async () => {
+    const { writeFile, mkdtemp } = await import('node:fs/promises');
+    const dir = await mkdtemp(path.join(tmpdir(), 'phoenix-rollout-'));
+    const bad = path.join(dir, 'phoenix.yaml');
+    await writeFile(bad, 'version: 2\n', 'utf8');
+    const result = await phoenix(['list', '--desired-state', bad]);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/phoenix\.yaml:1:\d+/);
   });
 });
 
