@@ -49,6 +49,7 @@ export async function emulatedAccount(options: {
     elbv2: clients.elbv2,
     sns: clients.sns,
     dynamodb: atomicDynamoDB(clients.dynamodb),
+    cloudwatch: clients.cloudwatch,
   };
   return { clients, local, tableName, clock, now: () => clock.now };
 }

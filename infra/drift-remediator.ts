@@ -63,9 +63,13 @@ export const EVALUATOR_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
+  // A rollout's stage written with its quarantine (TransactWriteItems, authorized per item).
+  'dynamodb:ConditionCheckItem',
   'dynamodb:Query',
   'sns:Publish',
   'states:StartExecution',
+  // The fleets' rollout alarms, read lazily at detection (issue 15).
+  'cloudwatch:DescribeAlarms',
 ] as const;
 
 /**
@@ -100,6 +104,8 @@ export const REMEDIATION_ACTIONS = [
   'dynamodb:ConditionCheckItem',
   'dynamodb:Query',
   'sns:Publish',
+  // The fleets' rollout alarms, read at the lease and at every member's end (issue 15).
+  'cloudwatch:DescribeAlarms',
 ] as const;
 
 /**

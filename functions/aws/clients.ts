@@ -8,6 +8,7 @@
  */
 
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -56,6 +57,8 @@ export interface PhoenixClients {
   readonly sqs: SQSClient;
   readonly sfn: SFNClient;
   readonly config: ConfigServiceClient;
+  /** The fleets' rollout alarms (issue 15). */
+  readonly cloudwatch: CloudWatchClient;
   /** Destroys the clients built so far (their sockets); one never used is not built to be destroyed. */
   destroy(): void;
 }
@@ -196,6 +199,9 @@ export function makeClients(options: ClientOptions = {}): PhoenixClients {
     },
     get sfn() {
       return lazy('sfn', () => withResponseCheck(new SFNClient({ ...common })));
+    },
+    get cloudwatch() {
+      return lazy('cloudwatch', () => withResponseCheck(new CloudWatchClient({ ...common })));
     },
     get config() {
       return lazy('config', () => withResponseCheck(new ConfigServiceClient({ ...common })));

@@ -29,8 +29,6 @@ import {
   PutItemCommand,
   QueryCommand,
   type QueryCommandOutput,
-  ScanCommand,
-  type ScanCommandOutput,
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
@@ -46,6 +44,7 @@ import {
   resume as resumeStage,
 } from '../domain/rollout/stage';
 import { RolloutNotFoundError, RolloutStageError } from './errors';
+import { type MemberEnd, memberSettlement } from './state-table/remediation/rollout-admission';
 import { quarantineKey as quarantineKeyOf } from './state-table/schema/quarantine';
 import {
   type Clock,
@@ -132,7 +131,7 @@ export class RolloutStore {
    * the whole table (it is for an operator's `phoenix rollout list`, not for the admission).
    */
   async list(fleet?: string): Promise<RolloutRecord[]> {
-    const items = fleet === undefined ? await this.scanRollouts() : await this.queryFleet(fleet);
+    const items = fleet === undefined ? await this.everyFleet() : await this.queryFleet(fleet);
     return items
       .map((item) => ROLLOUT_ITEM.decode(item))
       .sort((a, b) =>
@@ -352,6 +351,31 @@ export class RolloutStore {
     return { written: true, rollout: written };
   }
 
+  /**
+   * Counts the end of member `holder` (admitted with its lease) on its rollout, once: a second
+   * call for the same holder counts nothing and returns `settled: false`. The rollout as it
+   * now is comes back either way (undefined if it no longer exists).
+   */
+  async settle(
+    fleet: string,
+    source: { templateId: string; version: number },
+    holder: string,
+    end: MemberEnd,
+  ): Promise<{ settled: boolean; rollout: RolloutRecord | undefined }> {
+    let settled = true;
+    try {
+      await this.dynamodb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: memberSettlement({ name: this.table }, fleet, source, holder, end),
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      settled = false;
+    }
+    return { settled, rollout: await this.get(fleet, source) };
+  }
+
   /** `phoenix rollout approve`: the fleet's current rollout, awaiting approval, goes on rolling. */
   approve(fleet: string, by: string): Promise<RolloutRecord> {
     return this.operate(fleet, 'approve', (rollout) => approveStage(rollout, by), 'awaiting approval');
@@ -416,6 +440,22 @@ export class RolloutStore {
     }
   }
 
+  /**
+   * Every fleet's rollout items: a Scan, which only {@link RolloutCatalog} (functions/aws/rollout-catalog.ts,
+   * the operator's `phoenix rollout list`) makes. Kept out of this module so the Lambdas that
+   * bundle the store neither import nor need `dynamodb:Scan`.
+   */
+  protected everyFleet(): Promise<Record<string, AttributeValue>[]> {
+    return Promise.reject(
+      new InvalidInputError("listing every fleet's rollouts needs a RolloutCatalog (a Scan); name a fleet"),
+    );
+  }
+
+  /** The client and table, for {@link RolloutCatalog}. */
+  protected get access(): { dynamodb: Pick<DynamoDBClient, 'send'>; table: string } {
+    return { dynamodb: this.dynamodb, table: this.table };
+  }
+
   private notFound(fleet: string, source: { templateId: string; version: number }): RolloutNotFoundError {
     return new RolloutNotFoundError(`fleet ${fleet} has no rollout of ${sourceText(source)}`);
   }
@@ -430,25 +470,6 @@ export class RolloutStore {
           ConsistentRead: true,
           KeyConditionExpression: 'pk = :pk',
           ExpressionAttributeValues: { ':pk': s(ROLLOUT_ITEM.pk(fleet)) },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return items;
-  }
-
-  private async scanRollouts(): Promise<Record<string, AttributeValue>[]> {
-    const items: Record<string, AttributeValue>[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page: ScanCommandOutput = await this.dynamodb.send(
-        new ScanCommand({
-          TableName: this.table,
-          ConsistentRead: true,
-          FilterExpression: 'begins_with(pk, :prefix)',
-          ExpressionAttributeValues: { ':prefix': s('rollout#') },
           ExclusiveStartKey: startKey,
         }),
       );

@@ -20,6 +20,9 @@ export const NOTIFICATION_EVENTS = [
   'remediation.blocked',
   'remediation.skipped',
   'manual-action-required',
+  'rollout.started',
+  'rollout.halted',
+  'rollout.completed',
 ] as const;
 
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
@@ -40,6 +43,9 @@ export const DEFAULT_SEVERITY: Readonly<Record<NotificationEvent, Severity>> = {
   'remediation.blocked': 'warning',
   'remediation.skipped': 'info',
   'manual-action-required': 'critical',
+  'rollout.started': 'info',
+  'rollout.halted': 'critical',
+  'rollout.completed': 'info',
 };
 
 /** The Step Functions execution a notification is about. */
@@ -77,6 +83,29 @@ export interface PhoenixNotification {
   timings?: NotificationTimings;
   /** One or two sentences for a human: what happened and what, if anything, to do. */
   message: string;
+  /**
+   * `rollout.*` only: the rollout the message is about (one conversation per rollout:
+   * `instanceId` is the member whose execution sent it).
+   */
+  rollout?: RolloutSummary;
+}
+
+/** What a `rollout.*` notification says of its rollout. */
+export interface RolloutSummary {
+  source: { templateId: string; version: number; imageId?: string };
+  stage: string;
+  /** Members: drifted instances of the fleet not on the source when it began. */
+  members: number;
+  /** `rollout.started`: waves under the budget, and the estimate for them (seconds). */
+  waves?: number;
+  estimateSeconds?: number;
+  /** `rollout.halted` / `rollout.completed`. */
+  replaced?: number;
+  failed?: number;
+  /** `rollout.completed`: seconds from its start. */
+  tookSeconds?: number;
+  /** `rollout.halted`: what halted it (the alarm, the failures, the operator). */
+  halt?: string;
 }
 
 /** What a sender supplies; the schema version is fixed and severity defaults per event. */
@@ -112,6 +141,9 @@ const SUBJECT_TITLE: Readonly<Record<NotificationEvent, (instanceId: string) => 
   'remediation.blocked': (id) => `replacement of ${id} blocked`,
   'remediation.skipped': (id) => `replacement of ${id} skipped`,
   'manual-action-required': (id) => `MANUAL ACTION REQUIRED on ${id}`,
+  'rollout.started': () => 'rollout started',
+  'rollout.halted': () => 'rollout HALTED',
+  'rollout.completed': () => 'rollout completed',
 };
 
 /** Makes any text safe for an SNS subject: printable ASCII on one line, no runs of spaces. */

@@ -34,6 +34,7 @@ import {
 } from './execution';
 import { errorText, goneInstance, type Invocation, judgedInstance } from './invocation';
 import type { Judgement } from './judge';
+import { rolloutFactOf } from './rollout-facts';
 import { readSource } from './source-facts';
 
 /** Why an instance is being looked at: carried into notifications and the execution input. */
@@ -137,6 +138,7 @@ export async function act(inv: Invocation, judgement: ActionableJudgement, trigg
         ? undefined
         : inv.deps.store.getQuarantine(fleet.name, template.id, template.version),
     pause: () => inv.pause(),
+    rollout: () => rolloutFactOf(inv, inv.deps, fleet, template, instance),
     attemptHold: async () => {
       const drift = await inv.deps.store.driftAttempt(instance.instanceId, verdict.fingerprint);
       attempt = drift.attempt;

@@ -2,6 +2,7 @@
  * What the evaluator is given (its dependencies, built once per container by the handler or
  * by a local run) and what one invocation returns (its summary). `core.ts` re-exports them.
  */
+
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import type { EC2Client } from '@aws-sdk/client-ec2';
@@ -13,6 +14,7 @@ import type { CompiledDesiredState } from '../domain/model';
 import { PhoenixMetric } from '../runtime/metric-names';
 import type { InstanceDecision } from './decisions';
 import type { DetectionEvent } from './events';
+import type { RolloutReaders } from './rollout-facts';
 
 /** Structured logging, as Powertools' Logger offers it. */
 export interface DetectionLogger {
@@ -77,6 +79,8 @@ export interface DetectionDeps {
   ledger?: Pick<ComplianceLedger, 'read' | 'replace' | 'note'>;
   /** Changes with every deploy of the evaluator: the first sweep after a deploy reports everything. */
   deploymentId?: string;
+  /** Fleets with rollout stages or alarms: the alarms and rollouts the gate reads (issue 15). */
+  rolloutReaders?: RolloutReaders;
 }
 
 /** The counts of a {@link DetectionSummary}: what the evaluator logs for every event. */

@@ -4,11 +4,13 @@
  * at cold start, the clients and the state store are built once, and every event goes to
  * {@link handleEvent} in `core.ts`, where the logic and its decisions live.
  */
+
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -18,6 +20,7 @@ import middy from '@middy/core';
 import { clientConfig, type PhoenixClients } from '../aws/clients';
 import { ComplianceLedger } from '../aws/compliance-ledger';
 import { Notifier } from '../aws/notifier';
+import { RolloutStore } from '../aws/rollout-store';
 import { StateStore } from '../aws/state-store';
 import type { CompiledDesiredState } from '../domain/model';
 import { bundledDesiredState } from '../runtime/desired-state';
@@ -32,7 +35,7 @@ export const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: P
 /** The clients the evaluator uses. */
 export type EvaluatorClients = Pick<
   PhoenixClients,
-  'ec2' | 'autoScaling' | 'config' | 'sfn' | 'dynamodb' | 'sns'
+  'ec2' | 'autoScaling' | 'config' | 'sfn' | 'dynamodb' | 'sns' | 'cloudwatch'
 >;
 
 /** Only the clients the evaluator uses: every client class imported is bundled and parsed at cold start. */
@@ -45,6 +48,7 @@ function evaluatorClients(): EvaluatorClients {
     sfn: new SFNClient(config),
     dynamodb: new DynamoDBClient(config),
     sns: new SNSClient(config),
+    cloudwatch: new CloudWatchClient(config),
   };
 }
 
@@ -68,6 +72,10 @@ export function depsFromEnvironment(
     clock,
     logger,
     metrics,
+    rolloutReaders: {
+      cloudwatch: clients.cloudwatch,
+      rollouts: new RolloutStore(clients.dynamodb, env.PHOENIX_TABLE_NAME, clock),
+    },
   };
   if (env.PHOENIX_CONSOLE_REGION !== undefined) deps.consoleRegion = env.PHOENIX_CONSOLE_REGION;
   if (env.PHOENIX_DEPLOYMENT_ID !== undefined) deps.deploymentId = env.PHOENIX_DEPLOYMENT_ID;

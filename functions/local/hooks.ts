@@ -52,4 +52,9 @@ export interface LocalRunHooks {
    * on the wall clock.
    */
   waitForWindow?: (opensAt: Date) => Promise<void>;
+  /**
+   * Called instead of waiting on the wall clock (alarms polled) for a rollout's bake to end
+   * (`phoenix reconcile` between rounds): tests move their clock (and set alarm states).
+   */
+  waitForBake?: (until: Date) => Promise<void>;
 }

@@ -13,7 +13,8 @@ export type ReconcileProgress =
   | { type: 'execution-start'; instanceId: string; fleet: string; execution: string; reasons: DriftReason[] }
   | { type: 'state'; instanceId: string; fleet: string; state: string; elapsedMs: number; retry?: string }
   | { type: 'execution-end'; record: RemediationRecord }
-  | { type: 'held'; held: HeldInstance };
+  | { type: 'held'; held: HeldInstance }
+  | { type: 'rollout'; line: string };
 
 /** A terminal control sequence (cursor moves, line clears). */
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g');
@@ -124,6 +125,8 @@ export class ProgressPrinter {
         ];
       case 'held':
         return [`  ${event.held.instanceId} (${event.held.fleet}) not replaced: ${event.held.why}`];
+      case 'rollout':
+        return [`  ${event.line}`];
     }
   }
 }

@@ -26,10 +26,12 @@
  * against its own siblings. With instant waits a closed window is not waited for (it could
  * be hours): those instances are reported as waiting for the window.
  */
+
 import { gateClient, gateClients } from '../aws/call-gate';
 // One line a person can act on, whatever broke (the command prints these errors as they are).
 import { describeAwsError as describeError } from '../aws/describe-error';
 import { Notifier } from '../aws/notifier';
+import { RolloutStore } from '../aws/rollout-store';
 import { StateStore } from '../aws/state-store';
 import { concurrencyLimit } from '../domain/budget';
 import type { CompiledDesiredState, CompiledFleet } from '../domain/model';
@@ -53,6 +55,7 @@ import {
   type RemediationRecord,
   type RoundRecord,
 } from './report';
+import { waitForBakes } from './rollout-bakes';
 import { LOCAL_ACCOUNT, localStateMachineArn } from './step-functions/arns';
 import { LocalStepFunctions, type StartedExecution } from './step-functions/start-execution';
 import type { LocalClients } from './step-functions/tasks';
@@ -145,6 +148,14 @@ export class Reconciler {
       clock: this.#clock,
       logger: QUIET,
       metrics: { addMetric: () => {} },
+      ...(evaluator.cloudwatch === undefined
+        ? {}
+        : {
+            rolloutReaders: {
+              cloudwatch: evaluator.cloudwatch,
+              rollouts: new RolloutStore(evaluator.dynamodb, options.tableName, this.#clock),
+            },
+          }),
     };
     this.#executions = new ExecutionRunner({
       desiredState: options.desiredState,
@@ -291,6 +302,9 @@ export class Reconciler {
     // Round maxRounds + 1 only sweeps: it says whether the last round left work behind.
     for (let round = 1; round <= maxRounds + 1; round += 1) {
       this.#round = round;
+      // A canary baking: wait for its bake (alarms polled) rather than start executions that
+      // would only wait at their lease.
+      await this.#waitForBakes();
       this.#progress({ type: 'round', round, pending: 0 });
       const startedBefore = this.#sfn.started.length;
       const { summary, findings } = await this.#sweepCounted(round);
@@ -333,6 +347,21 @@ export class Reconciler {
   }
 
   // ---- internals ----------------------------------------------------------------------
+
+  async #waitForBakes(): Promise<void> {
+    const readers = this.#deps.rolloutReaders;
+    if (readers === undefined) return;
+    const waitForBake = this.#options.hooks?.waitForBake;
+    await waitForBakes({
+      ec2: this.#deps.ec2,
+      cloudwatch: readers.cloudwatch,
+      rollouts: readers.rollouts,
+      fleets: this.#options.desiredState.fleets,
+      clock: this.#clock,
+      ...(waitForBake === undefined ? {} : { waitForBake }),
+      say: (line) => this.#progress({ type: 'rollout', line }),
+    });
+  }
 
   #fleet(name: string): CompiledFleet | undefined {
     return this.#options.desiredState.fleets.find((f) => f.name === name);

@@ -6,6 +6,7 @@
  * names one of these, a `States.*` error or a service error, so renaming one is a
  * deliberate change in both places.
  */
+import { AlarmsUnavailableError, AlarmsUnreadableError } from '../aws/errors';
 import type { TransientReason } from '../aws/transient';
 import { PhoenixError } from '../domain/errors';
 
@@ -126,6 +127,32 @@ export class AlreadyReplacedError extends PhoenixError {
   }
 }
 
+/**
+ * The fleet's rollout admits no member now, for a while that ends by itself: the canary is in
+ * flight, the bake runs, another execution took the last slot of the stage. Retried with
+ * backoff like a denied lease; still waiting when the retries run out, the remediation ends
+ * skipped (`held`), having changed nothing, and the next detection starts it again.
+ */
+export class RolloutWaitError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RolloutWaitError';
+  }
+}
+
+/**
+ * The fleet is held by something only a human or another fleet ends: a declared alarm in
+ * ALARM (or missing), the rollout halted, awaiting `phoenix rollout approve`, or waiting for
+ * its promotion (`after:`). Not retried: the remediation ends skipped (`held`), having
+ * changed nothing, and the next detection starts it again once the hold is over.
+ */
+export class RolloutHeldError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RolloutHeldError';
+  }
+}
+
 /** The state machine handed a step something it cannot use (a definition/code mismatch). Never retried. */
 export class StepInputError extends PhoenixError {
   constructor(message: string, options?: ErrorOptions) {
@@ -159,6 +186,10 @@ export const REMEDIATION_ERRORS = {
   GateClosedError,
   ReplacingElsewhereError,
   AlreadyReplacedError,
+  RolloutWaitError,
+  RolloutHeldError,
+  AlarmsUnavailableError,
+  AlarmsUnreadableError,
   ReplacementUnhealthyError,
   ReplacementFailedError,
   LaunchRejectedError,

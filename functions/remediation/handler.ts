@@ -10,6 +10,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -19,6 +20,7 @@ import * as z from 'zod/mini';
 import { clientConfig, type PhoenixClients } from '../aws/clients';
 import { Notifier } from '../aws/notifier';
 import { RemediationStore } from '../aws/remediation-store';
+import { RolloutStore } from '../aws/rollout-store';
 import type { CompiledDesiredState } from '../domain/model';
 import { bundledDesiredState } from '../runtime/desired-state';
 import { METRIC_NAMESPACE, PhoenixMetric, PhoenixService } from '../runtime/metric-names';
@@ -51,7 +53,10 @@ export const logger = new Logger({ serviceName: PhoenixService.remediation });
 export const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: PhoenixService.remediation });
 
 /** The clients the steps use. */
-export type RemediationClients = Pick<PhoenixClients, 'ec2' | 'autoScaling' | 'elbv2' | 'dynamodb' | 'sns'>;
+export type RemediationClients = Pick<
+  PhoenixClients,
+  'ec2' | 'autoScaling' | 'elbv2' | 'dynamodb' | 'sns' | 'cloudwatch'
+>;
 
 /** Only the clients the steps use: every client class imported is bundled and parsed at cold start. */
 function remediationClients(): RemediationClients {
@@ -62,6 +67,7 @@ function remediationClients(): RemediationClients {
     elbv2: new ElasticLoadBalancingV2Client(config),
     dynamodb: new DynamoDBClient(config),
     sns: new SNSClient(config),
+    cloudwatch: new CloudWatchClient(config),
   };
 }
 
@@ -78,6 +84,9 @@ export function depsFromEnvironment(
     elbv2: clients.elbv2,
     store: new RemediationStore(clients.dynamodb, env.PHOENIX_TABLE_NAME, clock),
     notifier: new Notifier(clients.sns, env.PHOENIX_TOPIC_ARN),
+    cloudwatch: clients.cloudwatch,
+    rollouts: new RolloutStore(clients.dynamodb, env.PHOENIX_TABLE_NAME, clock),
+    logger,
     desiredState: options.desiredState ?? bundledDesiredState(),
     clock,
   };

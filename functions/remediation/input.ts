@@ -115,7 +115,8 @@ export type SkipReason =
   | 'quarantined'
   | 'source-drift'
   | 'in-flight-elsewhere'
-  | 'already-replaced';
+  | 'already-replaced'
+  | 'held';
 
 /**
  * What the recheck saw, carried to the plan and the lease a second later so they need not
@@ -140,6 +141,11 @@ export const SnapshotSchema = z.object({
   ),
   /** The pinned template version as a launch needs it. */
   template: z.optional(z.object({ definesNetworkInterfaces: z.boolean() })),
+  /**
+   * A fleet with rollout stages only: whether the instance is a member of the rollout of the
+   * pinned version (its drift includes the source), and the image that version launches.
+   */
+  source: z.optional(z.object({ member: z.boolean(), imageId: z.optional(z.string()) })),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 
@@ -287,6 +293,10 @@ export const MachineDataSchema = z.extend(RemediationInputSchema, {
       expiresAt: z.number(),
       /** The group lock was taken with the lease (a surge): the raise needs not ask for it. */
       groupLocked: z.optional(z.boolean()),
+      /** Admitted as a member of this rollout (counted in its `admitted`): every end settles it there. */
+      rollout: z.optional(
+        z.object({ templateId: z.string(), version: z.int(), imageId: z.optional(z.string()) }),
+      ),
     }),
   ),
   retired: z.optional(RetiredSchema),

@@ -33,7 +33,8 @@ export type ActionScope =
   | 'topic'
   | 'state-machine'
   | 'execution'
-  | 'config-rule';
+  | 'config-rule'
+  | 'alarm';
 
 /** Actions AWS authorizes only on `*` (the Service Authorization Reference lists no resource type). */
 const NO_RESOURCE_LEVEL = new Set([
@@ -100,6 +101,7 @@ export function scopeOf(action: string): ActionScope {
   if (action === 'states:StartExecution') return 'state-machine';
   if (action === 'states:DescribeExecution' || action === 'states:StopExecution') return 'execution';
   if (action === 'config:StartConfigRulesEvaluation') return 'config-rule';
+  if (action === 'cloudwatch:DescribeAlarms') return 'alarm';
   throw new UnscopedActionError(
     `no least-privilege scope is defined for ${action}: add it to infra/parts/iam-scoping.ts with the narrowest resource AWS allows`,
   );
@@ -318,6 +320,16 @@ export function grantScoped(
       actions: executionActions,
       resources: [regionalArn('states', `execution:${targets.stateMachineName}:*`)],
       wildcardReason: REASONS.execution,
+    });
+  }
+
+  // The alarms the fleets declare (a promotion reads the followed fleet's too): by name.
+  const alarmActions = take('alarm');
+  const alarms = [...new Set(fleets.flatMap((f) => f.rollout.alarms))].sort();
+  if (alarmActions.length > 0 && alarms.length > 0) {
+    allow(role, {
+      actions: alarmActions,
+      resources: alarms.map((name) => regionalArn('cloudwatch', `alarm:${name}`)),
     });
   }
 

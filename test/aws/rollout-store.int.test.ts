@@ -10,6 +10,7 @@
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createStateTable } from '../../emulator/table';
+import { RolloutCatalog } from '../../functions/aws/rollout-catalog';
 import {
   type NewRollout,
   ROLLOUT_ITEM,
@@ -107,7 +108,9 @@ describe('RolloutStore', () => {
     ]);
     expect((await store.current('list-a'))?.source).toEqual(newer.source);
     expect(await store.current('list-none')).toBeUndefined();
-    const all = (await store.list()).filter((r) => r.fleet.startsWith('list-'));
+    const all = (await new RolloutCatalog(new DynamoDBClient(testClientConfig()), TABLE).list()).filter((r) =>
+      r.fleet.startsWith('list-'),
+    );
     expect(all.map((r) => [r.fleet, r.source.version])).toEqual([
       ['list-a', newer.source.version],
       ['list-a', older.source.version],

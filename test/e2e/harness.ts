@@ -277,6 +277,10 @@ export function reconcilerFor(
     },
     hooks: {
       clock: () => account.clock.now,
+      // A rollout's bake passes on the test's clock.
+      waitForBake: async (until) => {
+        if (until > account.clock.now) account.clock.now = until;
+      },
       timings: E2E_TIMINGS,
       gate: iamGateFor(account, desiredState),
       ...hooks,

@@ -228,6 +228,7 @@ const IAM_PREFIX: Record<string, string> = {
   'client-sqs': 'sqs',
   'client-sfn': 'states',
   'client-config-service': 'config',
+  'client-cloudwatch': 'cloudwatch',
 };
 
 /**

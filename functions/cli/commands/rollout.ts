@@ -12,11 +12,12 @@
  * attempt, so its next detection starts a new remediation.
  */
 import { makeClients } from '../../aws/clients';
+import { RolloutCatalog } from '../../aws/rollout-catalog';
 import {
   RolloutNotFoundError,
   type RolloutRecord,
   RolloutStageError,
-  RolloutStore,
+  type RolloutStore,
   sourceText,
 } from '../../aws/rollout-store';
 import { StateStore } from '../../aws/state-store';
@@ -191,7 +192,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   const clients = makeClients(clientOptions);
   try {
-    const rollouts = new RolloutStore(clients.dynamodb, table);
+    const rollouts = new RolloutCatalog(clients.dynamodb, table);
     const now = new Date();
     switch (action) {
       case 'list': {

@@ -5,6 +5,7 @@
  * the codes, which therefore never change meaning.
  */
 import type { DriftReason } from '../model';
+import type { RolloutStage } from '../rollout/stage';
 import type { AttemptHoldFact, ClaimFact, PauseFact, QuarantineFact } from './facts';
 
 export type Blocker =
@@ -78,6 +79,13 @@ export type Blocker =
       floor: number;
       minHealthyPercent: number;
     }
+  /** A declared alarm of the fleet is in ALARM: no replacement of the fleet starts (issue 15). */
+  | { code: 'alarm-firing'; fleet: string; alarms: string[] }
+  /**
+   * The instance is a member of its fleet's rollout, which waits for what only a human or
+   * another fleet ends: halted, awaiting approval, waiting for its promotion (`why` says so).
+   */
+  | { code: 'rollout-waiting'; fleet: string; stage: RolloutStage; why: string }
   /** Outside the fleet's maintenance window: the replacement waits until it opens (`opensAt`, ISO). */
   | { code: 'window-closed'; fleet: string; timezone: string; opensAt: string };
 

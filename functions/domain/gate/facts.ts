@@ -12,6 +12,7 @@
 import type { FleetMatch } from '../drift/match';
 import type { SourceCheck } from '../drift/source-check';
 import type { Verdict } from '../model';
+import type { RolloutStage } from '../rollout/stage';
 
 /**
  * Who asks, which decides a few things only (documented on the rules that read it):
@@ -124,6 +125,20 @@ export interface GroupFact {
   othersInFlight?: boolean;
 }
 
+/**
+ * The fleet's rollout gate as read now (functions/aws/rollout-view.ts): its declared alarms in
+ * ALARM, and for a member of its rollout, the stage and whether what it waits for ends only by
+ * a human or another fleet (halted, awaiting approval, waiting for promotion). Read only for a
+ * fleet with rollout stages or alarms.
+ */
+export interface RolloutFact {
+  fleet: string;
+  /** Declared alarms in ALARM now. */
+  firing: readonly string[];
+  /** Set for a member whose rollout waits for a human or another fleet. */
+  waiting?: { stage: RolloutStage; why: string };
+}
+
 /** Everything the gate may decide from. */
 export interface GateFacts {
   moment: GateMoment;
@@ -142,10 +157,11 @@ export interface GateFacts {
   pause?: PauseFact;
   attemptHold?: AttemptHoldFact;
   group?: GroupFact;
+  rollout?: RolloutFact;
 }
 
 /**
  * The facts a caller may read only when the gate asks for them ({@link decideLazily}): each
  * costs a read, and a blocker found earlier makes the later ones moot.
  */
-export type LazyFactName = 'source' | 'claim' | 'quarantine' | 'pause' | 'attemptHold' | 'group';
+export type LazyFactName = 'source' | 'claim' | 'quarantine' | 'pause' | 'attemptHold' | 'group' | 'rollout';

@@ -122,9 +122,19 @@ export function whyOf(blocker: Blocker): string {
       return pinnedSentence({ ...blocker, name: blocker.group });
     case 'no-headroom':
       return noHeadroomSentence({ ...blocker, name: blocker.group });
+    case 'alarm-firing':
+      return alarmFiringSentence(blocker.fleet, blocker.alarms);
+    case 'rollout-waiting':
+      return `the rollout of fleet ${blocker.fleet} is ${blocker.stage}: ${blocker.why}`;
     case 'window-closed':
       return `outside the maintenance window of fleet ${blocker.fleet} (${blocker.timezone}); waiting until ${blocker.opensAt}`;
   }
+}
+
+/** Alarms in ALARM hold every replacement of the fleet. */
+export function alarmFiringSentence(fleet: string, alarms: readonly string[]): string {
+  const one = alarms.length === 1;
+  return `alarm${one ? '' : 's'} ${alarms.join(', ')} of fleet ${fleet} ${one ? 'is' : 'are'} in ALARM: no replacement of the fleet starts until ${one ? 'it is' : 'they are'} OK`;
 }
 
 // ---- what the evaluator tells the team --------------------------------------------------

@@ -16,6 +16,7 @@ import type { CompiledFleet } from '../model';
 import { isWindowOpen, nextWindowOpening } from '../window';
 import type { Blocker, BlockerCode } from './blockers';
 import type { ClaimFact, GateFacts, GateMoment, LazyFactName } from './facts';
+import { ROLLOUT_RULES } from './rollout-rules';
 
 /**
  * What a blocker makes of the question:
@@ -59,7 +60,7 @@ export interface GateRule {
 }
 
 /** A rule as the table holds it: its `find` returns its own blocker only. */
-type RuleBody<K extends BlockerCode> = Omit<GateRule, 'code' | 'find'> & {
+export type RuleBody<K extends BlockerCode> = Omit<GateRule, 'code' | 'find'> & {
   find(facts: GateFacts): Extract<Blocker, { code: K }> | undefined;
 };
 
@@ -360,6 +361,8 @@ const RULES: RuleTable = {
       attemptHold === undefined ? undefined : { code: 'manual-hold', hold: attemptHold },
   },
   // ---- can the group (or the subnet) make room ---------------------------------------------
+  // ---- has the fleet's rollout stopped it (issue 15) -------------------------------------
+  ...ROLLOUT_RULES,
   'not-in-service': {
     verdict: 'hold',
     retryable: true,

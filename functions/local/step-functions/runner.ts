@@ -10,6 +10,7 @@ import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { gateClients } from '../../aws/call-gate';
 import { type NotificationPublisher, Notifier } from '../../aws/notifier';
 import { RemediationStore } from '../../aws/remediation-store';
+import { RolloutStore } from '../../aws/rollout-store';
 import type { CompiledDesiredState } from '../../domain/model';
 import { executionName } from '../../evaluate-drift/execution';
 import type { RemediationInput } from '../../remediation/input';
@@ -33,6 +34,8 @@ export interface LocalDeps {
   notifier?: NotificationPublisher;
   /** Region in notification console links and local ARNs (default us-east-1). */
   region?: string;
+  /** Receives the steps' structured log lines (`rollout.stage`). */
+  logger?: { info(message: string, extra: Record<string, unknown>): void };
 }
 
 export interface RunRemediationOptions {
@@ -124,6 +127,9 @@ export async function runRemediation(
     elbv2: counted(base.elbv2, 'ELBv2', apiCalls),
     dynamodb: counted(base.dynamodb, 'DynamoDB', apiCalls),
     sns: counted(base.sns, 'SNS', apiCalls),
+    ...(base.cloudwatch === undefined
+      ? {}
+      : { cloudwatch: counted(base.cloudwatch, 'CloudWatch', apiCalls) }),
   });
   // In AWS the steps function and the state machine are different roles.
   const clients = countedClients(gateClients(options.clients, 'remediation-steps', hooks?.gate));
@@ -141,6 +147,9 @@ export async function runRemediation(
     elbv2: clients.elbv2,
     store: new RemediationStore(clients.dynamodb, options.deps.tableName, clock),
     notifier: options.deps.notifier ?? new Notifier(clients.sns, options.deps.topicArn),
+    rollouts: new RolloutStore(clients.dynamodb, options.deps.tableName, clock),
+    ...(clients.cloudwatch === undefined ? {} : { cloudwatch: clients.cloudwatch }),
+    ...(options.deps.logger === undefined ? {} : { logger: options.deps.logger }),
     desiredState: options.deps.desiredState,
     clock,
     consoleRegion: region,

@@ -15,6 +15,7 @@
  */
 
 import * as autoScalingSdk from '@aws-sdk/client-auto-scaling';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import * as dynamodbSdk from '@aws-sdk/client-dynamodb';
 import * as ec2Sdk from '@aws-sdk/client-ec2';
 import * as elbv2Sdk from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -35,6 +36,8 @@ export interface LocalClients {
   elbv2: Pick<elbv2Sdk.ElasticLoadBalancingV2Client, 'send'>;
   dynamodb: Pick<dynamodbSdk.DynamoDBClient, 'send'>;
   sns: Pick<snsSdk.SNSClient, 'send'>;
+  /** The fleets' rollout alarms; absent where no fleet declares any. */
+  cloudwatch?: Pick<CloudWatchClient, 'send'>;
 }
 
 /** Step Functions' service names, the SDK module, the client, and the client's base exception. */

@@ -4,12 +4,14 @@
  * step is imported here, so every step file may import this one without a cycle.
  */
 import type { AutoScalingClient, AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as z from 'zod/mini';
 import { describeAutoScalingGroup, describeInstances } from '../../aws/inventory';
 import type { NotificationPublisher } from '../../aws/notifier';
 import type { RemediationStore } from '../../aws/remediation-store';
+import type { RolloutStore } from '../../aws/rollout-store';
 import { autoScalingGroupOf } from '../../domain/drift/match';
 import type { CompiledDesiredState, CompiledFleet, InstanceFacts } from '../../domain/model';
 import { InstanceGoneError, StepInputError } from '../errors';
@@ -36,6 +38,14 @@ export interface StepDeps {
     | 'listLeases'
   >;
   notifier: NotificationPublisher;
+  /**
+   * Fleets with rollout stages or alarms (issue 15) only: the alarms read, the rollout items
+   * written. Absent where no fleet has any (a step that needs them then fails loudly).
+   */
+  cloudwatch?: Pick<CloudWatchClient, 'send'>;
+  rollouts?: Pick<RolloutStore, 'get' | 'list' | 'create' | 'recordStep' | 'count' | 'settle'>;
+  /** Structured log lines (`rollout.stage`): the Lambda's logger; tests record them. */
+  logger?: { info(message: string, extra: Record<string, unknown>): void };
   desiredState: CompiledDesiredState;
   clock: () => Date;
   /** Region of the Step Functions console links in notifications. */

@@ -12,6 +12,7 @@ import {
   GroupBusyError,
   LeaseDeniedError,
   ReplacingElsewhereError,
+  RolloutWaitError,
 } from '../errors';
 import type { MachineData, Plan } from '../input';
 import {
@@ -24,6 +25,7 @@ import {
   timingsOf,
 } from './deps';
 import { groupLockTtlSeconds } from './group-lock';
+import { admitUnderRollout, sourceOfExecution } from './rollout-admission';
 
 /** How long the recheck's reading of a group stands in for a new one (the lease's first attempt follows within seconds). */
 const SNAPSHOT_FRESH_MS = 30_000;
@@ -36,6 +38,8 @@ export interface LeaseResult {
   healthy: number;
   desired: number;
   groupLocked: boolean;
+  /** Admitted as a member of this rollout: every end settles it there. */
+  rollout?: { templateId: string; version: number; imageId?: string };
 }
 
 /**
@@ -53,12 +57,15 @@ export async function acquireLease(
   const timings = timingsOf(data);
   const { healthy, desired } = await measureFleet(deps, fleet, currentPlan, data);
   const surge = currentPlan.asg?.mode === 'surge' ? currentPlan.asg : undefined;
+  const maxConcurrent = concurrencyLimit(fleet.budget.maxConcurrent, desired);
+  // The fleet's alarms and its rollout decide first; a member is counted with its lease.
+  const admission = await admitUnderRollout(deps, data, ctx, fleet, maxConcurrent);
   const decision = await deps.store.acquireLease({
     fleet: fleet.name,
     holder: ctx.executionId,
     instanceId: data.instanceId,
     // A share of the fleet is of its size now (the group's desired capacity, or its members).
-    maxConcurrent: concurrencyLimit(fleet.budget.maxConcurrent, desired),
+    maxConcurrent,
     minHealthyPercent: fleet.budget.minHealthyPercent,
     healthy,
     desired,
@@ -70,8 +77,10 @@ export async function acquireLease(
     // The recheck read the switches; checked again atomically with the lease, the last
     // moment before anything changes.
     gate: { fleet: fleet.name, templateId: data.launchTemplate.id, version: data.launchTemplate.version },
+    ...(admission === undefined ? {} : { rollout: admission }),
   });
   if (!decision.granted) {
+    if (decision.rolloutMoved === true) throw new RolloutWaitError(decision.reason);
     const claim = decision.instanceClaimedBy;
     if (claim !== undefined) {
       throw claim.replacedBy === undefined
@@ -94,6 +103,7 @@ export async function acquireLease(
     healthy,
     desired,
     groupLocked: decision.lease.groupLocked,
+    ...(admission === undefined ? {} : { rollout: sourceOfExecution(data) }),
   };
 }
 

@@ -12,6 +12,7 @@ import {
 import type { MachineData, Outcome } from '../input';
 import { executionNameOf, fleetNamed, type StepContext, type StepDeps } from './deps';
 import { describeOutcome, endsRetryably, OUTCOME_OF } from './outcome';
+import { settleRolloutMember } from './rollout-accounting';
 
 /** What every notify state returns; the terminal ones make it the execution's output. */
 export interface NotifyResult {
@@ -53,7 +54,10 @@ export async function notify(
   event: NotificationEvent,
 ): Promise<NotifyResult> {
   const now = deps.clock();
-  const { reason, detail, error, cause, publish } = describeOutcome(data, event);
+  const { reason, detail, error, cause, publish: told } = describeOutcome(data, event);
+  // One conversation per rollout: a member's start and success are the rollout's to tell.
+  const member = data.lease?.rollout !== undefined;
+  const publish = told && !(member && (event === 'remediation.started' || event === 'remediation.succeeded'));
   const replacementId =
     data.rollback?.replacementId ?? data.health?.replacementId ?? data.replacement?.instanceId;
   const result: NotifyResult = {
@@ -69,7 +73,9 @@ export async function notify(
   if (cause !== undefined) result.cause = cause;
   const timings = timingsFor(data, ctx, now, event);
   if (timings.durationSeconds !== undefined) result.durationSeconds = timings.durationSeconds;
-  // Before publishing: if this throws, the step is retried and nothing was sent twice.
+  // Before publishing: if this throws, the step is retried and nothing was sent twice (a
+  // member's end is counted once, whatever the retries).
+  if (member) await settleRolloutMember(deps, data, ctx, event);
   if (endsRetryably(data, event)) {
     // A human must act first: the next detections start nothing for a day (and do not repeat
     // this notification); after that, or once fixed, the drift is remediated under a new name.

@@ -29,6 +29,7 @@ const RETRYABLE_SKIPS: ReadonlySet<string> = new Set<SkipReason>([
   'quarantined',
   'source-drift',
   'in-flight-elsewhere',
+  'held',
 ]);
 
 /**
@@ -73,6 +74,11 @@ export function endsRetryably(data: MachineData, event: NotificationEvent): bool
 const LEASE_SKIPS: Readonly<Record<string, SkipReason>> = {
   ReplacingElsewhereError: 'in-flight-elsewhere',
   AlreadyReplacedError: 'already-replaced',
+  // The rollout or the fleet's alarms hold it: the next detection starts it again.
+  RolloutHeldError: 'held',
+  RolloutWaitError: 'held',
+  AlarmsUnavailableError: 'held',
+  AlarmsUnreadableError: 'held',
 };
 
 /**
@@ -106,6 +112,9 @@ export const OUTCOME_OF: Readonly<Record<NotificationEvent, Outcome | 'in-progre
   'remediation.blocked': 'blocked',
   'remediation.skipped': 'skipped',
   'manual-action-required': 'manual-action-required',
+  'rollout.started': 'in-progress',
+  'rollout.halted': 'in-progress',
+  'rollout.completed': 'in-progress',
 };
 
 /** What {@link describeOutcome} says of an end: its reason, its sentence, and whether it is published. */
@@ -191,5 +200,11 @@ export function describeOutcome(data: MachineData, event: NotificationEvent): Ou
         detail: `${data.instanceId} is drifted: ${reasonsSummary(data)}.`,
         publish: true,
       };
+    case 'rollout.started':
+    case 'rollout.halted':
+    case 'rollout.completed':
+      // Sent by the admission and the accounting (functions/remediation/steps/rollout-*.ts),
+      // never by a notify state.
+      return { reason: event, detail: `${event} of fleet ${data.fleet}`, publish: false };
   }
 }

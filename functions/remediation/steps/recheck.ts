@@ -17,6 +17,7 @@ import type { BlockerCode } from '../../domain/gate/blockers';
 import { decideLazily, type FactReaders, type GateRefusal } from '../../domain/gate/decide';
 import type { GateFacts, SourceFact, TemplateFact } from '../../domain/gate/facts';
 import type { CompiledFleet, InstanceFacts, LaunchTemplateFacts } from '../../domain/model';
+import { governsRollout, isRolloutMember } from '../../domain/rollout/membership';
 import {
   type MachineData,
   type RecheckResult,
@@ -70,6 +71,9 @@ const SKIP_REASONS: Readonly<Record<BlockerCode, SkipReason | null>> = {
   pinned: null,
   'no-headroom': null,
   'window-closed': null,
+  // The lease step admits under the rollout and the fleet's alarms (it reads them itself).
+  'alarm-firing': null,
+  'rollout-waiting': null,
 };
 
 /**
@@ -123,6 +127,15 @@ export async function recheck(deps: StepDeps, data: MachineData, ctx: StepContex
     snapshot.group = groupView(group);
   if (facts.template?.definesNetworkInterfaces === true)
     snapshot.template = { definesNetworkInterfaces: true };
+  if (facts.template !== undefined && governsRollout(facts.fleet.rollout)) {
+    // The template resolved is the pinned version (the gate refused a changed one).
+    const source = { templateId: facts.template.id, version: facts.template.version };
+    const imageId = facts.template.imageId;
+    snapshot.source = {
+      member: isRolloutMember(instance, imageId === undefined ? source : { ...source, imageId }),
+      ...(imageId === undefined ? {} : { imageId }),
+    };
+  }
   return {
     decision: 'proceed',
     reason: 'drifted',

@@ -65,6 +65,8 @@ describe('the gate', () => {
     ['quarantined', 'hold', true, [true, true], 'fleet'],
     ['paused', 'hold', true, [false, true], 'fleet'],
     ['manual-hold', 'hold', true, [false, false], 'instance'],
+    ['alarm-firing', 'hold', true, [false, false], 'fleet'],
+    ['rollout-waiting', 'hold', true, [false, false], 'fleet'],
     ['not-in-service', 'hold', true, [true, true], 'instance'],
     ['no-subnet', 'hold', true, [true, true], 'instance'],
     ['no-launch-template', 'hold', true, [true, true], 'instance'],

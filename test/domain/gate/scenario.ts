@@ -45,6 +45,8 @@ export const SWITCHES = [
   'quarantined',
   'paused',
   'manual-hold',
+  'alarm-firing',
+  'rollout-waiting',
   'not-in-service',
   'no-subnet',
   'no-launch-template',
@@ -57,6 +59,8 @@ export type Switch = (typeof SWITCHES)[number];
 
 /** The switches of rules about the governing fleet (its name, mode, window, group room). */
 const FLEET_SWITCHES: readonly Switch[] = [
+  'alarm-firing',
+  'rollout-waiting',
   'moved-fleet',
   'mode-observe',
   'mode-notify',
@@ -207,6 +211,15 @@ export function scenario(
       cause: 'ReplacementUnhealthyError: never healthy',
       execution: OTHER,
       at: '2025-06-14T10:00:00.000Z',
+    };
+  }
+  if (s.has('alarm-firing') || s.has('rollout-waiting')) {
+    facts.rollout = {
+      fleet: 'web',
+      firing: s.has('alarm-firing') ? ['web-5xx'] : [],
+      ...(s.has('rollout-waiting')
+        ? { waiting: { stage: 'awaiting-approval' as const, why: 'waiting for `phoenix rollout approve`' } }
+        : {}),
     };
   }
   if (s.has('manual-hold')) {

@@ -12,6 +12,7 @@
  * A test that expects a denial takes it with {@link takeDenials}.
  */
 import { AutoScalingServiceException } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchServiceException } from '@aws-sdk/client-cloudwatch';
 import { ConfigServiceServiceException } from '@aws-sdk/client-config-service';
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { EC2ServiceException } from '@aws-sdk/client-ec2';
@@ -165,6 +166,7 @@ const REFUSALS: Record<string, { exception: ServiceExceptionClass; name: string 
   sns: { exception: SNSServiceException, name: 'AuthorizationError' },
   config: { exception: ConfigServiceServiceException, name: 'AccessDeniedException' },
   sfn: { exception: SFNServiceException, name: 'AccessDeniedException' },
+  cloudwatch: { exception: CloudWatchServiceException, name: 'AccessDenied' },
 };
 
 /** The error AWS answers a denied call with, as the SDK raises it. */

@@ -82,6 +82,7 @@ const SERVICE: Record<string, string> = {
   config: 'config',
   sfn: 'states',
   lambda: 'lambda',
+  cloudwatch: 'cloudwatch',
 };
 
 /** `aws:ResourceTag/K` and the service's own `<service>:ResourceTag/K` for each tag. */
@@ -549,6 +550,18 @@ export async function authorizationsFor(call: AwsCall, world: World): Promise<Au
       return dynamodb(call, world);
     case 'sns':
       return sns(call, world);
+    case 'cloudwatch':
+      if (call.operation === 'DescribeAlarms') {
+        // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html:
+        // DescribeAlarms is authorized on each alarm named (resource type alarm).
+        const names = (params.AlarmNames ?? []) as string[];
+        return names.map((name) => ({
+          action: 'cloudwatch:DescribeAlarms',
+          resource: arn(world, 'cloudwatch', `alarm:${name}`),
+          context: {},
+        }));
+      }
+      throw new UnmodelledCallError(call);
     case 'config':
       if (['PutEvaluations', 'GetResourceConfigHistory'].includes(call.operation)) {
         return [{ action: `config:${call.operation}`, resource: '*', context: {} }];

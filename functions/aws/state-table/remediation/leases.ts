@@ -10,6 +10,7 @@
 import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
+  GetItemCommand,
   PutItemCommand,
   TransactionCanceledException,
   type TransactWriteItem,
@@ -45,6 +46,14 @@ import { deleteIfHeld, failedCondition } from './conditional';
 import { type RemediationGate, remediationGate } from './gate';
 import { acquireGroupLock } from './group-locks';
 import { concurrencyReason, floorReason, gateReason, groupBusyReason, instanceClaimReason } from './reasons';
+import {
+  admissionReturn,
+  admissionUpdate,
+  memberKey,
+  memberMarkerPut,
+  type RolloutAdmission,
+  rolloutMovedReason,
+} from './rollout-admission';
 
 export interface LeaseRequest {
   fleet: string;
@@ -79,6 +88,12 @@ export interface LeaseRequest {
    * written after the caller's own check still stops it.
    */
   gate?: QuarantineKey;
+  /**
+   * A member of the fleet's rollout: `admitted` is counted in the same transaction as the
+   * lease, conditional on the stage read and its quota. Refused with `rolloutMoved` when the
+   * rollout moved first.
+   */
+  rollout?: RolloutAdmission;
 }
 
 export interface Lease {
@@ -102,14 +117,16 @@ export type LeaseDecision =
       gateClosed?: RemediationGate;
       /** Set when another execution replaces the instance now, or replaced it. */
       instanceClaimedBy?: InstanceClaim;
+      /** Set when the rollout moved under the admission (`LeaseRequest.rollout`): decide again. */
+      rolloutMoved?: true;
     };
 
 type Refusal = Extract<LeaseDecision, { granted: false }>;
 
 /** A transaction has room for this many items. */
 const MAX_TRANSACTION_ITEMS = 100;
-/** Items of a one-transaction lease besides its slots: the group lock, the pause switch, the quarantine, the instance's claim. */
-const ITEMS_BESIDE_SLOTS = 4;
+/** Items of a one-transaction lease besides its slots: the group lock, the pause switch, the quarantine, the instance's claim, the rollout. */
+const ITEMS_BESIDE_SLOTS = 5;
 
 /** Transaction conflicts a lease request sits out before it is denied (and backs off in the state machine). */
 const MAX_CONFLICTS = 4;
@@ -126,8 +143,9 @@ const MAX_CONFLICTS = 4;
  *
  * Idempotent per holder: a Step Functions retry of the same execution gets its lease back.
  */
-export async function acquireLease(table: StateTableHandle, request: LeaseRequest): Promise<LeaseDecision> {
-  validateLeaseRequest(request);
+export async function acquireLease(table: StateTableHandle, asked: LeaseRequest): Promise<LeaseDecision> {
+  validateLeaseRequest(asked);
+  const request = await withoutAdmissionTaken(table, asked);
   const nowSeconds = epochSeconds(table.clock());
   const expiresAt = nowSeconds + request.ttlSeconds;
 
@@ -150,8 +168,43 @@ export async function acquireLease(table: StateTableHandle, request: LeaseReques
   const claim = await claimInstance(table, request, expiresAt, nowSeconds);
   if (claim.heldBy !== undefined)
     return { granted: false, reason: instanceClaimReason(claim.heldBy), instanceClaimedBy: claim.heldBy };
+  // The slow path takes several writes: the rollout counts the admission first (conditional,
+  // as in the one transaction) and gets it back if the lease is refused after all. Counted a
+  // moment too early only makes another member wait, never admits one too many.
+  if (request.rollout !== undefined) {
+    try {
+      await table.dynamodb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Put: memberMarkerPut(table, request.rollout, request.holder, nowSeconds) },
+            { Update: admissionUpdate(table, request.rollout) },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      if (claim.taken) await settleInstanceClaim(table, request.instanceId, request.holder);
+      return { granted: false, reason: rolloutMovedReason(request.rollout), rolloutMoved: true };
+    }
+  }
   const decision = await leaseReadingFirst(table, request, expiresAt, nowSeconds, floor, belowFloor);
-  if (!decision.granted && claim.taken) await settleInstanceClaim(table, request.instanceId, request.holder);
+  if (!decision.granted) {
+    if (request.rollout !== undefined)
+      await table.dynamodb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: table.name,
+                Key: memberKey(request.rollout.fleet, request.rollout.source, request.holder),
+              },
+            },
+            { Update: admissionReturn(table, request.rollout) },
+          ],
+        }),
+      );
+    if (claim.taken) await settleInstanceClaim(table, request.instanceId, request.holder);
+  }
   return decision;
 }
 
@@ -335,6 +388,12 @@ async function leaseInOneTransaction(
       );
     }
     items.push({ Put: instanceClaimPut(table, request, acquiredAt, expiresAt, nowSeconds) });
+    const rolloutIndex = items.length;
+    if (request.rollout !== undefined)
+      items.push(
+        { Put: memberMarkerPut(table, request.rollout, request.holder, nowSeconds) },
+        { Update: admissionUpdate(table, request.rollout) },
+      );
     try {
       await table.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return {
@@ -359,6 +418,11 @@ async function leaseInOneTransaction(
         };
         return { granted: false, reason: instanceClaimReason(claim), instanceClaimedBy: claim };
       }
+      if (
+        request.rollout !== undefined &&
+        (failedCondition(reasons[rolloutIndex]) || failedCondition(reasons[rolloutIndex + 1]))
+      )
+        return { granted: false, reason: rolloutMovedReason(request.rollout), rolloutMoved: true };
       const pauseReason = reasons[gateIndex];
       const quarantineReason = reasons[gateIndex + 1];
       if (request.gate !== undefined && (failedCondition(pauseReason) || failedCondition(quarantineReason))) {
@@ -464,6 +528,25 @@ async function releaseLeaseItem(
     if (error instanceof ConditionalCheckFailedException) return false;
     throw error;
   }
+}
+
+/**
+ * The request without its admission when the holder was admitted already (a retried lease
+ * step: its marker is there), so a retry renews its lease without counting it twice.
+ */
+async function withoutAdmissionTaken(table: StateTableHandle, request: LeaseRequest): Promise<LeaseRequest> {
+  const admission = request.rollout;
+  if (admission === undefined) return request;
+  const { Item } = await table.dynamodb.send(
+    new GetItemCommand({
+      TableName: table.name,
+      Key: memberKey(admission.fleet, admission.source, request.holder),
+      ConsistentRead: true,
+    }),
+  );
+  if (Item === undefined) return request;
+  const { rollout: _taken, ...rest } = request;
+  return rest;
 }
 
 function leaseBase(request: LeaseRequest): Pick<Lease, 'fleet' | 'holder' | 'instanceId'> {
