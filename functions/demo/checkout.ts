@@ -11,7 +11,11 @@
  * its fix. What stops the bad one is the alarm during the canary's bake, not the instance.
  */
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { type CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  type CloudWatchClient,
+  PutMetricAlarmCommand,
+  SetAlarmStateCommand,
+} from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import {
   addLaunchTemplateVersion,
@@ -134,7 +138,9 @@ export async function setAlarm(
   state: 'OK' | 'ALARM',
   reason: string,
 ): Promise<void> {
-  await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: alarm, StateValue: state, StateReason: reason }));
+  await cloudwatch.send(
+    new SetAlarmStateCommand({ AlarmName: alarm, StateValue: state, StateReason: reason }),
+  );
 }
 
 /**
