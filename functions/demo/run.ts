@@ -142,7 +142,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const step = (n: number, title: string) => io.stdout(`\n${stamp()} ── ${n}. ${title}`);
   const say = (text: string) => io.stdout(`  ${text}`);
 
-  io.stdout('Phoenix demo: an emulated AWS account, two teams, three fleets, drift as in life.');
+  io.stdout(
+    'Phoenix demo: an emulated AWS account, two teams, five fleets, drift as in life, and a release gone wrong.',
+  );
   step(1, 'Start the emulated AWS account');
   const emulator = await startEmulator({ env: { MOTO_AMIS_PATH: fileURLToPath(DEMO_IMAGES_FILE) } });
   options.onEmulator?.(emulator);
