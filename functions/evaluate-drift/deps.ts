@@ -4,17 +4,18 @@
  */
 
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { ComplianceLedger } from '../aws/compliance-ledger';
 import type { NotificationPublisher } from '../aws/notifier';
+import type { RolloutStore } from '../aws/rollout-store';
 import type { StateStore } from '../aws/state-store';
 import type { CompiledDesiredState } from '../domain/model';
 import { PhoenixMetric } from '../runtime/metric-names';
 import type { InstanceDecision } from './decisions';
 import type { DetectionEvent } from './events';
-import type { RolloutReaders } from './rollout-facts';
 
 /** Structured logging, as Powertools' Logger offers it. */
 export interface DetectionLogger {
@@ -51,6 +52,12 @@ export type DetectionStore = Pick<
   StateStore,
   'pauseState' | 'claimNotification' | 'releaseNotification' | 'getQuarantine' | 'driftAttempt'
 >;
+
+/** What detection reads rollouts with (absent: no fleet has rollout stages or alarms). */
+export interface RolloutReaders {
+  cloudwatch: Pick<CloudWatchClient, 'send'>;
+  rollouts: Pick<RolloutStore, 'get' | 'list' | 'recordStep'>;
+}
 
 export interface DetectionDeps {
   ec2: Pick<EC2Client, 'send'>;

@@ -7,9 +7,7 @@
  * which waits at the lease. When the alarms cannot be read now the fact is absent: the
  * execution starts and its lease, which never proceeds without them, decides.
  */
-import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { AlarmsUnavailableError, AlarmsUnreadableError } from '../aws/alarms';
-import type { RolloutStore } from '../aws/rollout-store';
 import { type RolloutView, readRolloutView } from '../aws/rollout-view';
 import type { RolloutFact } from '../domain/gate/facts';
 import type { CompiledFleet, InstanceFacts, LaunchTemplateFacts } from '../domain/model';
@@ -17,13 +15,7 @@ import { buildNotification } from '../domain/notification';
 import { governsRollout, isRolloutMember } from '../domain/rollout/membership';
 import { rolloutMessage } from '../domain/rollout/messages';
 import { firstStage, haltText, type RolloutStage } from '../domain/rollout/stage';
-import type { DetectionDeps } from './deps';
-
-/** What detection reads rollouts with (absent: no fleet has rollout stages or alarms). */
-export interface RolloutReaders {
-  cloudwatch: Pick<CloudWatchClient, 'send'>;
-  rollouts: Pick<RolloutStore, 'get' | 'list' | 'recordStep'>;
-}
+import type { DetectionDeps, RolloutReaders } from './deps';
 
 const HUMAN_BOUND: ReadonlySet<RolloutStage> = new Set(['halted', 'awaiting-approval', 'waiting']);
 

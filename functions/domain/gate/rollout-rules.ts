@@ -5,31 +5,30 @@
  * end by themselves (the canary in flight, the bake) do not refuse here: the execution starts
  * and waits at the lease (docs/adr/0031-rollout-admission-on-the-lease.md).
  */
-import type { RuleBody } from './rules';
+import type { Blocker } from './blockers';
+import type { GateFacts } from './facts';
 
-export const ROLLOUT_RULES: {
-  readonly 'alarm-firing': RuleBody<'alarm-firing'>;
-  readonly 'rollout-waiting': RuleBody<'rollout-waiting'>;
-} = {
+/** Typed where `rules.ts` spreads them into its table (importing its types here would be a cycle). */
+export const ROLLOUT_RULES = {
   'alarm-firing': {
     // Told once by the rollout (`rollout.halted`) or by the drift's own notification.
-    verdict: 'hold',
+    verdict: 'hold' as const,
     retryable: true,
-    notify: 'never',
-    scope: 'fleet',
-    reads: ['rollout'],
-    find: ({ rollout }) =>
+    notify: 'never' as const,
+    scope: 'fleet' as const,
+    reads: ['rollout'] as const,
+    find: ({ rollout }: GateFacts): Extract<Blocker, { code: 'alarm-firing' }> | undefined =>
       rollout === undefined || rollout.firing.length === 0
         ? undefined
         : { code: 'alarm-firing', fleet: rollout.fleet, alarms: [...rollout.firing] },
   },
   'rollout-waiting': {
-    verdict: 'hold',
+    verdict: 'hold' as const,
     retryable: true,
-    notify: 'never',
-    scope: 'fleet',
-    reads: ['rollout'],
-    find: ({ rollout }) =>
+    notify: 'never' as const,
+    scope: 'fleet' as const,
+    reads: ['rollout'] as const,
+    find: ({ rollout }: GateFacts): Extract<Blocker, { code: 'rollout-waiting' }> | undefined =>
       rollout?.waiting === undefined
         ? undefined
         : {

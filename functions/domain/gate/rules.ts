@@ -60,7 +60,7 @@ export interface GateRule {
 }
 
 /** A rule as the table holds it: its `find` returns its own blocker only. */
-export type RuleBody<K extends BlockerCode> = Omit<GateRule, 'code' | 'find'> & {
+type RuleBody<K extends BlockerCode> = Omit<GateRule, 'code' | 'find'> & {
   find(facts: GateFacts): Extract<Blocker, { code: K }> | undefined;
 };
 
