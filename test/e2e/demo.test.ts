@@ -142,6 +142,12 @@ describe('npm run demo', () => {
       expect(broken).toMatch(/waits: halted: alarm checkout-staging-5xx in ALARM/);
       expect(broken).toMatch(/\(checkout\) not replaced: .*waiting for fleet checkout-staging/);
       expect(broken).toMatch(/NOT converged/);
+      // Only the canary runs before its bake: the others wait for a later round, never spin
+      // their lease retries against the canary.
+      expect(broken).toMatch(
+        /fleet checkout-staging: the canary first \(1 now\); 1 more wait for it and its bake/,
+      );
+      expect(out).not.toMatch(/AcquireLease retried after error/);
       expect(broken).not.toMatch(/\(checkout\) drifted: .*\n.*AcquireLease/);
       // The fix: staging bakes it clean, then production is promoted and converges.
       const fixed = between(out, '── 9.', 'Demo done');
