@@ -32,6 +32,7 @@ import { Reconciler } from '../local/reconciler';
 import { renderReport } from '../local/render-report';
 import type { ReconcileReport } from '../local/report';
 import { DEFAULT_TABLE_NAME, ensureStateTable } from '../local/state-table';
+import { CHECKOUT_IMAGE_NAMES, type CheckoutEstate, seedCheckout } from './checkout';
 import { type Change, editTagByHand, resizeByHand, rollOutNewImage } from './drift';
 import { DemoFailedError } from './errors';
 import {
@@ -41,6 +42,7 @@ import {
   type DemoEstate,
   seedDemoEstate,
 } from './estate';
+import { DemoClock, type RolloutActContext, releaseBrokenBuild, releaseFixedBuild } from './rollout-act';
 
 export const DEMO_REGION = 'us-east-1';
 /** moto takes any credentials; these keep the SDK away from the user's real ones. */
@@ -73,6 +75,7 @@ const IMAGE_NAMES: Readonly<Record<string, string>> = {
   [DEMO_IMAGES.paymentsApi]: 'payments-api-2025.06.1',
   [DEMO_IMAGES.paymentsApiNext]: 'payments-api-2025.06.2',
   [DEMO_IMAGES.amazonLinux2019]: 'amzn2-2019.06',
+  ...CHECKOUT_IMAGE_NAMES,
 };
 
 /** Image ids with their names, for people. */
@@ -139,7 +142,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const step = (n: number, title: string) => io.stdout(`\n${stamp()} ── ${n}. ${title}`);
   const say = (text: string) => io.stdout(`  ${text}`);
 
-  io.stdout('Phoenix demo: an emulated AWS account, two teams, three fleets, drift as in life.');
+  io.stdout(
+    'Phoenix demo: an emulated AWS account, two teams, five fleets, drift as in life, and a release gone wrong.',
+  );
   step(1, 'Start the emulated AWS account');
   const emulator = await startEmulator({ env: { MOTO_AMIS_PATH: fileURLToPath(DEMO_IMAGES_FILE) } });
   options.onEmulator?.(emulator);
@@ -183,6 +188,7 @@ function clientsInUse(clients: PhoenixClients) {
     dynamodb: clients.dynamodb,
     sns: clients.sns,
     sqs: clients.sqs,
+    cloudwatch: clients.cloudwatch,
   };
 }
 
@@ -204,9 +210,10 @@ async function demo(options: DemoOptions, ctx: Context): Promise<number> {
 
   step(2, 'Seed the estate two teams run');
   const estate = await seedDemoEstate(clients);
+  const checkout = await seedCheckout(clients, estate.network);
   await ensureStateTable(clients.dynamodb, DEFAULT_TABLE_NAME, { create: true });
   const inboxes = await createTeamInboxes(clients, { topicName: TOPIC_NAME, teams: TEAMS });
-  describeEstate(say, estate);
+  describeEstate(say, estate, checkout);
   say(
     `Phoenix's state table ${DEFAULT_TABLE_NAME}; topic ${TOPIC_NAME}, one SQS inbox per team (filter policy on "team").`,
   );
@@ -271,14 +278,99 @@ async function demo(options: DemoOptions, ctx: Context): Promise<number> {
       `the second phoenix reconcile did not find the estate converged (exit ${again})`,
     );
 
+  const released = await progressiveRelease(options, ctx, {
+    checkout,
+    desired,
+    network: estate.network,
+    inboxes,
+  });
+
   const s = report.summary;
   io.stdout(
-    `\n${ctx.stamp()} Demo done: drift found on ${plural(s.driftFound, 'instance')}, ${s.replaced} replaced, every fleet back in line with Git.`,
+    `\n${ctx.stamp()} Demo done: drift found on ${plural(s.driftFound, 'instance')}, ${s.replaced} replaced, every fleet back in line with Git; checkout's broken build halted at its canary, its fix promoted from staging to production (${released} replaced).`,
   );
   return 0;
 }
 
-function describeEstate(say: (text: string) => void, estate: DemoEstate): void {
+/**
+ * Steps 8 and 9: a broken build halted by its canary's alarm, then its fix released through
+ * staging and promoted to production (rollout-act.ts). Resolves with the instances replaced.
+ */
+async function progressiveRelease(
+  options: DemoOptions,
+  ctx: Context,
+  parts: {
+    checkout: CheckoutEstate;
+    desired: CompiledDesiredState;
+    network: DemoEstate['network'];
+    inboxes: Awaited<ReturnType<typeof createTeamInboxes>>;
+  },
+): Promise<number> {
+  const { io } = options;
+  const { clients, endpoint, step, say } = ctx;
+  const cli = (argv: string[]) => {
+    say(`$ phoenix ${argv.join(' ')}`);
+    return main([...argv, '--region', DEMO_REGION, '--endpoint', endpoint], indented(io, '  │ '));
+  };
+  const clock = new DemoClock();
+  const act: RolloutActContext = {
+    ec2: clients.ec2,
+    cloudwatch: clients.cloudwatch,
+    estate: parts.checkout,
+    desired: parts.desired,
+    securityGroupId: parts.network.securityGroupIds[1],
+    say,
+    reconcile: async (hooks) => {
+      const printer = new ProgressPrinter((text) => io.stdout(text), io.isTTY, '  ');
+      const run = new Reconciler({
+        desiredState: parts.desired,
+        clients,
+        tableName: DEFAULT_TABLE_NAME,
+        topicArn: parts.inboxes.topicArn,
+        region: DEMO_REGION,
+        waits: 'zero',
+        concurrency: 4,
+        // Two fleets, one after the other, each a canary, a bake and the rest.
+        maxRounds: 12,
+        onProgress: printer.onProgress,
+        file: DESIRED_STATE_SHOWN,
+        endpoint,
+        hooks,
+      });
+      try {
+        return await run.reconcile();
+      } finally {
+        printer.stop();
+      }
+    },
+  };
+
+  step(
+    8,
+    'A new build of checkout, released progressively: a canary in staging, a bake watched by its 5xx alarm',
+  );
+  const halted = await releaseBrokenBuild(act, clock);
+  say(named(renderReport(halted).split('\n').at(-1) ?? ''));
+  if (halted.converged) throw new DemoFailedError('the broken checkout build was not stopped');
+  const waiting = new Map<string, string>();
+  for (const left of halted.leftDrifted) waiting.set(left.fleet, left.why);
+  for (const [fleet, why] of waiting) say(`  ${fleet}: ${named(why)}`);
+  const listed = await cli(['rollout', 'list', '--table', DEFAULT_TABLE_NAME]);
+  if (listed !== 0) throw new DemoFailedError(`phoenix rollout list failed (exit ${listed})`);
+
+  step(9, 'The fix: staging bakes it clean and rolls on, then production takes it (promoted from staging)');
+  const promoted = await releaseFixedBuild(act, clock);
+  say(named(renderReport(promoted).split('\n').at(-1) ?? ''));
+  if (!promoted.converged) throw new DemoFailedError('the fixed checkout build did not converge');
+  const after = await cli(['rollout', 'list', '--table', DEFAULT_TABLE_NAME]);
+  if (after !== 0) throw new DemoFailedError(`phoenix rollout list failed (exit ${after})`);
+  say('What team payments heard about checkout (one conversation per rollout)');
+  const received = (await drainInboxes(clients.sqs, parts.inboxes)).payments ?? [];
+  for (const n of received) say(`  ${named(n.subject)}`);
+  return promoted.summary.replaced + halted.summary.replaced;
+}
+
+function describeEstate(say: (text: string) => void, estate: DemoEstate, checkout: CheckoutEstate): void {
   say(
     `team storefront, fleet web:      Auto Scaling group ${estate.web.group} (3 instances) behind target group ${estate.web.group}`,
   );
@@ -289,6 +381,11 @@ function describeEstate(say: (text: string) => void, estate: DemoEstate): void {
     `team storefront, fleet reports:  standalone ${estate.reports.instanceId} from launch template ${estate.reports.template.name}`,
   );
   say(`team payments,   fleet payments-api: Auto Scaling group ${estate.payments.group} (2 instances)`);
+  for (const env of [checkout.staging, checkout.production]) {
+    say(
+      `team payments,   fleet ${env.fleet}: Auto Scaling group ${env.group} (${env.size} instances), alarm ${env.alarm}${env === checkout.production ? ', released after checkout-staging' : ', canary and bake'}`,
+    );
+  }
   say(`no team, no fleet:               ${estate.bastion} (legacy-bastion, launched by hand in 2019)`);
 }
 

@@ -41,6 +41,7 @@ import {
   type DetectionSummary,
   handleEvent,
 } from '../evaluate-drift/core';
+import { canaryCaps } from './canary-cap';
 import { ComplianceRecorder, type RecordedEvaluation } from './config-recorder';
 import { type SweepFindings, settleSweep } from './evaluator-findings';
 import { ExecutionRunner } from './execution';
@@ -232,6 +233,7 @@ export class Reconciler {
    */
   async runPending(round = this.#round): Promise<RemediationRecord[]> {
     const queue = this.#sfn.takePending();
+    const deferred = await this.#deferBeyondCanary(queue);
     const limit = Math.max(1, this.#options.concurrency ?? DEFAULT_CONCURRENCY);
     const inFlight = new Map<string, number>();
     const records: RemediationRecord[] = [];
@@ -281,7 +283,34 @@ export class Reconciler {
       };
       pump();
     });
+    if (deferred.length > 0) this.#sfn.putBack(deferred);
     return records;
+  }
+
+  /** Takes out of `queue` the members beyond their rollout's canary (canary-cap.ts) and returns them. */
+  async #deferBeyondCanary(queue: StartedExecution[]): Promise<StartedExecution[]> {
+    const readers = this.#deps.rolloutReaders;
+    if (readers === undefined || queue.length === 0) return [];
+    const caps = await canaryCaps(readers.rollouts, this.#options.desiredState.fleets, queue);
+    const deferred: StartedExecution[] = [];
+    for (const [fleet, cap] of caps) {
+      let kept = 0;
+      for (let i = 0; i < queue.length; ) {
+        const execution = queue[i];
+        if (execution?.input.fleet !== fleet) i += 1;
+        else if (kept < cap) {
+          kept += 1;
+          i += 1;
+        } else deferred.push(...queue.splice(i, 1));
+      }
+      const waiting = deferred.filter((e) => e.input.fleet === fleet).length;
+      if (waiting > 0)
+        this.#progress({
+          type: 'rollout',
+          line: `fleet ${fleet}: the canary first (${kept} now); ${waiting} more wait for it and its bake`,
+        });
+    }
+    return deferred;
   }
 
   /**
@@ -313,7 +342,7 @@ export class Reconciler {
       this.#rounds.push(record);
       this.#progress({ type: 'sweep', round, record });
       this.#noteHeld(round, lastSweep);
-      if (this.#sfn.started.length === startedBefore) {
+      if (this.#sfn.started.length === startedBefore && !this.#sfn.hasPending) {
         stoppedBecause = 'nothing-new';
         break;
       }

@@ -88,6 +88,14 @@ function demo(...args: string[]) {
   return launch(process.execPath, ['--import', 'tsx', 'functions/cli/demo.ts', ...args]);
 }
 
+/** The text from the first `from` up to the next `to` (or the end). */
+function between(text: string, from: string, to: string): string {
+  const start = text.indexOf(from);
+  if (start < 0) return '';
+  const end = text.indexOf(to, start + from.length);
+  return text.slice(start, end < 0 ? undefined : end);
+}
+
 describe('npm run demo', () => {
   it(
     'shows drift found, instances replaced and what each team was told; --keep leaves the account up for phoenix plan until Ctrl-C, then nothing is left behind',
@@ -99,7 +107,7 @@ describe('npm run demo', () => {
       const out = run.output();
 
       // In sync first, by `phoenix plan`.
-      expect(out).toMatch(/Summary: 6 instances in 3 fleets: 0 drifted, 5 in sync, 1 excluded/);
+      expect(out).toMatch(/Summary: 12 instances in 5 fleets: 0 drifted, 11 in sync, 1 excluded/);
       // The drift, as the evaluator saw it from the events.
       expect(out).toMatch(/CloudTrail CreateTags: judged 1 instance \(1 drifted\) → 1 remediation started/);
       expect(out).toMatch(
@@ -126,14 +134,51 @@ describe('npm run demo', () => {
         /payments: 6 messages \(2 drift\.detected, 2 remediation\.started, 2 remediation\.succeeded\)/,
       );
       // Run again: nothing to do.
-      expect(out).toMatch(/Nothing to do: 6 instances in 3 fleets, none drifted\./);
+      expect(out).toMatch(/Nothing to do: 12 instances in 5 fleets, none drifted\./);
+      // A broken build: staging's canary replaced, its alarm fires during the bake, the rollout
+      // halts with staging's other instance untouched and production never begun.
+      const broken = between(out, '── 8.', '── 9.');
+      expect(broken).toMatch(/checkout-staging .* halted .*replaced 1 \/ admitted 1 \/ members 2/);
+      expect(broken).toMatch(/waits: halted: alarm checkout-staging-5xx in ALARM/);
+      expect(broken).toMatch(/\(checkout\) not replaced: .*waiting for fleet checkout-staging/);
+      expect(broken).toMatch(/NOT converged/);
+      // Only the canary runs before its bake: the others wait for a later round, never spin
+      // their lease retries against the canary.
+      expect(broken).toMatch(
+        /fleet checkout-staging: the canary first \(1 now\); 1 more wait for it and its bake/,
+      );
+      expect(out).not.toMatch(/AcquireLease retried after error/);
+      expect(broken).not.toMatch(/\(checkout\) drifted: .*\n.*AcquireLease/);
+      // The fix: staging bakes it clean, then production is promoted and converges.
+      const fixed = between(out, '── 9.', 'Demo done');
+      expect(fixed).toMatch(/every alarm OK/);
+      expect(fixed).toMatch(/Converged: every instance matches the desired state/);
+      expect(fixed).toMatch(/checkout +lt-[0-9a-f]+ v3 \(ami-0d3e0a1b2c3d4e508\) +completed +replaced 4/);
+      expect(fixed).toMatch(
+        /checkout-staging +lt-[0-9a-f]+ v3 \(ami-0d3e0a1b2c3d4e508\) +completed +replaced 2/,
+      );
+      const heard = fixed.slice(fixed.indexOf('What team payments heard'));
+      const order = [
+        'checkout-staging: rollout started',
+        'checkout-staging: rollout HALTED',
+        'checkout-staging: rollout started',
+        'checkout-staging: rollout completed',
+        'checkout: rollout started',
+        'checkout: rollout completed',
+      ];
+      let at = 0;
+      for (const subject of order) {
+        const found = heard.indexOf(subject, at);
+        expect(found, subject).toBeGreaterThanOrEqual(0);
+        at = found + subject.length;
+      }
 
       // The command it prints works, as printed, against the account it kept.
       expect(command).toContain(`--endpoint ${endpoint}`);
       const plan = launch('sh', ['-c', command]);
       const planned = await plan.finished;
       expect(planned.code).toBe(0);
-      expect(planned.out).toMatch(/Summary: 6 instances in 3 fleets: 0 drifted, 5 in sync, 1 excluded/);
+      expect(planned.out).toMatch(/Summary: 12 instances in 5 fleets: 0 drifted, 11 in sync, 1 excluded/);
 
       run.child.kill('SIGINT');
       const { code, out: all, err } = await run.finished;

@@ -52,6 +52,16 @@ export class LocalStepFunctions {
     return this.#pending.splice(0);
   }
 
+  /** Gives executions taken but not run back, ahead of any started since: the next round runs them. */
+  putBack(executions: readonly StartedExecution[]): void {
+    this.#pending.unshift(...executions);
+  }
+
+  /** Whether executions started (or put back) wait to be run. */
+  get hasPending(): boolean {
+    return this.#pending.length > 0;
+  }
+
   async #send(command: unknown): Promise<{ executionArn: string; startDate: Date }> {
     if (!(command instanceof StartExecutionCommand)) {
       throw new InvalidInputError(
