@@ -13,7 +13,7 @@ import type { RolloutFact } from '../domain/gate/facts';
 import type { CompiledFleet, InstanceFacts, LaunchTemplateFacts } from '../domain/model';
 import { buildNotification } from '../domain/notification';
 import { governsRollout, isRolloutMember } from '../domain/rollout/membership';
-import { rolloutMessage } from '../domain/rollout/messages';
+import { ROLLOUT_STAGE_EVENT, rolloutMessage, stageLogFields } from '../domain/rollout/messages';
 import { firstStage, haltText, type RolloutStage } from '../domain/rollout/stage';
 import type { DetectionDeps, RolloutReaders } from './deps';
 
@@ -78,12 +78,7 @@ async function moveOn(
     );
   }
   const now = written.rollout;
-  deps.logger.info('rollout.stage', {
-    event: 'rollout.stage',
-    fleet: now.fleet,
-    stage: now.stage,
-    source: `${now.source.templateId}#${now.source.version}`,
-  });
+  deps.logger.info(ROLLOUT_STAGE_EVENT, stageLogFields(now));
   const event =
     step.halted !== undefined ? 'rollout.halted' : step.completed === true ? 'rollout.completed' : undefined;
   if (event !== undefined) {

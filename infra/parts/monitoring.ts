@@ -71,11 +71,13 @@ export interface MonitoringProps {
 }
 
 /**
- * The log line of a rollout's stage change: the runtime logs `{ event: 'rollout.stage', fleet,
- * stage, source }` (Powertools' JSON logger, so each is a field Logs Insights discovers) at
- * every stage change it writes.
+ * The log line of a rollout's stage change, as the runtime writes it (`stageLogFields` in
+ * functions/domain/rollout/messages.ts: Powertools' JSON logger, so each is a field Logs
+ * Insights discovers): one constant for the writer and this widget.
  */
-export const ROLLOUT_STAGE_EVENT = 'rollout.stage';
+export { ROLLOUT_STAGE_EVENT } from '../../functions/domain/rollout/messages';
+
+import { ROLLOUT_STAGE_EVENT } from '../../functions/domain/rollout/messages';
 
 /**
  * The dashboard's rollout widget: each fleet's latest stage, with its source and when it

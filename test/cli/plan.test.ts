@@ -7,6 +7,7 @@ import { createStateTable } from '../../emulator/table';
 import { StateStore } from '../../functions/aws/state-store';
 import { EXIT_DRIFT, EXIT_ERROR, EXIT_NO_DRIFT, type Plan, run } from '../../functions/cli/commands/plan';
 import { memoryIo } from '../../functions/cli/io';
+import { rolloutLine } from '../../functions/cli/plan/render';
 import { desiredStateYaml, type SeededEstate, seedEstate, writeDesiredState } from '../evaluate-drift/world';
 import {
   emulatorEndpoint,
@@ -129,6 +130,10 @@ describe('phoenix plan (emulated account)', () => {
         // One wave of 75 s, then the last old instances drain 300 s (functions/domain/estimate.ts).
         estimatedSeconds: 375,
       });
+      // A fleet without a rollout: block says so, whatever could be read.
+      expect(batch === undefined ? '' : rolloutLine(batch)).toBe(
+        'none declared (replaced under the budget alone)',
+      );
       // Without --table the rollout's record is not read; no alarm is declared, so none is read.
       expect(batch?.rollout).toEqual({
         stage: 'unknown',
@@ -141,7 +146,7 @@ describe('phoenix plan (emulated account)', () => {
         firingAlarms: [],
         alarmsProblem: null,
         progress: null,
-        policy: { canary: 0, bakeMinutes: 0, approval: 'automatic', after: null },
+        policy: { staged: false, canary: 0, bakeMinutes: 0, approval: 'automatic', after: null },
       });
       const wrongType = batch?.instances.find((i) => i.instanceId === estate.batch.wrongType);
       expect(wrongType).toMatchObject({

@@ -82,7 +82,14 @@ export interface FleetRollout {
     canary: number;
   } | null;
   /** The declared rollout: the canary's size now, the bake, the approval, the promotion. */
-  policy: { canary: number; bakeMinutes: number; approval: 'manual' | 'automatic'; after: string | null };
+  policy: {
+    /** The fleet declares stages (a canary, a bake, alarms, a failure budget, approval or `after`); false: it replaces under its budget alone. */
+    staged: boolean;
+    canary: number;
+    bakeMinutes: number;
+    approval: 'manual' | 'automatic';
+    after: string | null;
+  };
 }
 
 /** What enforcement would do for one fleet, now. */

@@ -18,6 +18,8 @@ export function blockerLabel(fleet: FleetPlan, blocker: Blocker): string {
 export function rolloutLine(fleet: FleetPlan): string {
   const r = fleet.rollout;
   const of = r.source === null ? '' : `of ${r.source.templateId} version ${r.source.version}: `;
+  if (!r.policy.staged && (r.stage === 'none' || r.stage === 'unknown'))
+    return 'none declared (replaced under the budget alone)';
   const stage =
     r.stage === 'unknown'
       ? `unknown${r.source === null ? ' (the launch template is unresolved)' : ' (pass --table to read it)'}`

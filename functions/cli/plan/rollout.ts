@@ -11,6 +11,7 @@
  * fleet. Alarms that cannot be read (throttled, refused) hold the fleet too, as they hold the
  * admission (docs/adr/0028-rollouts-in-the-state-table.md): the plan says so, it does not fail.
  */
+
 import {
   AlarmsUnavailableError,
   AlarmsUnreadableError,
@@ -19,6 +20,7 @@ import {
 } from '../../aws/alarms';
 import { readRolloutView } from '../../aws/rollout-view';
 import type { CompiledDesiredState, CompiledFleet, LaunchTemplateFacts } from '../../domain/model';
+import { governsRollout } from '../../domain/rollout/membership';
 import {
   admitsNow,
   alarmsFiring,
@@ -43,6 +45,7 @@ export interface RolloutReading {
 function policyOf(fleet: CompiledFleet, fleetSize: number, drifted: number): FleetRollout['policy'] {
   const policy = fleet.rollout;
   return {
+    staged: governsRollout(policy),
     canary: canarySize(policy, fleetSize, drifted),
     bakeMinutes: policy.bakeMinutes,
     approval: policy.approval,

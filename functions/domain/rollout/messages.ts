@@ -17,3 +17,25 @@ export function rolloutMessage(event: NotificationEvent, rollout: Rollout, summa
       return `The rollout of ${source} through fleet ${rollout.fleet} completed: ${summary.replaced ?? rollout.replaced} replaced, ${summary.failed ?? rollout.rolledBack} failed, in ${Math.round((summary.tookSeconds ?? 0) / 60)} min.`;
   }
 }
+
+/** The event of the log line written at every stage change (the dashboard's widget filters on it). */
+export const ROLLOUT_STAGE_EVENT = 'rollout.stage';
+
+/**
+ * The log line's fields, `{ event: 'rollout.stage', fleet, stage, source }`, the source as
+ * one string (`<templateId>#<version>`) so Logs Insights reads it as one field: whoever
+ * writes a stage (the lease step, a member's end, the evaluator) logs exactly this.
+ */
+export function stageLogFields(rollout: Pick<Rollout, 'fleet' | 'stage' | 'source'>): {
+  event: typeof ROLLOUT_STAGE_EVENT;
+  fleet: string;
+  stage: string;
+  source: string;
+} {
+  return {
+    event: ROLLOUT_STAGE_EVENT,
+    fleet: rollout.fleet,
+    stage: rollout.stage,
+    source: `${rollout.source.templateId}#${rollout.source.version}`,
+  };
+}

@@ -6,18 +6,13 @@
  */
 import type { RolloutRecord } from '../../aws/rollout-store';
 import { buildNotification, executionConsoleUrl, type RolloutSummary } from '../../domain/notification';
-import { rolloutMessage } from '../../domain/rollout/messages';
+import { ROLLOUT_STAGE_EVENT, rolloutMessage, stageLogFields } from '../../domain/rollout/messages';
 import type { MachineData } from '../input';
 import { executionNameOf, fleetNamed, type StepContext, type StepDeps } from './deps';
 
 /** `{ event: 'rollout.stage', fleet, stage, source }`: one line per stage written (the dashboard's widget reads it). */
 export function logStage(deps: StepDeps, rollout: Pick<RolloutRecord, 'fleet' | 'stage' | 'source'>): void {
-  deps.logger?.info('rollout.stage', {
-    event: 'rollout.stage',
-    fleet: rollout.fleet,
-    stage: rollout.stage,
-    source: `${rollout.source.templateId}#${rollout.source.version}`,
-  });
+  deps.logger?.info(ROLLOUT_STAGE_EVENT, stageLogFields(rollout));
 }
 
 /** The summary a `rollout.*` message carries. */
