@@ -119,9 +119,9 @@ describe('end to end: progressive rollouts', () => {
 
     await phoenix.handle(event);
     const first = await phoenix.runPending();
-    // The canary (one member) replaced; the others wait for the bake and end held.
-    expect(first.filter((o) => o.outcome === 'succeeded')).toHaveLength(1);
-    expect(first.filter((o) => o.outcome === 'skipped').map((o) => o.reason)).toEqual(['held', 'held']);
+    // The canary (one member) replaced, alone: the others are put back for a later round
+    // (reconcile runs a canary alone, functions/local/canary-cap.ts), not run to spin and end held.
+    expect(first.map((o) => o.outcome)).toEqual(['succeeded']);
     const rollouts = new RolloutStore(account.clients.dynamodb, account.tableName);
     const source = { templateId: web.template.id, version };
     expect(await rollouts.get('webb', source)).toMatchObject({ stage: 'baking', replaced: 1, members: 3 });
