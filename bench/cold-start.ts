@@ -133,6 +133,7 @@ export const CLIENT_PACKAGES: Readonly<Record<string, string>> = {
   sqs: '@aws-sdk/client-sqs',
   sfn: '@aws-sdk/client-sfn',
   config: '@aws-sdk/client-config-service',
+  cloudwatch: '@aws-sdk/client-cloudwatch',
 };
 
 /**
