@@ -6,11 +6,17 @@
  * helper takes the narrow client it needs and returns the ids a caller asserts on.
  * Emulator quirks these helpers respect are in docs/emulator.md.
  */
+
 import {
   type AutoScalingClient,
   CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
 } from '@aws-sdk/client-auto-scaling';
+import {
+  type CloudWatchClient,
+  PutMetricAlarmCommand,
+  SetAlarmStateCommand,
+} from '@aws-sdk/client-cloudwatch';
 import {
   CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
@@ -415,4 +421,31 @@ export async function seedDriftedStandaloneFleet(
   await registerTargets(clients.elbv2, targetGroupArn, instanceIds, 8080);
   await setDefaultVersion(clients.ec2, { id: template.id, version: 2 });
   return { network, template, targetGroupArn, instanceIds, newImage, oldImage };
+}
+
+/**
+ * A metric alarm named `name` in `state` (a 5xx count, one period): what a test needs to gate a
+ * fleet. moto starts a new alarm OK (AWS: INSUFFICIENT_DATA), so the state is always set.
+ */
+export async function seedAlarm(
+  cloudwatch: Pick<CloudWatchClient, 'send'>,
+  name: string,
+  state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA',
+  reason = 'test',
+): Promise<void> {
+  await cloudwatch.send(
+    new PutMetricAlarmCommand({
+      AlarmName: name,
+      Namespace: 'Web',
+      MetricName: '5xx',
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    }),
+  );
+  await cloudwatch.send(
+    new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: reason }),
+  );
 }

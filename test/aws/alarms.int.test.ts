@@ -9,10 +9,10 @@
 import {
   CloudWatchClient,
   type DescribeAlarmsCommandInput,
-  PutMetricAlarmCommand,
   SetAlarmStateCommand,
 } from '@aws-sdk/client-cloudwatch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedAlarm } from '../../emulator/seed';
 import {
   AlarmsUnavailableError,
   alarmReadings,
@@ -35,21 +35,7 @@ function recording(): { client: Pick<CloudWatchClient, 'send'>; requests: Descri
 }
 
 async function putAlarm(name: string, state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA', reason: string) {
-  await cloudwatch.send(
-    new PutMetricAlarmCommand({
-      AlarmName: name,
-      Namespace: 'Web',
-      MetricName: '5xx',
-      Statistic: 'Sum',
-      Period: 60,
-      EvaluationPeriods: 1,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-    }),
-  );
-  await cloudwatch.send(
-    new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: reason }),
-  );
+  await seedAlarm(cloudwatch, name, state, reason);
 }
 
 beforeAll(async () => {

@@ -7,8 +7,9 @@
  * Where moto differs: a new alarm starts `OK` in moto (`INSUFFICIENT_DATA` on AWS); each test
  * sets the state it needs.
  */
-import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { seedAlarm } from '../../emulator/seed';
 import { createStateTable } from '../../emulator/table';
 import { RolloutStore } from '../../functions/aws/rollout-store';
 import { EXIT_DRIFT, type FleetPlan, type Plan, run } from '../../functions/cli/commands/plan';
@@ -66,21 +67,7 @@ async function planJson(file: string, ...extra: string[]): Promise<Record<string
 async function alarm(name: string, state: 'OK' | 'ALARM'): Promise<void> {
   const cloudwatch = new CloudWatchClient(testClientConfig());
   try {
-    await cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: name,
-        Namespace: 'Web',
-        MetricName: '5xx',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      }),
-    );
-    await cloudwatch.send(
-      new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }),
-    );
+    await seedAlarm(cloudwatch, name, state, 'test');
   } finally {
     cloudwatch.destroy();
   }

@@ -3,10 +3,9 @@
  * the fleet's CloudWatch alarm emulated (PutMetricAlarm, then SetAlarmState), the safety
  * invariants checked after every state. Each scenario has its own account.
  */
-import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { describe, expect, it } from 'vitest';
 import { modifyLaunchTemplateEvent, userArn } from '../../emulator/cloudtrail';
-import { addLaunchTemplateVersion, setDefaultVersion } from '../../emulator/seed';
+import { addLaunchTemplateVersion, seedAlarm, setDefaultVersion } from '../../emulator/seed';
 import { RolloutStore } from '../../functions/aws/rollout-store';
 import {
   compile,
@@ -38,25 +37,7 @@ fleets:
 }
 
 async function setAlarm(account: E2eAccount, name: string, state: 'OK' | 'ALARM'): Promise<void> {
-  await account.clients.cloudwatch.send(
-    new PutMetricAlarmCommand({
-      AlarmName: name,
-      Namespace: 'Web',
-      MetricName: '5xx',
-      Statistic: 'Sum',
-      Period: 60,
-      EvaluationPeriods: 1,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-    }),
-  );
-  await account.clients.cloudwatch.send(
-    new SetAlarmStateCommand({
-      AlarmName: name,
-      StateValue: state,
-      StateReason: `set to ${state} by the test`,
-    }),
-  );
+  await seedAlarm(account.clients.cloudwatch, name, state, `set to ${state} by the test`);
 }
 
 /** A fleet of 3 and a new default version of its template, on image b. */

@@ -4,8 +4,8 @@
  */
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { seedAlarm } from '../../../emulator/seed';
 import { createStateTable } from '../../../emulator/table';
 import { type NewRollout, RolloutStore } from '../../../functions/aws/rollout-store';
 import { StateStore } from '../../../functions/aws/state-store';
@@ -105,22 +105,7 @@ describe('phoenix rollout list', () => {
 
 describe('phoenix rollout list --desired-state: why it waits now, with the alarms read', () => {
   async function alarm(name: string, state: 'OK' | 'ALARM'): Promise<void> {
-    await clients.cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: name,
-        Namespace: 'Web',
-        MetricName: '5xx',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      }),
-    );
-    // moto starts a new alarm OK (AWS: INSUFFICIENT_DATA): the state is set either way.
-    await clients.cloudwatch.send(
-      new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }),
-    );
+    await seedAlarm(clients.cloudwatch, name, state, 'test');
   }
 
   const yaml = (alarms: string[]) => `version: 1
