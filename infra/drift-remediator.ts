@@ -9,7 +9,7 @@
  * - the evaluator and remediation-steps functions (functions.ts), the state table,
  *   the notification topic and its subscriptions, dead-letter queues;
  * - the AWS Config rule and EventBridge rules that invoke the evaluator (detection-rules.ts);
- * - the remediate-instance state machine (state-machine.ts);
+ * - the remediate-instance state machine (state-machine.ts) and its fleet queue sweep (queue-sweep.ts);
  * - alarms and a dashboard (monitoring.ts), the baseline sweep (baseline-sweep.ts), an
  *   optional Config recorder (config-recorder.ts);
  * - IAM scoped to the declared fleets (iam-scoping.ts).
@@ -34,6 +34,7 @@ import { PhoenixFunction } from './parts/functions';
 import { grantScoped } from './parts/iam-scoping';
 import { type AlarmThresholds, Monitoring } from './parts/monitoring';
 import { PlanRole, type PlanRoleOptions } from './parts/plan-role';
+import { QueueSweep } from './parts/queue-sweep';
 import { RemediationStateMachine, stateMachineNameFor } from './parts/state-machine';
 import { checkStateTableLayout, stateTable } from './parts/state-table';
 import { type NotificationSubscription, NotificationTopic } from './parts/topic';
@@ -106,6 +107,10 @@ export const REMEDIATION_ACTIONS = [
   'sns:Publish',
   // The fleets' rollout alarms, read at the lease and at every member's end (issue 15).
   'cloudwatch:DescribeAlarms',
+  // The fleet queue answers parked lease tasks (docs/adr/0032-a-queue-not-a-poll.md).
+  'states:SendTaskSuccess',
+  'states:SendTaskFailure',
+  'states:SendTaskHeartbeat',
 ] as const;
 
 /**
@@ -252,6 +257,8 @@ export class DriftRemediator extends Construct {
   readonly detection: DetectionRules;
   readonly monitoring: Monitoring;
   readonly baselineSweep: BaselineSweep;
+  /** The fleet queue's sweep schedule (queue-sweep.ts). */
+  readonly queueSweep: QueueSweep;
   readonly configRecorder?: ConfigRecorder;
   /** Events EventBridge could not deliver to the evaluator. */
   readonly eventDeliveryFailures: Queue;
@@ -334,8 +341,10 @@ export class DriftRemediator extends Construct {
       memorySize: 256,
       timeout: Duration.minutes(1),
       synchronousOnlyReason:
-        'Only the state machine invokes this function, synchronously (lambda:invoke); a failed step is ' +
-        "retried and caught by the state machine's Retry/Catch and rolled back, so nothing is ever queued.",
+        'The state machine invokes this function synchronously (lambda:invoke); a failed step is ' +
+        "retried and caught by the state machine's Retry/Catch and rolled back. The one asynchronous " +
+        'invocation is the queue sweep schedule: stateless, repeated every few minutes, so a failed sweep ' +
+        'is replaced by the next one and nothing is worth keeping.',
     });
 
     const targets = {
@@ -364,6 +373,10 @@ export class DriftRemediator extends Construct {
     });
     this.stateMachine = machine.stateMachine;
     this.table.encryptionKey?.grantEncryptDecrypt(this.stateMachine);
+    this.queueSweep = new QueueSweep(this, 'QueueSweep', {
+      steps: this.remediationSteps.live,
+      deliveryFailures: this.eventDeliveryFailures,
+    });
 
     if (props.createConfigRecorder === true) {
       this.configRecorder = new ConfigRecorder(this, 'ConfigRecorder');

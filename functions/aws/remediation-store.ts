@@ -39,8 +39,18 @@ import {
   type LeaseRequest,
   releaseLease,
 } from './state-table/remediation/leases';
+import {
+  answerWaiter,
+  getWaiter,
+  listWaiters,
+  parkWaiter,
+  queueZones,
+  removeWaiter,
+  touchWaiter,
+  zoneHeads,
+} from './state-table/remediation/queue';
 import { type Release, releaseAll } from './state-table/remediation/releases';
-import type { GroupChange, QuarantineKey } from './state-table/schema';
+import type { GroupChange, QuarantineKey, Waiter } from './state-table/schema';
 
 export type { RemediationGate } from './state-table/remediation/gate';
 export type { GroupLockDecision, RecordOutcome } from './state-table/remediation/group-locks';
@@ -51,7 +61,10 @@ export {
   pausedReason,
 } from './state-table/remediation/reasons';
 export type { Release } from './state-table/remediation/releases';
-export { type InstanceClaim, REPLACED_CLAIM_TTL_SECONDS } from './state-table/schema';
+export { type InstanceClaim, REPLACED_CLAIM_TTL_SECONDS, type Waiter } from './state-table/schema';
+
+/** Which waiter: its fleet, zone, launch time and instance. */
+export type WaiterKey = Pick<Waiter, 'fleet' | 'az' | 'launchTime' | 'instanceId'>;
 
 /** {@link StateStore} and the remediation's coordination. */
 export class RemediationStore extends StateStore {
@@ -131,5 +144,49 @@ export class RemediationStore extends StateStore {
    */
   settleInstanceClaim(instanceId: string, holder: string, replacedBy?: string): Promise<boolean> {
     return settleInstanceClaim(this.state, instanceId, holder, replacedBy);
+  }
+
+  /** Parks an execution in its fleet's queue (see `queue.ts`). */
+  parkWaiter(waiter: Waiter): Promise<void> {
+    return parkWaiter(this.state, waiter);
+  }
+
+  /** The zones of a fleet's queue. */
+  queueZones(fleet: string): Promise<string[]> {
+    return queueZones(this.state, fleet);
+  }
+
+  /** The first `limit` waiters of one zone, oldest launch time first. */
+  zoneHeads(fleet: string, az: string, limit: number): Promise<Waiter[]> {
+    return zoneHeads(this.state, fleet, az, limit);
+  }
+
+  /** One waiter as it is now. */
+  getWaiter(key: WaiterKey): Promise<Waiter | undefined> {
+    return getWaiter(this.state, key);
+  }
+
+  /** The grant or the refusal written on the waiter, once (false when someone answered first). */
+  answerWaiter(
+    waiter: Waiter,
+    answer: { granted: string } | { failed: string },
+    at: string,
+  ): Promise<boolean> {
+    return answerWaiter(this.state, waiter, answer, at);
+  }
+
+  /** Every waiter of one zone. */
+  listWaiters(fleet: string, az: string): Promise<Waiter[]> {
+    return listWaiters(this.state, fleet, az);
+  }
+
+  /** Removes the waiter parked with its token. */
+  removeWaiter(waiter: Waiter): Promise<void> {
+    return removeWaiter(this.state, waiter);
+  }
+
+  /** A sign of life of the waiter parked with its token. */
+  touchWaiter(waiter: Waiter, at: string): Promise<void> {
+    return touchWaiter(this.state, waiter, at);
   }
 }

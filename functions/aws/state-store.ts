@@ -259,11 +259,17 @@ export class StateStore {
   /** The live leases of a fleet (for operators, and for tests checking the budget). */
   async listLeases(
     fleet: string,
-  ): Promise<Array<Pick<LeaseItem, 'sk' | 'holder' | 'instanceId' | 'expiresAt'>>> {
+  ): Promise<Array<Pick<LeaseItem, 'sk' | 'holder' | 'instanceId' | 'expiresAt' | 'az'>>> {
     const nowSeconds = epochSeconds(this.state.clock());
     return (await queryAll(this.state, leasePk(fleet)))
       .filter((item) => isLive(item, nowSeconds))
       .map(leaseFromItem)
-      .map(({ sk, holder, instanceId, expiresAt }) => ({ sk, holder, instanceId, expiresAt }));
+      .map(({ sk, holder, instanceId, expiresAt, az }) => ({
+        sk,
+        holder,
+        instanceId,
+        expiresAt,
+        ...(az === undefined ? {} : { az }),
+      }));
   }
 }

@@ -10,11 +10,20 @@ import { AlarmsUnavailableError, AlarmsUnreadableError } from '../aws/errors';
 import type { TransientReason } from '../aws/transient';
 import { PhoenixError } from '../domain/errors';
 
-/** The fleet's budget has no room now (maxConcurrent reached, or the healthy floor). Retried with backoff, then "blocked". */
+/**
+ * The fleet's budget has no room now. `limit: 'concurrency'` (maxConcurrent reached, or the
+ * headroom above the floor in use by others): other replacements' ends free it, so the lease
+ * step waits in the fleet's queue. `limit: 'floor'`: this replacement alone would take the
+ * fleet below its healthy floor; only the group itself changing frees it, so it is retried
+ * with backoff, then "blocked" (the next detection plans again).
+ */
 export class LeaseDeniedError extends PhoenixError {
-  constructor(message: string, options?: ErrorOptions) {
+  readonly limit: 'concurrency' | 'floor';
+
+  constructor(message: string, options?: ErrorOptions & { limit?: 'concurrency' | 'floor' }) {
     super(message, options);
     this.name = 'LeaseDeniedError';
+    this.limit = options?.limit ?? 'concurrency';
   }
 }
 
@@ -116,6 +125,24 @@ export class ReplacingElsewhereError extends PhoenixError {
 }
 
 /**
+ * A waiter's turn came, and the recheck its granter made first says the replacement is no
+ * longer wanted (the instance left, a human fixed it, the fleet's template moved on): the
+ * task fails with this and the execution ends skipped with the recheck's reason. Carries the
+ * reason and whether it is worth a notification, as the recheck would have said them.
+ */
+export class NoLongerWantedError extends PhoenixError {
+  readonly reason: string;
+  readonly notify: boolean;
+
+  constructor(message: string, options?: ErrorOptions & { reason?: string; notify?: boolean }) {
+    super(message, options);
+    this.name = 'NoLongerWantedError';
+    this.reason = options?.reason ?? 'drift-changed';
+    this.notify = options?.notify ?? false;
+  }
+}
+
+/**
  * At the moment of taking the lease, another execution has already replaced the instance
  * (it is leaving: its group drains and terminates it). Not retried: the remediation ends
  * "skipped" (`already-replaced`) having changed nothing.
@@ -186,6 +213,7 @@ export const REMEDIATION_ERRORS = {
   GateClosedError,
   ReplacingElsewhereError,
   AlreadyReplacedError,
+  NoLongerWantedError,
   RolloutWaitError,
   RolloutHeldError,
   AlarmsUnavailableError,

@@ -14,6 +14,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import * as z from 'zod/mini';
@@ -21,12 +22,14 @@ import { clientConfig, type PhoenixClients } from '../aws/clients';
 import { Notifier } from '../aws/notifier';
 import { RemediationStore } from '../aws/remediation-store';
 import { RolloutStore } from '../aws/rollout-store';
+import { stepFunctionsCallbacks } from '../aws/task-callbacks';
 import type { CompiledDesiredState } from '../domain/model';
 import { bundledDesiredState } from '../runtime/desired-state';
 import { METRIC_NAMESPACE, PhoenixMetric, PhoenixService } from '../runtime/metric-names';
 import { validate } from '../runtime/validation';
 import { RemediationEnvironmentError } from './errors';
-import { type NotifyResult, runStep, type StepDeps } from './steps';
+import { type NotifyResult, runStep, type StepDeps, sweepQueues } from './steps';
+import { isQueueSweepEvent } from './sweep-event';
 
 const EnvSchema = z.object({
   PHOENIX_TABLE_NAME: z.string().check(z.minLength(1, 'is empty')),
@@ -55,7 +58,7 @@ export const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: P
 /** The clients the steps use. */
 export type RemediationClients = Pick<
   PhoenixClients,
-  'ec2' | 'autoScaling' | 'elbv2' | 'dynamodb' | 'sns' | 'cloudwatch'
+  'ec2' | 'autoScaling' | 'elbv2' | 'dynamodb' | 'sns' | 'cloudwatch' | 'sfn'
 >;
 
 /** Only the clients the steps use: every client class imported is bundled and parsed at cold start. */
@@ -68,6 +71,8 @@ function remediationClients(): RemediationClients {
     dynamodb: new DynamoDBClient(config),
     sns: new SNSClient(config),
     cloudwatch: new CloudWatchClient(config),
+    // The fleet queue's grants: SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat.
+    sfn: new SFNClient(config),
   };
 }
 
@@ -86,6 +91,7 @@ export function depsFromEnvironment(
     notifier: new Notifier(clients.sns, env.PHOENIX_TOPIC_ARN),
     cloudwatch: clients.cloudwatch,
     rollouts: new RolloutStore(clients.dynamodb, env.PHOENIX_TABLE_NAME, clock),
+    callbacks: stepFunctionsCallbacks(clients.sfn),
     logger,
     desiredState: options.desiredState ?? bundledDesiredState(),
     clock,
@@ -114,6 +120,21 @@ export function makeHandler(deps: StepDeps): (event: unknown) => Promise<unknown
     const step =
       typeof event === 'object' && event !== null && 'step' in event ? String(event.step) : 'unknown';
     logger.appendKeys({ step });
+    if (isQueueSweepEvent(event)) {
+      const report = await sweepQueues(deps);
+      const granted = report.admitted.reduce((sum, fleet) => sum + fleet.granted.length, 0);
+      metrics.addMetric(PhoenixMetric.QueueGranted, MetricUnit.Count, granted);
+      logger.info('Queue sweep', {
+        granted,
+        heartbeats: report.heartbeats,
+        resent: report.resent,
+        forgotten: report.forgotten,
+        waiting: report.admitted.flatMap((fleet) =>
+          fleet.waiting === undefined ? [] : [{ fleet: fleet.fleet, why: fleet.waiting }],
+        ),
+      });
+      return report;
+    }
     try {
       const result = await runStep(deps, event);
       if (isNotifyResult(result)) {

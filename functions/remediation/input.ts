@@ -128,6 +128,9 @@ export const SnapshotSchema = z.object({
     subnetId: z.optional(z.string()),
     launchedFromTemplate: z.boolean(),
     autoScalingGroup: z.optional(z.string()),
+    /** Where and when it was launched: its place in the fleet's queue (zone, then oldest first). */
+    availabilityZone: z.optional(z.string()),
+    launchTime: z.optional(z.string()),
   }),
   group: z.optional(
     z.object({
@@ -163,6 +166,16 @@ export const RecheckResultSchema = z.object({
   snapshot: z.optional(SnapshotSchema),
 });
 export type RecheckResult = z.infer<typeof RecheckResultSchema>;
+
+/** A grant that came after a wait in the fleet's queue (`$.lease.queue`). */
+export const QueueGrantSchema = z.object({
+  az: z.string(),
+  launchTime: z.string(),
+  /** ISO-8601. */
+  parkedAt: z.string(),
+  grantedAt: z.string(),
+});
+export type QueueGrant = z.infer<typeof QueueGrantSchema>;
 
 const TargetSchema = z.object({ targetGroupArn: z.string(), port: z.int() });
 export type Target = z.infer<typeof TargetSchema>;
@@ -297,6 +310,8 @@ export const MachineDataSchema = z.extend(RemediationInputSchema, {
       rollout: z.optional(
         z.object({ templateId: z.string(), version: z.int(), imageId: z.optional(z.string()) }),
       ),
+      /** Granted after a wait in the fleet's queue: where it waited and for how long. */
+      queue: z.optional(QueueGrantSchema),
     }),
   ),
   retired: z.optional(RetiredSchema),

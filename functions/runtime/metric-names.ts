@@ -21,8 +21,10 @@ export const PhoenixMetric = {
   RemediationSucceeded: 'RemediationSucceeded',
   /** A remediation failed (and was rolled back). */
   RemediationFailed: 'RemediationFailed',
-  /** A remediation could not start: the disruption budget stayed exhausted. */
+  /** A remediation could not start: paused or quarantined (a busy fleet queues, it never blocks). */
   RemediationBlocked: 'RemediationBlocked',
+  /** Waiters granted a lease by the scheduled queue sweep (a granter that died, a bake that ended). */
+  QueueGranted: 'QueueGranted',
   /** Seconds from the start of a remediation to its end (unit: Seconds). */
   RemediationDurationSeconds: 'RemediationDurationSeconds',
   /** The evaluator received an event it cannot understand (logged whole, not processed). */

@@ -235,9 +235,10 @@ export class Monitoring extends Construct {
           phoenixTotal(PhoenixMetric.RemediationStarted, 'started'),
           phoenixTotal(PhoenixMetric.RemediationSucceeded, 'succeeded'),
           phoenixTotal(PhoenixMetric.RemediationFailed, 'failed (rolled back)'),
-          phoenixTotal(PhoenixMetric.RemediationBlocked, 'blocked by budget'),
+          phoenixTotal(PhoenixMetric.RemediationBlocked, 'blocked (paused, quarantined)'),
         ],
         right: [
+          phoenixTotal(PhoenixMetric.QueueGranted, 'granted by the queue sweep'),
           machine.metricFailed({ label: 'executions failed', period: FIVE_MINUTES }),
           machine.metricTimedOut({ label: 'executions timed out', period: FIVE_MINUTES }),
         ],
@@ -258,7 +259,7 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new SingleValueWidget({
         title: 'Budget blocks (period)',
-        metrics: [phoenixTotal(PhoenixMetric.RemediationBlocked, 'blocked by budget')],
+        metrics: [phoenixTotal(PhoenixMetric.RemediationBlocked, 'blocked (paused, quarantined)')],
         width: 6,
       }),
       new GraphWidget({

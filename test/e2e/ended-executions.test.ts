@@ -1,4 +1,4 @@
-import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { executionName } from '../../functions/evaluate-drift/execution';
 import {
@@ -95,7 +95,7 @@ describe('end to end: what an ended execution leaves for the next detection of i
     expect(invariants.violations).toEqual([]);
   });
 
-  it('blocked by the budget: reconcile tries the drift again in its next round, as the next detection would, and converges', async () => {
+  it("busy with another run's lease: waits in the fleet's queue, never blocked, and is served the moment that lease runs out", async () => {
     const shop = await seedAsgFleet(account, {
       name: 'shop',
       desired: 2,
@@ -113,7 +113,8 @@ fleets:
     tags: { Owner: team-shop }
     team: storefront
 `);
-    // Another execution (a deployed Phoenix sharing the table) holds the fleet's only slot for ten minutes.
+    // Another execution (a deployed Phoenix sharing the table) holds the fleet's only slot for
+    // ten minutes, and dies: nobody will release it, its lease runs out.
     const other = await account.store.acquireLease({
       fleet: 'shop',
       holder: 'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance:other',
@@ -127,28 +128,30 @@ fleets:
     });
     expect(other.granted).toBe(true);
     await driftByHand(drifted, 'mallory');
-    const phoenix = reconcilerFor(account, state, undefined, {
-      onProgress: (progress) => {
-        // Time passes while the first attempt backs off: by the next round the other lease is gone.
-        if (progress.type === 'execution-end' && progress.record.outcome === 'blocked')
-          account.clock.now = new Date(account.clock.now.getTime() + 601_000);
-      },
-    });
+    const invariants = new Invariants(account, [watch(shop, { minHealthyPercent: 50, maxConcurrent: 1 })]);
+    const phoenix = reconcilerFor(account, state, invariants);
+    // Time passes while it waits in the queue: the dead holder's lease runs out.
+    const waited = (async () => {
+      expect(await parkedIn(account, 'shop')).toEqual([drifted]);
+      account.clock.now = new Date(account.clock.now.getTime() + 601_000);
+    })();
 
     const report = await phoenix.reconcile();
+    await waited;
 
     const fingerprint = phoenix.started[0]?.input.fingerprint ?? '';
     expect(report.remediations.map((r) => [r.round, r.outcome, r.execution])).toEqual([
-      [1, 'blocked', executionName(drifted, fingerprint, 0)],
-      [2, 'succeeded', executionName(drifted, fingerprint, 1)],
+      [1, 'succeeded', executionName(drifted, fingerprint, 0)],
     ]);
     expect(report).toMatchObject({ converged: true, stoppedBecause: 'nothing-new', leftDrifted: [] });
     expect((await facts(account.clients, drifted)).state).toBe('terminated');
+    expect(await parkedIn(account, 'shop', 0)).toEqual([]);
+    expect(invariants.violations).toEqual([]);
   });
 
-  // Two runs at once (issue 11): what one run found blocked, the other may replace. The run
-  // that was blocked must not then say "NOT converged" about an estate that is.
-  it('blocked by the budget, then replaced by another run before the last sweep: converged, the block still reported', async () => {
+  // Two runs at once (issue 11): an instance one run waits for, the other may replace first.
+  // The waiter's granter rechecks it before granting: gone, it ends skipped, nothing launched.
+  it('waiting behind another run that replaces the instance meanwhile: rechecked when its turn comes, skipped, converged', async () => {
     const ops = await seedStandaloneFleet(account, {
       name: 'ops',
       count: 2,
@@ -166,9 +169,11 @@ fleets:
     team: payments
 `);
     // The other run holds the fleet's only slot while it replaces this very instance.
+    const otherHolder =
+      'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance/local-other:x';
     const other = await account.store.acquireLease({
       fleet: 'ops',
-      holder: 'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance/local-other:x',
+      holder: otherHolder,
       instanceId: 'i-0000000000000000e',
       maxConcurrent: 1,
       minHealthyPercent: 50,
@@ -179,21 +184,32 @@ fleets:
     });
     expect(other.granted).toBe(true);
     await driftByHand(drifted, 'mallory');
-    const phoenix = reconcilerFor(account, state, undefined, {
-      maxRounds: 1,
-      hooks: {
-        afterState: async ({ state }) => {
-          // Meanwhile the other run finishes: the instance is gone before this run's last sweep.
-          if (state === 'ReportBlocked')
-            await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [drifted] }));
-        },
-      },
-    });
+    const phoenix = reconcilerFor(account, state, undefined, { maxRounds: 1 });
+    // Meanwhile the other run finishes: the instance is gone and the slot given back.
+    const otherRun = (async () => {
+      try {
+        expect(await parkedIn(account, 'ops')).toEqual([drifted]);
+        await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [drifted] }));
+      } finally {
+        await account.store.releaseLease('ops', otherHolder);
+      }
+    })();
 
     const report = await phoenix.reconcile();
+    await otherRun;
 
-    expect(report.remediations.map((r) => [r.instanceId, r.outcome])).toEqual([[drifted, 'blocked']]);
+    expect(report.remediations.map((r) => [r.instanceId, r.outcome, r.reason])).toEqual([
+      [drifted, 'skipped', 'instance-gone'],
+    ]);
     expect(report).toMatchObject({ converged: true, stoppedBecause: 'nothing-new', leftDrifted: [] });
+    // Nothing launched for it: the fleet's instances are the two it had.
+    const members = await account.clients.ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'tag:App', Values: ['ops'] }] }),
+    );
+    const ids = (members.Reservations ?? []).flatMap((r) =>
+      (r.Instances ?? []).map((i) => i.InstanceId ?? ''),
+    );
+    expect(ids.sort()).toEqual([...ops.instanceIds].sort());
   });
 
   it('rolled back: the next detection starts nothing, even once the quarantine is lifted', async () => {
@@ -230,3 +246,16 @@ fleets:
     expect((await facts(account.clients, drifted)).state).toBe('running');
   });
 });
+
+/** The instances waiting in `fleet`'s queue, once at least `atLeast` are (or after a minute). */
+async function parkedIn(account: E2eAccount, fleet: string, atLeast = 1): Promise<string[]> {
+  for (let i = 0; ; i += 1) {
+    const zones = await account.store.queueZones(fleet);
+    const waiting = (await Promise.all(zones.map((zone) => account.store.listWaiters(fleet, zone))))
+      .flat()
+      .filter((w) => w.granted === undefined && w.failed === undefined)
+      .map((w) => w.instanceId);
+    if (waiting.length >= atLeast || i >= 3000) return waiting;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

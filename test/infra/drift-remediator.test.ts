@@ -192,11 +192,33 @@ describe('detection', () => {
       },
       Targets: [Match.objectLike(target())],
     });
-    t.resourceCountIs('AWS::Events::Rule', 3);
+    // Three detection rules and the fleet queue's sweep.
+    t.resourceCountIs('AWS::Events::Rule', 4);
     t.resourcePropertiesCountIs(
       'AWS::Lambda::Permission',
       { Principal: 'events.amazonaws.com', FunctionName: ref(s.remediator.evaluator.live) },
       3,
+    );
+  });
+
+  it('sweeps the fleet queues every five minutes: one constant event to the steps function, failures to the dead-letter queue', () => {
+    t.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: ref(s.remediator.remediationSteps.live),
+          Input: JSON.stringify({ sweep: 'queues' }),
+          DeadLetterConfig: { Arn: Match.anyValue() },
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 300 },
+        }),
+      ],
+    });
+    // Only that rule may invoke the steps function from EventBridge.
+    t.resourcePropertiesCountIs(
+      'AWS::Lambda::Permission',
+      { Principal: 'events.amazonaws.com', FunctionName: ref(s.remediator.remediationSteps.live) },
+      1,
     );
   });
 

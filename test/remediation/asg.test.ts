@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeInstances } from '../../functions/aws/inventory';
-import { StateStore } from '../../functions/aws/state-store';
+import { RemediationStore } from '../../functions/aws/remediation-store';
 import type { Faults } from '../../functions/local/hooks';
 import type { RunResult } from '../../functions/local/step-functions/runner';
 import {
@@ -110,11 +110,11 @@ fleets:
 
 describe('two replacements in flight in one Auto Scaling group (maxConcurrent 2)', () => {
   let account: TestAccount;
-  let store: StateStore;
+  let store: RemediationStore;
 
   beforeAll(async () => {
     account = await testAccount();
-    store = new StateStore(account.clients.dynamodb, account.tableName);
+    store = new RemediationStore(account.clients.dynamodb, account.tableName);
   });
 
   /**
@@ -133,23 +133,21 @@ describe('two replacements in flight in one Auto Scaling group (maxConcurrent 2)
     const desired: number[] = [];
     const healthy: number[] = [];
     let someoneRaised = false;
-    let otherTried = () => {};
-    const otherHasTried = new Promise<void>((resolve) => {
-      otherTried = resolve;
-    });
+    const waited: string[] = [];
     const results = await Promise.all(
       inputs.map((input, i) =>
         account.remediate(input, TWO_AT_A_TIME, {
           hooks: {
             ...(faults[i] === undefined ? {} : { faults: faults[i] }),
-            afterState: async ({ state, error }) => {
+            afterState: async ({ state, error, output, instanceId }) => {
               if (state === 'RaiseDesiredCapacity' && error === undefined && !someoneRaised) {
                 someoneRaised = true;
-                // Bounded, so a missing lock fails the assertions below instead of hanging the test.
-                await Promise.race([otherHasTried, new Promise((resolve) => setTimeout(resolve, 15_000))]);
-              } else if (state === 'AcquireLease' && error === 'GroupBusyError') {
-                // The other one asked for its lease and the group lock while this one held the lock.
-                otherTried();
+                // Holding the group's lock until the other one has asked for its lease and the
+                // lock and parked in the fleet's queue. Bounded, so a missing lock fails the
+                // assertions below instead of hanging the test.
+                await parkedIn(fleetOf(group), 15_000);
+              } else if (state === 'AcquireLease' && (output as { queue?: unknown })?.queue !== undefined) {
+                waited.push(instanceId);
               }
               desired.push((await describeGroup(account.clients, group)).DesiredCapacity ?? 0);
               healthy.push(await healthyServing(account.clients, targetGroupArn));
@@ -158,12 +156,25 @@ describe('two replacements in flight in one Auto Scaling group (maxConcurrent 2)
         }),
       ),
     );
+    waits.push(...waited);
     return { results, desired, healthy };
   }
 
-  const waitedForTheGroup = (results: RunResult[]) =>
-    results.flatMap((r) => r.events).filter((e) => e.type === 'StateFailed' && e.error === 'GroupBusyError')
-      .length;
+  /** Executions granted their lease after a wait in the fleet's queue (the group's lock was taken). */
+  const waits: string[] = [];
+  const waitedForTheGroup = (_results: RunResult[]) => waits.splice(0).length;
+  const fleetOf = (group: string) => group.replace(/-asg$/, '');
+
+  /** Resolves once someone waits in `fleet`'s queue, or after `ms`. */
+  async function parkedIn(fleet: string, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      for (const zone of await store.queueZones(fleet)) {
+        if ((await store.zoneHeads(fleet, zone, 1)).length > 0) return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
 
   it('both succeed, each with its own replacement, and the group ends at its original desired capacity', async () => {
     const shop = await seedDriftedAsgFleet(account.clients, {

@@ -83,6 +83,7 @@ describe('disruption budgets', () => {
     expect(drifted).toHaveLength(6);
     const inputs = await Promise.all(drifted.map(({ id }) => account.inputFor(STATE, id)));
     const leaseViolations: string[] = [];
+    const waited: string[] = [];
     const checkLeases = async () => {
       for (const fleet of ['web', 'api']) {
         const slots = (await store.listLeases(fleet)).filter((l) => l.sk.startsWith('slot#'));
@@ -99,7 +100,14 @@ describe('disruption budgets', () => {
           account.remediate(input, STATE, {
             executionName: `${input.instanceId}-round-${round}`,
             hooks: {
-              afterState: checkLeases,
+              afterState: async (after) => {
+                if (
+                  after.state === 'AcquireLease' &&
+                  (after.output as { queue?: unknown })?.queue !== undefined
+                )
+                  waited.push(after.instanceId);
+                await checkLeases();
+              },
             },
           }),
         ),
@@ -110,11 +118,15 @@ describe('disruption budgets', () => {
       );
     }
 
-    // They did contend: executions were turned away by the lease and backed off.
-    const backedOff = finished
-      .flatMap((r) => r.events)
-      .filter((e) => e.type === 'StateRetried' && e.state === 'AcquireLease');
-    expect(backedOff.length).toBeGreaterThan(0);
+    // They did contend: executions found their fleet busy and waited in its queue (a grant
+    // after a wait says where it waited), never polling the lease nor ending blocked.
+    expect(waited.length).toBeGreaterThan(0);
+    expect(
+      finished
+        .flatMap((r) => r.events)
+        .filter((e) => e.type === 'StateRetried' && e.state === 'AcquireLease'),
+    ).toEqual([]);
+    expect(finished).toHaveLength(6);
     expect(leaseViolations).toEqual([]);
     expect(overlappingLeases(finished, inputs)).toEqual([]);
     const outcomes = finished.map((r) => (r.output as { outcome?: string } | undefined)?.outcome);
@@ -183,14 +195,15 @@ describe('disruption budgets', () => {
     ]);
   });
 
-  it('a group at MaxSize only because another replacement is in flight: waits for the budget, not for a human', async () => {
+  it('a group at MaxSize only because another replacement is in flight: waits in the queue, not for a human, then backs off on the floor', async () => {
     const [old = '', other = ''] = fleets.db?.group.instanceIds ?? [];
     const input = await account.inputFor(STATE, old);
     // Another execution of the fleet holds its lease (its surge may be what fills the group).
     const leases = new RemediationStore(account.clients.dynamodb, account.tableName);
+    const otherHolder = 'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance:other';
     const lease = await leases.acquireLease({
       fleet: 'db',
-      holder: 'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance:other',
+      holder: otherHolder,
       instanceId: other,
       maxConcurrent: 1,
       minHealthyPercent: 100,
@@ -201,7 +214,19 @@ describe('disruption budgets', () => {
     });
     expect(lease.granted).toBe(true);
 
-    const result = await account.remediate(input, STATE);
+    const running = account.remediate(input, STATE);
+    // The fleet is busy: the execution parks in its queue and waits, spending nothing.
+    const parked = await eventually(async () => {
+      const zones = await leases.queueZones('db');
+      const heads = (await Promise.all(zones.map((zone) => leases.zoneHeads('db', zone, 5)))).flat();
+      return heads.find((w) => w.instanceId === old);
+    });
+    expect(parked?.granted).toBeUndefined();
+    // The other replacement ends: its slot goes to the waiter, whose own plan (Standby first at
+    // MaxSize, minHealthyPercent 100) the floor forbids: that only the group changing lifts, so
+    // it backs off and ends blocked, and the next detection plans again.
+    await leases.releaseLease('db', otherHolder);
+    const result = await running;
 
     expect(result.output).toMatchObject({ outcome: 'blocked', reason: 'budget' });
     expect((result.output as { detail: string }).detail).toContain(
@@ -212,11 +237,8 @@ describe('disruption budgets', () => {
     );
     expect(mutatingCalls(result.apiCalls)).toEqual({});
     expect((await account.notifications()).map((n) => n.event)).toEqual(['remediation.blocked']);
-    printFigures(`blocked by the budget (${leaseRetryAttempts()} backed-off retries)`, result);
-    await leases.releaseLease(
-      'db',
-      'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance:other',
-    );
+    printFigures(`blocked by the floor after a wait (${leaseRetryAttempts()} backed-off retries)`, result);
+    expect(await leases.zoneHeads('db', parked?.az ?? '', 5)).toEqual([]);
   });
 
   it('an instance that is neither in a group nor from a launch template: manual action required', async () => {
@@ -275,7 +297,17 @@ function overlappingLeases(
   return overlaps;
 }
 
-/** How often the definition retries a denied lease before reporting blocked. */
+/** `probe`'s first defined answer, asked every 20 ms (up to 10 s). */
+async function eventually<T>(probe: () => Promise<T | undefined>): Promise<T | undefined> {
+  for (let i = 0; i < 500; i += 1) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return undefined;
+}
+
+/** How often the definition retries a denied lease (the healthy floor) before reporting blocked. */
 function leaseRetryAttempts(): number {
   const definition = JSON.parse(
     readFileSync(new URL('../../state-machines/remediate-instance.asl.json', import.meta.url), 'utf8'),

@@ -18,6 +18,13 @@ import type { StepDeps } from '../../remediation/steps';
 import { LocalRunnerError } from '../errors';
 import type { LocalRunHooks } from '../hooks';
 import { LOCAL_ACCOUNT, localExecutionArn, localStepsFunctionArn } from './arns';
+import {
+  callbackTask,
+  FAST_PACING,
+  LAMBDA_CALLBACK_RESOURCE,
+  localCallbacks,
+  REAL_PACING,
+} from './callbacks';
 import { shapeOf, substitutedDefinition } from './definition';
 import { throttlingError, withImpairment } from './faults';
 import { type AfterStateEvent, type RawEvent, type RunEvent, toRunEvent } from './run-events';
@@ -150,6 +157,7 @@ export async function runRemediation(
     rollouts: new RolloutStore(clients.dynamodb, options.deps.tableName, clock),
     ...(clients.cloudwatch === undefined ? {} : { cloudwatch: clients.cloudwatch }),
     ...(options.deps.logger === undefined ? {} : { logger: options.deps.logger }),
+    callbacks: localCallbacks,
     desiredState: options.deps.desiredState,
     clock,
     consoleRegion: region,
@@ -170,16 +178,28 @@ export async function runRemediation(
 
   const handlers: Record<string, (taskInput: unknown) => Promise<unknown>> = {};
   for (const [stateName, taskResource] of tasks) {
-    const kind = taskResource === lambdaArn ? 'lambda' : sdkTarget(taskResource);
+    const kind =
+      taskResource === lambdaArn
+        ? 'lambda'
+        : taskResource === LAMBDA_CALLBACK_RESOURCE
+          ? 'callback'
+          : sdkTarget(taskResource);
     if (kind === undefined) {
       throw new LocalRunnerError(`state ${stateName}: resource ${taskResource} cannot run locally`);
     }
     const act =
       kind === 'lambda'
         ? lambdaTask(stepDeps, apiCalls, lambdaArn, hooks?.gate)
-        : sdkTask(kind.service, kind.action, taskClients);
+        : kind === 'callback'
+          ? callbackTask({
+              executionArn,
+              deps: stepDeps,
+              invoke: lambdaTask(stepDeps, apiCalls, lambdaArn, hooks?.gate),
+              pacing: options.waits === 'zero' ? FAST_PACING : REAL_PACING,
+            })
+          : sdkTask(kind.service, kind.action, taskClients);
     const resource: AfterStateEvent['resource'] =
-      kind === 'lambda' ? 'lambda' : `${kind.service}:${kind.action}`;
+      kind === 'lambda' || kind === 'callback' ? 'lambda' : `${kind.service}:${kind.action}`;
     handlers[stateName] = async (taskInput) => {
       const left = throttlesLeft.get(stateName) ?? 0;
       let output: unknown;
@@ -233,6 +253,8 @@ export async function runRemediation(
         Name: name,
         RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/phoenix-local`,
       },
+      // Each entry of a callback task gets its own token from the task's handler (callbacks.ts).
+      Task: { Token: 'local' },
     },
   });
 

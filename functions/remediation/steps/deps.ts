@@ -12,6 +12,7 @@ import { describeAutoScalingGroup, describeInstances } from '../../aws/inventory
 import type { NotificationPublisher } from '../../aws/notifier';
 import type { RemediationStore } from '../../aws/remediation-store';
 import type { RolloutStore } from '../../aws/rollout-store';
+import type { TaskCallbacks } from '../../aws/task-callbacks';
 import { autoScalingGroupOf } from '../../domain/drift/match';
 import type { CompiledDesiredState, CompiledFleet, InstanceFacts } from '../../domain/model';
 import { InstanceGoneError, StepInputError } from '../errors';
@@ -36,7 +37,20 @@ export interface StepDeps {
     | 'settleInstanceClaim'
     | 'nextAttempt'
     | 'listLeases'
+    | 'parkWaiter'
+    | 'queueZones'
+    | 'zoneHeads'
+    | 'listWaiters'
+    | 'getWaiter'
+    | 'answerWaiter'
+    | 'removeWaiter'
+    | 'touchWaiter'
   >;
+  /**
+   * Answers the fleet queue's task tokens (Step Functions deployed, the local runner's own
+   * locally). Absent where nothing waits on a token (then the lease step is one try).
+   */
+  callbacks?: TaskCallbacks;
   notifier: NotificationPublisher;
   /**
    * Fleets with rollout stages or alarms (issue 15) only: the alarms read, the rollout items
@@ -58,6 +72,8 @@ export interface StepContext {
   executionId: string;
   /** ISO-8601 start of the execution. */
   startedAt?: string;
+  /** The task token of a callback task (`$$.Task.Token`): the lease step's place in the queue. */
+  taskToken?: string;
 }
 
 /** One step of the state machine: what it reads from the state, what it returns to it. */
@@ -139,6 +155,8 @@ export function placementOf(instance: InstanceFacts): Snapshot['instance'] {
   if (instance.subnetId !== undefined) placement.subnetId = instance.subnetId;
   const group = autoScalingGroupOf(instance);
   if (group !== undefined) placement.autoScalingGroup = group;
+  if (instance.availabilityZone !== undefined) placement.availabilityZone = instance.availabilityZone;
+  if (instance.launchTime !== undefined) placement.launchTime = instance.launchTime;
   return placement;
 }
 

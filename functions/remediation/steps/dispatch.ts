@@ -14,9 +14,9 @@ import { requirePart, type StepContext, type StepDeps } from './deps';
 import { raiseDesiredCapacity, standbyOldFirst } from './group-capacity';
 import { checkHealthy } from './health';
 import { launchReplacement } from './launch';
-import { acquireLease, releaseLease } from './lease';
 import { notify } from './notify';
 import { plan } from './plan';
+import { acquireLease, releaseLease } from './queue';
 import { recheck } from './recheck';
 import { retireOld } from './retire';
 import { rollback } from './rollback';
@@ -55,6 +55,8 @@ export const StepEventSchema = z.object({
   executionId: z.string().check(z.minLength(1, 'is empty')),
   startedAt: z.optional(z.string()),
   event: z.optional(z.enum(NOTIFICATION_EVENTS)),
+  /** The callback task's token (`$$.Task.Token`): only the lease step has one. */
+  taskToken: z.optional(z.string().check(z.minLength(1, 'is empty'))),
   data: z.unknown(),
 });
 export type StepEvent = z.infer<typeof StepEventSchema>;
@@ -75,6 +77,7 @@ export async function runStep(deps: StepDeps, rawEvent: unknown): Promise<unknow
   const data = parsedData.value;
   const ctx: StepContext = { executionId: event.executionId };
   if (event.startedAt !== undefined) ctx.startedAt = event.startedAt;
+  if (event.taskToken !== undefined) ctx.taskToken = event.taskToken;
   const step: StepRun = STEPS[event.step];
   try {
     return await step(deps, data, ctx, event.event);

@@ -10,6 +10,7 @@ import { InsufficientCapacityError, ReplacementFailedError, ReplacementUnhealthy
 import type { GroupChangeRecord, Health, MachineData, Plan } from '../input';
 import { targetState } from '../targets';
 import { describeGroup, requirePart, type StepContext, type StepDeps, sourceOf, timingsOf } from './deps';
+import { admitAfterRelease } from './queue';
 
 /** States of a replacement that will never become healthy: no point waiting for it. */
 const DEAD_REPLACEMENT_STATES: ReadonlySet<string> = new Set([
@@ -183,7 +184,11 @@ export async function identifyAsgReplacement(
       timingsOf(data).leaseTtlSeconds,
       releaseLock ? { releaseGroupLock: asg.name } : {},
     );
-    if (claimed) return candidate;
+    if (claimed) {
+      // The group's lock went with the claim: a waiter parked behind it may go now.
+      if (releaseLock) await admitAfterRelease(deps, data.fleet);
+      return candidate;
+    }
   }
   return undefined;
 }

@@ -13,7 +13,8 @@
  *
  *   recheck.ts         still wanted, may it start now: reads the facts, the gate (domain/gate) decides
  *   plan.ts            surge, Standby first, standalone, or manual action
- *   lease.ts           the fleet's budget: acquire, release
+ *   lease.ts           the fleet's budget: one try at a lease, its release
+ *   queue.ts           the fleet's queue: wait for a lease, grant waiters, the sweep
  *   group-lock.ts      the group lock as the steps take it
  *   group-capacity.ts  raise the desired capacity, or Standby first at MaxSize
  *   launch.ts          a standalone replacement
@@ -32,10 +33,20 @@ export { raiseDesiredCapacity, standbyOldFirst } from './group-capacity';
 export { groupLockTtlSeconds } from './group-lock';
 export { checkHealthy } from './health';
 export { launchReplacement } from './launch';
-export { acquireLease, type LeaseResult, releaseLease } from './lease';
+export { giveBackLease, type LeaseResult, takeLease } from './lease';
 export { MANUAL_ACTION_HOLD_SECONDS, type NotifyResult, notify } from './notify';
 export { endsRetryably } from './outcome';
 export { EXECUTION_TAG, plan, REPLACES_TAG } from './plan';
+export {
+  type AdmitReport,
+  acquireLease,
+  admit,
+  nextZone,
+  type QueueEntry,
+  releaseLease,
+  type SweepReport,
+  sweepQueues,
+} from './queue';
 export { recheck } from './recheck';
 export { retireOld } from './retire';
 export { rollback } from './rollback';

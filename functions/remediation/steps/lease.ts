@@ -14,7 +14,7 @@ import {
   ReplacingElsewhereError,
   RolloutWaitError,
 } from '../errors';
-import type { MachineData, Plan } from '../input';
+import type { MachineData, Plan, QueueGrant } from '../input';
 import {
   describeGroup,
   groupView,
@@ -40,18 +40,18 @@ export interface LeaseResult {
   groupLocked: boolean;
   /** Admitted as a member of this rollout: every end settles it there. */
   rollout?: { templateId: string; version: number; imageId?: string };
+  /** Granted after a wait in the fleet's queue (queue.ts). */
+  queue?: QueueGrant;
 }
 
 /**
  * Takes a slot of the fleet's budget, measured now; throws LeaseDeniedError when there is
  * none. A surge takes the group lock in the same transaction (it changes the group next),
- * and throws GroupBusyError, holding nothing, when another execution has it.
+ * and throws GroupBusyError, holding nothing, when another execution has it. The step the
+ * state machine runs (`acquireLease` with a task token) waits in the fleet's queue instead of
+ * throwing those two (queue.ts); a granter tries each waiter's lease with this.
  */
-export async function acquireLease(
-  deps: StepDeps,
-  data: MachineData,
-  ctx: StepContext,
-): Promise<LeaseResult> {
+export async function takeLease(deps: StepDeps, data: MachineData, ctx: StepContext): Promise<LeaseResult> {
   const currentPlan = requirePart(data.plan, 'a plan', 'acquireLease');
   const fleet = requireFleet(deps, data.fleet);
   const timings = timingsOf(data);
@@ -64,6 +64,7 @@ export async function acquireLease(
     fleet: fleet.name,
     holder: ctx.executionId,
     instanceId: data.instanceId,
+    ...zoneOf(data),
     // A share of the fleet is of its size now (the group's desired capacity, or its members).
     maxConcurrent,
     minHealthyPercent: fleet.budget.minHealthyPercent,
@@ -94,6 +95,7 @@ export async function acquireLease(
       atMax === undefined
         ? decision.reason
         : `${decision.reason}; no headroom to launch first: Auto Scaling group ${atMax.name} is at MaxSize ${atMax.maxSize}, so the old instance must go out first (raise MaxSize by 1 to launch first instead)`,
+      { limit: decision.limit ?? 'concurrency' },
     );
   }
   return {
@@ -105,6 +107,12 @@ export async function acquireLease(
     groupLocked: decision.lease.groupLocked,
     ...(admission === undefined ? {} : { rollout: sourceOfExecution(data) }),
   };
+}
+
+/** The instance's zone, as the recheck saw it (the queue counts in-flight replacements per zone). */
+function zoneOf(data: MachineData): { az?: string } {
+  const az = data.recheck?.snapshot?.instance.availabilityZone;
+  return az === undefined ? {} : { az };
 }
 
 /**
@@ -141,7 +149,7 @@ async function measureFleet(
  * claim on the instance goes with the lease, except after a replacement: then it is kept as
  * the record that the instance was replaced (no one replaces it again while it leaves).
  */
-export async function releaseLease(
+export async function giveBackLease(
   deps: StepDeps,
   data: MachineData,
   ctx: StepContext,

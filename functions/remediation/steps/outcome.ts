@@ -87,12 +87,28 @@ const LEASE_SKIPS: Readonly<Record<string, SkipReason>> = {
  * other execution reports the replacement.
  */
 function skipOf(data: MachineData): { reason: string; detail: string; notify: boolean } {
+  if (data.error?.Error === 'NoLongerWantedError') return noLongerWanted(data.error.Cause ?? '');
   const atLease = LEASE_SKIPS[data.error?.Error ?? ''];
   if (atLease !== undefined) return { reason: atLease, detail: causeText(data.error), notify: false };
   return {
     reason: data.recheck?.reason ?? 'unknown',
     detail: data.recheck?.detail ?? 'no reason recorded',
     notify: data.recheck?.notify ?? true,
+  };
+}
+
+/** The recheck a waiter's granter made, as its task failure carried it (queue.ts). */
+function noLongerWanted(cause: string): { reason: string; detail: string; notify: boolean } {
+  let parsed: { errorMessage?: unknown; reason?: unknown; notify?: unknown } = {};
+  try {
+    parsed = JSON.parse(cause) as typeof parsed;
+  } catch {
+    // A cause that is not the queue's JSON: said as it is.
+  }
+  return {
+    reason: typeof parsed.reason === 'string' ? parsed.reason : 'drift-changed',
+    detail: typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause,
+    notify: parsed.notify === true,
   };
 }
 

@@ -15,12 +15,19 @@ import { asgPlan, input, lease, REPLACEMENT } from './state';
 /** The placeholder the definition's Lambda tasks name the steps Lambda by (substituted at deploy). */
 const STEPS_LAMBDA = ['$', '{StepsFunctionArn}'].join('');
 
-/** Every `Parameters` of the definition's Lambda tasks, found wherever they are nested. */
+/** Every `Parameters` (a callback task's `Payload`) of the definition's Lambda tasks, found wherever they are nested. */
 function lambdaTasks(node: unknown, found: Array<Record<string, unknown>> = []) {
   if (typeof node !== 'object' || node === null) return found;
   const state = node as Record<string, unknown>;
   if (state.Resource === STEPS_LAMBDA && typeof state.Parameters === 'object')
     found.push(state.Parameters as Record<string, unknown>);
+  const parameters = state.Parameters as { FunctionName?: unknown; Payload?: unknown } | undefined;
+  if (
+    state.Resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken' &&
+    parameters?.FunctionName === STEPS_LAMBDA &&
+    typeof parameters.Payload === 'object'
+  )
+    found.push(parameters.Payload as Record<string, unknown>);
   for (const value of Object.values(state)) lambdaTasks(value, found);
   return found;
 }

@@ -144,6 +144,9 @@ export interface FakeInstance {
   instanceType?: string;
   subnetId?: string;
   vpcId?: string;
+  availabilityZone?: string;
+  /** ISO-8601. */
+  launchTime?: string;
   /** Status checks (both): ok once the instance has booted. */
   checks?: 'ok' | 'initializing' | 'impaired';
 }
@@ -410,6 +413,10 @@ function sdkInstance(instance: FakeInstance): Instance {
     SubnetId: instance.subnetId,
     VpcId: instance.vpcId,
     SecurityGroups: [],
+    ...(instance.availabilityZone === undefined
+      ? {}
+      : { Placement: { AvailabilityZone: instance.availabilityZone } }),
+    ...(instance.launchTime === undefined ? {} : { LaunchTime: new Date(instance.launchTime) }),
   };
 }
 

@@ -11,7 +11,7 @@ import type { PhoenixNotification } from '../../../functions/domain/notification
 import type { RolloutStep } from '../../../functions/domain/rollout/stage';
 import { RolloutHeldError, RolloutWaitError } from '../../../functions/remediation/errors';
 import type { MachineData } from '../../../functions/remediation/input';
-import { acquireLease, notify, type StepDeps } from '../../../functions/remediation/steps';
+import { takeLease as acquireLease, notify, type StepDeps } from '../../../functions/remediation/steps';
 import { compileYaml } from '../../helpers/account';
 import { awsError, CTX, EXECUTION, FakeAccount, fakeDeps, fakeStore, NOW } from './fakes';
 import { asgPlan, input, OLD, seedWebGroup, WEB_LT } from './state';

@@ -29,6 +29,7 @@ import {
   instanceClaimFromItem,
   isLeaseSk,
   isLive,
+  type LeaseItem,
   leaseFromItem,
   leaseItem,
   leaseKey,
@@ -61,6 +62,8 @@ export interface LeaseRequest {
   holder: string;
   /** The instance replaced: claimed with the lease, so no other holder replaces it meanwhile. */
   instanceId: string;
+  /** The instance's Availability Zone, kept on the lease items (the queue counts in-flight replacements per zone). */
+  az?: string;
   /** Replacements in flight per fleet, this one included. */
   maxConcurrent: number;
   /** Healthy capacity may never fall below this share of `desired`. */
@@ -119,6 +122,11 @@ export type LeaseDecision =
       instanceClaimedBy?: InstanceClaim;
       /** Set when the rollout moved under the admission (`LeaseRequest.rollout`): decide again. */
       rolloutMoved?: true;
+      /**
+       * `floor`: this replacement alone would take the fleet below its healthy floor (only the
+       * group changing frees it); absent: the budget is in use by others (their ends free it).
+       */
+      limit?: 'floor';
     };
 
 type Refusal = Extract<LeaseDecision, { granted: false }>;
@@ -153,7 +161,7 @@ export async function acquireLease(table: StateTableHandle, asked: LeaseRequest)
   const belowFloor = request.healthy - request.disruption < floor;
   // Launch before terminate takes one slot and nothing else: one transaction, no read.
   if (request.disruption === 0 && request.maxConcurrent + ITEMS_BESIDE_SLOTS <= MAX_TRANSACTION_ITEMS) {
-    if (belowFloor) return { granted: false, reason: floorReason(request, floor) };
+    if (belowFloor) return { granted: false, reason: floorReason(request, floor), limit: 'floor' };
     return leaseInOneTransaction(table, request, expiresAt, nowSeconds);
   }
 
@@ -270,7 +278,7 @@ async function leaseReadingFirst(
   let slot = mine.find((sk) => isLeaseSk(sk, 'slot'));
   const dips = mine.filter((sk) => isLeaseSk(sk, 'dip'));
   if ((slot === undefined || dips.length < request.disruption) && belowFloor)
-    return refuse({ granted: false, reason: floorReason(request, floor) });
+    return refuse({ granted: false, reason: floorReason(request, floor), limit: 'floor' });
   if (slot === undefined) {
     slot = await takeOne(table, 'slot', request.maxConcurrent, request, expiresAt, nowSeconds);
     if (slot === undefined)
@@ -549,8 +557,13 @@ async function withoutAdmissionTaken(table: StateTableHandle, request: LeaseRequ
   return rest;
 }
 
-function leaseBase(request: LeaseRequest): Pick<Lease, 'fleet' | 'holder' | 'instanceId'> {
-  return { fleet: request.fleet, holder: request.holder, instanceId: request.instanceId };
+function leaseBase(request: LeaseRequest): Pick<LeaseItem, 'fleet' | 'holder' | 'instanceId' | 'az'> {
+  return {
+    fleet: request.fleet,
+    holder: request.holder,
+    instanceId: request.instanceId,
+    ...(request.az === undefined ? {} : { az: request.az }),
+  };
 }
 
 function validateLeaseRequest(request: LeaseRequest): void {

@@ -20,6 +20,8 @@
  * | instance claim | `instance#<id>` | `replacement` | holder, fleet, acquiredAt, expiresAt, replacedBy?, replacedAt? | instance-claim.ts |
  * | replacement claim | `replacement#<id>` | `claim` | holder, expiresAt | replacement-claim.ts |
  * | ledger shard | `reported#<generation>` | `shard#<nn>` | entries (M), version (N), expiresAt | ledger.ts |
+ * | waiter | `queue#<fleet>#<az>` | `<launchTime>#<instanceId>` | fleet, az, launchTime, instanceId, holder, taskToken, data (JSON), parkedAt, heartbeatAt, granted?, failed? | waiter.ts |
+ * | queue zones | `queue#<fleet>` | `zones` | zones (SS) | waiter.ts |
  * | rollout | `rollout#<fleet>` | `<templateId>#<version>` | fleet, templateId, version (N), stage, counters (N), canary, bakeMinutes, maxFailures, bakeUntil?, approvedBy?, halt? | rollout.ts |
  *
  * A new item kind gets its own module here, a row in this table, and a codec test
@@ -36,3 +38,4 @@ export * from './quarantine';
 export * from './replacement-claim';
 export * from './rollout';
 export * from './table';
+export * from './waiter';

@@ -22,6 +22,8 @@ export interface LeaseItem {
   acquiredAt: string;
   /** Epoch seconds. */
   expiresAt: number;
+  /** The Availability Zone of the instance replaced: the queue spreads grants across zones by it. */
+  az?: string;
 }
 
 const LEASE_PREFIX = 'lease#';
@@ -53,11 +55,14 @@ export function leaseItem(lease: LeaseItem): Item {
     instanceId: { S: lease.instanceId },
     acquiredAt: { S: lease.acquiredAt },
     ...expiry(lease.expiresAt),
+    ...(lease.az === undefined ? {} : { az: { S: lease.az } }),
   };
 }
 
 export function leaseFromItem(item: Item): LeaseItem {
+  const az = str(item, 'az');
   return {
+    ...(az === undefined ? {} : { az }),
     fleet: (pkOf(item) ?? '').slice(LEASE_PREFIX.length),
     sk: skOf(item) ?? '',
     holder: str(item, 'holder') ?? '',

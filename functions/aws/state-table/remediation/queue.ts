@@ -1,0 +1,148 @@
+/**
+ * The fleet's queue as the table keeps it (schema/waiter.ts): parking a waiter, reading each
+ * zone's head, and the three conditional writes that make a grant happen once whoever grants
+ * (marked granted or failed, then removed, each only for the token parked).
+ */
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { queryAll, type StateTableHandle } from '../handle';
+import {
+  queueZonesKey,
+  STATE_TABLE,
+  type Waiter,
+  waiterFromItem,
+  waiterItem,
+  waiterKey,
+  waiterPk,
+} from '../schema';
+
+/** Parks `waiter` (replacing the same execution's earlier place: its old token is dead) and lists its zone. */
+export async function parkWaiter(table: StateTableHandle, waiter: Waiter): Promise<void> {
+  await table.dynamodb.send(new PutItemCommand({ TableName: table.name, Item: waiterItem(waiter) }));
+  await table.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: table.name,
+      Key: queueZonesKey(waiter.fleet),
+      UpdateExpression: 'ADD zones :zone',
+      ExpressionAttributeValues: { ':zone': { SS: [waiter.az] } },
+    }),
+  );
+}
+
+/** The zones of a fleet's queue (those that ever had a waiter). */
+export async function queueZones(table: StateTableHandle, fleet: string): Promise<string[]> {
+  const found = await table.dynamodb.send(
+    new GetItemCommand({ TableName: table.name, Key: queueZonesKey(fleet), ConsistentRead: true }),
+  );
+  const zones = found.Item?.zones;
+  return zones !== undefined && 'SS' in zones ? [...(zones.SS ?? [])].sort() : [];
+}
+
+/** The first `limit` waiters of one zone, oldest launch time first (one Query, whatever the queue's length). */
+export async function zoneHeads(
+  table: StateTableHandle,
+  fleet: string,
+  az: string,
+  limit: number,
+): Promise<Waiter[]> {
+  const { partitionKey } = STATE_TABLE;
+  const page = await table.dynamodb.send(
+    new QueryCommand({
+      TableName: table.name,
+      ConsistentRead: true,
+      KeyConditionExpression: `${partitionKey.name} = :pk`,
+      ExpressionAttributeValues: { ':pk': { S: waiterPk(fleet, az) } },
+      Limit: limit,
+    }),
+  );
+  return (page.Items ?? []).map(waiterFromItem);
+}
+
+/** Every waiter of one zone (the sweep's read). */
+export async function listWaiters(table: StateTableHandle, fleet: string, az: string): Promise<Waiter[]> {
+  return (await queryAll(table, waiterPk(fleet, az))).map(waiterFromItem);
+}
+
+/** One waiter, as it is now (undefined once removed). */
+export async function getWaiter(
+  table: StateTableHandle,
+  key: Pick<Waiter, 'fleet' | 'az' | 'launchTime' | 'instanceId'>,
+): Promise<Waiter | undefined> {
+  const found = await table.dynamodb.send(
+    new GetItemCommand({ TableName: table.name, Key: waiterKey(key), ConsistentRead: true }),
+  );
+  return found.Item === undefined ? undefined : waiterFromItem(found.Item);
+}
+
+/**
+ * Writes the answer on the waiter before it is sent (`granted`: the lease result; `failed`:
+ * the task failure), only if the waiter is still parked with `token` and unanswered: of two
+ * granters, one answers. False when another did, or the execution parked again since.
+ */
+export async function answerWaiter(
+  table: StateTableHandle,
+  waiter: Waiter,
+  answer: { granted: string } | { failed: string },
+  at: string,
+): Promise<boolean> {
+  const [attribute, value] = 'granted' in answer ? ['granted', answer.granted] : ['failed', answer.failed];
+  try {
+    await table.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table.name,
+        Key: waiterKey(waiter),
+        UpdateExpression: `SET ${attribute} = :answer, answeredAt = :at`,
+        ConditionExpression:
+          'taskToken = :token AND attribute_not_exists(granted) AND attribute_not_exists(failed)',
+        ExpressionAttributeValues: {
+          ':answer': { S: value },
+          ':token': { S: waiter.token },
+          ':at': { S: at },
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/** Removes the waiter parked with `token` (not a later place of the same execution). */
+export async function removeWaiter(table: StateTableHandle, waiter: Waiter): Promise<void> {
+  try {
+    await table.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: table.name,
+        Key: waiterKey(waiter),
+        ConditionExpression: 'taskToken = :token',
+        ExpressionAttributeValues: { ':token': { S: waiter.token } },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+}
+
+/** Records a sign of life of the waiter parked with `token` (a heartbeat sent, or a local waiter still polling). */
+export async function touchWaiter(table: StateTableHandle, waiter: Waiter, at: string): Promise<void> {
+  try {
+    await table.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table.name,
+        Key: waiterKey(waiter),
+        UpdateExpression: 'SET heartbeatAt = :at',
+        ConditionExpression: 'taskToken = :token',
+        ExpressionAttributeValues: { ':at': { S: at }, ':token': { S: waiter.token } },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+}

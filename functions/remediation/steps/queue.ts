@@ -1,0 +1,431 @@
+/**
+ * The fleet's queue (docs/adr/0032-a-queue-not-a-poll.md): an execution that finds its fleet
+ * busy parks its task token and waits, spending nothing, until a release hands it the slot.
+ *
+ * - {@link acquireLease} (the `AcquireLease` callback task) tries the lease at once; granted,
+ *   it answers its own token. The fleet busy (its budget, its healthy floor, its group's lock):
+ *   it parks, then admits, so a slot freed between its try and its park is not lost.
+ * - {@link admit} is the only granter of waiters: after every park, every release, and from
+ *   the scheduled sweep. It serves the oldest launch time first, spread across Availability
+ *   Zones (the zone with fewest replacements in flight goes next), tries each head's lease as
+ *   the waiter would, writes the grant on the waiter (once, whoever grants), and only then
+ *   sends it. Two granters at once cannot overspend: every grant is the lease's own
+ *   conditional transaction.
+ * - {@link sweepQueues} (every five minutes): heartbeats waiters, resends grants a granter
+ *   wrote and did not send, forgets waiters whose execution is gone, and admits.
+ *
+ * A waiter never gives up because its fleet is busy: the task has no timeout, and if its
+ * heartbeat lapses (the sweep stopped) the definition parks it again, in the same place.
+ */
+
+import { AlarmsUnavailableError } from '../../aws/errors';
+import type { Waiter } from '../../aws/remediation-store';
+import type { Delivery, TaskCallbacks } from '../../aws/task-callbacks';
+import { PhoenixError } from '../../domain/errors';
+import { validate } from '../../runtime/validation';
+import {
+  GroupBusyError,
+  LeaseDeniedError,
+  NoLongerWantedError,
+  RolloutWaitError,
+  StepInputError,
+} from '../errors';
+import { type MachineData, MachineDataSchema } from '../input';
+import { requireFleet, type StepContext, type StepDeps } from './deps';
+import { giveBackLease, type LeaseResult, takeLease } from './lease';
+import { recheck } from './recheck';
+
+/** Waiters read per zone in one admission (one Query each, whatever the queue's length). */
+const HEADS_PER_ZONE = 25;
+/** The sweep heartbeats a waiter whose last sign of life is older than this (the task's HeartbeatSeconds is 3600). */
+export const HEARTBEAT_EVERY_MS = 30 * 60_000;
+/** A grant written this long ago and still not taken is sent again by the sweep (the granter died). */
+export const RESEND_AFTER_MS = 60_000;
+/** A local waiter (a `phoenix reconcile` process) silent this long is gone. */
+export const LOCAL_WAITER_SILENT_MS = 5 * 60_000;
+/** A zone for an instance whose zone is unknown (an execution older than the queue). */
+const UNKNOWN_ZONE = 'unknown';
+
+/** What the step answers the Lambda invocation with (the task's output is the grant, sent with the token). */
+export type QueueEntry =
+  | { queue: 'granted'; lease: LeaseResult }
+  | { queue: 'parked'; waiter: Pick<Waiter, 'fleet' | 'az' | 'launchTime' | 'instanceId'>; reason: string };
+
+/** The steps' deps the queue needs: the callbacks answer tokens. */
+type QueueDeps = StepDeps & { callbacks: TaskCallbacks };
+
+/** A refusal other replacements' ends lift: the execution waits in the queue for them. */
+function queues(error: unknown): error is LeaseDeniedError | GroupBusyError {
+  return (
+    (error instanceof LeaseDeniedError && error.limit === 'concurrency') || error instanceof GroupBusyError
+  );
+}
+
+/** Errors that mean "not now": the waiter keeps its place. */
+function isWait(error: unknown): boolean {
+  return (
+    queues(error) ||
+    error instanceof GroupBusyError ||
+    error instanceof RolloutWaitError ||
+    error instanceof AlarmsUnavailableError
+  );
+}
+
+function requireCallbacks(deps: StepDeps): QueueDeps {
+  if (deps.callbacks === undefined)
+    throw new StepInputError('the lease step was given a task token but no way to answer it');
+  return deps as QueueDeps;
+}
+
+/**
+ * The `AcquireLease` step. Without a task token (a direct call), one try: the lease, or the
+ * error that says why not. With one: the lease sent with the token, or a place in the queue.
+ * Errors other than a busy fleet (claimed elsewhere, paused, quarantined, a rollout's wait)
+ * fail the task as before: the definition retries or catches them by name.
+ */
+export async function acquireLease(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+): Promise<LeaseResult | QueueEntry> {
+  const token = ctx.taskToken;
+  if (token === undefined) return takeLease(deps, data, ctx);
+  const queue = requireCallbacks(deps);
+  // Entered again long after its recheck (a lapsed heartbeat, a rollout's wait retried): the
+  // same question a granter asks a waiter first, still wanted and may it start now?
+  const current = await recheckedIfStale(deps, data, ctx);
+  let lease: LeaseResult;
+  try {
+    if (current.wait !== undefined) throw new LeaseDeniedError(current.wait);
+    lease = await takeLease(deps, current.data, ctx);
+  } catch (error) {
+    if (!queues(error)) throw error;
+    const waiter = waiterOf(deps, current.data, ctx, token);
+    await deps.store.parkWaiter(waiter);
+    await admitAfterRelease(queue, data.fleet);
+    return {
+      queue: 'parked',
+      waiter: {
+        fleet: waiter.fleet,
+        az: waiter.az,
+        launchTime: waiter.launchTime,
+        instanceId: waiter.instanceId,
+      },
+      reason: error.message,
+    };
+  }
+  const delivery = await queue.callbacks.succeed(token, lease);
+  if (delivery === 'gone') {
+    // Stopped while it took the lease: nobody will release it but this.
+    await giveBackLease(deps, { ...data, lease }, ctx);
+    await admitAfterRelease(queue, data.fleet);
+  }
+  return { queue: 'granted', lease };
+}
+
+/** How old a recheck may be and still stand for "still wanted, may start now" at the lease. */
+const RECHECK_FRESH_MS = 30_000;
+
+/**
+ * The execution's state with a recheck no older than {@link RECHECK_FRESH_MS}: the one it
+ * carries, or a fresh one. No longer wanted: {@link NoLongerWantedError}. A closed window:
+ * `wait` says why (it waits in the queue, where its granter asks again).
+ */
+async function recheckedIfStale(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+): Promise<{ data: MachineData; wait?: string }> {
+  const age = deps.clock().getTime() - Date.parse(data.recheck?.checkedAt ?? '');
+  if (age >= 0 && age <= RECHECK_FRESH_MS) return { data };
+  const fresh = await recheck(deps, data, ctx);
+  if (fresh.decision === 'skip')
+    throw new NoLongerWantedError(fresh.detail, { reason: fresh.reason, notify: fresh.notify });
+  const current = { ...data, recheck: fresh };
+  return fresh.decision === 'wait' ? { data: current, wait: fresh.detail } : { data: current };
+}
+
+/** The waiter an execution parks: its state without what a granter re-reads (the group's member lists). */
+function waiterOf(deps: StepDeps, data: MachineData, ctx: StepContext, token: string): Waiter {
+  const now = deps.clock().toISOString();
+  const placement = data.recheck?.snapshot?.instance;
+  const kept: MachineData = structuredClone(data);
+  if (kept.recheck?.snapshot?.group !== undefined) delete kept.recheck.snapshot.group;
+  if (kept.plan?.asg !== undefined) kept.plan.asg.instancesBefore = [];
+  return {
+    fleet: data.fleet,
+    az: placement?.availabilityZone ?? UNKNOWN_ZONE,
+    launchTime: placement?.launchTime ?? '9999-12-31T23:59:59.999Z',
+    instanceId: data.instanceId,
+    holder: ctx.executionId,
+    token,
+    data: JSON.stringify({ startedAt: ctx.startedAt, data: kept }),
+    parkedAt: now,
+    heartbeatAt: now,
+  };
+}
+
+/** What one admission did. */
+export interface AdmitReport {
+  fleet: string;
+  granted: Array<{ instanceId: string; az: string; holder: string; delivery: Delivery }>;
+  /** Waiters refused for good (their task failed with the error named). */
+  refused: Array<{ instanceId: string; error: string }>;
+  /** Why the rest keep waiting (the budget, the group's lock, a rollout's wait), when any do. */
+  waiting?: string;
+}
+
+/**
+ * Grants the fleet's free slots to its waiters, oldest launch time first, spread across
+ * zones. Idempotent and safe beside other granters: each grant is the lease's conditional
+ * transaction, and the waiter's answer is written once.
+ */
+export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitReport> {
+  const report: AdmitReport = { fleet: fleetName, granted: [], refused: [] };
+  const zones = await deps.store.queueZones(fleetName);
+  if (zones.length === 0) return report;
+  const heads = new Map<string, Waiter[]>();
+  await Promise.all(
+    zones.map(async (zone) => {
+      const waiters = (await deps.store.zoneHeads(fleetName, zone, HEADS_PER_ZONE)).filter(
+        (w) => w.granted === undefined && w.failed === undefined,
+      );
+      if (waiters.length > 0) heads.set(zone, waiters);
+    }),
+  );
+  if (heads.size === 0) return report;
+  const inFlight = new Map<string, number>();
+  for (const lease of await deps.store.listLeases(fleetName)) {
+    if (lease.sk.startsWith('slot#'))
+      inFlight.set(lease.az ?? UNKNOWN_ZONE, (inFlight.get(lease.az ?? UNKNOWN_ZONE) ?? 0) + 1);
+  }
+  for (;;) {
+    const zone = nextZone(heads, inFlight);
+    if (zone === undefined) return report;
+    const waiter = heads.get(zone)?.shift();
+    if (waiter === undefined) continue;
+    const outcome = await grantOne(deps, waiter);
+    if (outcome.kind === 'wait') {
+      report.waiting = outcome.reason;
+      return report;
+    }
+    if (outcome.kind === 'refused') {
+      report.refused.push({ instanceId: waiter.instanceId, error: outcome.error });
+      continue;
+    }
+    if (outcome.kind === 'granted') {
+      report.granted.push({
+        instanceId: waiter.instanceId,
+        az: zone,
+        holder: waiter.holder,
+        delivery: outcome.delivery,
+      });
+      if (outcome.delivery !== 'gone') inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
+    }
+  }
+}
+
+/** The zone served next: fewest replacements in flight, then the oldest head, then by name. */
+export function nextZone(
+  heads: ReadonlyMap<string, readonly Waiter[]>,
+  inFlight: ReadonlyMap<string, number>,
+): string | undefined {
+  let best: { zone: string; load: number; head: string } | undefined;
+  for (const [zone, waiters] of heads) {
+    const head = waiters[0];
+    if (head === undefined) continue;
+    const load = inFlight.get(zone) ?? 0;
+    const key = `${head.launchTime}#${head.instanceId}`;
+    if (
+      best === undefined ||
+      load < best.load ||
+      (load === best.load && (key < best.head || (key === best.head && zone < best.zone)))
+    )
+      best = { zone, load, head: key };
+  }
+  return best?.zone;
+}
+
+type GrantOutcome =
+  | { kind: 'granted'; delivery: Delivery }
+  | { kind: 'wait'; reason: string }
+  | { kind: 'refused'; error: string }
+  | { kind: 'taken' };
+
+/** Tries one waiter's lease as its execution would, and answers its token. */
+async function grantOne(deps: QueueDeps, waiter: Waiter): Promise<GrantOutcome> {
+  const parked = parkedState(waiter);
+  const ctx: StepContext = { executionId: waiter.holder };
+  if (parked.startedAt !== undefined) ctx.startedAt = parked.startedAt;
+  let lease: LeaseResult;
+  try {
+    if (parked.data === undefined) throw new StepInputError(parked.problem);
+    requireFleet(deps, parked.data.fleet);
+    // It waited: before anything is granted, is it still wanted, and may it start now? The
+    // recheck's fresh reading (the group) is what the lease is measured by.
+    const current = await recheckedIfStale(deps, { ...parked.data, recheck: undefined }, ctx);
+    if (current.wait !== undefined) return { kind: 'wait', reason: current.wait };
+    lease = await takeLease(deps, current.data, ctx);
+  } catch (error) {
+    if (isWait(error)) return { kind: 'wait', reason: (error as Error).message };
+    if (!(error instanceof PhoenixError)) throw error;
+    const failure = {
+      error: error.name,
+      cause: JSON.stringify({
+        errorType: error.name,
+        errorMessage: error.message,
+        ...(error instanceof NoLongerWantedError ? { reason: error.reason, notify: error.notify } : {}),
+      }),
+    };
+    if (
+      !(await deps.store.answerWaiter(
+        waiter,
+        { failed: JSON.stringify(failure) },
+        deps.clock().toISOString(),
+      ))
+    )
+      return { kind: 'taken' };
+    const delivery = await deps.callbacks.fail(waiter.token, failure.error, failure.cause);
+    if (delivery !== 'elsewhere') await deps.store.removeWaiter(waiter);
+    return { kind: 'refused', error: error.name };
+  }
+  const granted: LeaseResult = {
+    ...lease,
+    queue: {
+      az: waiter.az,
+      launchTime: waiter.launchTime,
+      parkedAt: waiter.parkedAt,
+      grantedAt: deps.clock().toISOString(),
+    },
+  };
+  // Written before it is sent: a granter that dies here leaves it for the sweep to send.
+  if (
+    !(await deps.store.answerWaiter(
+      waiter,
+      { granted: JSON.stringify(granted) },
+      granted.queue?.grantedAt ?? '',
+    ))
+  )
+    return { kind: 'taken' };
+  const delivery = await deps.callbacks.succeed(waiter.token, granted);
+  if (delivery === 'gone' && parked.data !== undefined) {
+    // The execution is gone (stopped, or parked again with a new token): the lease is nobody's.
+    await giveBackLease(deps, { ...parked.data, lease: granted }, ctx);
+  }
+  if (delivery !== 'elsewhere') await deps.store.removeWaiter(waiter);
+  return { kind: 'granted', delivery };
+}
+
+/** The execution's state as it parked it, validated as the steps validate every state. */
+export function parkedState(waiter: Pick<Waiter, 'data'>): {
+  data?: MachineData;
+  startedAt?: string;
+  problem: string;
+} {
+  let raw: { startedAt?: unknown; data?: unknown };
+  try {
+    raw = JSON.parse(waiter.data) as { startedAt?: unknown; data?: unknown };
+  } catch {
+    return { problem: 'the parked state is not JSON' };
+  }
+  const parsed = validate(MachineDataSchema, raw.data);
+  if (!parsed.ok) return { problem: `the parked state is not usable: ${parsed.problem}` };
+  return {
+    data: parsed.value,
+    ...(typeof raw.startedAt === 'string' ? { startedAt: raw.startedAt } : {}),
+    problem: '',
+  };
+}
+
+/** What one sweep did, per fleet. */
+export interface SweepReport {
+  admitted: AdmitReport[];
+  heartbeats: number;
+  resent: number;
+  /** Waiters whose execution was gone, forgotten. */
+  forgotten: number;
+}
+
+/**
+ * The scheduled sweep: for every declared fleet with a queue, heartbeats each waiter due one,
+ * sends again a grant written and not taken, forgets waiters whose execution is gone, then
+ * admits. Deployed every five minutes; `phoenix reconcile` runs it between rounds.
+ */
+export async function sweepQueues(deps: StepDeps): Promise<SweepReport> {
+  const queue = requireCallbacks(deps);
+  const report: SweepReport = { admitted: [], heartbeats: 0, resent: 0, forgotten: 0 };
+  const now = deps.clock().getTime();
+  for (const fleet of deps.desiredState.fleets) {
+    const zones = await deps.store.queueZones(fleet.name);
+    if (zones.length === 0) continue;
+    for (const zone of zones) {
+      for (const waiter of await deps.store.listWaiters(fleet.name, zone)) {
+        const local = waiter.token.startsWith('local:');
+        if (waiter.granted !== undefined || waiter.failed !== undefined) {
+          if (local || now - Date.parse(waiter.answeredAt ?? '') < RESEND_AFTER_MS) continue;
+          const delivery =
+            waiter.granted !== undefined
+              ? await queue.callbacks.succeed(waiter.token, JSON.parse(waiter.granted))
+              : await resendFailure(queue, waiter.token, waiter.failed ?? '{}');
+          report.resent += 1;
+          // Delivered or gone, the answer is out of the queue; a gone holder's lease runs out by its TTL.
+          if (delivery !== 'elsewhere') await deps.store.removeWaiter(waiter);
+          continue;
+        }
+        const silent = now - Date.parse(waiter.heartbeatAt);
+        if (local) {
+          if (silent >= LOCAL_WAITER_SILENT_MS) {
+            await deps.store.removeWaiter(waiter);
+            report.forgotten += 1;
+          }
+          continue;
+        }
+        if (silent < HEARTBEAT_EVERY_MS) continue;
+        const delivery = await queue.callbacks.heartbeat(waiter.token);
+        report.heartbeats += 1;
+        if (delivery === 'gone') {
+          await deps.store.removeWaiter(waiter);
+          report.forgotten += 1;
+        } else {
+          await deps.store.touchWaiter(waiter, new Date(now).toISOString());
+        }
+      }
+    }
+    report.admitted.push(await admit(queue, fleet.name));
+  }
+  return report;
+}
+
+/**
+ * The `ReleaseLease` step: the lease (and a group lock still held, and the claim) given back,
+ * then the freed slot handed to the fleet's next waiter.
+ */
+export async function releaseLease(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+): Promise<{ released: number }> {
+  const released = await giveBackLease(deps, data, ctx);
+  await admitAfterRelease(deps, data.fleet);
+  return released;
+}
+
+/** After anything that frees capacity (a lease, a group's lock): the next waiters, if the queue is wired. */
+export async function admitAfterRelease(deps: StepDeps, fleet: string): Promise<void> {
+  if (deps.callbacks === undefined) return;
+  try {
+    await admit(deps as QueueDeps, fleet);
+  } catch (error) {
+    // The caller's own work is done (its release, its park): a granter that could not finish
+    // (throttled, a waiter it could not read) leaves the rest to the next release or the sweep.
+    deps.logger?.info('queue.admit-deferred', {
+      fleet,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+  }
+}
+
+function resendFailure(deps: QueueDeps, token: string, failed: string): Promise<Delivery> {
+  const { error, cause } = JSON.parse(failed) as { error?: string; cause?: string };
+  return deps.callbacks.fail(token, error ?? 'States.TaskFailed', cause ?? '');
+}
