@@ -12,8 +12,8 @@
  *    per original instance naming one replacement, no execution replacing a replacement, no
  *    instance launched that is not a recorded replacement, and no member left drifted.
  * 2. `healthy-capacity`: at every sample, each fleet's healthy members (an Auto Scaling
- *    group's InService and Healthy members; a tag fleet's running members) and its healthy
- *    serving targets are at least its size (`minHealthyPercent: 100`).
+ *    group's InService and Healthy members; a tag fleet's running members), and its healthy
+ *    serving targets where the sample read them, are at least its size (`minHealthyPercent: 100`).
  * 3. `execution-ended`: no execution ended blocked, failed, rolled back, in error or asking
  *    for a human, and the run itself reported no error.
  * 4. `budget`: at every sample, each fleet's leases held and its instances beyond its size
@@ -58,8 +58,11 @@ export interface CapacitySample {
   fleet: string;
   /** An Auto Scaling group's InService and Healthy members; a tag fleet's running members. */
   healthy: number;
-  /** Targets healthy in the fleet's target group whose instance runs with status checks ok. */
-  serving: number;
+  /**
+   * Targets healthy in the fleet's target group whose instance runs with status checks ok
+   * (read at some samples only: it takes two more calls).
+   */
+  serving?: number;
   /** Budget leases (slots) the fleet's executions hold in the state table. */
   leases: number;
   /** Members beyond the fleet's size: replacements launched whose old instance is not gone yet. */
@@ -341,14 +344,15 @@ export function checkCapacity(observation: FleetRunObservation): FleetRunFinding
     }
     for (const sample of samples) {
       for (const measure of ['healthy', 'serving'] as const) {
-        if (sample[measure] < fleet.size)
+        const seen = sample[measure];
+        if (seen !== undefined && seen < fleet.size)
           findings.push({
             invariant: 'healthy-capacity',
             kind: 'below-size',
             fleet: fleet.name,
             at: sample.at,
             measure,
-            seen: sample[measure],
+            seen,
             size: fleet.size,
           });
       }
@@ -540,7 +544,7 @@ function figuresOf(observation: FleetRunObservation): FleetRunFigures {
   const maxInFlight: Record<string, number> = {};
   for (const fleet of observation.fleets) {
     const samples = observation.samples.filter((s) => s.fleet === fleet.name);
-    const lowest = Math.min(...samples.map((s) => Math.min(s.healthy, s.serving)));
+    const lowest = Math.min(...samples.map((s) => Math.min(s.healthy, s.serving ?? s.healthy)));
     minHealthyPercent[fleet.name] = samples.length === 0 ? 0 : (100 * lowest) / fleet.size;
     maxInFlight[fleet.name] = Math.max(0, ...samples.map((s) => Math.max(s.leases, s.surplus)));
   }

@@ -250,6 +250,16 @@ describe('checkFleetRun', () => {
       expect(figures.minHealthyPercent).toEqual({ web: 75, api: 50 });
     });
 
+    it('judges a sample that did not read the target group on its healthy members alone', () => {
+      const run = cleanRun();
+      run.samples.push({ at: T0 + 3000, fleet: 'web', healthy: 4, leases: 1, surplus: 0 });
+      expect(checkFleetRun(run).findings).toEqual([]);
+
+      run.samples.push({ at: T0 + 3100, fleet: 'web', healthy: 2, leases: 1, surplus: 0 });
+      expect(kinds(checkFleetRun(run).findings)).toEqual(['healthy-capacity/below-size']);
+      expect(checkFleetRun(run).figures.minHealthyPercent.web).toBe(50);
+    });
+
     it('fails a fleet that was never sampled rather than passing it', () => {
       const run = cleanRun();
       run.samples = run.samples.filter((s) => s.fleet !== 'api');
