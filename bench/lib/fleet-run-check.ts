@@ -17,7 +17,9 @@
  * 3. `execution-ended`: no execution ended blocked, failed, rolled back, in error or asking
  *    for a human, and the run itself reported no error.
  * 4. `budget`: at every sample, each fleet's leases held and its instances beyond its size
- *    (replacements visible on the account) are at most its budget in instances.
+ *    (replacements visible on the account) are at most its budget in instances; and at every
+ *    grant the run recorded, so are the fleet's leases certainly held then (granted, their
+ *    release not yet begun: {@link grantedInFlight}), which no sampling interval can miss.
  * 5. `order`: the lease queue served its waiters as stated — see {@link checkOrder}.
  */
 
@@ -170,7 +172,8 @@ export type FleetRunFinding =
       kind: 'over-budget';
       fleet: string;
       at: number;
-      measure: 'leases' | 'surplus';
+      /** `granted`: leases held at a grant, from the run's record of grants and releases. */
+      measure: 'leases' | 'surplus' | 'granted';
       seen: number;
       budget: number;
     }
@@ -228,7 +231,7 @@ export interface FleetRunFigures {
   samples: number;
   /** Per fleet and over all fleets: the lowest healthy (and serving) capacity seen, in % of size. */
   minHealthyPercent: Record<string, number>;
-  /** Per fleet: the most leases or surplus members seen at once. */
+  /** Per fleet: the most leases or surplus members seen at a sample, or leases held at a grant. */
   maxInFlight: Record<string, number>;
 }
 
@@ -378,6 +381,28 @@ export function checkExecutions(observation: FleetRunObservation): FleetRunFindi
   return findings;
 }
 
+/**
+ * Per grant of the fleet, the leases certainly held right after it: the grant itself and
+ * every other grant made before it whose release step had not begun. A release running at
+ * that moment counts as done (the lease queue hands a slot on while it releases it), so the
+ * count is never more than were held.
+ */
+export function grantedInFlight(
+  fleet: string,
+  observation: Pick<FleetRunObservation, 'grants' | 'releases'>,
+): { at: number; held: number }[] {
+  const grants = observation.grants.filter((g) => g.fleet === fleet);
+  const releaseBegins = (g: LeaseGrant) =>
+    observation.releases
+      .filter((r) => r.fleet === fleet && r.instanceId === g.instanceId && r.to >= g.grantedAt)
+      .reduce((first, r) => Math.min(first, r.from), Number.POSITIVE_INFINITY);
+  const spans = grants.map((g) => ({ grant: g, from: g.grantedAt, releasing: releaseBegins(g) }));
+  return spans.map(({ grant, from }) => ({
+    at: from,
+    held: 1 + spans.filter((o) => o.grant !== grant && o.from < from && o.releasing >= from).length,
+  }));
+}
+
 /** Invariant 4. */
 export function checkBudget(observation: FleetRunObservation): FleetRunFinding[] {
   const findings: FleetRunFinding[] = [];
@@ -395,6 +420,18 @@ export function checkBudget(observation: FleetRunObservation): FleetRunFinding[]
             budget: fleet.budget,
           });
       }
+    }
+    for (const { at, held } of grantedInFlight(fleet.name, observation)) {
+      if (held > fleet.budget)
+        findings.push({
+          invariant: 'budget',
+          kind: 'over-budget',
+          fleet: fleet.name,
+          at,
+          measure: 'granted',
+          seen: held,
+          budget: fleet.budget,
+        });
     }
   }
   return findings;
@@ -546,7 +583,11 @@ function figuresOf(observation: FleetRunObservation): FleetRunFigures {
     const samples = observation.samples.filter((s) => s.fleet === fleet.name);
     const lowest = Math.min(...samples.map((s) => Math.min(s.healthy, s.serving ?? s.healthy)));
     minHealthyPercent[fleet.name] = samples.length === 0 ? 0 : (100 * lowest) / fleet.size;
-    maxInFlight[fleet.name] = Math.max(0, ...samples.map((s) => Math.max(s.leases, s.surplus)));
+    maxInFlight[fleet.name] = Math.max(
+      0,
+      ...samples.map((s) => Math.max(s.leases, s.surplus)),
+      ...grantedInFlight(fleet.name, observation).map((g) => g.held),
+    );
   }
   const replaced = observation.fleets
     .flatMap((f) => f.originals)

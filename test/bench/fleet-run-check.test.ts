@@ -346,6 +346,39 @@ describe('checkFleetRun', () => {
       ]);
       expect(figures.maxInFlight).toEqual({ web: 3, api: 2 });
     });
+
+    it('names a grant made while the budget was already held, between two samples', () => {
+      const run = cleanRun();
+      // a2 granted at 500, while a1 (granted at 100) had not begun its release (900).
+      run.grants = run.grants.map((g) => (g.instanceId === 'i-a2' ? { ...g, grantedAt: T0 + 500 } : g));
+      run.releases = run.releases.map((r) =>
+        r.instanceId === 'i-a2' ? { ...r, from: T0 + 1300, to: T0 + 1350 } : r,
+      );
+
+      const { findings, figures } = checkFleetRun(run);
+      expect(findings).toEqual([
+        {
+          invariant: 'budget',
+          kind: 'over-budget',
+          fleet: 'api',
+          at: T0 + 500,
+          measure: 'granted',
+          seen: 2,
+          budget: 1,
+        },
+      ]);
+      expect(figures.maxInFlight.api).toBe(2);
+    });
+
+    it('counts a lease whose release was running at the grant as given back (the queue hands it on)', () => {
+      const run = cleanRun();
+      run.grants = run.grants.map((g) => (g.instanceId === 'i-a2' ? { ...g, grantedAt: T0 + 920 } : g));
+      run.releases = run.releases.map((r) =>
+        r.instanceId === 'i-a2' ? { ...r, from: T0 + 1700, to: T0 + 1750 } : r,
+      );
+
+      expect(checkFleetRun(run).findings).toEqual([]);
+    });
   });
 
   it('reports findings of every invariant under its name, and a line for each', () => {

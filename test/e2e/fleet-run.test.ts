@@ -60,7 +60,8 @@ describe('end to end: a fleet rollout under maxConcurrent 25% and minHealthyPerc
     expect(api?.originals).toHaveLength(STANDALONE_SIZE);
     for (const fleet of [web, api]) {
       expect(new Set(fleet?.originals.map((o) => o.az)).size).toBe(2);
-      expect(new Set(fleet?.originals.map((o) => o.launchTime)).size).toBe(2);
+      // Two batches a second apart (a batch's launches may straddle a second themselves).
+      expect(new Set(fleet?.originals.map((o) => o.launchTime)).size).toBeGreaterThanOrEqual(2);
     }
     expect(outcome.observation.fleets.map((f) => f.budget)).toEqual([BUDGET.web, BUDGET.api]);
   });
