@@ -6,6 +6,8 @@
  * bench/lib/fleet-run-check.ts. Reports the wall time of the reconcile, Phoenix's AWS calls
  * (total and by service), and one figure per invariant, each with a budget of 0 breaches.
  */
+import { writeFile } from 'node:fs/promises';
+import { relative } from 'node:path';
 import {
   checkFleetRun,
   describeFinding,
@@ -27,6 +29,8 @@ const SHOWN_PER_INVARIANT = 5;
 
 export async function fleetRunBench(options: {
   endpoint: string;
+  /** Where the whole observation and its findings are written, for a closer look. */
+  outfile: string;
   progress: Progress;
 }): Promise<{ results: BenchResult[]; notes: string[] }> {
   const outcome = await runFleetScenario({
@@ -42,6 +46,10 @@ export async function fleetRunBench(options: {
   const { findings, figures } = checkFleetRun(outcome.observation, 'queue');
   // Today's polling judged by the same order rule, from the waits the run saw (informative).
   const observedOrder = findingsOf(checkFleetRun(outcome.observation, 'observed').findings, 'order');
+  await writeFile(
+    options.outfile,
+    `${JSON.stringify({ observation: outcome.observation, findings, observedOrder, awsCalls: outcome.awsCalls }, null, 2)}\n`,
+  );
   const count = (invariant: FleetRunFinding['invariant']) => findingsOf(findings, invariant).length;
   const totalCalls = Object.values(outcome.awsCalls).reduce((a, b) => a + b, 0);
   const byService = new Map<string, number>();
@@ -121,6 +129,7 @@ export async function fleetRunBench(options: {
     }),
     `today's polling judged by the order rule (waits observed, not the queue's): ${observedOrder.length} finding(s)`,
     ...observedOrder.slice(0, SHOWN_PER_INVARIANT).map((f) => `  ${describeFinding(f)}`),
+    `everything observed, with every finding: ${relative(process.cwd(), options.outfile)}`,
   ];
   return { results, notes };
 }

@@ -115,7 +115,11 @@ async function main(): Promise<number> {
     // Before the sweep's 10,000 instances make every look at the account slower.
     if (which.has('fleet-run')) {
       if (emulator === undefined) throw new Error('no emulator');
-      const outcome = await fleetRunBench({ endpoint: emulator.endpoint, progress });
+      const outcome = await fleetRunBench({
+        endpoint: emulator.endpoint,
+        outfile: join(OUT_DIR, 'fleet-run.json'),
+        progress,
+      });
       results.push(...outcome.results);
       notes.push('Fleet run:', ...outcome.notes.map((n) => `  ${n}`));
     }
