@@ -93,6 +93,8 @@ export interface LeaseGrant {
   waitedFrom?: number;
   /** The queue's own account of the wait (`$.lease.queue`), when the lease step gives one. */
   queue?: QueueData;
+  /** `$.lease.queue` was there but not of the stated shape: its text, cut short. */
+  queueUnreadable?: string;
 }
 
 /** A lease given back: the releasing step ran from `from` to `to` (the release is somewhere in between). */
@@ -178,6 +180,7 @@ export type FleetRunFinding =
       budget: number;
     }
   | { invariant: 'order'; kind: 'no-queue-data'; fleet: string }
+  | { invariant: 'order'; kind: 'queue-data-unreadable'; fleet: string; instanceId: string; queue: string }
   | {
       invariant: 'order';
       kind: 'queue-data-wrong';
@@ -456,7 +459,8 @@ interface Served {
  * - Which grants waited. `queue` (the rule the run is judged by): the grants whose lease step
  *   output carries `$.lease.queue`, with its `parkedAt` and `grantedAt`; none in a fleet is
  *   the finding `no-queue-data` (the queue was not used, or says nothing). The queue's `az` and
- *   `launchTime` must be the instance's (`queue-data-wrong`). `observed` (to judge today's
+ *   `launchTime` must be the instance's (`queue-data-wrong`); a `queue` not of that shape is
+ *   `queue-data-unreadable`, not taken for no data. `observed` (to judge today's
  *   polling by the same rule): the grants the run saw ask more than once, parked at their
  *   first ask, with the zone and launch time the account reported before the run.
  * - Oldest first, per zone (`older-served-later`): of two waiters A and B of one fleet and one
@@ -478,8 +482,18 @@ export function checkOrder(
   const findings: FleetRunFinding[] = [];
   const facts = new Map(fleet.originals.map((o) => [o.instanceId, o]));
   const grants = observation.grants.filter((g) => g.fleet === fleet.name);
-  if (source === 'queue' && !grants.some((g) => g.queue !== undefined)) {
-    return [{ invariant: 'order', kind: 'no-queue-data', fleet: fleet.name }];
+  if (source === 'queue') {
+    for (const g of grants)
+      if (g.queueUnreadable !== undefined)
+        findings.push({
+          invariant: 'order',
+          kind: 'queue-data-unreadable',
+          fleet: fleet.name,
+          instanceId: g.instanceId,
+          queue: g.queueUnreadable,
+        });
+    if (!grants.some((g) => g.queue !== undefined || g.queueUnreadable !== undefined))
+      return [{ invariant: 'order', kind: 'no-queue-data', fleet: fleet.name }];
   }
   const served: Served[] = [];
   for (const grant of grants) {
@@ -636,6 +650,8 @@ export function describeFinding(finding: FleetRunFinding): string {
       return `${finding.fleet} at ${at(finding.at)}: ${finding.seen} ${finding.measure} > budget ${finding.budget}`;
     case 'no-queue-data':
       return `${finding.fleet}: no grant carries queue data ($.lease.queue): the order served cannot be judged`;
+    case 'queue-data-unreadable':
+      return `${finding.fleet}: the queue data of ${finding.instanceId} is not { az, launchTime, parkedAt, grantedAt }: ${finding.queue}`;
     case 'queue-data-wrong':
       return `${finding.fleet}: the queue says ${finding.instanceId} has ${finding.field} ${finding.queue}, the account ${finding.actual}`;
     case 'older-served-later':

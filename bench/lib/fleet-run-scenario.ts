@@ -171,12 +171,16 @@ export class LeaseRecorder {
       if (event.error !== undefined) return;
       this.#asking.delete(key);
       const queue = queueDataOf(event.output);
+      const written = (event.output as { queue?: unknown } | undefined)?.queue;
       this.grants.push({
         fleet: event.fleet,
         instanceId: event.instanceId,
         grantedAt: at,
         ...(asking.asks > 1 ? { waitedFrom: asking.from } : {}),
         ...(queue === undefined ? {} : { queue }),
+        ...(queue === undefined && written !== undefined
+          ? { queueUnreadable: JSON.stringify(written).slice(0, 200) }
+          : {}),
       });
       return;
     }

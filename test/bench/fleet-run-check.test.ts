@@ -435,6 +435,22 @@ describe('checkOrder (invariant 5: oldest launch time first per zone, the zone w
     ]);
   });
 
+  it('reports queue data not of the stated shape as unreadable, not as no data', () => {
+    const grants: LeaseGrant[] = [
+      { fleet: 'web', instanceId: 'i-w3', grantedAt: T0 + 10, queueUnreadable: '{"zone":"us-east-1a"}' },
+    ];
+
+    expect(checkOrder(web(), { grants, releases: [] })).toEqual([
+      {
+        invariant: 'order',
+        kind: 'queue-data-unreadable',
+        fleet: 'web',
+        instanceId: 'i-w3',
+        queue: '{"zone":"us-east-1a"}',
+      },
+    ]);
+  });
+
   it("reports queue data that misstates an instance's zone or launch time", () => {
     const grants = [waiter('i-w3', B, T0 - 3000, T0, T0 + 10), waiter('i-w4', B, T0 - 1, T0, T0 + 20)];
 
@@ -596,6 +612,22 @@ describe("the run's lease recorder", () => {
 
     expect(recorder.grants).toEqual([{ fleet: 'api', instanceId: 'i-a1', grantedAt: T0 + 20 }]);
     expect(recorder.releases).toEqual([{ fleet: 'api', instanceId: 'i-a1', from: T0 + 20, to: T0 + 200 }]);
+  });
+
+  it('keeps the text of a queue it cannot read', () => {
+    const recorder = new LeaseRecorder(() => T0);
+    recorder.afterState({
+      state: 'AcquireLease',
+      resource: 'lambda',
+      instanceId: 'i-a1',
+      fleet: 'api',
+      input: {},
+      output: { holder: 'x', queue: { zone: A } },
+    });
+
+    expect(recorder.grants).toEqual([
+      { fleet: 'api', instanceId: 'i-a1', grantedAt: T0, queueUnreadable: '{"zone":"us-east-1a"}' },
+    ]);
   });
 
   it('reads only queue data of the stated shape', () => {
