@@ -5,7 +5,7 @@
  * exiting, whatever happens.
  *
  *   npm run bench                       all benchmarks
- *   npm run bench -- --only sweep,engine  a subset (cold-start, sweep, engine, remediation, convergence)
+ *   npm run bench -- --only sweep,engine  a subset (cold-start, sweep, engine, remediation, convergence, cost, fleet-run)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -18,12 +18,21 @@ import { coldStartBench } from './cold-start';
 import { convergenceBench } from './convergence';
 import { type CostInputs, costBench } from './cost';
 import { engineBench } from './engine';
+import { fleetRunBench } from './fleet-run';
 import { consoleProgress } from './lib/progress';
 import { type BenchResult, brokenBudgets, formatTable } from './lib/results';
 import { remediationBench } from './remediation';
 import { sweepBench } from './sweep';
 
-const BENCHMARKS = ['cold-start', 'sweep', 'engine', 'remediation', 'convergence', 'cost'] as const;
+const BENCHMARKS = [
+  'cold-start',
+  'sweep',
+  'engine',
+  'remediation',
+  'convergence',
+  'cost',
+  'fleet-run',
+] as const;
 /** Without the sweep benchmark in the run, the evaluator's milliseconds per swept instance as stated. */
 const STATED_SWEEP_MS_PER_INSTANCE = 5;
 type Benchmark = (typeof BENCHMARKS)[number];
@@ -50,7 +59,7 @@ async function main(): Promise<number> {
   const notes: string[] = [];
 
   const needsRemediation = which.has('remediation') || which.has('convergence') || which.has('cost');
-  const needsEmulator = which.has('sweep') || needsRemediation;
+  const needsEmulator = which.has('sweep') || which.has('fleet-run') || needsRemediation;
   let costInputs: Omit<CostInputs, 'evaluatorMsPerSweptInstance'> | undefined;
   let sweepMsPerInstance = STATED_SWEEP_MS_PER_INSTANCE;
   let emulator: RunningEmulator | undefined;
@@ -102,6 +111,17 @@ async function main(): Promise<number> {
         },
         desiredState: await loadDesiredStateFile(join(PROJECT_ROOT, DEFAULT_DESIRED_STATE_PATH)),
       };
+    }
+    // Before the sweep's 10,000 instances make every look at the account slower.
+    if (which.has('fleet-run')) {
+      if (emulator === undefined) throw new Error('no emulator');
+      const outcome = await fleetRunBench({
+        endpoint: emulator.endpoint,
+        outfile: join(OUT_DIR, 'fleet-run.json'),
+        progress,
+      });
+      results.push(...outcome.results);
+      notes.push('Fleet run:', ...outcome.notes.map((n) => `  ${n}`));
     }
     if (which.has('sweep')) {
       if (emulator === undefined) throw new Error('no emulator');

@@ -26,6 +26,10 @@ Corrections (always on), each following the AWS page cited at it:
    "TransactWriteItems" in the DynamoDB Developer Guide), while moto's threaded server holds
    no lock there and two simultaneous conditional puts on one key can both succeed. Every
    DynamoDB request runs under one lock; every other service runs as moto runs it.
+7. An Auto Scaling group spreads the instances it launches across the Availability Zones of
+   its subnets, each launch going to the zone with the fewest members ("Auto Scaling group
+   Availability Zone distribution": it "maintains an equal number of instances across enabled
+   Availability Zones"). moto launches every member in the group's first subnet.
 
 With --scale (the benchmarks): the tag, instance and volume lookups that moto answers by
 scanning the whole account become direct reads returning exactly the same objects. A
@@ -272,6 +276,46 @@ def _dynamodb_call_action_atomically(self):  # type: ignore[no-untyped-def]
         return _dynamodb_call_action(self)
 
 
+# ---- 7: a group's launches balanced across its Availability Zones -----------------------------
+
+_replace_group_instances = FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+
+def _replace_instances_balanced(self, count_needed, propagated_tags):  # type: ignore[no-untyped-def]
+    # https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-availability-zone-balanced.html:
+    # the group "maintains an equal number of instances across enabled Availability Zones", so
+    # each launch goes to the zone with the fewest members (ties: the subnets' order). moto
+    # launches in the first subnet only; it is asked here once per zone, its first subnet
+    # being that zone's for the call.
+    subnet_ids = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
+    if len(subnet_ids) < 2 or count_needed <= 0:
+        return _replace_group_instances(self, count_needed, propagated_tags)
+    ec2 = self.autoscaling_backend.ec2_backend
+    zone_of = {subnet_id: ec2.get_subnet(subnet_id).availability_zone for subnet_id in subnet_ids}
+    first_subnet = {}
+    for subnet_id in subnet_ids:
+        first_subnet.setdefault(zone_of[subnet_id], subnet_id)
+    members = {zone: 0 for zone in first_subnet}
+    for state in self.instance_states:
+        zone = state.instance.availability_zone
+        if zone in members:
+            members[zone] += 1
+    launches = {zone: 0 for zone in first_subnet}
+    for _ in range(count_needed):
+        zone = min(first_subnet, key=lambda z: members[z] + launches[z])
+        launches[zone] += 1
+    original = self.vpc_zone_identifier
+    try:
+        for zone, count in launches.items():
+            if count == 0:
+                continue
+            rest = [s for s in subnet_ids if s != first_subnet[zone]]
+            self.vpc_zone_identifier = ",".join([first_subnet[zone], *rest])
+            _replace_group_instances(self, count, dict(propagated_tags))
+    finally:
+        self.vpc_zone_identifier = original
+
+
 def correct() -> None:
     """The corrections every emulated account gets."""
     AutoScalingBackend.update_attached_target_groups = _update_attached_target_groups
@@ -282,6 +326,7 @@ def correct() -> None:
     InstanceResponse.describe_instances = _describe_instances_paged_by_instance
     FakeTargetGroup.deregister = _deregister_registered
     DynamoHandler.call_action = _dynamodb_call_action_atomically
+    FakeAutoScalingGroup.replace_autoscaling_group_instances = _replace_instances_balanced
 
 
 def scale() -> None:

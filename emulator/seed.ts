@@ -11,6 +11,7 @@ import {
   type AutoScalingClient,
   CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
+  SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
 import {
   type CloudWatchClient,
@@ -55,6 +56,8 @@ function required<T>(value: T | undefined | null, what: string): T {
   if (value === undefined || value === null) throw new SeedError(`seed: the emulator returned no ${what}`);
   return value;
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function tagList(tags: TagMap): Tag[] {
   return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
@@ -360,10 +363,34 @@ export interface FleetClients {
   elbv2: Elbv2;
 }
 
-/** An Auto Scaling fleet whose members were launched from version 1 before version 2 became the default. */
+/**
+ * EC2 reports launch times to the second: launches this far apart get different ones, so a
+ * scenario that orders instances by age (oldest first) has ages to order.
+ */
+const LAUNCH_TIME_STEP_MS = 1_100;
+
+/** `total` split into `parts` counts as even as can be, larger first (`7, 3` → `3, 2, 2`). */
+export function evenSplit(total: number, parts: number): number[] {
+  const n = Math.max(1, Math.floor(parts));
+  return Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
+}
+
+/**
+ * An Auto Scaling fleet whose members were launched from version 1 before version 2 became the
+ * default. Its group spans both subnets (two Availability Zones; the group balances its
+ * members across them). `launchBatches` (default 1): the members join in that many batches a
+ * second apart, so their launch times differ.
+ */
 export async function seedDriftedAsgFleet(
   clients: FleetClients,
-  options: { name: string; desired: number; max: number; min?: number; cidr?: string },
+  options: {
+    name: string;
+    desired: number;
+    max: number;
+    min?: number;
+    cidr?: string;
+    launchBatches?: number;
+  },
 ) {
   const network = await seedNetwork(clients.ec2, { name: options.name, cidr: options.cidr ?? '10.0.0.0/16' });
   const [oldImage = '', newImage = ''] = await defaultImageIds(clients.ec2, 2);
@@ -378,26 +405,45 @@ export async function seedDriftedAsgFleet(
     name: `${options.name}-tg`,
     vpcId: network.vpcId,
   });
-  const group = await seedAutoScalingGroup(clients.autoScaling, clients.ec2, {
+  const [first = options.desired, ...later] = evenSplit(options.desired, options.launchBatches ?? 1);
+  const seeded = await seedAutoScalingGroup(clients.autoScaling, clients.ec2, {
     name: `${options.name}-asg`,
     launchTemplate: { id: template.id, version: '$Default' },
-    min: options.min ?? 1,
+    min: Math.min(options.min ?? 1, first),
     max: options.max,
-    desired: options.desired,
+    desired: first,
     subnetIds: [...network.subnetIds],
     tags: { Owner: `team-${options.name}` },
     targetGroupArns: [targetGroupArn],
   });
+  let desired = first;
+  for (const batch of later) {
+    await sleep(LAUNCH_TIME_STEP_MS);
+    desired += batch;
+    await clients.autoScaling.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: seeded.name, DesiredCapacity: desired }),
+    );
+  }
+  const group =
+    later.length === 0
+      ? seeded
+      : { name: seeded.name, instanceIds: await groupInstanceIds(clients.autoScaling, seeded.name) };
+  await waitUntilRunning(clients.ec2, group.instanceIds);
   // moto registers ASG members with the group's target groups only on later scaling.
   await registerTargets(clients.elbv2, targetGroupArn, group.instanceIds, 80);
   await setDefaultVersion(clients.ec2, { id: template.id, version: 2 });
   return { network, template, targetGroupArn, group, newImage, oldImage };
 }
 
-/** Standalone instances tagged into a fleet, launched from version 1, registered in a target group. */
+/**
+ * Standalone instances tagged into a fleet, launched from version 1, registered in a target
+ * group. By default all in the second subnet; `acrossZones`: alternately in both subnets (two
+ * Availability Zones). `launchBatches` (default 1): launched in that many batches a second
+ * apart, so their launch times differ.
+ */
 export async function seedDriftedStandaloneFleet(
   clients: FleetClients,
-  options: { name: string; count: number },
+  options: { name: string; count: number; acrossZones?: boolean; launchBatches?: number },
 ) {
   const network = await seedNetwork(clients.ec2, { name: options.name });
   const [oldImage = '', newImage = ''] = await defaultImageIds(clients.ec2, 2);
@@ -408,12 +454,23 @@ export async function seedDriftedStandaloneFleet(
       { imageId: newImage, instanceType: 't3.micro', securityGroupIds: [network.securityGroupIds[0]] },
     ],
   });
-  const instanceIds = await seedStandaloneInstances(clients.ec2, {
-    launchTemplate: { id: template.id, version: 1 },
-    count: options.count,
-    subnetId: network.subnetIds[1],
-    tags: { App: options.name, Owner: `team-${options.name}` },
-  });
+  const subnets = options.acrossZones === true ? [...network.subnetIds] : [network.subnetIds[1]];
+  const instanceIds: string[] = [];
+  for (const [index, batch] of evenSplit(options.count, options.launchBatches ?? 1).entries()) {
+    if (index > 0) await sleep(LAUNCH_TIME_STEP_MS);
+    for (const [zone, count] of evenSplit(batch, subnets.length).entries()) {
+      const subnetId = subnets[(zone + index) % subnets.length];
+      if (count === 0 || subnetId === undefined) continue;
+      instanceIds.push(
+        ...(await seedStandaloneInstances(clients.ec2, {
+          launchTemplate: { id: template.id, version: 1 },
+          count,
+          subnetId,
+          tags: { App: options.name, Owner: `team-${options.name}` },
+        })),
+      );
+    }
+  }
   const targetGroupArn = await seedTargetGroup(clients.elbv2, {
     name: `${options.name}-tg`,
     vpcId: network.vpcId,

@@ -4,7 +4,9 @@
  * `phoenix reconcile` passes none, and then a local run is what it is in production: the wall
  * clock, no injected faults, every AWS call sent as it is. `npm run demo` passes none in its
  * first act; its second passes `clock` and `waitForBake` only, to pass each bake on its own
- * clock (the emulated account has no traffic whose alarms a real bake would watch). A test passes
+ * clock (the emulated account has no traffic whose alarms a real bake would watch). The fleet-run
+ * benchmark (bench/lib/fleet-run-scenario.ts) passes `afterState` only, to record each lease
+ * granted and given back, which no event of the run carries with its output. A test passes
  * one object, to the reconciler (`reconciler.ts`, which hands it on to every execution it
  * runs) or to the runner (`step-functions/runner.ts`); each hook below says what it lets a
  * test do that the emulated account cannot. Anything a production caller sets (waits,

@@ -265,3 +265,43 @@ describe('DescribeInstances', () => {
     expect(seen.map((i) => i.InstanceId).sort()).toEqual([...ids].sort());
   });
 });
+
+describe('an Auto Scaling group over subnets in two Availability Zones', () => {
+  const zonesOf = async (ids: string[]) => {
+    const counts: Record<string, number> = {};
+    for (const instance of await describeInstances(clients.ec2, ids)) {
+      const zone = instance.availabilityZone ?? '?';
+      counts[zone] = (counts[zone] ?? 0) + 1;
+    }
+    return counts;
+  };
+
+  it('launches its members balanced across the zones, at creation and each time it scales out', async () => {
+    const group = await groupBehindTargetGroup(5);
+    expect(await zonesOf(group.members)).toEqual({ 'us-east-1a': 3, 'us-east-1b': 2 });
+
+    await clients.autoScaling.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: group.name, DesiredCapacity: 6 }),
+    );
+    const six = await groupInstanceIds(clients.autoScaling, group.name);
+    // The sixth goes to the zone with fewer members.
+    expect(await zonesOf(six)).toEqual({ 'us-east-1a': 3, 'us-east-1b': 3 });
+    expect(await registered(group.targetGroupArn)).toEqual(six);
+  });
+
+  it('launches a replacement for a member that left in the zone left short', async () => {
+    const group = await groupBehindTargetGroup(4);
+    const before = await describeInstances(clients.ec2, group.members);
+    const leaving = before.find((i) => i.availabilityZone === 'us-east-1b')?.instanceId ?? '';
+
+    await clients.autoScaling.send(
+      new TerminateInstanceInAutoScalingGroupCommand({
+        InstanceId: leaving,
+        ShouldDecrementDesiredCapacity: false,
+      }),
+    );
+    const after = await groupInstanceIds(clients.autoScaling, group.name);
+    expect(after).not.toContain(leaving);
+    expect(await zonesOf(after)).toEqual({ 'us-east-1a': 2, 'us-east-1b': 2 });
+  });
+});

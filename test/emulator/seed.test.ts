@@ -3,15 +3,19 @@ import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balanc
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   defaultImageIds,
+  evenSplit,
   registerTargets,
   type SeededLaunchTemplate,
   type SeededNetwork,
   seedAutoScalingGroup,
+  seedDriftedAsgFleet,
+  seedDriftedStandaloneFleet,
   seedLaunchTemplate,
   seedNetwork,
   seedStandaloneInstances,
   seedTargetGroup,
 } from '../../emulator/seed';
+import { describeInstances } from '../../functions/aws/inventory';
 import { testClients } from '../helpers/emulator';
 
 const { ec2, autoScaling, elbv2 } = testClients();
@@ -98,5 +102,62 @@ describe('seeding helpers', () => {
     });
     const health = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
     expect(health.TargetHealthDescriptions?.map((d) => d.Target?.Id).sort()).toEqual([...ids].sort());
+  });
+});
+
+describe('drifted fleets for a rollout across zones and ages', () => {
+  /** Instances per zone. */
+  async function zones(ids: string[]): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const i of await describeInstances(ec2, ids)) {
+      const zone = i.availabilityZone ?? '?';
+      counts[zone] = (counts[zone] ?? 0) + 1;
+    }
+    return counts;
+  }
+  /** Launch times (epoch ms) in the order of `ids`. */
+  async function launchTimes(ids: string[]): Promise<number[]> {
+    const facts = new Map((await describeInstances(ec2, ids)).map((i) => [i.instanceId, i.launchTime ?? '']));
+    return ids.map((id) => Date.parse(facts.get(id) ?? ''));
+  }
+
+  it('splits a count as evenly as it can, larger parts first', () => {
+    expect(evenSplit(7, 3)).toEqual([3, 2, 2]);
+    expect(evenSplit(4, 2)).toEqual([2, 2]);
+    expect(evenSplit(1, 2)).toEqual([1, 0]);
+    expect(evenSplit(5, 0)).toEqual([5]);
+  });
+
+  it('launches a group in batches a second apart, balanced across both zones, all drifted from version 1', async () => {
+    const fleet = await seedDriftedAsgFleet(
+      { ec2, autoScaling, elbv2 },
+      { name: 'seed-aged', desired: 4, max: 6, launchBatches: 2, cidr: '10.1.0.0/16' },
+    );
+    expect(fleet.group.instanceIds).toHaveLength(4);
+    expect(await zones(fleet.group.instanceIds)).toEqual({ 'us-east-1a': 2, 'us-east-1b': 2 });
+    const times = await launchTimes(fleet.group.instanceIds);
+    // EC2 reports launch times to the second: the second batch is at least a second younger.
+    expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(1000);
+    expect(await tagsOf(fleet.group.instanceIds[0] ?? '')).toMatchObject({
+      'aws:ec2launchtemplate:version': '1',
+    });
+    const health = await elbv2.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: fleet.targetGroupArn }),
+    );
+    expect(health.TargetHealthDescriptions?.map((d) => d.Target?.Id).sort()).toEqual(fleet.group.instanceIds);
+  });
+
+  it('launches standalone instances across both zones in batches a second apart when asked', async () => {
+    const fleet = await seedDriftedStandaloneFleet(
+      { ec2, autoScaling, elbv2 },
+      { name: 'seed-spread', count: 5, acrossZones: true, launchBatches: 2 },
+    );
+    // Batches of 3 and 2, each split across the zones.
+    expect(await zones(fleet.instanceIds)).toEqual({ 'us-east-1a': 3, 'us-east-1b': 2 });
+    const times = await launchTimes(fleet.instanceIds);
+    expect(Math.max(...times.slice(0, 3))).toBeLessThan(Math.min(...times.slice(3)));
+
+    const one = await seedDriftedStandaloneFleet({ ec2, autoScaling, elbv2 }, { name: 'seed-one', count: 2 });
+    expect(await zones(one.instanceIds)).toEqual({ 'us-east-1b': 2 });
   });
 });
