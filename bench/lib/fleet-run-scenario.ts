@@ -52,7 +52,11 @@ export interface FleetRunOptions {
   /** `budget.maxConcurrent` as written in YAML: `25%`, or a count. */
   maxConcurrent: string;
   minHealthyPercent: number;
-  /** Executions at once, all fleets together (`phoenix reconcile --concurrency`); default: the budgets added up. */
+  /**
+   * Executions at once, all fleets together (`phoenix reconcile --concurrency`); default: every
+   * drifted instance at once, as the deployed evaluator starts them (what the budget does not
+   * admit yet waits in its fleet's queue).
+   */
   concurrency?: number;
   /** Pause between two samples of the account. */
   sampleEveryMs?: number;
@@ -439,7 +443,7 @@ export async function runFleetScenario(options: FleetRunOptions): Promise<FleetR
     tableName,
     topicArn,
     waits: 'zero',
-    concurrency: options.concurrency ?? webBudget + apiBudget,
+    concurrency: options.concurrency ?? options.groupSize + options.standaloneSize,
     onProgress: (event) => {
       if (event.type === 'execution-end') {
         ended += 1;

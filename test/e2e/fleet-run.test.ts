@@ -87,26 +87,20 @@ describe('end to end: a fleet rollout under maxConcurrent 25% and minHealthyPerc
     expect(verdict.figures.maxInFlight.api).toBeGreaterThanOrEqual(1);
   });
 
-  it('ends no execution failed, rolled back, in error or asking for a human, and the run reports no error', () => {
-    const ended = findingsOf(verdict.findings, 'execution-ended').filter(
-      (f) => !(f.kind === 'ended-badly' && f.outcome === 'blocked'),
-    );
-    expect(ended.map(describeFinding)).toEqual([]);
-  });
-
-  // Skipped until the lease queue of issue 14 (item 1) lands. Today a surge waits for its
-  // group's lock by polling AcquireLease (GroupBusyError, 40 attempts), and at this scale a
-  // waiter can spend them all and end blocked (its drift is replaced by the next round, which
-  // the test above still proves). With the queue a waiter never gives up: enable this then.
-  it.skip('ends no execution blocked (waiting for the fleet never ends a remediation)', () => {
+  it('ends no execution failed, rolled back, blocked, in error or asking for a human, and the run reports no error', () => {
+    // A waiter never gives up because its fleet (or its group's lock) is busy: it waits in the
+    // fleet's queue (docs/adr/0032-a-queue-not-a-poll.md).
     expect(lines('execution-ended')).toEqual([]);
     expect(verdict.figures.blocked).toBe(0);
   });
 
-  // Skipped until the lease queue of issue 14 (item 1) lands: today's lease step returns no
-  // `$.lease.queue`, so the check reports "no queue data" for both fleets (and today's polling
-  // does not keep the order; `npm run bench -- --only fleet-run` prints how often). Enable it
-  // with the queue: every grant after a wait then carries { az, launchTime, parkedAt, grantedAt }.
+  // Skipped, with why: the queue serves its waiters in this order (test/remediation/queue.int.test.ts
+  // proves the granter's order, two granters at once included), but a new execution still takes
+  // a free slot directly without looking at the queue, and two admissions running at once (two
+  // releases at the same moment) each read the zones' counts before the other's grant: at this
+  // scale one or two grants in a run go to a zone that had one more in flight. A per-fleet
+  // admission lock, and a lease transaction that refuses a newcomer while others wait, are the
+  // next step of issue 14; `npm run bench -- --only fleet-run` records the breaches meanwhile.
   it.skip('serves waiters oldest launch time first within a zone, and the zone with the fewest replacements in flight first', () => {
     expect(lines('order')).toEqual([]);
     expect(outcome.observation.grants.some((g) => g.queue !== undefined)).toBe(true);
