@@ -24,7 +24,7 @@
  */
 
 import { StateStore } from './state-store';
-import { claimReplacement, settleInstanceClaim } from './state-table/remediation/claims';
+import { claimReplacementSeeingQueue, settleInstanceClaim } from './state-table/remediation/claims';
 import { type RemediationGate, remediationGate } from './state-table/remediation/gate';
 import {
   acquireGroupLock,
@@ -44,12 +44,13 @@ import {
   getWaiter,
   listWaiters,
   parkWaiter,
+  queueState,
   queueZones,
   removeWaiter,
   touchWaiter,
   zoneHeads,
 } from './state-table/remediation/queue';
-import { type Release, releaseAll } from './state-table/remediation/releases';
+import { type Release, releaseAll, releaseAllSeeingQueue } from './state-table/remediation/releases';
 import type { GroupChange, QuarantineKey, Waiter } from './state-table/schema';
 
 export type { RemediationGate } from './state-table/remediation/gate';
@@ -100,6 +101,11 @@ export class RemediationStore extends StateStore {
     return releaseAll(this.state, release);
   }
 
+  /** {@link releaseAll}, also saying whether anyone waits in the fleet's queue (see `releases.ts`). */
+  releaseAllSeeingQueue(release: Release): Promise<{ released: number; waiters: boolean }> {
+    return releaseAllSeeingQueue(this.state, release);
+  }
+
   /**
    * Claims a freshly launched Auto Scaling instance as `holder`'s replacement: the first to
    * claim one owns it. True when `holder` owns it (now or already). With `releaseGroupLock`,
@@ -111,7 +117,17 @@ export class RemediationStore extends StateStore {
     ttlSeconds: number,
     options: { releaseGroupLock?: string } = {},
   ): Promise<boolean> {
-    return claimReplacement(this.state, instanceId, holder, ttlSeconds, options);
+    return this.claimReplacementSeeingQueue(instanceId, holder, ttlSeconds, options).then((c) => c.claimed);
+  }
+
+  /** {@link claimReplacement}; with `seeQueueOf`, also whether anyone waits in that fleet's queue (see `claims.ts`). */
+  claimReplacementSeeingQueue(
+    instanceId: string,
+    holder: string,
+    ttlSeconds: number,
+    options: { releaseGroupLock?: string; seeQueueOf?: string } = {},
+  ): Promise<{ claimed: boolean; waiters: boolean }> {
+    return claimReplacementSeeingQueue(this.state, instanceId, holder, ttlSeconds, options);
   }
 
   /** Takes the lock on an Auto Scaling group's capacity for `holder`, or says who holds it (see `group-locks.ts`). */
@@ -154,6 +170,11 @@ export class RemediationStore extends StateStore {
   /** The zones of a fleet's queue. */
   queueZones(fleet: string): Promise<string[]> {
     return queueZones(this.state, fleet);
+  }
+
+  /** The zones of a fleet's queue and how many wait in it now. */
+  queueState(fleet: string): Promise<{ zones: string[]; waiting: number }> {
+    return queueState(this.state, fleet);
   }
 
   /** The first `limit` waiters of one zone, oldest launch time first. */

@@ -21,9 +21,10 @@
  *
  * Budgets and windows are the state machine's: every execution takes a budget lease in the
  * state table before it touches anything (one that finds its fleet busy waits in the fleet's
- * queue, spending nothing), and waits for its fleet's window at recheck. With instant waits a
- * closed window is not waited for (it could be hours): those instances are reported as
- * waiting for the window.
+ * queue), and waits for its fleet's window at recheck. On top of that, the reconciler runs at
+ * most `maxConcurrent` executions of one fleet at a time, so that with instant waits (the
+ * emulated account) its own executions do not crowd the queue, nor race a rollout's counters. With instant waits a closed window is not waited for (it could
+ * be hours): those instances are reported as waiting for the window.
  */
 
 import { gateClient, gateClients } from '../aws/call-gate';
@@ -32,6 +33,7 @@ import { describeAwsError as describeError } from '../aws/describe-error';
 import { Notifier } from '../aws/notifier';
 import { RolloutStore } from '../aws/rollout-store';
 import { StateStore } from '../aws/state-store';
+import { concurrencyLimit } from '../domain/budget';
 import type { CompiledDesiredState, CompiledFleet } from '../domain/model';
 import {
   type DetectionDeps,
@@ -226,13 +228,14 @@ export class Reconciler {
   }
 
   /**
-   * Runs every execution started since the last call, at most `concurrency` at once (those
-   * waiting in a fleet's queue included); resolves when all have ended.
+   * Runs every execution started since the last call, at most `concurrency` at once and at
+   * most the fleet's `maxConcurrent` per fleet; resolves when all have ended.
    */
   async runPending(round = this.#round): Promise<RemediationRecord[]> {
     const queue = this.#sfn.takePending();
     const deferred = await this.#deferBeyondCanary(queue);
     const limit = Math.max(1, this.#options.concurrency ?? DEFAULT_CONCURRENCY);
+    const inFlight = new Map<string, number>();
     const records: RemediationRecord[] = [];
     let running = 0;
     await new Promise<void>((resolve) => {
@@ -241,13 +244,28 @@ export class Reconciler {
           resolve();
           return;
         }
-        while (queue.length > 0 && running < limit) {
-          // In the order detection started them; one that cannot get its lease now waits in
-          // its fleet's queue, which serves the oldest launch time first, spread across zones,
-          // spending nothing meanwhile (docs/adr/0032-a-queue-not-a-poll.md).
-          const next = queue.shift();
+        for (let i = 0; i < queue.length && running < limit; ) {
+          const next = queue[i];
           if (next === undefined) break;
+          const fleet = this.#fleet(next.input.fleet);
+          // A share of the fleet is taken of the drifted instances at least: never more than
+          // the lease would grant (it is the budget's judge; this only spares the queue).
+          const fleetLimit =
+            fleet === undefined
+              ? 1
+              : concurrencyLimit(
+                  fleet.budget.maxConcurrent,
+                  queue.filter((q) => q.input.fleet === next.input.fleet).length +
+                    (inFlight.get(next.input.fleet) ?? 0),
+                );
+          const busy = inFlight.get(next.input.fleet) ?? 0;
+          if (busy >= fleetLimit) {
+            i += 1;
+            continue;
+          }
+          queue.splice(i, 1);
           running += 1;
+          inFlight.set(next.input.fleet, busy + 1);
           this.#executions
             .run(next, round)
             .then((record) => {
@@ -258,6 +276,7 @@ export class Reconciler {
             })
             .finally(() => {
               running -= 1;
+              inFlight.set(next.input.fleet, (inFlight.get(next.input.fleet) ?? 1) - 1);
               pump();
             });
         }

@@ -267,7 +267,7 @@ describe('disruption budgets', () => {
 
 /**
  * Leases held at the same time in one fleet, from the event log: an execution holds its
- * lease from leaving AcquireLease to entering a ReleaseLease state.
+ * lease from leaving AcquireLease to entering RetireOld (which releases it) or a ReleaseLease state.
  */
 function overlappingLeases(
   results: RunResult[],
@@ -276,7 +276,11 @@ function overlappingLeases(
   const fleetOf = new Map(inputs.map((i) => [i.instanceId, i.fleet]));
   const held = results.flatMap((r) => {
     const acquired = r.events.find((e) => e.type === 'StateExited' && e.state === 'AcquireLease');
-    const released = r.events.find((e) => e.type === 'StateEntered' && e.state?.startsWith('ReleaseLease'));
+    // RetireOld gives the lease back (and hands the slot to the next waiter) as it retires
+    // the old instance: held until then at most, or until a ReleaseLease state otherwise.
+    const released = r.events.find(
+      (e) => e.type === 'StateEntered' && (e.state === 'RetireOld' || e.state?.startsWith('ReleaseLease')),
+    );
     if (acquired === undefined || released === undefined) return [];
     return [
       {

@@ -77,7 +77,7 @@ export function callbackTask(options: {
   pacing: CallbackPacing;
 }) {
   return async (taskInput: unknown): Promise<unknown> => {
-    const payload = (taskInput as { Payload?: Record<string, unknown> }).Payload ?? {};
+    let payload = (taskInput as { Payload?: Record<string, unknown> }).Payload ?? {};
     for (;;) {
       tokens += 1;
       const token = `local:${options.executionArn}:${tokens}`;
@@ -93,7 +93,12 @@ export function callbackTask(options: {
         entry?.queue === 'parked'
           ? await parked(options.deps, options.pacing, token, entry.waiter, answered)
           : await answered;
-      if (answer === 'lost') continue;
+      if (answer === 'lost') {
+        // Forgotten unanswered (a sweep took it for gone): it enters again, and having waited,
+        // is rechecked first, as a granter would (the step rechecks a state whose recheck is old).
+        payload = { ...payload, data: withStaleRecheck(payload.data) };
+        continue;
+      }
       if (answer.ok) return answer.output;
       throw new StateError(answer.error, answer.cause);
     }
@@ -138,6 +143,14 @@ async function parked(
     if (poll % pacing.admitEvery === 0 && deps.callbacks !== undefined)
       await admit({ ...deps, callbacks: deps.callbacks }, key.fleet);
   }
+}
+
+/** The execution's state with its recheck marked as old: the lease step asks again. */
+function withStaleRecheck(data: unknown): unknown {
+  if (typeof data !== 'object' || data === null) return data;
+  const recheck = (data as { recheck?: unknown }).recheck;
+  if (typeof recheck !== 'object' || recheck === null) return data;
+  return { ...data, recheck: { ...recheck, checkedAt: '' } };
 }
 
 function answerOf(waiter: Waiter): Answer | undefined {

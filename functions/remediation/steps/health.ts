@@ -178,15 +178,16 @@ export async function identifyAsgReplacement(
     .flatMap((i) => (i.InstanceId ? [i.InstanceId] : []))
     .sort();
   for (const candidate of candidates) {
-    const claimed = await deps.store.claimReplacement(
+    const claim = await deps.store.claimReplacementSeeingQueue(
       candidate,
       ctx.executionId,
       timingsOf(data).leaseTtlSeconds,
-      releaseLock ? { releaseGroupLock: asg.name } : {},
+      releaseLock ? { releaseGroupLock: asg.name, seeQueueOf: data.fleet } : {},
     );
-    if (claimed) {
-      // The group's lock went with the claim: a waiter parked behind it may go now.
-      if (releaseLock) await admitAfterRelease(deps, data.fleet);
+    if (claim.claimed) {
+      // The group's lock went with the claim: a waiter parked behind it may go now (whether
+      // anyone waits was learnt in the claim's own transaction).
+      if (claim.waiters) await admitAfterRelease(deps, data.fleet);
       return candidate;
     }
   }

@@ -51,7 +51,12 @@ export interface LeaseResult {
  * state machine runs (`acquireLease` with a task token) waits in the fleet's queue instead of
  * throwing those two (queue.ts); a granter tries each waiter's lease with this.
  */
-export async function takeLease(deps: StepDeps, data: MachineData, ctx: StepContext): Promise<LeaseResult> {
+export async function takeLease(
+  deps: StepDeps,
+  data: MachineData,
+  ctx: StepContext,
+  options: { behindQueue?: boolean } = {},
+): Promise<LeaseResult> {
   const currentPlan = requirePart(data.plan, 'a plan', 'acquireLease');
   const fleet = requireFleet(deps, data.fleet);
   const timings = timingsOf(data);
@@ -79,9 +84,11 @@ export async function takeLease(deps: StepDeps, data: MachineData, ctx: StepCont
     // moment before anything changes.
     gate: { fleet: fleet.name, templateId: data.launchTemplate.id, version: data.launchTemplate.version },
     ...(admission === undefined ? {} : { rollout: admission }),
+    ...(options.behindQueue === true ? { behindQueue: true } : {}),
   });
   if (!decision.granted) {
     if (decision.rolloutMoved === true) throw new RolloutWaitError(decision.reason);
+    if (decision.queued === true) throw new LeaseDeniedError(decision.reason, { limit: 'concurrency' });
     const claim = decision.instanceClaimedBy;
     if (claim !== undefined) {
       throw claim.replacedBy === undefined
@@ -153,8 +160,8 @@ export async function giveBackLease(
   deps: StepDeps,
   data: MachineData,
   ctx: StepContext,
-): Promise<{ released: number }> {
-  if (data.retired?.leaseReleased === true) return { released: data.retired.released };
+): Promise<{ released: number; waiters: boolean }> {
+  if (data.retired?.leaseReleased === true) return { released: data.retired.released, waiters: false };
   const group = data.plan?.asg?.name;
   const instance = { id: data.instanceId, ...replacedBy(data) };
   const items = data.lease?.holder === ctx.executionId ? data.lease.items : undefined;
@@ -162,7 +169,8 @@ export async function giveBackLease(
     // The lease step did not return (it failed midway): whatever it took is found by reading.
     if (group !== undefined) await deps.store.releaseGroupLock(group, ctx.executionId);
     await deps.store.settleInstanceClaim(instance.id, ctx.executionId, instance.replacedBy);
-    return { released: await deps.store.releaseLease(data.fleet, ctx.executionId) };
+    // Whether anyone waits is not known here: the caller asks the queue.
+    return { released: await deps.store.releaseLease(data.fleet, ctx.executionId), waiters: true };
   }
   const release: Parameters<StepDeps['store']['releaseAll']>[0] = {
     holder: ctx.executionId,
@@ -171,7 +179,7 @@ export async function giveBackLease(
     instance,
   };
   if (group !== undefined) release.group = group;
-  return { released: await deps.store.releaseAll(release) };
+  return deps.store.releaseAllSeeingQueue(release);
 }
 
 /** The replacement that took over, once the old instance is on its way out (a success). */

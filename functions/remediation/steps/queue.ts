@@ -97,7 +97,8 @@ export async function acquireLease(
   let lease: LeaseResult;
   try {
     if (current.wait !== undefined) throw new LeaseDeniedError(current.wait);
-    lease = await takeLease(deps, current.data, ctx);
+    // A newcomer: while others wait in the fleet's queue it waits behind them, never ahead.
+    lease = await takeLease(deps, current.data, ctx, { behindQueue: true });
   } catch (error) {
     if (!queues(error)) throw error;
     const waiter = waiterOf(deps, current.data, ctx, token);
@@ -173,6 +174,8 @@ export interface AdmitReport {
   refused: Array<{ instanceId: string; error: string }>;
   /** Why the rest keep waiting (the budget, the group's lock, a rollout's wait), when any do. */
   waiting?: string;
+  /** How many waited in the fleet's queue when the admission began. */
+  waitingBefore?: number;
 }
 
 /**
@@ -182,8 +185,9 @@ export interface AdmitReport {
  */
 export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitReport> {
   const report: AdmitReport = { fleet: fleetName, granted: [], refused: [] };
-  const zones = await deps.store.queueZones(fleetName);
+  const { zones, waiting } = await deps.store.queueState(fleetName);
   if (zones.length === 0) return report;
+  report.waitingBefore = waiting;
   const heads = new Map<string, Waiter[]>();
   await Promise.all(
     zones.map(async (zone) => {
@@ -405,9 +409,10 @@ export async function releaseLease(
   data: MachineData,
   ctx: StepContext,
 ): Promise<{ released: number }> {
-  const released = await giveBackLease(deps, data, ctx);
-  await admitAfterRelease(deps, data.fleet);
-  return released;
+  const { released, waiters } = await giveBackLease(deps, data, ctx);
+  // Nobody waiting (learnt in the release's own transaction): nothing to grant, nothing read.
+  if (waiters) await admitAfterRelease(deps, data.fleet);
+  return { released };
 }
 
 /** After anything that frees capacity (a lease, a group's lock): the next waiters, if the queue is wired. */

@@ -24,6 +24,7 @@ import {
 } from './deps';
 import { groupLockTtlSeconds } from './group-lock';
 import { replacedBy } from './lease';
+import { admitAfterRelease } from './queue';
 
 /**
  * The replacement is healthy: the old instance goes. A standalone one is terminated. A group
@@ -65,10 +66,13 @@ export async function retireOld(deps: StepDeps, data: MachineData, ctx: StepCont
       instance: { id: data.instanceId, ...replacedBy(data) },
     };
     if (asg !== undefined) release.group = asg.name;
-    retired.released = await deps.store.releaseAll(release);
+    const { released, waiters } = await deps.store.releaseAllSeeingQueue(release);
+    retired.released = released;
     retired.leaseReleased = data.lease !== undefined;
+    // The slot is free: the fleet's next waiter may go (learnt in the release's transaction).
+    if (waiters) await admitAfterRelease(deps, data.fleet);
   } catch {
-    // The lease step after this one releases it.
+    // The lease step after this one releases it (and admits).
   }
   return retired;
 }

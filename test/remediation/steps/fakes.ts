@@ -500,6 +500,25 @@ export function fakeStore(script: Partial<Store> = {}): FakeStore {
       return scripted(...args);
     };
   }
+  // The queue-seeing variants are the plain ones with nobody waiting (the queue is not faked here).
+  store.releaseAllSeeingQueue = async (release: unknown) => ({
+    released: await (store.releaseAll as (r: unknown) => Promise<number>)(release),
+    waiters: false,
+  });
+  store.claimReplacementSeeingQueue = async (
+    instanceId: string,
+    holder: string,
+    ttlSeconds: number,
+    options: { releaseGroupLock?: string } = {},
+  ) => ({
+    claimed: await (store.claimReplacement as (...a: unknown[]) => Promise<boolean>)(
+      instanceId,
+      holder,
+      ttlSeconds,
+      options.releaseGroupLock === undefined ? {} : { releaseGroupLock: options.releaseGroupLock },
+    ),
+    waiters: false,
+  });
   return store as unknown as FakeStore;
 }
 

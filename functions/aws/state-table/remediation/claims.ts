@@ -27,6 +27,7 @@ import {
   replacementClaimItem,
 } from '../schema';
 import { deleteIfHeld, failedCondition } from './conditional';
+import { queueIsEmpty } from './queue';
 
 /** Who claims which instance, for which fleet. */
 export interface ClaimRequest {
@@ -183,6 +184,21 @@ export async function claimReplacement(
   ttlSeconds: number,
   options: { releaseGroupLock?: string } = {},
 ): Promise<boolean> {
+  return (await claimReplacementSeeingQueue(table, instanceId, holder, ttlSeconds, options)).claimed;
+}
+
+/**
+ * {@link claimReplacement}; with `seeQueueOf` and a group lock given back, also whether anyone
+ * waits in that fleet's queue (a condition in the same transaction: nothing to read when
+ * nobody does; when someone does, the claim is sent again without it).
+ */
+export async function claimReplacementSeeingQueue(
+  table: StateTableHandle,
+  instanceId: string,
+  holder: string,
+  ttlSeconds: number,
+  options: { releaseGroupLock?: string; seeQueueOf?: string } = {},
+): Promise<{ claimed: boolean; waiters: boolean }> {
   if (instanceId === '' || holder === '')
     throw new InvalidInputError('a replacement claim needs an instance and a holder');
   nonNegativeInteger('ttlSeconds', ttlSeconds);
@@ -194,27 +210,39 @@ export async function claimReplacement(
     ExpressionAttributeValues: { ':holder': { S: holder }, ':now': { N: String(nowSeconds) } },
   };
   const group = options.releaseGroupLock;
+  const fleet = options.seeQueueOf;
   if (group !== undefined) {
     // Found and claimed is when the holder lets the next execution change the group: both at once.
     try {
       await table.dynamodb.send(
         new TransactWriteItemsCommand({
-          TransactItems: [{ Put: claim }, { Delete: deleteIfHeld(table, groupLockKey(group), holder) }],
+          TransactItems: [
+            { Put: claim },
+            { Delete: deleteIfHeld(table, groupLockKey(group), holder) },
+            ...(fleet === undefined ? [] : [{ ConditionCheck: queueIsEmpty(table, fleet) }]),
+          ],
         }),
       );
-      return true;
+      return { claimed: true, waiters: false };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      if (failedCondition(error.CancellationReasons?.[0])) return false;
-      if (!failedCondition(error.CancellationReasons?.[1])) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      if (failedCondition(reasons[0])) return { claimed: false, waiters: false };
+      if (fleet !== undefined && failedCondition(reasons[2]) && !failedCondition(reasons[1])) {
+        const claimed = await claimReplacementSeeingQueue(table, instanceId, holder, ttlSeconds, {
+          releaseGroupLock: group,
+        });
+        return { claimed: claimed.claimed, waiters: true };
+      }
+      if (!failedCondition(reasons[1])) throw error;
       // The lock is no longer the holder's (it expired): the claim alone.
     }
   }
   try {
     await table.dynamodb.send(new PutItemCommand(claim));
-    return true;
+    return { claimed: true, waiters: false };
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
+    if (error instanceof ConditionalCheckFailedException) return { claimed: false, waiters: false };
     throw error;
   }
 }

@@ -46,6 +46,7 @@ import { claimInstance, instanceClaimPut, settleInstanceClaim } from './claims';
 import { deleteIfHeld, failedCondition } from './conditional';
 import { type RemediationGate, remediationGate } from './gate';
 import { acquireGroupLock } from './group-locks';
+import { queueIsEmpty } from './queue';
 import { concurrencyReason, floorReason, gateReason, groupBusyReason, instanceClaimReason } from './reasons';
 import {
   admissionReturn,
@@ -92,6 +93,12 @@ export interface LeaseRequest {
    */
   gate?: QuarantineKey;
   /**
+   * A newcomer, not a waiter being granted: refused (`queued`) while others wait in the fleet's
+   * queue, checked in the same transaction, so it never takes a slot ahead of them. Checked on
+   * the one-transaction path only (a disruptive replacement's slow path reads first anyway).
+   */
+  behindQueue?: boolean;
+  /**
    * A member of the fleet's rollout: `admitted` is counted in the same transaction as the
    * lease, conditional on the stage read and its quota. Refused with `rolloutMoved` when the
    * rollout moved first.
@@ -127,14 +134,16 @@ export type LeaseDecision =
        * group changing frees it); absent: the budget is in use by others (their ends free it).
        */
       limit?: 'floor';
+      /** Set when others wait in the fleet's queue (`LeaseRequest.behindQueue`): it waits behind them. */
+      queued?: true;
     };
 
 type Refusal = Extract<LeaseDecision, { granted: false }>;
 
 /** A transaction has room for this many items. */
 const MAX_TRANSACTION_ITEMS = 100;
-/** Items of a one-transaction lease besides its slots: the group lock, the pause switch, the quarantine, the instance's claim, the rollout. */
-const ITEMS_BESIDE_SLOTS = 5;
+/** Items of a one-transaction lease besides its slots: the group lock, the pause switch, the quarantine, the instance's claim, the rollout (two), the queue. */
+const ITEMS_BESIDE_SLOTS = 7;
 
 /** Transaction conflicts a lease request sits out before it is denied (and backs off in the state machine). */
 const MAX_CONFLICTS = 4;
@@ -402,6 +411,8 @@ async function leaseInOneTransaction(
         { Put: memberMarkerPut(table, request.rollout, request.holder, nowSeconds) },
         { Update: admissionUpdate(table, request.rollout) },
       );
+    const queueIndex = items.length;
+    if (request.behindQueue === true) items.push({ ConditionCheck: queueIsEmpty(table, request.fleet) });
     try {
       await table.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return {
@@ -426,6 +437,8 @@ async function leaseInOneTransaction(
         };
         return { granted: false, reason: instanceClaimReason(claim), instanceClaimedBy: claim };
       }
+      if (request.behindQueue === true && failedCondition(reasons[queueIndex]))
+        return { granted: false, reason: queuedReason(request.fleet), queued: true };
       if (
         request.rollout !== undefined &&
         (failedCondition(reasons[rolloutIndex]) || failedCondition(reasons[rolloutIndex + 1]))
@@ -555,6 +568,11 @@ async function withoutAdmissionTaken(table: StateTableHandle, request: LeaseRequ
   if (Item === undefined) return request;
   const { rollout: _taken, ...rest } = request;
   return rest;
+}
+
+/** Why a newcomer waits although a slot may be free: others were waiting first. */
+function queuedReason(fleet: string): string {
+  return `fleet ${fleet}: other replacements wait in its queue; this one waits behind them`;
 }
 
 function leaseBase(request: LeaseRequest): Pick<LeaseItem, 'fleet' | 'holder' | 'instanceId' | 'az'> {

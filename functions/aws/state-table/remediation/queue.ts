@@ -5,14 +5,15 @@
  */
 import {
   ConditionalCheckFailedException,
-  DeleteItemCommand,
   GetItemCommand,
-  PutItemCommand,
   QueryCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { queryAll, type StateTableHandle } from '../handle';
 import {
+  num,
   queueZonesKey,
   STATE_TABLE,
   type Waiter,
@@ -21,27 +22,85 @@ import {
   waiterKey,
   waiterPk,
 } from '../schema';
+import { failedCondition } from './conditional';
 
-/** Parks `waiter` (replacing the same execution's earlier place: its old token is dead) and lists its zone. */
+/**
+ * Parks `waiter` and counts it in its fleet's queue (one transaction). The same execution
+ * parking again (its heartbeat lapsed: a new token) keeps its place and its count, its old
+ * answer, if any, forgotten.
+ */
 export async function parkWaiter(table: StateTableHandle, waiter: Waiter): Promise<void> {
-  await table.dynamodb.send(new PutItemCommand({ TableName: table.name, Item: waiterItem(waiter) }));
-  await table.dynamodb.send(
-    new UpdateItemCommand({
-      TableName: table.name,
-      Key: queueZonesKey(waiter.fleet),
-      UpdateExpression: 'ADD zones :zone',
-      ExpressionAttributeValues: { ':zone': { SS: [waiter.az] } },
-    }),
-  );
+  try {
+    await table.dynamodb.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: table.name,
+              Item: waiterItem(waiter),
+              ConditionExpression: `attribute_not_exists(${STATE_TABLE.partitionKey.name})`,
+            },
+          },
+          {
+            Update: {
+              TableName: table.name,
+              Key: queueZonesKey(waiter.fleet),
+              UpdateExpression: 'ADD zones :zone, waiting :one',
+              ExpressionAttributeValues: { ':zone': { SS: [waiter.az] }, ':one': { N: '1' } },
+            },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof TransactionCanceledException && failedCondition(error.CancellationReasons?.[0])))
+      throw error;
+    await table.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table.name,
+        Key: waiterKey(waiter),
+        UpdateExpression:
+          'SET taskToken = :token, holder = :holder, #data = :data, heartbeatAt = :at REMOVE granted, failed, answeredAt',
+        ExpressionAttributeNames: { '#data': 'data' },
+        ExpressionAttributeValues: {
+          ':token': { S: waiter.token },
+          ':holder': { S: waiter.holder },
+          ':data': { S: waiter.data },
+          ':at': { S: waiter.heartbeatAt },
+        },
+      }),
+    );
+  }
 }
 
-/** The zones of a fleet's queue (those that ever had a waiter). */
-export async function queueZones(table: StateTableHandle, fleet: string): Promise<string[]> {
+/** A fleet's queue: the zones that ever had a waiter, and how many wait now. */
+export async function queueState(
+  table: StateTableHandle,
+  fleet: string,
+): Promise<{ zones: string[]; waiting: number }> {
   const found = await table.dynamodb.send(
     new GetItemCommand({ TableName: table.name, Key: queueZonesKey(fleet), ConsistentRead: true }),
   );
   const zones = found.Item?.zones;
-  return zones !== undefined && 'SS' in zones ? [...(zones.SS ?? [])].sort() : [];
+  return {
+    zones: zones !== undefined && 'SS' in zones ? [...(zones.SS ?? [])].sort() : [],
+    waiting: num(found.Item, 'waiting') ?? 0,
+  };
+}
+
+/** The zones of a fleet's queue (those that ever had a waiter). */
+export async function queueZones(table: StateTableHandle, fleet: string): Promise<string[]> {
+  return (await queueState(table, fleet)).zones;
+}
+
+/** A condition, for a transaction: nobody waits in the fleet's queue. */
+export function queueIsEmpty(table: StateTableHandle, fleet: string) {
+  return {
+    TableName: table.name,
+    Key: queueZonesKey(fleet),
+    ConditionExpression: 'attribute_not_exists(waiting) OR waiting < :one',
+    ExpressionAttributeValues: { ':one': { N: '1' } },
+  };
 }
 
 /** The first `limit` waiters of one zone, oldest launch time first (one Query, whatever the queue's length). */
@@ -114,19 +173,33 @@ export async function answerWaiter(
   }
 }
 
-/** Removes the waiter parked with `token` (not a later place of the same execution). */
+/** Removes the waiter parked with `token` (not a later place of the same execution), and its count. */
 export async function removeWaiter(table: StateTableHandle, waiter: Waiter): Promise<void> {
   try {
     await table.dynamodb.send(
-      new DeleteItemCommand({
-        TableName: table.name,
-        Key: waiterKey(waiter),
-        ConditionExpression: 'taskToken = :token',
-        ExpressionAttributeValues: { ':token': { S: waiter.token } },
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Delete: {
+              TableName: table.name,
+              Key: waiterKey(waiter),
+              ConditionExpression: 'taskToken = :token',
+              ExpressionAttributeValues: { ':token': { S: waiter.token } },
+            },
+          },
+          {
+            Update: {
+              TableName: table.name,
+              Key: queueZonesKey(waiter.fleet),
+              UpdateExpression: 'ADD waiting :minus',
+              ExpressionAttributeValues: { ':minus': { N: '-1' } },
+            },
+          },
+        ],
       }),
     );
   } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    if (!(error instanceof TransactionCanceledException)) throw error;
   }
 }
 

@@ -7,9 +7,10 @@ import {
 import type { StateTableHandle } from '../handle';
 import { groupLockKey } from '../schema';
 import { settleClaimItem, settleInstanceClaim } from './claims';
-import { deleteIfHeld } from './conditional';
+import { deleteIfHeld, failedCondition } from './conditional';
 import { releaseGroupLock } from './group-locks';
 import { leaseItemRelease, releaseLease } from './leases';
+import { queueIsEmpty } from './queue';
 
 /** What a remediation holds at its end. */
 export interface Release {
@@ -30,6 +31,19 @@ export interface Release {
  * each is released on its own. Returns how many lease items were released.
  */
 export async function releaseAll(table: StateTableHandle, release: Release): Promise<number> {
+  return (await releaseAllSeeingQueue(table, release, false)).released;
+}
+
+/**
+ * {@link releaseAll}, also saying whether anyone waits in the fleet's queue (then the slot is
+ * theirs to be granted): learnt for nothing when nobody does, by a condition in the same
+ * transaction; only when someone does is the release sent again without it.
+ */
+export async function releaseAllSeeingQueue(
+  table: StateTableHandle,
+  release: Release,
+  seeQueue = true,
+): Promise<{ released: number; waiters: boolean }> {
   const deletes: TransactWriteItem[] = release.items.map((sk) =>
     leaseItemRelease(table, release.fleet, sk, release.holder),
   );
@@ -38,15 +52,27 @@ export async function releaseAll(table: StateTableHandle, release: Release): Pro
   const instance = release.instance;
   if (instance !== undefined)
     deletes.push(settleClaimItem(table, instance.id, release.holder, instance.replacedBy));
-  if (deletes.length === 0) return 0;
+  if (deletes.length === 0) return { released: 0, waiters: false };
+  const queueIndex = deletes.length;
+  if (seeQueue) deletes.push({ ConditionCheck: queueIsEmpty(table, release.fleet) });
   try {
     await table.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: deletes }));
-    return release.items.length;
+    return { released: release.items.length, waiters: false };
   } catch (error) {
     if (!(error instanceof TransactionCanceledException)) throw error;
+    const reasons = error.CancellationReasons ?? [];
+    const onlyTheQueue =
+      seeQueue &&
+      failedCondition(reasons[queueIndex]) &&
+      reasons.every((reason, i) => i === queueIndex || reason.Code === undefined || reason.Code === 'None');
+    if (onlyTheQueue) return { ...(await releaseAllSeeingQueue(table, release, false)), waiters: true };
   }
   if (release.group !== undefined) await releaseGroupLock(table, release.group, release.holder);
   if (instance !== undefined)
     await settleInstanceClaim(table, instance.id, release.holder, instance.replacedBy);
-  return releaseLease(table, release.fleet, release.holder, release.items);
+  // Released item by item: whether anyone waits is not known, so the caller asks.
+  return {
+    released: await releaseLease(table, release.fleet, release.holder, release.items),
+    waiters: seeQueue,
+  };
 }
