@@ -25,6 +25,7 @@ import {
   type StepRole,
   timelineFromPath,
 } from './lib/convergence-model';
+import type { RollUsage } from './lib/cost-model';
 import type { Progress } from './lib/progress';
 import { type BenchResult, compared } from './lib/results';
 import type { RecordedRemediation, StateInfo } from './remediation';
@@ -111,29 +112,13 @@ export function pathOf(recorded: Pick<RecordedRemediation, 'events' | 'states'>)
     });
 }
 
-/** One full roll of a fleet as the cost model needs it. */
-export interface RollFigures {
-  hours: number;
-  /** Mean state transitions per replaced instance (the health-check rounds of waiting launches included). */
-  transitionsPerInstance: number;
-  /**
-   * Mean lease and queue calls per instance beyond what a lease taken at once costs (its
-   * attempt, its task success, its release): parks, admit reads, grants.
-   */
-  extraQueueCallsPerInstance: CallCounts;
-  /** Mean sweeper heartbeats per instance (each a `SendTaskHeartbeat` and an UpdateItem). */
-  heartbeatsPerInstance: number;
-  /** Parked waiter items the sweeper read over the roll, per instance. */
-  sweeperWaiterReadsPerInstance: number;
-}
-
 export interface ConvergenceOutcome {
   results: BenchResult[];
   notes: string[];
   /** One remediation on AWS whose launch did not wait (its transitions include the health-check rounds). */
   profile: RemediationProfile;
-  /** Each fleet size's roll with the queue, for the cost model. */
-  rolls: Readonly<Record<number, RollFigures>>;
+  /** Each fleet size's roll with the queue, per rolled instance, for the cost model. */
+  rolls: Readonly<Record<number, RollUsage>>;
 }
 
 function duration(seconds: number): string {
@@ -143,7 +128,7 @@ function duration(seconds: number): string {
 /** The calls a lease taken at once costs with the queue: its attempt, its task success, its release. */
 const AT_ONCE: CallCounts = { [OP.transact]: 2, [OP.taskSuccess]: 1 };
 
-function rollOf(run: FleetEstimate): RollFigures {
+function rollOf(run: FleetEstimate, atOnceTransitions: number): RollUsage {
   const extra: CallCounts = {};
   for (const [operation, count] of Object.entries(run.leaseCalls.byOperation)) {
     const more = (count - (AT_ONCE[operation] ?? 0) * run.n) / run.n;
@@ -151,10 +136,10 @@ function rollOf(run: FleetEstimate): RollFigures {
   }
   return {
     hours: run.seconds / 3600,
-    transitionsPerInstance: run.transitions.mean,
-    extraQueueCallsPerInstance: extra,
-    heartbeatsPerInstance: run.heartbeats.total / run.n,
-    sweeperWaiterReadsPerInstance: run.sweeper.waiterItemsRead / run.n,
+    extraTransitions: Math.max(0, run.transitions.mean - atOnceTransitions),
+    extraQueueCalls: extra,
+    heartbeats: run.heartbeats.total / run.n,
+    sweeperWaiterReads: run.sweeper.waiterItemsRead / run.n,
   };
 }
 
@@ -182,7 +167,7 @@ export function convergenceBench(options: {
   const groupDrains = path.some((step) => step.role === 'group-drain');
   const results: BenchResult[] = [];
   const rows: string[][] = [];
-  const rolls: Record<number, RollFigures> = {};
+  const rolls: Record<number, RollUsage> = {};
   const queueCalls: number[] = [];
   const waveNotes: string[] = [];
   const whatIf: string[] = [];
@@ -207,7 +192,7 @@ export function convergenceBench(options: {
       }),
     );
     const baseline = refresh[0] ?? 0;
-    rolls[n] = rollOf(queue);
+    rolls[n] = rollOf(queue, atOnce.transitions);
     queueCalls.push(queue.leaseCalls.max);
     const phoenix = compared({
       name: `convergence.n${n}.phoenix`,

@@ -5,7 +5,7 @@
  * exiting, whatever happens.
  *
  *   npm run bench                       all benchmarks
- *   npm run bench -- --only sweep,engine  a subset (cold-start, sweep, engine, remediation, convergence)
+ *   npm run bench -- --only sweep,engine  a subset (cold-start, sweep, engine, remediation, convergence, cost)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -100,6 +100,7 @@ async function main(): Promise<number> {
           ...outcome.usage.standalone,
           transitions: outcome.usage.standalone.transitions + Math.max(0, extraRounds),
         },
+        rolls: convergence.rolls,
         desiredState: await loadDesiredStateFile(join(PROJECT_ROOT, DEFAULT_DESIRED_STATE_PATH)),
       };
     }

@@ -136,13 +136,14 @@ describe('convergenceBench', () => {
     expect(before.every((r) => r.budget === null)).toBe(true);
   });
 
-  it('gives the cost model each roll: hours, transitions, and the queue calls beyond a lease taken at once', () => {
+  it('gives the cost model each roll: hours, and per instance what waiting cost beyond a lease taken at once', () => {
     const roll = outcome.rolls[1_000];
     expect(roll?.hours).toBeCloseTo(result('convergence.n1000.phoenix').value / 3600, 3);
-    expect(roll?.transitionsPerInstance).toBe(29);
+    // No launch waited for a token at 1,000: no health-check round beyond the replacement's own.
+    expect(roll?.extraTransitions).toBe(0);
     // 900 of 1,000 parked, and every one of them granted from the queue.
-    expect(roll?.extraQueueCallsPerInstance['DynamoDB.PutItem']).toBeCloseTo(0.9, 9);
-    expect(roll?.extraQueueCallsPerInstance['DynamoDB.TransactWriteItems']).toBeCloseTo(0.9, 9);
-    expect(roll?.extraQueueCallsPerInstance['SFN.SendTaskSuccess']).toBeUndefined();
+    expect(roll?.extraQueueCalls['DynamoDB.PutItem']).toBeCloseTo(0.9, 9);
+    expect(roll?.extraQueueCalls['DynamoDB.TransactWriteItems']).toBeCloseTo(0.9, 9);
+    expect(roll?.extraQueueCalls['SFN.SendTaskSuccess']).toBeUndefined();
   });
 });
