@@ -117,6 +117,8 @@ const HOURS_PER_MONTH = 730;
 export const SWEEPER_PASSES_PER_MONTH = (HOURS_PER_MONTH * 60) / 5;
 /** A parked waiter item's size, bytes (token, fleet, AZ, launch time, last heartbeat). */
 const WAITER_ITEM_BYTES = 1024;
+/** The bill's line for the queue sweeper's five-minute schedule. */
+export const SWEEPER_SCHEDULE_LINE = 'EventBridge Scheduler (the queue sweeper)';
 /** The bill's line for AWS Config's rule evaluations. */
 export const CONFIG_LINE = 'AWS Config rule evaluations';
 /** Bytes logged: per state machine history event (data included), per Lambda invocation, per swept instance. */
@@ -255,7 +257,7 @@ export function monthlyCost(workload: Workload, usage: UsageProfile): MonthlyCos
     line('KMS requests (the topic key)', notifications, PRICES.kmsRequest),
     line('CloudWatch Logs ingested', logGb, PRICES.logsIngestedGb),
     line('X-Ray traces', executions + evaluatorInvocations + sweeperPasses, PRICES.xrayTrace),
-    line("The sweeper's schedule", sweeperPasses, PRICES.schedulerInvocation),
+    line(SWEEPER_SCHEDULE_LINE, sweeperPasses, PRICES.schedulerInvocation),
   ];
   return { usd: lines.reduce((sum, l) => sum + l.usd, 0), lines };
 }

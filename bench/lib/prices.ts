@@ -45,7 +45,7 @@ export const PRICES = {
    * state transitions"); an API call is not a transition, and a heartbeat does not even write
    * a history event (SendTaskHeartbeat, Step Functions API Reference:
    * https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskHeartbeat.html).
-   * Counted, billed at nothing.
+   * Counted, billed at nothing (read 2026-12-06).
    */
   stepFunctionsApiCall: {
     usd: 0,
@@ -54,7 +54,8 @@ export const PRICES = {
   } satisfies Price,
   /**
    * EventBridge Scheduler: $1.00 per million invocations (the sweeper's five-minute schedule;
-   * a scheduled EventBridge rule would cost nothing, so this is the dearer of the two).
+   * a scheduled EventBridge rule would cost nothing, so this is the dearer of the two; read
+   * 2026-12-06).
    */
   schedulerInvocation: {
     usd: 0.000001,

@@ -6,6 +6,7 @@ import {
   type ReplacementUsage,
   type RollUsage,
   SWEEPER_PASSES_PER_MONTH,
+  SWEEPER_SCHEDULE_LINE,
   type UsageProfile,
 } from '../../bench/lib/cost-model';
 import { PRICES, tieredCost } from '../../bench/lib/prices';
@@ -138,7 +139,7 @@ describe('monthlyCost with the lease queue', () => {
 
   it("runs the sweeper 8,760 times a month, reading each fleet's leases and its AZ queues every time", () => {
     expect(SWEEPER_PASSES_PER_MONTH).toBe(8760);
-    expect(lineOf(base, "The sweeper's schedule").quantity).toBe(8760);
+    expect(lineOf(base, SWEEPER_SCHEDULE_LINE).quantity).toBe(8760);
     const fewer = monthlyCost({ ...workload, fleets: 1, reportEverything: false }, usage);
     expect(lineOf(base, 'DynamoDB reads').quantity - lineOf(fewer, 'DynamoDB reads').quantity).toBe(
       8760 * (10 - 1) * (1 + 3),
