@@ -4,16 +4,20 @@
  * `minHealthyPercent: 100` (surge only), computed from the step sequence the remediation
  * benchmark recorded (see lib/convergence-model.ts for the model and its sources), beside an
  * Auto Scaling instance refresh at 90 % minimum healthy; both launch through EC2's
- * RunInstances token bucket. Phoenix waits for its lease in the fleet's queue (the lease
- * step of the fleet-scale issue); the lease back-off it had before is shown beside it, as a
- * "before" with no budget. Nothing is slept.
+ * RunInstances token bucket. Phoenix waits for its lease in the fleet's queue as built
+ * (ADR 32), each surge holding its group's lock from its lease to the claim of its instance,
+ * `RetireOld` taking the lock again to hand the old instance back. Beside it, without budgets:
+ * the lease back-off it had before (a "before"), and what waves (issue 14.2, not built) would
+ * do. Nothing is slept.
  */
 import { concurrencyLimit } from '../functions/domain/budget';
 import {
   type CallCounts,
   estimateFleet,
   type FleetEstimate,
+  type GroupLockRules,
   instanceRefreshSeconds,
+  ModelMismatchError,
   OP,
   type PathStep,
   QUEUE_ADMISSION,
@@ -24,6 +28,7 @@ import {
   replacementAt,
   type StepRole,
   timelineFromPath,
+  type WhatIf,
 } from './lib/convergence-model';
 import type { RollUsage } from './lib/cost-model';
 import type { Progress } from './lib/progress';
@@ -43,13 +48,15 @@ export const AVAILABILITY_ZONES = 3;
 /** A replaced instance's state transitions, however long it waited. */
 export const TRANSITIONS_PER_INSTANCE_BUDGET = 30;
 /**
- * Lease and queue calls made for one instance, whatever the fleet's size: its lease attempt
- * (a transaction), its park (a PutItem), its grant (a transaction and `SendTaskSuccess`), its
- * release (a transaction), and the two `admit` passes it runs, after its park and after its
- * release, each reading the head of every AZ queue with waiters (at most one Query per AZ).
- * The N = 100 fleet reaches it exactly (a test holds it there); every N must equal it.
+ * Lease and queue calls (DynamoDB, Step Functions) made for one instance, whatever the
+ * fleet's size: its lease attempt (a transaction), its park (a PutItem and the zones'
+ * UpdateItem), its grant (the recheck's BatchGetItem, the transaction, the answer's
+ * UpdateItem, `SendTaskSuccess`, the waiter's DeleteItem), its release (a transaction), and
+ * the two `admit` passes it runs, after its park and after its claim: each reads the zones
+ * (GetItem), every zone's head (a Query each) and the leases (a Query), and ends on a try the
+ * lock refuses (the recheck's BatchGetItem and a transaction). Every N must reach exactly this.
  */
-export const QUEUE_CALLS_PER_INSTANCE_BUDGET = 5 + 2 * AVAILABILITY_ZONES;
+export const QUEUE_CALLS_PER_INSTANCE_BUDGET = 1 + 2 + 5 + 1 + 2 * (1 + AVAILABILITY_ZONES + 1 + 2);
 
 /** Time to converge as a share of instance refresh's: half up to 1,000 instances, no worse at 10,000. */
 export function ratioBudget(n: number): number {
@@ -57,10 +64,11 @@ export function ratioBudget(n: number): number {
 }
 
 /**
- * The lease step before the queue: `AcquireLease`'s Retry rule for `LeaseDeniedError` as the
- * definition stated it up to commit c614368 (state-machines/remediate-instance.asl.json): 60
- * retries from 30 s, doubling, capped at 300 s, full jitter. Stated here, not read from the
- * definition, which no longer has it once the lease step waits for its task token.
+ * The lease step before the queue: `AcquireLease`'s Retry rules as the definition stated them
+ * up to commit c614368 (state-machines/remediate-instance.asl.json): for `LeaseDeniedError` 60
+ * retries from 30 s, doubling, capped at 300 s; for `GroupBusyError` 40 from 5 s, doubling,
+ * capped at 60 s; both with full jitter. Stated here, not read from the definition, which no
+ * longer has them once the lease step waits for its task token.
  */
 export const BEFORE_QUEUE_LEASE_RETRY: RetryRule = {
   IntervalSeconds: 30,
@@ -69,8 +77,33 @@ export const BEFORE_QUEUE_LEASE_RETRY: RetryRule = {
   MaxDelaySeconds: 300,
   JitterStrategy: 'FULL',
 };
+export const BEFORE_QUEUE_GROUP_BUSY_RETRY: RetryRule = {
+  IntervalSeconds: 5,
+  MaxAttempts: 40,
+  BackoffRate: 2,
+  MaxDelaySeconds: 60,
+  JitterStrategy: 'FULL',
+};
+/** Seeded trials: the queue's only draws are `RetireOld`'s jitter; the back-off draws at every retry. */
+const QUEUE_TRIALS = 11;
 const TRIALS = 51;
 const SEED = 20_250_615;
+
+/** What-ifs shown beside the queue as built (not built, no budget). */
+export const WHAT_IFS: ReadonlyArray<{ name: string; label: string; whatIf: WhatIf }> = [
+  { name: 'retire-admits', label: 'RetireOld admits', whatIf: { retireAdmits: true } },
+  { name: 'waves', label: 'waves (14.2)', whatIf: { waves: true } },
+  {
+    name: 'waves-retire-admits',
+    label: 'waves, RetireOld admits',
+    whatIf: { waves: true, retireAdmits: true },
+  },
+  {
+    name: 'contract',
+    label: 'the contract (waves, RetireOld admits, outside the lock)',
+    whatIf: { waves: true, retireAdmits: true, retireWithoutLock: true },
+  },
+];
 
 /** What each state of the definition does in the model, by name. */
 export const ROLES: Readonly<Record<string, StepRole>> = {
@@ -112,12 +145,31 @@ export function pathOf(recorded: Pick<RecordedRemediation, 'events' | 'states'>)
     });
 }
 
+/** A state's Retry rule for `error`, as the recorded definition states it. */
+export function retryOf(states: ReadonlyMap<string, StateInfo>, state: string, error: string): RetryRule {
+  const rule = states.get(state)?.retry?.find((r) => r.ErrorEquals?.includes(error));
+  if (rule === undefined) throw new ModelMismatchError(`the definition's ${state} does not retry ${error}`);
+  return rule as RetryRule;
+}
+
+/** The group lock's rules as the definition and the timings have them. */
+export function lockRulesOf(states: ReadonlyMap<string, StateInfo>): GroupLockRules {
+  const aws = REALISTIC_AWS_TIMINGS;
+  return {
+    retireRetry: retryOf(states, 'RetireOld', 'GroupBusyError'),
+    rollbackRetry: retryOf(states, 'Rollback', 'GroupBusyError'),
+    attemptSeconds: aws.lambdaTask,
+    holdSeconds: aws.retireLockHold,
+    granterSeconds: aws.granterReads,
+  };
+}
+
 export interface ConvergenceOutcome {
   results: BenchResult[];
   notes: string[];
   /** One remediation on AWS whose launch did not wait (its transitions include the health-check rounds). */
   profile: RemediationProfile;
-  /** Each fleet size's roll with the queue, per rolled instance, for the cost model. */
+  /** Each fleet size's roll with the queue as built, per rolled instance, for the cost model. */
   rolls: Readonly<Record<number, RollUsage>>;
 }
 
@@ -130,13 +182,19 @@ const AT_ONCE: CallCounts = { [OP.transact]: 2, [OP.taskSuccess]: 1 };
 
 function rollOf(run: FleetEstimate, atOnceTransitions: number): RollUsage {
   const extra: CallCounts = {};
-  for (const [operation, count] of Object.entries(run.leaseCalls.byOperation)) {
+  const counted = [run.leaseCalls.byOperation, run.granterReads.byOperation, run.lockRetries.byOperation];
+  const all: CallCounts = {};
+  for (const counts of counted) {
+    for (const [operation, count] of Object.entries(counts)) all[operation] = (all[operation] ?? 0) + count;
+  }
+  for (const [operation, count] of Object.entries(all)) {
     const more = (count - (AT_ONCE[operation] ?? 0) * run.n) / run.n;
     if (more > 0) extra[operation] = more;
   }
   return {
     hours: run.seconds / 3600,
     extraTransitions: Math.max(0, run.transitions.mean - atOnceTransitions),
+    extraInvocations: run.extraInvocations.mean,
     extraQueueCalls: extra,
     heartbeats: run.heartbeats.total / run.n,
     sweeperWaiterReads: run.sweeper.waiterItemsRead / run.n,
@@ -146,16 +204,18 @@ function rollOf(run: FleetEstimate, atOnceTransitions: number): RollUsage {
 export function convergenceBench(options: {
   recorded: RecordedRemediation;
   progress: Progress;
-  /** Fleet sizes and seeded trials of the lease back-off; the benchmark's own by default. */
+  /** Fleet sizes and seeded trials; the benchmark's own by default. */
   sizes?: readonly number[];
   trials?: number;
 }): ConvergenceOutcome {
   const sizes = options.sizes ?? FLEET_SIZES;
   const trials = options.trials ?? TRIALS;
+  const queueTrials = Math.min(trials, QUEUE_TRIALS);
   options.progress.say('convergence: modelling fleets of 100 to 10,000 from the recorded remediation');
   const aws = REALISTIC_AWS_TIMINGS;
   const path = pathOf(options.recorded);
   const timeline = timelineFromPath(path, aws, options.recorded.timings);
+  const lock = lockRulesOf(options.recorded.states);
   const atOnce = replacementAt(timeline, 0);
   const profile: RemediationProfile = {
     beforeLease: timeline.beforeLease,
@@ -164,21 +224,32 @@ export function convergenceBench(options: {
     healthChecks: atOnce.healthChecks,
     transitions: atOnce.transitions,
   };
-  const groupDrains = path.some((step) => step.role === 'group-drain');
   const results: BenchResult[] = [];
   const rows: string[][] = [];
+  const whatIfRows: string[] = [];
   const rolls: Record<number, RollUsage> = {};
   const queueCalls: number[] = [];
-  const waveNotes: string[] = [];
-  const whatIf: string[] = [];
+  const lockNotes: string[] = [];
   for (const n of sizes) {
     options.progress.say(`convergence: ${n.toLocaleString('en-US')} instances`);
     const k = concurrencyLimit({ percent: MAX_CONCURRENT_PERCENT }, n);
-    const fleet = { n, k, azs: AVAILABILITY_ZONES, timeline, launchTokens: RUN_INSTANCES_RESOURCE_TOKENS };
-    const queue = estimateFleet({ ...fleet, admission: QUEUE_ADMISSION, trials: 1, seed: SEED });
+    const fleet = {
+      n,
+      k,
+      azs: AVAILABILITY_ZONES,
+      timeline,
+      lock,
+      launchTokens: RUN_INSTANCES_RESOURCE_TOKENS,
+    };
+    const queue = estimateFleet({ ...fleet, admission: QUEUE_ADMISSION, trials: queueTrials, seed: SEED });
     const polling = estimateFleet({
       ...fleet,
-      admission: { kind: 'polling', retry: BEFORE_QUEUE_LEASE_RETRY, attemptSeconds: aws.lambdaTask },
+      admission: {
+        kind: 'polling',
+        retry: BEFORE_QUEUE_LEASE_RETRY,
+        busyRetry: BEFORE_QUEUE_GROUP_BUSY_RETRY,
+        attemptSeconds: aws.lambdaTask,
+      },
       trials,
       seed: SEED,
     });
@@ -201,16 +272,24 @@ export function convergenceBench(options: {
       budget: ratioBudget(n),
       baseline: Math.round(baseline),
     });
+    const unbudgeted = (name: string, value: number, unit: string): BenchResult => ({
+      name: `convergence.n${n}.${name}`,
+      value,
+      unit,
+      budget: null,
+    });
     results.push(
       phoenix,
-      ...REFRESH_WARMUPS.map((warmup, i) => ({
-        name: `convergence.n${n}.instance-refresh-warmup-${warmup}s`,
-        value: Math.round(refresh[i] ?? 0),
-        unit: 's',
-        budget: null,
-      })),
+      ...REFRESH_WARMUPS.map((warmup, i) =>
+        unbudgeted(`instance-refresh-warmup-${warmup}s`, Math.round(refresh[i] ?? 0), 's'),
+      ),
       { name: `convergence.n${n}.blocked`, value: queue.blocked, unit: 'instances', budget: 0 },
-      { name: `convergence.n${n}.rolled-back`, value: queue.rolledBack, unit: 'instances', budget: 0 },
+      {
+        name: `convergence.n${n}.rolled-back`,
+        value: queue.rolledBack + queue.failed,
+        unit: 'instances',
+        budget: 0,
+      },
       {
         name: `convergence.n${n}.transitions-per-instance`,
         value: queue.transitions.max,
@@ -223,42 +302,16 @@ export function convergenceBench(options: {
         unit: 'calls',
         budget: QUEUE_CALLS_PER_INSTANCE_BUDGET,
       },
-      {
-        name: `convergence.n${n}.heartbeats-per-instance`,
-        value: round2(queue.heartbeats.total / n),
-        unit: 'calls',
-        budget: null,
-      },
-      {
-        name: `convergence.n${n}.launch-token-wait`,
-        value: Math.round(queue.launchWait.max),
-        unit: 's',
-        budget: null,
-      },
-      {
-        name: `convergence.n${n}.before-queue.polling`,
-        value: Math.round(polling.seconds),
-        unit: 's',
-        budget: null,
-      },
-      {
-        name: `convergence.n${n}.before-queue.blocked`,
-        value: polling.blocked,
-        unit: 'instances',
-        budget: null,
-      },
-      {
-        name: `convergence.n${n}.before-queue.transitions-per-instance`,
-        value: polling.transitions.max,
-        unit: 'transitions',
-        budget: null,
-      },
-      {
-        name: `convergence.n${n}.before-queue.lease-calls-per-instance`,
-        value: polling.leaseCalls.max,
-        unit: 'calls',
-        budget: null,
-      },
+      unbudgeted('granter-aws-reads-per-instance', queue.granterReads.max, 'calls'),
+      unbudgeted('retire-lock-retries-per-instance', queue.lockRetries.max, 'retries'),
+      unbudgeted('group-lock-busy', round2(queue.lockBusy), 'share'),
+      unbudgeted('admit-stalls', queue.stalls, 'passes'),
+      unbudgeted('heartbeats-per-instance', round2(queue.heartbeats.total / n), 'calls'),
+      unbudgeted('launch-token-wait', Math.round(queue.launchWait.max), 's'),
+      unbudgeted('before-queue.polling', Math.round(polling.seconds), 's'),
+      unbudgeted('before-queue.blocked', polling.blocked, 'instances'),
+      unbudgeted('before-queue.transitions-per-instance', polling.transitions.max, 'transitions'),
+      unbudgeted('before-queue.lease-calls-per-instance', polling.leaseCalls.max, 'calls'),
     );
     rows.push([
       n.toLocaleString('en-US'),
@@ -266,43 +319,44 @@ export function convergenceBench(options: {
       duration(queue.seconds),
       duration(baseline),
       `${(phoenix.ratio ?? 0).toFixed(3)}x`,
-      String(queue.blocked + queue.rolledBack),
+      String(queue.blocked),
+      String(queue.rolledBack + queue.failed),
       `${queue.transitions.max} (${queue.transitions.mean.toFixed(1)})`,
       `${queue.leaseCalls.max} (${queue.leaseCalls.mean.toFixed(1)})`,
-      `${Math.round(queue.launchWait.max)} s`,
+      `${queue.granterReads.max} (${queue.granterReads.mean.toFixed(1)})`,
       polling.blocked > 0
         ? `${duration(polling.seconds)}, ${polling.blocked} blocked`
         : `${duration(polling.seconds)}, ${polling.transitions.max} tr.`,
     ]);
-    if (queue.launchWait.max > 0) {
-      // What the fleet would do if admit held replacements in flight to what the RunInstances
-      // refill launches while one holds its lease: no launch waits, no extra health rounds.
-      const cap = Math.max(
-        1,
-        Math.floor(RUN_INSTANCES_RESOURCE_TOKENS.refillPerSecond * atOnce.holdingLease),
-      );
-      const capped = estimateFleet({
+    lockNotes.push(
+      `${n.toLocaleString('en-US')}: group lock held ${(queue.lockBusy * 100).toFixed(0)}% of the roll; ` +
+        `RetireOld retried the lock up to ${queue.lockRetries.max} times (mean ${queue.lockRetries.mean.toFixed(1)}), ` +
+        `${queue.retireGaveUp} gave up (rolled back); ${queue.stalls} admit passes stopped by a retirement holding the lock; ` +
+        `the queue stood still ${duration(queue.idleSeconds)} (a lease and the lock free, nobody admitting); ` +
+        `longest wait for a lease ${duration(queue.leaseWait.max)}, ${queue.heartbeats.total} heartbeats ` +
+        `(at most ${queue.heartbeats.maxPerInstance} an instance), sweep ${queue.sweeper.passes} passes; ` +
+        `launches waited up to ${Math.round(queue.launchWait.max)} s for a token`,
+    );
+    for (const { name, label, whatIf } of WHAT_IFS) {
+      const run = estimateFleet({
         ...fleet,
-        k: Math.min(k, cap),
         admission: QUEUE_ADMISSION,
-        trials: 1,
+        whatIf,
+        trials: queueTrials,
         seed: SEED,
       });
-      whatIf.push(
-        `${n.toLocaleString('en-US')}: the last replacement in service at ${duration(queue.inService)} ` +
-          `(${(queue.inService / baseline).toFixed(2)}x), its old instance drained ${duration(queue.seconds - queue.inService)} later; ` +
-          `launches waited up to ${Math.round(queue.launchWait.max)} s for a token, polled every ${options.recorded.timings.healthCheckIntervalSeconds} s ` +
-          `(${queue.transitions.max} transitions). Were k held to ${cap} (refill x lease hold): ${duration(capped.seconds)} ` +
-          `(${(capped.seconds / baseline).toFixed(2)}x), ${capped.transitions.max} transitions`,
+      results.push(
+        unbudgeted(`what-if-${name}.phoenix`, Math.round(run.seconds), 's'),
+        unbudgeted(`what-if-${name}.ratio`, round3(run.seconds / baseline), 'x'),
+        unbudgeted(`what-if-${name}.transitions-per-instance`, run.transitions.max, 'transitions'),
+        unbudgeted(`what-if-${name}.rolled-back`, run.rolledBack + run.failed, 'instances'),
+      );
+      whatIfRows.push(
+        `${n.toLocaleString('en-US')} ${label}: ${duration(run.seconds)} (${(run.seconds / baseline).toFixed(3)}x), ` +
+          `${run.blocked} blocked, ${run.rolledBack + run.failed} rolled back, ${run.transitions.max} transitions at most, ` +
+          `${run.leaseCalls.max} queue calls at most, lock held ${(run.lockBusy * 100).toFixed(0)}%, stood still ${duration(run.idleSeconds)}`,
       );
     }
-    const later = queue.waves.slice(1);
-    waveNotes.push(
-      `${n.toLocaleString('en-US')}: ${queue.waves.length} waves (capacity raises), the first ${queue.waves[0] ?? 0}, ` +
-        `then ${later.length === 0 ? 'none' : `at most ${Math.max(...later)}, mean ${(later.reduce((a, b) => a + b, 0) / later.length).toFixed(1)}`}; ` +
-        `longest wait for a lease ${duration(queue.leaseWait.max)}, ${queue.heartbeats.total} heartbeats (at most ${queue.heartbeats.maxPerInstance} an instance), ` +
-        `sweeper ${queue.sweeper.passes} passes`,
-    );
   }
   const spread = Math.max(...queueCalls.map((c) => Math.abs(c - (queueCalls[0] ?? 0))));
   results.push({
@@ -318,13 +372,15 @@ export function convergenceBench(options: {
     'refresh',
     'ratio',
     'blocked',
+    'rolled back',
     'transitions max (mean)',
     'queue calls max (mean)',
-    'token wait',
+    'granter reads max (mean)',
     'before: polling',
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+  const claimAfter = atOnce.claimedAt;
   return {
     results,
     profile,
@@ -332,26 +388,31 @@ export function convergenceBench(options: {
     notes: [
       `one remediation on AWS: ${timeline.beforeLease.toFixed(1)} s to the lease, ${atOnce.holdingLease.toFixed(1)} s holding it ` +
         `(${atOnce.healthChecks} health checks every ${options.recorded.timings.healthCheckIntervalSeconds} s when its launch does not wait), ` +
-        `${timeline.afterRelease.toFixed(1)} s after (${
-          groupDrains
-            ? `the group drains the old instance ${aws.deregistrationDelay} s`
-            : `drain ${Math.min(aws.deregistrationDelay, options.recorded.timings.maxDrainSeconds)} s inside the lease`
-        }); ${atOnce.transitions} state transitions with the health-check rounds`,
+        `${timeline.afterRelease.toFixed(1)} s after (the group drains the old instance ${aws.deregistrationDelay} s); ` +
+        `${atOnce.transitions} state transitions with the health-check rounds`,
+      `the group's lock: held ${claimAfter.toFixed(1)} s from a surge's lease to its claim (the group lists the instance ${aws.groupListsInstance} s ` +
+        `after the raise, found by the health check after it); RetireOld holds it ${lock.holdSeconds} s, retrying a busy lock ` +
+        `${lock.retireRetry.MaxAttempts ?? 3} times from ${lock.retireRetry.IntervalSeconds ?? 1} s, x${lock.retireRetry.BackoffRate ?? 2}, ` +
+        `capped at ${lock.retireRetry.MaxDelaySeconds ?? '-'} s, jitter ${lock.retireRetry.JitterStrategy ?? 'NONE'}; ` +
+        `a granter's reads and recheck ${lock.granterSeconds} s`,
       `maxConcurrent ${MAX_CONCURRENT_PERCENT}%, minHealthyPercent ${MIN_HEALTHY_PERCENT}, ${AVAILABILITY_ZONES} AZs; ` +
         `RunInstances tokens ${RUN_INSTANCES_RESOURCE_TOKENS.size}, +${RUN_INSTANCES_RESOURCE_TOKENS.refillPerSecond}/s, for Phoenix and instance refresh; ` +
-        `refresh at ${REFRESH_MIN_HEALTHY_PERCENT}% minimum healthy, warm-up 0 s (the ratio's baseline)`,
-      `before (no budget): the lease back-off of the definition before the queue, median of ${trials} seeded trials`,
+        `refresh at ${REFRESH_MIN_HEALTHY_PERCENT}% minimum healthy, warm-up 0 s (the ratio's baseline); ` +
+        `the queue the median of ${queueTrials} seeded trials, the before of ${trials}`,
       line(header),
       ...rows.map(line),
-      'waves and waiting:',
-      ...waveNotes.map((w) => `  ${w}`),
-      ...(whatIf.length === 0
-        ? []
-        : ['launches waiting for RunInstances tokens (no budget):', ...whatIf.map((w) => `  ${w}`)]),
+      'the group lock:',
+      ...lockNotes.map((w) => `  ${w}`),
+      'what-ifs, not built (no budget):',
+      ...whatIfRows.map((w) => `  ${w}`),
     ],
   };
 }
 
 function round2(value: number): number {
   return Math.round(value * 100) / 100;
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
 }

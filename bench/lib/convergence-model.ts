@@ -7,23 +7,42 @@
  * {@link RUN_INSTANCES_RESOURCE_TOKENS}).
  *
  * Phoenix: every drifted instance's execution starts at once (one sweep or one template
- * change finds them all) and walks the recorded path. Two ways of waiting for the budget are
+ * change finds them all) and walks the recorded path. Two ways of waiting for the lease are
  * modelled:
- * - the queue (fleet-scale issue): `AcquireLease` is a callback task. Its Lambda tries the
- *   lease once (one transaction); granted, it sends the task success itself; denied, it
- *   parks a waiter (one PutItem) and runs `admit`. `admit` runs after every park and every
- *   release and from a scheduled sweeper: it reads the head of each Availability Zone's
- *   queue (one Query per AZ queue with waiters) and grants the free slots oldest launch
- *   time first, spread across AZs (the AZ with fewest replacements in flight next; ties: the
- *   older head), each grant one transaction and one `SendTaskSuccess`. A waiter spends no
- *   state transition while it waits and never gives up because the fleet is busy; the
- *   sweeper heartbeats waiters whose last heartbeat is older than a set age, so the task's
- *   `HeartbeatSeconds` never runs out. Grants made at one moment for one group form a wave:
- *   one capacity raise, the w instances launched together.
- * - polling (before the queue): a denied execution retries `AcquireLease` on the definition's
- *   back-off (interval × rate^(attempt−1), capped, with full jitter when the rule says so)
- *   and, out of attempts, ends "blocked"; each retry is a state transition and a lease
- *   attempt. Jitter makes each run different, so it is simulated over seeded trials.
+ * - the queue, as built (docs/adr/0032-a-queue-not-a-poll.md): `AcquireLease` is a callback
+ *   task. Its Lambda tries the lease once (one transaction); granted, it sends the task
+ *   success itself; refused because the fleet is busy (its budget, or its group's lock), it
+ *   parks a waiter (a PutItem and the zones' UpdateItem) and runs `admit`. `admit` runs after
+ *   every park, every group lock handed back with a claimed replacement, every `ReleaseLease`
+ *   and from the sweep every five minutes: it reads the fleet's zones (GetItem), the head of
+ *   each zone's queue (one Query each) and the fleet's leases (a Query), then for the next
+ *   head (the zone with fewest replacements in flight, ties to the older head) runs the
+ *   waiter's recheck (DescribeInstances, DescribeLaunchTemplateVersions,
+ *   DescribeAutoScalingGroups, the gate's BatchGetItem) and its lease transaction; granted,
+ *   it writes the grant on the waiter (UpdateItem), sends it (`SendTaskSuccess`), removes the
+ *   waiter (DeleteItem) and tries the next head; refused, the pass stops. A waiter spends no
+ *   state transition while it waits; the sweep heartbeats waiters silent for 30 minutes.
+ * - polling (before the queue): a refused execution retries `AcquireLease` on the back-off the
+ *   definition had (one rule for a busy budget, one for a busy group lock) and, out of
+ *   attempts, ends "blocked"; each retry is a state transition, a Lambda invocation and a
+ *   lease attempt.
+ *
+ * The group lock (docs/adr/0009-asg-surge-without-races.md): a surge takes its group's lock
+ * with its lease, in the same transaction, raises the desired capacity by one under it and
+ * keeps it until a health check finds the instance the group launched (listed by the group,
+ * not among the members it saw before) and claims it, which hands the lock back and runs
+ * `admit`. So within one group the surges go one at a time, from a lease granted to its
+ * instance claimed. `RetireOld` takes the same lock for the moment it hands the old instance
+ * back to the group (with the lease released in the same request, and no `admit` after); busy,
+ * it retries on its own back-off (full jitter) and, out of attempts, the execution rolls back.
+ * A grant that meets a retirement holding the lock stops its pass: the waiters wait for the
+ * next claim, release or sweep. Jitter makes each run different: fleets are simulated over
+ * seeded trials.
+ *
+ * Not built, shown as what-ifs: waves (issue 14.2: one capacity raise, and one lock, for
+ * every grant of one `admit` pass, the lock held until the wave's last instance is claimed),
+ * `RetireOld` running `admit` after its release, and a `RetireOld` that does not wait for the
+ * surges' lock.
  *
  * Launches: a replacement's instance is launched when the launch step asks for it and EC2
  * has a RunInstances resource token for it; without one the launch waits for the refill
@@ -53,6 +72,17 @@ export interface AwsTimings {
   sdkTask: number;
   /** Any other state (Choice, Pass, Map bookkeeping): the transition itself. */
   transition: number;
+  /**
+   * From an Auto Scaling group's launch of an instance to the group listing it (`Pending`) in
+   * DescribeAutoScalingGroups. Stated: AWS documents the launch as asynchronous, made in the
+   * background after the desired capacity changes, and gives no figure; a few seconds. Any
+   * value from about 1 s to about 16 s gives the same claim, at the second health check.
+   */
+  groupListsInstance: number;
+  /** `admit`'s reads (the zones, each zone's head, the leases) and a waiter's recheck, before its lease transaction. */
+  granterReads: number;
+  /** How long `RetireOld` holds its group's lock: from taking it to the release of lease and lock. */
+  retireLockHold: number;
 }
 
 export const REALISTIC_AWS_TIMINGS: AwsTimings = {
@@ -62,6 +92,12 @@ export const REALISTIC_AWS_TIMINGS: AwsTimings = {
   lambdaTask: 0.5,
   sdkTask: 0.3,
   transition: 0.05,
+  groupListsInstance: 5,
+  // GetItem, three Queries in parallel and a Query (tens of ms), then DescribeInstances,
+  // DescribeLaunchTemplateVersions, DescribeAutoScalingGroups and a BatchGetItem in turn.
+  granterReads: 0.3,
+  // The lock's PutItem, DescribeAutoScalingGroups, TerminateInstanceInAutoScalingGroup, the release.
+  retireLockHold: 0.3,
 };
 
 /** A token bucket as EC2 documents its throttling: `size` tokens at most, `refillPerSecond` added each second. */
@@ -163,6 +199,15 @@ export interface RemediationTimeline {
   afterRelease: number;
   /** States entered on the recorded path with the health check passing at its first attempt. */
   pathTransitions: number;
+  /** The step that releases the lease (`RetireOld` for a surge): its own time, within `healthyToRelease`. */
+  releaseStep: number;
+  /**
+   * A surge in an Auto Scaling group: it holds the group's lock from its lease to the claim of
+   * its instance, and its `RetireOld` takes the lock again to hand the old instance back.
+   */
+  groupLock: boolean;
+  /** From the group's launch of the instance to the group listing it (the claim needs it). */
+  listedAfterLaunch: number;
 }
 
 /** One remediation on AWS, cut at the lease (a launch that did not wait for a token). */
@@ -224,6 +269,7 @@ export function timelineFromPath(
   let firstCheckAt: number | undefined;
   let checkSeconds = 0;
   let releasedAt: number | undefined;
+  let releaseStep = 0;
   let recordedRounds = 0;
   for (const step of path) {
     switch (step.role) {
@@ -251,7 +297,10 @@ export function timelineFromPath(
       case 'group-drain':
       case 'release-lease':
         t += stepSeconds(step, aws);
-        releasedAt ??= t;
+        if (releasedAt === undefined) {
+          releasedAt = t;
+          releaseStep = stepSeconds(step, aws);
+        }
         break;
       default:
         t += stepSeconds(step, aws);
@@ -276,13 +325,22 @@ export function timelineFromPath(
     afterRelease: t - releasedAt + (groupDrains ? aws.deregistrationDelay : 0),
     // Each recorded round entered the Choice, the Wait and the check once more.
     pathTransitions: path.length - 3 * recordedRounds,
+    releaseStep,
+    groupLock: groupDrains,
+    // A standalone launch's RunInstances answers with the instance: nothing to find.
+    listedAfterLaunch: groupDrains ? aws.groupListsInstance : 0,
   };
 }
 
 /** One replacement whose instance was launched `launchDelay` seconds after the launch step asked for it. */
 export interface Replacement {
-  /** From the lease granted to the lease released. */
+  /** From the lease granted to the lease released (its `RetireOld` taking the lock at once). */
   holdingLease: number;
+  /**
+   * From the lease granted to the health check that found the group's new instance and
+   * claimed it (handing the group's lock back); the lease released, for a launch never seen.
+   */
+  claimedAt: number;
   healthChecks: number;
   transitions: number;
   /** Not healthy within the execution's attempts: rolled back, the lease released by the rollback. */
@@ -291,13 +349,22 @@ export interface Replacement {
 
 /** A replacement on the time line, its instance launched `launchDelay` s after it was asked for. */
 export function replacementAt(timeline: RemediationTimeline, launchDelay: number): Replacement {
+  if (timeline.listedAfterLaunch > timeline.boot) {
+    throw new RangeError(
+      `an instance is listed by its group (${timeline.listedAfterLaunch} s) before it is healthy (${timeline.boot} s)`,
+    );
+  }
   const healthyAt = launchDelay + timeline.boot; // from the end of the launch step
+  const listedAt = launchDelay + timeline.listedAfterLaunch;
   let checks = 1;
   let checkedAt = timeline.launchToFirstCheck;
+  let claimedAt: number | undefined = checkedAt >= listedAt ? checkedAt : undefined;
   while (checkedAt < healthyAt) {
     if (checks >= timeline.healthCheckMaxAttempts) {
+      const holdingLease = timeline.leaseToLaunch + checkedAt + timeline.rollbackToRelease;
       return {
-        holdingLease: timeline.leaseToLaunch + checkedAt + timeline.rollbackToRelease,
+        holdingLease,
+        claimedAt: claimedAt === undefined ? holdingLease : timeline.leaseToLaunch + claimedAt,
         healthChecks: checks,
         transitions: timeline.pathTransitions + 3 * (checks - 1),
         rolledBack: true,
@@ -305,9 +372,11 @@ export function replacementAt(timeline: RemediationTimeline, launchDelay: number
     }
     checks += 1;
     checkedAt += timeline.healthRound;
+    if (claimedAt === undefined && checkedAt >= listedAt) claimedAt = checkedAt;
   }
   return {
     holdingLease: timeline.leaseToLaunch + checkedAt + timeline.healthyToRelease,
+    claimedAt: timeline.leaseToLaunch + (claimedAt ?? checkedAt),
     healthChecks: checks,
     transitions: timeline.pathTransitions + 3 * (checks - 1),
     rolledBack: false,
@@ -363,12 +432,12 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** The queue's contract: `AcquireLease` waits for its task token; `admit` grants in the stated order. */
+/** The queue as built: `AcquireLease` waits for its task token; `admit` grants in the stated order. */
 export interface QueueAdmission {
   kind: 'queue';
-  /** The sweeper's period: it runs `admit` and heartbeats old waiters. */
+  /** The sweep's period: it heartbeats old waiters and runs `admit`. */
   sweeperSeconds: number;
-  /** The sweeper heartbeats a waiter whose last heartbeat is at least this old. */
+  /** The sweep heartbeats a waiter whose last heartbeat is at least this old. */
   heartbeatAfterSeconds: number;
   /** The callback task's `HeartbeatSeconds`: a waiter not heartbeaten for longer times out. */
   heartbeatTimeoutSeconds: number;
@@ -377,19 +446,44 @@ export interface QueueAdmission {
 /** The lease step as it was before the queue: retried on its back-off, blocked when out of attempts. */
 export interface PollingAdmission {
   kind: 'polling';
+  /** `AcquireLease`'s Retry rule for a busy budget (`LeaseDeniedError`). */
   retry: RetryRule;
-  /** Seconds one `AcquireLease` attempt takes (a denied attempt costs it too). */
+  /** Its Retry rule for a busy group lock (`GroupBusyError`), which the lease reports first. */
+  busyRetry: RetryRule;
+  /** Seconds one `AcquireLease` attempt takes (a refused attempt costs it too). */
   attemptSeconds: number;
-  random: () => number;
 }
 
-/** The contract of the queue as the fleet-scale issue's lease step states it. */
+/** The queue as built, with the timings of ADR 32 (queue.ts: HEARTBEAT_EVERY_MS; the sweep's schedule). */
 export const QUEUE_ADMISSION: QueueAdmission = {
   kind: 'queue',
   sweeperSeconds: 300,
   heartbeatAfterSeconds: 1800,
   heartbeatTimeoutSeconds: 3600,
 };
+
+/** How the group's lock is taken after a surge's claim, and how long the granter takes. */
+export interface GroupLockRules {
+  /** `RetireOld`'s Retry rule for `GroupBusyError`, then `Rollback`'s (after RetireOld gave up), as the definition states them. */
+  retireRetry: RetryRule;
+  rollbackRetry: RetryRule;
+  /** One attempt of either (a Lambda task; a refused one fails at its end). */
+  attemptSeconds: number;
+  /** How long a `RetireOld` (or `Rollback`) that got the lock keeps it. */
+  holdSeconds: number;
+  /** From a call to `admit` to its first lease transaction, and between two of one pass: the reads and the waiter's recheck. */
+  granterSeconds: number;
+}
+
+/** Not built (issue 14.2 and after): what-ifs, reported without budgets. */
+export interface WhatIf {
+  /** One lock (and one capacity raise) for every grant of one `admit` pass, held until the wave's last instance is claimed. */
+  waves?: boolean;
+  /** `RetireOld` runs `admit` after its release, as `ReleaseLease` does. */
+  retireAdmits?: boolean;
+  /** `RetireOld` hands the old instance back without waiting for the surges' lock (the contract the issue stated). */
+  retireWithoutLock?: boolean;
+}
 
 export interface FleetOptions {
   /** Drifted instances, all of one Auto Scaling group; instance i is in AZ i mod `azs` and launched before i + 1. */
@@ -399,11 +493,15 @@ export interface FleetOptions {
   azs: number;
   timeline: RemediationTimeline;
   admission: QueueAdmission | PollingAdmission;
+  lock: GroupLockRules;
   /** EC2's RunInstances resource tokens; without it, launches never wait. */
   launchTokens?: TokenBucketSpec;
+  whatIf?: WhatIf;
+  /** Full jitter's draws (the retries of `RetireOld`, `Rollback` and, polling, `AcquireLease`). */
+  random: () => number;
 }
 
-/** The lease and queue calls of one fleet, by operation. */
+/** The calls of one fleet, by `Service.Operation`. */
 export type CallCounts = Record<string, number>;
 
 /** One lease grant, in the order they were made. */
@@ -413,25 +511,53 @@ export interface Grant {
   at: number;
 }
 
+/** The most, the mean per instance, and the total by operation. */
+export interface PerInstance {
+  max: number;
+  mean: number;
+  byOperation: CallCounts;
+}
+
 export interface FleetRun {
   replaced: number;
   /** Ended without a replacement because the fleet was busy (lease back-off out, or a waiter timed out). */
   blocked: number;
-  /** Not healthy within the execution's attempts (a launch that waited too long for its token). */
+  /**
+   * Rolled back: not healthy within the execution's attempts (a launch that waited too long
+   * for its token), or healthy but `RetireOld` never got the group's lock within its retries.
+   */
   rolledBack: number;
+  /** Of those rolled back, the healthy replacements whose `RetireOld` gave up on the lock. */
+  retireGaveUp: number;
+  /** `Rollback` gave up on the lock too: the execution failed, its lease left to its TTL. */
+  failed: number;
   /** When the last replaced instance's execution ended, its old instance drained (0 when none was replaced). */
   seconds: number;
   /** When the last replacement was healthy and its lease released (its old instance still draining). */
   inService: number;
-  /** State transitions per replaced instance. */
+  /** State transitions per replaced instance (a retry is one). */
   transitions: { max: number; mean: number };
-  /** Lease and queue calls made on each instance's behalf (the sweeper's apart). */
-  leaseCalls: { max: number; mean: number; byOperation: CallCounts };
-  /** The sweeper's calls over the roll, by operation; its passes; the waiter items it read. */
+  /** Steps-Lambda invocations per instance beyond the recorded path's: retries. */
+  extraInvocations: { max: number; mean: number };
+  /** Lease and queue calls (DynamoDB, Step Functions) made for each instance, the sweep's apart. */
+  leaseCalls: PerInstance;
+  /** The granter's AWS reads (the waiter's recheck: EC2, Auto Scaling) made for each instance, the sweep's apart. */
+  granterReads: PerInstance;
+  /** `RetireOld`'s (and `Rollback`'s) retries on a busy group lock, each a lock PutItem. */
+  lockRetries: PerInstance;
+  /** The sweep's calls over the roll, by operation; its passes; the waiter items it read. */
   sweeper: { passes: number; calls: CallCounts; waiterItemsRead: number };
   heartbeats: { total: number; maxPerInstance: number };
-  /** Wave sizes in order (grants at one moment for the group: one capacity raise). */
-  waves: number[];
+  /** `admit` passes stopped because a `RetireOld` (or `Rollback`) held the group's lock. */
+  stalls: number;
+  /**
+   * Seconds the queue stood still: waiters parked, the group's lock free and a lease free,
+   * and nobody running `admit` (a `RetireOld` released its lease without one) until the
+   * next claim, release or sweep.
+   */
+  idleSeconds: number;
+  /** Share of the roll, from the first lease to the last release, the group's lock was held. */
+  lockBusy: number;
   /** Seconds a launch waited for its RunInstances token. */
   launchWait: { max: number; mean: number };
   /** Seconds from the first lease attempt to the grant. */
@@ -442,7 +568,18 @@ export interface FleetRun {
 interface SimEvent {
   at: number;
   seq: number;
-  kind: 'arrive' | 'retry' | 'launch' | 'release' | 'sweep';
+  kind:
+    | 'arrive'
+    | 'retry'
+    | 'admit-try'
+    | 'launch'
+    | 'claim'
+    | 'retire'
+    | 'retired'
+    | 'rollback'
+    | 'rolled-back'
+    | 'release'
+    | 'sweep';
   id: number;
 }
 
@@ -496,15 +633,24 @@ function add(counts: CallCounts, operation: string, n = 1): void {
   if (n !== 0) counts[operation] = (counts[operation] ?? 0) + n;
 }
 
-/** Operations of the lease and the queue, as the benchmarks name AWS calls. */
+/** Operations of the lease, the queue and the granter, as the benchmarks name AWS calls. */
 export const OP = {
   transact: 'DynamoDB.TransactWriteItems',
   put: 'DynamoDB.PutItem',
+  get: 'DynamoDB.GetItem',
   query: 'DynamoDB.Query',
   update: 'DynamoDB.UpdateItem',
+  delete: 'DynamoDB.DeleteItem',
+  batchGet: 'DynamoDB.BatchGetItem',
   taskSuccess: 'SFN.SendTaskSuccess',
   heartbeat: 'SFN.SendTaskHeartbeat',
+  describeInstances: 'EC2.DescribeInstances',
+  describeTemplate: 'EC2.DescribeLaunchTemplateVersions',
+  describeGroup: 'AutoScaling.DescribeAutoScalingGroups',
 } as const;
+
+/** The recheck a granter runs for a waiter before its lease: three AWS reads and the gate's state-table read. */
+const RECHECK_AWS_READS = [OP.describeInstances, OP.describeTemplate, OP.describeGroup] as const;
 
 /**
  * The AZ whose head waiter `admit` grants next: among the AZs with a waiter, the one with
@@ -530,15 +676,23 @@ export function nextAz(
   return best;
 }
 
+/** Who holds the group's lock: surges (one, or a wave's not yet claimed), or a retirement or rollback. */
+type Lock =
+  | { kind: 'surge'; pending: Set<number>; pass: number | undefined }
+  | { kind: 'retire' | 'rollback'; id: number };
+
+type Outcome = 'waiting' | 'held' | 'replaced' | 'blocked' | 'rolled-back' | 'failed';
+
 /**
- * One simulated fleet: N executions started at once, k leases, the queue or the lease
- * back-off, launches through the token bucket. Every lease and queue call is counted on the
- * behalf of the instance it was made for: its attempts, its park and the `admit` that
- * follows, its grant (transaction and task success), its release and the `admit` after it.
- * The sweeper's calls are counted apart (they are per waiting hour, not per instance).
+ * One simulated fleet: N executions started at once, k leases, the group's lock, the queue or
+ * the lease back-off, launches through the token bucket. Calls are counted for the instance
+ * they were made for: its lease attempts, its park and the `admit` pass that follows, its
+ * grant (the granter's recheck, transaction, answer, task success and removal), the `admit`
+ * pass after its claim (the failed try that ends a pass is counted for the one who runs it),
+ * its release. The sweep's calls are counted apart.
  */
 export function simulateFleet(options: FleetOptions): FleetRun {
-  const { n, k, azs, timeline, admission } = options;
+  const { n, k, azs, timeline, admission, lock: rules, random } = options;
   if (
     !(Number.isInteger(n) && n >= 0 && Number.isInteger(k) && k >= 1 && Number.isInteger(azs) && azs >= 1)
   ) {
@@ -546,35 +700,67 @@ export function simulateFleet(options: FleetOptions): FleetRun {
       `a fleet needs n >= 0, k >= 1 and azs >= 1 (integers), got n=${n} k=${k} azs=${azs}`,
     );
   }
+  const waves = options.whatIf?.waves === true;
+  const retireAdmits = options.whatIf?.retireAdmits === true;
+  const retireWithoutLock = options.whatIf?.retireWithoutLock === true;
   const tokens = options.launchTokens === undefined ? undefined : new TokenBucket(options.launchTokens);
   const events = new EventQueue();
-  const calls = Array.from({ length: n }, (): CallCounts => ({}));
+  const perInstance = () => Array.from({ length: n }, (): CallCounts => ({}));
+  const calls = perInstance();
+  const reads = perInstance();
   const byOperation: CallCounts = {};
-  const call = (id: number, operation: string, count = 1) => {
-    add(calls[id] as CallCounts, operation, count);
-    add(byOperation, operation, count);
+  const readsByOperation: CallCounts = {};
+  const lockByOperation: CallCounts = {};
+  const sweeper = { passes: 0, calls: {} as CallCounts, waiterItemsRead: 0 };
+  /** `payer`: the instance a call is made for, or the sweep. */
+  const call = (payer: number | 'sweeper', operation: string, count = 1) => {
+    if (payer === 'sweeper') {
+      add(sweeper.calls, operation, count);
+      return;
+    }
+    const aws = !operation.startsWith('DynamoDB.') && !operation.startsWith('SFN.');
+    add((aws ? reads : calls)[payer] as CallCounts, operation, count);
+    add(aws ? readsByOperation : byOperation, operation, count);
   };
   const azOf = (id: number) => id % azs;
-  const retries = new Array<number>(n).fill(0);
+  const leaseRetries = new Array<number>(n).fill(0);
+  const busyRetries = new Array<number>(n).fill(0);
+  const lockRetries = new Array<number>(n).fill(0);
   const grantedAt = new Array<number>(n).fill(Number.NaN);
   const lastBeat = new Array<number>(n).fill(0);
   const beats = new Array<number>(n).fill(0);
   const transitions = new Array<number>(n).fill(0);
-  const outcome = new Array<'waiting' | 'held' | 'replaced' | 'blocked' | 'rolled-back'>(n).fill('waiting');
+  const invocations = new Array<number>(n).fill(0);
+  const outcome = new Array<Outcome>(n).fill('waiting');
+  const gaveUp = new Array<boolean>(n).fill(false);
   const launchWaits: number[] = [];
   // Per AZ: waiting instance ids, oldest launch first (ids are in launch order), from `head` on.
   const queues = Array.from({ length: azs }, () => ({ ids: [] as number[], head: 0 }));
+  const zonesSeen = new Set<number>();
   const inFlight = new Array<number>(azs).fill(0);
   const grants: Grant[] = [];
-  const waves: number[] = [];
-  let currentWave = '';
-  let admitPasses = 0;
+  // An `admit` pass in progress: who runs it (its reads and the try that ends it are theirs).
+  const passes: Array<number | 'sweeper'> = [];
+  let lock: Lock | undefined;
+  let lockSince = 0;
+  let lockBusySeconds = 0;
+  let firstLease: number | undefined;
+  let lastRelease = 0;
+  let stalls = 0;
+  let parked = 0;
+  let tries = 0; // admit tries scheduled, not yet made
+  let idleSeconds = 0;
+  let clock = 0;
   let held = 0;
   let open = n; // executions not yet ended
   let seconds = 0;
   let inService = 0;
-  const sweeper = { passes: 0, calls: {} as CallCounts, waiterItemsRead: 0 };
 
+  const setLock = (next: Lock | undefined, at: number) => {
+    if (lock === undefined && next !== undefined) lockSince = at;
+    if (lock !== undefined && next === undefined) lockBusySeconds += at - lockSince;
+    lock = next;
+  };
   const waiting = (q: { ids: number[]; head: number }) => q.ids.length - q.head;
   /** A waiter nobody heartbeat within `HeartbeatSeconds`: its task timed out, its execution failed. */
   const timedOut = (id: number, at: number): boolean => {
@@ -583,83 +769,179 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     }
     outcome[id] = 'blocked';
     open -= 1;
+    parked -= 1;
     return true;
   };
-  const queuesWithWaiters = () => queues.filter((q) => waiting(q) > 0).length;
+  /** Why a lease cannot be had now: the group's lock (reported first), the budget, or nothing. */
+  const refusal = (pass?: number): 'lock' | 'budget' | undefined => {
+    if (timeline.groupLock && lock !== undefined) {
+      const sameWave = waves && lock.kind === 'surge' && pass !== undefined && lock.pass === pass;
+      if (!sameWave) return 'lock';
+    }
+    return held < k ? undefined : 'budget';
+  };
 
-  /** `wave`: the admit pass that granted it, or the moment of a lease taken at once. */
-  const grant = (id: number, at: number, wave: string) => {
+  /** The lease (and, for a surge, the group's lock) taken at `at`; `pass`: the admit pass that granted it. */
+  const grant = (id: number, at: number, pass?: number) => {
     held += 1;
+    firstLease ??= at;
     inFlight[azOf(id)] = (inFlight[azOf(id)] ?? 0) + 1;
     outcome[id] = 'held';
     grantedAt[id] = at;
     grants.push({ id, az: azOf(id), at });
-    if (wave === currentWave) waves[waves.length - 1] = (waves[waves.length - 1] ?? 0) + 1;
-    else {
-      waves.push(1);
-      currentWave = wave;
+    if (timeline.groupLock) {
+      if (lock?.kind === 'surge' && waves && pass !== undefined && lock.pass === pass) lock.pending.add(id);
+      else setLock({ kind: 'surge', pending: new Set([id]), pass }, at);
     }
     events.push(at + timeline.leaseToLaunch, 'launch', id);
   };
 
-  const nextWaiter = (): number | undefined => {
-    const az = nextAz(
-      queues.map((q) => q.ids[q.head]),
-      inFlight,
-    );
-    if (az === undefined) return undefined;
-    const q = queues[az] as { ids: number[]; head: number };
-    q.head += 1;
-    return q.ids[q.head - 1];
+  /** The lease given back (and the count of leases in flight): the execution's part of the fleet is done. */
+  const releaseLease = (id: number, at: number) => {
+    held -= 1;
+    inFlight[azOf(id)] = (inFlight[azOf(id)] ?? 0) - 1;
+    lastRelease = Math.max(lastRelease, at);
+    call(id, OP.transact);
   };
 
-  /** `admit`: read the heads, grant the free slots. `payer`: the instance it ran for, or the sweeper. */
-  const admit = (at: number, payer: number | 'sweeper') => {
-    const reads = queuesWithWaiters();
-    if (payer === 'sweeper') add(sweeper.calls, OP.query, reads);
-    else call(payer, OP.query, reads);
-    admitPasses += 1;
-    while (held < k) {
-      const id = nextWaiter();
-      if (id === undefined) break;
-      if (outcome[id] !== 'waiting' || timedOut(id, at)) continue;
-      call(id, OP.transact);
-      call(id, OP.taskSuccess);
-      grant(id, at, `admit ${admitPasses}`);
+  const nextWaiter = (): number | undefined => {
+    for (;;) {
+      const az = nextAz(
+        queues.map((q) => q.ids[q.head]),
+        inFlight,
+      );
+      if (az === undefined) return undefined;
+      const q = queues[az] as { ids: number[]; head: number };
+      const id = q.ids[q.head] as number;
+      if (outcome[id] === 'waiting') return id;
+      q.head += 1; // gone (its task timed out): the granter drops it
     }
+  };
+  const popWaiter = (id: number) => {
+    const q = queues[azOf(id)] as { ids: number[]; head: number };
+    if (q.ids[q.head] === id) q.head += 1;
+  };
+  /** Whether a grant could be made now (to a waiter, were anyone to run `admit`). */
+  const grantable = () =>
+    tries === 0 &&
+    parked > 0 &&
+    held < k &&
+    (!timeline.groupLock || lock === undefined) &&
+    admission.kind === 'queue';
+
+  /** `admit`: read the zones, the heads and the leases; try the next head after the granter's recheck. */
+  const admit = (at: number, payer: number | 'sweeper') => {
+    if (admission.kind !== 'queue') return;
+    call(payer, OP.get);
+    if (zonesSeen.size === 0) return;
+    call(payer, OP.query, zonesSeen.size);
+    if (!queues.some((q) => waiting(q) > 0)) return;
+    call(payer, OP.query); // the fleet's leases, for each zone's replacements in flight
+    passes.push(payer);
+    tries += 1;
+    events.push(at + rules.granterSeconds, 'admit-try', passes.length - 1);
+  };
+
+  const admitTry = (pass: number, at: number) => {
+    const payer = passes[pass] as number | 'sweeper';
+    let id = nextWaiter();
+    while (id !== undefined && timedOut(id, at)) {
+      popWaiter(id);
+      id = nextWaiter();
+    }
+    if (id === undefined) return;
+    const refused = refusal(pass);
+    // The waiter's recheck and its lease transaction: for the waiter when granted, else the pass's.
+    const by = refused === undefined ? id : payer;
+    for (const read of RECHECK_AWS_READS) call(by, read);
+    call(by, OP.batchGet);
+    call(by, OP.transact);
+    if (refused !== undefined) {
+      if (refused === 'lock' && lock?.kind !== 'surge') stalls += 1;
+      return;
+    }
+    popWaiter(id);
+    parked -= 1;
+    grant(id, at, pass);
+    call(id, OP.update);
+    call(id, OP.taskSuccess);
+    call(id, OP.delete);
+    tries += 1;
+    events.push(at + rules.granterSeconds, 'admit-try', pass);
+  };
+
+  const retryLater = (id: number, at: number, rule: RetryRule, attempt: number, kind: SimEvent['kind']) => {
+    const jitter = rule.JitterStrategy === 'FULL' ? random() : 1;
+    events.push(at + retryDelay(rule, attempt) * jitter, kind, id);
   };
 
   const attempt = (id: number, at: number) => {
     call(id, OP.transact);
-    if (held < k) {
+    const refused = refusal();
+    if (refused === undefined) {
       if (admission.kind === 'queue') call(id, OP.taskSuccess);
-      grant(id, at, `at once ${at}`);
+      grant(id, at);
       return;
     }
     if (admission.kind === 'queue') {
       call(id, OP.put);
+      call(id, OP.update); // the fleet's list of zones
+      zonesSeen.add(azOf(id));
       lastBeat[id] = at;
       const q = queues[azOf(id)] as { ids: number[]; head: number };
       // Parks come in launch order here; a late one would be inserted in its place.
       let i = q.ids.length;
       while (i > q.head && (q.ids[i - 1] as number) > id) i -= 1;
       q.ids.splice(i, 0, id);
+      parked += 1;
       admit(at, id);
       return;
     }
-    const done = retries[id] ?? 0;
-    if (done < (admission.retry.MaxAttempts ?? 3)) {
-      retries[id] = done + 1;
-      const jitter = admission.retry.JitterStrategy === 'FULL' ? admission.random() : 1;
-      events.push(
-        at + retryDelay(admission.retry, done + 1) * jitter + admission.attemptSeconds,
-        'retry',
-        id,
-      );
+    const counter = refused === 'lock' ? busyRetries : leaseRetries;
+    const rule = refused === 'lock' ? admission.busyRetry : admission.retry;
+    const done = counter[id] ?? 0;
+    if (done < (rule.MaxAttempts ?? 3)) {
+      counter[id] = done + 1;
+      transitions[id] = (transitions[id] ?? 0) + 1;
+      invocations[id] = (invocations[id] ?? 0) + 1;
+      retryLater(id, at + admission.attemptSeconds, rule, done + 1, 'retry');
     } else {
       outcome[id] = 'blocked';
       open -= 1;
     }
+  };
+
+  /** `RetireOld` (or, after it gave up, `Rollback`) asks for the group's lock. */
+  const takeLockFor = (id: number, at: number, step: 'retire' | 'rollback') => {
+    if (step === 'retire' && retireWithoutLock) {
+      events.push(at + rules.holdSeconds, 'retired', id);
+      return;
+    }
+    if (lock === undefined) {
+      setLock({ kind: step, id }, at);
+      events.push(at + rules.holdSeconds, step === 'retire' ? 'retired' : 'rolled-back', id);
+      return;
+    }
+    const rule = step === 'retire' ? rules.retireRetry : rules.rollbackRetry;
+    const done = lockRetries[id] ?? 0;
+    const offset = step === 'retire' ? 0 : (rules.retireRetry.MaxAttempts ?? 3);
+    if (done - offset < (rule.MaxAttempts ?? 3)) {
+      lockRetries[id] = done + 1;
+      transitions[id] = (transitions[id] ?? 0) + 1;
+      invocations[id] = (invocations[id] ?? 0) + 1;
+      add(lockByOperation, OP.put);
+      retryLater(id, at + rules.attemptSeconds, rule, done - offset + 1, step);
+      return;
+    }
+    if (step === 'retire') {
+      // Out of retries: caught, the execution rolls back (its healthy replacement with it).
+      gaveUp[id] = true;
+      events.push(at + rules.attemptSeconds, 'rollback', id);
+      return;
+    }
+    // Rollback out of retries too: the execution fails; its lease is left to its TTL.
+    outcome[id] = 'failed';
+    open -= 1;
   };
 
   for (let id = 0; id < n; id++) events.push(timeline.beforeLease, 'arrive', id);
@@ -667,38 +949,90 @@ export function simulateFleet(options: FleetOptions): FleetRun {
 
   for (let event = events.pop(); event !== undefined; event = events.pop()) {
     const { at, id } = event;
+    if (grantable()) idleSeconds += at - clock;
+    clock = at;
     switch (event.kind) {
       case 'arrive':
       case 'retry':
         attempt(id, at);
         break;
+      case 'admit-try':
+        tries -= 1;
+        admitTry(id, at);
+        break;
       case 'launch': {
         const launchedAt = tokens === undefined ? at : tokens.take(at);
         launchWaits.push(launchedAt - at);
         const r = replacementAt(timeline, launchedAt - at);
-        // A retry of the lease step is a state transition too.
-        transitions[id] = r.transitions + (retries[id] ?? 0);
-        outcome[id] = r.rolledBack ? 'rolled-back' : 'replaced';
-        events.push((grantedAt[id] as number) + r.holdingLease, 'release', id);
+        transitions[id] = (transitions[id] ?? 0) + r.transitions;
+        const granted = grantedAt[id] as number;
+        if (timeline.groupLock) events.push(granted + r.claimedAt, 'claim', id);
+        if (r.rolledBack) {
+          outcome[id] = 'rolled-back';
+          events.push(granted + r.holdingLease, 'release', id);
+        } else if (timeline.groupLock) {
+          events.push(granted + r.holdingLease - timeline.releaseStep, 'retire', id);
+        } else {
+          events.push(granted + r.holdingLease, 'release', id);
+        }
+        break;
+      }
+      case 'claim': {
+        // The health check found the group's new instance: the claim hands the lock back.
+        if (lock?.kind !== 'surge' || !lock.pending.has(id)) break;
+        lock.pending.delete(id);
+        if (lock.pending.size > 0) break;
+        setLock(undefined, at);
+        admit(at, id);
+        break;
+      }
+      case 'retire':
+        takeLockFor(id, at, 'retire');
+        break;
+      case 'rollback':
+        takeLockFor(id, at, 'rollback');
+        break;
+      case 'retired': {
+        // RetireOld handed the old instance back and released lease and lock in one request.
+        if (lock?.kind === 'retire' && lock.id === id) setLock(undefined, at);
+        releaseLease(id, at);
+        outcome[id] = 'replaced';
+        open -= 1;
+        const started = at - rules.holdSeconds;
+        seconds = Math.max(seconds, started + timeline.releaseStep + timeline.afterRelease);
+        inService = Math.max(inService, at);
+        if (retireAdmits) admit(at, id);
+        break;
+      }
+      case 'rolled-back': {
+        // Rollback put the group back under the lock; the release after it runs admit.
+        if (lock?.kind === 'rollback' && lock.id === id) setLock(undefined, at);
+        outcome[id] = 'rolled-back';
+        events.push(at + timeline.rollbackToRelease, 'release', id);
         break;
       }
       case 'release': {
-        held -= 1;
-        inFlight[azOf(id)] = (inFlight[azOf(id)] ?? 0) - 1;
+        // ReleaseLease (or ReleaseLeaseAfterRollback): the lease, and a lock still held, then admit.
+        if (lock !== undefined && lock.kind === 'surge' && lock.pending.delete(id) && lock.pending.size === 0)
+          setLock(undefined, at);
+        releaseLease(id, at);
         open -= 1;
-        if (outcome[id] === 'replaced') {
+        if (outcome[id] === 'held') {
+          outcome[id] = 'replaced';
           seconds = Math.max(seconds, at + timeline.afterRelease);
           inService = Math.max(inService, at);
         }
-        call(id, OP.transact);
-        if (admission.kind === 'queue') admit(at, id);
+        admit(at, id);
         break;
       }
       case 'sweep': {
         if (admission.kind !== 'queue') break;
         sweeper.passes += 1;
-        // To heartbeat, the sweeper reads every parked waiter (their last heartbeats).
-        for (const q of queues) {
+        add(sweeper.calls, OP.get); // the fleet's zones
+        // To heartbeat, the sweep reads every parked waiter (their last heartbeats).
+        for (const az of zonesSeen) {
+          const q = queues[az] as { ids: number[]; head: number };
+          add(sweeper.calls, OP.query);
           sweeper.waiterItemsRead += waiting(q);
           for (let i = q.head; i < q.ids.length; i++) {
             const waiter = q.ids[i] as number;
@@ -718,25 +1052,41 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     }
   }
 
+  for (let id = 0; id < n; id++) {
+    if (gaveUp[id] === true && outcome[id] === 'rolled-back') continue;
+    gaveUp[id] = false;
+  }
   const replacedIds = outcome.flatMap((o, id) => (o === 'replaced' ? [id] : []));
   const waits = grantedAt.filter((g) => Number.isFinite(g)).map((g) => g - timeline.beforeLease);
-  const perInstance = calls.map((c) => Object.values(c).reduce((a, b) => a + b, 0));
   const replacedTransitions = replacedIds.map((id) => transitions[id] as number);
+  const busySpan = lastRelease - (firstLease ?? 0);
   return {
     replaced: replacedIds.length,
     blocked: outcome.filter((o) => o === 'blocked').length,
     rolledBack: outcome.filter((o) => o === 'rolled-back').length,
+    retireGaveUp: gaveUp.filter(Boolean).length,
+    failed: outcome.filter((o) => o === 'failed').length,
     seconds,
     inService,
     transitions: { max: maxOf(replacedTransitions), mean: meanOf(replacedTransitions) },
-    leaseCalls: { max: maxOf(perInstance), mean: meanOf(perInstance), byOperation },
+    extraInvocations: { max: maxOf(invocations), mean: meanOf(invocations) },
+    leaseCalls: summary(calls, byOperation),
+    granterReads: summary(reads, readsByOperation),
+    lockRetries: { max: maxOf(lockRetries), mean: meanOf(lockRetries), byOperation: lockByOperation },
     sweeper,
     heartbeats: { total: beats.reduce((a, b) => a + b, 0), maxPerInstance: maxOf(beats) },
-    waves,
+    stalls,
+    idleSeconds,
+    lockBusy: busySpan > 0 ? lockBusySeconds / busySpan : 0,
     launchWait: { max: maxOf(launchWaits), mean: meanOf(launchWaits) },
     leaseWait: { max: maxOf(waits), mean: meanOf(waits) },
     grants,
   };
+}
+
+function summary(perInstance: readonly CallCounts[], byOperation: CallCounts): PerInstance {
+  const totals = perInstance.map((c) => Object.values(c).reduce((a, b) => a + b, 0));
+  return { max: maxOf(totals), mean: meanOf(totals), byOperation };
 }
 
 function maxOf(values: readonly number[]): number {
@@ -754,27 +1104,21 @@ export interface FleetEstimate extends FleetRun {
 }
 
 /**
- * The median fleet over `trials` seeded runs of the lease back-off (one run when it has no
- * jitter, and for the queue, which draws nothing at random): the run in the middle when
- * ordered by instances blocked, then by time to converge.
+ * The median fleet over `trials` seeded runs (one run when nothing draws at random: no rule
+ * with full jitter): the run in the middle when ordered by instances blocked, then rolled
+ * back, then by time to converge.
  */
 export function estimateFleet(
-  options: Omit<FleetOptions, 'admission'> & {
-    admission: QueueAdmission | Omit<PollingAdmission, 'random'>;
-    trials: number;
-    seed: number;
-  },
+  options: Omit<FleetOptions, 'random'> & { trials: number; seed: number },
 ): FleetEstimate {
-  const { admission } = options;
-  if (admission.kind === 'queue') {
-    return { ...simulateFleet({ ...options, admission }), n: options.n, k: options.k, trials: 1 };
-  }
-  const trials = admission.retry.JitterStrategy === 'FULL' ? options.trials : 1;
+  const { admission, lock } = options;
+  const rules = [lock.retireRetry, lock.rollbackRetry];
+  if (admission.kind === 'polling') rules.push(admission.retry, admission.busyRetry);
+  const jittered = rules.some((r) => r.JitterStrategy === 'FULL');
+  const trials = jittered ? options.trials : 1;
   const random = seededRandom(options.seed);
-  const runs = Array.from({ length: trials }, () =>
-    simulateFleet({ ...options, admission: { ...admission, random } }),
-  );
-  runs.sort((a, b) => a.blocked - b.blocked || a.seconds - b.seconds);
+  const runs = Array.from({ length: trials }, () => simulateFleet({ ...options, random }));
+  runs.sort((a, b) => a.blocked - b.blocked || a.rolledBack - b.rolledBack || a.seconds - b.seconds);
   const middle = runs[Math.floor((runs.length - 1) / 2)] as FleetRun;
   return { ...middle, n: options.n, k: options.k, trials };
 }

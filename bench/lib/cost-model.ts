@@ -10,11 +10,13 @@
  * left out; so are free tiers. Fixed charges (the topic's KMS key, alarms, custom metrics)
  * do not grow with the fleet and are reported on their own.
  *
- * The lease queue (fleet-scale issue): a replacement that waits for its lease spends no state
+ * The lease queue (ADR 32): a replacement that waits for its lease spends no state
  * transition and no Lambda invocation while it waits; what it costs beyond a lease taken at
- * once is its park, the `admit` reads and its grant (DynamoDB), its task success and the
+ * once is its park, the `admit` reads and its grant, the granter's recheck included
+ * (DynamoDB; its EC2 and Auto Scaling reads are not billed), its task success and the
  * sweeper's heartbeats (Step Functions API calls, not billed: {@link PRICES.stepFunctionsApiCall}),
- * each heartbeat recorded (one UpdateItem). The roll's figures come from the convergence
+ * each heartbeat recorded (one UpdateItem). `RetireOld` retrying its group's busy lock costs a
+ * transition, an invocation and a PutItem a retry. The roll's figures come from the convergence
  * model ({@link RollUsage}): in a roll whose launches wait for EC2's RunInstances tokens, the
  * health check goes round more often, and those transitions are charged. The sweeper runs
  * every five minutes whatever happens (8,760 scheduled invocations a month): one Lambda
@@ -74,9 +76,17 @@ export interface UsageProfile {
 export interface RollUsage {
   /** How long the roll takes, hours (a sweep mid-roll reports the drifted). */
   hours: number;
-  /** State transitions beyond the replacement's own: health-check rounds while launches waited for tokens. */
+  /**
+   * State transitions beyond the replacement's own: health-check rounds while launches waited
+   * for tokens, and retries (`RetireOld` waiting for its group's lock).
+   */
   extraTransitions: number;
-  /** Lease and queue calls beyond a lease taken at once (parks, admit reads, grants), by `Service.Operation`. */
+  /** Steps-Lambda invocations beyond the replacement's own: each retry invokes the function again. */
+  extraInvocations: number;
+  /**
+   * Calls beyond a lease taken at once, by `Service.Operation`: parks, `admit` reads, grants
+   * (the granter's recheck included), the lock's PutItem of each retry.
+   */
   extraQueueCalls: Readonly<Record<string, number>>;
   /** Sweeper heartbeats: each a `SendTaskHeartbeat` and an UpdateItem recording it. */
   heartbeats: number;
@@ -191,7 +201,8 @@ export function monthlyCost(workload: Workload, usage: UsageProfile): MonthlyCos
   const evaluations =
     handDrifted * 3 + rolled * (2 + sweptMidRoll) + (workload.reportEverything ? sweeps * n : 0);
   const transitions = replaced * weighted(usage, (r) => r.transitions) + rolled * roll.extraTransitions;
-  const stepsInvocations = replaced * weighted(usage, (r) => r.lambdaInvocations);
+  const stepsInvocations =
+    replaced * weighted(usage, (r) => r.lambdaInvocations) + rolled * roll.extraInvocations;
   const evaluatorEvents =
     handDrifted * EVALUATOR_EVENTS.handDrift +
     rolled * EVALUATOR_EVENTS.rolledInstance +

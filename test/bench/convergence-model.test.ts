@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   type AwsTimings,
   estimateFleet,
+  type FleetOptions,
+  type GroupLockRules,
   instanceRefreshSeconds,
   ModelMismatchError,
   nextAz,
@@ -29,6 +31,9 @@ const AWS: AwsTimings = {
   lambdaTask: 1,
   sdkTask: 1,
   transition: 0,
+  groupListsInstance: 5,
+  granterReads: 1,
+  retireLockHold: 1,
 };
 const TIMINGS = { healthCheckIntervalSeconds: 15, healthCheckMaxAttempts: 40, maxDrainSeconds: 300 };
 
@@ -116,6 +121,22 @@ describe('timelineFromPath', () => {
       rollbackToRelease: 2,
       afterRelease: 1,
       pathTransitions: PATH.length,
+      releaseStep: 1,
+      groupLock: false,
+      listedAfterLaunch: 0,
+    });
+  });
+
+  it('marks a surge that hands its old instance back as holding its group lock, its instance listed after the launch', () => {
+    const surge: PathStep[] = [
+      ...PATH.slice(0, 7),
+      { state: 'RetireOld', kind: 'lambda', role: 'group-drain' },
+      ...PATH.slice(9),
+    ];
+    expect(timelineFromPath(surge, AWS, TIMINGS)).toMatchObject({
+      releaseStep: 1,
+      groupLock: true,
+      listedAfterLaunch: 5,
     });
   });
 
@@ -140,7 +161,7 @@ describe('retryDelay', () => {
 /**
  * A fleet's replacement in round numbers: the lease at 0 s, the launch asked for at once,
  * healthy 100 s after it launches, checked at 100 s and every 10 s after, released at the
- * passing check, 20 states on the path.
+ * passing check, 20 states on the path; no group lock.
  */
 const TIMELINE: RemediationTimeline = {
   beforeLease: 0,
@@ -153,12 +174,16 @@ const TIMELINE: RemediationTimeline = {
   rollbackToRelease: 0,
   afterRelease: 0,
   pathTransitions: 20,
+  releaseStep: 0,
+  groupLock: false,
+  listedAfterLaunch: 0,
 };
 
 describe('replacementAt', () => {
   it('holds the lease from the grant to the passing check when the launch did not wait', () => {
     expect(replacementAt(TIMELINE, 0)).toEqual({
       holdingLease: 100,
+      claimedAt: 100,
       healthChecks: 1,
       transitions: 20,
       rolledBack: false,
@@ -169,10 +194,25 @@ describe('replacementAt', () => {
     // Healthy at 25 + 100 s; checks at 100, 110, 120, 130 s.
     expect(replacementAt(TIMELINE, 25)).toEqual({
       holdingLease: 130,
+      claimedAt: 100,
       healthChecks: 4,
       transitions: 29,
       rolledBack: false,
     });
+  });
+
+  it('claims a group’s instance at the first check after the group lists it', () => {
+    // Checks at 10, 25, 40 s; listed 5 s after the launch: not at the check at 1 s... claimed at 16 s.
+    const surge = { ...TIMELINE, launchToFirstCheck: 1, healthRound: 15, boot: 55, listedAfterLaunch: 5 };
+    expect(replacementAt(surge, 0)).toMatchObject({ claimedAt: 16, healthChecks: 5, holdingLease: 61 });
+    // Listed at once: the first check claims it.
+    expect(replacementAt({ ...surge, listedAfterLaunch: 0 }, 0).claimedAt).toBe(1);
+    // A launch that waited 20 s for its token is listed at 25 s: the check at 31 s claims it.
+    expect(replacementAt(surge, 20).claimedAt).toBe(31);
+  });
+
+  it('refuses an instance listed after it is healthy', () => {
+    expect(() => replacementAt({ ...TIMELINE, listedAfterLaunch: 101 }, 0)).toThrow(RangeError);
   });
 
   it('rolls back when the instance is not healthy within the attempts', () => {
@@ -180,6 +220,8 @@ describe('replacementAt', () => {
     // Checks at 100..140 s, healthy only at 200 s: the fifth check fails, the rollback releases 3 s later.
     expect(replacementAt(short, 100)).toEqual({
       holdingLease: 143,
+      // Listed when it launched, at 100 s: the first check claimed it.
+      claimedAt: 100,
       healthChecks: 5,
       transitions: 32,
       rolledBack: true,
@@ -231,18 +273,49 @@ describe('nextAz', () => {
   });
 });
 
-const queue = (n: number, k: number, more: Partial<Parameters<typeof simulateFleet>[0]> = {}) =>
-  simulateFleet({ n, k, azs: 3, timeline: TIMELINE, admission: QUEUE_ADMISSION, ...more });
+const NO_JITTER = {
+  IntervalSeconds: 10,
+  BackoffRate: 2,
+  MaxAttempts: 10,
+  MaxDelaySeconds: 1000,
+  JitterStrategy: 'NONE' as const,
+};
+const never = () => {
+  throw new Error('no randomness without jitter');
+};
+/** No time for the granter or the lock: the queue alone. */
+const INSTANT: GroupLockRules = {
+  retireRetry: NO_JITTER,
+  rollbackRetry: NO_JITTER,
+  attemptSeconds: 0,
+  holdSeconds: 0,
+  granterSeconds: 0,
+};
 
-describe('simulateFleet with the queue', () => {
-  it('grants k at once as the first wave, then one slot per release', () => {
-    const run = queue(30, 10);
-    expect(run).toMatchObject({ replaced: 30, blocked: 0, rolledBack: 0, seconds: 300 });
-    expect(run.waves[0]).toBe(10);
-    expect(run.waves.slice(1).every((w) => w === 1)).toBe(true);
+const queue = (n: number, k: number, more: Partial<FleetOptions> = {}) =>
+  simulateFleet({
+    n,
+    k,
+    azs: 3,
+    timeline: TIMELINE,
+    admission: QUEUE_ADMISSION,
+    lock: INSTANT,
+    random: never,
+    ...more,
   });
 
-  it('never blocks a waiter because the fleet is busy, however long it waits: the sweeper heartbeats it', () => {
+describe('simulateFleet with the queue', () => {
+  it('grants k at once, then one slot per release', () => {
+    const run = queue(30, 10);
+    expect(run).toMatchObject({ replaced: 30, blocked: 0, rolledBack: 0, seconds: 300 });
+    expect(run.grants.map((g) => g.at)).toEqual([
+      ...Array<number>(10).fill(0),
+      ...Array<number>(10).fill(100),
+      ...Array<number>(10).fill(200),
+    ]);
+  });
+
+  it('never blocks a waiter because the fleet is busy, however long it waits: the sweep heartbeats it', () => {
     // One at a time, 100 s each: the last waits 19,900 s, heartbeaten at 1,800 s, 3,600 s ... 19,800 s.
     const run = queue(200, 1);
     expect(run).toMatchObject({ replaced: 200, blocked: 0 });
@@ -251,7 +324,7 @@ describe('simulateFleet with the queue', () => {
   });
 
   it('loses a waiter whose heartbeat comes later than the task allows', () => {
-    // A sweeper every 4,000 s cannot heartbeat within HeartbeatSeconds (3,600 s).
+    // A sweep every 4,000 s cannot heartbeat within HeartbeatSeconds (3,600 s).
     const run = queue(200, 1, { admission: { ...QUEUE_ADMISSION, sweeperSeconds: 4000 } });
     expect(run.blocked).toBeGreaterThan(0);
   });
@@ -260,18 +333,6 @@ describe('simulateFleet with the queue', () => {
     expect(queue(200, 1).transitions).toEqual({ max: 20, mean: 20 });
     expect(queue(1, 1).transitions.max).toBe(20);
   });
-
-  it.each([100, 1_000, 10_000])(
-    'makes at most 5 + 2 per AZ lease and queue calls for an instance at N = %i, the N = 100 figure',
-    (n) => {
-      const run = queue(n, n / 10);
-      expect(run.leaseCalls.max).toBe(5 + 2 * 3);
-      // Every instance: one task success; every waiter: one park; every grant from the queue: one more transaction.
-      expect(run.leaseCalls.byOperation[OP.taskSuccess]).toBe(n);
-      expect(run.leaseCalls.byOperation[OP.put]).toBe(n - n / 10);
-      expect(run.leaseCalls.byOperation[OP.transact]).toBe(n + n + (n - n / 10));
-    },
-  );
 
   it('serves each AZ oldest launch first', () => {
     // Launches that wait for tokens stagger the releases, so AZs drift apart.
@@ -283,9 +344,8 @@ describe('simulateFleet with the queue', () => {
     expect(run.replaced).toBe(300);
   });
 
-  it('launches a wave together: one capacity raise, as many at once as the tokens allow, the rest at the refill', () => {
+  it('launches as many at once as the tokens allow, the rest at the refill, polled round the check meanwhile', () => {
     const run = queue(20, 20, { launchTokens: { size: 5, refillPerSecond: 1 } });
-    expect(run.waves).toEqual([20]);
     // Five at once, then one a second: the 20th waits 15 s, polled round the check twice more.
     expect(run.launchWait.max).toBe(15);
     expect(run.transitions.max).toBe(20 + 3 * 2);
@@ -302,23 +362,146 @@ describe('simulateFleet with the queue', () => {
   });
 });
 
-const NO_JITTER = {
-  IntervalSeconds: 10,
-  BackoffRate: 2,
-  MaxAttempts: 10,
-  MaxDelaySeconds: 1000,
-  JitterStrategy: 'NONE' as const,
+/**
+ * A surge in round numbers: the lease at 0 s, the instance launched at once and listed by the
+ * group 5 s later, the first check at 10 s claims it and sees it healthy, `RetireOld` (1 s)
+ * starts `healthyToRelease` − 1 s after; no drain.
+ */
+const SURGE: RemediationTimeline = {
+  ...TIMELINE,
+  launchToFirstCheck: 10,
+  boot: 10,
+  healthyToRelease: 100,
+  releaseStep: 1,
+  groupLock: true,
+  listedAfterLaunch: 5,
 };
-const never = () => {
-  throw new Error('no randomness without jitter');
-};
-const polling = (n: number, k: number, retry: RetryRule = NO_JITTER) =>
+/** The granter takes 1 s to read and recheck, `RetireOld` holds the lock 0.5 s. */
+const LOCKED: GroupLockRules = { ...INSTANT, granterSeconds: 1, holdSeconds: 0.5 };
+const surges = (n: number, k: number, more: Partial<FleetOptions> = {}) =>
+  queue(n, k, { azs: 1, timeline: SURGE, lock: LOCKED, ...more });
+
+describe('simulateFleet with the group lock', () => {
+  it('grants a group’s surges one at a time: each when the one before has claimed its instance, after the granter’s reads', () => {
+    const run = surges(4, 4);
+    // Claims at 10, 21, 32 s; the granter's recheck 1 s each.
+    expect(run.grants.map((g) => g.at)).toEqual([0, 11, 22, 33]);
+    expect(run).toMatchObject({ replaced: 4, blocked: 0, rolledBack: 0, stalls: 0 });
+    // The last RetireOld starts at 33 + 110 − 1 s and takes 1 s.
+    expect(run.seconds).toBe(143);
+    expect(run.lockRetries.max).toBe(0);
+  });
+
+  it('counts a constant of lease and queue calls per instance, and three AWS reads per recheck', () => {
+    const run = surges(4, 4);
+    // Attempt 1, park 2, grant 5, release 1, two admit passes of GetItem, one Query per zone,
+    // the leases' Query and the try that ends them (BatchGetItem, transaction): 9 + 2 × 5.
+    expect(run.leaseCalls.max).toBe(19);
+    // Its own recheck when granted, and the failed tries of its two passes.
+    expect(run.granterReads.max).toBe(9);
+    // Each recheck: DescribeInstances, DescribeLaunchTemplateVersions, DescribeAutoScalingGroups, the gate's BatchGetItem.
+    const rechecks = run.leaseCalls.byOperation[OP.batchGet];
+    expect(run.granterReads.byOperation).toEqual({
+      [OP.describeInstances]: rechecks,
+      [OP.describeTemplate]: rechecks,
+      [OP.describeGroup]: rechecks,
+    });
+  });
+
+  it.each([100, 1_000])('makes at most the N = 100 count of queue calls for an instance at N = %i', (n) => {
+    const run = queue(n, n / 10, { timeline: SURGE, lock: LOCKED });
+    expect(run.leaseCalls.max).toBe(1 + 2 + 5 + 1 + 2 * (1 + 3 + 1 + 2));
+    expect(run.granterReads.max).toBe(9);
+    // Every instance: one task success; every waiter: one park, one answer and one removal.
+    expect(run.leaseCalls.byOperation[OP.taskSuccess]).toBe(n);
+    expect(run.leaseCalls.byOperation[OP.put]).toBe(n - 1);
+    expect(run.leaseCalls.byOperation[OP.delete]).toBe(n - 1);
+  });
+
+  it('lets the queue stand still after a RetireOld: its release runs no admit, the sweep grants', () => {
+    // k = 1: the claim's admit at 10 s finds the budget used; RetireOld releases at 29.5 s and
+    // admits nobody; the sweep at 300 s grants the waiter after its reads.
+    const run = surges(2, 1, { timeline: { ...SURGE, healthyToRelease: 20 } });
+    expect(run.grants.map((g) => g.at)).toEqual([0, 301]);
+    expect(run.idleSeconds).toBeCloseTo(300 - 29.5, 9);
+    const admitting = surges(2, 1, {
+      timeline: { ...SURGE, healthyToRelease: 20 },
+      whatIf: { retireAdmits: true },
+    });
+    expect(admitting.grants.map((g) => g.at)).toEqual([0, 30.5]);
+    expect(admitting.idleSeconds).toBe(0);
+  });
+
+  it('stops a pass whose grant meets a RetireOld holding the lock, until the sweep', () => {
+    // #1 claims at 21 s; #0's RetireOld takes the lock at 21.5 s, inside the granter's second
+    // (to 22.3 s with a 0.8 s hold): the grant of #2 at 22 s is refused and the pass stops.
+    const run = surges(3, 3, {
+      timeline: { ...SURGE, healthyToRelease: 12.5 },
+      lock: { ...LOCKED, holdSeconds: 0.8 },
+    });
+    expect(run.stalls).toBe(1);
+    expect(run.grants.map((g) => g.at)).toEqual([0, 11, 301]);
+  });
+
+  it('retries a RetireOld refused by a surge’s lock, each retry a transition and an invocation', () => {
+    // #0's RetireOld at 13 s meets #1's lock (11 to 21 s): retried at 23 s, 10 s later.
+    const run = surges(2, 2, { timeline: { ...SURGE, healthyToRelease: 4 } });
+    expect(run.lockRetries.max).toBe(1);
+    expect(run.transitions.max).toBe(21);
+    expect(run.extraInvocations.max).toBe(1);
+    expect(run.lockRetries.byOperation[OP.put]).toBe(1);
+    expect(run.replaced).toBe(2);
+  });
+
+  it('rolls back a healthy replacement whose RetireOld ran out of retries on the lock', () => {
+    // #0's RetireOld at 13 s and its one retry at 14 s meet #1's lock (11 to 21 s): it gives up,
+    // and the Rollback gets the lock on its first retry, at 24 s.
+    const run = surges(2, 2, {
+      timeline: { ...SURGE, healthyToRelease: 4 },
+      lock: { ...LOCKED, retireRetry: { ...NO_JITTER, IntervalSeconds: 1, MaxAttempts: 1 } },
+    });
+    expect(run).toMatchObject({ replaced: 1, rolledBack: 1, retireGaveUp: 1, failed: 0 });
+  });
+
+  it('fails the execution whose Rollback runs out of retries too', () => {
+    const once = { ...NO_JITTER, IntervalSeconds: 1, MaxAttempts: 1 };
+    const run = surges(2, 2, {
+      timeline: { ...SURGE, healthyToRelease: 4 },
+      lock: { ...LOCKED, retireRetry: once, rollbackRetry: once },
+    });
+    expect(run).toMatchObject({ replaced: 1, rolledBack: 0, failed: 1 });
+  });
+
+  it('what-if waves: the grants of one pass share one lock, released when the last is claimed', () => {
+    const run = surges(7, 4, { whatIf: { waves: true } });
+    // #0 at once; its claim's pass grants three (1 s each) until the budget is used; the wave's
+    // claims end at 23 s, but the budget frees only when RetireOlds release, which admit nobody:
+    // the sweep at 300 s grants the rest as one wave.
+    expect(run.grants.map((g) => g.at)).toEqual([0, 11, 12, 13, 301, 302, 303]);
+    expect(run.replaced).toBe(7);
+  });
+
+  it('what-if RetireOld outside the lock: never refused by a surge', () => {
+    const run = surges(2, 2, {
+      timeline: { ...SURGE, healthyToRelease: 4 },
+      whatIf: { retireWithoutLock: true },
+    });
+    expect(run.lockRetries.max).toBe(0);
+    expect(run.transitions.max).toBe(20);
+  });
+});
+
+const BUSY_FIRST = { ...NO_JITTER, IntervalSeconds: 1000 };
+const polling = (n: number, k: number, retry: RetryRule = NO_JITTER, more: Partial<FleetOptions> = {}) =>
   simulateFleet({
     n,
     k,
     azs: 1,
     timeline: TIMELINE,
-    admission: { kind: 'polling', retry, attemptSeconds: 0, random: never },
+    admission: { kind: 'polling', retry, busyRetry: NO_JITTER, attemptSeconds: 0 },
+    lock: INSTANT,
+    random: never,
+    ...more,
   });
 
 describe('simulateFleet with the lease back-off (before the queue)', () => {
@@ -336,6 +519,13 @@ describe('simulateFleet with the lease back-off (before the queue)', () => {
     expect(run).toMatchObject({ replaced: 1, blocked: 3, seconds: 100 });
   });
 
+  it('retries a busy group lock on its own rule', () => {
+    // #0 holds the lock to its claim at 10 s: #1 retries at 10 s (still held) and 30 s.
+    const run = polling(2, 2, BUSY_FIRST, { timeline: SURGE, lock: LOCKED });
+    expect(run.grants.map((g) => g.at)).toEqual([0, 30]);
+    expect(run.transitions.max).toBe(20 + 2);
+  });
+
   it('does nothing for an empty fleet and refuses k below 1', () => {
     expect(polling(0, 1)).toMatchObject({ replaced: 0, blocked: 0, seconds: 0 });
     expect(() => polling(1, 0)).toThrow(RangeError);
@@ -348,9 +538,11 @@ describe('estimateFleet', () => {
     k: 1,
     azs: 1,
     timeline: TIMELINE,
+    lock: INSTANT,
     admission: {
       kind: 'polling' as const,
       retry: { ...NO_JITTER, JitterStrategy: 'FULL' as const },
+      busyRetry: NO_JITTER,
       attemptSeconds: 0,
     },
     trials: 51,
@@ -365,7 +557,7 @@ describe('estimateFleet', () => {
     expect(estimateFleet(options).seconds).toBeGreaterThanOrEqual(6 * 100);
   });
 
-  it('runs a single trial without jitter, and for the queue', () => {
+  it('runs a single trial when no rule has jitter, and trials for a jittered RetireOld', () => {
     expect(estimateFleet({ ...options, admission: { ...options.admission, retry: NO_JITTER } }).trials).toBe(
       1,
     );
@@ -373,6 +565,8 @@ describe('estimateFleet', () => {
       trials: 1,
       seconds: 600,
     });
+    const jittered = { ...INSTANT, retireRetry: { ...NO_JITTER, JitterStrategy: 'FULL' as const } };
+    expect(estimateFleet({ ...options, admission: QUEUE_ADMISSION, lock: jittered }).trials).toBe(51);
   });
 });
 

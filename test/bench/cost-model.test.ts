@@ -30,7 +30,14 @@ const usage: UsageProfile = {
   notificationsPerHandDrift: 3,
   notificationsPerRolledInstance: 3,
   notificationsPerRoll: 0,
-  roll: { hours: 6, extraTransitions: 0, extraQueueCalls: {}, heartbeats: 0, sweeperWaiterReads: 0 },
+  roll: {
+    hours: 6,
+    extraTransitions: 0,
+    extraInvocations: 0,
+    extraQueueCalls: {},
+    heartbeats: 0,
+    sweeperWaiterReads: 0,
+  },
   sweeperMsPerPass: 200,
   sweeperMemoryMb: 256,
 };
@@ -107,6 +114,21 @@ describe('monthlyCost with the lease queue', () => {
       lineOf(queued({ extraTransitions: 10 }), 'Step Functions state transitions').quantity -
         lineOf(base, 'Step Functions state transitions').quantity,
     ).toBe(1000 * 10);
+  });
+
+  it('charges each retry (RetireOld waiting for its group lock) as a Lambda request', () => {
+    const retried = queued({ extraTransitions: 4, extraInvocations: 4 });
+    expect(
+      lineOf(retried, 'Lambda requests').quantity - lineOf(base, 'Lambda requests').quantity,
+    ).toBeCloseTo(1000 * 4, 6);
+    expect(lineOf(retried, 'Lambda duration').usd).toBeGreaterThan(lineOf(base, 'Lambda duration').usd);
+  });
+
+  it("leaves the granter's EC2 and Auto Scaling reads unbilled", () => {
+    const cost = queued({
+      extraQueueCalls: { 'EC2.DescribeInstances': 3, 'AutoScaling.DescribeAutoScalingGroups': 3 },
+    });
+    expect(cost.usd).toBeCloseTo(base.usd, 9);
   });
 
   it("charges the queue's parks, reads and grants as DynamoDB units and each heartbeat's record as a write", () => {
