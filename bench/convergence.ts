@@ -1,33 +1,109 @@
 /**
- * Benchmark 5, the convergence model: time for N drifted instances to converge with
- * `maxConcurrent` k, computed from the step sequence the remediation benchmark recorded
- * (see lib/convergence-model.ts for the model and its sources), beside an Auto Scaling
- * instance refresh at the same minimum healthy percentage. Nothing is slept.
+ * Benchmark 5, the convergence model: time for a fleet of N drifted instances (one Auto
+ * Scaling group over three Availability Zones) to converge with `maxConcurrent: 10%` and
+ * `minHealthyPercent: 100` (surge only), computed from the step sequence the remediation
+ * benchmark recorded (see lib/convergence-model.ts for the model and its sources), beside an
+ * Auto Scaling instance refresh at 90 % minimum healthy; both launch through EC2's
+ * RunInstances token bucket. Phoenix waits for its lease in the fleet's queue as built
+ * (ADR 32), each surge holding its group's lock from its lease to the claim of its instance,
+ * `RetireOld` taking the lock again to hand the old instance back. Beside it, without budgets:
+ * the lease back-off it had before (a "before"), and what waves (issue 14.2, not built) would
+ * do. Nothing is slept.
  */
+import { concurrencyLimit } from '../functions/domain/budget';
 import {
+  type CallCounts,
   estimateFleet,
   type FleetEstimate,
+  type GroupLockRules,
   instanceRefreshSeconds,
+  ModelMismatchError,
+  OP,
   type PathStep,
-  profileFromPath,
+  QUEUE_ADMISSION,
   REALISTIC_AWS_TIMINGS,
   type RemediationProfile,
   type RetryRule,
-  refreshBatchSize,
+  RUN_INSTANCES_RESOURCE_TOKENS,
+  replacementAt,
   type StepRole,
+  timelineFromPath,
+  type WhatIf,
 } from './lib/convergence-model';
+import type { RollUsage } from './lib/cost-model';
 import type { Progress } from './lib/progress';
-import type { BenchResult } from './lib/results';
+import { type BenchResult, compared } from './lib/results';
 import type { RecordedRemediation, StateInfo } from './remediation';
 
-export const FLEET_SIZES = [6, 20, 100] as const;
-export const CONCURRENCY = [1, 2, 5] as const;
-/** Phoenix's default and instance refresh's default minimum healthy percentage. */
-export const MIN_HEALTHY_PERCENT = 90;
-/** Instance warm-ups shown for instance refresh: none, and the console's default grace period. */
+export const FLEET_SIZES = [100, 1_000, 10_000] as const;
+/** The budget modelled: 10 % of the fleet at once, never below full healthy capacity. */
+export const MAX_CONCURRENT_PERCENT = 10;
+export const MIN_HEALTHY_PERCENT = 100;
+/** Instance refresh's default minimum healthy percentage: the baseline. */
+export const REFRESH_MIN_HEALTHY_PERCENT = 90;
+/** Instance warm-ups shown for instance refresh: none (the baseline judged), and the console's default grace period. */
 export const REFRESH_WARMUPS = [0, 300] as const;
-const TRIALS = 201;
+/** The fleet's group spans three Availability Zones, one instance in three in each. */
+export const AVAILABILITY_ZONES = 3;
+/** A replaced instance's state transitions, however long it waited. */
+export const TRANSITIONS_PER_INSTANCE_BUDGET = 30;
+/**
+ * Lease and queue calls (DynamoDB, Step Functions) made for one instance, whatever the
+ * fleet's size: its lease attempt (a transaction), its park (a PutItem and the zones'
+ * UpdateItem), its grant (the recheck's BatchGetItem, the transaction, the answer's
+ * UpdateItem, `SendTaskSuccess`, the waiter's DeleteItem), its release (a transaction), and
+ * the two `admit` passes it runs, after its park and after its claim: each reads the zones
+ * (GetItem), every zone's head (a Query each) and the leases (a Query), and ends on a try the
+ * lock refuses (the recheck's BatchGetItem and a transaction). Every N must reach exactly this.
+ */
+export const QUEUE_CALLS_PER_INSTANCE_BUDGET = 1 + 2 + 5 + 1 + 2 * (1 + AVAILABILITY_ZONES + 1 + 2);
+
+/** Time to converge as a share of instance refresh's: half up to 1,000 instances, no worse at 10,000. */
+export function ratioBudget(n: number): number {
+  return n <= 1_000 ? 0.5 : 1.0;
+}
+
+/**
+ * The lease step before the queue: `AcquireLease`'s Retry rules as the definition stated them
+ * up to commit c614368 (state-machines/remediate-instance.asl.json): for `LeaseDeniedError` 60
+ * retries from 30 s, doubling, capped at 300 s; for `GroupBusyError` 40 from 5 s, doubling,
+ * capped at 60 s; both with full jitter. Stated here, not read from the definition, which no
+ * longer has them once the lease step waits for its task token.
+ */
+export const BEFORE_QUEUE_LEASE_RETRY: RetryRule = {
+  IntervalSeconds: 30,
+  MaxAttempts: 60,
+  BackoffRate: 2,
+  MaxDelaySeconds: 300,
+  JitterStrategy: 'FULL',
+};
+export const BEFORE_QUEUE_GROUP_BUSY_RETRY: RetryRule = {
+  IntervalSeconds: 5,
+  MaxAttempts: 40,
+  BackoffRate: 2,
+  MaxDelaySeconds: 60,
+  JitterStrategy: 'FULL',
+};
+/** Seeded trials: the queue's only draws are `RetireOld`'s jitter; the back-off draws at every retry. */
+const QUEUE_TRIALS = 11;
+const TRIALS = 51;
 const SEED = 20_250_615;
+
+/** What-ifs shown beside the queue as built (not built, no budget). */
+export const WHAT_IFS: ReadonlyArray<{ name: string; label: string; whatIf: WhatIf }> = [
+  { name: 'retire-admits', label: 'RetireOld admits', whatIf: { retireAdmits: true } },
+  { name: 'waves', label: 'waves (14.2)', whatIf: { waves: true } },
+  {
+    name: 'waves-retire-admits',
+    label: 'waves, RetireOld admits',
+    whatIf: { waves: true, retireAdmits: true },
+  },
+  {
+    name: 'contract',
+    label: 'the contract (waves, RetireOld admits, outside the lock)',
+    whatIf: { waves: true, retireAdmits: true, retireWithoutLock: true },
+  },
+];
 
 /** What each state of the definition does in the model, by name. */
 export const ROLES: Readonly<Record<string, StepRole>> = {
@@ -41,11 +117,19 @@ export const ROLES: Readonly<Record<string, StepRole>> = {
   ReleaseLease: 'release-lease',
 };
 
-function kindOf(state: StateInfo | undefined): PathStep['kind'] {
+/**
+ * How long a state takes in the model, by what it runs: a Lambda function (the steps
+ * function's ARN, `lambda:invoke`, and `lambda:invoke.waitForTaskToken`, whose wait for the
+ * token is the fleet's, not the state's), a direct SDK or optimised integration, a Wait, or
+ * a bookkeeping state.
+ */
+export function kindOf(state: StateInfo | undefined): PathStep['kind'] {
   if (state === undefined) return 'other';
   if (state.type === 'Wait') return 'wait';
   if (state.type !== 'Task') return 'other';
-  return state.resource?.includes(':states:::aws-sdk:') === true ? 'sdk' : 'lambda';
+  const resource = state.resource ?? '';
+  if (/^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/.test(resource)) return 'lambda';
+  return resource.includes(':states:::') ? 'sdk' : 'lambda';
 }
 
 /** The recorded states entered, in order, as the model reads them. */
@@ -61,111 +145,274 @@ export function pathOf(recorded: Pick<RecordedRemediation, 'events' | 'states'>)
     });
 }
 
-/** The back-off a denied lease follows: AcquireLease's Retry rule for LeaseDeniedError. */
-export function leaseRetryOf(states: ReadonlyMap<string, StateInfo>): RetryRule {
-  const rule = states.get('AcquireLease')?.retry?.find((r) => r.ErrorEquals?.includes('LeaseDeniedError'));
-  if (rule === undefined) throw new Error('the definition has no LeaseDeniedError retry on AcquireLease');
+/** A state's Retry rule for `error`, as the recorded definition states it. */
+export function retryOf(states: ReadonlyMap<string, StateInfo>, state: string, error: string): RetryRule {
+  const rule = states.get(state)?.retry?.find((r) => r.ErrorEquals?.includes(error));
+  if (rule === undefined) throw new ModelMismatchError(`the definition's ${state} does not retry ${error}`);
   return rule as RetryRule;
+}
+
+/** The group lock's rules as the definition and the timings have them. */
+export function lockRulesOf(states: ReadonlyMap<string, StateInfo>): GroupLockRules {
+  const aws = REALISTIC_AWS_TIMINGS;
+  return {
+    retireRetry: retryOf(states, 'RetireOld', 'GroupBusyError'),
+    rollbackRetry: retryOf(states, 'Rollback', 'GroupBusyError'),
+    attemptSeconds: aws.lambdaTask,
+    holdSeconds: aws.retireLockHold,
+    granterSeconds: aws.granterReads,
+  };
 }
 
 export interface ConvergenceOutcome {
   results: BenchResult[];
   notes: string[];
-  /** One remediation on AWS as the model timed it (its transitions include the health-check rounds). */
+  /** One remediation on AWS whose launch did not wait (its transitions include the health-check rounds). */
   profile: RemediationProfile;
+  /** Each fleet size's roll with the queue as built, per rolled instance, for the cost model. */
+  rolls: Readonly<Record<number, RollUsage>>;
 }
 
-function minutes(seconds: number): string {
-  return seconds >= 3600 ? `${(seconds / 3600).toFixed(1)} h` : `${(seconds / 60).toFixed(1)} min`;
+function duration(seconds: number): string {
+  return seconds >= 3600 ? `${(seconds / 3600).toFixed(2)} h` : `${(seconds / 60).toFixed(1)} min`;
+}
+
+/** The calls a lease taken at once costs with the queue: its attempt, its task success, its release. */
+const AT_ONCE: CallCounts = { [OP.transact]: 2, [OP.taskSuccess]: 1 };
+
+function rollOf(run: FleetEstimate, atOnceTransitions: number): RollUsage {
+  const extra: CallCounts = {};
+  const counted = [run.leaseCalls.byOperation, run.granterReads.byOperation, run.lockRetries.byOperation];
+  const all: CallCounts = {};
+  for (const counts of counted) {
+    for (const [operation, count] of Object.entries(counts)) all[operation] = (all[operation] ?? 0) + count;
+  }
+  for (const [operation, count] of Object.entries(all)) {
+    const more = (count - (AT_ONCE[operation] ?? 0) * run.n) / run.n;
+    if (more > 0) extra[operation] = more;
+  }
+  return {
+    hours: run.seconds / 3600,
+    extraTransitions: Math.max(0, run.transitions.mean - atOnceTransitions),
+    extraInvocations: run.extraInvocations.mean,
+    extraQueueCalls: extra,
+    heartbeats: run.heartbeats.total / run.n,
+    sweeperWaiterReads: run.sweeper.waiterItemsRead / run.n,
+  };
 }
 
 export function convergenceBench(options: {
   recorded: RecordedRemediation;
   progress: Progress;
+  /** Fleet sizes and seeded trials; the benchmark's own by default. */
+  sizes?: readonly number[];
+  trials?: number;
 }): ConvergenceOutcome {
-  options.progress.say('convergence: modelling fleets from the recorded remediation');
+  const sizes = options.sizes ?? FLEET_SIZES;
+  const trials = options.trials ?? TRIALS;
+  const queueTrials = Math.min(trials, QUEUE_TRIALS);
+  options.progress.say('convergence: modelling fleets of 100 to 10,000 from the recorded remediation');
   const aws = REALISTIC_AWS_TIMINGS;
   const path = pathOf(options.recorded);
-  const profile = profileFromPath(path, aws, options.recorded.timings);
-  const groupDrains = path.some((step) => step.role === 'group-drain');
-  const leaseRetry = leaseRetryOf(options.recorded.states);
+  const timeline = timelineFromPath(path, aws, options.recorded.timings);
+  const lock = lockRulesOf(options.recorded.states);
+  const atOnce = replacementAt(timeline, 0);
+  const profile: RemediationProfile = {
+    beforeLease: timeline.beforeLease,
+    holdingLease: atOnce.holdingLease,
+    afterLease: timeline.afterRelease,
+    healthChecks: atOnce.healthChecks,
+    transitions: atOnce.transitions,
+  };
   const results: BenchResult[] = [];
   const rows: string[][] = [];
-  const estimates: FleetEstimate[] = [];
-  for (const n of FLEET_SIZES) {
-    const refresh = REFRESH_WARMUPS.map((warmupSeconds) =>
-      instanceRefreshSeconds({ n, minHealthyPercent: MIN_HEALTHY_PERCENT, aws, warmupSeconds }),
-    );
-    for (const k of CONCURRENCY) {
-      const estimate = estimateFleet({
-        n,
-        k,
-        profile,
-        leaseRetry,
+  const whatIfRows: string[] = [];
+  const rolls: Record<number, RollUsage> = {};
+  const queueCalls: number[] = [];
+  const lockNotes: string[] = [];
+  for (const n of sizes) {
+    options.progress.say(`convergence: ${n.toLocaleString('en-US')} instances`);
+    const k = concurrencyLimit({ percent: MAX_CONCURRENT_PERCENT }, n);
+    const fleet = {
+      n,
+      k,
+      azs: AVAILABILITY_ZONES,
+      timeline,
+      lock,
+      launchTokens: RUN_INSTANCES_RESOURCE_TOKENS,
+    };
+    const queue = estimateFleet({ ...fleet, admission: QUEUE_ADMISSION, trials: queueTrials, seed: SEED });
+    const polling = estimateFleet({
+      ...fleet,
+      admission: {
+        kind: 'polling',
+        retry: BEFORE_QUEUE_LEASE_RETRY,
+        busyRetry: BEFORE_QUEUE_GROUP_BUSY_RETRY,
         attemptSeconds: aws.lambdaTask,
-        trials: TRIALS,
+      },
+      trials,
+      seed: SEED,
+    });
+    const refresh = REFRESH_WARMUPS.map((warmupSeconds) =>
+      instanceRefreshSeconds({
+        n,
+        minHealthyPercent: REFRESH_MIN_HEALTHY_PERCENT,
+        aws,
+        warmupSeconds,
+        launchTokens: RUN_INSTANCES_RESOURCE_TOKENS,
+      }),
+    );
+    const baseline = refresh[0] ?? 0;
+    rolls[n] = rollOf(queue, atOnce.transitions);
+    queueCalls.push(queue.leaseCalls.max);
+    const phoenix = compared({
+      name: `convergence.n${n}.phoenix`,
+      value: Math.round(queue.seconds),
+      unit: 's',
+      budget: ratioBudget(n),
+      baseline: Math.round(baseline),
+    });
+    const unbudgeted = (name: string, value: number, unit: string): BenchResult => ({
+      name: `convergence.n${n}.${name}`,
+      value,
+      unit,
+      budget: null,
+    });
+    results.push(
+      phoenix,
+      ...REFRESH_WARMUPS.map((warmup, i) =>
+        unbudgeted(`instance-refresh-warmup-${warmup}s`, Math.round(refresh[i] ?? 0), 's'),
+      ),
+      { name: `convergence.n${n}.blocked`, value: queue.blocked, unit: 'instances', budget: 0 },
+      {
+        name: `convergence.n${n}.rolled-back`,
+        value: queue.rolledBack + queue.failed,
+        unit: 'instances',
+        budget: 0,
+      },
+      {
+        name: `convergence.n${n}.transitions-per-instance`,
+        value: queue.transitions.max,
+        unit: 'transitions',
+        budget: TRANSITIONS_PER_INSTANCE_BUDGET,
+      },
+      {
+        name: `convergence.n${n}.queue-calls-per-instance`,
+        value: queue.leaseCalls.max,
+        unit: 'calls',
+        budget: QUEUE_CALLS_PER_INSTANCE_BUDGET,
+      },
+      unbudgeted('granter-aws-reads-per-instance', queue.granterReads.max, 'calls'),
+      unbudgeted('retire-lock-retries-per-instance', queue.lockRetries.max, 'retries'),
+      unbudgeted('group-lock-busy', round2(queue.lockBusy), 'share'),
+      unbudgeted('admit-stalls', queue.stalls, 'passes'),
+      unbudgeted('heartbeats-per-instance', round2(queue.heartbeats.total / n), 'calls'),
+      unbudgeted('launch-token-wait', Math.round(queue.launchWait.max), 's'),
+      unbudgeted('before-queue.polling', Math.round(polling.seconds), 's'),
+      unbudgeted('before-queue.blocked', polling.blocked, 'instances'),
+      unbudgeted('before-queue.transitions-per-instance', polling.transitions.max, 'transitions'),
+      unbudgeted('before-queue.lease-calls-per-instance', polling.leaseCalls.max, 'calls'),
+    );
+    rows.push([
+      n.toLocaleString('en-US'),
+      String(k),
+      duration(queue.seconds),
+      duration(baseline),
+      `${(phoenix.ratio ?? 0).toFixed(3)}x`,
+      String(queue.blocked),
+      String(queue.rolledBack + queue.failed),
+      `${queue.transitions.max} (${queue.transitions.mean.toFixed(1)})`,
+      `${queue.leaseCalls.max} (${queue.leaseCalls.mean.toFixed(1)})`,
+      `${queue.granterReads.max} (${queue.granterReads.mean.toFixed(1)})`,
+      polling.blocked > 0
+        ? `${duration(polling.seconds)}, ${polling.blocked} blocked`
+        : `${duration(polling.seconds)}, ${polling.transitions.max} tr.`,
+    ]);
+    lockNotes.push(
+      `${n.toLocaleString('en-US')}: group lock held ${(queue.lockBusy * 100).toFixed(0)}% of the roll; ` +
+        `RetireOld retried the lock up to ${queue.lockRetries.max} times (mean ${queue.lockRetries.mean.toFixed(1)}), ` +
+        `${queue.retireGaveUp} gave up (rolled back); ${queue.stalls} admit passes stopped by a retirement holding the lock; ` +
+        `the queue stood still ${duration(queue.idleSeconds)} (a lease and the lock free, nobody admitting); ` +
+        `longest wait for a lease ${duration(queue.leaseWait.max)}, ${queue.heartbeats.total} heartbeats ` +
+        `(at most ${queue.heartbeats.maxPerInstance} an instance), sweep ${queue.sweeper.passes} passes; ` +
+        `launches waited up to ${Math.round(queue.launchWait.max)} s for a token`,
+    );
+    for (const { name, label, whatIf } of WHAT_IFS) {
+      const run = estimateFleet({
+        ...fleet,
+        admission: QUEUE_ADMISSION,
+        whatIf,
+        trials: queueTrials,
         seed: SEED,
       });
-      estimates.push(estimate);
-      results.push({
-        name: `convergence.n${n}.k${k}.phoenix`,
-        value: Math.round(estimate.seconds),
-        unit: 's',
-        budget: null,
-      });
-      if (estimate.blocked > 0) {
-        results.push({
-          name: `convergence.n${n}.k${k}.blocked`,
-          value: estimate.blocked,
-          unit: 'instances',
-          budget: null,
-        });
-      }
-      rows.push([
-        String(n),
-        String(k),
-        estimate.blocked > 0
-          ? `${n - estimate.blocked} in ${minutes(estimate.seconds)}, ${estimate.blocked} blocked`
-          : minutes(estimate.seconds),
-        `${refreshBatchSize(n, MIN_HEALTHY_PERCENT)}`,
-        ...refresh.map(minutes),
-      ]);
+      results.push(
+        unbudgeted(`what-if-${name}.phoenix`, Math.round(run.seconds), 's'),
+        unbudgeted(`what-if-${name}.ratio`, round3(run.seconds / baseline), 'x'),
+        unbudgeted(`what-if-${name}.transitions-per-instance`, run.transitions.max, 'transitions'),
+        unbudgeted(`what-if-${name}.rolled-back`, run.rolledBack + run.failed, 'instances'),
+      );
+      whatIfRows.push(
+        `${n.toLocaleString('en-US')} ${label}: ${duration(run.seconds)} (${(run.seconds / baseline).toFixed(3)}x), ` +
+          `${run.blocked} blocked, ${run.rolledBack + run.failed} rolled back, ${run.transitions.max} transitions at most, ` +
+          `${run.leaseCalls.max} queue calls at most, lock held ${(run.lockBusy * 100).toFixed(0)}%, stood still ${duration(run.idleSeconds)}`,
+      );
     }
-    REFRESH_WARMUPS.forEach((warmup, i) => {
-      results.push({
-        name: `convergence.n${n}.instance-refresh-warmup-${warmup}s`,
-        value: Math.round(refresh[i] ?? 0),
-        unit: 's',
-        budget: null,
-      });
-    });
   }
+  const spread = Math.max(...queueCalls.map((c) => Math.abs(c - (queueCalls[0] ?? 0))));
+  results.push({
+    name: 'convergence.queue-calls-per-instance.change-from-n100',
+    value: spread,
+    unit: 'calls',
+    budget: 0,
+  });
   const header = [
     'N',
     'k',
     'Phoenix',
-    'refresh batch',
-    ...REFRESH_WARMUPS.map((w) => `refresh, warm-up ${w} s`),
+    'refresh',
+    'ratio',
+    'blocked',
+    'rolled back',
+    'transitions max (mean)',
+    'queue calls max (mean)',
+    'granter reads max (mean)',
+    'before: polling',
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+  const claimAfter = atOnce.claimedAt;
   return {
     results,
     profile,
+    rolls,
     notes: [
-      `one remediation on AWS: ${profile.beforeLease.toFixed(1)} s to the lease, ${profile.holdingLease.toFixed(1)} s holding it ` +
-        `(${profile.healthChecks} health checks every ${options.recorded.timings.healthCheckIntervalSeconds} s), ` +
-        `${profile.afterLease.toFixed(1)} s after (${
-          groupDrains
-            ? `the group drains the old instance ${aws.deregistrationDelay} s`
-            : `drain ${Math.min(aws.deregistrationDelay, options.recorded.timings.maxDrainSeconds)} s inside the lease`
-        }); ${profile.transitions} state transitions with the health-check rounds`,
-      `lease back-off: ${leaseRetry.MaxAttempts ?? 3} retries from ${leaseRetry.IntervalSeconds ?? 1} s, x${leaseRetry.BackoffRate ?? 2}, ` +
-        `capped at ${leaseRetry.MaxDelaySeconds ?? '-'} s, jitter ${leaseRetry.JitterStrategy ?? 'NONE'}; median of ${
-          estimates[0]?.trials ?? 1
-        } seeded trials`,
+      `one remediation on AWS: ${timeline.beforeLease.toFixed(1)} s to the lease, ${atOnce.holdingLease.toFixed(1)} s holding it ` +
+        `(${atOnce.healthChecks} health checks every ${options.recorded.timings.healthCheckIntervalSeconds} s when its launch does not wait), ` +
+        `${timeline.afterRelease.toFixed(1)} s after (the group drains the old instance ${aws.deregistrationDelay} s); ` +
+        `${atOnce.transitions} state transitions with the health-check rounds`,
+      `the group's lock: held ${claimAfter.toFixed(1)} s from a surge's lease to its claim (the group lists the instance ${aws.groupListsInstance} s ` +
+        `after the raise, found by the health check after it); RetireOld holds it ${lock.holdSeconds} s, retrying a busy lock ` +
+        `${lock.retireRetry.MaxAttempts ?? 3} times from ${lock.retireRetry.IntervalSeconds ?? 1} s, x${lock.retireRetry.BackoffRate ?? 2}, ` +
+        `capped at ${lock.retireRetry.MaxDelaySeconds ?? '-'} s, jitter ${lock.retireRetry.JitterStrategy ?? 'NONE'}; ` +
+        `a granter's reads and recheck ${lock.granterSeconds} s`,
+      `maxConcurrent ${MAX_CONCURRENT_PERCENT}%, minHealthyPercent ${MIN_HEALTHY_PERCENT}, ${AVAILABILITY_ZONES} AZs; ` +
+        `RunInstances tokens ${RUN_INSTANCES_RESOURCE_TOKENS.size}, +${RUN_INSTANCES_RESOURCE_TOKENS.refillPerSecond}/s, for Phoenix and instance refresh; ` +
+        `refresh at ${REFRESH_MIN_HEALTHY_PERCENT}% minimum healthy, warm-up 0 s (the ratio's baseline); ` +
+        `the queue the median of ${queueTrials} seeded trials, the before of ${trials}`,
       line(header),
       ...rows.map(line),
+      'the group lock:',
+      ...lockNotes.map((w) => `  ${w}`),
+      'what-ifs, not built (no budget):',
+      ...whatIfRows.map((w) => `  ${w}`),
     ],
   };
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
 }

@@ -1,10 +1,11 @@
 /**
  * Benchmark 6, the cost model: Phoenix's monthly AWS charges for 1,000 and 10,000 instances
- * (1 % drifted by hand, one full image roll, the sweep every twelve hours), from what the
- * remediation and sweep benchmarks counted in this run and the price table
- * (lib/prices.ts, each price citing its page). Beside it, the same month with the sweep
- * reporting every instance every time (Phoenix before the compliance ledger). Budget: $2 a
- * month per 1,000 instances of usage-driven charges; fixed charges reported apart.
+ * (1 % drifted by hand, one full image roll with the lease queue, the sweep every twelve
+ * hours, the queue's sweeper every five minutes), from what the remediation, convergence and
+ * sweep benchmarks counted in this run and the price table (lib/prices.ts, each price citing
+ * its page). Beside it, the same month with the sweep reporting every instance every time
+ * (Phoenix before the compliance ledger). Budget: $2 a month per 1,000 instances of
+ * usage-driven charges; fixed charges reported apart.
  */
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -19,6 +20,7 @@ import {
   type MonthlyCost,
   monthlyCost,
   type ReplacementUsage,
+  type RollUsage,
   type UsageProfile,
 } from './lib/cost-model';
 import { PRICES_REGION, PRICES_RETRIEVED } from './lib/prices';
@@ -38,31 +40,28 @@ export interface CostInputs {
   standalone: ReplacementUsage;
   /** The evaluator's milliseconds per swept instance (the sweep benchmark), or a stated figure. */
   evaluatorMsPerSweptInstance: number;
-  /** How long a full roll takes, hours, for each fleet size (the convergence model), when known. */
-  rollHours?: Readonly<Record<number, number>>;
+  /** Each fleet size's full roll with the lease queue, per rolled instance (the convergence model). */
+  rolls: Readonly<Record<number, RollUsage>>;
   desiredState: CompiledDesiredState;
 }
 
 /**
  * Stated, not measured: a steps-Lambda invocation bills about 150 ms (its AWS calls included;
  * the benchmark's CPU per remediation is a fraction of that), an evaluator event about
- * 300 ms; a roll takes at most one sweep period unless the convergence model says less.
+ * 300 ms, a pass of the queue's sweeper about 200 ms (a few Queries, rarely a heartbeat); a
+ * fleet holds 100 instances on average, over three Availability Zones.
  */
 const STATED = {
   stepsMsPerInvocation: 150,
   evaluatorMsPerEvent: 300,
   stepsMemoryMb: 256,
   evaluatorMemoryMb: 512,
+  sweeperMsPerPass: 200,
+  sweeperMemoryMb: 256,
   asgShare: 0.8,
-  rollHoursUnknown: 12,
+  instancesPerFleet: 100,
+  azs: 3,
 } as const;
-
-/**
- * How long a full roll lasts, hours, as Phoenix measured it with `maxConcurrent: 10` (the
- * fleet-scale issue's table: 2.4 h for 1,000); beyond that, a sweep period, the most a roll can
- * be seen mid-way by one sweep.
- */
-const ROLL_HOURS: Readonly<Record<number, number>> = { 1000: 2.4 };
 
 /**
  * The evaluations no sweep design can save, per replaced instance: the replacement's first
@@ -81,6 +80,8 @@ export function evaluationFloorUsd(cost: MonthlyCost, replaced: number): number 
 const NOTIFICATIONS = { perHandDrift: 3, perRolledInstance: 3, perRoll: 0 } as const;
 
 function usageFor(inputs: CostInputs, n: number): UsageProfile {
+  const roll = inputs.rolls[n];
+  if (roll === undefined) throw new Error(`cost model: the convergence model did not roll ${n} instances`);
   return {
     asg: inputs.asg,
     standalone: inputs.standalone,
@@ -93,7 +94,9 @@ function usageFor(inputs: CostInputs, n: number): UsageProfile {
     notificationsPerHandDrift: NOTIFICATIONS.perHandDrift,
     notificationsPerRolledInstance: NOTIFICATIONS.perRolledInstance,
     notificationsPerRoll: NOTIFICATIONS.perRoll,
-    rollHours: inputs.rollHours?.[n] ?? ROLL_HOURS[n] ?? STATED.rollHoursUnknown,
+    roll,
+    sweeperMsPerPass: STATED.sweeperMsPerPass,
+    sweeperMemoryMb: STATED.sweeperMemoryMb,
   };
 }
 
@@ -129,10 +132,18 @@ export function costBench(options: { inputs: CostInputs; progress: Progress }): 
   const results: BenchResult[] = [];
   const notes: string[] = [
     `list prices of ${PRICES_REGION} read ${PRICES_RETRIEVED} (bench/lib/prices.ts cites each page); no free tiers; the account's Config recorder apart`,
-    `a month: 1% of instances drifted by hand, one full image roll, the sweep every 12 hours; ${STATED.asgShare * 100}% of instances in Auto Scaling groups`,
+    `a month: 1% of instances drifted by hand, one full image roll (maxConcurrent 10%, the lease queue, as the convergence model ran it), the sweep every 12 hours, ` +
+      `the queue's sweeper every 5 minutes; ${STATED.asgShare * 100}% of instances in Auto Scaling groups, ${STATED.instancesPerFleet} instances a fleet, ${STATED.azs} AZs`,
   ];
   for (const n of COST_FLEET_SIZES) {
-    const workload = { instances: n, handDriftShare: 0.01, rollsPerMonth: 1, sweepPeriodHours: 12 };
+    const workload = {
+      instances: n,
+      handDriftShare: 0.01,
+      rollsPerMonth: 1,
+      sweepPeriodHours: 12,
+      fleets: Math.max(1, Math.ceil(n / STATED.instancesPerFleet)),
+      azs: STATED.azs,
+    };
     const usage = usageFor(inputs, n);
     const ledger = monthlyCost({ ...workload, reportEverything: false }, usage);
     const everything = monthlyCost({ ...workload, reportEverything: true }, usage);

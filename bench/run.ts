@@ -109,6 +109,7 @@ async function main(): Promise<number> {
           ...outcome.usage.standalone,
           transitions: outcome.usage.standalone.transitions + Math.max(0, extraRounds),
         },
+        rolls: convergence.rolls,
         desiredState: await loadDesiredStateFile(join(PROJECT_ROOT, DEFAULT_DESIRED_STATE_PATH)),
       };
     }

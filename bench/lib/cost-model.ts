@@ -10,6 +10,18 @@
  * left out; so are free tiers. Fixed charges (the topic's KMS key, alarms, custom metrics)
  * do not grow with the fleet and are reported on their own.
  *
+ * The lease queue (ADR 32): a replacement that waits for its lease spends no state
+ * transition and no Lambda invocation while it waits; what it costs beyond a lease taken at
+ * once is its park, the `admit` reads and its grant, the granter's recheck included
+ * (DynamoDB; its EC2 and Auto Scaling reads are not billed), its task success and the
+ * sweeper's heartbeats (Step Functions API calls, not billed: {@link PRICES.stepFunctionsApiCall}),
+ * each heartbeat recorded (one UpdateItem). `RetireOld` retrying its group's busy lock costs a
+ * transition, an invocation and a PutItem a retry. The roll's figures come from the convergence
+ * model ({@link RollUsage}): in a roll whose launches wait for EC2's RunInstances tokens, the
+ * health check goes round more often, and those transitions are charged. The sweeper runs
+ * every five minutes whatever happens (8,760 scheduled invocations a month): one Lambda
+ * invocation, and per fleet one Query for its leases and one per AZ queue.
+ *
  * AWS Config bills every evaluation a rule records. What Phoenix records, per instance:
  * - drifted by hand: the change notification's NON_COMPLIANT, the replacement's COMPLIANT
  *   when Config records it, the old instance's NOT_APPLICABLE when it is deleted (Config keeps
@@ -53,8 +65,33 @@ export interface UsageProfile {
   notificationsPerHandDrift: number;
   notificationsPerRolledInstance: number;
   notificationsPerRoll: number;
-  /** How long a full roll of the fleet takes, hours (a sweep mid-roll reports the drifted). */
-  rollHours: number;
+  /** The full roll of the fleet as the convergence model ran it. */
+  roll: RollUsage;
+  /** The lease queue's sweeper: billed milliseconds and memory per pass. */
+  sweeperMsPerPass: number;
+  sweeperMemoryMb: number;
+}
+
+/** One full roll with the lease queue, per rolled instance unless said (the convergence model's figures). */
+export interface RollUsage {
+  /** How long the roll takes, hours (a sweep mid-roll reports the drifted). */
+  hours: number;
+  /**
+   * State transitions beyond the replacement's own: health-check rounds while launches waited
+   * for tokens, and retries (`RetireOld` waiting for its group's lock).
+   */
+  extraTransitions: number;
+  /** Steps-Lambda invocations beyond the replacement's own: each retry invokes the function again. */
+  extraInvocations: number;
+  /**
+   * Calls beyond a lease taken at once, by `Service.Operation`: parks, `admit` reads, grants
+   * (the granter's recheck included), the lock's PutItem of each retry.
+   */
+  extraQueueCalls: Readonly<Record<string, number>>;
+  /** Sweeper heartbeats: each a `SendTaskHeartbeat` and an UpdateItem recording it. */
+  heartbeats: number;
+  /** Parked waiter items the sweeper read (to find the ones to heartbeat). */
+  sweeperWaiterReads: number;
 }
 
 export interface Workload {
@@ -66,6 +103,9 @@ export interface Workload {
   sweepPeriodHours: number;
   /** The sweep reports every instance every time (Phoenix before the compliance ledger). */
   reportEverything: boolean;
+  /** Fleets declared, and the Availability Zones each spans (the sweeper reads each fleet's queues). */
+  fleets: number;
+  azs: number;
 }
 
 /** One line of the bill. */
@@ -83,6 +123,12 @@ export interface MonthlyCost {
 }
 
 const HOURS_PER_MONTH = 730;
+/** The lease queue's sweeper runs every five minutes: 8,760 passes in a 730-hour month. */
+export const SWEEPER_PASSES_PER_MONTH = (HOURS_PER_MONTH * 60) / 5;
+/** A parked waiter item's size, bytes (token, fleet, AZ, launch time, last heartbeat). */
+const WAITER_ITEM_BYTES = 1024;
+/** The bill's line for the queue sweeper's five-minute schedule. */
+export const SWEEPER_SCHEDULE_LINE = 'EventBridge Scheduler (the queue sweeper)';
 /** The bill's line for AWS Config's rule evaluations. */
 export const CONFIG_LINE = 'AWS Config rule evaluations';
 /** Bytes logged: per state machine history event (data included), per Lambda invocation, per swept instance. */
@@ -99,6 +145,7 @@ const EVALUATOR_DYNAMODB = { write: 1, read: 2 } as const;
  */
 const DYNAMODB_UNITS: Readonly<Record<string, { read?: number; write?: number }>> = {
   'DynamoDB.GetItem': { read: 1 },
+  // The head of a queue, or a fleet's leases: a few items, well under 4 KB.
   'DynamoDB.BatchGetItem': { read: 3 },
   'DynamoDB.Query': { read: 1 },
   'DynamoDB.PutItem': { write: 1 },
@@ -117,6 +164,13 @@ function tieredLine(item: string, quantity: number, price: TieredPrice): CostLin
 
 function weighted(usage: UsageProfile, pick: (r: ReplacementUsage) => number): number {
   return usage.asgShare * pick(usage.asg) + (1 - usage.asgShare) * pick(usage.standalone);
+}
+
+/** Step Functions API calls among the counted calls (task success, heartbeat): billed at nothing. */
+function stepFunctionsCalls(calls: Readonly<Record<string, number>>): number {
+  return Object.entries(calls)
+    .filter(([operation]) => operation.startsWith('SFN.'))
+    .reduce((sum, [, count]) => sum + count, 0);
 }
 
 function dynamodbUnits(calls: Readonly<Record<string, number>>): { read: number; write: number } {
@@ -141,25 +195,30 @@ export function monthlyCost(workload: Workload, usage: UsageProfile): MonthlyCos
   const sweeps = HOURS_PER_MONTH / workload.sweepPeriodHours;
   // A sweep lands mid-roll with this chance and then finds, on average, half the fleet still
   // drifted: it records their NON_COMPLIANT (the ledger saw them compliant before).
-  const sweptMidRoll = Math.min(1, usage.rollHours / workload.sweepPeriodHours) / 2;
+  const sweptMidRoll = Math.min(1, usage.roll.hours / workload.sweepPeriodHours) / 2;
+  const roll = usage.roll;
 
   const evaluations =
     handDrifted * 3 + rolled * (2 + sweptMidRoll) + (workload.reportEverything ? sweeps * n : 0);
-  const transitions = replaced * weighted(usage, (r) => r.transitions);
-  const stepsInvocations = replaced * weighted(usage, (r) => r.lambdaInvocations);
+  const transitions = replaced * weighted(usage, (r) => r.transitions) + rolled * roll.extraTransitions;
+  const stepsInvocations =
+    replaced * weighted(usage, (r) => r.lambdaInvocations) + rolled * roll.extraInvocations;
   const evaluatorEvents =
     handDrifted * EVALUATOR_EVENTS.handDrift +
     rolled * EVALUATOR_EVENTS.rolledInstance +
     workload.rollsPerMonth * EVALUATOR_EVENTS.perRoll;
   const evaluatorInvocations = evaluatorEvents + sweeps;
+  const sweeperPasses = SWEEPER_PASSES_PER_MONTH;
   const gbSeconds =
     (stepsInvocations * usage.stepsMsPerInvocation * usage.stepsMemoryMb +
       (evaluatorEvents * usage.evaluatorMsPerEvent + sweeps * n * usage.evaluatorMsPerSweptInstance) *
-        usage.evaluatorMemoryMb) /
+        usage.evaluatorMemoryMb +
+      sweeperPasses * usage.sweeperMsPerPass * usage.sweeperMemoryMb) /
     1000 /
     1024;
   const asgUnits = dynamodbUnits(usage.asg.apiCalls);
   const standaloneUnits = dynamodbUnits(usage.standalone.apiCalls);
+  const queueUnits = dynamodbUnits(roll.extraQueueCalls);
   const perReplacement = {
     read: usage.asgShare * asgUnits.read + (1 - usage.asgShare) * standaloneUnits.read,
     write: usage.asgShare * asgUnits.write + (1 - usage.asgShare) * standaloneUnits.write,
@@ -167,16 +226,32 @@ export function monthlyCost(workload: Workload, usage: UsageProfile): MonthlyCos
   // The ledger: one batch read of its shards per sweep (32 items of ~40 bytes per instance,
   // strongly consistent), and the shards a sweep changed written back (at most all of them).
   const ledgerReadUnits = sweeps * Math.max(32, Math.ceil((n * 40) / 4096) * 2);
+  // The sweeper: per pass, each fleet's leases and each of its AZ queues (one unit each);
+  // during a roll, every parked waiter read to find the ones to heartbeat.
+  const sweeperReadUnits =
+    sweeperPasses * workload.fleets * (1 + workload.azs) +
+    Math.ceil((rolled * roll.sweeperWaiterReads * WAITER_ITEM_BYTES) / 4096);
   const readUnits =
-    replaced * perReplacement.read + evaluatorEvents * EVALUATOR_DYNAMODB.read + ledgerReadUnits;
-  const writeUnits = replaced * perReplacement.write + evaluatorEvents * EVALUATOR_DYNAMODB.write;
+    replaced * perReplacement.read +
+    rolled * queueUnits.read +
+    evaluatorEvents * EVALUATOR_DYNAMODB.read +
+    ledgerReadUnits +
+    sweeperReadUnits;
+  const writeUnits =
+    replaced * perReplacement.write +
+    rolled * (queueUnits.write + roll.heartbeats) +
+    evaluatorEvents * EVALUATOR_DYNAMODB.write;
+  const stepFunctionsApi =
+    replaced * weighted(usage, (r) => stepFunctionsCalls(r.apiCalls)) +
+    rolled * (stepFunctionsCalls(roll.extraQueueCalls) + roll.heartbeats);
   const notifications =
     handDrifted * usage.notificationsPerHandDrift +
     rolled * usage.notificationsPerRolledInstance +
     workload.rollsPerMonth * usage.notificationsPerRoll;
   const logGb =
     (replaced * weighted(usage, (r) => r.historyEvents) * LOG_BYTES.historyEvent +
-      (stepsInvocations + evaluatorInvocations) * LOG_BYTES.invocation +
+      rolled * roll.extraTransitions * 2 * LOG_BYTES.historyEvent +
+      (stepsInvocations + evaluatorInvocations + sweeperPasses) * LOG_BYTES.invocation +
       sweeps * n * LOG_BYTES.sweptInstance) /
     1024 ** 3;
   const executions = replaced;
@@ -184,14 +259,16 @@ export function monthlyCost(workload: Workload, usage: UsageProfile): MonthlyCos
   const lines = [
     tieredLine(CONFIG_LINE, evaluations, PRICES.configRuleEvaluation),
     line('Step Functions state transitions', transitions, PRICES.stateTransition),
-    line('Lambda requests', stepsInvocations + evaluatorInvocations, PRICES.lambdaRequest),
+    line('Step Functions API calls (task success, heartbeat)', stepFunctionsApi, PRICES.stepFunctionsApiCall),
+    line('Lambda requests', stepsInvocations + evaluatorInvocations + sweeperPasses, PRICES.lambdaRequest),
     line('Lambda duration', gbSeconds, PRICES.lambdaGbSecondArm),
     line('DynamoDB writes', writeUnits, PRICES.dynamodbWriteUnit),
     line('DynamoDB reads', readUnits, PRICES.dynamodbReadUnit),
     line('SNS publishes', notifications, PRICES.snsPublish),
     line('KMS requests (the topic key)', notifications, PRICES.kmsRequest),
     line('CloudWatch Logs ingested', logGb, PRICES.logsIngestedGb),
-    line('X-Ray traces', executions + evaluatorInvocations, PRICES.xrayTrace),
+    line('X-Ray traces', executions + evaluatorInvocations + sweeperPasses, PRICES.xrayTrace),
+    line(SWEEPER_SCHEDULE_LINE, sweeperPasses, PRICES.schedulerInvocation),
   ];
   return { usd: lines.reduce((sum, l) => sum + l.usd, 0), lines };
 }

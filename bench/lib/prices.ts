@@ -39,6 +39,29 @@ export const PRICES = {
     per: 'state transition (Standard)',
     source: 'https://aws.amazon.com/step-functions/pricing/',
   } satisfies Price,
+  /**
+   * Step Functions API calls such as `SendTaskSuccess` and `SendTaskHeartbeat`: Standard
+   * workflows are billed per state transition only ("You are charged based on the number of
+   * state transitions"); an API call is not a transition, and a heartbeat does not even write
+   * a history event (SendTaskHeartbeat, Step Functions API Reference:
+   * https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskHeartbeat.html).
+   * Counted, billed at nothing (read 2026-12-06).
+   */
+  stepFunctionsApiCall: {
+    usd: 0,
+    per: 'API call (not a state transition)',
+    source: 'https://aws.amazon.com/step-functions/pricing/',
+  } satisfies Price,
+  /**
+   * EventBridge Scheduler: $1.00 per million invocations (the sweeper's five-minute schedule;
+   * a scheduled EventBridge rule would cost nothing, so this is the dearer of the two; read
+   * 2026-12-06).
+   */
+  schedulerInvocation: {
+    usd: 0.000001,
+    per: 'scheduled invocation',
+    source: 'https://aws.amazon.com/eventbridge/pricing/',
+  } satisfies Price,
   /** Lambda requests: $0.20 per million. */
   lambdaRequest: {
     usd: 0.0000002,

@@ -2,15 +2,25 @@ import { describe, expect, it } from 'vitest';
 import {
   type AwsTimings,
   estimateFleet,
+  type FleetOptions,
+  type GroupLockRules,
   instanceRefreshSeconds,
   ModelMismatchError,
+  nextAz,
+  OP,
   type PathStep,
   profileFromPath,
-  type RemediationProfile,
+  QUEUE_ADMISSION,
+  type RemediationTimeline,
+  type RetryRule,
+  RUN_INSTANCES_RESOURCE_TOKENS,
   refreshBatchSize,
+  replacementAt,
   retryDelay,
   seededRandom,
   simulateFleet,
+  TokenBucket,
+  timelineFromPath,
 } from '../../bench/lib/convergence-model';
 
 /** Round numbers so expected times can be worked out by hand. */
@@ -21,6 +31,9 @@ const AWS: AwsTimings = {
   lambdaTask: 1,
   sdkTask: 1,
   transition: 0,
+  groupListsInstance: 5,
+  granterReads: 1,
+  retireLockHold: 1,
 };
 const TIMINGS = { healthCheckIntervalSeconds: 15, healthCheckMaxAttempts: 40, maxDrainSeconds: 300 };
 
@@ -94,6 +107,45 @@ describe('profileFromPath', () => {
   });
 });
 
+describe('timelineFromPath', () => {
+  it('cuts the path at the lease, the launch, the first check and the release', () => {
+    // Lease at 2 s, launch ends 3 s, first check ends 4 s, release at 370 s (68 + 302), end 371 s.
+    expect(timelineFromPath(PATH, AWS, TIMINGS)).toEqual({
+      beforeLease: 2,
+      leaseToLaunch: 1,
+      launchToFirstCheck: 1,
+      healthRound: 16,
+      boot: 55,
+      healthCheckMaxAttempts: 40,
+      healthyToRelease: 302,
+      rollbackToRelease: 2,
+      afterRelease: 1,
+      pathTransitions: PATH.length,
+      releaseStep: 1,
+      groupLock: false,
+      listedAfterLaunch: 0,
+    });
+  });
+
+  it('marks a surge that hands its old instance back as holding its group lock, its instance listed after the launch', () => {
+    const surge: PathStep[] = [
+      ...PATH.slice(0, 7),
+      { state: 'RetireOld', kind: 'lambda', role: 'group-drain' },
+      ...PATH.slice(9),
+    ];
+    expect(timelineFromPath(surge, AWS, TIMINGS)).toMatchObject({
+      releaseStep: 1,
+      groupLock: true,
+      listedAfterLaunch: 5,
+    });
+  });
+
+  it('takes a lease step that waits for its task token as a Lambda task like any other', () => {
+    const callback = PATH.map((s) => (s.role === 'acquire-lease' ? { ...s, kind: 'lambda' as const } : s));
+    expect(timelineFromPath(callback, AWS, TIMINGS).beforeLease).toBe(2);
+  });
+});
+
 describe('retryDelay', () => {
   it.each([
     { attempt: 1, delay: 30 },
@@ -106,13 +158,121 @@ describe('retryDelay', () => {
   });
 });
 
-const PROFILE: RemediationProfile = {
+/**
+ * A fleet's replacement in round numbers: the lease at 0 s, the launch asked for at once,
+ * healthy 100 s after it launches, checked at 100 s and every 10 s after, released at the
+ * passing check, 20 states on the path; no group lock.
+ */
+const TIMELINE: RemediationTimeline = {
   beforeLease: 0,
-  holdingLease: 100,
-  afterLease: 0,
-  healthChecks: 1,
-  transitions: 20,
+  leaseToLaunch: 0,
+  launchToFirstCheck: 100,
+  healthRound: 10,
+  boot: 100,
+  healthCheckMaxAttempts: 40,
+  healthyToRelease: 0,
+  rollbackToRelease: 0,
+  afterRelease: 0,
+  pathTransitions: 20,
+  releaseStep: 0,
+  groupLock: false,
+  listedAfterLaunch: 0,
 };
+
+describe('replacementAt', () => {
+  it('holds the lease from the grant to the passing check when the launch did not wait', () => {
+    expect(replacementAt(TIMELINE, 0)).toEqual({
+      holdingLease: 100,
+      claimedAt: 100,
+      healthChecks: 1,
+      transitions: 20,
+      rolledBack: false,
+    });
+  });
+
+  it('goes round the health check while the instance waits for its launch, three transitions a round', () => {
+    // Healthy at 25 + 100 s; checks at 100, 110, 120, 130 s.
+    expect(replacementAt(TIMELINE, 25)).toEqual({
+      holdingLease: 130,
+      claimedAt: 100,
+      healthChecks: 4,
+      transitions: 29,
+      rolledBack: false,
+    });
+  });
+
+  it('claims a group’s instance at the first check after the group lists it', () => {
+    // Checks at 10, 25, 40 s; listed 5 s after the launch: not at the check at 1 s... claimed at 16 s.
+    const surge = { ...TIMELINE, launchToFirstCheck: 1, healthRound: 15, boot: 55, listedAfterLaunch: 5 };
+    expect(replacementAt(surge, 0)).toMatchObject({ claimedAt: 16, healthChecks: 5, holdingLease: 61 });
+    // Listed at once: the first check claims it.
+    expect(replacementAt({ ...surge, listedAfterLaunch: 0 }, 0).claimedAt).toBe(1);
+    // A launch that waited 20 s for its token is listed at 25 s: the check at 31 s claims it.
+    expect(replacementAt(surge, 20).claimedAt).toBe(31);
+  });
+
+  it('refuses an instance listed after it is healthy', () => {
+    expect(() => replacementAt({ ...TIMELINE, listedAfterLaunch: 101 }, 0)).toThrow(RangeError);
+  });
+
+  it('rolls back when the instance is not healthy within the attempts', () => {
+    const short = { ...TIMELINE, healthCheckMaxAttempts: 5, rollbackToRelease: 3 };
+    // Checks at 100..140 s, healthy only at 200 s: the fifth check fails, the rollback releases 3 s later.
+    expect(replacementAt(short, 100)).toEqual({
+      holdingLease: 143,
+      // Listed when it launched, at 100 s: the first check claimed it.
+      claimedAt: 100,
+      healthChecks: 5,
+      transitions: 32,
+      rolledBack: true,
+    });
+  });
+});
+
+describe('TokenBucket (EC2 resource tokens)', () => {
+  it('launches 1,000 at once and delays the 1,001st by the refill: half a second at 2 a second', () => {
+    const bucket = new TokenBucket(RUN_INSTANCES_RESOURCE_TOKENS);
+    const launched = Array.from({ length: 1002 }, () => bucket.take(0));
+    expect(launched.slice(0, 1000).every((t) => t === 0)).toBe(true);
+    expect(launched[1000]).toBeCloseTo(0.5, 9);
+    expect(launched[1001]).toBeCloseTo(1, 9);
+  });
+
+  it('refills while nothing launches, never above its size', () => {
+    const bucket = new TokenBucket({ size: 10, refillPerSecond: 1 });
+    for (let i = 0; i < 10; i++) bucket.take(0);
+    const after = Array.from({ length: 11 }, () => bucket.take(100));
+    expect(after.slice(0, 10).every((t) => t === 100)).toBe(true);
+    expect(after[10]).toBeCloseTo(101, 9);
+  });
+
+  it('serves launches in the order they were asked for', () => {
+    const bucket = new TokenBucket({ size: 1, refillPerSecond: 1 });
+    expect([bucket.take(0), bucket.take(0), bucket.take(0.5)]).toEqual([0, 1, 2]);
+  });
+
+  it('refuses a bucket that never refills', () => {
+    expect(() => new TokenBucket({ size: 10, refillPerSecond: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('nextAz', () => {
+  it.each([
+    {
+      heads: [5, 3, undefined],
+      inFlight: [0, 1, 0],
+      az: 0,
+      why: 'the AZ with fewest in flight, though its head is younger',
+    },
+    { heads: [5, 3, 9], inFlight: [1, 1, 0], az: 2, why: 'the AZ with fewest in flight' },
+    { heads: [5, 3, 9], inFlight: [1, 1, 1], az: 1, why: 'a tie goes to the older head' },
+    { heads: [undefined, 7, undefined], inFlight: [0, 4, 0], az: 1, why: 'the only AZ with a waiter' },
+    { heads: [undefined, undefined], inFlight: [0, 0], az: undefined, why: 'nobody waits' },
+  ])('grants $az: $why', ({ heads, inFlight, az }) => {
+    expect(nextAz(heads, inFlight)).toBe(az);
+  });
+});
+
 const NO_JITTER = {
   IntervalSeconds: 10,
   BackoffRate: 2,
@@ -123,72 +283,252 @@ const NO_JITTER = {
 const never = () => {
   throw new Error('no randomness without jitter');
 };
+/** No time for the granter or the lock: the queue alone. */
+const INSTANT: GroupLockRules = {
+  retireRetry: NO_JITTER,
+  rollbackRetry: NO_JITTER,
+  attemptSeconds: 0,
+  holdSeconds: 0,
+  granterSeconds: 0,
+};
 
-describe('simulateFleet', () => {
-  it('replaces k at a time and lets a retry take a lease freed before it', () => {
+const queue = (n: number, k: number, more: Partial<FleetOptions> = {}) =>
+  simulateFleet({
+    n,
+    k,
+    azs: 3,
+    timeline: TIMELINE,
+    admission: QUEUE_ADMISSION,
+    lock: INSTANT,
+    random: never,
+    ...more,
+  });
+
+describe('simulateFleet with the queue', () => {
+  it('grants k at once, then one slot per release', () => {
+    const run = queue(30, 10);
+    expect(run).toMatchObject({ replaced: 30, blocked: 0, rolledBack: 0, seconds: 300 });
+    expect(run.grants.map((g) => g.at)).toEqual([
+      ...Array<number>(10).fill(0),
+      ...Array<number>(10).fill(100),
+      ...Array<number>(10).fill(200),
+    ]);
+  });
+
+  it('never blocks a waiter because the fleet is busy, however long it waits: the sweep heartbeats it', () => {
+    // One at a time, 100 s each: the last waits 19,900 s, heartbeaten at 1,800 s, 3,600 s ... 19,800 s.
+    const run = queue(200, 1);
+    expect(run).toMatchObject({ replaced: 200, blocked: 0 });
+    expect(run.heartbeats.maxPerInstance).toBe(11);
+    expect(run.leaseWait.max).toBe(19_900);
+  });
+
+  it('loses a waiter whose heartbeat comes later than the task allows', () => {
+    // A sweep every 4,000 s cannot heartbeat within HeartbeatSeconds (3,600 s).
+    const run = queue(200, 1, { admission: { ...QUEUE_ADMISSION, sweeperSeconds: 4000 } });
+    expect(run.blocked).toBeGreaterThan(0);
+  });
+
+  it('spends no state transition on waiting: the last of 200 costs what the first does', () => {
+    expect(queue(200, 1).transitions).toEqual({ max: 20, mean: 20 });
+    expect(queue(1, 1).transitions.max).toBe(20);
+  });
+
+  it('serves each AZ oldest launch first', () => {
+    // Launches that wait for tokens stagger the releases, so AZs drift apart.
+    const run = queue(300, 30, { launchTokens: { size: 5, refillPerSecond: 1 } });
+    for (let az = 0; az < 3; az++) {
+      const ids = run.grants.filter((g) => g.az === az).map((g) => g.id);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    }
+    expect(run.replaced).toBe(300);
+  });
+
+  it('launches as many at once as the tokens allow, the rest at the refill, polled round the check meanwhile', () => {
+    const run = queue(20, 20, { launchTokens: { size: 5, refillPerSecond: 1 } });
+    // Five at once, then one a second: the 20th waits 15 s, polled round the check twice more.
+    expect(run.launchWait.max).toBe(15);
+    expect(run.transitions.max).toBe(20 + 3 * 2);
+    expect(run.blocked + run.rolledBack).toBe(0);
+  });
+
+  it('rolls back a replacement whose launch waited past its health checks, and does not count it converged', () => {
+    const run = queue(20, 20, {
+      timeline: { ...TIMELINE, healthCheckMaxAttempts: 1 },
+      launchTokens: { size: 5, refillPerSecond: 1 },
+    });
+    expect(run.rolledBack).toBe(15);
+    expect(run.replaced).toBe(5);
+  });
+});
+
+/**
+ * A surge in round numbers: the lease at 0 s, the instance launched at once and listed by the
+ * group 5 s later, the first check at 10 s claims it and sees it healthy, `RetireOld` (1 s)
+ * starts `healthyToRelease` − 1 s after; no drain.
+ */
+const SURGE: RemediationTimeline = {
+  ...TIMELINE,
+  launchToFirstCheck: 10,
+  boot: 10,
+  healthyToRelease: 100,
+  releaseStep: 1,
+  groupLock: true,
+  listedAfterLaunch: 5,
+};
+/** The granter takes 1 s to read and recheck, `RetireOld` holds the lock 0.5 s. */
+const LOCKED: GroupLockRules = { ...INSTANT, granterSeconds: 1, holdSeconds: 0.5 };
+const surges = (n: number, k: number, more: Partial<FleetOptions> = {}) =>
+  queue(n, k, { azs: 1, timeline: SURGE, lock: LOCKED, ...more });
+
+describe('simulateFleet with the group lock', () => {
+  it('grants a group’s surges one at a time: each when the one before has claimed its instance, after the granter’s reads', () => {
+    const run = surges(4, 4);
+    // Claims at 10, 21, 32 s; the granter's recheck 1 s each.
+    expect(run.grants.map((g) => g.at)).toEqual([0, 11, 22, 33]);
+    expect(run).toMatchObject({ replaced: 4, blocked: 0, rolledBack: 0, stalls: 0 });
+    // The last RetireOld starts at 33 + 110 − 1 s and takes 1 s.
+    expect(run.seconds).toBe(143);
+    expect(run.lockRetries.max).toBe(0);
+  });
+
+  it('counts a constant of lease and queue calls per instance, and three AWS reads per recheck', () => {
+    const run = surges(4, 4);
+    // Attempt 1, park 2, grant 5, release 1, two admit passes of GetItem, one Query per zone,
+    // the leases' Query and the try that ends them (BatchGetItem, transaction): 9 + 2 × 5.
+    expect(run.leaseCalls.max).toBe(19);
+    // Its own recheck when granted, and the failed tries of its two passes.
+    expect(run.granterReads.max).toBe(9);
+    // Each recheck: DescribeInstances, DescribeLaunchTemplateVersions, DescribeAutoScalingGroups, the gate's BatchGetItem.
+    const rechecks = run.leaseCalls.byOperation[OP.batchGet];
+    expect(run.granterReads.byOperation).toEqual({
+      [OP.describeInstances]: rechecks,
+      [OP.describeTemplate]: rechecks,
+      [OP.describeGroup]: rechecks,
+    });
+  });
+
+  it.each([100, 1_000])('makes at most the N = 100 count of queue calls for an instance at N = %i', (n) => {
+    const run = queue(n, n / 10, { timeline: SURGE, lock: LOCKED });
+    expect(run.leaseCalls.max).toBe(1 + 2 + 5 + 1 + 2 * (1 + 3 + 1 + 2));
+    expect(run.granterReads.max).toBe(9);
+    // Every instance: one task success; every waiter: one park, one answer and one removal.
+    expect(run.leaseCalls.byOperation[OP.taskSuccess]).toBe(n);
+    expect(run.leaseCalls.byOperation[OP.put]).toBe(n - 1);
+    expect(run.leaseCalls.byOperation[OP.delete]).toBe(n - 1);
+  });
+
+  it('lets the queue stand still after a RetireOld: its release runs no admit, the sweep grants', () => {
+    // k = 1: the claim's admit at 10 s finds the budget used; RetireOld releases at 29.5 s and
+    // admits nobody; the sweep at 300 s grants the waiter after its reads.
+    const run = surges(2, 1, { timeline: { ...SURGE, healthyToRelease: 20 } });
+    expect(run.grants.map((g) => g.at)).toEqual([0, 301]);
+    expect(run.idleSeconds).toBeCloseTo(300 - 29.5, 9);
+    const admitting = surges(2, 1, {
+      timeline: { ...SURGE, healthyToRelease: 20 },
+      whatIf: { retireAdmits: true },
+    });
+    expect(admitting.grants.map((g) => g.at)).toEqual([0, 30.5]);
+    expect(admitting.idleSeconds).toBe(0);
+  });
+
+  it('stops a pass whose grant meets a RetireOld holding the lock, until the sweep', () => {
+    // #1 claims at 21 s; #0's RetireOld takes the lock at 21.5 s, inside the granter's second
+    // (to 22.3 s with a 0.8 s hold): the grant of #2 at 22 s is refused and the pass stops.
+    const run = surges(3, 3, {
+      timeline: { ...SURGE, healthyToRelease: 12.5 },
+      lock: { ...LOCKED, holdSeconds: 0.8 },
+    });
+    expect(run.stalls).toBe(1);
+    expect(run.grants.map((g) => g.at)).toEqual([0, 11, 301]);
+  });
+
+  it('retries a RetireOld refused by a surge’s lock, each retry a transition and an invocation', () => {
+    // #0's RetireOld at 13 s meets #1's lock (11 to 21 s): retried at 23 s, 10 s later.
+    const run = surges(2, 2, { timeline: { ...SURGE, healthyToRelease: 4 } });
+    expect(run.lockRetries.max).toBe(1);
+    expect(run.transitions.max).toBe(21);
+    expect(run.extraInvocations.max).toBe(1);
+    expect(run.lockRetries.byOperation[OP.put]).toBe(1);
+    expect(run.replaced).toBe(2);
+  });
+
+  it('rolls back a healthy replacement whose RetireOld ran out of retries on the lock', () => {
+    // #0's RetireOld at 13 s and its one retry at 14 s meet #1's lock (11 to 21 s): it gives up,
+    // and the Rollback gets the lock on its first retry, at 24 s.
+    const run = surges(2, 2, {
+      timeline: { ...SURGE, healthyToRelease: 4 },
+      lock: { ...LOCKED, retireRetry: { ...NO_JITTER, IntervalSeconds: 1, MaxAttempts: 1 } },
+    });
+    expect(run).toMatchObject({ replaced: 1, rolledBack: 1, retireGaveUp: 1, failed: 0 });
+  });
+
+  it('fails the execution whose Rollback runs out of retries too', () => {
+    const once = { ...NO_JITTER, IntervalSeconds: 1, MaxAttempts: 1 };
+    const run = surges(2, 2, {
+      timeline: { ...SURGE, healthyToRelease: 4 },
+      lock: { ...LOCKED, retireRetry: once, rollbackRetry: once },
+    });
+    expect(run).toMatchObject({ replaced: 1, rolledBack: 0, failed: 1 });
+  });
+
+  it('what-if waves: the grants of one pass share one lock, released when the last is claimed', () => {
+    const run = surges(7, 4, { whatIf: { waves: true } });
+    // #0 at once; its claim's pass grants three (1 s each) until the budget is used; the wave's
+    // claims end at 23 s, but the budget frees only when RetireOlds release, which admit nobody:
+    // the sweep at 300 s grants the rest as one wave.
+    expect(run.grants.map((g) => g.at)).toEqual([0, 11, 12, 13, 301, 302, 303]);
+    expect(run.replaced).toBe(7);
+  });
+
+  it('what-if RetireOld outside the lock: never refused by a surge', () => {
+    const run = surges(2, 2, {
+      timeline: { ...SURGE, healthyToRelease: 4 },
+      whatIf: { retireWithoutLock: true },
+    });
+    expect(run.lockRetries.max).toBe(0);
+    expect(run.transitions.max).toBe(20);
+  });
+});
+
+const BUSY_FIRST = { ...NO_JITTER, IntervalSeconds: 1000 };
+const polling = (n: number, k: number, retry: RetryRule = NO_JITTER, more: Partial<FleetOptions> = {}) =>
+  simulateFleet({
+    n,
+    k,
+    azs: 1,
+    timeline: TIMELINE,
+    admission: { kind: 'polling', retry, busyRetry: NO_JITTER, attemptSeconds: 0 },
+    lock: INSTANT,
+    random: never,
+    ...more,
+  });
+
+describe('simulateFleet with the lease back-off (before the queue)', () => {
+  it('replaces k at a time and lets a retry take a lease freed before it, each retry a transition', () => {
     // k = 2, 3 instances: two leases at 0 s (free at 100 s). The third retries at
     // 10, 30, 70, 150 s (10, 20, 40, 80 apart): it gets a lease at 150 s and ends at 250 s.
-    const run = simulateFleet({
-      n: 3,
-      k: 2,
-      profile: PROFILE,
-      leaseRetry: NO_JITTER,
-      attemptSeconds: 0,
-      random: never,
-    });
-    expect(run).toEqual({ converged: 3, blocked: 0, seconds: 250 });
+    const run = polling(3, 2);
+    expect(run).toMatchObject({ replaced: 3, blocked: 0, seconds: 250 });
+    expect(run.transitions.max).toBe(20 + 4);
+    expect(run.leaseCalls.max).toBe(1 + 4 + 1);
   });
 
   it('blocks the executions whose back-off runs out before a lease frees', () => {
-    const impatient = { ...NO_JITTER, MaxAttempts: 2 }; // gives up after 10 + 20 = 30 s
-    const run = simulateFleet({
-      n: 4,
-      k: 1,
-      profile: PROFILE,
-      leaseRetry: impatient,
-      attemptSeconds: 0,
-      random: never,
-    });
-    expect(run).toEqual({ converged: 1, blocked: 3, seconds: 100 });
+    const run = polling(4, 1, { ...NO_JITTER, MaxAttempts: 2 }); // gives up after 10 + 20 = 30 s
+    expect(run).toMatchObject({ replaced: 1, blocked: 3, seconds: 100 });
   });
 
-  it('converges every instance when k covers the fleet', () => {
-    const run = simulateFleet({
-      n: 5,
-      k: 5,
-      profile: PROFILE,
-      leaseRetry: NO_JITTER,
-      attemptSeconds: 0,
-      random: never,
-    });
-    expect(run).toEqual({ converged: 5, blocked: 0, seconds: 100 });
+  it('retries a busy group lock on its own rule', () => {
+    // #0 holds the lock to its claim at 10 s: #1 retries at 10 s (still held) and 30 s.
+    const run = polling(2, 2, BUSY_FIRST, { timeline: SURGE, lock: LOCKED });
+    expect(run.grants.map((g) => g.at)).toEqual([0, 30]);
+    expect(run.transitions.max).toBe(20 + 2);
   });
 
   it('does nothing for an empty fleet and refuses k below 1', () => {
-    expect(
-      simulateFleet({
-        n: 0,
-        k: 1,
-        profile: PROFILE,
-        leaseRetry: NO_JITTER,
-        attemptSeconds: 0,
-        random: never,
-      }),
-    ).toEqual({
-      converged: 0,
-      blocked: 0,
-      seconds: 0,
-    });
-    expect(() =>
-      simulateFleet({
-        n: 1,
-        k: 0,
-        profile: PROFILE,
-        leaseRetry: NO_JITTER,
-        attemptSeconds: 0,
-        random: never,
-      }),
-    ).toThrow(RangeError);
+    expect(polling(0, 1)).toMatchObject({ replaced: 0, blocked: 0, seconds: 0 });
+    expect(() => polling(1, 0)).toThrow(RangeError);
   });
 });
 
@@ -196,9 +536,15 @@ describe('estimateFleet', () => {
   const options = {
     n: 6,
     k: 1,
-    profile: PROFILE,
-    leaseRetry: { ...NO_JITTER, JitterStrategy: 'FULL' as const },
-    attemptSeconds: 0,
+    azs: 1,
+    timeline: TIMELINE,
+    lock: INSTANT,
+    admission: {
+      kind: 'polling' as const,
+      retry: { ...NO_JITTER, JitterStrategy: 'FULL' as const },
+      busyRetry: NO_JITTER,
+      attemptSeconds: 0,
+    },
     trials: 51,
     seed: 7,
   };
@@ -208,11 +554,19 @@ describe('estimateFleet', () => {
   });
 
   it('never beats the ideal of back-to-back replacements', () => {
-    expect(estimateFleet(options).seconds).toBeGreaterThanOrEqual(6 * PROFILE.holdingLease);
+    expect(estimateFleet(options).seconds).toBeGreaterThanOrEqual(6 * 100);
   });
 
-  it('runs a single trial when the back-off has no jitter', () => {
-    expect(estimateFleet({ ...options, leaseRetry: NO_JITTER }).trials).toBe(1);
+  it('runs a single trial when no rule has jitter, and trials for a jittered RetireOld', () => {
+    expect(estimateFleet({ ...options, admission: { ...options.admission, retry: NO_JITTER } }).trials).toBe(
+      1,
+    );
+    expect(estimateFleet({ ...options, admission: QUEUE_ADMISSION })).toMatchObject({
+      trials: 1,
+      seconds: 600,
+    });
+    const jittered = { ...INSTANT, retireRetry: { ...NO_JITTER, JitterStrategy: 'FULL' as const } };
+    expect(estimateFleet({ ...options, admission: QUEUE_ADMISSION, lock: jittered }).trials).toBe(51);
   });
 });
 
@@ -241,6 +595,31 @@ describe('instance refresh', () => {
     expect(instanceRefreshSeconds({ n: 20, minHealthyPercent: 90, aws: AWS, warmupSeconds: 60 })).toBe(
       10 * 415,
     );
+  });
+
+  it('waits for RunInstances tokens like any launch: 1,000 a batch from the second batch on take 500 s', () => {
+    const tokens = RUN_INSTANCES_RESOURCE_TOKENS;
+    // Batch 1 launches its 1,000 at 300 s from the full bucket, healthy at 355 s. Each later
+    // batch drains 300 s (710 tokens back by then) and waits for the other 290: done 500 s after the last.
+    expect(
+      instanceRefreshSeconds({
+        n: 10_000,
+        minHealthyPercent: 90,
+        aws: AWS,
+        warmupSeconds: 0,
+        launchTokens: tokens,
+      }),
+    ).toBeCloseTo(355 + 9 * 500, 6);
+    // 100 a batch never empties the bucket.
+    expect(
+      instanceRefreshSeconds({
+        n: 1_000,
+        minHealthyPercent: 90,
+        aws: AWS,
+        warmupSeconds: 0,
+        launchTokens: tokens,
+      }),
+    ).toBe(10 * 355);
   });
 
   it('takes no time for no instances', () => {
