@@ -11,16 +11,22 @@
  * modelled:
  * - the queue, as built (docs/adr/0032-a-queue-not-a-poll.md): `AcquireLease` is a callback
  *   task. Its Lambda tries the lease once (one transaction); granted, it sends the task
- *   success itself; refused because the fleet is busy (its budget, or its group's lock), it
- *   parks a waiter (a PutItem and the zones' UpdateItem) and runs `admit`. `admit` runs after
- *   every park, every group lock handed back with a claimed replacement, every `ReleaseLease`
- *   and from the sweep every five minutes: it reads the fleet's zones (GetItem), the head of
+ *   success itself; refused because the fleet is busy (its budget, or its group's lock) or
+ *   because others wait in its queue (a newcomer never takes a slot ahead of them: its lease
+ *   transaction checks the queue's waiter count), it parks a waiter (one transaction: the
+ *   waiter's item and the queue's zones and count) and runs `admit`. `admit` runs after every
+ *   park and, when someone waits, after every group lock handed back with a claimed
+ *   replacement, every release of a lease (`RetireOld`'s and `ReleaseLease`'s), and from the
+ *   sweep every five minutes. A claim or a release learns whether anyone waits in its own
+ *   transaction (a condition on the waiter count): nobody, and nothing more is read; someone,
+ *   and the transaction goes again without the condition, then `admit`. `admit` reads the
+ *   fleet's zones (GetItem), the head of
  *   each zone's queue (one Query each) and the fleet's leases (a Query), then for the next
  *   head (the zone with fewest replacements in flight, ties to the older head) runs the
  *   waiter's recheck (DescribeInstances, DescribeLaunchTemplateVersions,
  *   DescribeAutoScalingGroups, the gate's BatchGetItem) and its lease transaction; granted,
  *   it writes the grant on the waiter (UpdateItem), sends it (`SendTaskSuccess`), removes the
- *   waiter (DeleteItem) and tries the next head; refused, the pass stops. A waiter spends no
+ *   waiter and its count (one transaction) and tries the next head; refused, the pass stops. A waiter spends no
  *   state transition while it waits; the sweep heartbeats waiters silent for 30 minutes.
  * - polling (before the queue): a refused execution retries `AcquireLease` on the back-off the
  *   definition had (one rule for a busy budget, one for a busy group lock) and, out of
@@ -33,16 +39,17 @@
  * not among the members it saw before) and claims it, which hands the lock back and runs
  * `admit`. So within one group the surges go one at a time, from a lease granted to its
  * instance claimed. `RetireOld` takes the same lock for the moment it hands the old instance
- * back to the group (with the lease released in the same request, and no `admit` after); busy,
- * it retries on its own back-off (full jitter) and, out of attempts, the execution rolls back.
+ * back to the group (with the lease released in the same request, then `admit` when someone
+ * waits, as built since e8871a5); busy, it retries on its own back-off (full jitter) and, out
+ * of attempts, the execution rolls back.
  * A grant that meets a retirement holding the lock stops its pass: the waiters wait for the
  * next claim, release or sweep. Jitter makes each run different: fleets are simulated over
  * seeded trials.
  *
  * Not built, shown as what-ifs: waves (issue 14.2: one capacity raise, and one lock, for
- * every grant of one `admit` pass, the lock held until the wave's last instance is claimed),
- * `RetireOld` running `admit` after its release, and a `RetireOld` that does not wait for the
- * surges' lock.
+ * every grant of one `admit` pass, the lock held until the wave's last instance is claimed)
+ * and a `RetireOld` that does not wait for the surges' lock. A "before": `RetireOld`'s release
+ * admitting nobody (as built before e8871a5), the queue standing still until the sweep.
  *
  * Launches: a replacement's instance is launched when the launch step asks for it and EC2
  * has a RunInstances resource token for it; without one the launch waits for the refill
@@ -475,12 +482,15 @@ export interface GroupLockRules {
   granterSeconds: number;
 }
 
-/** Not built (issue 14.2 and after): what-ifs, reported without budgets. */
+/** Not built (issue 14.2 and after), or no longer built: what-ifs, reported without budgets. */
 export interface WhatIf {
   /** One lock (and one capacity raise) for every grant of one `admit` pass, held until the wave's last instance is claimed. */
   waves?: boolean;
-  /** `RetireOld` runs `admit` after its release, as `ReleaseLease` does. */
-  retireAdmits?: boolean;
+  /**
+   * Before e8871a5: `RetireOld`'s release runs no `admit` (the waiters wait for the next claim
+   * or the sweep). As built, it admits when someone waits, as `ReleaseLease` does.
+   */
+  retireAdmitsNobody?: boolean;
   /** `RetireOld` hands the old instance back without waiting for the surges' lock (the contract the issue stated). */
   retireWithoutLock?: boolean;
 }
@@ -497,6 +507,11 @@ export interface FleetOptions {
   /** EC2's RunInstances resource tokens; without it, launches never wait. */
   launchTokens?: TokenBucketSpec;
   whatIf?: WhatIf;
+  /**
+   * When execution `id` reaches its lease step; all at `timeline.beforeLease` by default (one
+   * sweep or one template change finds them all).
+   */
+  arriveAt?: (id: number) => number;
   /** Full jitter's draws (the retries of `RetireOld`, `Rollback` and, polling, `AcquireLease`). */
   random: () => number;
 }
@@ -552,8 +567,8 @@ export interface FleetRun {
   stalls: number;
   /**
    * Seconds the queue stood still: waiters parked, the group's lock free and a lease free,
-   * and nobody running `admit` (a `RetireOld` released its lease without one) until the
-   * next claim, release or sweep.
+   * and nobody running `admit` (what-if: a `RetireOld` released its lease without one) until
+   * the next claim, release or sweep.
    */
   idleSeconds: number;
   /** Share of the roll, from the first lease to the last release, the group's lock was held. */
@@ -701,7 +716,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     );
   }
   const waves = options.whatIf?.waves === true;
-  const retireAdmits = options.whatIf?.retireAdmits === true;
+  const retireAdmits = options.whatIf?.retireAdmitsNobody !== true;
   const retireWithoutLock = options.whatIf?.retireWithoutLock === true;
   const tokens = options.launchTokens === undefined ? undefined : new TokenBucket(options.launchTokens);
   const events = new EventQueue();
@@ -842,6 +857,16 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     events.push(at + rules.granterSeconds, 'admit-try', passes.length - 1);
   };
 
+  /**
+   * A claim or a release that saw the queue in its own transaction (its waiter count): nobody
+   * waits, nothing more; someone does, the transaction again without the check, then `admit`.
+   */
+  const handOn = (at: number, id: number) => {
+    if (admission.kind !== 'queue' || parked === 0) return;
+    call(id, OP.transact);
+    admit(at, id);
+  };
+
   const admitTry = (pass: number, at: number) => {
     const payer = passes[pass] as number | 'sweeper';
     let id = nextWaiter();
@@ -865,7 +890,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     grant(id, at, pass);
     call(id, OP.update);
     call(id, OP.taskSuccess);
-    call(id, OP.delete);
+    call(id, OP.transact); // the waiter's removal, with its count
     tries += 1;
     events.push(at + rules.granterSeconds, 'admit-try', pass);
   };
@@ -877,15 +902,17 @@ export function simulateFleet(options: FleetOptions): FleetRun {
 
   const attempt = (id: number, at: number) => {
     call(id, OP.transact);
-    const refused = refusal();
+    // A newcomer waits behind the queue's waiters (a condition on their count, in its lease
+    // transaction), even with a slot and the lock free. The benchmark's fleets all arrive at
+    // once, before anyone parks: there it changes no figure.
+    const refused = admission.kind === 'queue' && parked > 0 ? 'queue' : refusal();
     if (refused === undefined) {
       if (admission.kind === 'queue') call(id, OP.taskSuccess);
       grant(id, at);
       return;
     }
     if (admission.kind === 'queue') {
-      call(id, OP.put);
-      call(id, OP.update); // the fleet's list of zones
+      call(id, OP.transact); // the waiter's item, and the fleet's zones and waiter count
       zonesSeen.add(azOf(id));
       lastBeat[id] = at;
       const q = queues[azOf(id)] as { ids: number[]; head: number };
@@ -944,7 +971,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     open -= 1;
   };
 
-  for (let id = 0; id < n; id++) events.push(timeline.beforeLease, 'arrive', id);
+  for (let id = 0; id < n; id++) events.push(options.arriveAt?.(id) ?? timeline.beforeLease, 'arrive', id);
   if (admission.kind === 'queue' && n > 0) events.push(admission.sweeperSeconds, 'sweep', -1);
 
   for (let event = events.pop(); event !== undefined; event = events.pop()) {
@@ -983,7 +1010,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
         lock.pending.delete(id);
         if (lock.pending.size > 0) break;
         setLock(undefined, at);
-        admit(at, id);
+        handOn(at, id);
         break;
       }
       case 'retire':
@@ -993,7 +1020,8 @@ export function simulateFleet(options: FleetOptions): FleetRun {
         takeLockFor(id, at, 'rollback');
         break;
       case 'retired': {
-        // RetireOld handed the old instance back and released lease and lock in one request.
+        // RetireOld handed the old instance back and released lease and lock in one request,
+        // then admits if anyone waits (before e8871a5, a what-if now: nobody).
         if (lock?.kind === 'retire' && lock.id === id) setLock(undefined, at);
         releaseLease(id, at);
         outcome[id] = 'replaced';
@@ -1001,7 +1029,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
         const started = at - rules.holdSeconds;
         seconds = Math.max(seconds, started + timeline.releaseStep + timeline.afterRelease);
         inService = Math.max(inService, at);
-        if (retireAdmits) admit(at, id);
+        if (retireAdmits) handOn(at, id);
         break;
       }
       case 'rolled-back': {
@@ -1012,7 +1040,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
         break;
       }
       case 'release': {
-        // ReleaseLease (or ReleaseLeaseAfterRollback): the lease, and a lock still held, then admit.
+        // ReleaseLease (or ReleaseLeaseAfterRollback): the lease, and a lock still held, then admit if anyone waits.
         if (lock !== undefined && lock.kind === 'surge' && lock.pending.delete(id) && lock.pending.size === 0)
           setLock(undefined, at);
         releaseLease(id, at);
@@ -1022,7 +1050,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
           seconds = Math.max(seconds, at + timeline.afterRelease);
           inService = Math.max(inService, at);
         }
-        admit(at, id);
+        handOn(at, id);
         break;
       }
       case 'sweep': {

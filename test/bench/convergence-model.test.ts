@@ -394,8 +394,10 @@ describe('simulateFleet with the group lock', () => {
 
   it('counts a constant of lease and queue calls per instance, and three AWS reads per recheck', () => {
     const run = surges(4, 4);
-    // Attempt 1, park 2, grant 5, release 1, two admit passes of GetItem, one Query per zone,
-    // the leases' Query and the try that ends them (BatchGetItem, transaction): 9 + 2 × 5.
+    // #1: attempt 1, park 1, grant 5, release 1; two admit passes, after its park and after
+    // its claim (its transaction sent again: someone waits), of GetItem, one Query per zone,
+    // the leases' Query and the try that ends them (BatchGetItem, transaction): 8 + 1 + 2 × 5.
+    // Its release (at 119 s, all granted by 33 s) sees nobody waiting and reads nothing.
     expect(run.leaseCalls.max).toBe(19);
     // Its own recheck when granted, and the failed tries of its two passes.
     expect(run.granterReads.max).toBe(9);
@@ -410,37 +412,67 @@ describe('simulateFleet with the group lock', () => {
 
   it.each([100, 1_000])('makes at most the N = 100 count of queue calls for an instance at N = %i', (n) => {
     const run = queue(n, n / 10, { timeline: SURGE, lock: LOCKED });
-    expect(run.leaseCalls.max).toBe(1 + 2 + 5 + 1 + 2 * (1 + 3 + 1 + 2));
-    expect(run.granterReads.max).toBe(9);
-    // Every instance: one task success; every waiter: one park, one answer and one removal.
+    expect(run.leaseCalls.max).toBe(1 + 1 + 5 + 1 + 2 + 3 * (1 + 3 + 1 + 2));
+    expect(run.granterReads.max).toBe(12);
+    // Every instance: one task success; every waiter: one answer (UpdateItem). The park and
+    // the removal are transactions, with the queue's waiter count: no PutItem, no DeleteItem.
     expect(run.leaseCalls.byOperation[OP.taskSuccess]).toBe(n);
-    expect(run.leaseCalls.byOperation[OP.put]).toBe(n - 1);
-    expect(run.leaseCalls.byOperation[OP.delete]).toBe(n - 1);
+    expect(run.leaseCalls.byOperation[OP.update]).toBe(n - 1);
+    expect(run.leaseCalls.byOperation[OP.put]).toBeUndefined();
+    expect(run.leaseCalls.byOperation[OP.delete]).toBeUndefined();
   });
 
-  it('lets the queue stand still after a RetireOld: its release runs no admit, the sweep grants', () => {
-    // k = 1: the claim's admit at 10 s finds the budget used; RetireOld releases at 29.5 s and
-    // admits nobody; the sweep at 300 s grants the waiter after its reads.
+  it('reads nothing of the queue after a claim or a release when nobody waits', () => {
+    // Its lease (a transaction and the answer) and its release: the claim's and the release's
+    // own transactions said nobody waits.
+    expect(surges(1, 1).leaseCalls.byOperation).toEqual({ [OP.transact]: 2, [OP.taskSuccess]: 1 });
+    expect(queue(3, 3).leaseCalls.byOperation).toEqual({ [OP.transact]: 6, [OP.taskSuccess]: 3 });
+  });
+
+  it('admits on RetireOld’s release: the waiter goes at once, the queue never stands still', () => {
+    // k = 1: the claim's admit at 10 s finds the budget used; RetireOld releases at 29.5 s,
+    // sees the waiter in its transaction, sends it again and admits: granted after the reads.
     const run = surges(2, 1, { timeline: { ...SURGE, healthyToRelease: 20 } });
+    expect(run.grants.map((g) => g.at)).toEqual([0, 30.5]);
+    expect(run.idleSeconds).toBe(0);
+    expect(run.seconds).toBe(30.5 + 10 + 20);
+  });
+
+  it('what-if RetireOld admitting nobody (before e8871a5): the queue stands still until the sweep', () => {
+    const run = surges(2, 1, {
+      timeline: { ...SURGE, healthyToRelease: 20 },
+      whatIf: { retireAdmitsNobody: true },
+    });
     expect(run.grants.map((g) => g.at)).toEqual([0, 301]);
     expect(run.idleSeconds).toBeCloseTo(300 - 29.5, 9);
-    const admitting = surges(2, 1, {
-      timeline: { ...SURGE, healthyToRelease: 20 },
-      whatIf: { retireAdmits: true },
-    });
-    expect(admitting.grants.map((g) => g.at)).toEqual([0, 30.5]);
-    expect(admitting.idleSeconds).toBe(0);
   });
 
-  it('stops a pass whose grant meets a RetireOld holding the lock, until the sweep', () => {
+  it('stops a pass whose grant meets a RetireOld holding the lock, until that RetireOld’s release admits', () => {
     // #1 claims at 21 s; #0's RetireOld takes the lock at 21.5 s, inside the granter's second
     // (to 22.3 s with a 0.8 s hold): the grant of #2 at 22 s is refused and the pass stops.
-    const run = surges(3, 3, {
-      timeline: { ...SURGE, healthyToRelease: 12.5 },
-      lock: { ...LOCKED, holdSeconds: 0.8 },
-    });
+    // The release at 22.3 s admits: #2 is granted after the reads, at 23.3 s.
+    const options = { timeline: { ...SURGE, healthyToRelease: 12.5 }, lock: { ...LOCKED, holdSeconds: 0.8 } };
+    const run = surges(3, 3, options);
     expect(run.stalls).toBe(1);
-    expect(run.grants.map((g) => g.at)).toEqual([0, 11, 301]);
+    expect(run.grants.map((g) => g.at)).toEqual([0, 11, expect.closeTo(23.3, 9)]);
+    // Before e8871a5 the waiter waited for the sweep.
+    const before = surges(3, 3, { ...options, whatIf: { retireAdmitsNobody: true } });
+    expect(before.grants.map((g) => g.at)).toEqual([0, 11, 301]);
+  });
+
+  it('refuses a newcomer while others wait, even with a slot and the lock free', () => {
+    // k = 1: #0 releases at 100 s and admits; its granter reads until 101 s. #2, arriving at
+    // 100.5 s, finds the slot free but #1 waiting: it parks behind #1, who is granted at 101 s.
+    const run = queue(3, 1, {
+      azs: 1,
+      lock: LOCKED,
+      arriveAt: (id) => (id === 2 ? 100.5 : 0),
+    });
+    expect(run.grants.map((g) => [g.id, g.at])).toEqual([
+      [0, 0],
+      [1, 101],
+      [2, 202],
+    ]);
   });
 
   it('retries a RetireOld refused by a surge’s lock, each retry a transition and an invocation', () => {
@@ -473,11 +505,16 @@ describe('simulateFleet with the group lock', () => {
   });
 
   it('what-if waves: the grants of one pass share one lock, released when the last is claimed', () => {
+    // Before e8871a5, to see the wave whole: #0 at once; its claim's pass grants three (1 s
+    // each) until the budget is used; the wave's claims end at 23 s, but the budget frees only
+    // when RetireOlds release, which admitted nobody: the sweep at 300 s grants the rest as one wave.
+    const before = surges(7, 4, { whatIf: { waves: true, retireAdmitsNobody: true } });
+    expect(before.grants.map((g) => g.at)).toEqual([0, 11, 12, 13, 301, 302, 303]);
+    expect(before.replaced).toBe(7);
+    // As built, #0's RetireOld (109 s, its lock to 109.5 s) admits: #4 goes after the reads,
+    // alone, for the budget is used again.
     const run = surges(7, 4, { whatIf: { waves: true } });
-    // #0 at once; its claim's pass grants three (1 s each) until the budget is used; the wave's
-    // claims end at 23 s, but the budget frees only when RetireOlds release, which admit nobody:
-    // the sweep at 300 s grants the rest as one wave.
-    expect(run.grants.map((g) => g.at)).toEqual([0, 11, 12, 13, 301, 302, 303]);
+    expect(run.grants.slice(0, 5).map((g) => g.at)).toEqual([0, 11, 12, 13, 110.5]);
     expect(run.replaced).toBe(7);
   });
 
