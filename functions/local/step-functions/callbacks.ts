@@ -136,12 +136,18 @@ async function parked(
       await store.removeWaiter(waiter);
       return answer;
     }
-    if (Date.now() - touched >= pacing.touchEveryMs) {
-      await store.touchWaiter(waiter, deps.clock().toISOString());
-      touched = Date.now();
+    // Both are help, not the wait itself: one that fails (a slow or throttled account) must not
+    // fail the task and leave its waiter behind for a grant nobody would take.
+    try {
+      if (Date.now() - touched >= pacing.touchEveryMs) {
+        await store.touchWaiter(waiter, deps.clock().toISOString());
+        touched = Date.now();
+      }
+      if (poll % pacing.admitEvery === 0 && deps.callbacks !== undefined)
+        await admit({ ...deps, callbacks: deps.callbacks }, key.fleet);
+    } catch {
+      // The next poll tries again.
     }
-    if (poll % pacing.admitEvery === 0 && deps.callbacks !== undefined)
-      await admit({ ...deps, callbacks: deps.callbacks }, key.fleet);
   }
 }
 
