@@ -200,8 +200,9 @@ export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitRe
   if (heads.size === 0) return report;
   const inFlight = new Map<string, number>();
   for (const lease of await deps.store.listLeases(fleetName)) {
-    if (lease.sk.startsWith('slot#'))
-      inFlight.set(lease.az ?? UNKNOWN_ZONE, (inFlight.get(lease.az ?? UNKNOWN_ZONE) ?? 0) + 1);
+    if (!lease.sk.startsWith('slot#')) continue;
+    const zone = lease.az ?? UNKNOWN_ZONE;
+    inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
   }
   for (;;) {
     const zone = nextZone(heads, inFlight);

@@ -13,7 +13,7 @@
  * the token is sent, so a granter that dies between the two leaves it for the sweeper, and a
  * waiter in another process (a second `phoenix reconcile`) finds it by reading.
  */
-import { type Item, itemKey, pkOf, skOf, str } from './table';
+import { type Item, itemKey, str } from './table';
 
 /** One parked execution. */
 export interface Waiter {
@@ -96,9 +96,4 @@ export function waiterFromItem(item: Item): Waiter {
   const answeredAt = str(item, 'answeredAt');
   if (answeredAt !== undefined) waiter.answeredAt = answeredAt;
   return waiter;
-}
-
-/** Whether an item is a waiter (and not the zones item). */
-export function isWaiterItem(item: Item): boolean {
-  return (pkOf(item) ?? '').startsWith(QUEUE_PREFIX) && skOf(item) !== 'zones';
 }
