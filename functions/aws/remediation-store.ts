@@ -43,6 +43,7 @@ import {
   answerWaiter,
   getWaiter,
   listWaiters,
+  type ParkResult,
   parkWaiter,
   queueState,
   queueZones,
@@ -56,6 +57,7 @@ import type { GroupChange, QuarantineKey, Waiter } from './state-table/schema';
 export type { RemediationGate } from './state-table/remediation/gate';
 export type { GroupLockDecision, RecordOutcome } from './state-table/remediation/group-locks';
 export type { Lease, LeaseDecision, LeaseRequest } from './state-table/remediation/leases';
+export type { ParkResult, PendingWaiter } from './state-table/remediation/queue';
 export {
   groupBusyReason,
   instanceClaimReason,
@@ -163,7 +165,7 @@ export class RemediationStore extends StateStore {
   }
 
   /** Parks an execution in its fleet's queue (see `queue.ts`). */
-  parkWaiter(waiter: Waiter): Promise<void> {
+  parkWaiter(waiter: Waiter): Promise<ParkResult> {
     return parkWaiter(this.state, waiter);
   }
 

@@ -352,6 +352,97 @@ describe('the fleet queue', () => {
     await releaseLease(w.deps, member(0, 'us-east-1a', ''), { executionId: holder(0) });
     expect(w.callbacks.granted().at(-1)).toBe('token-2-again');
   });
+
+  it('never lets a second execution for an instance already waiting take its place: it stands down naming the waiting one, whose token and count stay', async () => {
+    const w = await world({ members: 6 });
+    await enter(w.deps, 0, 'us-east-1a', '2025-01-01T00:00:00.000Z');
+    await enter(w.deps, 1, 'us-east-1a', '2025-01-01T00:00:01.000Z');
+    await enter(w.deps, 2, 'us-east-1a', '2025-01-02T00:00:00.000Z');
+    // Another run saw the same drift and reaches the lease step for the same instance.
+    const other = 'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance:other-run';
+    await expect(
+      acquireLease(w.deps, member(2, 'us-east-1a', '2025-01-02T00:00:00.000Z'), {
+        executionId: other,
+        taskToken: 'token-other',
+      }),
+    ).rejects.toMatchObject({
+      name: 'ReplacingElsewhereError',
+      message: expect.stringContaining(`to be replaced by execution ${holder(2)}`),
+    });
+    expect((await waiters(w.store)).map((x) => [x.instanceId, x.holder, x.token])).toEqual([
+      [instance(2), holder(2), token(2)],
+    ]);
+    expect((await w.store.queueState('api')).waiting).toBe(1);
+    await releaseLease(w.deps, member(0, 'us-east-1a', ''), { executionId: holder(0) });
+    expect(w.callbacks.granted().at(-1)).toBe(token(2));
+    expect((await slots(w.store)).map((s) => s.holder)).not.toContain(other);
+  });
+
+  it('a granter that read a waiter before another answered it takes nothing for it, on the one-transaction path and the slow one', async () => {
+    const w = await world({ members: 6 });
+    await enter(w.deps, 0, 'us-east-1a', '2025-01-01T00:00:00.000Z');
+    await enter(w.deps, 1, 'us-east-1a', '2025-01-01T00:00:01.000Z');
+    await enter(w.deps, 2, 'us-east-1a', '2025-01-02T00:00:00.000Z');
+    const [stale] = await waiters(w.store);
+    if (stale === undefined) throw new Error('nothing parked');
+    // Another granter answers it, and its execution runs and gives its lease back...
+    await releaseLease(w.deps, member(0, 'us-east-1a', ''), { executionId: holder(0) });
+    expect(w.callbacks.granted().at(-1)).toBe(token(2));
+    await releaseLease(w.deps, member(2, 'us-east-1a', ''), { executionId: holder(2) });
+    expect((await slots(w.store)).map((s) => s.holder)).toEqual([holder(1)]);
+    // ...then the slow granter, done rechecking, asks for the lease it read the waiter for.
+    const request = {
+      fleet: 'api',
+      holder: holder(2),
+      instanceId: instance(2),
+      az: 'us-east-1a',
+      maxConcurrent: 2,
+      minHealthyPercent: 0,
+      healthy: 6,
+      desired: 6,
+      ttlSeconds: 600,
+      waiter: stale,
+    };
+    for (const disruption of [0, 1]) {
+      const decision = await w.store.acquireLease({ ...request, disruption });
+      expect(decision).toMatchObject({ granted: false, answered: true });
+      expect((await w.store.listLeases('api')).map((s) => s.holder)).toEqual([holder(1)]);
+    }
+    // A waiter still waiting is granted as before.
+    await enter(w.deps, 3, 'us-east-1a', '2025-01-03T00:00:00.000Z');
+    expect(w.callbacks.granted().at(-1)).toBe(token(3));
+  });
+
+  it("answers first a waiter whose lease was taken and never answered (its granter died between the two), whatever the zones' order", async () => {
+    const w = await world({ members: 8 });
+    await enter(w.deps, 0, 'us-east-1a', '2025-01-01T00:00:00.000Z');
+    await enter(w.deps, 1, 'us-east-1a', '2025-01-01T00:00:01.000Z');
+    await enter(w.deps, 2, 'us-east-1a', '2025-01-02T00:00:00.000Z');
+    await enter(w.deps, 3, 'us-east-1b', '2025-01-03T00:00:00.000Z');
+    // A granter frees holder 0's slot, takes it for waiter 2, and dies before answering it.
+    await w.store.releaseLease('api', holder(0));
+    const taken = await w.store.acquireLease({
+      fleet: 'api',
+      holder: holder(2),
+      instanceId: instance(2),
+      az: 'us-east-1a',
+      maxConcurrent: 2,
+      minHealthyPercent: 0,
+      healthy: 8,
+      desired: 8,
+      disruption: 0,
+      ttlSeconds: 600,
+    });
+    expect(taken.granted).toBe(true);
+    // Zone b has none in flight, so its head would go next; the budget is full, so nothing
+    // would be granted, and waiter 2 would hold its slot unanswered for good.
+    const report = await admit(w.deps as never, 'api');
+
+    expect(report.granted.map((g) => g.instanceId)).toEqual([instance(2)]);
+    expect(w.callbacks.granted().at(-1)).toBe(token(2));
+    expect((await slots(w.store)).map((s) => s.holder).sort()).toEqual([holder(1), holder(2)].sort());
+    expect((await waiters(w.store)).map((x) => x.instanceId)).toEqual([instance(3)]);
+  });
 });
 
 describe('nextZone', () => {

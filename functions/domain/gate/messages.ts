@@ -44,6 +44,16 @@ export function instanceClaimSentence(claim: ClaimFact): string {
   return `instance ${claim.instanceId} is being replaced by execution ${claim.holder} (since ${claim.acquiredAt}; its claim expires by ${new Date(claim.expiresAt * 1000).toISOString()} at the latest): one replacement per instance`;
 }
 
+/** Another execution already waits in the fleet's queue to replace the instance. */
+export function waitingElsewhereSentence(waiter: {
+  instanceId: string;
+  fleet: string;
+  holder: string;
+  parkedAt: string;
+}): string {
+  return `instance ${waiter.instanceId} is already waiting in fleet ${waiter.fleet}'s queue to be replaced by execution ${waiter.holder} (since ${waiter.parkedAt}): one replacement per instance`;
+}
+
 /** A group pinned at MinSize = MaxSize = desired. */
 export function pinnedSentence(group: { name: string; desired: number; min: number; max: number }): string {
   return `Auto Scaling group ${group.name} is pinned at min ${group.min} = max ${group.max} = desired ${group.desired}: no room to launch first and no safe way back; raise MaxSize by one`;

@@ -3,6 +3,7 @@
  * lease also claims the instance, and for a surge takes the group lock in the same request.
  */
 import { listFleetInstances } from '../../aws/inventory';
+import type { PendingWaiter } from '../../aws/remediation-store';
 import { concurrencyLimit } from '../../domain/budget';
 import { findFleet } from '../../domain/drift/match';
 import type { CompiledFleet } from '../../domain/model';
@@ -26,6 +27,14 @@ import {
 } from './deps';
 import { groupLockTtlSeconds } from './group-lock';
 import { admitUnderRollout, sourceOfExecution } from './rollout-admission';
+
+/** A granter's lease for a waiter refused because another granter answered it first: it takes nothing, and moves on. */
+export class WaiterAnsweredError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WaiterAnsweredError';
+  }
+}
 
 /** How long the recheck's reading of a group stands in for a new one (the lease's first attempt follows within seconds). */
 const SNAPSHOT_FRESH_MS = 30_000;
@@ -55,7 +64,7 @@ export async function takeLease(
   deps: StepDeps,
   data: MachineData,
   ctx: StepContext,
-  options: { behindQueue?: boolean } = {},
+  options: { behindQueue?: boolean; waiter?: PendingWaiter } = {},
 ): Promise<LeaseResult> {
   const currentPlan = requirePart(data.plan, 'a plan', 'acquireLease');
   const fleet = requireFleet(deps, data.fleet);
@@ -85,8 +94,10 @@ export async function takeLease(
     gate: { fleet: fleet.name, templateId: data.launchTemplate.id, version: data.launchTemplate.version },
     ...(admission === undefined ? {} : { rollout: admission }),
     ...(options.behindQueue === true ? { behindQueue: true } : {}),
+    ...(options.waiter === undefined ? {} : { waiter: options.waiter }),
   });
   if (!decision.granted) {
+    if (decision.answered === true) throw new WaiterAnsweredError(decision.reason);
     if (decision.rolloutMoved === true) throw new RolloutWaitError(decision.reason);
     if (decision.queued === true) throw new LeaseDeniedError(decision.reason, { limit: 'concurrency' });
     const claim = decision.instanceClaimedBy;

@@ -22,17 +22,19 @@ import { AlarmsUnavailableError } from '../../aws/errors';
 import type { Waiter } from '../../aws/remediation-store';
 import type { Delivery, TaskCallbacks } from '../../aws/task-callbacks';
 import { PhoenixError } from '../../domain/errors';
+import { waitingElsewhereSentence } from '../../domain/gate/messages';
 import { validate } from '../../runtime/validation';
 import {
   GroupBusyError,
   LeaseDeniedError,
   NoLongerWantedError,
+  ReplacingElsewhereError,
   RolloutWaitError,
   StepInputError,
 } from '../errors';
 import { type MachineData, MachineDataSchema } from '../input';
 import { requireFleet, type StepContext, type StepDeps } from './deps';
-import { giveBackLease, type LeaseResult, takeLease } from './lease';
+import { giveBackLease, type LeaseResult, takeLease, WaiterAnsweredError } from './lease';
 import { recheck } from './recheck';
 
 /** Waiters read per zone in one admission (one Query each, whatever the queue's length). */
@@ -102,7 +104,10 @@ export async function acquireLease(
   } catch (error) {
     if (!queues(error)) throw error;
     const waiter = waiterOf(deps, current.data, ctx, token);
-    await deps.store.parkWaiter(waiter);
+    const park = await deps.store.parkWaiter(waiter);
+    // Two runs saw the same drift: the one already waiting replaces it, this one stands down.
+    if (!park.parked)
+      throw new ReplacingElsewhereError(waitingElsewhereSentence({ ...waiter, ...park.heldBy }));
     await admitAfterRelease(queue, data.fleet);
     return {
       queue: 'parked',
@@ -199,10 +204,30 @@ export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitRe
   );
   if (heads.size === 0) return report;
   const inFlight = new Map<string, number>();
+  const holding = new Set<string>();
   for (const lease of await deps.store.listLeases(fleetName)) {
     if (!lease.sk.startsWith('slot#')) continue;
+    holding.add(lease.holder);
     const zone = lease.az ?? UNKNOWN_ZONE;
     inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
+  }
+  // A waiter whose lease was taken and never answered (its granter died between the two, or
+  // lost the answer to a re-park) is served first, whatever its place: its lease costs nothing
+  // more, and until it is answered it holds a slot (and perhaps its group's lock) that no one uses.
+  for (const [zone, waiters] of heads) {
+    for (const waiter of waiters.filter((w) => holding.has(w.holder))) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      const outcome = await grantOne(deps, waiter);
+      if (outcome.kind === 'granted')
+        report.granted.push({
+          instanceId: waiter.instanceId,
+          az: zone,
+          holder: waiter.holder,
+          delivery: outcome.delivery,
+        });
+      else if (outcome.kind === 'refused')
+        report.refused.push({ instanceId: waiter.instanceId, error: outcome.error });
+    }
   }
   for (;;) {
     const zone = nextZone(heads, inFlight);
@@ -270,8 +295,10 @@ async function grantOne(deps: QueueDeps, waiter: Waiter): Promise<GrantOutcome> 
     // recheck's fresh reading (the group) is what the lease is measured by.
     const current = await recheckedIfStale(deps, { ...parked.data, recheck: undefined }, ctx);
     if (current.wait !== undefined) return { kind: 'wait', reason: current.wait };
-    lease = await takeLease(deps, current.data, ctx);
+    // Only while it still waits: a granter that read it before another answered it takes nothing.
+    lease = await takeLease(deps, current.data, ctx, { waiter });
   } catch (error) {
+    if (error instanceof WaiterAnsweredError) return { kind: 'taken' };
     if (isWait(error)) return { kind: 'wait', reason: (error as Error).message };
     if (!(error instanceof PhoenixError)) throw error;
     const failure = {

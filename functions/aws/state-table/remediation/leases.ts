@@ -46,7 +46,7 @@ import { claimInstance, instanceClaimPut, settleInstanceClaim } from './claims';
 import { deleteIfHeld, failedCondition } from './conditional';
 import { type RemediationGate, remediationGate } from './gate';
 import { acquireGroupLock } from './group-locks';
-import { queueIsEmpty } from './queue';
+import { isWaiterPending, type PendingWaiter, queueIsEmpty, waiterPending } from './queue';
 import { concurrencyReason, floorReason, gateReason, groupBusyReason, instanceClaimReason } from './reasons';
 import {
   admissionReturn,
@@ -99,6 +99,12 @@ export interface LeaseRequest {
    */
   behindQueue?: boolean;
   /**
+   * A waiter being granted: only while it is still parked with this token, unanswered, checked
+   * in the same transaction. A granter that read the queue before another answered it (and the
+   * execution then ran, and gave its lease back) takes nothing for it (`answered`).
+   */
+  waiter?: PendingWaiter;
+  /**
    * A member of the fleet's rollout: `admitted` is counted in the same transaction as the
    * lease, conditional on the stage read and its quota. Refused with `rolloutMoved` when the
    * rollout moved first.
@@ -136,6 +142,8 @@ export type LeaseDecision =
       limit?: 'floor';
       /** Set when others wait in the fleet's queue (`LeaseRequest.behindQueue`): it waits behind them. */
       queued?: true;
+      /** Set when the waiter was answered (or gone) before its grant (`LeaseRequest.waiter`). */
+      answered?: true;
     };
 
 type Refusal = Extract<LeaseDecision, { granted: false }>;
@@ -180,6 +188,9 @@ export async function acquireLease(table: StateTableHandle, asked: LeaseRequest)
     if (gate.pause.paused || gate.quarantine !== undefined)
       return { granted: false, reason: gateReason(gate), gateClosed: gate };
   }
+  // A waiter answered while its granter rechecked it takes nothing (checked again at the end).
+  if (request.waiter !== undefined && !(await isWaiterPending(table, request.waiter)))
+    return { granted: false, reason: answeredReason(request), answered: true };
   // The instance first, given back if the lease is refused after all (unless it was the
   // holder's already: a retried step).
   const claim = await claimInstance(table, request, expiresAt, nowSeconds);
@@ -310,6 +321,8 @@ async function leaseReadingFirst(
     dips.push(dip);
   }
   const lease = { ...leaseBase(request), items: [...mine, ...taken], expiresAt };
+  if (request.waiter !== undefined && !(await isWaiterPending(table, request.waiter)))
+    return refuse({ granted: false, reason: answeredReason(request), answered: true });
   if (request.groupLock === undefined) return { granted: true, lease: { ...lease, groupLocked: false } };
   const lock = await acquireGroupLock(table, {
     group: request.groupLock.group,
@@ -413,6 +426,8 @@ async function leaseInOneTransaction(
       );
     const queueIndex = items.length;
     if (request.behindQueue === true) items.push({ ConditionCheck: queueIsEmpty(table, request.fleet) });
+    const waiterIndex = items.length;
+    if (request.waiter !== undefined) items.push({ ConditionCheck: waiterPending(table, request.waiter) });
     try {
       await table.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return {
@@ -439,6 +454,8 @@ async function leaseInOneTransaction(
       }
       if (request.behindQueue === true && failedCondition(reasons[queueIndex]))
         return { granted: false, reason: queuedReason(request.fleet), queued: true };
+      if (request.waiter !== undefined && failedCondition(reasons[waiterIndex]))
+        return { granted: false, reason: answeredReason(request), answered: true };
       if (
         request.rollout !== undefined &&
         (failedCondition(reasons[rolloutIndex]) || failedCondition(reasons[rolloutIndex + 1]))
@@ -568,6 +585,11 @@ async function withoutAdmissionTaken(table: StateTableHandle, request: LeaseRequ
   if (Item === undefined) return request;
   const { rollout: _taken, ...rest } = request;
   return rest;
+}
+
+/** Why a granter takes nothing for a waiter: another answered it first (or it is gone). */
+function answeredReason(request: LeaseRequest): string {
+  return `fleet ${request.fleet}: the waiter for ${request.instanceId} was answered (or is gone) before this grant; nothing taken for it`;
 }
 
 /** Why a newcomer waits although a slot may be free: others were waiting first. */

@@ -24,53 +24,104 @@ import {
 } from '../schema';
 import { failedCondition } from './conditional';
 
+/** What parking a waiter did: parked (or parked again, in its place), or another execution waits for the same instance. */
+export type ParkResult = { parked: true } | { parked: false; heldBy: Pick<Waiter, 'holder' | 'parkedAt'> };
+
+/** Attempts at parking while a waiter of the same execution comes and goes (each a write that lost a race). */
+const PARK_ATTEMPTS = 5;
+
 /**
  * Parks `waiter` and counts it in its fleet's queue (one transaction). The same execution
  * parking again (its heartbeat lapsed: a new token) keeps its place and its count, its old
- * answer, if any, forgotten.
+ * answer, if any, forgotten. Another execution waiting for the same instance (two runs that
+ * saw the same drift) is never overwritten: its waiter is returned, and the caller stands
+ * down, as it would for another's claim on the instance.
  */
-export async function parkWaiter(table: StateTableHandle, waiter: Waiter): Promise<void> {
-  try {
-    await table.dynamodb.send(
-      new TransactWriteItemsCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: table.name,
-              Item: waiterItem(waiter),
-              ConditionExpression: `attribute_not_exists(${STATE_TABLE.partitionKey.name})`,
+export async function parkWaiter(table: StateTableHandle, waiter: Waiter): Promise<ParkResult> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await table.dynamodb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: table.name,
+                Item: waiterItem(waiter),
+                ConditionExpression: `attribute_not_exists(${STATE_TABLE.partitionKey.name})`,
+              },
             },
-          },
-          {
-            Update: {
-              TableName: table.name,
-              Key: queueZonesKey(waiter.fleet),
-              UpdateExpression: 'ADD zones :zone, waiting :one',
-              ExpressionAttributeValues: { ':zone': { SS: [waiter.az] }, ':one': { N: '1' } },
+            {
+              Update: {
+                TableName: table.name,
+                Key: queueZonesKey(waiter.fleet),
+                UpdateExpression: 'ADD zones :zone, waiting :one',
+                ExpressionAttributeValues: { ':zone': { SS: [waiter.az] }, ':one': { N: '1' } },
+              },
             },
+          ],
+        }),
+      );
+      return { parked: true };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException && failedCondition(error.CancellationReasons?.[0])))
+        throw error;
+    }
+    try {
+      // Its own waiter: parked again in place (counted once, when first parked).
+      await table.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: table.name,
+          Key: waiterKey(waiter),
+          ConditionExpression: `attribute_exists(${STATE_TABLE.partitionKey.name}) AND holder = :holder`,
+          UpdateExpression:
+            'SET taskToken = :token, #data = :data, heartbeatAt = :at REMOVE granted, failed, answeredAt',
+          ExpressionAttributeNames: { '#data': 'data' },
+          ExpressionAttributeValues: {
+            ':token': { S: waiter.token },
+            ':holder': { S: waiter.holder },
+            ':data': { S: waiter.data },
+            ':at': { S: waiter.heartbeatAt },
           },
-        ],
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof TransactionCanceledException && failedCondition(error.CancellationReasons?.[0])))
-      throw error;
-    await table.dynamodb.send(
-      new UpdateItemCommand({
-        TableName: table.name,
-        Key: waiterKey(waiter),
-        UpdateExpression:
-          'SET taskToken = :token, holder = :holder, #data = :data, heartbeatAt = :at REMOVE granted, failed, answeredAt',
-        ExpressionAttributeNames: { '#data': 'data' },
-        ExpressionAttributeValues: {
-          ':token': { S: waiter.token },
-          ':holder': { S: waiter.holder },
-          ':data': { S: waiter.data },
-          ':at': { S: waiter.heartbeatAt },
-        },
-      }),
-    );
+        }),
+      );
+      return { parked: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    const other = await getWaiter(table, waiter);
+    if (other !== undefined && other.holder !== waiter.holder)
+      return { parked: false, heldBy: { holder: other.holder, parkedAt: other.parkedAt } };
+    // Gone between the two writes (answered and removed): park afresh.
+    if (attempt >= PARK_ATTEMPTS)
+      throw new Error(
+        `could not park ${waiter.instanceId} in fleet ${waiter.fleet}'s queue: it changed under ${PARK_ATTEMPTS} attempts`,
+      );
   }
+}
+
+/** A waiter a granter read: where it is parked, and the token it was parked with. */
+export type PendingWaiter = Pick<Waiter, 'fleet' | 'az' | 'launchTime' | 'instanceId' | 'token'>;
+
+/** A condition, for a transaction: the waiter is still parked with its token, unanswered. */
+export function waiterPending(table: StateTableHandle, waiter: PendingWaiter) {
+  return {
+    TableName: table.name,
+    Key: waiterKey(waiter),
+    ConditionExpression:
+      'taskToken = :token AND attribute_not_exists(granted) AND attribute_not_exists(failed)',
+    ExpressionAttributeValues: { ':token': { S: waiter.token } },
+  };
+}
+
+/** Whether the waiter is still parked with its token, unanswered (a consistent read). */
+export async function isWaiterPending(table: StateTableHandle, waiter: PendingWaiter): Promise<boolean> {
+  const found = await getWaiter(table, waiter);
+  return (
+    found !== undefined &&
+    found.token === waiter.token &&
+    found.granted === undefined &&
+    found.failed === undefined
+  );
 }
 
 /** A fleet's queue: the zones that ever had a waiter, and how many wait now. */
