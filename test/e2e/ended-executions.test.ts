@@ -150,7 +150,10 @@ fleets:
   });
 
   // Two runs at once (issue 11): an instance one run waits for, the other may replace first.
-  // The waiter's granter rechecks it before granting: gone, it ends skipped, nothing launched.
+  // The other claims the instance before it replaces it, as every execution does with its
+  // lease, so whatever its granter sees at the waiter's turn stops it: the recheck (the instance
+  // claimed, replaced or gone), or, had that recheck run a moment before the claim, the lease's
+  // own transaction (the instance claimed). Either way it ends skipped, nothing launched.
   it('waiting behind another run that replaces the instance meanwhile: rechecked when its turn comes, skipped, converged', async () => {
     const ops = await seedStandaloneFleet(account, {
       name: 'ops',
@@ -171,26 +174,37 @@ fleets:
     // The other run holds the fleet's only slot while it replaces this very instance.
     const otherHolder =
       'arn:aws:states:us-east-1:123456789012:execution:phoenix-remediate-instance/local-other:x';
-    const other = await account.store.acquireLease({
-      fleet: 'ops',
+    const lease = {
       holder: otherHolder,
-      instanceId: 'i-0000000000000000e',
       maxConcurrent: 1,
       minHealthyPercent: 50,
       healthy: 2,
       desired: 2,
       disruption: 0,
       ttlSeconds: 600,
+    };
+    const other = await account.store.acquireLease({
+      ...lease,
+      fleet: 'ops',
+      instanceId: 'i-0000000000000000e',
     });
     expect(other.granted).toBe(true);
     await driftByHand(drifted, 'mallory');
     const phoenix = reconcilerFor(account, state, undefined, { maxRounds: 1 });
-    // Meanwhile the other run finishes: the instance is gone and the slot given back.
+    // Meanwhile the other run claims the instance, replaces it, and gives the slot back.
     const otherRun = (async () => {
       try {
         expect(await parkedIn(account, 'ops')).toEqual([drifted]);
+        const claim = await account.store.acquireLease({
+          ...lease,
+          fleet: 'ops-elsewhere',
+          instanceId: drifted,
+        });
+        expect(claim.granted).toBe(true);
         await account.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [drifted] }));
+        await account.store.settleInstanceClaim(drifted, otherHolder, 'i-0000000000000000d');
       } finally {
+        await account.store.releaseLease('ops-elsewhere', otherHolder);
         await account.store.releaseLease('ops', otherHolder);
       }
     })();
@@ -198,9 +212,12 @@ fleets:
     const report = await phoenix.reconcile();
     await otherRun;
 
-    expect(report.remediations.map((r) => [r.instanceId, r.outcome, r.reason])).toEqual([
-      [drifted, 'skipped', 'instance-gone'],
-    ]);
+    expect(report.remediations).toHaveLength(1);
+    expect(report.remediations[0]).toMatchObject({ instanceId: drifted, outcome: 'skipped' });
+    // Which depends on the moment its granter looked: replacing, replaced, or gone.
+    expect(['in-flight-elsewhere', 'already-replaced', 'instance-gone']).toContain(
+      report.remediations[0]?.reason,
+    );
     expect(report).toMatchObject({ converged: true, stoppedBecause: 'nothing-new', leftDrifted: [] });
     // Nothing launched for it: the fleet's instances are the two it had.
     const members = await account.clients.ec2.send(
