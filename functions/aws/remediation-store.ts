@@ -29,6 +29,7 @@ import { type RemediationGate, remediationGate } from './state-table/remediation
 import {
   acquireGroupLock,
   type GroupLockDecision,
+  type GroupLockPurpose,
   type RecordOutcome,
   recordGroupChange,
   releaseGroupLock,
@@ -55,11 +56,17 @@ import { type Release, releaseAll, releaseAllSeeingQueue } from './state-table/r
 import type { GroupChange, QuarantineKey, Waiter } from './state-table/schema';
 
 export type { RemediationGate } from './state-table/remediation/gate';
-export type { GroupLockDecision, RecordOutcome } from './state-table/remediation/group-locks';
+export {
+  type GroupLockDecision,
+  type GroupLockPurpose,
+  RETIRER_WAIT_SECONDS,
+  type RecordOutcome,
+} from './state-table/remediation/group-locks';
 export type { Lease, LeaseDecision, LeaseRequest } from './state-table/remediation/leases';
 export type { ParkResult, PendingWaiter } from './state-table/remediation/queue';
 export {
   groupBusyReason,
+  groupRefusalReason,
   instanceClaimReason,
   pausedReason,
 } from './state-table/remediation/reasons';
@@ -138,6 +145,7 @@ export class RemediationStore extends StateStore {
     holder: string;
     instanceId: string;
     ttlSeconds: number;
+    purpose: GroupLockPurpose;
   }): Promise<GroupLockDecision> {
     return acquireGroupLock(this.state, request);
   }

@@ -206,6 +206,7 @@ describe('RemediationStore under interleavings of every coordination operation',
               }
               case 'acquireGroupLock': {
                 const decision = await store.acquireGroupLock({
+                  purpose: 'surge',
                   group,
                   holder: o.holder,
                   instanceId: 'i-x',

@@ -4,6 +4,7 @@ import { atomicDynamoDB, createStateTable } from '../../emulator/table';
 import {
   type LeaseRequest,
   REPLACED_CLAIM_TTL_SECONDS,
+  RETIRER_WAIT_SECONDS,
   RemediationStore,
 } from '../../functions/aws/remediation-store';
 import { ATTEMPT_TTL_SECONDS, healthyFloor } from '../../functions/aws/state-store';
@@ -515,7 +516,13 @@ describe('StateStore', () => {
   });
 
   describe('claimReplacement with the group lock', () => {
-    const lockOf = (holder: string) => ({ group: 'web-asg', holder, instanceId: 'i-old', ttlSeconds: 600 });
+    const lockOf = (holder: string) => ({
+      purpose: 'surge' as const,
+      group: 'web-asg',
+      holder,
+      instanceId: 'i-old',
+      ttlSeconds: 600,
+    });
 
     it('claims the instance and gives the group lock back in one step', async () => {
       const { store } = await freshStore();
@@ -565,7 +572,13 @@ describe('StateStore', () => {
     it('leaves alone what expired and now belongs to another execution, and releases the rest', async () => {
       const { store, advance } = await freshStore();
       await store.acquireLease(lease({ holder: 'dead', ttlSeconds: 600 }));
-      await store.acquireGroupLock({ group: 'web-asg', holder: 'dead', instanceId: 'i-1', ttlSeconds: 6000 });
+      await store.acquireGroupLock({
+        purpose: 'surge',
+        group: 'web-asg',
+        holder: 'dead',
+        instanceId: 'i-1',
+        ttlSeconds: 6000,
+      });
       advance(601);
       await store.acquireLease(lease({ holder: 'alive' }));
 
@@ -628,7 +641,8 @@ describe('StateStore', () => {
   });
 
   describe('group locks', () => {
-    const lockOf = (holder: string, instanceId = 'i-old') => ({
+    const lockOf = (holder: string, instanceId = 'i-old', purpose: 'surge' | 'retire' = 'surge') => ({
+      purpose,
       group: 'web-asg',
       holder,
       instanceId,
@@ -695,6 +709,58 @@ describe('StateStore', () => {
         Array.from({ length: 8 }, (_, i) => store.acquireGroupLock(lockOf(`exec-${i}`, `i-${i}`))),
       );
       expect(decisions.filter((d) => d.acquired)).toHaveLength(1);
+    });
+
+    it('lets retirements go first: one refused holds every surge off the lock, lease or not, until it has had it, or its wait lapses', async () => {
+      const { store, advance } = await freshStore();
+      await store.acquireGroupLock(lockOf('exec-a'));
+      // A replacement done with its surge waits to hand its old member back.
+      expect(await store.acquireGroupLock(lockOf('exec-r', 'i-r', 'retire'))).toMatchObject({
+        acquired: false,
+        heldBy: { holder: 'exec-a' },
+      });
+      await store.releaseGroupLock('web-asg', 'exec-a');
+      // The lock is free, yet no new surge takes it: not alone, not with a lease (either path).
+      expect(await store.acquireGroupLock(lockOf('exec-s', 'i-s'))).toMatchObject({
+        acquired: false,
+        retirersFirst: 1,
+      });
+      const surgeLease = (disruption: number) =>
+        lease({
+          holder: 'exec-s',
+          maxConcurrent: 2,
+          disruption,
+          groupLock: { group: 'web-asg', ttlSeconds: 600 },
+        });
+      for (const disruption of [0, 1]) {
+        const refused = await store.acquireLease(surgeLease(disruption));
+        expect(refused).toMatchObject({
+          granted: false,
+          reason: expect.stringContaining('wait to hand their old member back first'),
+          groupHeldBy: { group: 'web-asg' },
+        });
+        expect(await store.listLeases('web')).toEqual([]);
+      }
+      // The retirement has it, gives it back: surges go again.
+      expect(await store.acquireGroupLock(lockOf('exec-r', 'i-r', 'retire'))).toMatchObject({
+        acquired: true,
+      });
+      await store.releaseGroupLock('web-asg', 'exec-r');
+      expect(await store.acquireLease(surgeLease(0))).toMatchObject({ granted: true });
+      // A retirement that dies waiting holds surges off for five minutes at most.
+      expect(await store.acquireGroupLock(lockOf('exec-dead', 'i-d', 'retire'))).toMatchObject({
+        acquired: false,
+      });
+      await store.releaseAll({
+        holder: 'exec-s',
+        fleet: 'web',
+        items: ['slot#0'],
+        group: 'web-asg',
+        instance: { id: 'i-exec-s' },
+      });
+      expect(await store.acquireGroupLock(lockOf('exec-t', 'i-t'))).toMatchObject({ retirersFirst: 1 });
+      advance(RETIRER_WAIT_SECONDS + 1);
+      expect(await store.acquireGroupLock(lockOf('exec-t', 'i-t'))).toMatchObject({ acquired: true });
     });
 
     it('rejects a lock without a group or a holder', async () => {

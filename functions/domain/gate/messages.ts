@@ -225,6 +225,11 @@ export function groupBusySentence(lock: {
   return `Auto Scaling group ${lock.group} is being changed by execution ${name} (replacing ${lock.instanceId}) until it has found its replacement; the lock expires by ${new Date(lock.expiresAt * 1000).toISOString()} at the latest`;
 }
 
+/** A surge held off a group's lock because replacements waiting to hand their old members back go first. */
+export function retirementsFirstSentence(group: string, waiting: number): string {
+  return `Auto Scaling group ${group}: ${waiting} replacement(s) wait to hand their old member back first; no new surge starts until they have`;
+}
+
 /** A lease refused because taking the instance out would cross the fleet's healthy floor. */
 export function belowFloorSentence(request: {
   fleet: string;

@@ -27,7 +27,7 @@ export async function raiseDesiredCapacity(
   let recorded: GroupChange | undefined;
   let lockedHere = false;
   if (data.lease?.groupLocked !== true) {
-    recorded = (await lockGroup(deps, data, ctx, asg.name)).change;
+    recorded = (await lockGroup(deps, data, ctx, asg.name, 'surge')).change;
     lockedHere = true;
   }
   for (;;) {
@@ -62,7 +62,7 @@ export async function raiseDesiredCapacity(
       if (outcome.outcome === 'not-held') {
         if (lockedHere)
           throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
-        recorded = (await lockGroup(deps, data, ctx, asg.name)).change;
+        recorded = (await lockGroup(deps, data, ctx, asg.name, 'surge')).change;
         lockedHere = true;
         continue;
       }
@@ -114,7 +114,7 @@ export async function standbyOldFirst(
   ctx: StepContext,
 ): Promise<GroupChangeRecord> {
   const asg = requireAsg(data, 'standbyOldFirst');
-  const lock = await lockGroup(deps, data, ctx, asg.name);
+  const lock = await lockGroup(deps, data, ctx, asg.name, 'surge');
   let change = lock.change?.mode === 'standby-first' ? lock.change : undefined;
   const group = await describeGroup(deps, asg.name);
   if (change === undefined) {

@@ -3,7 +3,7 @@
  * makes to a group's desired capacity is read and made under it
  * (docs/adr/0009-asg-surge-without-races.md).
  */
-import { groupBusyReason } from '../../aws/remediation-store';
+import { type GroupLockPurpose, groupRefusalReason } from '../../aws/remediation-store';
 import type { GroupChange, GroupLock } from '../../aws/state-store';
 import { GroupBusyError } from '../errors';
 import type { GroupChangeRecord, MachineData, Plan, Timings } from '../input';
@@ -28,15 +28,17 @@ export async function lockGroup(
   data: MachineData,
   ctx: StepContext,
   group: string,
+  purpose: GroupLockPurpose,
 ): Promise<GroupLock> {
   const decision = await deps.store.acquireGroupLock({
+    purpose,
     group,
     holder: ctx.executionId,
     instanceId: data.instanceId,
     ttlSeconds: groupLockTtlSeconds(timingsOf(data)),
   });
   if (decision.acquired) return decision.lock;
-  throw new GroupBusyError(groupBusyReason(decision.heldBy));
+  throw new GroupBusyError(groupRefusalReason(decision));
 }
 
 /** A change recorded under the lock, as the state carries it (`$.surge`). */

@@ -9,7 +9,7 @@ import {
   TerminateInstanceInAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { groupBusyReason } from '../../aws/remediation-store';
+import { groupRefusalReason } from '../../aws/remediation-store';
 import { findFleet } from '../../domain/drift/match';
 import { GroupBusyError } from '../errors';
 import type { MachineData, Plan, Retired } from '../input';
@@ -88,12 +88,13 @@ async function retireFromGroup(
   asg: NonNullable<Plan['asg']>,
 ): Promise<{ terminating: boolean; detail?: string }> {
   const decision = await deps.store.acquireGroupLock({
+    purpose: 'retire',
     group: asg.name,
     holder: ctx.executionId,
     instanceId: data.instanceId,
     ttlSeconds: groupLockTtlSeconds(timingsOf(data)),
   });
-  if (!decision.acquired) throw new GroupBusyError(groupBusyReason(decision.heldBy));
+  if (!decision.acquired) throw new GroupBusyError(groupRefusalReason(decision));
   const group = await describeGroup(deps, asg.name);
   const member = group.Instances?.find((i) => i.InstanceId === data.instanceId);
   const leaving = member === undefined || member.LifecycleState?.startsWith('Terminating') === true;

@@ -97,7 +97,7 @@ async function rollbackAsg(
   knownReplacementId: string | undefined,
   actions: string[],
 ): Promise<string | undefined> {
-  const lock = await lockGroup(deps, data, ctx, asg.name);
+  const lock = await lockGroup(deps, data, ctx, asg.name, 'retire');
   // What this execution did to the group: its step's output, or what it recorded under the
   // lock before a step that failed midway.
   const change: GroupChangeRecord | undefined =

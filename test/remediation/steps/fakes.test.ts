@@ -119,7 +119,13 @@ describe('the fake account changes capacity as AWS does', () => {
 
 describe('the group lock model', () => {
   const change = { mode: 'surge' as const, desiredBefore: 3, raisedTo: 4, instancesBefore: [OLD] };
-  const request = (holder: string) => ({ group: 'web-asg', holder, instanceId: OLD, ttlSeconds: 375 });
+  const request = (holder: string) => ({
+    purpose: 'surge' as const,
+    group: 'web-asg',
+    holder,
+    instanceId: OLD,
+    ttlSeconds: 375,
+  });
 
   it('is re-entered by its holder with the change it recorded, refused to another, freed only by its holder', async () => {
     const lock = groupLockModel();

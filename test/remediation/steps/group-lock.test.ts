@@ -44,8 +44,10 @@ describe('lockGroup', () => {
   it("asks for the lock as this execution, for the instance it replaces, for the execution's health bound", async () => {
     const { deps, requests } = locking({ acquired: true, lock: HELD, reentered: false });
 
-    expect(await lockGroup(deps, input(), CTX, 'web-asg')).toEqual(HELD);
-    expect(requests).toEqual([{ group: 'web-asg', holder: EXECUTION, instanceId: OLD, ttlSeconds: 375 }]);
+    expect(await lockGroup(deps, input(), CTX, 'web-asg', 'surge')).toEqual(HELD);
+    expect(requests).toEqual([
+      { purpose: 'surge', group: 'web-asg', holder: EXECUTION, instanceId: OLD, ttlSeconds: 375 },
+    ]);
   });
 
   it("uses the recheck's timings over the input's, and the defaults when there are neither", async () => {
@@ -63,8 +65,8 @@ describe('lockGroup', () => {
       },
     };
 
-    await lockGroup(deps, bare, CTX, 'web-asg');
-    await lockGroup(deps, rechecked, CTX, 'web-asg');
+    await lockGroup(deps, bare, CTX, 'web-asg', 'surge');
+    await lockGroup(deps, rechecked, CTX, 'web-asg', 'surge');
 
     expect(requests).toEqual([
       expect.objectContaining({ ttlSeconds: 15 * 40 + 300 }),
@@ -78,7 +80,7 @@ describe('lockGroup', () => {
       heldBy: { ...HELD, holder: OTHER_EXECUTION, instanceId: PEERS[0] ?? '' },
     });
 
-    await expect(lockGroup(deps, input(), CTX, 'web-asg')).rejects.toThrow(
+    await expect(lockGroup(deps, input(), CTX, 'web-asg', 'surge')).rejects.toThrow(
       new GroupBusyError(
         `Auto Scaling group web-asg is being changed by execution run-2 (replacing ${PEERS[0]}) until it has found its replacement; the lock expires by 2025-06-15T15:06:40.000Z at the latest`,
       ),

@@ -6,7 +6,8 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   DeleteItemCommand,
-  PutItemCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { InvalidInputError } from '../../../domain/errors';
@@ -21,14 +22,29 @@ import {
   groupLockFromItem,
   groupLockItem,
   groupLockKey,
+  groupRetirersKey,
   RENEW,
 } from '../schema';
 import { liveGroupLock } from '../views';
-import { deleteIfHeld } from './conditional';
+import { deleteIfHeld, failedCondition } from './conditional';
 
 export type GroupLockDecision =
   /** `reentered`: the holder had the lock already (a retried step); `lock` then carries what it recorded. */
-  { acquired: true; lock: GroupLock; reentered: boolean } | { acquired: false; heldBy: GroupLock };
+  | { acquired: true; lock: GroupLock; reentered: boolean }
+  /** `retirersFirst`: the lock may be free, but retirements wait for it, and a surge goes after them. */
+  | { acquired: false; heldBy: GroupLock; retirersFirst?: number };
+
+/**
+ * What the lock is taken for. A `surge` adds capacity (launches a member); a `retire` hands
+ * capacity back (an old member, a rollback). Retirements go first: one refused registers as
+ * waiting, and no surge takes the lock while one waits, so finishing replacements is never
+ * starved by starting new ones (a healthy replacement rolled back because its retirement
+ * could not get the lock).
+ */
+export type GroupLockPurpose = 'surge' | 'retire';
+
+/** How long a waiting retirement's registration holds surges off without being renewed (each of its tries renews it). */
+export const RETIRER_WAIT_SECONDS = 300;
 
 /** What {@link recordGroupChange} found. */
 export type RecordOutcome =
@@ -52,7 +68,13 @@ export type RecordOutcome =
  */
 export async function acquireGroupLock(
   table: StateTableHandle,
-  request: { group: string; holder: string; instanceId: string; ttlSeconds: number },
+  request: {
+    group: string;
+    holder: string;
+    instanceId: string;
+    ttlSeconds: number;
+    purpose: GroupLockPurpose;
+  },
 ): Promise<GroupLockDecision> {
   if (request.group === '' || request.holder === '')
     throw new InvalidInputError('a group lock needs a group and a holder');
@@ -66,21 +88,41 @@ export async function acquireGroupLock(
     acquiredAt: now.toISOString(),
     expiresAt: nowSeconds + request.ttlSeconds,
   };
+  const values = { ':now': { N: String(nowSeconds) } };
   let held: Record<string, AttributeValue> | undefined;
   try {
+    // One request either way: a surge's take is conditional on no retirement waiting; a
+    // retirement's take ends its wait, if it waited.
     await table.dynamodb.send(
-      new PutItemCommand({
-        TableName: table.name,
-        Item: groupLockItem(lock),
-        ConditionExpression: CONDITIONS.free,
-        ExpressionAttributeValues: { ':now': { N: String(nowSeconds) } },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: table.name,
+              Item: groupLockItem(lock),
+              ConditionExpression: CONDITIONS.free,
+              ExpressionAttributeValues: values,
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          request.purpose === 'surge'
+            ? { ConditionCheck: noRetirerWaits(table, request.group, nowSeconds) }
+            : { Update: retirerServed(table, request.group, request.holder) },
+        ],
       }),
     );
     return { acquired: true, lock, reentered: false };
   } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    held = error.Item;
+    if (!(error instanceof TransactionCanceledException)) throw error;
+    const [lockReason, retirersReason] = error.CancellationReasons ?? [];
+    if (failedCondition(lockReason)) held = lockReason?.Item;
+    else if (failedCondition(retirersReason)) {
+      return {
+        acquired: false,
+        heldBy: { ...lock, holder: 'retirements waiting for it', acquiredAt: now.toISOString() },
+        retirersFirst: retirersReason?.Item?.holders?.SS?.length ?? 1,
+      };
+    } else throw error;
   }
   const current = groupLockFromItem(request.group, held) ?? (await liveGroupLock(table, request.group));
   if (current?.holder === request.holder) {
@@ -100,15 +142,59 @@ export async function acquireGroupLock(
         }),
       );
       const renewed = groupLockFromItem(request.group, Attributes);
-      if (renewed !== undefined) return { acquired: true, lock: renewed, reentered: true };
+      if (renewed !== undefined) {
+        if (request.purpose === 'retire')
+          await table.dynamodb.send(
+            new UpdateItemCommand(retirerServed(table, request.group, request.holder)),
+          );
+        return { acquired: true, lock: renewed, reentered: true };
+      }
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
+  // A retirement refused waits first in line: no surge takes the lock until it has had it.
+  if (request.purpose === 'retire') await retirerWaits(table, request.group, request.holder, nowSeconds);
   // Released between the two requests: the caller simply asks again (a retry).
   return {
     acquired: false,
     heldBy: current ?? { ...lock, holder: 'unknown', acquiredAt: now.toISOString() },
+  };
+}
+
+/** A condition, for a transaction: no retirement waits for the group's lock (or their registration lapsed). */
+export function noRetirerWaits(table: StateTableHandle, group: string, nowSeconds: number) {
+  return {
+    TableName: table.name,
+    Key: groupRetirersKey(group),
+    ConditionExpression: 'attribute_not_exists(holders) OR expiresAt < :now',
+    ExpressionAttributeValues: { ':now': { N: String(nowSeconds) } },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
+/** Registers `holder` as a retirement waiting for the lock, and holds surges off for {@link RETIRER_WAIT_SECONDS} more. */
+async function retirerWaits(table: StateTableHandle, group: string, holder: string, nowSeconds: number) {
+  await table.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: table.name,
+      Key: groupRetirersKey(group),
+      UpdateExpression: 'ADD holders :me SET expiresAt = :until',
+      ExpressionAttributeValues: {
+        ':me': { SS: [holder] },
+        ':until': { N: String(nowSeconds + RETIRER_WAIT_SECONDS) },
+      },
+    }),
+  );
+}
+
+/** `holder` has the lock: no longer waiting for it (the set's last member gone, surges may go). */
+function retirerServed(table: StateTableHandle, group: string, holder: string) {
+  return {
+    TableName: table.name,
+    Key: groupRetirersKey(group),
+    UpdateExpression: 'DELETE holders :me',
+    ExpressionAttributeValues: { ':me': { SS: [holder] } },
   };
 }
 

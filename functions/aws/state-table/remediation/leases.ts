@@ -45,9 +45,16 @@ import {
 import { claimInstance, instanceClaimPut, settleInstanceClaim } from './claims';
 import { deleteIfHeld, failedCondition } from './conditional';
 import { type RemediationGate, remediationGate } from './gate';
-import { acquireGroupLock } from './group-locks';
+import { acquireGroupLock, noRetirerWaits } from './group-locks';
 import { isWaiterPending, type PendingWaiter, queueIsEmpty, waiterPending } from './queue';
-import { concurrencyReason, floorReason, gateReason, groupBusyReason, instanceClaimReason } from './reasons';
+import {
+  concurrencyReason,
+  floorReason,
+  gateReason,
+  groupBusyReason,
+  groupRefusalReason,
+  instanceClaimReason,
+} from './reasons';
 import {
   admissionReturn,
   admissionUpdate,
@@ -150,8 +157,8 @@ type Refusal = Extract<LeaseDecision, { granted: false }>;
 
 /** A transaction has room for this many items. */
 const MAX_TRANSACTION_ITEMS = 100;
-/** Items of a one-transaction lease besides its slots: the group lock, the pause switch, the quarantine, the instance's claim, the rollout (two), the queue. */
-const ITEMS_BESIDE_SLOTS = 7;
+/** Items of a one-transaction lease besides its slots: the group lock and the retirements before it, the pause switch, the quarantine, the instance's claim, the rollout (two), the queue (a newcomer's) or the waiter (a grant's). */
+const ITEMS_BESIDE_SLOTS = 8;
 
 /** Transaction conflicts a lease request sits out before it is denied (and backs off in the state machine). */
 const MAX_CONFLICTS = 4;
@@ -325,13 +332,14 @@ async function leaseReadingFirst(
     return refuse({ granted: false, reason: answeredReason(request), answered: true });
   if (request.groupLock === undefined) return { granted: true, lease: { ...lease, groupLocked: false } };
   const lock = await acquireGroupLock(table, {
+    purpose: 'surge',
     group: request.groupLock.group,
     holder: request.holder,
     instanceId: request.instanceId,
     ttlSeconds: request.groupLock.ttlSeconds,
   });
   if (lock.acquired) return { granted: true, lease: { ...lease, groupLocked: true } };
-  return refuse({ granted: false, reason: groupBusyReason(lock.heldBy), groupHeldBy: lock.heldBy });
+  return refuse({ granted: false, reason: groupRefusalReason(lock), groupHeldBy: lock.heldBy });
 }
 
 /**
@@ -428,6 +436,10 @@ async function leaseInOneTransaction(
     if (request.behindQueue === true) items.push({ ConditionCheck: queueIsEmpty(table, request.fleet) });
     const waiterIndex = items.length;
     if (request.waiter !== undefined) items.push({ ConditionCheck: waiterPending(table, request.waiter) });
+    // A surge goes after the retirements waiting for the group's lock (group-locks.ts).
+    const retirersIndex = items.length;
+    if (request.groupLock !== undefined)
+      items.push({ ConditionCheck: noRetirerWaits(table, request.groupLock.group, nowSeconds) });
     try {
       await table.dynamodb.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return {
@@ -456,6 +468,17 @@ async function leaseInOneTransaction(
         return { granted: false, reason: queuedReason(request.fleet), queued: true };
       if (request.waiter !== undefined && failedCondition(reasons[waiterIndex]))
         return { granted: false, reason: answeredReason(request), answered: true };
+      if (request.groupLock !== undefined && failedCondition(reasons[retirersIndex])) {
+        const heldBy = {
+          group: request.groupLock.group,
+          holder: 'retirements waiting for it',
+          instanceId: 'unknown',
+          acquiredAt,
+          expiresAt: nowSeconds,
+        };
+        const retirersFirst = reasons[retirersIndex]?.Item?.holders?.SS?.length ?? 1;
+        return { granted: false, reason: groupRefusalReason({ heldBy, retirersFirst }), groupHeldBy: heldBy };
+      }
       if (
         request.rollout !== undefined &&
         (failedCondition(reasons[rolloutIndex]) || failedCondition(reasons[rolloutIndex + 1]))

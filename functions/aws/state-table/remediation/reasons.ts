@@ -10,6 +10,7 @@ import {
   instanceClaimSentence,
   pausedSentence,
   quarantinedAtLeaseSentence,
+  retirementsFirstSentence,
 } from '../../../domain/gate/messages';
 import type { GroupLock, InstanceClaim, PauseState } from '../schema';
 import type { RemediationGate } from './gate';
@@ -47,6 +48,13 @@ export function floorReason(
  */
 export function instanceClaimReason(claim: InstanceClaim): string {
   return instanceClaimSentence(claim);
+}
+
+/** Why a group's lock is refused: who holds it, or the retirements that go first. */
+export function groupRefusalReason(decision: { heldBy: GroupLock; retirersFirst?: number }): string {
+  return decision.retirersFirst === undefined
+    ? groupBusySentence(decision.heldBy)
+    : retirementsFirstSentence(decision.heldBy.group, decision.retirersFirst);
 }
 
 /** Who holds a group's lock, for what, and until when at the latest. */

@@ -41,6 +41,15 @@ export function groupLockKey(group: string): Item {
   return itemKey(`group#${group}`, 'lock');
 }
 
+/**
+ * Retirements waiting for the lock: `group#<name>` / `retirers`, `holders` (a string set) and
+ * `expiresAt` (renewed by each waiting retirement's every try; a retirement that died lapses).
+ * While it lives, no surge takes the lock: handing old members back goes before launching more.
+ */
+export function groupRetirersKey(group: string): Item {
+  return itemKey(`group#${group}`, 'retirers');
+}
+
 /** The lock as an item; an unknown instance is written as `unknown`. */
 export function groupLockItem(lock: GroupLock): Item {
   const item: Item = {

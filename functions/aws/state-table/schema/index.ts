@@ -17,6 +17,7 @@
  * | lease slot | `lease#<fleet>` | `slot#<i>` | holder, instanceId, acquiredAt, expiresAt | lease.ts |
  * | lease dip | `lease#<fleet>` | `dip#<i>` | holder, instanceId, acquiredAt, expiresAt | lease.ts |
  * | group lock | `group#<name>` | `lock` | holder, instanceId, acquiredAt, expiresAt, change? (JSON) | group-lock.ts |
+ * | retirements waiting for it | `group#<name>` | `retirers` | holders (SS), expiresAt | group-lock.ts |
  * | instance claim | `instance#<id>` | `replacement` | holder, fleet, acquiredAt, expiresAt, replacedBy?, replacedAt? | instance-claim.ts |
  * | replacement claim | `replacement#<id>` | `claim` | holder, expiresAt | replacement-claim.ts |
  * | ledger shard | `reported#<generation>` | `shard#<nn>` | entries (M), version (N), expiresAt | ledger.ts |
