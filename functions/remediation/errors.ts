@@ -206,6 +206,17 @@ export class TransientAwsError extends PhoenixError {
   }
 }
 
+/**
+ * A granter's lease for a waiter, refused because another granter answered the waiter first (or
+ * it is gone): it took nothing, and moves on. Never leaves the step (the queue's granter catches it).
+ */
+export class WaiterAnsweredError extends PhoenixError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'WaiterAnsweredError';
+  }
+}
+
 /** Every error class a step may throw on purpose, by name (the ASL's vocabulary). */
 export const REMEDIATION_ERRORS = {
   LeaseDeniedError,

@@ -228,6 +228,33 @@ describe('StateStore', () => {
       },
     );
 
+    it("below the floor only while others' replacements are in flight: busy (it waits in the queue), not `floor`; alone: `floor`", async () => {
+      const { store } = await freshStore();
+      // A surge raised the desired capacity to 5; its new instance is not healthy yet.
+      const surge = { maxConcurrent: 2, minHealthyPercent: 100, desired: 5, healthy: 4, disruption: 0 };
+      expect(
+        (
+          await store.acquireLease(
+            lease({ holder: 'a', desired: 4, healthy: 4, maxConcurrent: 2, minHealthyPercent: 100 }),
+          )
+        ).granted,
+      ).toBe(true);
+      for (const disruption of [0, 1]) {
+        const busy = await store.acquireLease(lease({ ...surge, holder: 'b', disruption }));
+        expect(busy).toMatchObject({
+          granted: false,
+          reason: expect.stringContaining('while 1 other replacement(s) are in flight'),
+        });
+        expect(busy).not.toHaveProperty('limit');
+      }
+      await store.releaseLease('web', 'a');
+      expect(await store.acquireLease(lease({ ...surge, holder: 'b' }))).toMatchObject({
+        granted: false,
+        limit: 'floor',
+      });
+      expect(await store.listLeases('web')).toEqual([]);
+    });
+
     it('shares the headroom above the floor between disruptive replacements', async () => {
       const { store } = await freshStore();
       // 10 desired, 80% → floor 8: two instances may be out at once.

@@ -230,6 +230,22 @@ export function retirementsFirstSentence(group: string, waiting: number): string
   return `Auto Scaling group ${group}: ${waiting} replacement(s) wait to hand their old member back first; no new surge starts until they have`;
 }
 
+/** Below the healthy floor only while others' replacements are in flight: their ends lift it. */
+export function belowFloorInFlightSentence(request: {
+  fleet: string;
+  healthy: number;
+  desired: number;
+  floor: number;
+  minHealthyPercent: number;
+  inFlight: number;
+}): string {
+  const r = request;
+  return (
+    `fleet ${r.fleet} has ${r.healthy} healthy of ${r.desired} while ${r.inFlight} other replacement(s) are in flight, ` +
+    `under its floor of ${r.floor} (minHealthyPercent ${r.minHealthyPercent}); it waits for them`
+  );
+}
+
 /** A lease refused because taking the instance out would cross the fleet's healthy floor. */
 export function belowFloorSentence(request: {
   fleet: string;

@@ -14,6 +14,7 @@ import {
   LeaseDeniedError,
   ReplacingElsewhereError,
   RolloutWaitError,
+  WaiterAnsweredError,
 } from '../errors';
 import type { MachineData, Plan, QueueGrant } from '../input';
 import {
@@ -27,14 +28,6 @@ import {
 } from './deps';
 import { groupLockTtlSeconds } from './group-lock';
 import { admitUnderRollout, sourceOfExecution } from './rollout-admission';
-
-/** A granter's lease for a waiter refused because another granter answered it first: it takes nothing, and moves on. */
-export class WaiterAnsweredError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WaiterAnsweredError';
-  }
-}
 
 /** How long the recheck's reading of a group stands in for a new one (the lease's first attempt follows within seconds). */
 const SNAPSHOT_FRESH_MS = 30_000;

@@ -31,10 +31,11 @@ import {
   ReplacingElsewhereError,
   RolloutWaitError,
   StepInputError,
+  WaiterAnsweredError,
 } from '../errors';
 import { type MachineData, MachineDataSchema } from '../input';
 import { requireFleet, type StepContext, type StepDeps } from './deps';
-import { giveBackLease, type LeaseResult, takeLease, WaiterAnsweredError } from './lease';
+import { giveBackLease, type LeaseResult, takeLease } from './lease';
 import { recheck } from './recheck';
 
 /** Waiters read per zone in one admission (one Query each, whatever the queue's length). */

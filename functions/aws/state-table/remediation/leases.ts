@@ -49,6 +49,7 @@ import { acquireGroupLock, noRetirerWaits } from './group-locks';
 import { isWaiterPending, type PendingWaiter, queueIsEmpty, waiterPending } from './queue';
 import {
   concurrencyReason,
+  floorInFlightReason,
   floorReason,
   gateReason,
   groupBusyReason,
@@ -185,7 +186,15 @@ export async function acquireLease(table: StateTableHandle, asked: LeaseRequest)
   const belowFloor = request.healthy - request.disruption < floor;
   // Launch before terminate takes one slot and nothing else: one transaction, no read.
   if (request.disruption === 0 && request.maxConcurrent + ITEMS_BESIDE_SLOTS <= MAX_TRANSACTION_ITEMS) {
-    if (belowFloor) return { granted: false, reason: floorReason(request, floor), limit: 'floor' };
+    if (belowFloor) {
+      const others = othersInFlight(
+        (await queryAll(table, leasePk(request.fleet)))
+          .filter((item) => isLive(item, nowSeconds))
+          .map(leaseFromItem),
+        request.holder,
+      );
+      return floorRefusal(request, floor, others);
+    }
     return leaseInOneTransaction(table, request, expiresAt, nowSeconds);
   }
 
@@ -305,7 +314,7 @@ async function leaseReadingFirst(
   let slot = mine.find((sk) => isLeaseSk(sk, 'slot'));
   const dips = mine.filter((sk) => isLeaseSk(sk, 'dip'));
   if ((slot === undefined || dips.length < request.disruption) && belowFloor)
-    return refuse({ granted: false, reason: floorReason(request, floor), limit: 'floor' });
+    return refuse(floorRefusal(request, floor, othersInFlight(live, request.holder)));
   if (slot === undefined) {
     slot = await takeOne(table, 'slot', request.maxConcurrent, request, expiresAt, nowSeconds);
     if (slot === undefined)
@@ -608,6 +617,23 @@ async function withoutAdmissionTaken(table: StateTableHandle, request: LeaseRequ
   if (Item === undefined) return request;
   const { rollout: _taken, ...rest } = request;
   return rest;
+}
+
+/** How many other holders have live slots in the fleet (replacements in flight). */
+function othersInFlight(live: ReadonlyArray<{ sk: string; holder: string }>, holder: string): number {
+  return new Set(live.filter((l) => isLeaseSk(l.sk, 'slot') && l.holder !== holder).map((l) => l.holder))
+    .size;
+}
+
+/**
+ * Below the healthy floor. With others' replacements in flight (a surge's new instance not yet
+ * healthy counts in the desired capacity, not yet in the healthy), their ends lift it: the fleet
+ * is busy, and the execution waits in its queue. With none, only the group changing does
+ * (`floor`).
+ */
+function floorRefusal(request: LeaseRequest, floor: number, inFlight: number): Refusal {
+  if (inFlight > 0) return { granted: false, reason: floorInFlightReason(request, floor, inFlight) };
+  return { granted: false, reason: floorReason(request, floor), limit: 'floor' };
 }
 
 /** Why a granter takes nothing for a waiter: another answered it first (or it is gone). */

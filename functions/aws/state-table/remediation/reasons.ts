@@ -4,6 +4,7 @@
  * (functions/domain/gate/messages.ts), so a refusal reads the same wherever it is met.
  */
 import {
+  belowFloorInFlightSentence,
   belowFloorSentence,
   budgetFullSentence,
   groupBusySentence,
@@ -34,6 +35,14 @@ export function concurrencyReason(fleet: string, maxConcurrent: number): string 
 }
 
 /** Why a disruptive lease is refused: taking instances out would cross the healthy floor. */
+export function floorInFlightReason(
+  request: { fleet: string; healthy: number; desired: number; minHealthyPercent: number },
+  floor: number,
+  inFlight: number,
+): string {
+  return belowFloorInFlightSentence({ ...request, floor, inFlight });
+}
+
 export function floorReason(
   request: { fleet: string; healthy: number; desired: number; disruption: number; minHealthyPercent: number },
   floor: number,
