@@ -28,6 +28,7 @@ import { claimReplacementSeeingQueue, settleInstanceClaim } from './state-table/
 import { type RemediationGate, remediationGate } from './state-table/remediation/gate';
 import {
   acquireGroupLock,
+  forgetRetirer,
   type GroupLockDecision,
   type GroupLockPurpose,
   type RecordOutcome,
@@ -42,13 +43,16 @@ import {
 } from './state-table/remediation/leases';
 import {
   answerWaiter,
+  askGranterAgain,
   getWaiter,
+  leaveGranter,
   listWaiters,
   type ParkResult,
   parkWaiter,
   queueState,
   queueZones,
   removeWaiter,
+  takeGranter,
   touchWaiter,
   zoneHeads,
 } from './state-table/remediation/queue';
@@ -139,6 +143,11 @@ export class RemediationStore extends StateStore {
     return claimReplacementSeeingQueue(this.state, instanceId, holder, ttlSeconds, options);
   }
 
+  /** `holder` ended without the group lock it waited for: it no longer holds surges off. */
+  forgetRetirer(group: string, holder: string): Promise<void> {
+    return forgetRetirer(this.state, group, holder);
+  }
+
   /** Takes the lock on an Auto Scaling group's capacity for `holder`, or says who holds it (see `group-locks.ts`). */
   acquireGroupLock(request: {
     group: string;
@@ -180,6 +189,21 @@ export class RemediationStore extends StateStore {
   /** The zones of a fleet's queue. */
   queueZones(fleet: string): Promise<string[]> {
     return queueZones(this.state, fleet);
+  }
+
+  /** One admission at a time per fleet: takes the fleet's granter item for `id`, or false while another holds it. */
+  takeGranter(fleet: string, id: string, ttlSeconds: number): Promise<boolean> {
+    return takeGranter(this.state, fleet, id, ttlSeconds);
+  }
+
+  /** Asks the admission serving the fleet to pass once more; false when none does any longer. */
+  askGranterAgain(fleet: string): Promise<boolean> {
+    return askGranterAgain(this.state, fleet);
+  }
+
+  /** Gives the granter item back, unless asked to pass again (`again`: it keeps it, the request taken off). */
+  leaveGranter(fleet: string, id: string, options: { force?: boolean } = {}): Promise<'left' | 'again'> {
+    return leaveGranter(this.state, fleet, id, options);
   }
 
   /** The zones of a fleet's queue and how many wait in it now. */

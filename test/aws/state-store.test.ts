@@ -774,10 +774,11 @@ describe('StateStore', () => {
       });
       await store.releaseGroupLock('web-asg', 'exec-r');
       expect(await store.acquireLease(surgeLease(0))).toMatchObject({ granted: true });
-      // A retirement that dies waiting holds surges off for five minutes at most.
-      expect(await store.acquireGroupLock(lockOf('exec-dead', 'i-d', 'retire'))).toMatchObject({
+      // One that ends without the lock (its rollback ran out of retries) is forgotten at its end.
+      expect(await store.acquireGroupLock(lockOf('exec-gone', 'i-g', 'retire'))).toMatchObject({
         acquired: false,
       });
+      await store.forgetRetirer('web-asg', 'exec-gone');
       await store.releaseAll({
         holder: 'exec-s',
         fleet: 'web',
@@ -785,9 +786,15 @@ describe('StateStore', () => {
         group: 'web-asg',
         instance: { id: 'i-exec-s' },
       });
-      expect(await store.acquireGroupLock(lockOf('exec-t', 'i-t'))).toMatchObject({ retirersFirst: 1 });
-      advance(RETIRER_WAIT_SECONDS + 1);
       expect(await store.acquireGroupLock(lockOf('exec-t', 'i-t'))).toMatchObject({ acquired: true });
+      // One that dies waiting (stopped by a human) holds surges off for five minutes at most.
+      expect(await store.acquireGroupLock(lockOf('exec-dead', 'i-d', 'retire'))).toMatchObject({
+        acquired: false,
+      });
+      await store.releaseGroupLock('web-asg', 'exec-t');
+      expect(await store.acquireGroupLock(lockOf('exec-u', 'i-u'))).toMatchObject({ retirersFirst: 1 });
+      advance(RETIRER_WAIT_SECONDS + 1);
+      expect(await store.acquireGroupLock(lockOf('exec-u', 'i-u'))).toMatchObject({ acquired: true });
     });
 
     it('rejects a lock without a group or a holder', async () => {

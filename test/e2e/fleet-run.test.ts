@@ -94,15 +94,17 @@ describe('end to end: a fleet rollout under maxConcurrent 25% and minHealthyPerc
     expect(verdict.figures.blocked).toBe(0);
   });
 
-  // Skipped, with why: the queue serves its waiters in this order (test/remediation/queue.int.test.ts
-  // proves the granter's order, two granters at once included), but a new execution still takes
-  // a free slot directly without looking at the queue, and two admissions running at once (two
-  // releases at the same moment) each read the zones' counts before the other's grant: at this
-  // scale one or two grants in a run go to a zone that had one more in flight. A per-fleet
-  // admission lock, and a lease transaction that refuses a newcomer while others wait, are the
-  // next step of issue 14; `npm run bench -- --only fleet-run` records the breaches meanwhile.
-  it.skip('serves waiters oldest launch time first within a zone, and the zone with the fewest replacements in flight first', () => {
-    expect(lines('order')).toEqual([]);
-    expect(outcome.observation.grants.some((g) => g.queue !== undefined)).toBe(true);
+  // The queue serves its waiters in this order (test/remediation/queue.int.test.ts proves the
+  // granter's order, five admissions at once included): a newcomer never takes a slot ahead of
+  // waiters, and one admission at a time serves a fleet, each reading the counts the last left.
+  // The tag fleet's executions never wait: `phoenix reconcile` starts at most a fleet's
+  // `maxConcurrent` executions of it at once, so its order is not the queue's to judge.
+  it('serves waiters oldest launch time first within a zone, and the zone with the fewest replacements in flight first', () => {
+    expect(lines('order')).toEqual([
+      'api: no grant carries queue data ($.lease.queue): the order served cannot be judged',
+    ]);
+    expect(
+      outcome.observation.grants.filter((g) => g.fleet === 'web' && g.queue !== undefined).length,
+    ).toBeGreaterThan(0);
   });
 });

@@ -413,6 +413,35 @@ describe('the fleet queue', () => {
     expect(w.callbacks.granted().at(-1)).toBe(token(3));
   });
 
+  it('admits one at a time per fleet: five admissions at once serve the zones as one would, none lost while another holds the fleet', async () => {
+    const w = await world({ members: 8 });
+    await enter(w.deps, 0, 'us-east-1a', '2025-01-01T00:00:00.000Z');
+    await enter(w.deps, 1, 'us-east-1b', '2025-01-01T00:00:00.000Z');
+    await enter(w.deps, 2, 'us-east-1a', '2025-01-02T00:00:00.000Z');
+    await enter(w.deps, 3, 'us-east-1a', '2025-01-03T00:00:00.000Z');
+    await enter(w.deps, 4, 'us-east-1b', '2025-01-04T00:00:00.000Z');
+    // Both slots freed behind the queue's back; five processes admit at the same moment.
+    await w.store.releaseLease('api', holder(0));
+    await w.store.releaseLease('api', holder(1));
+    await Promise.all([1, 2, 3, 4, 5].map(() => admit(w.process() as never, 'api')));
+    // One admission's order: a's oldest (the older head), then b's (a has one in flight now),
+    // never a's two (each of two admissions reading zero in flight in both zones).
+    expect((await slots(w.store)).map((s) => s.holder).sort()).toEqual([holder(2), holder(4)].sort());
+
+    // An admission held by another: it asks that one to pass again, and nothing is lost.
+    await w.store.releaseLease('api', holder(2));
+    expect(await w.store.takeGranter('api', 'another-admission', 60)).toBe(true);
+    const asked = await admit(w.deps as never, 'api');
+    expect(asked).toMatchObject({ granted: [], waiting: expect.stringContaining('passes again') });
+    expect(await w.store.leaveGranter('api', 'another-admission')).toBe('again');
+    expect(await w.store.leaveGranter('api', 'another-admission')).toBe('left');
+    // A holder that died is waited for a minute at most.
+    expect(await w.store.takeGranter('api', 'dead-admission', 60)).toBe(true);
+    expect((await admit(w.deps as never, 'api')).granted).toEqual([]);
+    w.advance(61_000);
+    expect((await admit(w.deps as never, 'api')).granted.map((g) => g.instanceId)).toEqual([instance(3)]);
+  });
+
   it("answers first a waiter whose lease was taken and never answered (its granter died between the two), whatever the zones' order", async () => {
     const w = await world({ members: 8 });
     await enter(w.deps, 0, 'us-east-1a', '2025-01-01T00:00:00.000Z');

@@ -168,6 +168,10 @@ export async function giveBackLease(
   if (data.retired?.leaseReleased === true) return { released: data.retired.released, waiters: false };
   const group = data.plan?.asg?.name;
   const instance = { id: data.instanceId, ...replacedBy(data) };
+  // Ending without the group's lock its retirement or rollback waited for: it no longer holds
+  // the group's surges off (group-locks.ts), one call on this rare path only.
+  if (group !== undefined && [data.error, data.rollbackError].some((e) => e?.Error === 'GroupBusyError'))
+    await deps.store.forgetRetirer(group, ctx.executionId);
   const items = data.lease?.holder === ctx.executionId ? data.lease.items : undefined;
   if (items === undefined) {
     // The lease step did not return (it failed midway): whatever it took is found by reading.

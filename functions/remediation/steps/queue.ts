@@ -18,6 +18,7 @@
  * heartbeat lapses (the sweep stopped) the definition parks it again, in the same place.
  */
 
+import { randomUUID } from 'node:crypto';
 import { AlarmsUnavailableError } from '../../aws/errors';
 import type { Waiter } from '../../aws/remediation-store';
 import type { Delivery, TaskCallbacks } from '../../aws/task-callbacks';
@@ -38,6 +39,12 @@ import { requireFleet, type StepContext, type StepDeps } from './deps';
 import { giveBackLease, type LeaseResult, takeLease } from './lease';
 import { recheck } from './recheck';
 
+/** How long an admission may hold its fleet's granter item before another may take it (its holder died). */
+const GRANTER_TTL_SECONDS = 60;
+/** Tries at taking the granter item while holders come and go. */
+const GRANTER_ATTEMPTS = 3;
+/** Passes one admission makes when asked again and again; then it gives the item back (the next release or the sweep serves). */
+const GRANTER_PASSES = 10;
 /** Waiters read per zone in one admission (one Query each, whatever the queue's length). */
 const HEADS_PER_ZONE = 25;
 /** The sweep heartbeats a waiter whose last sign of life is older than this (the task's HeartbeatSeconds is 3600). */
@@ -194,6 +201,36 @@ export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitRe
   const { zones, waiting } = await deps.store.queueState(fleetName);
   if (zones.length === 0) return report;
   report.waitingBefore = waiting;
+  // One admission at a time per fleet, so each reads the counts the last one left. Another
+  // serving it now is asked to pass once more (what freed capacity since it read is served).
+  const me = randomUUID();
+  for (let attempt = 1; !(await deps.store.takeGranter(fleetName, me, GRANTER_TTL_SECONDS)); attempt += 1) {
+    if (await deps.store.askGranterAgain(fleetName)) {
+      report.waiting = 'another admission serves the fleet now, and passes again for this one';
+      return report;
+    }
+    if (attempt >= GRANTER_ATTEMPTS) {
+      report.waiting =
+        "the fleet's admissions changed hands too often; the next release or the sweep serves it";
+      return report;
+    }
+  }
+  try {
+    for (let pass = 1; ; pass += 1) {
+      await admitPass(deps, fleetName, report);
+      const last = pass >= GRANTER_PASSES;
+      if ((await deps.store.leaveGranter(fleetName, me, { force: last })) === 'left') return report;
+    }
+  } catch (error) {
+    await deps.store.leaveGranter(fleetName, me, { force: true });
+    throw error;
+  }
+}
+
+/** One pass over the fleet's queue: the heads of every zone, served until the fleet is busy. */
+async function admitPass(deps: QueueDeps, fleetName: string, report: AdmitReport): Promise<void> {
+  const { zones } = await deps.store.queueState(fleetName);
+  if (zones.length === 0) return;
   const heads = new Map<string, Waiter[]>();
   await Promise.all(
     zones.map(async (zone) => {
@@ -203,7 +240,7 @@ export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitRe
       if (waiters.length > 0) heads.set(zone, waiters);
     }),
   );
-  if (heads.size === 0) return report;
+  if (heads.size === 0) return;
   const inFlight = new Map<string, number>();
   const holding = new Set<string>();
   for (const lease of await deps.store.listLeases(fleetName)) {
@@ -232,13 +269,13 @@ export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitRe
   }
   for (;;) {
     const zone = nextZone(heads, inFlight);
-    if (zone === undefined) return report;
+    if (zone === undefined) return;
     const waiter = heads.get(zone)?.shift();
     if (waiter === undefined) continue;
     const outcome = await grantOne(deps, waiter);
     if (outcome.kind === 'wait') {
       report.waiting = outcome.reason;
-      return report;
+      return;
     }
     if (outcome.kind === 'refused') {
       report.refused.push({ instanceId: waiter.instanceId, error: outcome.error });

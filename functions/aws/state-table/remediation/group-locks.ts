@@ -122,7 +122,9 @@ export async function acquireGroupLock(
         heldBy: { ...lock, holder: 'retirements waiting for it', acquiredAt: now.toISOString() },
         retirersFirst: retirersReason?.Item?.holders?.SS?.length ?? 1,
       };
-    } else throw error;
+    }
+    // Otherwise another transaction touched the lock at the same moment (a conflict): not
+    // taken, and who has it is read below; the caller asks again, as for a held lock.
   }
   const current = groupLockFromItem(request.group, held) ?? (await liveGroupLock(table, request.group));
   if (current?.holder === request.holder) {
@@ -186,6 +188,14 @@ async function retirerWaits(table: StateTableHandle, group: string, holder: stri
       },
     }),
   );
+}
+
+/**
+ * `holder` ended without the lock it waited for (a rollback that ran out of retries): it no
+ * longer holds surges off. Every other registration leaves with its lock or lapses.
+ */
+export async function forgetRetirer(table: StateTableHandle, group: string, holder: string): Promise<void> {
+  await table.dynamodb.send(new UpdateItemCommand(retirerServed(table, group, holder)));
 }
 
 /** `holder` has the lock: no longer waiting for it (the set's last member gone, surges may go). */

@@ -5,7 +5,9 @@
  */
 import {
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   GetItemCommand,
+  PutItemCommand,
   QueryCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
@@ -13,7 +15,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { queryAll, type StateTableHandle } from '../handle';
 import {
+  epochSeconds,
   num,
+  queueGranterKey,
   queueZonesKey,
   STATE_TABLE,
   type Waiter,
@@ -122,6 +126,107 @@ export async function isWaiterPending(table: StateTableHandle, waiter: PendingWa
     found.granted === undefined &&
     found.failed === undefined
   );
+}
+
+/**
+ * One admission at a time serves a fleet's queue (two at once would each read the zones'
+ * counts before the other's grant, and both serve the same zone). Takes the fleet's granter
+ * item for `id` if nobody holds it (or its holder's `ttlSeconds` ran out); false if another
+ * admission holds it.
+ */
+export async function takeGranter(
+  table: StateTableHandle,
+  fleet: string,
+  id: string,
+  ttlSeconds: number,
+): Promise<boolean> {
+  const nowSeconds = epochSeconds(table.clock());
+  try {
+    await table.dynamodb.send(
+      new PutItemCommand({
+        TableName: table.name,
+        Item: {
+          ...queueGranterKey(fleet),
+          holder: { S: id },
+          expiresAt: { N: String(nowSeconds + ttlSeconds) },
+        },
+        ConditionExpression: `attribute_not_exists(${STATE_TABLE.partitionKey.name}) OR expiresAt < :now`,
+        ExpressionAttributeValues: { ':now': { N: String(nowSeconds) } },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/**
+ * Asks the admission serving the fleet now to pass once more (what freed capacity since it
+ * read the queue is then served): true if one holds the granter item and will see it; false if
+ * none does any longer (the caller takes it itself).
+ */
+export async function askGranterAgain(table: StateTableHandle, fleet: string): Promise<boolean> {
+  const nowSeconds = epochSeconds(table.clock());
+  try {
+    await table.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table.name,
+        Key: queueGranterKey(fleet),
+        UpdateExpression: 'SET again = :yes',
+        ConditionExpression: `attribute_exists(${STATE_TABLE.partitionKey.name}) AND expiresAt >= :now`,
+        ExpressionAttributeValues: { ':yes': { BOOL: true }, ':now': { N: String(nowSeconds) } },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/**
+ * The admission `id` is done: it gives the granter item back unless it was asked to pass
+ * again meanwhile. `left`: given back (or no longer its own); `again`: asked, and the request
+ * taken off, so it passes once more still holding it. `force` gives it back whatever was asked.
+ */
+export async function leaveGranter(
+  table: StateTableHandle,
+  fleet: string,
+  id: string,
+  options: { force?: boolean } = {},
+): Promise<'left' | 'again'> {
+  try {
+    await table.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: table.name,
+        Key: queueGranterKey(fleet),
+        ConditionExpression:
+          options.force === true ? 'holder = :me' : 'holder = :me AND attribute_not_exists(again)',
+        ExpressionAttributeValues: { ':me': { S: id } },
+      }),
+    );
+    return 'left';
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+  if (options.force === true) return 'left';
+  try {
+    await table.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table.name,
+        Key: queueGranterKey(fleet),
+        UpdateExpression: 'REMOVE again',
+        ConditionExpression: 'holder = :me',
+        ExpressionAttributeValues: { ':me': { S: id } },
+      }),
+    );
+    return 'again';
+  } catch (error) {
+    // Its time ran out and another admission holds it now: that one serves.
+    if (error instanceof ConditionalCheckFailedException) return 'left';
+    throw error;
+  }
 }
 
 /** A fleet's queue: the zones that ever had a waiter, and how many wait now. */

@@ -58,6 +58,11 @@ export function queueZonesKey(fleet: string): Item {
   return itemKey(`${QUEUE_PREFIX}${fleet}`, 'zones');
 }
 
+/** The item naming the one admission serving a fleet's queue now (`holder`, `expiresAt`, `again`). */
+export function queueGranterKey(fleet: string): Item {
+  return itemKey(`${QUEUE_PREFIX}${fleet}`, 'granter');
+}
+
 export function waiterItem(waiter: Waiter): Item {
   const item: Item = {
     ...waiterKey(waiter),
