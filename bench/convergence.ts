@@ -7,10 +7,13 @@
  * RunInstances token bucket. Phoenix waits for its lease in the fleet's queue as built
  * (ADR 32), each surge holding its group's lock from its lease to the claim of its instance,
  * `RetireOld` taking the lock again to hand the old instance back and admitting after its
- * release when anyone waits (as built since e8871a5). Beside it, without budgets: the lease
- * back-off it had before and a `RetireOld` admitting nobody (two "befores"), and what waves
- * (issue 14.2, not built) would do. Nothing is slept.
+ * release when anyone waits (as built since e8871a5), and retirements going first (as built
+ * since 07f9b81: a retirement refused the lock registers, and no surge takes the lock while
+ * one waits). Beside it, without budgets: the lease back-off it had before, surges taking the
+ * lock ahead of waiting retirements, and a `RetireOld` admitting nobody (three "befores"), and
+ * what waves (issue 14.2, not built) would do. Nothing is slept.
  */
+import { RETIRER_WAIT_SECONDS } from '../functions/aws/state-table/remediation/group-locks';
 import { concurrencyLimit } from '../functions/domain/budget';
 import {
   type CallCounts,
@@ -94,16 +97,22 @@ const TRIALS = 51;
 const SEED = 20_250_615;
 
 /**
- * What-ifs shown beside the queue as built (no budget): how it was before e8871a5, and what
- * is not built. `RetireOld` admits in all but the first, as built.
+ * What-ifs shown beside the queue as built (no budget): how it was before 07f9b81 and before
+ * e8871a5 (each "before" as it was built then: before e8871a5, retirements did not go first
+ * either), and what is not built, with retirements first and `RetireOld` admitting, as built.
  */
 export const WHAT_IFS: ReadonlyArray<{ name: string; label: string; whatIf: WhatIf }> = [
   {
+    name: 'retirements-not-first',
+    label: 'surges before waiting retirements (before 07f9b81)',
+    whatIf: { retirementsNotFirst: true },
+  },
+  {
     name: 'retire-admits-nobody',
     label: 'RetireOld admitting nobody (before e8871a5)',
-    whatIf: { retireAdmitsNobody: true },
+    whatIf: { retireAdmitsNobody: true, retirementsNotFirst: true },
   },
-  { name: 'waves', label: 'waves (14.2), RetireOld admits', whatIf: { waves: true } },
+  { name: 'waves', label: 'waves (14.2), retirements first, RetireOld admits', whatIf: { waves: true } },
   {
     name: 'contract',
     label: 'the contract (waves, RetireOld admits, outside the lock)',
@@ -167,6 +176,8 @@ export function lockRulesOf(states: ReadonlyMap<string, StateInfo>): GroupLockRu
     attemptSeconds: aws.lambdaTask,
     holdSeconds: aws.retireLockHold,
     granterSeconds: aws.granterReads,
+    // The product's own: how long waiting retirements hold surges off without a refusal renewing it.
+    retirerWaitSeconds: RETIRER_WAIT_SECONDS,
   };
 }
 
@@ -248,8 +259,10 @@ export function convergenceBench(options: {
       launchTokens: RUN_INSTANCES_RESOURCE_TOKENS,
     };
     const queue = estimateFleet({ ...fleet, admission: QUEUE_ADMISSION, trials: queueTrials, seed: SEED });
+    // As it was before the queue, and so before retirements went first.
     const polling = estimateFleet({
       ...fleet,
+      whatIf: { retirementsNotFirst: true },
       admission: {
         kind: 'polling',
         retry: BEFORE_QUEUE_LEASE_RETRY,
@@ -312,6 +325,8 @@ export function convergenceBench(options: {
       unbudgeted('retire-lock-retries-per-instance', queue.lockRetries.max, 'retries'),
       unbudgeted('group-lock-busy', round2(queue.lockBusy), 'share'),
       unbudgeted('admit-stalls', queue.stalls, 'passes'),
+      unbudgeted('retire-gave-up', queue.retireGaveUp, 'instances'),
+      unbudgeted('surges-held-for-retirements', queue.retirersFirst.refusals, 'refusals'),
       unbudgeted('heartbeats-per-instance', round2(queue.heartbeats.total / n), 'calls'),
       unbudgeted('launch-token-wait', Math.round(queue.launchWait.max), 's'),
       unbudgeted('before-queue.polling', Math.round(polling.seconds), 's'),
@@ -338,6 +353,9 @@ export function convergenceBench(options: {
       `${n.toLocaleString('en-US')}: group lock held ${(queue.lockBusy * 100).toFixed(0)}% of the roll; ` +
         `RetireOld retried the lock up to ${queue.lockRetries.max} times (mean ${queue.lockRetries.mean.toFixed(1)}), ` +
         `${queue.retireGaveUp} gave up (rolled back); ${queue.stalls} admit passes stopped by a retirement holding the lock; ` +
+        `retirements first: ${queue.retirersFirst.refusals} surges held off (parked or a pass stopped) while retirements waited, ` +
+        `at most ${queue.retirersFirst.mostWaiting} waiting at once, the lock free ${duration(queue.retirersFirst.lockFreeSeconds)} ` +
+        `waiting for their next try; ` +
         `the queue stood still ${duration(queue.idleSeconds)} (a lease and the lock free, nobody admitting); ` +
         `longest wait for a lease ${duration(queue.leaseWait.max)}, ${queue.heartbeats.total} heartbeats ` +
         `(at most ${queue.heartbeats.maxPerInstance} an instance), sweep ${queue.sweeper.passes} passes; ` +
@@ -359,8 +377,11 @@ export function convergenceBench(options: {
       );
       whatIfRows.push(
         `${n.toLocaleString('en-US')} ${label}: ${duration(run.seconds)} (${(run.seconds / baseline).toFixed(3)}x), ` +
-          `${run.blocked} blocked, ${run.rolledBack + run.failed} rolled back, ${run.transitions.max} transitions at most, ` +
-          `${run.leaseCalls.max} queue calls at most, lock held ${(run.lockBusy * 100).toFixed(0)}%, stood still ${duration(run.idleSeconds)}`,
+          `${run.blocked} blocked, ${run.rolledBack + run.failed} rolled back (${run.retireGaveUp} RetireOld gave up), ` +
+          `${run.transitions.max} transitions at most (mean ${run.transitions.mean.toFixed(1)}), ` +
+          `${run.leaseCalls.max} queue calls at most (mean ${run.leaseCalls.mean.toFixed(1)}), ` +
+          `lock retries at most ${run.lockRetries.max} (mean ${run.lockRetries.mean.toFixed(1)}), ` +
+          `lock held ${(run.lockBusy * 100).toFixed(0)}%, stood still ${duration(run.idleSeconds)}`,
       );
     }
   }
@@ -400,6 +421,8 @@ export function convergenceBench(options: {
         `after the raise, found by the health check after it); RetireOld holds it ${lock.holdSeconds} s, retrying a busy lock ` +
         `${lock.retireRetry.MaxAttempts ?? 3} times from ${lock.retireRetry.IntervalSeconds ?? 1} s, x${lock.retireRetry.BackoffRate ?? 2}, ` +
         `capped at ${lock.retireRetry.MaxDelaySeconds ?? '-'} s, jitter ${lock.retireRetry.JitterStrategy ?? 'NONE'}; ` +
+        `retirements first (07f9b81): a refused one registers, and no surge takes the lock while any is registered ` +
+        `(the set lapses ${lock.retirerWaitSeconds} s after the last refusal); ` +
         `a granter's reads and recheck ${lock.granterSeconds} s`,
       `maxConcurrent ${MAX_CONCURRENT_PERCENT}%, minHealthyPercent ${MIN_HEALTHY_PERCENT}, ${AVAILABILITY_ZONES} AZs; ` +
         `RunInstances tokens ${RUN_INSTANCES_RESOURCE_TOKENS.size}, +${RUN_INSTANCES_RESOURCE_TOKENS.refillPerSecond}/s, for Phoenix and instance refresh; ` +
@@ -409,7 +432,7 @@ export function convergenceBench(options: {
       ...rows.map(line),
       'the group lock:',
       ...lockNotes.map((w) => `  ${w}`),
-      'what-ifs (no budget): before e8871a5, and not built:',
+      'what-ifs (no budget): before 07f9b81, before e8871a5, and not built:',
       ...whatIfRows.map((w) => `  ${w}`),
     ],
   };

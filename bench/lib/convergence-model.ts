@@ -41,15 +41,26 @@
  * instance claimed. `RetireOld` takes the same lock for the moment it hands the old instance
  * back to the group (with the lease released in the same request, then `admit` when someone
  * waits, as built since e8871a5); busy, it retries on its own back-off (full jitter) and, out
- * of attempts, the execution rolls back.
- * A grant that meets a retirement holding the lock stops its pass: the waiters wait for the
- * next claim, release or sweep. Jitter makes each run different: fleets are simulated over
- * seeded trials.
+ * of attempts, the execution rolls back (`Rollback` takes the lock too, on the same rule).
+ * Retirements go first (as built since 07f9b81, group-locks.ts): a retirement (`RetireOld`,
+ * `Rollback`) refused the lock registers in the group's `retirers` set, whose one expiry is
+ * set to {@link GroupLockRules.retirerWaitSeconds} after each refusal of any of them (a
+ * member leaves only by taking the lock, in the take's own transaction: a retirement that died
+ * stays until the set lapses). While the set lives no surge takes the lock, free or not: a
+ * lease attempt it refuses parks like any busy refusal, a grant it refuses stops its pass, and
+ * the lock waits for a registered retirement's next try (retirements compete among themselves
+ * as before: the first to try after the lock is free gets it). A refused retirement's try is
+ * the lock's transaction and the registration's UpdateItem (before 07f9b81, a PutItem).
+ * A grant that meets a retirement holding the lock, or waiting for it, stops its pass: the
+ * waiters wait for the next claim, release or sweep. Jitter makes each run different: fleets
+ * are simulated over seeded trials.
  *
  * Not built, shown as what-ifs: waves (issue 14.2: one capacity raise, and one lock, for
- * every grant of one `admit` pass, the lock held until the wave's last instance is claimed)
- * and a `RetireOld` that does not wait for the surges' lock. A "before": `RetireOld`'s release
- * admitting nobody (as built before e8871a5), the queue standing still until the sweep.
+ * every grant of one `admit` pass, the lock held until the wave's last instance is claimed;
+ * retirements waiting stop a wave's grants too) and a `RetireOld` that does not wait for the
+ * surges' lock. "Befores": surges taking the lock whoever waits for it (as built before
+ * 07f9b81), and `RetireOld`'s release admitting nobody (as built before e8871a5), the queue
+ * standing still until the sweep.
  *
  * Launches: a replacement's instance is launched when the launch step asks for it and EC2
  * has a RunInstances resource token for it; without one the launch waits for the refill
@@ -103,7 +114,8 @@ export const REALISTIC_AWS_TIMINGS: AwsTimings = {
   // GetItem, three Queries in parallel and a Query (tens of ms), then DescribeInstances,
   // DescribeLaunchTemplateVersions, DescribeAutoScalingGroups and a BatchGetItem in turn.
   granterReads: 0.3,
-  // The lock's PutItem, DescribeAutoScalingGroups, TerminateInstanceInAutoScalingGroup, the release.
+  // The lock's take (a transaction since 07f9b81), DescribeAutoScalingGroups,
+  // TerminateInstanceInAutoScalingGroup, the release.
   retireLockHold: 0.3,
 };
 
@@ -478,6 +490,11 @@ export interface GroupLockRules {
   attemptSeconds: number;
   /** How long a `RetireOld` (or `Rollback`) that got the lock keeps it. */
   holdSeconds: number;
+  /**
+   * How long the group's waiting retirements hold surges off after the last refusal of any of
+   * them (the product's `RETIRER_WAIT_SECONDS`: each refused try renews the set's one expiry).
+   */
+  retirerWaitSeconds: number;
   /** From a call to `admit` to its first lease transaction, and between two of one pass: the reads and the waiter's recheck. */
   granterSeconds: number;
 }
@@ -493,6 +510,12 @@ export interface WhatIf {
   retireAdmitsNobody?: boolean;
   /** `RetireOld` hands the old instance back without waiting for the surges' lock (the contract the issue stated). */
   retireWithoutLock?: boolean;
+  /**
+   * Before 07f9b81: a refused retirement registers nowhere and a surge takes the free lock
+   * whoever waits for it (each refused try of a retirement a PutItem). As built, retirements
+   * go first.
+   */
+  retirementsNotFirst?: boolean;
 }
 
 export interface FleetOptions {
@@ -558,7 +581,10 @@ export interface FleetRun {
   leaseCalls: PerInstance;
   /** The granter's AWS reads (the waiter's recheck: EC2, Auto Scaling) made for each instance, the sweep's apart. */
   granterReads: PerInstance;
-  /** `RetireOld`'s (and `Rollback`'s) retries on a busy group lock, each a lock PutItem. */
+  /**
+   * `RetireOld`'s (and `Rollback`'s) retries on a busy group lock; the refused try before each
+   * is the lock's TransactWriteItems and the registration's UpdateItem (a PutItem before 07f9b81).
+   */
   lockRetries: PerInstance;
   /** The sweep's calls over the roll, by operation; its passes; the waiter items it read. */
   sweeper: { passes: number; calls: CallCounts; waiterItemsRead: number };
@@ -566,9 +592,16 @@ export interface FleetRun {
   /** `admit` passes stopped because a `RetireOld` (or `Rollback`) held the group's lock. */
   stalls: number;
   /**
-   * Seconds the queue stood still: waiters parked, the group's lock free and a lease free,
-   * and nobody running `admit` (what-if: a `RetireOld` released its lease without one) until
-   * the next claim, release or sweep.
+   * Retirements first: surge lease attempts parked and `admit` passes stopped because
+   * retirements waited for the group's lock (which no surge held), and the seconds the lock
+   * stood free while they waited (for a registered retirement's next try, or the set to lapse).
+   */
+  retirersFirst: { refusals: number; lockFreeSeconds: number; mostWaiting: number };
+  /**
+   * Seconds the queue stood still: waiters parked, the group's lock free with no retirement
+   * waiting for it, a lease free, and nobody running `admit` (what-if: a `RetireOld` released
+   * its lease without one; or the waiting retirements' set lapsed) until the next claim,
+   * release or sweep.
    */
   idleSeconds: number;
   /** Share of the roll, from the first lease to the last release, the group's lock was held. */
@@ -718,6 +751,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
   const waves = options.whatIf?.waves === true;
   const retireAdmits = options.whatIf?.retireAdmitsNobody !== true;
   const retireWithoutLock = options.whatIf?.retireWithoutLock === true;
+  const retirementsFirst = options.whatIf?.retirementsNotFirst !== true;
   const tokens = options.launchTokens === undefined ? undefined : new TokenBucket(options.launchTokens);
   const events = new EventQueue();
   const perInstance = () => Array.from({ length: n }, (): CallCounts => ({}));
@@ -758,6 +792,10 @@ export function simulateFleet(options: FleetOptions): FleetRun {
   const passes: Array<number | 'sweeper'> = [];
   let lock: Lock | undefined;
   let lockSince = 0;
+  // Retirements first: the group's `retirers` set, and the one expiry every refusal renews.
+  const retirers = new Set<number>();
+  let retirersUntil = Number.NEGATIVE_INFINITY;
+  const retirersFirst = { refusals: 0, lockFreeSeconds: 0, mostWaiting: 0 };
   let lockBusySeconds = 0;
   let firstLease: number | undefined;
   let lastRelease = 0;
@@ -787,11 +825,17 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     parked -= 1;
     return true;
   };
-  /** Why a lease cannot be had now: the group's lock (reported first), the budget, or nothing. */
-  const refusal = (pass?: number): 'lock' | 'budget' | undefined => {
-    if (timeline.groupLock && lock !== undefined) {
-      const sameWave = waves && lock.kind === 'surge' && pass !== undefined && lock.pass === pass;
-      if (!sameWave) return 'lock';
+  /** Until when the registered retirements hold surges off (the set's expiry; none registered, never). */
+  const heldOffUntil = () => (retirers.size > 0 ? retirersUntil : Number.NEGATIVE_INFINITY);
+  /**
+   * Why a lease cannot be had at `at`: the group's lock held, or retirements waiting for it
+   * (both reported before the budget), the budget, or nothing.
+   */
+  const refusal = (at: number, pass?: number): 'lock' | 'retirers' | 'budget' | undefined => {
+    if (timeline.groupLock) {
+      const sameWave = waves && lock?.kind === 'surge' && pass !== undefined && lock.pass === pass;
+      if (lock !== undefined && !sameWave) return 'lock';
+      if (at <= heldOffUntil()) return 'retirers';
     }
     return held < k ? undefined : 'budget';
   };
@@ -836,7 +880,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     const q = queues[azOf(id)] as { ids: number[]; head: number };
     if (q.ids[q.head] === id) q.head += 1;
   };
-  /** Whether a grant could be made now (to a waiter, were anyone to run `admit`). */
+  /** Whether a grant could be made now (to a waiter, were anyone to run `admit`), retirements waiting aside. */
   const grantable = () =>
     tries === 0 &&
     parked > 0 &&
@@ -875,7 +919,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
       id = nextWaiter();
     }
     if (id === undefined) return;
-    const refused = refusal(pass);
+    const refused = refusal(at, pass);
     // The waiter's recheck and its lease transaction: for the waiter when granted, else the pass's.
     const by = refused === undefined ? id : payer;
     for (const read of RECHECK_AWS_READS) call(by, read);
@@ -883,6 +927,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     call(by, OP.transact);
     if (refused !== undefined) {
       if (refused === 'lock' && lock?.kind !== 'surge') stalls += 1;
+      if (refused === 'retirers') retirersFirst.refusals += 1;
       return;
     }
     popWaiter(id);
@@ -905,7 +950,8 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     // A newcomer waits behind the queue's waiters (a condition on their count, in its lease
     // transaction), even with a slot and the lock free. The benchmark's fleets all arrive at
     // once, before anyone parks: there it changes no figure.
-    const refused = admission.kind === 'queue' && parked > 0 ? 'queue' : refusal();
+    const refused = admission.kind === 'queue' && parked > 0 ? 'queue' : refusal(at);
+    if (refused === 'retirers') retirersFirst.refusals += 1;
     if (refused === undefined) {
       if (admission.kind === 'queue') call(id, OP.taskSuccess);
       grant(id, at);
@@ -924,8 +970,10 @@ export function simulateFleet(options: FleetOptions): FleetRun {
       admit(at, id);
       return;
     }
-    const counter = refused === 'lock' ? busyRetries : leaseRetries;
-    const rule = refused === 'lock' ? admission.busyRetry : admission.retry;
+    // Retirements waiting refuse the lock as a holder does: the same GroupBusyError.
+    const busy = refused === 'lock' || refused === 'retirers';
+    const counter = busy ? busyRetries : leaseRetries;
+    const rule = busy ? admission.busyRetry : admission.retry;
     const done = counter[id] ?? 0;
     if (done < (rule.MaxAttempts ?? 3)) {
       counter[id] = done + 1;
@@ -945,9 +993,18 @@ export function simulateFleet(options: FleetOptions): FleetRun {
       return;
     }
     if (lock === undefined) {
+      // Registered or not, a retirement takes the free lock (surges never do while one
+      // waits); its take leaves the set in the same transaction.
+      retirers.delete(id);
       setLock({ kind: step, id }, at);
       events.push(at + rules.holdSeconds, step === 'retire' ? 'retired' : 'rolled-back', id);
       return;
+    }
+    if (retirementsFirst) {
+      // Refused: it registers, and its refusal renews the set's one expiry (every member's).
+      retirers.add(id);
+      retirersUntil = at + rules.retirerWaitSeconds;
+      retirersFirst.mostWaiting = Math.max(retirersFirst.mostWaiting, retirers.size);
     }
     const rule = step === 'retire' ? rules.retireRetry : rules.rollbackRetry;
     const done = lockRetries[id] ?? 0;
@@ -956,7 +1013,12 @@ export function simulateFleet(options: FleetOptions): FleetRun {
       lockRetries[id] = done + 1;
       transitions[id] = (transitions[id] ?? 0) + 1;
       invocations[id] = (invocations[id] ?? 0) + 1;
-      add(lockByOperation, OP.put);
+      if (retirementsFirst) {
+        add(lockByOperation, OP.transact);
+        add(lockByOperation, OP.update);
+      } else {
+        add(lockByOperation, OP.put);
+      }
       retryLater(id, at + rules.attemptSeconds, rule, done - offset + 1, step);
       return;
     }
@@ -966,7 +1028,8 @@ export function simulateFleet(options: FleetOptions): FleetRun {
       events.push(at + rules.attemptSeconds, 'rollback', id);
       return;
     }
-    // Rollback out of retries too: the execution fails; its lease is left to its TTL.
+    // Rollback out of retries too: the execution fails; its lease is left to its TTL, and its
+    // registration to the set's expiry (renewed by any other retirement refused meanwhile).
     outcome[id] = 'failed';
     open -= 1;
   };
@@ -976,7 +1039,10 @@ export function simulateFleet(options: FleetOptions): FleetRun {
 
   for (let event = events.pop(); event !== undefined; event = events.pop()) {
     const { at, id } = event;
-    if (grantable()) idleSeconds += at - clock;
+    // Standing still from when no retirement waits any more (at once when none does).
+    if (grantable()) idleSeconds += Math.max(0, at - Math.max(clock, heldOffUntil()));
+    if (timeline.groupLock && lock === undefined)
+      retirersFirst.lockFreeSeconds += Math.max(0, Math.min(at, heldOffUntil()) - clock);
     clock = at;
     switch (event.kind) {
       case 'arrive':
@@ -1104,6 +1170,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     sweeper,
     heartbeats: { total: beats.reduce((a, b) => a + b, 0), maxPerInstance: maxOf(beats) },
     stalls,
+    retirersFirst,
     idleSeconds,
     lockBusy: busySpan > 0 ? lockBusySeconds / busySpan : 0,
     launchWait: { max: maxOf(launchWaits), mean: meanOf(launchWaits) },

@@ -16,7 +16,9 @@
  * (DynamoDB; its EC2 and Auto Scaling reads are not billed), its task success and the
  * sweeper's heartbeats (Step Functions API calls, not billed: {@link PRICES.stepFunctionsApiCall}),
  * each heartbeat recorded (one UpdateItem). `RetireOld` retrying its group's busy lock costs a
- * transition, an invocation and a PutItem a retry. The roll's figures come from the convergence
+ * transition, an invocation and the refused try's calls a retry (since 07f9b81 the lock's
+ * TransactWriteItems and the UpdateItem registering it among the waiting retirements; a
+ * PutItem before). The roll's figures come from the convergence
  * model ({@link RollUsage}): in a roll whose launches wait for EC2's RunInstances tokens, the
  * health check goes round more often, and those transitions are charged. The sweeper runs
  * every five minutes whatever happens (8,760 scheduled invocations a month): one Lambda
@@ -85,7 +87,7 @@ export interface RollUsage {
   extraInvocations: number;
   /**
    * Calls beyond a lease taken at once, by `Service.Operation`: parks, `admit` reads, grants
-   * (the granter's recheck included), the lock's PutItem of each retry.
+   * (the granter's recheck included), the refused lock try before each retry.
    */
   extraQueueCalls: Readonly<Record<string, number>>;
   /** Sweeper heartbeats: each a `SendTaskHeartbeat` and an UpdateItem recording it. */

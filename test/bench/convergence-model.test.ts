@@ -290,6 +290,7 @@ const INSTANT: GroupLockRules = {
   attemptSeconds: 0,
   holdSeconds: 0,
   granterSeconds: 0,
+  retirerWaitSeconds: 300,
 };
 
 const queue = (n: number, k: number, more: Partial<FleetOptions> = {}) =>
@@ -378,6 +379,13 @@ const SURGE: RemediationTimeline = {
 };
 /** The granter takes 1 s to read and recheck, `RetireOld` holds the lock 0.5 s. */
 const LOCKED: GroupLockRules = { ...INSTANT, granterSeconds: 1, holdSeconds: 0.5 };
+/**
+ * The lease and queue calls of an instance that parked and was granted by a pass it did not
+ * run: its attempt and its park, the `admit` pass after its park (GetItem, one Query per
+ * zone, the leases' Query, the try that ends it: a BatchGetItem and a transaction), its grant
+ * (BatchGetItem, transaction, answer, task success, removal) and its release.
+ */
+const QUEUE_CALLS_OF_ONE_PARKED = 2 + (1 + 1 + 1 + 2) + 5 + 1;
 const surges = (n: number, k: number, more: Partial<FleetOptions> = {}) =>
   queue(n, k, { azs: 1, timeline: SURGE, lock: LOCKED, ...more });
 
@@ -475,14 +483,98 @@ describe('simulateFleet with the group lock', () => {
     ]);
   });
 
-  it('retries a RetireOld refused by a surge’s lock, each retry a transition and an invocation', () => {
+  it('retries a RetireOld refused by a surge’s lock, each retry a transition, an invocation and the refused try’s calls', () => {
     // #0's RetireOld at 13 s meets #1's lock (11 to 21 s): retried at 23 s, 10 s later.
     const run = surges(2, 2, { timeline: { ...SURGE, healthyToRelease: 4 } });
     expect(run.lockRetries.max).toBe(1);
     expect(run.transitions.max).toBe(21);
     expect(run.extraInvocations.max).toBe(1);
-    expect(run.lockRetries.byOperation[OP.put]).toBe(1);
+    // The refused try: the lock's transaction and the registration among the waiting retirements.
+    expect(run.lockRetries.byOperation).toEqual({ [OP.transact]: 1, [OP.update]: 1 });
     expect(run.replaced).toBe(2);
+    // Before 07f9b81 the lock was a PutItem, and a refused retirement registered nowhere.
+    const before = surges(2, 2, {
+      timeline: { ...SURGE, healthyToRelease: 4 },
+      whatIf: { retirementsNotFirst: true },
+    });
+    expect(before.lockRetries.byOperation).toEqual({ [OP.put]: 1 });
+    expect(before.transitions.max).toBe(21);
+  });
+
+  it('retirements go first: no surge takes the lock a refused RetireOld waits for, though it is free', () => {
+    // #0's RetireOld at 13 s meets #1's lock (11 to 21 s) and registers; #1's claim at 21 s
+    // admits, but the try at 22 s is refused: a retirement waits. The lock stands free until
+    // #0's retry at 23 s takes it (2 s); its release at 23.5 s admits, the try at 24.5 s
+    // meets #1's RetireOld (from 24 s) holding it, whose release admits: #2 at 25.5 s.
+    const options = { timeline: { ...SURGE, healthyToRelease: 4 } };
+    const run = surges(3, 3, options);
+    expect(run.grants.map((g) => g.at)).toEqual([0, 11, 25.5]);
+    expect(run.retirersFirst).toEqual({ refusals: 1, lockFreeSeconds: 2, mostWaiting: 1 });
+    expect(run.lockRetries.max).toBe(1);
+    expect(run).toMatchObject({ replaced: 3, rolledBack: 0, idleSeconds: 0 });
+    // Surges first (before 07f9b81): #2 takes the lock at 22 s, and #0's retry at 23 s meets
+    // it again (to 32 s): retried once more, at 43 s.
+    const before = surges(3, 3, { ...options, whatIf: { retirementsNotFirst: true } });
+    expect(before.grants.map((g) => g.at)).toEqual([0, 11, 22]);
+    expect(before.retirersFirst).toEqual({ refusals: 0, lockFreeSeconds: 0, mostWaiting: 0 });
+    expect(before.lockRetries.max).toBe(2);
+  });
+
+  it('parks a newcomer whose lease a waiting retirement refuses, the lock free and nobody queued', () => {
+    // #2 arrives at 22 s: nobody waits in the queue and the lock is free since #1's claim, but
+    // #0's RetireOld (refused at 13 s) waits for it: #2 parks, and is granted after both
+    // retirements, at 25.5 s. Surges first, it took the lock at once.
+    const options = { timeline: { ...SURGE, healthyToRelease: 4 }, arriveAt: (id: number) => 11 * id };
+    const run = surges(3, 3, options);
+    expect(run.grants.map((g) => [g.id, g.at])).toEqual([
+      [0, 0],
+      [1, 11],
+      [2, 25.5],
+    ]);
+    expect(run.retirersFirst.refusals).toBe(1);
+    expect(run.leaseCalls.max).toBe(QUEUE_CALLS_OF_ONE_PARKED);
+    const before = surges(3, 3, { ...options, whatIf: { retirementsNotFirst: true } });
+    expect(before.grants.map((g) => [g.id, g.at])).toEqual([
+      [0, 0],
+      [1, 11],
+      [2, 22],
+    ]);
+  });
+
+  it('rolls back no healthy replacement for the lock where surges first roll back most of them', () => {
+    // Ten leases, surges of 10 s, RetireOld 4 s after each claim with two retries (10 and 20 s
+    // later): surges first, 27 of 30 run out of retries and roll back; retirements first, a
+    // refused one gets the lock at its first retry, the surge holding it claimed by then.
+    const options = {
+      timeline: { ...SURGE, healthyToRelease: 4 },
+      lock: { ...LOCKED, retireRetry: { ...NO_JITTER, MaxAttempts: 2 } },
+    };
+    const before = surges(30, 10, { ...options, whatIf: { retirementsNotFirst: true } });
+    expect(before).toMatchObject({ replaced: 3, rolledBack: 27, retireGaveUp: 27 });
+    const run = surges(30, 10, options);
+    expect(run).toMatchObject({ replaced: 30, rolledBack: 0, retireGaveUp: 0, failed: 0 });
+    expect(run.lockRetries.max).toBe(1);
+    expect(run.transitions.max).toBe(21);
+  });
+
+  it('holds surges off for a retirement that died until the waiting retirements’ registration lapses', () => {
+    // #0's RetireOld (13, 14 s) and its Rollback (14, 15 s) all meet #1's lock: the execution
+    // fails and stays registered (a member leaves only by taking the lock). #1's RetireOld
+    // takes the free lock at 24 s, but no surge may until the registration lapses, 300 s after
+    // the last refusal (315 s); nobody admits before the sweep at 600 s.
+    const once = { ...NO_JITTER, IntervalSeconds: 1, MaxAttempts: 1 };
+    const options = {
+      timeline: { ...SURGE, healthyToRelease: 4 },
+      lock: { ...LOCKED, retireRetry: once, rollbackRetry: once },
+    };
+    const run = surges(3, 3, options);
+    expect(run).toMatchObject({ replaced: 2, failed: 1 });
+    expect(run.grants.map((g) => g.at)).toEqual([0, 11, 601]);
+    // The queue stood still from the lapse to the sweep.
+    expect(run.idleSeconds).toBe(600 - 315);
+    // Surges first, #2 took the lock at 22 s.
+    const before = surges(3, 3, { ...options, whatIf: { retirementsNotFirst: true } });
+    expect(before.grants.map((g) => g.at)).toEqual([0, 11, 22]);
   });
 
   it('rolls back a healthy replacement whose RetireOld ran out of retries on the lock', () => {

@@ -171,20 +171,43 @@ describe('convergenceBench', () => {
     });
   });
 
-  it('labels the polling lease and a RetireOld admitting nobody as befores, and the what-ifs, with no budget', () => {
+  it('labels the polling lease, surges first and a RetireOld admitting nobody as befores, and the what-ifs, with no budget', () => {
     const before = outcome.results.filter((r) => r.name.includes('.before-queue.'));
     expect(before.length).toBe(2 * 4);
     const whatIf = outcome.results.filter((r) => r.name.includes('.what-if-'));
     expect(whatIf.length).toBe(2 * WHAT_IFS.length * 4);
     expect([...before, ...whatIf].every((r) => r.budget === null)).toBe(true);
     expect(
-      outcome.notes.some((n) => n.startsWith('what-ifs (no budget): before e8871a5, and not built')),
+      outcome.notes.some((n) =>
+        n.startsWith('what-ifs (no budget): before 07f9b81, before e8871a5, and not built'),
+      ),
     ).toBe(true);
     // Only the "before" row lets RetireOld admit nobody; the main rows and the others admit.
     expect(WHAT_IFS.filter((w) => w.whatIf.retireAdmitsNobody === true).map((w) => w.name)).toEqual([
       'retire-admits-nobody',
     ]);
     expect(outcome.notes.some((n) => n.includes('RetireOld admitting nobody (before e8871a5)'))).toBe(true);
+    // Only the befores put surges first: the main rows, waves and the contract have
+    // retirements first, as built since 07f9b81 (before e8871a5 they did not go first either).
+    expect(WHAT_IFS.filter((w) => w.whatIf.retirementsNotFirst === true).map((w) => w.name)).toEqual([
+      'retirements-not-first',
+      'retire-admits-nobody',
+    ]);
+    expect(outcome.notes.some((n) => n.includes('surges before waiting retirements (before 07f9b81)'))).toBe(
+      true,
+    );
+  });
+
+  it('rolls back no healthy replacement for want of the lock with retirements first, where surges first did at 1,000', () => {
+    for (const n of [100, 1_000]) {
+      expect(result(`convergence.n${n}.rolled-back`).value).toBe(0);
+      expect(result(`convergence.n${n}.retire-gave-up`).value).toBe(0);
+    }
+    expect(result('convergence.n1000.what-if-retirements-not-first.rolled-back').value).toBeGreaterThan(0);
+    // The retries a retirement makes are far fewer with nobody taking the lock ahead of it.
+    expect(result('convergence.n1000.transitions-per-instance').value).toBeLessThan(
+      result('convergence.n1000.what-if-retirements-not-first.transitions-per-instance').value,
+    );
   });
 
   it('makes the main rows admit on RetireOld’s release: they converge sooner than before e8871a5', () => {
@@ -199,15 +222,19 @@ describe('convergenceBench', () => {
     const roll = outcome.rolls[1_000];
     expect(roll?.hours).toBeCloseTo(result('convergence.n1000.phoenix').value / 3600, 3);
     // 999 of 1,000 parked (one surge at a time), each granted from the queue: its grant's
-    // answer; the park and the removal are transactions (with the queue's waiter count). The
-    // PutItems are RetireOld's lock retries.
-    expect(roll?.extraQueueCalls['DynamoDB.UpdateItem']).toBeCloseTo(0.999, 9);
+    // answer; the park and the removal are transactions (with the queue's waiter count).
+    // RetireOld's lock retries: before each, a refused try (the lock's transaction, and the
+    // registration among the waiting retirements, an UpdateItem); no PutItem since 07f9b81.
+    expect(roll?.extraQueueCalls['DynamoDB.UpdateItem']).toBeCloseTo(
+      0.999 + (roll?.extraInvocations ?? 0),
+      9,
+    );
+    expect(roll?.extraQueueCalls['DynamoDB.PutItem']).toBeUndefined();
     expect(roll?.extraQueueCalls['DynamoDB.DeleteItem']).toBeUndefined();
     expect(roll?.extraQueueCalls['SFN.SendTaskSuccess']).toBeUndefined();
-    // Every retry is a transition and an invocation; invocations are a mean over every
-    // instance, transitions over the replaced ones: those rolled back (RetireOld out of lock
-    // retries) retried most, so the invocations are at least the transitions.
+    // Every retry is a transition and an invocation; with nobody rolled back and no launch
+    // waiting for a token, the two means are the same.
     expect(roll?.extraTransitions).toBeGreaterThan(0);
-    expect(roll?.extraInvocations).toBeGreaterThanOrEqual(roll?.extraTransitions ?? Number.POSITIVE_INFINITY);
+    expect(roll?.extraInvocations).toBeCloseTo(roll?.extraTransitions ?? 0, 9);
   });
 });
