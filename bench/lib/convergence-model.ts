@@ -76,6 +76,8 @@
  * warm-up before the next batch starts.
  */
 
+import { RUN_INSTANCES_BURST, RUN_INSTANCES_REFILL_PER_SECOND } from '../../functions/domain/estimate';
+
 /** Realistic AWS timings, seconds. */
 export interface AwsTimings {
   /** RunInstances (or a capacity raise) until the instance is running. */
@@ -132,7 +134,10 @@ export interface TokenBucketSpec {
  * refill rates": https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html#throttling-limits-cost-based
  * The model starts with a full bucket and nothing else in the account launching.
  */
-export const RUN_INSTANCES_RESOURCE_TOKENS: TokenBucketSpec = { size: 1000, refillPerSecond: 2 };
+export const RUN_INSTANCES_RESOURCE_TOKENS: TokenBucketSpec = {
+  size: RUN_INSTANCES_BURST,
+  refillPerSecond: RUN_INSTANCES_REFILL_PER_SECOND,
+};
 
 /**
  * A token bucket that serves launches in the order they are asked for: a launch asked for

@@ -178,6 +178,13 @@ async function begin(
     ctx,
     'rollout.started',
     created.rollout,
-    summaryOf(created.rollout, { waves, estimateSeconds: estimatedSeconds(waves) }),
+    summaryOf(created.rollout, {
+      waves,
+      // A group's surges take its lock one at a time; any fleet's launches, EC2's token bucket.
+      estimateSeconds: estimatedSeconds(waves, {
+        replacements: members,
+        groupLock: data.plan?.asg !== undefined,
+      }),
+    }),
   );
 }
