@@ -81,6 +81,8 @@ export interface QueueData {
   launchTime: number;
   parkedAt: number;
   grantedAt: number;
+  /** When the granting admission read the queue (absent in grants older than it). */
+  readAt?: number;
 }
 
 /** One lease granted to an execution. */
@@ -446,6 +448,8 @@ interface Served {
   az: string;
   launchTime: number;
   grantedAt: number;
+  /** When the admission that granted it read the queue (its grant, when not known). */
+  readAt: number;
   /** Set for a waiter: when it parked. */
   parkedAt?: number;
   releasedFrom: number;
@@ -464,10 +468,12 @@ interface Served {
  *   polling by the same rule): the grants the run saw ask more than once, parked at their
  *   first ask, with the zone and launch time the account reported before the run.
  * - Oldest first, per zone (`older-served-later`): of two waiters A and B of one fleet and one
- *   zone that were both parked before either was granted (`max(parkedAt) < min(grantedAt)`),
+ *   zone that were both parked before either's admission read the queue
+ *   (`max(parkedAt) < min(readAt)`, `readAt` being the grant's when the queue does not say),
  *   if A was launched strictly earlier, A is not granted strictly after B.
  * - Spread across zones (`zone-not-fewest`): at every grant g of the fleet (waiter or not),
- *   if another zone Y had a waiter then (parked before g's grant, granted after it), g's zone
+ *   if another zone Y had a waiter then (parked before g's admission read the queue, granted
+ *   after g; one parked while that admission was already serving was not yet its to see), g's zone
  *   did not have strictly more replacements in flight than Y. In flight in a zone at time t:
  *   the other grants of the fleet in that zone granted before t and not yet released. A
  *   release seen while its step ran (`from < t < to`), or a grant at t exactly, may count
@@ -525,6 +531,7 @@ export function checkOrder(
       az,
       launchTime,
       grantedAt,
+      readAt: Math.min(queue?.readAt ?? grantedAt, grantedAt),
       ...(parkedAt === undefined ? {} : { parkedAt }),
       releasedFrom: release?.from ?? Number.POSITIVE_INFINITY,
       releasedTo: release?.to ?? Number.POSITIVE_INFINITY,
@@ -535,7 +542,8 @@ export function checkOrder(
   for (const a of waiters) {
     for (const b of waiters) {
       if (a === b || a.az !== b.az) continue;
-      const bothParked = Math.max(a.parkedAt ?? 0, b.parkedAt ?? 0) < Math.min(a.grantedAt, b.grantedAt);
+      // Parked before either's admission read the queue: both were there to be served.
+      const bothParked = Math.max(a.parkedAt ?? 0, b.parkedAt ?? 0) < Math.min(a.readAt, b.readAt);
       if (bothParked && a.launchTime < b.launchTime && a.grantedAt > b.grantedAt)
         findings.push({
           invariant: 'order',
@@ -559,7 +567,7 @@ export function checkOrder(
     const here = inFlight(g.az, true);
     const waitingZones = new Set(
       waiters
-        .filter((w) => w !== g && w.az !== g.az && (w.parkedAt ?? t) < t && w.grantedAt > t)
+        .filter((w) => w !== g && w.az !== g.az && (w.parkedAt ?? t) < g.readAt && w.grantedAt > t)
         .map((w) => w.az),
     );
     for (const zone of [...waitingZones].sort()) {

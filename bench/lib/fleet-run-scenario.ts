@@ -147,7 +147,8 @@ export function queueDataOf(leaseOutput: unknown): QueueData | undefined {
     grantedAt === undefined
   )
     return undefined;
-  return { az: q.az, launchTime, parkedAt, grantedAt };
+  const readAt = epochMs(q.readAt);
+  return { az: q.az, launchTime, parkedAt, grantedAt, ...(readAt === undefined ? {} : { readAt }) };
 }
 
 /**

@@ -174,6 +174,8 @@ export const QueueGrantSchema = z.object({
   /** ISO-8601. */
   parkedAt: z.string(),
   grantedAt: z.string(),
+  /** When the admission that granted it read the queue: waiters parked after it were not yet its to serve. */
+  readAt: z.optional(z.string()),
 });
 export type QueueGrant = z.infer<typeof QueueGrantSchema>;
 

@@ -527,6 +527,22 @@ describe('checkOrder (invariant 5: oldest launch time first per zone, the zone w
     ]);
   });
 
+  it('does not blame a grant for a waiter parked after its admission read the queue (not yet its to see), and does for one parked before', () => {
+    const readFirst = (g: LeaseGrant, readAt: number): LeaseGrant =>
+      g.queue === undefined ? g : { ...g, queue: { ...g.queue, readAt } };
+    const grants = (w2ParkedAt: number) => [
+      held('i-w1', T0),
+      readFirst(waiter('i-w3', A, T0 - 3000, T0 + 10, T0 + 100), T0 + 40),
+      waiter('i-w2', B, T0 - 4000, w2ParkedAt, T0 + 300),
+    ];
+    const releases = [release('i-w1', T0 + 500)];
+
+    // w2 parked at +60: after w3's admission read the queue at +40, before w3's grant at +100.
+    expect(checkOrder(web(), { grants: grants(T0 + 60), releases })).toEqual([]);
+    // w2 parked at +20: it was there when the admission read.
+    expect(checkOrder(web(), { grants: grants(T0 + 20), releases })).toHaveLength(1);
+  });
+
   it('does not blame a grant when a release racing it may have made the zones even', () => {
     const grants = [
       held('i-w1', T0),

@@ -229,6 +229,7 @@ export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitRe
 
 /** One pass over the fleet's queue: the heads of every zone, served until the fleet is busy. */
 async function admitPass(deps: QueueDeps, fleetName: string, report: AdmitReport): Promise<void> {
+  const readAt = deps.clock().toISOString();
   const { zones } = await deps.store.queueState(fleetName);
   if (zones.length === 0) return;
   const heads = new Map<string, Waiter[]>();
@@ -255,7 +256,7 @@ async function admitPass(deps: QueueDeps, fleetName: string, report: AdmitReport
   for (const [zone, waiters] of heads) {
     for (const waiter of waiters.filter((w) => holding.has(w.holder))) {
       waiters.splice(waiters.indexOf(waiter), 1);
-      const outcome = await grantOne(deps, waiter);
+      const outcome = await grantOne(deps, waiter, readAt);
       if (outcome.kind === 'granted')
         report.granted.push({
           instanceId: waiter.instanceId,
@@ -272,7 +273,7 @@ async function admitPass(deps: QueueDeps, fleetName: string, report: AdmitReport
     if (zone === undefined) return;
     const waiter = heads.get(zone)?.shift();
     if (waiter === undefined) continue;
-    const outcome = await grantOne(deps, waiter);
+    const outcome = await grantOne(deps, waiter, readAt);
     if (outcome.kind === 'wait') {
       report.waiting = outcome.reason;
       return;
@@ -321,7 +322,7 @@ type GrantOutcome =
   | { kind: 'taken' };
 
 /** Tries one waiter's lease as its execution would, and answers its token. */
-async function grantOne(deps: QueueDeps, waiter: Waiter): Promise<GrantOutcome> {
+async function grantOne(deps: QueueDeps, waiter: Waiter, readAt: string): Promise<GrantOutcome> {
   const parked = parkedState(waiter);
   const ctx: StepContext = { executionId: waiter.holder };
   if (parked.startedAt !== undefined) ctx.startedAt = parked.startedAt;
@@ -366,6 +367,7 @@ async function grantOne(deps: QueueDeps, waiter: Waiter): Promise<GrantOutcome> 
       launchTime: waiter.launchTime,
       parkedAt: waiter.parkedAt,
       grantedAt: deps.clock().toISOString(),
+      readAt,
     },
   };
   // Written before it is sent: a granter that dies here leaves it for the sweep to send.
