@@ -216,8 +216,11 @@ export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitRe
     }
   }
   try {
+    // The first pass uses the zones read above; each pass after reads them again.
+    let seen: string[] | undefined = zones;
     for (let pass = 1; ; pass += 1) {
-      await admitPass(deps, fleetName, report);
+      await admitPass(deps, fleetName, report, seen);
+      seen = undefined;
       const last = pass >= GRANTER_PASSES;
       if ((await deps.store.leaveGranter(fleetName, me, { force: last })) === 'left') return report;
     }
@@ -228,9 +231,14 @@ export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitRe
 }
 
 /** One pass over the fleet's queue: the heads of every zone, served until the fleet is busy. */
-async function admitPass(deps: QueueDeps, fleetName: string, report: AdmitReport): Promise<void> {
+async function admitPass(
+  deps: QueueDeps,
+  fleetName: string,
+  report: AdmitReport,
+  zonesRead?: string[],
+): Promise<void> {
   const readAt = deps.clock().toISOString();
-  const { zones } = await deps.store.queueState(fleetName);
+  const zones = zonesRead ?? (await deps.store.queueState(fleetName)).zones;
   if (zones.length === 0) return;
   const heads = new Map<string, Waiter[]>();
   await Promise.all(
@@ -256,16 +264,7 @@ async function admitPass(deps: QueueDeps, fleetName: string, report: AdmitReport
   for (const [zone, waiters] of heads) {
     for (const waiter of waiters.filter((w) => holding.has(w.holder))) {
       waiters.splice(waiters.indexOf(waiter), 1);
-      const outcome = await grantOne(deps, waiter, readAt);
-      if (outcome.kind === 'granted')
-        report.granted.push({
-          instanceId: waiter.instanceId,
-          az: zone,
-          holder: waiter.holder,
-          delivery: outcome.delivery,
-        });
-      else if (outcome.kind === 'refused')
-        report.refused.push({ instanceId: waiter.instanceId, error: outcome.error });
+      record(report, waiter, zone, await grantOne(deps, waiter, readAt));
     }
   }
   for (;;) {
@@ -278,20 +277,23 @@ async function admitPass(deps: QueueDeps, fleetName: string, report: AdmitReport
       report.waiting = outcome.reason;
       return;
     }
-    if (outcome.kind === 'refused') {
-      report.refused.push({ instanceId: waiter.instanceId, error: outcome.error });
-      continue;
-    }
-    if (outcome.kind === 'granted') {
-      report.granted.push({
-        instanceId: waiter.instanceId,
-        az: zone,
-        holder: waiter.holder,
-        delivery: outcome.delivery,
-      });
-      if (outcome.delivery !== 'gone') inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
-    }
+    record(report, waiter, zone, outcome);
+    if (outcome.kind === 'granted' && outcome.delivery !== 'gone')
+      inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
   }
+}
+
+/** A grant or a refusal for good, in the admission's report. */
+function record(report: AdmitReport, waiter: Waiter, zone: string, outcome: GrantOutcome): void {
+  if (outcome.kind === 'granted')
+    report.granted.push({
+      instanceId: waiter.instanceId,
+      az: zone,
+      holder: waiter.holder,
+      delivery: outcome.delivery,
+    });
+  else if (outcome.kind === 'refused')
+    report.refused.push({ instanceId: waiter.instanceId, error: outcome.error });
 }
 
 /** The zone served next: fewest replacements in flight, then the oldest head, then by name. */

@@ -4,6 +4,7 @@
  */
 import {
   type AttributeValue,
+  type CancellationReason,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   TransactionCanceledException,
@@ -116,13 +117,8 @@ export async function acquireGroupLock(
     if (!(error instanceof TransactionCanceledException)) throw error;
     const [lockReason, retirersReason] = error.CancellationReasons ?? [];
     if (failedCondition(lockReason)) held = lockReason?.Item;
-    else if (failedCondition(retirersReason)) {
-      return {
-        acquired: false,
-        heldBy: { ...lock, holder: 'retirements waiting for it', acquiredAt: now.toISOString() },
-        retirersFirst: retirersReason?.Item?.holders?.SS?.length ?? 1,
-      };
-    }
+    else if (failedCondition(retirersReason))
+      return { acquired: false, ...retirersRefusal(request.group, retirersReason, nowSeconds) };
     // Otherwise another transaction touched the lock at the same moment (a conflict): not
     // taken, and who has it is read below; the caller asks again, as for a held lock.
   }
@@ -161,6 +157,27 @@ export async function acquireGroupLock(
   return {
     acquired: false,
     heldBy: current ?? { ...lock, holder: 'unknown', acquiredAt: now.toISOString() },
+  };
+}
+
+/**
+ * What a surge is told when retirements wait for the group's lock (the `retirers` item's
+ * cancellation reason, from {@link noRetirerWaits}): no holder to name, and how many wait.
+ */
+export function retirersRefusal(
+  group: string,
+  reason: CancellationReason | undefined,
+  nowSeconds: number,
+): { heldBy: GroupLock; retirersFirst: number } {
+  return {
+    heldBy: {
+      group,
+      holder: 'retirements waiting for it',
+      instanceId: 'unknown',
+      acquiredAt: new Date(nowSeconds * 1000).toISOString(),
+      expiresAt: nowSeconds,
+    },
+    retirersFirst: reason?.Item?.holders?.SS?.length ?? 1,
   };
 }
 

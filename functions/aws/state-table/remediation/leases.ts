@@ -45,7 +45,7 @@ import {
 import { claimInstance, instanceClaimPut, settleInstanceClaim } from './claims';
 import { deleteIfHeld, failedCondition } from './conditional';
 import { type RemediationGate, remediationGate } from './gate';
-import { acquireGroupLock, noRetirerWaits } from './group-locks';
+import { acquireGroupLock, noRetirerWaits, retirersRefusal } from './group-locks';
 import { isWaiterPending, type PendingWaiter, queueIsEmpty, waiterPending } from './queue';
 import {
   concurrencyReason,
@@ -187,12 +187,7 @@ export async function acquireLease(table: StateTableHandle, asked: LeaseRequest)
   // Launch before terminate takes one slot and nothing else: one transaction, no read.
   if (request.disruption === 0 && request.maxConcurrent + ITEMS_BESIDE_SLOTS <= MAX_TRANSACTION_ITEMS) {
     if (belowFloor) {
-      const others = othersInFlight(
-        (await queryAll(table, leasePk(request.fleet)))
-          .filter((item) => isLive(item, nowSeconds))
-          .map(leaseFromItem),
-        request.holder,
-      );
+      const others = othersInFlight(await liveLeases(table, request.fleet, nowSeconds), request.holder);
       return floorRefusal(request, floor, others);
     }
     return leaseInOneTransaction(table, request, expiresAt, nowSeconds);
@@ -298,9 +293,7 @@ async function leaseReadingFirst(
   floor: number,
   belowFloor: boolean,
 ): Promise<LeaseDecision> {
-  const live = (await queryAll(table, leasePk(request.fleet)))
-    .filter((item) => isLive(item, nowSeconds))
-    .map(leaseFromItem);
+  const live = await liveLeases(table, request.fleet, nowSeconds);
   const mine: string[] = [];
   for (const item of live) {
     if (item.holder !== request.holder) continue;
@@ -478,15 +471,8 @@ async function leaseInOneTransaction(
       if (request.waiter !== undefined && failedCondition(reasons[waiterIndex]))
         return { granted: false, reason: answeredReason(request), answered: true };
       if (request.groupLock !== undefined && failedCondition(reasons[retirersIndex])) {
-        const heldBy = {
-          group: request.groupLock.group,
-          holder: 'retirements waiting for it',
-          instanceId: 'unknown',
-          acquiredAt,
-          expiresAt: nowSeconds,
-        };
-        const retirersFirst = reasons[retirersIndex]?.Item?.holders?.SS?.length ?? 1;
-        return { granted: false, reason: groupRefusalReason({ heldBy, retirersFirst }), groupHeldBy: heldBy };
+        const refusal = retirersRefusal(request.groupLock.group, reasons[retirersIndex], nowSeconds);
+        return { granted: false, reason: groupRefusalReason(refusal), groupHeldBy: refusal.heldBy };
       }
       if (
         request.rollout !== undefined &&
@@ -617,6 +603,13 @@ async function withoutAdmissionTaken(table: StateTableHandle, request: LeaseRequ
   if (Item === undefined) return request;
   const { rollout: _taken, ...rest } = request;
   return rest;
+}
+
+/** The fleet's leases whose holders' time has not run out. */
+async function liveLeases(table: StateTableHandle, fleet: string, nowSeconds: number) {
+  return (await queryAll(table, leasePk(fleet)))
+    .filter((item) => isLive(item, nowSeconds))
+    .map(leaseFromItem);
 }
 
 /** How many other holders have live slots in the fleet (replacements in flight). */
