@@ -22,7 +22,8 @@
  * | replacement claim | `replacement#<id>` | `claim` | holder, expiresAt | replacement-claim.ts |
  * | ledger shard | `reported#<generation>` | `shard#<nn>` | entries (M), version (N), expiresAt | ledger.ts |
  * | waiter | `queue#<fleet>#<az>` | `<launchTime>#<instanceId>` | fleet, az, launchTime, instanceId, holder, taskToken, data (JSON), parkedAt, heartbeatAt, granted?, failed? | waiter.ts |
- * | queue zones | `queue#<fleet>` | `zones` | zones (SS) | waiter.ts |
+ * | queue zones | `queue#<fleet>` | `zones` | zones (SS), waiting (N) | waiter.ts |
+ * | queue granter | `queue#<fleet>` | `granter` | holder, expiresAt, again? | waiter.ts |
  * | rollout | `rollout#<fleet>` | `<templateId>#<version>` | fleet, templateId, version (N), stage, counters (N), canary, bakeMinutes, maxFailures, bakeUntil?, approvedBy?, halt? | rollout.ts |
  *
  * A new item kind gets its own module here, a row in this table, and a codec test
