@@ -30,7 +30,8 @@ import {
   acquireGroupLock,
   forgetRetirer,
   type GroupLockDecision,
-  type GroupLockPurpose,
+  type GroupLockRequest,
+  markGroupRaised,
   type RecordOutcome,
   recordGroupChange,
   releaseGroupLock,
@@ -63,6 +64,7 @@ export type { RemediationGate } from './state-table/remediation/gate';
 export {
   type GroupLockDecision,
   type GroupLockPurpose,
+  type GroupLockRequest,
   RETIRER_WAIT_SECONDS,
   type RecordOutcome,
 } from './state-table/remediation/group-locks';
@@ -149,13 +151,7 @@ export class RemediationStore extends StateStore {
   }
 
   /** Takes the lock on an Auto Scaling group's capacity for `holder`, or says who holds it (see `group-locks.ts`). */
-  acquireGroupLock(request: {
-    group: string;
-    holder: string;
-    instanceId: string;
-    ttlSeconds: number;
-    purpose: GroupLockPurpose;
-  }): Promise<GroupLockDecision> {
+  acquireGroupLock(request: GroupLockRequest): Promise<GroupLockDecision> {
     return acquireGroupLock(this.state, request);
   }
 
@@ -167,7 +163,12 @@ export class RemediationStore extends StateStore {
     return recordGroupChange(this.state, group, holder, change);
   }
 
-  /** Releases the group lock if `holder` holds it; true if it did. Releasing twice is fine. */
+  /** A wave's raise was made (`SetDesiredCapacity` answered): a retried step will not make it again. */
+  markGroupRaised(group: string, holder: string): Promise<void> {
+    return markGroupRaised(this.state, group, holder);
+  }
+
+  /** `holder` leaves the group lock (free once its last member left); true if it was a member. Leaving twice is fine. */
   releaseGroupLock(group: string, holder: string): Promise<boolean> {
     return releaseGroupLock(this.state, group, holder);
   }

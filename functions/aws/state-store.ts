@@ -51,7 +51,7 @@ import { liveGroupLock } from './state-table/views';
 export { healthyFloor } from '../domain/headroom';
 export type { Clock } from './state-table/handle';
 export type { GroupChange, GroupLock, PauseState, Quarantine, QuarantineKey } from './state-table/schema';
-export { ATTEMPT_TTL_SECONDS } from './state-table/schema';
+export { ATTEMPT_TTL_SECONDS, lockMembers } from './state-table/schema';
 
 /** A drift's attempt generation (see {@link StateStore.driftAttempt}). */
 export interface DriftAttempt {

@@ -145,7 +145,6 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 /** What one holder was told it holds, each with its expiry (epoch seconds). */
 interface Beliefs {
   slots: Map<string, number>;
-  lock?: number;
   claims: Map<string, number>;
   replacements: Map<string, number>;
 }
@@ -176,6 +175,13 @@ describe('RemediationStore under interleavings of every coordination operation',
           const of = (h: Holder): Beliefs =>
             beliefs.get(h) ?? { slots: new Map(), claims: new Map(), replacements: new Map() };
           const problems: string[] = [];
+          // The group's lock as its holders were told it: its members share one expiry (each
+          // take renews the item's); a wave (founded by a lease) may gain members until a
+          // change is recorded, any other lock has one.
+          let lock: { members: Set<Holder>; expiresAt: number; wave: boolean; closedAt?: number } | undefined;
+          let stepIndex = 0;
+          const lockLive = (now: number) =>
+            lock !== undefined && lock.members.size > 0 && lock.expiresAt >= now;
 
           const request = (o: Extract<Op, { kind: 'acquireLease' }>): LeaseRequest => ({
             fleet,
@@ -198,10 +204,21 @@ describe('RemediationStore under interleavings of every coordination operation',
                 const decision = await store.acquireLease(request(o));
                 if (!decision.granted) return () => {};
                 const { items, expiresAt, groupLocked } = decision.lease;
+                const at = stepIndex;
                 return (b) => {
                   for (const sk of items) b.slots.set(sk, expiresAt);
                   b.claims.set(id(o.instance), expiresAt);
-                  if (groupLocked) b.lock = now + LOCK_TTL;
+                  if (!groupLocked) return;
+                  if (lock !== undefined && lockLive(now)) {
+                    if (!lock.members.has(o.holder) && !lock.wave)
+                      problems.push(`${o.holder} joined a lock of ${group} that is not a wave`);
+                    if (!lock.members.has(o.holder) && lock.closedAt !== undefined && lock.closedAt < at)
+                      problems.push(`${o.holder} joined the wave on ${group} after its change was recorded`);
+                    lock.members.add(o.holder);
+                    lock.expiresAt = now + LOCK_TTL;
+                  } else {
+                    lock = { members: new Set([o.holder]), expiresAt: now + LOCK_TTL, wave: true };
+                  }
                 };
               }
               case 'acquireGroupLock': {
@@ -213,8 +230,14 @@ describe('RemediationStore under interleavings of every coordination operation',
                   ttlSeconds: LOCK_TTL,
                 });
                 return decision.acquired
-                  ? (b) => {
-                      b.lock = decision.lock.expiresAt;
+                  ? () => {
+                      if (decision.reentered && lock !== undefined) lock.expiresAt = decision.lock.expiresAt;
+                      else
+                        lock = {
+                          members: new Set([o.holder]),
+                          expiresAt: decision.lock.expiresAt,
+                          wave: false,
+                        };
                     }
                   : () => {};
               }
@@ -228,11 +251,12 @@ describe('RemediationStore under interleavings of every coordination operation',
                 return (b) => {
                   if (claimed) b.replacements.set(id(o.instance), now + CLAIM_TTL);
                   // With the claim goes the lock, if still the holder's; a refused claim keeps it.
-                  if (claimed && o.releaseLock) b.lock = undefined;
+                  if (claimed && o.releaseLock) lock?.members.delete(o.holder);
                 };
               }
               case 'recordGroupChange': {
-                const believed = (of(o.holder).lock ?? -1) >= now;
+                const believed = lockLive(now) && lock?.members.has(o.holder) === true;
+                const at = stepIndex;
                 const outcome = await store.recordGroupChange(group, o.holder, {
                   mode: 'surge',
                   desiredBefore: 1,
@@ -243,12 +267,14 @@ describe('RemediationStore under interleavings of every coordination operation',
                   problems.push(`${o.holder} recorded a change to ${group} without holding its lock`);
                 if (outcome.outcome === 'not-held' && believed)
                   problems.push(`${o.holder} holds the lock of ${group} but may not record a change`);
-                return () => {};
+                return () => {
+                  if (outcome.outcome === 'recorded' && lock !== undefined) lock.closedAt ??= at;
+                };
               }
               case 'releaseGroupLock': {
                 await store.releaseGroupLock(group, o.holder);
-                return (b) => {
-                  b.lock = undefined;
+                return () => {
+                  lock?.members.delete(o.holder);
                 };
               }
               case 'releaseLease': {
@@ -270,7 +296,7 @@ describe('RemediationStore under interleavings of every coordination operation',
                 await store.releaseAll(release);
                 return async (b) => {
                   for (const sk of release.items) b.slots.delete(sk);
-                  if (o.group) b.lock = undefined;
+                  if (o.group) lock?.members.delete(o.holder);
                   const claim = release.instance;
                   if (claim === undefined) return;
                   const held = (b.claims.get(claim.id) ?? -1) >= now;
@@ -341,11 +367,13 @@ describe('RemediationStore under interleavings of every coordination operation',
                     : instance !== undefined && hasKey(item, instanceClaimKey(instance))
                       ? `claim ${instance}`
                       : `replacement ${instance}`;
-              return `${what} ${item.holder?.S}`;
+              // The lock: one line per member (none when all left: free).
+              if (what === 'lock') return (item.holders?.SS ?? []).map((h) => `lock ${h}`);
+              return [`${what} ${item.holder?.S}`];
             };
             return [...(leases.Items ?? []), ...(single.Responses?.[table] ?? [])]
               .filter(live)
-              .map(says)
+              .flatMap(says)
               .sort();
           };
 
@@ -354,7 +382,7 @@ describe('RemediationStore under interleavings of every coordination operation',
             const out: string[] = [];
             for (const [h, b] of beliefs) {
               for (const [sk, until] of b.slots) if (until >= now) out.push(`slot ${sk} ${h}`);
-              if ((b.lock ?? -1) >= now) out.push(`lock ${h}`);
+              if (lockLive(now) && lock?.members.has(h) === true) out.push(`lock ${h}`);
               for (const [i, until] of b.claims) if (until >= now) out.push(`claim ${i} ${h}`);
               for (const [n, until] of b.replacements) if (until >= now) out.push(`replacement ${n} ${h}`);
             }
@@ -377,9 +405,8 @@ describe('RemediationStore under interleavings of every coordination operation',
             );
             if (dips.length > FLOOR_HEADROOM)
               problems.push(`${where}: ${dips.length} disruptions > ${FLOOR_HEADROOM}`);
-            const lockHolders = holders.filter(([, b]) => live(b.lock));
-            if (lockHolders.length > 1)
-              problems.push(`${where}: ${lockHolders.length} holders of the group lock`);
+            if (lock !== undefined && lockLive(now) && lock.members.size > 1 && !lock.wave)
+              problems.push(`${where}: ${lock.members.size} holders of a group lock that is not a wave`);
             for (const i of INSTANCES) {
               const n = holders.filter(([, b]) => live(b.claims.get(id(i)))).length;
               if (n > 1) problems.push(`${where}: ${n} holders replacing ${i}`);
@@ -391,6 +418,7 @@ describe('RemediationStore under interleavings of every coordination operation',
           };
 
           for (const [index, s] of steps.entries()) {
+            stepIndex = index;
             const where = `step ${index + 1} (${JSON.stringify(s)})`;
             if (s.kind === 'advance') {
               clock.now = new Date(clock.now.getTime() + s.seconds * 1000);

@@ -270,31 +270,58 @@ describe('StateStore', () => {
       expect((await store.listLeases('web')).map((l) => l.holder).sort()).toEqual(['a', 'a', 'b', 'b']);
     });
 
-    it('takes the group lock with the slot for a surge, or neither when another execution has the lock', async () => {
+    it('takes the group lock with the slot for a surge: a wave until it raises, then neither for another', async () => {
       const { store } = await freshStore();
       const groupLock = { group: 'web-asg', ttlSeconds: 600 };
       const first = await store.acquireLease(
-        lease({ holder: 'a', instanceId: 'i-1', maxConcurrent: 2, groupLock }),
+        lease({ holder: 'a', instanceId: 'i-1', maxConcurrent: 3, groupLock }),
       );
       expect(first).toMatchObject({ granted: true, lease: { items: ['slot#0'], groupLocked: true } });
-      expect(await store.getGroupLock('web-asg')).toMatchObject({ holder: 'a', instanceId: 'i-1' });
+      expect(await store.getGroupLock('web-asg')).toMatchObject({
+        holder: 'a',
+        instanceId: 'i-1',
+        wave: true,
+      });
 
+      // The wave has not raised: another surge of the group joins it, in its lease's transaction.
       const second = await store.acquireLease(
-        lease({ holder: 'b', instanceId: 'i-2', maxConcurrent: 2, groupLock }),
+        lease({ holder: 'b', instanceId: 'i-2', maxConcurrent: 3, groupLock }),
       );
-      expect(second).toMatchObject({
+      expect(second).toMatchObject({ granted: true, lease: { items: ['slot#1'], groupLocked: true } });
+      expect((await store.getGroupLock('web-asg'))?.members).toEqual(['a', 'b']);
+
+      // A member closes the wave by recording its raise: a third is refused as a whole.
+      const change = {
+        mode: 'surge' as const,
+        desiredBefore: 4,
+        raisedTo: 6,
+        instancesBefore: ['i-1', 'i-2'],
+        wave: { members: ['a', 'b'], closedBy: 'b' },
+      };
+      expect(await store.recordGroupChange('web-asg', 'b', change)).toEqual({ outcome: 'recorded' });
+      const third = await store.acquireLease(
+        lease({ holder: 'c', instanceId: 'i-3', maxConcurrent: 3, groupLock }),
+      );
+      expect(third).toMatchObject({
         granted: false,
         reason: expect.stringContaining('web-asg is being changed by execution a (replacing i-1)'),
-        groupHeldBy: { holder: 'a' },
+        groupHeldBy: { holder: 'a', members: ['a', 'b'] },
       });
-      // Refused as a whole: b holds no slot.
-      expect((await store.listLeases('web')).map((l) => l.holder)).toEqual(['a']);
+      expect((await store.listLeases('web')).map((l) => l.holder).sort()).toEqual(['a', 'b']);
 
+      // Held until its last member leaves.
       await store.releaseGroupLock('web-asg', 'a');
-      expect(await store.acquireLease(lease({ holder: 'b', maxConcurrent: 2, groupLock }))).toMatchObject({
-        granted: true,
-        lease: { items: ['slot#1'], groupLocked: true },
+      expect(await store.acquireLease(lease({ holder: 'c', maxConcurrent: 3, groupLock }))).toMatchObject({
+        granted: false,
+        groupHeldBy: { members: ['b'] },
       });
+      await store.releaseGroupLock('web-asg', 'b');
+      expect(await store.getGroupLock('web-asg')).toBeUndefined();
+      expect(await store.acquireLease(lease({ holder: 'c', maxConcurrent: 3, groupLock }))).toMatchObject({
+        granted: true,
+        lease: { items: ['slot#2'], groupLocked: true },
+      });
+      expect((await store.getGroupLock('web-asg'))?.members).toEqual(['c']);
     });
 
     it.each([

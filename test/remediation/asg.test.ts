@@ -196,8 +196,9 @@ describe('two replacements in flight in one Auto Scaling group (maxConcurrent 2)
       'succeeded',
       'succeeded',
     ]);
-    // They did meet: one waited for the other's turn on the group instead of reading the same capacity.
-    expect(waitedForTheGroup(results)).toBeGreaterThan(0);
+    // They did meet: one waited for the other's wave instead of reading the same capacity, or
+    // both were one wave, raised once by two (docs/adr/0034-waves.md).
+    expect(waitedForTheGroup(results) > 0 || desired.includes(6)).toBe(true);
     const replacements = results.map((r) => (r.output as { replacementId: string }).replacementId);
     expect(new Set(replacements).size).toBe(2);
     for (const id of replacements) {

@@ -36,6 +36,7 @@ export interface StepDeps {
     | 'forgetRetirer'
     | 'getGroupLock'
     | 'recordGroupChange'
+    | 'markGroupRaised'
     | 'releaseGroupLock'
     | 'settleInstanceClaim'
     | 'nextAttempt'

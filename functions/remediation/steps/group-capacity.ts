@@ -3,7 +3,7 @@
  * instance of desired capacity (a surge), or, at MaxSize, the old instance into Standby first.
  */
 import { EnterStandbyCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
-import type { GroupChange } from '../../aws/state-store';
+import { type GroupChange, lockMembers } from '../../aws/state-store';
 import { launchErrorOf } from '../aws-errors';
 import { GroupBusyError, InstanceGoneError } from '../errors';
 import type { GroupChangeRecord, MachineData } from '../input';
@@ -11,12 +11,17 @@ import { describeGroup, groupInstanceIds, type StepContext, type StepDeps, sourc
 import { changeRecord, lockGroup, requireAsg } from './group-lock';
 
 /**
- * Launch before terminate: the group grows by one. Under the group lock, so the desired
- * capacity raised is the group's CURRENT one (other replacements' surges included), and the
- * lock is kept until the health check has found and claimed the instance the group launched
- * for it: no other execution's raise can launch an instance this one would mistake for its own.
- * The lock normally comes with the lease; a retry after waiting for headroom takes it again.
- * A retry finds the change it recorded and raises only if the first attempt did not.
+ * Launch before terminate, a wave at a time (docs/adr/0034-waves.md): the surges that took
+ * the group's lock together (a wave) raise its desired capacity once, by one for each. The
+ * first member here closes the wave: under the lock, it reads the group's CURRENT desired
+ * capacity and records the raise (conditional on the members being the ones it read, so a
+ * member joining meanwhile is counted or reads again), then sets it; the others find it
+ * recorded. The members keep the lock until each has handed its old instance back, so no
+ * other raise can launch an instance a member would mistake for its wave's.
+ *
+ * At MaxSize the wave gets the headroom there is: its members past it (in the recorded order)
+ * leave the lock and wait for the next wave (GroupBusyError, retried). A retry of the closer
+ * sets the capacity only if its raise is not marked made.
  */
 export async function raiseDesiredCapacity(
   deps: StepDeps,
@@ -24,53 +29,58 @@ export async function raiseDesiredCapacity(
   ctx: StepContext,
 ): Promise<GroupChangeRecord> {
   const asg = requireAsg(data, 'raiseDesiredCapacity');
-  let recorded: GroupChange | undefined;
+  const me = ctx.executionId;
   let lockedHere = false;
   if (data.lease?.groupLocked !== true) {
-    recorded = (await lockGroup(deps, data, ctx, asg.name, 'surge')).change;
+    await lockGroup(deps, data, ctx, asg.name, 'surge', { wave: true });
     lockedHere = true;
   }
   for (;;) {
+    const lock = await deps.store.getGroupLock(asg.name);
+    if (lock === undefined || !lockMembers(lock).includes(me)) {
+      if (lockedHere)
+        throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
+      await lockGroup(deps, data, ctx, asg.name, 'surge', { wave: true });
+      lockedHere = true;
+      continue;
+    }
     const group = await describeGroup(deps, asg.name);
     const desired = group.DesiredCapacity ?? 0;
-    let change = recorded?.mode === 'surge' ? recorded : undefined;
-    if (change === undefined && desired >= (group.MaxSize ?? 0)) {
-      // At MaxSize: others' surges use the headroom, or this execution's own raise, recorded
-      // by an attempt that did not return.
-      const lock = await deps.store.getGroupLock(asg.name);
-      const mine = lock?.holder === ctx.executionId;
-      if (mine && lock?.change?.mode === 'surge') {
-        change = lock.change;
-      } else {
-        if (mine) await deps.store.releaseGroupLock(asg.name, ctx.executionId);
+    let change = lock.change?.mode === 'surge' ? lock.change : undefined;
+    if (change === undefined) {
+      const members = [...lockMembers(lock)].sort();
+      const headroom = (group.MaxSize ?? 0) - desired;
+      if (headroom <= 0) {
+        // At MaxSize: others' surges use the headroom. This one waits for it, without the lock.
+        await deps.store.releaseGroupLock(asg.name, me);
         throw new GroupBusyError(
           `Auto Scaling group ${asg.name} is at MaxSize ${group.MaxSize ?? 0} (desired ${desired}): waiting for replacements in flight to give their headroom back`,
         );
       }
-    }
-    if (change === undefined) {
       const candidate: GroupChange = {
         mode: 'surge',
         desiredBefore: desired,
-        raisedTo: desired + 1,
+        raisedTo: desired + Math.min(members.length, headroom),
         instancesBefore: groupInstanceIds(group),
+        wave: { members, closedBy: me },
       };
-      // Recorded first: whatever happens next, a retry or the rollback knows what was intended.
-      // The record is conditional on holding the lock, which proves the reading above was
-      // made under it.
-      const outcome = await deps.store.recordGroupChange(asg.name, ctx.executionId, candidate);
+      // Recorded first: whatever happens next, a retry, another member or the rollback knows
+      // what was intended. Conditional on holding the lock, with these members.
+      const outcome = await deps.store.recordGroupChange(asg.name, me, candidate);
       if (outcome.outcome === 'not-held') {
         if (lockedHere)
           throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
-        recorded = (await lockGroup(deps, data, ctx, asg.name, 'surge')).change;
+        await lockGroup(deps, data, ctx, asg.name, 'surge', { wave: true });
         lockedHere = true;
         continue;
       }
+      if (outcome.outcome === 'members-changed') continue;
       change = outcome.outcome === 'recorded' ? candidate : outcome.change;
     }
     const raisedTo = change.raisedTo ?? change.desiredBefore + 1;
-    const at = deps.clock().toISOString();
-    if (desired < raisedTo) {
+    // Only the member that closed the wave sets the capacity, once: whether or not it has a seat.
+    const closer = change.wave === undefined || change.wave.closedBy === me;
+    if (closer && lock.raised !== true && desired < raisedTo) {
       await groupLaunching(data, () =>
         deps.autoScaling.send(
           new SetDesiredCapacityCommand({
@@ -81,6 +91,18 @@ export async function raiseDesiredCapacity(
         ),
       );
     }
+    if (closer && change.wave !== undefined && lock.raised !== true)
+      await deps.store.markGroupRaised(asg.name, me);
+    const members = change.wave?.members ?? [me];
+    const seat = members.indexOf(me);
+    if (seat < 0 || seat >= raisedTo - change.desiredBefore) {
+      // No seat in this wave (MaxSize): the next wave, after this one hands its headroom back.
+      await deps.store.releaseGroupLock(asg.name, me);
+      throw new GroupBusyError(
+        `the wave on Auto Scaling group ${asg.name} raised it for ${raisedTo - change.desiredBefore} of its ${members.length} replacements (MaxSize ${group.MaxSize ?? 0}): waiting for the next wave`,
+      );
+    }
+    const at = deps.clock().toISOString();
     return { ...changeRecord(change), at };
   }
 }

@@ -29,9 +29,11 @@ export async function lockGroup(
   ctx: StepContext,
   group: string,
   purpose: GroupLockPurpose,
+  options: { wave?: boolean } = {},
 ): Promise<GroupLock> {
   const decision = await deps.store.acquireGroupLock({
     purpose,
+    ...(options.wave === true ? { wave: true } : {}),
     group,
     holder: ctx.executionId,
     instanceId: data.instanceId,

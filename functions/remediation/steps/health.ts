@@ -34,9 +34,12 @@ export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepC
   // One reading of the group serves both finding the replacement and its lifecycle state.
   const group = currentPlan.asg === undefined ? undefined : await describeGroup(deps, currentPlan.asg.name);
   const known = data.replacement?.instanceId ?? data.health?.replacementId;
-  // Found and claimed is when the next execution may change the group: the lock goes with the claim.
+  // Standby first: found and claimed is when the next execution may change the group, so the
+  // lock goes with the claim. A wave's surge keeps it until its old instance is handed back.
+  const releaseLock = data.surge?.mode === 'standby-first';
   const replacementId =
-    known ?? (group === undefined ? undefined : await identifyAsgReplacement(deps, data, ctx, group, true));
+    known ??
+    (group === undefined ? undefined : await identifyAsgReplacement(deps, data, ctx, group, releaseLock));
 
   // Not launched yet: on AWS a launch the group could not make shows as a failed activity.
   let shortage: InsufficientCapacityError | undefined;
@@ -155,9 +158,10 @@ async function instanceStatus(deps: StepDeps, instanceId: string): Promise<Insta
 }
 
 /**
- * The instance the group launched for this execution: not a member when this execution
- * changed the group (under its lock), and claimed by us. With `releaseLock`, the claim also
- * gives the group lock back, in the same request. The rollback asks too, without releasing.
+ * The instance the group launched for this execution: not a member when this execution (or
+ * its wave) changed the group, under its lock, and claimed by us (each member of a wave claims
+ * a different one). With `releaseLock`, the claim also gives the group lock back, in the same
+ * request. The rollback asks too, without releasing.
  */
 export async function identifyAsgReplacement(
   deps: StepDeps,

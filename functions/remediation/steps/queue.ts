@@ -258,34 +258,48 @@ async function admitPass(
     const zone = lease.az ?? UNKNOWN_ZONE;
     inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
   }
-  // A waiter whose lease was taken and never answered (its granter died between the two, or
-  // lost the answer to a re-park) is served first, whatever its place: its lease costs nothing
-  // more, and until it is answered it holds a slot (and perhaps its group's lock) that no one uses.
-  for (const [zone, waiters] of heads) {
-    for (const waiter of waiters.filter((w) => holding.has(w.holder))) {
-      waiters.splice(waiters.indexOf(waiter), 1);
-      record(report, waiter, zone, await grantOne(deps, waiter, readAt));
+  // A wave's grants are sent when the pass ends (docs/adr/0034-waves.md): written on their
+  // waiters at once, so a granter that dies first leaves them for the sweep to send, but no
+  // member runs ahead and raises the group before the pass has granted the rest of its wave.
+  const wave: Array<{ zone: string; waiter: Waiter; send: () => Promise<Delivery> }> = [];
+  try {
+    // A waiter whose lease was taken and never answered (its granter died between the two, or
+    // lost the answer to a re-park) is served first, whatever its place: its lease costs nothing
+    // more, and until it is answered it holds a slot (and perhaps its group's lock) that no one uses.
+    for (const [zone, waiters] of heads) {
+      for (const waiter of waiters.filter((w) => holding.has(w.holder))) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        const outcome = await grantOne(deps, waiter, readAt);
+        if (outcome.kind === 'granted' && outcome.delivery === 'later')
+          wave.push({ zone, waiter, send: outcome.send });
+        else record(report, waiter, zone, outcome);
+      }
     }
-  }
-  for (;;) {
-    const zone = nextZone(heads, inFlight);
-    if (zone === undefined) return;
-    const waiter = heads.get(zone)?.shift();
-    if (waiter === undefined) continue;
-    const outcome = await grantOne(deps, waiter, readAt);
-    if (outcome.kind === 'wait') {
-      report.waiting = outcome.reason;
-      return;
+    for (;;) {
+      const zone = nextZone(heads, inFlight);
+      if (zone === undefined) return;
+      const waiter = heads.get(zone)?.shift();
+      if (waiter === undefined) continue;
+      const outcome = await grantOne(deps, waiter, readAt);
+      if (outcome.kind === 'wait') {
+        report.waiting = outcome.reason;
+        return;
+      }
+      if (outcome.kind === 'granted' && outcome.delivery === 'later')
+        wave.push({ zone, waiter, send: outcome.send });
+      else record(report, waiter, zone, outcome);
+      if (outcome.kind === 'granted' && outcome.delivery !== 'gone')
+        inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
     }
-    record(report, waiter, zone, outcome);
-    if (outcome.kind === 'granted' && outcome.delivery !== 'gone')
-      inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
+  } finally {
+    for (const { zone, waiter, send } of wave)
+      record(report, waiter, zone, { kind: 'granted', delivery: await send() });
   }
 }
 
 /** A grant or a refusal for good, in the admission's report. */
 function record(report: AdmitReport, waiter: Waiter, zone: string, outcome: GrantOutcome): void {
-  if (outcome.kind === 'granted')
+  if (outcome.kind === 'granted' && outcome.delivery !== 'later')
     report.granted.push({
       instanceId: waiter.instanceId,
       az: zone,
@@ -319,6 +333,8 @@ export function nextZone(
 
 type GrantOutcome =
   | { kind: 'granted'; delivery: Delivery }
+  /** A member of its group's wave: written, sent when the pass ends. */
+  | { kind: 'granted'; delivery: 'later'; send: () => Promise<Delivery> }
   | { kind: 'wait'; reason: string }
   | { kind: 'refused'; error: string }
   | { kind: 'taken' };
@@ -381,13 +397,17 @@ async function grantOne(deps: QueueDeps, waiter: Waiter, readAt: string): Promis
     ))
   )
     return { kind: 'taken' };
-  const delivery = await deps.callbacks.succeed(waiter.token, granted);
-  if (delivery === 'gone' && parked.data !== undefined) {
-    // The execution is gone (stopped, or parked again with a new token): the lease is nobody's.
-    await giveBackLease(deps, { ...parked.data, lease: granted }, ctx);
-  }
-  if (delivery !== 'elsewhere') await deps.store.removeWaiter(waiter);
-  return { kind: 'granted', delivery };
+  const send = async (): Promise<Delivery> => {
+    const delivery = await deps.callbacks.succeed(waiter.token, granted);
+    if (delivery === 'gone' && parked.data !== undefined) {
+      // The execution is gone (stopped, or parked again with a new token): the lease is nobody's.
+      await giveBackLease(deps, { ...parked.data, lease: granted }, ctx);
+    }
+    if (delivery !== 'elsewhere') await deps.store.removeWaiter(waiter);
+    return delivery;
+  };
+  if (lease.groupLocked) return { kind: 'granted', delivery: 'later', send };
+  return { kind: 'granted', delivery: await send() };
 }
 
 /** The execution's state as it parked it, validated as the steps validate every state. */

@@ -117,9 +117,12 @@ async function rollbackAsg(
   let delta = 0;
   if (change?.mode === 'surge') {
     const raisedTo = change.raisedTo ?? change.desiredBefore + 1;
-    // The raise step returned (data.surge): it happened. Otherwise it happened if the
-    // capacity reached the recorded target, which, under the lock, only this execution sets.
-    if (data.surge !== undefined || (group.DesiredCapacity ?? 0) >= raisedTo) delta += 1;
+    // The raise step returned (data.surge): it happened. Otherwise it happened if it was
+    // marked made, or if the capacity reached the recorded target, which, under the lock, only
+    // the wave's closer sets (its members' decrements come only after it).
+    const raised =
+      data.surge !== undefined || lock.raised === true || (group.DesiredCapacity ?? 0) >= raisedTo;
+    if (raised) delta += 1;
     // The old instance leaves with the capacity lowered by one only in the last step (RetireOld),
     // after which nothing rolls back. An old instance missing from the group now vanished on
     // its own (terminated by someone, replaced by the group, detached): that took nothing off

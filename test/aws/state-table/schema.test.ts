@@ -204,16 +204,25 @@ describe('the item codecs', () => {
         iso,
         seconds,
         change,
-        (group, holder, instanceId, acquiredAt, expiresAt, recorded) => {
+        fc.uniqueArray(text, { maxLength: 4 }),
+        fc.boolean(),
+        (group, holder, instanceId, acquiredAt, expiresAt, recorded, others, wave) => {
+          const members = [...new Set([holder, ...others])].sort();
           const lock: GroupLock = {
             group,
             holder,
             instanceId,
             acquiredAt,
             expiresAt,
+            members,
+            ...(wave ? { wave: true, retiring: [holder], raised: true } : {}),
             ...(recorded ? { change: recorded } : {}),
           };
           expect(groupLockFromItem(group, groupLockItem(lock))).toEqual(lock);
+          // A lock whose members all left is free: read as none.
+          const emptied = groupLockItem(lock);
+          delete emptied.holders;
+          expect(groupLockFromItem(group, emptied)).toBeUndefined();
         },
       ),
     );

@@ -37,7 +37,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { GetOutputType } from '@smithy/types';
 import { afterEach } from 'vitest';
-import type { GroupChange, GroupLock } from '../../../functions/aws/state-store';
+import { type GroupChange, type GroupLock, lockMembers } from '../../../functions/aws/state-store';
 import type { CompiledDesiredState, Tags } from '../../../functions/domain/model';
 import type { PhoenixNotification } from '../../../functions/domain/notification';
 import type { StepContext, StepDeps } from '../../../functions/remediation/steps';
@@ -480,6 +480,7 @@ const STORE_METHODS: readonly StoreMethod[] = [
   'acquireGroupLock',
   'getGroupLock',
   'recordGroupChange',
+  'markGroupRaised',
   'releaseGroupLock',
   'settleInstanceClaim',
   'nextAttempt',
@@ -523,13 +524,18 @@ export function fakeStore(script: Partial<Store> = {}): FakeStore {
 }
 
 /**
- * One group's lock, in memory, as the state table keeps it: free, held by one holder (who
- * gets it back re-entered, with the change it recorded), or held by another.
+ * One group's lock, in memory, as the state table keeps it: free, held by its members (who get
+ * it back re-entered, with the change recorded), joined by a surge while it is a wave that has
+ * not recorded its raise, or held by others.
  */
 export function groupLockModel(initial?: GroupLock) {
   let lock: GroupLock | undefined = initial;
-  const model: Pick<Store, 'acquireGroupLock' | 'recordGroupChange' | 'getGroupLock' | 'releaseGroupLock'> = {
-    acquireGroupLock: async ({ group, holder, instanceId }) => {
+  const members = () => (lock === undefined ? [] : lockMembers(lock));
+  const model: Pick<
+    Store,
+    'acquireGroupLock' | 'recordGroupChange' | 'getGroupLock' | 'releaseGroupLock' | 'markGroupRaised'
+  > = {
+    acquireGroupLock: async ({ group, holder, instanceId, purpose, wave }) => {
       if (lock === undefined) {
         lock = {
           group,
@@ -537,22 +543,39 @@ export function groupLockModel(initial?: GroupLock) {
           instanceId,
           acquiredAt: '2025-06-15T12:00:00.000Z',
           expiresAt: 1_750_000_000,
+          members: [holder],
+          ...(wave === true ? { wave: true } : {}),
+          ...(purpose === 'retire' ? { retiring: [holder] } : {}),
         };
         return { acquired: true, lock, reentered: false };
       }
-      if (lock.holder === holder) return { acquired: true, lock, reentered: true };
+      if (members().includes(holder)) {
+        const retried = purpose === 'surge' || lock.retiring?.includes(holder) === true;
+        if (purpose === 'retire') lock = { ...lock, retiring: [...(lock.retiring ?? []), holder] };
+        return { acquired: true, lock, reentered: retried };
+      }
+      if (wave === true && lock.wave === true && lock.change === undefined) {
+        lock = { ...lock, members: [...members(), holder].sort() };
+        return { acquired: true, lock, reentered: false };
+      }
       return { acquired: false, heldBy: lock };
     },
     recordGroupChange: async (_group: string, holder: string, change: GroupChange) => {
-      if (lock?.holder !== holder) return { outcome: 'not-held' };
+      if (lock === undefined || !members().includes(holder)) return { outcome: 'not-held' };
       if (lock.change !== undefined) return { outcome: 'already-recorded', change: lock.change };
+      if (change.wave !== undefined && change.wave.members.length !== members().length)
+        return { outcome: 'members-changed' };
       lock = { ...lock, change };
       return { outcome: 'recorded' };
     },
+    markGroupRaised: async () => {
+      if (lock !== undefined) lock = { ...lock, raised: true };
+    },
     getGroupLock: async () => lock,
     releaseGroupLock: async (_group: string, holder: string) => {
-      if (lock?.holder !== holder) return false;
-      lock = undefined;
+      if (lock === undefined || !members().includes(holder)) return false;
+      const left = members().filter((m) => m !== holder);
+      lock = left.length === 0 ? undefined : { ...lock, members: left };
       return true;
     },
   };

@@ -67,9 +67,16 @@ describe('raiseDesiredCapacity', () => {
       desiredBefore: 4,
       raisedTo: 5,
       instancesBefore: [OLD, ...PEERS],
+      wave: { members: [EXECUTION], closedBy: EXECUTION },
     });
-    // Recorded before the group was changed; the lock is kept for the health check.
-    expect(store.calls.map((c) => c.method)).toEqual(['recordGroupChange']);
+    // Recorded before the group was changed, marked made after; the lock is kept until the
+    // old instance is handed back.
+    expect(store.calls.map((c) => c.method)).toEqual([
+      'getGroupLock',
+      'recordGroupChange',
+      'markGroupRaised',
+    ]);
+    expect(lock.held()?.raised).toBe(true);
     expect(account.autoScaling.inputsOf(SetDesiredCapacityCommand)).toEqual([
       { AutoScalingGroupName: 'web-asg', DesiredCapacity: 5, HonorCooldown: false },
     ]);
@@ -111,7 +118,7 @@ describe('raiseDesiredCapacity', () => {
     await raiseDesiredCapacity(fakeDeps(account, store), surgeData(false), CTX);
 
     expect(account.group('web-asg').desired).toBe(4);
-    expect(store.calls.map((c) => c.method)).toEqual(['acquireGroupLock']);
+    expect(store.calls.map((c) => c.method)).toEqual(['acquireGroupLock', 'getGroupLock']);
   });
 
   it("at MaxSize by others' surges, waits for their headroom and lets go of the lock meanwhile", async () => {
@@ -131,30 +138,128 @@ describe('raiseDesiredCapacity', () => {
 
   it("at MaxSize, leaves another execution's lock alone", async () => {
     account.group('web-asg').max = 3;
-    const store = fakeStore({ getGroupLock: async () => heldBy(OTHER_EXECUTION) });
+    const lock = groupLockModel(heldBy(OTHER_EXECUTION));
+    const store = fakeStore(lock);
     await expect(raiseDesiredCapacity(fakeDeps(account, store), surgeData(true), CTX)).rejects.toThrow(
       GroupBusyError,
     );
-    expect(store.calls.map((c) => c.method)).toEqual(['getGroupLock']);
+    expect(store.calls.map((c) => c.method)).toEqual(['getGroupLock', 'acquireGroupLock']);
+    expect(lock.held()).toMatchObject({ holder: OTHER_EXECUTION });
+  });
+
+  describe('a wave (docs/adr/0034-waves.md)', () => {
+    const THIRD = `${EXECUTION}-third`;
+    const wave = (...members: string[]): GroupLock => ({
+      ...heldBy(EXECUTION),
+      members: [...members].sort(),
+      wave: true,
+    });
+
+    it('the first member here raises the group once for every member, and no other member raises it again', async () => {
+      account.group('web-asg').max = 10;
+      const lock = groupLockModel(wave(EXECUTION, OTHER_EXECUTION, THIRD));
+      const first = await raiseDesiredCapacity(fakeDeps(account, fakeStore(lock)), surgeData(true), {
+        ...CTX,
+        executionId: OTHER_EXECUTION,
+      });
+      expect(first).toMatchObject({ desiredBefore: 3, raisedTo: 6 });
+      expect(lock.held()?.change?.wave).toEqual({
+        members: [EXECUTION, OTHER_EXECUTION, THIRD].sort(),
+        closedBy: OTHER_EXECUTION,
+      });
+      // The others find it recorded: the same change, and the group is not changed again,
+      // even when the capacity reads lower (a member already handed its old instance back).
+      account.group('web-asg').desired = 5;
+      const second = await raiseDesiredCapacity(fakeDeps(account, fakeStore(lock)), surgeData(true), CTX);
+      const third = await raiseDesiredCapacity(fakeDeps(account, fakeStore(lock)), surgeData(true), {
+        ...CTX,
+        executionId: THIRD,
+      });
+      expect(second).toEqual({ ...first, at: second.at });
+      expect(third).toEqual({ ...first, at: third.at });
+      expect(account.autoScaling.inputsOf(SetDesiredCapacityCommand)).toEqual([
+        { AutoScalingGroupName: 'web-asg', DesiredCapacity: 6, HonorCooldown: false },
+      ]);
+      // Each keeps its place in the lock until it hands its old instance back.
+      expect(lock.held()?.members).toHaveLength(3);
+    });
+
+    it('the closer retried after its raise was made does not raise again', async () => {
+      account.group('web-asg').max = 10;
+      const lock = groupLockModel(wave(EXECUTION, OTHER_EXECUTION));
+      await raiseDesiredCapacity(fakeDeps(account, fakeStore(lock)), surgeData(true), CTX);
+      // A member handed its old instance back (a decrement), then the closer's step is retried.
+      account.group('web-asg').desired = 4;
+      await raiseDesiredCapacity(fakeDeps(account, fakeStore(lock)), surgeData(true), CTX);
+      expect(account.autoScaling.inputsOf(SetDesiredCapacityCommand)).toEqual([
+        { AutoScalingGroupName: 'web-asg', DesiredCapacity: 5, HonorCooldown: false },
+      ]);
+    });
+
+    it('counts a member that joined between its reading and its record: it reads again', async () => {
+      account.group('web-asg').max = 10;
+      const lock = groupLockModel(wave(EXECUTION));
+      let joined = false;
+      const store = fakeStore({
+        ...lock,
+        recordGroupChange: async (...args) => {
+          if (!joined) {
+            joined = true;
+            await lock.acquireGroupLock({
+              purpose: 'surge',
+              wave: true,
+              group: 'web-asg',
+              holder: OTHER_EXECUTION,
+              instanceId: PEERS[0] ?? '',
+              ttlSeconds: 600,
+            });
+          }
+          return lock.recordGroupChange(...args);
+        },
+      });
+      const result = await raiseDesiredCapacity(fakeDeps(account, store), surgeData(true), CTX);
+      expect(result).toMatchObject({ desiredBefore: 3, raisedTo: 5 });
+      expect(lock.held()?.change?.wave?.members).toEqual([EXECUTION, OTHER_EXECUTION].sort());
+    });
+
+    it('short of MaxSize headroom, raises for the members it has room for; the rest leave the lock and wait for the next wave', async () => {
+      account.group('web-asg').max = 4;
+      const lock = groupLockModel(wave(EXECUTION, OTHER_EXECUTION));
+      const members = [EXECUTION, OTHER_EXECUTION].sort();
+      const seated = members[0] ?? '';
+      const unseated = members[1] ?? '';
+      const ok = await raiseDesiredCapacity(fakeDeps(account, fakeStore(lock)), surgeData(true), {
+        ...CTX,
+        executionId: unseated,
+      }).catch((error: unknown) => error);
+      expect(ok).toBeInstanceOf(GroupBusyError);
+      expect(String(ok)).toContain(
+        'raised it for 1 of its 2 replacements (MaxSize 4): waiting for the next wave',
+      );
+      expect(account.group('web-asg').desired).toBe(4);
+      expect(lock.held()?.members).toEqual([seated]);
+      const result = await raiseDesiredCapacity(fakeDeps(account, fakeStore(lock)), surgeData(true), {
+        ...CTX,
+        executionId: seated,
+      });
+      expect(result).toMatchObject({ desiredBefore: 3, raisedTo: 4 });
+    });
   });
 
   it('takes the lock again when the one taken with the lease expired, and raises under it', async () => {
-    let recorded = 0;
+    // The lease's lock expired before the step read it: the step takes it again.
     const lock = groupLockModel();
-    const store = fakeStore({
-      ...lock,
-      // The lease's lock expired before the first record: not held; held once retaken.
-      recordGroupChange: async (...args) =>
-        recorded++ === 0 ? { outcome: 'not-held' } : lock.recordGroupChange(...args),
-    });
+    const store = fakeStore(lock);
 
     const result = await raiseDesiredCapacity(fakeDeps(account, store), surgeData(true), CTX);
 
     expect(result).toMatchObject({ desiredBefore: 3, raisedTo: 4 });
     expect(store.calls.map((c) => c.method)).toEqual([
-      'recordGroupChange',
+      'getGroupLock',
       'acquireGroupLock',
+      'getGroupLock',
       'recordGroupChange',
+      'markGroupRaised',
     ]);
     expect(account.group('web-asg').desired).toBe(4);
   });

@@ -52,7 +52,7 @@ describe('checkHealthy', () => {
   });
 
   describe('finding the instance the group launched', () => {
-    it('claims the new member, giving the group lock back in the same request', async () => {
+    it("claims the new member and keeps its place in the wave's lock until it hands its old instance back", async () => {
       launchedByGroup(account, REPLACEMENT, 'Pending');
       const store = claiming();
 
@@ -64,6 +64,19 @@ describe('checkHealthy', () => {
         replacementId: REPLACEMENT,
         detail: 'lifecycle Pending; target group web-tg: unregistered',
       });
+      expect(store.calls).toEqual([{ method: 'claimReplacement', args: [REPLACEMENT, EXECUTION, 3600, {}] }]);
+    });
+
+    it('Standby first: claims the new member, giving the group lock back in the same request', async () => {
+      launchedByGroup(account, REPLACEMENT, 'Pending');
+      const store = claiming();
+      const standby = checking(1, {
+        plan: asgPlan('standby-first'),
+        surge: { ...surged(3), mode: 'standby-first' },
+      });
+
+      await checkHealthy(fakeDeps(account, store), standby, CTX);
+
       expect(store.calls).toEqual([
         { method: 'claimReplacement', args: [REPLACEMENT, EXECUTION, 3600, { releaseGroupLock: 'web-asg' }] },
       ]);

@@ -239,12 +239,38 @@ describe('retireOld', () => {
       instanceId: OLD,
       acquiredAt: '2025-06-15T12:04:00.000Z',
       expiresAt: 1_750_000_000,
+      // Its earlier attempt marked itself as handing back before it terminated.
+      retiring: [EXECUTION],
     };
 
     const retired = await retireOld(fakeDeps(account, retiring(held)), surgeDone(), CTX);
 
     expect(retired).toEqual({ terminating: true, released: 1, leaseReleased: true });
     expect(account.changes()).toEqual([]);
+  });
+
+  it("a wave member whose old instance is leaving before it began handing back: someone else's hand, and the capacity it added goes back", async () => {
+    const member = account.member('web-asg', OLD);
+    if (member) member.lifecycle = 'Terminating';
+    account.group('web-asg').desired = 3;
+    // In the wave's lock since its lease, but never began handing back.
+    const held: GroupLock = {
+      group: 'web-asg',
+      holder: OTHER_EXECUTION,
+      instanceId: OLD,
+      acquiredAt: '2025-06-15T12:04:00.000Z',
+      expiresAt: 1_750_000_000,
+      members: [EXECUTION, OTHER_EXECUTION].sort(),
+      wave: true,
+    };
+
+    const retired = await retireOld(fakeDeps(account, retiring(held)), surgeDone(), CTX);
+
+    expect(retired).toMatchObject({ terminating: false });
+    expect(retired.detail).toContain(
+      'was being terminated by its group during the replacement (Terminating)',
+    );
+    expect(account.group('web-asg').desired).toBe(2);
   });
 
   it('waits, changing nothing, while another execution holds the group lock', async () => {

@@ -17,7 +17,6 @@ import { nonNegativeInteger, type StateTableHandle } from '../handle';
 import {
   CONDITIONS,
   epochSeconds,
-  groupLockKey,
   type InstanceClaim,
   instanceClaimFromItem,
   instanceClaimItem,
@@ -26,7 +25,8 @@ import {
   REPLACED_CLAIM_TTL_SECONDS,
   replacementClaimItem,
 } from '../schema';
-import { deleteIfHeld, failedCondition } from './conditional';
+import { failedCondition } from './conditional';
+import { leaveGroupLock } from './group-locks';
 import { queueIsEmpty } from './queue';
 
 /** Who claims which instance, for which fleet. */
@@ -218,7 +218,7 @@ export async function claimReplacementSeeingQueue(
         new TransactWriteItemsCommand({
           TransactItems: [
             { Put: claim },
-            { Delete: deleteIfHeld(table, groupLockKey(group), holder) },
+            { Update: leaveGroupLock(table, group, holder) },
             ...(fleet === undefined ? [] : [{ ConditionCheck: queueIsEmpty(table, fleet) }]),
           ],
         }),

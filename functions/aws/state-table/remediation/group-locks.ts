@@ -6,7 +6,6 @@ import {
   type AttributeValue,
   type CancellationReason,
   ConditionalCheckFailedException,
-  DeleteItemCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
   UpdateItemCommand,
@@ -14,7 +13,6 @@ import {
 import { InvalidInputError } from '../../../domain/errors';
 import { nonNegativeInteger, type StateTableHandle } from '../handle';
 import {
-  CONDITIONS,
   epochSeconds,
   GROUP_CHANGE_ATTRIBUTE,
   type GroupChange,
@@ -24,10 +22,13 @@ import {
   groupLockItem,
   groupLockKey,
   groupRetirersKey,
+  LOCK_CONDITIONS,
+  LOCK_NAMES,
+  lockMembers,
   RENEW,
 } from '../schema';
 import { liveGroupLock } from '../views';
-import { deleteIfHeld, failedCondition } from './conditional';
+import { failedCondition } from './conditional';
 
 export type GroupLockDecision =
   /** `reentered`: the holder had the lock already (a retried step); `lock` then carries what it recorded. */
@@ -53,29 +54,43 @@ export type RecordOutcome =
   /** The holder had already recorded a change (a retried step): this is it, untouched. */
   | { outcome: 'already-recorded'; change: GroupChange }
   /** The holder does not hold the lock (never took it, or it expired). */
-  | { outcome: 'not-held' };
+  | { outcome: 'not-held' }
+  /** A wave's members are no longer the ones read (one joined or left): read them again. */
+  | { outcome: 'members-changed' };
+
+/** A request for a group's lock. */
+export interface GroupLockRequest {
+  group: string;
+  holder: string;
+  instanceId: string;
+  ttlSeconds: number;
+  purpose: GroupLockPurpose;
+  /**
+   * A surge that may share the lock with others' (docs/adr/0034-waves.md): it founds a wave, or
+   * joins one that has not raised yet. The group is then raised once for all its members.
+   */
+  wave?: boolean;
+}
 
 /**
  * Takes the lock on an Auto Scaling group's capacity for `holder`, or says who holds it.
  *
- * Phoenix changes a group's desired capacity only under this lock: a surge reads the
- * CURRENT desired capacity and raises it by one, and keeps the lock until it has found and
- * claimed the instance the group launched; finishing (detach with decrement) and rollback
- * take it for their own changes. So no two executions ever compute a desired capacity from
- * the same reading, and no one's increment or decrement is lost in between.
+ * Phoenix changes a group's desired capacity only under this lock: a wave's surges join it
+ * until one of them reads the CURRENT desired capacity and raises it once for them all; the
+ * members keep it until each has handed its old instance back (each a decrement AWS makes
+ * itself), so the next wave reads a capacity nobody is changing. Any other change (Standby
+ * first, a retirement outside a wave) holds it alone. So no two executions ever compute a
+ * desired capacity from the same reading, and no one's increment or decrement is lost in
+ * between.
  *
- * Re-entrant: the holder gets its lock back, with the change it recorded, and its expiry
- * renewed. A lock whose `expiresAt` has passed is free (its holder died).
+ * Re-entrant: a member gets the lock back, with the change recorded, and its expiry renewed.
+ * `reentered` then says, for a retirement, whether this member had begun handing capacity
+ * back already (a retried step), and, for a surge, always. A lock whose `expiresAt` has passed
+ * is free (its holders died); so is one whose members all left.
  */
 export async function acquireGroupLock(
   table: StateTableHandle,
-  request: {
-    group: string;
-    holder: string;
-    instanceId: string;
-    ttlSeconds: number;
-    purpose: GroupLockPurpose;
-  },
+  request: GroupLockRequest,
 ): Promise<GroupLockDecision> {
   if (request.group === '' || request.holder === '')
     throw new InvalidInputError('a group lock needs a group and a holder');
@@ -88,7 +103,10 @@ export async function acquireGroupLock(
     instanceId: request.instanceId,
     acquiredAt: now.toISOString(),
     expiresAt: nowSeconds + request.ttlSeconds,
+    members: [request.holder],
   };
+  if (request.purpose === 'retire') lock.retiring = [request.holder];
+  if (request.wave === true) lock.wave = true;
   const values = { ':now': { N: String(nowSeconds) } };
   let held: Record<string, AttributeValue> | undefined;
   try {
@@ -101,7 +119,7 @@ export async function acquireGroupLock(
             Put: {
               TableName: table.name,
               Item: groupLockItem(lock),
-              ConditionExpression: CONDITIONS.free,
+              ConditionExpression: LOCK_CONDITIONS.free,
               ExpressionAttributeValues: values,
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             },
@@ -123,40 +141,123 @@ export async function acquireGroupLock(
     // taken, and who has it is read below; the caller asks again, as for a held lock.
   }
   const current = groupLockFromItem(request.group, held) ?? (await liveGroupLock(table, request.group));
-  if (current?.holder === request.holder) {
-    // Its own lock (a retried step): renewed, with the change it recorded kept.
-    try {
-      const { Attributes } = await table.dynamodb.send(
-        new UpdateItemCommand({
-          TableName: table.name,
-          Key: groupLockKey(request.group),
-          UpdateExpression: RENEW,
-          ConditionExpression: CONDITIONS.held,
-          ExpressionAttributeValues: {
-            ':expiresAt': { N: String(lock.expiresAt) },
-            ':holder': { S: request.holder },
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      const renewed = groupLockFromItem(request.group, Attributes);
-      if (renewed !== undefined) {
-        if (request.purpose === 'retire')
-          await table.dynamodb.send(
-            new UpdateItemCommand(retirerServed(table, request.group, request.holder)),
-          );
-        return { acquired: true, lock: renewed, reentered: true };
-      }
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  if (current !== undefined && lockMembers(current).includes(request.holder)) {
+    const renewed = await renewMembership(table, request, lock.expiresAt);
+    if (renewed !== undefined) {
+      if (request.purpose === 'retire')
+        await table.dynamodb.send(new UpdateItemCommand(retirerServed(table, request.group, request.holder)));
+      const reentered = request.purpose === 'surge' || current.retiring?.includes(request.holder) === true;
+      return { acquired: true, lock: renewed, reentered };
     }
+  } else if (
+    request.wave === true &&
+    current?.wave === true &&
+    current.change === undefined &&
+    current.expiresAt >= nowSeconds
+  ) {
+    const joined = await joinWave(table, request, lock.expiresAt, nowSeconds);
+    if (joined.acquired || joined.retirersFirst !== undefined) return joined;
   }
   // A retirement refused waits first in line: no surge takes the lock until it has had it.
   if (request.purpose === 'retire') await retirerWaits(table, request.group, request.holder, nowSeconds);
   // Released between the two requests: the caller simply asks again (a retry).
   return {
     acquired: false,
-    heldBy: current ?? { ...lock, holder: 'unknown', acquiredAt: now.toISOString() },
+    heldBy: current ?? { ...lock, holder: 'unknown', acquiredAt: now.toISOString(), members: [] },
+  };
+}
+
+/** A member's lock renewed (a retirement marked as handing back); undefined if it is no longer a member. */
+async function renewMembership(
+  table: StateTableHandle,
+  request: GroupLockRequest,
+  expiresAt: number,
+): Promise<GroupLock | undefined> {
+  try {
+    const { Attributes } = await table.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table.name,
+        Key: groupLockKey(request.group),
+        UpdateExpression: request.purpose === 'retire' ? `${RENEW} ADD handingBack :holders` : RENEW,
+        ConditionExpression: LOCK_CONDITIONS.member,
+        ExpressionAttributeValues: {
+          ':expiresAt': { N: String(expiresAt) },
+          ':holder': { S: request.holder },
+          ...(request.purpose === 'retire' ? { ':holders': { SS: [request.holder] } } : {}),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return groupLockFromItem(request.group, Attributes);
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Joins a wave that has not raised yet, unless retirements wait for the lock (one
+ * transaction). Refused (it raised, or emptied, meanwhile): busy, as for a held lock.
+ */
+async function joinWave(
+  table: StateTableHandle,
+  request: GroupLockRequest,
+  expiresAt: number,
+  nowSeconds: number,
+): Promise<GroupLockDecision & { retirersFirst?: number }> {
+  try {
+    await table.dynamodb.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          { Update: joinWaveUpdate(table, request.group, request.holder, expiresAt, nowSeconds) },
+          { ConditionCheck: noRetirerWaits(table, request.group, nowSeconds) },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof TransactionCanceledException)) throw error;
+    const [, retirersReason] = error.CancellationReasons ?? [];
+    if (failedCondition(retirersReason))
+      return { acquired: false, ...retirersRefusal(request.group, retirersReason, nowSeconds) };
+    const now = await liveGroupLock(table, request.group);
+    return {
+      acquired: false,
+      heldBy: now ?? {
+        group: request.group,
+        holder: 'unknown',
+        instanceId: 'unknown',
+        acquiredAt: new Date(nowSeconds * 1000).toISOString(),
+        expiresAt: nowSeconds,
+        members: [],
+      },
+    };
+  }
+  const joined = await liveGroupLock(table, request.group);
+  if (joined === undefined || !lockMembers(joined).includes(request.holder))
+    throw new Error(`joined the wave on group ${request.group} but cannot read it back`);
+  return { acquired: true, lock: joined, reentered: false };
+}
+
+/** The update that adds `holder` to a wave that has not raised yet (a transaction item). */
+export function joinWaveUpdate(
+  table: StateTableHandle,
+  group: string,
+  holder: string,
+  expiresAt: number,
+  nowSeconds: number,
+) {
+  return {
+    TableName: table.name,
+    Key: groupLockKey(group),
+    UpdateExpression: 'ADD holders :holders SET expiresAt = :expiresAt',
+    ConditionExpression: LOCK_CONDITIONS.openWave,
+    ExpressionAttributeNames: { ...LOCK_NAMES },
+    ExpressionAttributeValues: {
+      ':holders': { SS: [holder] },
+      ':expiresAt': { N: String(expiresAt) },
+      ':now': { N: String(nowSeconds) },
+    },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
   };
 }
 
@@ -226,10 +327,12 @@ function retirerServed(table: StateTableHandle, group: string, holder: string) {
 }
 
 /**
- * Records what the holder is about to do to the group, before doing it, unless it already
- * recorded a change (a retried step gets that one back, untouched). `not-held` when the
- * holder does not hold the lock (never took it, or it expired and someone else took it):
- * do nothing to the group then.
+ * Records what the holder is about to do to the group, before doing it, unless a change is
+ * recorded already (a retried step, or another member of the wave: this one gets that one
+ * back, untouched). A wave's change is recorded only while its members are the ones it names
+ * (`members-changed` when one joined or left since they were read: read again). `not-held`
+ * when the holder is not a member (never took it, or it expired and someone else took it): do
+ * nothing to the group then.
  */
 export async function recordGroupChange(
   table: StateTableHandle,
@@ -238,18 +341,22 @@ export async function recordGroupChange(
   change: GroupChange,
 ): Promise<RecordOutcome> {
   const nowSeconds = epochSeconds(table.clock());
+  const members = change.wave?.members;
   try {
     await table.dynamodb.send(
       new UpdateItemCommand({
         TableName: table.name,
         Key: groupLockKey(group),
         UpdateExpression: 'SET #change = :change',
-        ConditionExpression: `${CONDITIONS.heldLive} AND attribute_not_exists(#change)`,
+        ConditionExpression: `${LOCK_CONDITIONS.memberLive} AND attribute_not_exists(#change)${
+          members === undefined ? '' : ' AND size(holders) = :size'
+        }`,
         ExpressionAttributeNames: { '#change': GROUP_CHANGE_ATTRIBUTE },
         ExpressionAttributeValues: {
           ':change': groupChangeValue(change),
           ':holder': { S: holder },
           ':now': { N: String(nowSeconds) },
+          ...(members === undefined ? {} : { ':size': { N: String(members.length) } }),
         },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
@@ -258,24 +365,55 @@ export async function recordGroupChange(
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
     const current = groupLockFromItem(group, error.Item);
-    if (current === undefined || current.holder !== holder || current.expiresAt < nowSeconds)
+    if (current === undefined || !lockMembers(current).includes(holder) || current.expiresAt < nowSeconds)
       return { outcome: 'not-held' };
     if (current.change !== undefined) return { outcome: 'already-recorded', change: current.change };
-    return { outcome: 'not-held' };
+    return { outcome: 'members-changed' };
   }
 }
 
-/** Releases the group lock if `holder` holds it; true if it did. Releasing twice is fine. */
+/** The wave's raise was made: a retried step of a member will not make it again. */
+export async function markGroupRaised(table: StateTableHandle, group: string, holder: string): Promise<void> {
+  try {
+    await table.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table.name,
+        Key: groupLockKey(group),
+        UpdateExpression: 'SET raiseMade = :yes',
+        ConditionExpression: LOCK_CONDITIONS.member,
+        ExpressionAttributeValues: { ':yes': { BOOL: true }, ':holder': { S: holder } },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+}
+
+/**
+ * `holder` leaves the group's lock (the lock is free once its last member left); true if it
+ * was a member. Leaving twice is fine.
+ */
 export async function releaseGroupLock(
   table: StateTableHandle,
   group: string,
   holder: string,
 ): Promise<boolean> {
   try {
-    await table.dynamodb.send(new DeleteItemCommand(deleteIfHeld(table, groupLockKey(group), holder)));
+    await table.dynamodb.send(new UpdateItemCommand(leaveGroupLock(table, group, holder)));
     return true;
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) return false;
     throw error;
   }
+}
+
+/** The update by which `holder` leaves the group's lock, taking effect only while it is a member (a transaction item). */
+export function leaveGroupLock(table: StateTableHandle, group: string, holder: string) {
+  return {
+    TableName: table.name,
+    Key: groupLockKey(group),
+    UpdateExpression: 'DELETE holders :holders, handingBack :holders',
+    ConditionExpression: LOCK_CONDITIONS.member,
+    ExpressionAttributeValues: { ':holders': { SS: [holder] }, ':holder': { S: holder } },
+  };
 }

@@ -25,27 +25,31 @@ import {
   type GroupLock,
   groupLockFromItem,
   groupLockItem,
+  groupLockKey,
   type InstanceClaim,
   instanceClaimFromItem,
   isLeaseSk,
   isLive,
   type LeaseItem,
+  LOCK_CONDITIONS,
   leaseFromItem,
   leaseItem,
   leaseKey,
   leasePk,
   leaseSk,
+  lockMembers,
   NOT_PAUSED,
   PAUSE_KEY,
   pauseFromItem,
   type QuarantineKey,
   quarantineFromItem,
   quarantineKey,
+  RENEW,
 } from '../schema';
 import { claimInstance, instanceClaimPut, settleInstanceClaim } from './claims';
 import { deleteIfHeld, failedCondition } from './conditional';
 import { type RemediationGate, remediationGate } from './gate';
-import { acquireGroupLock, noRetirerWaits, retirersRefusal } from './group-locks';
+import { acquireGroupLock, joinWaveUpdate, noRetirerWaits, retirersRefusal } from './group-locks';
 import { isWaiterPending, type PendingWaiter, queueIsEmpty, waiterPending } from './queue';
 import {
   concurrencyReason,
@@ -335,6 +339,7 @@ async function leaseReadingFirst(
   if (request.groupLock === undefined) return { granted: true, lease: { ...lease, groupLocked: false } };
   const lock = await acquireGroupLock(table, {
     purpose: 'surge',
+    wave: true,
     group: request.groupLock.group,
     holder: request.holder,
     instanceId: request.instanceId,
@@ -363,6 +368,10 @@ async function leaseInOneTransaction(
   const claimIndex = gateIndex + (request.gate === undefined ? 0 : 2);
   let slot = 0;
   let conflicts = 0;
+  // A surge founds its group's wave, or joins one that has not raised yet
+  // (docs/adr/0034-waves.md), or, a retried step, renews its own membership.
+  let lockWay: WaveWay = 'found';
+  const waysTried = new Set<WaveWay>([lockWay]);
   while (slot < request.maxConcurrent) {
     const items: TransactWriteItem[] = [];
     for (let i = 0; i < request.maxConcurrent; i += 1) {
@@ -387,25 +396,8 @@ async function leaseInOneTransaction(
             },
       );
     }
-    if (request.groupLock !== undefined) {
-      items.push({
-        Put: {
-          TableName: table.name,
-          Item: groupLockItem({
-            group: request.groupLock.group,
-            holder: request.holder,
-            instanceId: request.instanceId,
-            acquiredAt,
-            expiresAt: nowSeconds + request.groupLock.ttlSeconds,
-          }),
-          // A lock of its own is taken again (a retried step); the lease step comes before
-          // any change to the group, so there is no recorded change to keep.
-          ConditionExpression: CONDITIONS.freeOrHeld,
-          ExpressionAttributeValues: values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      });
-    }
+    if (request.groupLock !== undefined)
+      items.push(waveItem(table, request, request.groupLock, lockWay, acquiredAt, nowSeconds));
     if (request.gate !== undefined) {
       items.push(
         {
@@ -497,7 +489,14 @@ async function leaseInOneTransaction(
           instanceId: 'unknown',
           acquiredAt,
           expiresAt: nowSeconds,
+          members: [],
         };
+        const next = nextWaveWay(heldBy, request.holder, nowSeconds);
+        if (next !== undefined && !waysTried.has(next)) {
+          waysTried.add(next);
+          lockWay = next;
+          continue;
+        }
         return { granted: false, reason: groupBusyReason(heldBy), groupHeldBy: heldBy };
       }
       const mine = reasons.findIndex((reason, i) => i !== slot && i < lockIndex && failedCondition(reason));
@@ -519,6 +518,61 @@ async function leaseInOneTransaction(
     }
   }
   return { granted: false, reason: concurrencyReason(request.fleet, request.maxConcurrent) };
+}
+
+/** How a surge's lease takes its group's lock: a new wave, another's open wave, or its own again. */
+type WaveWay = 'found' | 'join' | 'renew';
+
+/** The way to try next after the lock refused `holder`, from what the refusal returned; none: busy. */
+function nextWaveWay(lock: GroupLock, holder: string, nowSeconds: number): WaveWay | undefined {
+  if (lock.expiresAt < nowSeconds) return undefined;
+  if (lockMembers(lock).includes(holder)) return 'renew';
+  if (lock.wave === true && lock.change === undefined) return 'join';
+  return undefined;
+}
+
+/** The lock's part of a surge's one-transaction lease, the way asked. */
+function waveItem(
+  table: StateTableHandle,
+  request: LeaseRequest,
+  { group, ttlSeconds }: NonNullable<LeaseRequest['groupLock']>,
+  way: WaveWay,
+  acquiredAt: string,
+  nowSeconds: number,
+): TransactWriteItem {
+  const expiresAt = nowSeconds + ttlSeconds;
+  if (way === 'join') return { Update: joinWaveUpdate(table, group, request.holder, expiresAt, nowSeconds) };
+  if (way === 'renew')
+    return {
+      Update: {
+        TableName: table.name,
+        Key: groupLockKey(group),
+        UpdateExpression: RENEW,
+        ConditionExpression: LOCK_CONDITIONS.member,
+        ExpressionAttributeValues: {
+          ':expiresAt': { N: String(expiresAt) },
+          ':holder': { S: request.holder },
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  return {
+    Put: {
+      TableName: table.name,
+      Item: groupLockItem({
+        group,
+        holder: request.holder,
+        instanceId: request.instanceId,
+        acquiredAt,
+        expiresAt,
+        members: [request.holder],
+        wave: true,
+      }),
+      ConditionExpression: LOCK_CONDITIONS.free,
+      ExpressionAttributeValues: { ':now': { N: String(nowSeconds) } },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
 }
 
 /** Tries `<kind>#0` … `<kind>#<count-1>` in turn; the sort key taken, or undefined if all are held. */

@@ -5,10 +5,9 @@ import {
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { StateTableHandle } from '../handle';
-import { groupLockKey } from '../schema';
 import { settleClaimItem, settleInstanceClaim } from './claims';
-import { deleteIfHeld, failedCondition } from './conditional';
-import { releaseGroupLock } from './group-locks';
+import { failedCondition } from './conditional';
+import { leaveGroupLock, releaseGroupLock } from './group-locks';
 import { leaseItemRelease, releaseLease } from './leases';
 import { queueIsEmpty } from './queue';
 
@@ -25,7 +24,7 @@ export interface Release {
 }
 
 /**
- * The end of a remediation: its group lock (if any), its lease items and its claim on the
+ * The end of a remediation: its part of its group's lock (if any: it leaves it), its lease items and its claim on the
  * instance (if given: given back, or kept as replaced by `instance.replacedBy`), settled in
  * one transaction. Anything no longer the holder's (expired and taken) is left alone: then
  * each is released on its own. Returns how many lease items were released.
@@ -48,7 +47,7 @@ export async function releaseAllSeeingQueue(
     leaseItemRelease(table, release.fleet, sk, release.holder),
   );
   if (release.group !== undefined)
-    deletes.push({ Delete: deleteIfHeld(table, groupLockKey(release.group), release.holder) });
+    deletes.push({ Update: leaveGroupLock(table, release.group, release.holder) });
   const instance = release.instance;
   if (instance !== undefined)
     deletes.push(settleClaimItem(table, instance.id, release.holder, instance.replacedBy));

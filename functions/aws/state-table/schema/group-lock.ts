@@ -3,7 +3,7 @@
  * group's desired capacity right now, and what it is doing to it
  * (docs/adr/0009-asg-surge-without-races.md).
  */
-import { expiresAtOf, expiry, type Item, itemKey, str } from './table';
+import { CONDITIONS, expiresAtOf, expiry, type Item, itemKey, str } from './table';
 
 /**
  * What the holder of a group lock is doing with the group: recorded before the group is
@@ -18,6 +18,11 @@ export interface GroupChange {
   raisedTo?: number;
   /** Members of the group when the lock was taken: the replacement is none of these. */
   instancesBefore: string[];
+  /**
+   * A wave's raise (docs/adr/0034-waves.md): the members it raised for, sorted, and the
+   * execution that closed the wave and sets the capacity. Absent for a change of one.
+   */
+  wave?: { members: string[]; closedBy: string };
 }
 
 /** The lock on one Auto Scaling group's capacity (see `RemediationStore.acquireGroupLock`). */
@@ -31,6 +36,43 @@ export interface GroupLock {
   /** Epoch seconds. */
   expiresAt: number;
   change?: GroupChange;
+  /**
+   * The executions holding the lock together (docs/adr/0034-waves.md): a wave's surges, or
+   * the one execution of any other change (then it may be left out: the holder). The lock is
+   * free once the last has left it.
+   */
+  members?: string[];
+  /** Members that began handing capacity back (`RetireOld`, a rollback): a retried step knows its own doing. */
+  retiring?: string[];
+  /** A wave: others' surges may join it until it raises (its change is recorded). */
+  wave?: boolean;
+  /** The wave's raise was made (set after `SetDesiredCapacity` answered). */
+  raised?: boolean;
+}
+
+/**
+ * Conditions on a group lock item, beside {@link CONDITIONS} (`:now`, `:holder`). A lock is
+ * held while it has members and has not expired; a lock whose members all left is free (the
+ * item stays, its `shared` mark says it is of this format: one without it is held until it
+ * expires).
+ */
+export const LOCK_CONDITIONS = {
+  free: `${CONDITIONS.free} OR (attribute_exists(sharedFormat) AND attribute_not_exists(holders))`,
+  /** `:holder` is one of its members (expired or not). */
+  member: 'contains(holders, :holder)',
+  /** `:holder` is one of its members and it has not expired. */
+  memberLive: 'contains(holders, :holder) AND expiresAt >= :now',
+  /** A wave that has not raised yet, alive: a surge may join it (`#change` names the change). */
+  openWave:
+    'attribute_exists(joinable) AND attribute_exists(holders) AND attribute_not_exists(#change) AND expiresAt >= :now',
+} as const;
+
+/** The lock's attribute names the conditions above use by placeholder. */
+export const LOCK_NAMES = { '#change': 'change' } as const;
+
+/** Who holds the lock together: its members, or its one holder. */
+export function lockMembers(lock: Pick<GroupLock, 'holder' | 'members'>): string[] {
+  return lock.members ?? [lock.holder];
 }
 
 /** The attribute the change is recorded in (a JSON string). */
@@ -58,7 +100,13 @@ export function groupLockItem(lock: GroupLock): Item {
     instanceId: { S: lock.instanceId === '' ? 'unknown' : lock.instanceId },
     acquiredAt: { S: lock.acquiredAt },
     ...expiry(lock.expiresAt),
+    sharedFormat: { BOOL: true },
   };
+  const members = lockMembers(lock);
+  if (members.length > 0) item.holders = { SS: [...members] };
+  if (lock.retiring !== undefined && lock.retiring.length > 0) item.handingBack = { SS: [...lock.retiring] };
+  if (lock.wave === true) item.joinable = { BOOL: true };
+  if (lock.raised === true) item.raiseMade = { BOOL: true };
   if (lock.change !== undefined) item[GROUP_CHANGE_ATTRIBUTE] = groupChangeValue(lock.change);
   return item;
 }
@@ -68,16 +116,26 @@ export function groupChangeValue(change: GroupChange): { S: string } {
   return { S: JSON.stringify(change) };
 }
 
-/** The lock an item describes, expired or not; undefined for no item. */
+/**
+ * The lock an item describes, expired or not; undefined for no item, or one whose members all
+ * left (free). An item of the format before waves has its holder as its one member.
+ */
 export function groupLockFromItem(group: string, item: Item | undefined): GroupLock | undefined {
   if (item === undefined || str(item, 'holder') === undefined) return undefined;
+  const shared = item.sharedFormat?.BOOL === true;
+  const members = item.holders?.SS ?? (shared ? [] : [str(item, 'holder') ?? '']);
+  if (members.length === 0) return undefined;
   const lock: GroupLock = {
     group,
     holder: str(item, 'holder') ?? '',
     instanceId: str(item, 'instanceId') ?? '',
     acquiredAt: str(item, 'acquiredAt') ?? '',
     expiresAt: expiresAtOf(item),
+    members: [...members].sort(),
   };
+  if (item.handingBack?.SS !== undefined) lock.retiring = [...item.handingBack.SS].sort();
+  if (item.joinable?.BOOL === true) lock.wave = true;
+  if (item.raiseMade?.BOOL === true) lock.raised = true;
   const change = str(item, GROUP_CHANGE_ATTRIBUTE);
   if (change !== undefined) lock.change = JSON.parse(change) as GroupChange;
   return lock;
