@@ -164,8 +164,8 @@ export class RemediationStore extends StateStore {
   }
 
   /** A wave's raise was made (`SetDesiredCapacity` answered): a retried step will not make it again. */
-  markGroupRaised(group: string, holder: string): Promise<void> {
-    return markGroupRaised(this.state, group, holder);
+  markGroupRaised(group: string, holder: string, failed?: { code: string; message: string }): Promise<void> {
+    return markGroupRaised(this.state, group, holder, failed);
   }
 
   /** `holder` leaves the group lock (free once its last member left); true if it was a member. Leaving twice is fine. */

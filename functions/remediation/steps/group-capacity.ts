@@ -3,7 +3,7 @@
  * instance of desired capacity (a surge), or, at MaxSize, the old instance into Standby first.
  */
 import { EnterStandbyCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
-import { type GroupChange, lockMembers } from '../../aws/state-store';
+import { type GroupChange, type GroupLock, lockMembers } from '../../aws/state-store';
 import { launchErrorOf } from '../aws-errors';
 import { GroupBusyError, InstanceGoneError } from '../errors';
 import type { GroupChangeRecord, MachineData } from '../input';
@@ -81,18 +81,25 @@ export async function raiseDesiredCapacity(
     // Only the member that closed the wave sets the capacity, once: whether or not it has a seat.
     const closer = change.wave === undefined || change.wave.closedBy === me;
     if (closer && lock.raised !== true && desired < raisedTo) {
-      await groupLaunching(data, () =>
-        deps.autoScaling.send(
+      try {
+        await deps.autoScaling.send(
           new SetDesiredCapacityCommand({
             AutoScalingGroupName: asg.name,
             DesiredCapacity: raisedTo,
             HonorCooldown: false,
           }),
-        ),
-      );
+        );
+      } catch (error) {
+        const refused = launchErrorOf(error, sourceOf(data), { direct: false });
+        // Its members would only wait for instances that never come: they fail as this one does.
+        if (refused !== undefined && change.wave !== undefined && error instanceof Error)
+          await deps.store.markGroupRaised(asg.name, me, { code: error.name, message: error.message });
+        throw refused ?? error;
+      }
     }
     if (closer && change.wave !== undefined && lock.raised !== true)
       await deps.store.markGroupRaised(asg.name, me);
+    if (!closer) await raiseOfTheWave(deps, data, asg.name, lock);
     const members = change.wave?.members ?? [me];
     const seat = members.indexOf(me);
     if (seat < 0 || seat >= raisedTo - change.desiredBefore) {
@@ -118,6 +125,35 @@ async function groupLaunching<T>(data: MachineData, call: () => Promise<T>): Pro
     return await call();
   } catch (error) {
     throw launchErrorOf(error, sourceOf(data), { direct: false }) ?? error;
+  }
+}
+
+/** How long a member waits in its step for the closer's raise to be made or refused (it comes within a second or so). */
+const RAISE_WAIT_MS = 5_000;
+const RAISE_POLL_MS = 250;
+
+/**
+ * A member that did not close its wave waits, briefly, for the closer's raise: refused for its
+ * launch (EC2's code, recorded by the closer), it fails the same way, so every member rolls
+ * back for the reason the version deserves and none times out on an instance never launched.
+ * Not made within {@link RAISE_WAIT_MS}: the health checks take it from there.
+ */
+async function raiseOfTheWave(
+  deps: StepDeps,
+  data: MachineData,
+  group: string,
+  read: GroupLock,
+): Promise<void> {
+  let lock: GroupLock | undefined = read;
+  for (let waited = 0; ; waited += RAISE_POLL_MS) {
+    if (lock?.raiseFailed !== undefined) {
+      const { code, message } = lock.raiseFailed;
+      const error = Object.assign(new Error(message), { name: code });
+      throw launchErrorOf(error, sourceOf(data), { direct: false }) ?? error;
+    }
+    if (lock === undefined || lock.raised === true || waited >= RAISE_WAIT_MS) return;
+    await new Promise((resolve) => setTimeout(resolve, RAISE_POLL_MS));
+    lock = await deps.store.getGroupLock(group);
   }
 }
 

@@ -222,6 +222,25 @@ describe('raiseDesiredCapacity', () => {
       expect(lock.held()?.change?.wave?.members).toEqual([EXECUTION, OTHER_EXECUTION].sort());
     });
 
+    it("a member fails for the launch as its closer did, and does not wait for instances that never come", async () => {
+      account.group('web-asg').max = 10;
+      const lock = groupLockModel({
+        ...wave(EXECUTION, OTHER_EXECUTION),
+        change: {
+          mode: 'surge',
+          desiredBefore: 3,
+          raisedTo: 5,
+          instancesBefore: [OLD, ...PEERS],
+          wave: { members: [EXECUTION, OTHER_EXECUTION].sort(), closedBy: OTHER_EXECUTION },
+        },
+        raiseFailed: { code: 'InvalidAMIID.NotFound', message: "The image id '[ami-0gone]' does not exist" },
+      });
+      await expect(
+        raiseDesiredCapacity(fakeDeps(account, fakeStore(lock)), surgeData(true), CTX),
+      ).rejects.toBeInstanceOf(LaunchRejectedError);
+      expect(account.changes()).toEqual([]);
+    });
+
     it('short of MaxSize headroom, raises for the members it has room for; the rest leave the lock and wait for the next wave', async () => {
       account.group('web-asg').max = 4;
       const lock = groupLockModel(wave(EXECUTION, OTHER_EXECUTION));

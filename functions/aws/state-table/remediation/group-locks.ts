@@ -372,16 +372,29 @@ export async function recordGroupChange(
   }
 }
 
-/** The wave's raise was made: a retried step of a member will not make it again. */
-export async function markGroupRaised(table: StateTableHandle, group: string, holder: string): Promise<void> {
+/**
+ * The wave's raise was made: a retried step of a member will not make it again. Or, with
+ * `failed`, EC2 refused it for its launch: the other members fail as its closer did.
+ */
+export async function markGroupRaised(
+  table: StateTableHandle,
+  group: string,
+  holder: string,
+  failed?: { code: string; message: string },
+): Promise<void> {
   try {
     await table.dynamodb.send(
       new UpdateItemCommand({
         TableName: table.name,
         Key: groupLockKey(group),
-        UpdateExpression: 'SET raiseMade = :yes',
+        UpdateExpression: failed === undefined ? 'SET raiseMade = :yes' : 'SET raiseFailed = :failed',
         ConditionExpression: LOCK_CONDITIONS.member,
-        ExpressionAttributeValues: { ':yes': { BOOL: true }, ':holder': { S: holder } },
+        ExpressionAttributeValues: {
+          ...(failed === undefined
+            ? { ':yes': { BOOL: true } }
+            : { ':failed': { S: JSON.stringify(failed) } }),
+          ':holder': { S: holder },
+        },
       }),
     );
   } catch (error) {

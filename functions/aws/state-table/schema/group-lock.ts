@@ -48,6 +48,8 @@ export interface GroupLock {
   wave?: boolean;
   /** The wave's raise was made (set after `SetDesiredCapacity` answered). */
   raised?: boolean;
+  /** The wave's raise was refused for its launch (EC2's code and message): every member fails as its closer did. */
+  raiseFailed?: { code: string; message: string };
 }
 
 /**
@@ -107,6 +109,7 @@ export function groupLockItem(lock: GroupLock): Item {
   if (lock.retiring !== undefined && lock.retiring.length > 0) item.handingBack = { SS: [...lock.retiring] };
   if (lock.wave === true) item.joinable = { BOOL: true };
   if (lock.raised === true) item.raiseMade = { BOOL: true };
+  if (lock.raiseFailed !== undefined) item.raiseFailed = { S: JSON.stringify(lock.raiseFailed) };
   if (lock.change !== undefined) item[GROUP_CHANGE_ATTRIBUTE] = groupChangeValue(lock.change);
   return item;
 }
@@ -136,6 +139,8 @@ export function groupLockFromItem(group: string, item: Item | undefined): GroupL
   if (item.handingBack?.SS !== undefined) lock.retiring = [...item.handingBack.SS].sort();
   if (item.joinable?.BOOL === true) lock.wave = true;
   if (item.raiseMade?.BOOL === true) lock.raised = true;
+  const failed = str(item, 'raiseFailed');
+  if (failed !== undefined) lock.raiseFailed = JSON.parse(failed) as { code: string; message: string };
   const change = str(item, GROUP_CHANGE_ATTRIBUTE);
   if (change !== undefined) lock.change = JSON.parse(change) as GroupChange;
   return lock;
