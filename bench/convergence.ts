@@ -120,6 +120,13 @@ export const WHAT_IFS: ReadonlyArray<{ name: string; label: string; whatIf: What
     label: 'RetireOld admitting nobody (before e8871a5)',
     whatIf: { perInstanceLock: true, retireAdmitsNobody: true, retirementsNotFirst: true },
   },
+  {
+    // What would keep a wave's launches from waiting for EC2's tokens at 10,000 (and so its
+    // health checks from polling round while they wait): the granter's own estimate of them.
+    name: 'token-capped-waves',
+    label: "waves capped by the granter's estimate of RunInstances tokens (not built)",
+    whatIf: { waveTokenEstimate: RUN_INSTANCES_RESOURCE_TOKENS },
+  },
 ];
 
 /** What each state of the definition does in the model, by name. */

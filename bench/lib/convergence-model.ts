@@ -181,6 +181,12 @@ export class TokenBucket {
     this.level = spec.size;
   }
 
+  /** The tokens there at `t` (below zero while launches asked for before `t` still wait for theirs). */
+  tokensAt(t: number): number {
+    if (t >= this.at) return Math.min(this.spec.size, this.level + (t - this.at) * this.spec.refillPerSecond);
+    return this.level - (this.at - t) * this.spec.refillPerSecond;
+  }
+
   /** The moment one instance asked for at `t` is launched (its token taken). */
   take(t: number): number {
     const from = Math.max(t, this.at);
@@ -544,6 +550,12 @@ export interface WhatIf {
   /** With `perInstanceLock`: `RetireOld` hands the old instance back without waiting for the surges' lock. */
   retireWithoutLock?: boolean;
   /**
+   * Not built: a wave takes no more members than the granter's estimate of the account's
+   * RunInstances tokens at the grant (a bucket of this spec fed only by its own raises; never
+   * below one member). A lease beyond it is refused as busy, like a raised wave's.
+   */
+  waveTokenEstimate?: TokenBucketSpec;
+  /**
    * Before 07f9b81: a refused retirement registers nowhere and a surge takes the free lock
    * whoever waits for it (each refused try of a retirement a PutItem). As built, retirements
    * go first.
@@ -806,6 +818,10 @@ export function simulateFleet(options: FleetOptions): FleetRun {
   const retireWithoutLock = options.whatIf?.retireWithoutLock === true;
   const retirementsFirst = options.whatIf?.retirementsNotFirst !== true;
   const tokens = options.launchTokens === undefined ? undefined : new TokenBucket(options.launchTokens);
+  const estimate =
+    options.whatIf?.waveTokenEstimate === undefined
+      ? undefined
+      : new TokenBucket(options.whatIf.waveTokenEstimate);
   const events = new EventQueue();
   const perInstance = () => Array.from({ length: n }, (): CallCounts => ({}));
   const calls = perInstance();
@@ -892,11 +908,15 @@ export function simulateFleet(options: FleetOptions): FleetRun {
    * Why a lease cannot be had at `at`: the group's lock held, or retirements waiting for it
    * (both reported before the budget), the budget, or nothing.
    */
-  const refusal = (at: number, joining = true): 'lock' | 'retirers' | 'budget' | undefined => {
+  const refusal = (at: number): 'lock' | 'retirers' | 'budget' | undefined => {
     if (timeline.groupLock) {
       // A wave that has not raised yet takes more members; one that has is the busy lock.
-      const joins = joining && lock?.kind === 'wave' && !lock.raised;
+      const joins = lock?.kind === 'wave' && !lock.raised;
       if (lock !== undefined && !joins) return 'lock';
+      // What-if: the wave already has as many members as the estimate has tokens.
+      const members = lock?.kind === 'wave' ? lock.members.size : 0;
+      if (estimate !== undefined && members + 1 > Math.max(1, Math.floor(estimate.tokensAt(at) + 1e-9)))
+        return 'lock';
       if (at <= heldOffUntil()) return 'retirers';
     }
     return held < k ? undefined : 'budget';
@@ -1168,6 +1188,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
           wave.raised = true;
           raises.push(wave.members.size);
           for (const member of wave.members) {
+            estimate?.take(at);
             launchedAt[member] = tokens === undefined ? at : tokens.take(at);
             launchWaits.push((launchedAt[member] as number) - at);
           }

@@ -680,6 +680,22 @@ describe('simulateFleet with waves (as built)', () => {
     expect(run.lockRetries.max).toBe(0);
   });
 
+  it('what-if waves capped by a token estimate: no launch waits, the wave beyond the estimate refused as busy', () => {
+    // Three tokens, one back every 10 s. Uncapped, six join the first wave and three launches
+    // wait (10, 20, 30 s), polled round the check. Capped, the first wave takes three; the
+    // three release at 109.5 s, the last freeing the lock, and each admits: their passes' tries
+    // at 110.5 s find the estimate at three again and grant the second wave of three.
+    const tokens = { size: 3, refillPerSecond: 0.1 };
+    const uncapped = waves(6, 6, { launchTokens: tokens });
+    expect(uncapped.raises).toEqual([6]);
+    expect(uncapped.launchWait.max).toBe(30);
+    const run = waves(6, 6, { launchTokens: tokens, whatIf: { waveTokenEstimate: tokens } });
+    expect(run.raises).toEqual([3, 3]);
+    expect(run.grants.map((g) => g.at)).toEqual([0, 0, 0, 110.5, 110.5, 110.5]);
+    expect(run.launchWait.max).toBe(0);
+    expect(run.transitions.max).toBe(20);
+  });
+
   it.each([100, 1_000])(
     'makes one constant of queue calls for an instance at N = %i: no admit after a claim',
     (n) => {
