@@ -5,13 +5,14 @@
  * benchmark recorded (see lib/convergence-model.ts for the model and its sources), beside an
  * Auto Scaling instance refresh at 90 % minimum healthy; both launch through EC2's
  * RunInstances token bucket. Phoenix waits for its lease in the fleet's queue as built
- * (ADR 32), each surge holding its group's lock from its lease to the claim of its instance,
- * `RetireOld` taking the lock again to hand the old instance back and admitting after its
- * release when anyone waits (as built since e8871a5), and retirements going first (as built
- * since 07f9b81: a retirement refused the lock registers, and no surge takes the lock while
- * one waits). Beside it, without budgets: the lease back-off it had before, surges taking the
- * lock ahead of waiting retirements, and a `RetireOld` admitting nobody (three "befores"), and
- * what waves (issue 14.2, not built) would do. Nothing is slept.
+ * (ADR 32) and surges in waves (issue 14.2): the leases granted while the group's lock is free
+ * or its wave has not raised are one wave, which raises the desired capacity once and holds the
+ * lock until its last member's `RetireOld` (which never waits for the lock) has released its
+ * lease; that release admits when anyone waits. Beside it, without budgets, the "befores": the
+ * lease back-off, the lock taken surge by surge (each surge from its lease to its claim,
+ * `RetireOld` taking it again, retirements first since 07f9b81), and with it surges taking the
+ * lock ahead of waiting retirements and a `RetireOld` admitting nobody; and the what-ifs that
+ * would meet the budgets waves miss. Nothing is slept.
  */
 import { RETIRER_WAIT_SECONDS } from '../functions/aws/state-table/remediation/group-locks';
 import { concurrencyLimit } from '../functions/domain/budget';
@@ -53,17 +54,19 @@ export const AVAILABILITY_ZONES = 3;
 export const TRANSITIONS_PER_INSTANCE_BUDGET = 30;
 /**
  * Lease and queue calls (DynamoDB, Step Functions) made for one instance, whatever the
- * fleet's size: its lease attempt (a transaction), its park (a transaction: the waiter and
- * the queue's zones and count), its grant (the recheck's BatchGetItem, the transaction, the
- * answer's UpdateItem, `SendTaskSuccess`, the waiter's removal with its count: a
- * transaction), its release (a transaction), and the three `admit` passes it runs, after its
- * park, after its claim and after its release (the last two only when someone waits, learnt
- * in the claim's and the release's own transaction, then sent again without the check: one
- * transaction each): each reads the zones (GetItem), every zone's head (a Query each) and the
- * leases (a Query), and ends on a try the lock refuses (the recheck's BatchGetItem and a
- * transaction). Every N must reach exactly this.
+ * fleet's size, with waves: its lease attempt (a transaction), its park (a transaction: the
+ * waiter and the queue's zones and count), its grant (the recheck's BatchGetItem, the
+ * transaction, the answer's UpdateItem, `SendTaskSuccess`, the waiter's removal with its
+ * count: a transaction), its release (a transaction: lease, and leaving the wave), and the two
+ * `admit` passes it runs, after its park and after its release (the second only when someone
+ * waits, learnt in the release's own transaction, then sent again without the check: one
+ * transaction): each reads the zones (GetItem), every zone's head (a Query each) and the
+ * leases (a Query), and ends on a try the wave's lock or the budget refuses (the recheck's
+ * BatchGetItem and a transaction). The claim no longer admits (before waves: 31, with the
+ * claim's pass and its resent transaction). The group lock's own calls (the raise's record or
+ * read, the claim, `RetireOld`'s mark) are not queue calls. Every N must reach exactly this.
  */
-export const QUEUE_CALLS_PER_INSTANCE_BUDGET = 1 + 1 + 5 + 1 + 2 + 3 * (1 + AVAILABILITY_ZONES + 1 + 2);
+export const QUEUE_CALLS_PER_INSTANCE_BUDGET = 1 + 1 + 5 + 1 + 1 + 2 * (1 + AVAILABILITY_ZONES + 1 + 2);
 
 /** Time to converge as a share of instance refresh's: half up to 1,000 instances, no worse at 10,000. */
 export function ratioBudget(n: number): number {
@@ -103,20 +106,26 @@ const SEED = 20_250_615;
  */
 export const WHAT_IFS: ReadonlyArray<{ name: string; label: string; whatIf: WhatIf }> = [
   {
+    name: 'per-instance-lock',
+    label: 'one surge at a time on the group lock (before waves)',
+    whatIf: { perInstanceLock: true },
+  },
+  {
     name: 'retirements-not-first',
     label: 'surges before waiting retirements (before 07f9b81)',
-    whatIf: { retirementsNotFirst: true },
+    whatIf: { perInstanceLock: true, retirementsNotFirst: true },
   },
   {
     name: 'retire-admits-nobody',
     label: 'RetireOld admitting nobody (before e8871a5)',
-    whatIf: { retireAdmitsNobody: true, retirementsNotFirst: true },
+    whatIf: { perInstanceLock: true, retireAdmitsNobody: true, retirementsNotFirst: true },
   },
-  { name: 'waves', label: 'waves (14.2), retirements first, RetireOld admits', whatIf: { waves: true } },
   {
-    name: 'contract',
-    label: 'the contract (waves, RetireOld admits, outside the lock)',
-    whatIf: { waves: true, retireWithoutLock: true },
+    // What would keep a wave's launches from waiting for EC2's tokens at 10,000 (and so its
+    // health checks from polling round while they wait): the granter's own estimate of them.
+    name: 'token-capped-waves',
+    label: "waves capped by the granter's estimate of RunInstances tokens (not built)",
+    whatIf: { waveTokenEstimate: RUN_INSTANCES_RESOURCE_TOKENS },
   },
 ];
 
@@ -262,7 +271,7 @@ export function convergenceBench(options: {
     // As it was before the queue, and so before retirements went first.
     const polling = estimateFleet({
       ...fleet,
-      whatIf: { retirementsNotFirst: true },
+      whatIf: { perInstanceLock: true, retirementsNotFirst: true },
       admission: {
         kind: 'polling',
         retry: BEFORE_QUEUE_LEASE_RETRY,
@@ -329,6 +338,8 @@ export function convergenceBench(options: {
       unbudgeted('surges-held-for-retirements', queue.retirersFirst.refusals, 'refusals'),
       unbudgeted('heartbeats-per-instance', round2(queue.heartbeats.total / n), 'calls'),
       unbudgeted('launch-token-wait', Math.round(queue.launchWait.max), 's'),
+      unbudgeted('health-checks-per-instance', queue.healthChecks.max, 'checks'),
+      unbudgeted('waves', queue.raises.length, 'raises'),
       unbudgeted('before-queue.polling', Math.round(polling.seconds), 's'),
       unbudgeted('before-queue.blocked', polling.blocked, 'instances'),
       unbudgeted('before-queue.transitions-per-instance', polling.transitions.max, 'transitions'),
@@ -350,7 +361,9 @@ export function convergenceBench(options: {
         : `${duration(polling.seconds)}, ${polling.transitions.max} tr.`,
     ]);
     lockNotes.push(
-      `${n.toLocaleString('en-US')}: group lock held ${(queue.lockBusy * 100).toFixed(0)}% of the roll; ` +
+      `${n.toLocaleString('en-US')}: ${queue.raises.length} waves (largest ${Math.max(0, ...queue.raises)}), ` +
+        `health checks up to ${queue.healthChecks.max} (mean ${queue.healthChecks.mean.toFixed(1)}); ` +
+        `group lock held ${(queue.lockBusy * 100).toFixed(0)}% of the roll; ` +
         `RetireOld retried the lock up to ${queue.lockRetries.max} times (mean ${queue.lockRetries.mean.toFixed(1)}), ` +
         `${queue.retireGaveUp} gave up (rolled back); ${queue.stalls} admit passes stopped by a retirement holding the lock; ` +
         `retirements first: ${queue.retirersFirst.refusals} surges held off (parked or a pass stopped) while retirements waited, ` +
@@ -381,7 +394,9 @@ export function convergenceBench(options: {
           `${run.transitions.max} transitions at most (mean ${run.transitions.mean.toFixed(1)}), ` +
           `${run.leaseCalls.max} queue calls at most (mean ${run.leaseCalls.mean.toFixed(1)}), ` +
           `lock retries at most ${run.lockRetries.max} (mean ${run.lockRetries.mean.toFixed(1)}), ` +
-          `lock held ${(run.lockBusy * 100).toFixed(0)}%, stood still ${duration(run.idleSeconds)}`,
+          `lock held ${(run.lockBusy * 100).toFixed(0)}%, stood still ${duration(run.idleSeconds)}, ` +
+          `launches waited up to ${Math.round(run.launchWait.max)} s for a token, ` +
+          `health checks up to ${run.healthChecks.max} (mean ${run.healthChecks.mean.toFixed(1)}), ${run.raises.length} raises`,
       );
     }
   }
@@ -417,8 +432,10 @@ export function convergenceBench(options: {
         `(${atOnce.healthChecks} health checks every ${options.recorded.timings.healthCheckIntervalSeconds} s when its launch does not wait), ` +
         `${timeline.afterRelease.toFixed(1)} s after (the group drains the old instance ${aws.deregistrationDelay} s); ` +
         `${atOnce.transitions} state transitions with the health-check rounds`,
-      `the group's lock: held ${claimAfter.toFixed(1)} s from a surge's lease to its claim (the group lists the instance ${aws.groupListsInstance} s ` +
-        `after the raise, found by the health check after it); RetireOld holds it ${lock.holdSeconds} s, retrying a busy lock ` +
+      `the group's lock: a wave holds it from its founding grant to its last member's release, RetireOld never waiting for it ` +
+        `(it marks itself retiring, ${lock.holdSeconds} s with the hand-back and the release); ` +
+        `before waves, held ${claimAfter.toFixed(1)} s from a surge's lease to its claim (the group lists the instance ${aws.groupListsInstance} s ` +
+        `after the raise, found by the health check after it), RetireOld holding it ${lock.holdSeconds} s, retrying a busy lock ` +
         `${lock.retireRetry.MaxAttempts ?? 3} times from ${lock.retireRetry.IntervalSeconds ?? 1} s, x${lock.retireRetry.BackoffRate ?? 2}, ` +
         `capped at ${lock.retireRetry.MaxDelaySeconds ?? '-'} s, jitter ${lock.retireRetry.JitterStrategy ?? 'NONE'}; ` +
         `retirements first (07f9b81): a refused one registers, and no surge takes the lock while any is registered ` +
@@ -432,7 +449,7 @@ export function convergenceBench(options: {
       ...rows.map(line),
       'the group lock:',
       ...lockNotes.map((w) => `  ${w}`),
-      'what-ifs (no budget): before 07f9b81, before e8871a5, and not built:',
+      'what-ifs (no budget): before waves, before 07f9b81, before e8871a5, and not built:',
       ...whatIfRows.map((w) => `  ${w}`),
     ],
   };

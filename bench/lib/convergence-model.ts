@@ -15,52 +15,75 @@
  *   because others wait in its queue (a newcomer never takes a slot ahead of them: its lease
  *   transaction checks the queue's waiter count), it parks a waiter (one transaction: the
  *   waiter's item and the queue's zones and count) and runs `admit`. `admit` runs after every
- *   park and, when someone waits, after every group lock handed back with a claimed
- *   replacement, every release of a lease (`RetireOld`'s and `ReleaseLease`'s), and from the
- *   sweep every five minutes. A claim or a release learns whether anyone waits in its own
- *   transaction (a condition on the waiter count): nobody, and nothing more is read; someone,
- *   and the transaction goes again without the condition, then `admit`. `admit` reads the
+ *   park and, when someone waits, after every release of a lease (`RetireOld`'s and
+ *   `ReleaseLease`'s; before waves, after every group lock handed back with a claimed
+ *   replacement too), and from the sweep every five minutes. A release (or claim) learns
+ *   whether anyone waits in its own transaction (a condition on the waiter count): nobody, and
+ *   nothing more is read; someone, and the transaction goes again without the condition, then
+ *   `admit`. `admit` reads the
  *   fleet's zones (GetItem), the head of
  *   each zone's queue (one Query each) and the fleet's leases (a Query), then for the next
  *   head (the zone with fewest replacements in flight, ties to the older head) runs the
  *   waiter's recheck (DescribeInstances, DescribeLaunchTemplateVersions,
  *   DescribeAutoScalingGroups, the gate's BatchGetItem) and its lease transaction; granted,
- *   it writes the grant on the waiter (UpdateItem), sends it (`SendTaskSuccess`), removes the
- *   waiter and its count (one transaction) and tries the next head; refused, the pass stops. A waiter spends no
- *   state transition while it waits; the sweep heartbeats waiters silent for 30 minutes.
+ *   it writes the grant on the waiter (UpdateItem), sends it (`SendTaskSuccess`: a wave
+ *   member's at the pass's end, below), removes the waiter and its count (one transaction) and
+ *   tries the next head; refused, the pass stops. A waiter spends no state transition while it
+ *   waits; the sweep heartbeats waiters silent for 30 minutes.
+ *   Concurrent `admit` calls run their passes side by side (the product's one admission at a
+ *   time per fleet, ADR 33's granter item, is not modelled).
  * - polling (before the queue): a refused execution retries `AcquireLease` on the back-off the
  *   definition had (one rule for a busy budget, one for a busy group lock) and, out of
  *   attempts, ends "blocked"; each retry is a state transition, a Lambda invocation and a
  *   lease attempt.
  *
- * The group lock (docs/adr/0009-asg-surge-without-races.md): a surge takes its group's lock
- * with its lease, in the same transaction, raises the desired capacity by one under it and
- * keeps it until a health check finds the instance the group launched (listed by the group,
- * not among the members it saw before) and claims it, which hands the lock back and runs
- * `admit`. So within one group the surges go one at a time, from a lease granted to its
- * instance claimed. `RetireOld` takes the same lock for the moment it hands the old instance
- * back to the group (with the lease released in the same request, then `admit` when someone
- * waits, as built since e8871a5); busy, it retries on its own back-off (full jitter) and, out
- * of attempts, the execution rolls back (`Rollback` takes the lock too, on the same rule).
- * Retirements go first (as built since 07f9b81, group-locks.ts): a retirement (`RetireOld`,
- * `Rollback`) refused the lock registers in the group's `retirers` set, whose one expiry is
- * set to {@link GroupLockRules.retirerWaitSeconds} after each refusal of any of them (a
- * member leaves only by taking the lock, in the take's own transaction: a retirement that died
- * stays until the set lapses). While the set lives no surge takes the lock, free or not: a
- * lease attempt it refuses parks like any busy refusal, a grant it refuses stops its pass, and
- * the lock waits for a registered retirement's next try (retirements compete among themselves
- * as before: the first to try after the lock is free gets it). A refused retirement's try is
- * the lock's transaction and the registration's UpdateItem (before 07f9b81, a PutItem).
- * A grant that meets a retirement holding the lock, or waiting for it, stops its pass: the
- * waiters wait for the next claim, release or sweep. Jitter makes each run different: fleets
- * are simulated over seeded trials.
+ * Waves, as built (issue 14.2; docs/adr/0009-asg-surge-without-races.md): a surge's lease
+ * granted while its group's lock is free (and no retirement registered) founds a wave, the
+ * lock taken by the wave in the lease's transaction. Further leases in the group join the
+ * wave while it has not raised, whether granted by the same `admit` pass, another pass or a
+ * newcomer's own first attempt; a lease after the raise is refused as busy (the lock), a grant
+ * so refused stopping its pass. A granter writes each grant on its waiter at once but sends
+ * its wave members' `SendTaskSuccess` after the pass's last try, so a wave is normally a
+ * whole pass's grants (a newcomer's own lease answers itself at once). The first member to
+ * reach `RaiseDesiredCapacity` closes the wave and raises the desired capacity once, by its
+ * number of members (the model: at the end of that member's launch step, as for any launch;
+ * the group launches all the wave's instances then, each as EC2 gives it a token); the other
+ * members' raise step finds it raised (a Lambda task, a read of the lock, no write) and their
+ * instances launched already. Each member's health check finds and claims one of the wave's
+ * new instances; the claim frees nothing and runs no `admit`. `RetireOld` never waits: a
+ * member marks itself retiring on its wave's lock, hands its old instance back and releases
+ * its lease and leaves the wave in one transaction, then `admit` when someone waits; a member
+ * out of health checks rolls back the same way. The last member to leave frees the lock: the
+ * lock is held from the founding grant to the last member's release, and while it is held the
+ * group's other leases wait (the wave is one batch). No retirement is ever refused, so none
+ * registers in `retirers`.
  *
- * Not built, shown as what-ifs: waves (issue 14.2: one capacity raise, and one lock, for
- * every grant of one `admit` pass, the lock held until the wave's last instance is claimed;
- * retirements waiting stop a wave's grants too) and a `RetireOld` that does not wait for the
- * surges' lock. "Befores": surges taking the lock whoever waits for it (as built before
- * 07f9b81), and `RetireOld`'s release admitting nobody (as built before e8871a5), the queue
- * standing still until the sweep.
+ * Before waves (the what-if `perInstanceLock`), the group lock went surge by surge: a surge took
+ * its group's lock with its lease,
+ * raised the desired capacity by one under it and kept it until a health check found the
+ * instance the group launched (listed by the group, not among the members it saw before) and
+ * claimed it, which handed the lock back and ran `admit`. `RetireOld` took the same lock for
+ * the moment it handed the old instance back to the group (with the lease released in the same
+ * request, then `admit` when someone waits, as built since e8871a5); busy, it retried on its
+ * own back-off (full jitter) and, out of attempts, the execution rolled back (`Rollback` takes
+ * the lock too, on the same rule). Retirements went first (07f9b81, group-locks.ts): a
+ * retirement (`RetireOld`, `Rollback`) refused the lock registers in the group's `retirers`
+ * set, whose one expiry is set to {@link GroupLockRules.retirerWaitSeconds} after each refusal
+ * of any of them (a member leaves only by taking the lock, in the take's own transaction: a
+ * retirement that died stays until the set lapses). While the set lives no surge takes the
+ * lock, free or not: a lease attempt it refuses parks like any busy refusal, a grant it refuses
+ * stops its pass, and the lock waits for a registered retirement's next try (retirements
+ * compete among themselves: the first to try after the lock is free gets it). A refused
+ * retirement's try is the lock's transaction and the registration's UpdateItem (before
+ * 07f9b81, a PutItem). A grant that meets a retirement holding the lock, or waiting for it,
+ * stops its pass: the waiters wait for the next claim, release or sweep. Jitter makes each run
+ * different: fleets are simulated over seeded trials.
+ *
+ * "Befores", shown as what-ifs without budgets: the lock per surge (above), and with it surges
+ * taking the lock whoever waits for it (before 07f9b81) and `RetireOld`'s release admitting
+ * nobody (before e8871a5), the queue standing still until the sweep; a `RetireOld` outside the
+ * per-surge lock. The group lock's own calls (the raise's record or read, the claim,
+ * `RetireOld`'s mark or take) are not counted as queue calls, as they never were.
  *
  * Launches: a replacement's instance is launched when the launch step asks for it and EC2
  * has a RunInstances resource token for it; without one the launch waits for the refill
@@ -156,6 +179,12 @@ export class TokenBucket {
       );
     }
     this.level = spec.size;
+  }
+
+  /** The tokens there at `t` (below zero while launches asked for before `t` still wait for theirs). */
+  tokensAt(t: number): number {
+    if (t >= this.at) return Math.min(this.spec.size, this.level + (t - this.at) * this.spec.refillPerSecond);
+    return this.level - (this.at - t) * this.spec.refillPerSecond;
   }
 
   /** The moment one instance asked for at `t` is launched (its token taken). */
@@ -504,17 +533,28 @@ export interface GroupLockRules {
   granterSeconds: number;
 }
 
-/** Not built (issue 14.2 and after), or no longer built: what-ifs, reported without budgets. */
+/** Not built, or no longer built ("befores"): what-ifs, reported without budgets. */
 export interface WhatIf {
-  /** One lock (and one capacity raise) for every grant of one `admit` pass, held until the wave's last instance is claimed. */
-  waves?: boolean;
+  /**
+   * Before waves (issue 14.2): each surge takes the group's lock with its lease, raises the
+   * desired capacity by one, and hands the lock back at the claim of its instance (then
+   * `admit`); `RetireOld` takes the lock again (retirements first, unless
+   * `retirementsNotFirst`). The other befores and `retireWithoutLock` are of this lock.
+   */
+  perInstanceLock?: boolean;
   /**
    * Before e8871a5: `RetireOld`'s release runs no `admit` (the waiters wait for the next claim
    * or the sweep). As built, it admits when someone waits, as `ReleaseLease` does.
    */
   retireAdmitsNobody?: boolean;
-  /** `RetireOld` hands the old instance back without waiting for the surges' lock (the contract the issue stated). */
+  /** With `perInstanceLock`: `RetireOld` hands the old instance back without waiting for the surges' lock. */
   retireWithoutLock?: boolean;
+  /**
+   * Not built: a wave takes no more members than the granter's estimate of the account's
+   * RunInstances tokens at the grant (a bucket of this spec fed only by its own raises; never
+   * below one member). A lease beyond it is refused as busy, like a raised wave's.
+   */
+  waveTokenEstimate?: TokenBucketSpec;
   /**
    * Before 07f9b81: a refused retirement registers nowhere and a surge takes the free lock
    * whoever waits for it (each refused try of a retirement a PutItem). As built, retirements
@@ -613,8 +653,16 @@ export interface FleetRun {
   lockBusy: number;
   /** Seconds a launch waited for its RunInstances token. */
   launchWait: { max: number; mean: number };
-  /** Seconds from the first lease attempt to the grant. */
+  /** Seconds from the first lease attempt to the lease's answer (a wave member's, at its granter's pass's end). */
   leaseWait: { max: number; mean: number };
+  /** Health checks per execution that launched (its rounds round the check, the first included). */
+  healthChecks: { max: number; mean: number };
+  /**
+   * Each raise of the group's desired capacity, in order, by how many: one per wave, by its
+   * members (before waves, one per surge, by one). Empty without a group.
+   */
+  raises: number[];
+  /** Lease grants (the lease written), in the order they were made. */
   grants: Grant[];
 }
 
@@ -729,10 +777,20 @@ export function nextAz(
   return best;
 }
 
-/** Who holds the group's lock: surges (one, or a wave's not yet claimed), or a retirement or rollback. */
-type Lock =
-  | { kind: 'surge'; pending: Set<number>; pass: number | undefined }
-  | { kind: 'retire' | 'rollback'; id: number };
+/** A fleet still open after a year of simulated time never converges: its rules deadlock. */
+const NEVER_CONVERGED_SECONDS = 365 * 86_400;
+
+/**
+ * Who holds the group's lock: a wave (as built: its members not yet gone, whether it has
+ * raised the desired capacity), or before waves one surge until its claim, or a retirement or
+ * rollback.
+ */
+interface Wave {
+  kind: 'wave';
+  members: Set<number>;
+  raised: boolean;
+}
+type Lock = Wave | { kind: 'surge'; id: number } | { kind: 'retire' | 'rollback'; id: number };
 
 type Outcome = 'waiting' | 'held' | 'replaced' | 'blocked' | 'rolled-back' | 'failed';
 
@@ -740,9 +798,9 @@ type Outcome = 'waiting' | 'held' | 'replaced' | 'blocked' | 'rolled-back' | 'fa
  * One simulated fleet: N executions started at once, k leases, the group's lock, the queue or
  * the lease back-off, launches through the token bucket. Calls are counted for the instance
  * they were made for: its lease attempts, its park and the `admit` pass that follows, its
- * grant (the granter's recheck, transaction, answer, task success and removal), the `admit`
- * pass after its claim (the failed try that ends a pass is counted for the one who runs it),
- * its release. The sweep's calls are counted apart.
+ * grant (the granter's recheck, transaction, answer, task success and removal), its release
+ * and the `admit` pass after it (before waves, the pass after its claim too; the failed try
+ * that ends a pass is counted for the one who runs it). The sweep's calls are counted apart.
  */
 export function simulateFleet(options: FleetOptions): FleetRun {
   const { n, k, azs, timeline, admission, lock: rules, random } = options;
@@ -753,11 +811,17 @@ export function simulateFleet(options: FleetOptions): FleetRun {
       `a fleet needs n >= 0, k >= 1 and azs >= 1 (integers), got n=${n} k=${k} azs=${azs}`,
     );
   }
-  const waves = options.whatIf?.waves === true;
+  const perInstanceLock = options.whatIf?.perInstanceLock === true;
+  // As built: a surge's lease founds or joins its group's wave.
+  const waves = timeline.groupLock && !perInstanceLock;
   const retireAdmits = options.whatIf?.retireAdmitsNobody !== true;
   const retireWithoutLock = options.whatIf?.retireWithoutLock === true;
   const retirementsFirst = options.whatIf?.retirementsNotFirst !== true;
   const tokens = options.launchTokens === undefined ? undefined : new TokenBucket(options.launchTokens);
+  const estimate =
+    options.whatIf?.waveTokenEstimate === undefined
+      ? undefined
+      : new TokenBucket(options.whatIf.waveTokenEstimate);
   const events = new EventQueue();
   const perInstance = () => Array.from({ length: n }, (): CallCounts => ({}));
   const calls = perInstance();
@@ -780,7 +844,12 @@ export function simulateFleet(options: FleetOptions): FleetRun {
   const leaseRetries = new Array<number>(n).fill(0);
   const busyRetries = new Array<number>(n).fill(0);
   const lockRetries = new Array<number>(n).fill(0);
-  const grantedAt = new Array<number>(n).fill(Number.NaN);
+  // When the execution had its lease (the task success): a wave member granted by a pass, at the pass's end.
+  const answeredAt = new Array<number>(n).fill(Number.NaN);
+  // Waves: each member's wave, and when the group launched the instance its raise asked for.
+  const waveOf = new Array<Wave | undefined>(n).fill(undefined);
+  const launchedAt = new Array<number>(n).fill(Number.NaN);
+  const raises: number[] = [];
   const lastBeat = new Array<number>(n).fill(0);
   const beats = new Array<number>(n).fill(0);
   const transitions = new Array<number>(n).fill(0);
@@ -788,13 +857,16 @@ export function simulateFleet(options: FleetOptions): FleetRun {
   const outcome = new Array<Outcome>(n).fill('waiting');
   const gaveUp = new Array<boolean>(n).fill(false);
   const launchWaits: number[] = [];
+  const checks: number[] = [];
   // Per AZ: waiting instance ids, oldest launch first (ids are in launch order), from `head` on.
   const queues = Array.from({ length: azs }, () => ({ ids: [] as number[], head: 0 }));
   const zonesSeen = new Set<number>();
   const inFlight = new Array<number>(azs).fill(0);
   const grants: Grant[] = [];
-  // An `admit` pass in progress: who runs it (its reads and the try that ends it are theirs).
+  // An `admit` pass in progress: who runs it (its reads and the try that ends it are theirs),
+  // and the wave members it granted, answered when it ends.
   const passes: Array<number | 'sweeper'> = [];
+  const deferred: number[][] = [];
   let lock: Lock | undefined;
   let lockSince = 0;
   // Retirements first: the group's `retirers` set, and the one expiry every refusal renews.
@@ -836,28 +908,54 @@ export function simulateFleet(options: FleetOptions): FleetRun {
    * Why a lease cannot be had at `at`: the group's lock held, or retirements waiting for it
    * (both reported before the budget), the budget, or nothing.
    */
-  const refusal = (at: number, pass?: number): 'lock' | 'retirers' | 'budget' | undefined => {
+  const refusal = (at: number): 'lock' | 'retirers' | 'budget' | undefined => {
     if (timeline.groupLock) {
-      const sameWave = waves && lock?.kind === 'surge' && pass !== undefined && lock.pass === pass;
-      if (lock !== undefined && !sameWave) return 'lock';
+      // A wave that has not raised yet takes more members; one that has is the busy lock.
+      const joins = lock?.kind === 'wave' && !lock.raised;
+      if (lock !== undefined && !joins) return 'lock';
+      // What-if: the wave already has as many members as the estimate has tokens.
+      const members = lock?.kind === 'wave' ? lock.members.size : 0;
+      if (estimate !== undefined && members + 1 > Math.max(1, Math.floor(estimate.tokensAt(at) + 1e-9)))
+        return 'lock';
       if (at <= heldOffUntil()) return 'retirers';
     }
     return held < k ? undefined : 'budget';
   };
 
-  /** The lease (and, for a surge, the group's lock) taken at `at`; `pass`: the admit pass that granted it. */
-  const grant = (id: number, at: number, pass?: number) => {
+  /**
+   * The lease (and, for a surge, the group's lock: it founds a wave or joins the one not yet
+   * raised; before waves, its own) written at `at`; the execution goes on when it is answered.
+   */
+  const grant = (id: number, at: number) => {
     held += 1;
     firstLease ??= at;
     inFlight[azOf(id)] = (inFlight[azOf(id)] ?? 0) + 1;
     outcome[id] = 'held';
-    grantedAt[id] = at;
     grants.push({ id, az: azOf(id), at });
-    if (timeline.groupLock) {
-      if (lock?.kind === 'surge' && waves && pass !== undefined && lock.pass === pass) lock.pending.add(id);
-      else setLock({ kind: 'surge', pending: new Set([id]), pass }, at);
+    if (!timeline.groupLock) return;
+    if (!waves) {
+      setLock({ kind: 'surge', id }, at);
+      return;
     }
+    if (lock?.kind === 'wave' && !lock.raised) lock.members.add(id);
+    else setLock({ kind: 'wave', members: new Set([id]), raised: false }, at);
+    waveOf[id] = lock as Wave;
+  };
+
+  /** The task success reaches the execution at `at`: it goes on to its launch step. */
+  const answer = (id: number, at: number) => {
+    answeredAt[id] = at;
     events.push(at + timeline.leaseToLaunch, 'launch', id);
+  };
+
+  /**
+   * A member gone from its wave (its lease released by `RetireOld` or the rollback, in the
+   * same transaction): the last to go frees the group's lock.
+   */
+  const leaveWave = (id: number, at: number) => {
+    const wave = waveOf[id];
+    if (wave === undefined || !wave.members.delete(id)) return;
+    if (wave.members.size === 0 && lock === wave) setLock(undefined, at);
   };
 
   /** The lease given back (and the count of leases in flight): the execution's part of the fleet is done. */
@@ -890,7 +988,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     tries === 0 &&
     parked > 0 &&
     held < k &&
-    (!timeline.groupLock || lock === undefined) &&
+    (!timeline.groupLock || lock === undefined || (lock.kind === 'wave' && !lock.raised)) &&
     admission.kind === 'queue';
 
   /** `admit`: read the zones, the heads and the leases; try the next head after the granter's recheck. */
@@ -902,6 +1000,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     if (!queues.some((q) => waiting(q) > 0)) return;
     call(payer, OP.query); // the fleet's leases, for each zone's replacements in flight
     passes.push(payer);
+    deferred.push([]);
     tries += 1;
     events.push(at + rules.granterSeconds, 'admit-try', passes.length - 1);
   };
@@ -916,6 +1015,12 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     admit(at, id);
   };
 
+  /** The pass ends: its wave members' answers, deferred to now, go out. */
+  const endPass = (pass: number, at: number) => {
+    for (const id of deferred[pass] ?? []) answer(id, at);
+    deferred[pass] = [];
+  };
+
   const admitTry = (pass: number, at: number) => {
     const payer = passes[pass] as number | 'sweeper';
     let id = nextWaiter();
@@ -923,22 +1028,29 @@ export function simulateFleet(options: FleetOptions): FleetRun {
       popWaiter(id);
       id = nextWaiter();
     }
-    if (id === undefined) return;
-    const refused = refusal(at, pass);
+    if (id === undefined) {
+      endPass(pass, at);
+      return;
+    }
+    const refused = refusal(at);
     // The waiter's recheck and its lease transaction: for the waiter when granted, else the pass's.
     const by = refused === undefined ? id : payer;
     for (const read of RECHECK_AWS_READS) call(by, read);
     call(by, OP.batchGet);
     call(by, OP.transact);
     if (refused !== undefined) {
-      if (refused === 'lock' && lock?.kind !== 'surge') stalls += 1;
+      if (refused === 'lock' && (lock?.kind === 'retire' || lock?.kind === 'rollback')) stalls += 1;
       if (refused === 'retirers') retirersFirst.refusals += 1;
+      endPass(pass, at);
       return;
     }
     popWaiter(id);
     parked -= 1;
-    grant(id, at, pass);
+    grant(id, at);
     call(id, OP.update);
+    // A wave member's answer waits for the pass's end; before waves (or no group), at once.
+    if (waves) deferred[pass]?.push(id);
+    else answer(id, at);
     call(id, OP.taskSuccess);
     call(id, OP.transact); // the waiter's removal, with its count
     tries += 1;
@@ -958,8 +1070,10 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     const refused = admission.kind === 'queue' && parked > 0 ? 'queue' : refusal(at);
     if (refused === 'retirers') retirersFirst.refusals += 1;
     if (refused === undefined) {
+      // Its own grant, answered at once: it founds its group's wave or joins it.
       if (admission.kind === 'queue') call(id, OP.taskSuccess);
       grant(id, at);
+      answer(id, at);
       return;
     }
     if (admission.kind === 'queue') {
@@ -993,7 +1107,8 @@ export function simulateFleet(options: FleetOptions): FleetRun {
 
   /** `RetireOld` (or, after it gave up, `Rollback`) asks for the group's lock. */
   const takeLockFor = (id: number, at: number, step: 'retire' | 'rollback') => {
-    if (step === 'retire' && retireWithoutLock) {
+    // As built, a member marks itself retiring on its own wave's lock: it never waits.
+    if (step === 'retire' && (waves || retireWithoutLock)) {
       events.push(at + rules.holdSeconds, 'retired', id);
       return;
     }
@@ -1044,6 +1159,12 @@ export function simulateFleet(options: FleetOptions): FleetRun {
 
   for (let event = events.pop(); event !== undefined; event = events.pop()) {
     const { at, id } = event;
+    if (at > NEVER_CONVERGED_SECONDS) {
+      // A lock nobody frees (a deadlock in the rules modelled): the sweep would go on forever.
+      throw new ModelMismatchError(
+        `the fleet has not converged after ${NEVER_CONVERGED_SECONDS} s: ${open} executions still open`,
+      );
+    }
     // Standing still from when no retirement waits any more (at once when none does).
     if (grantable()) idleSeconds += Math.max(0, at - Math.max(clock, heldOffUntil()));
     if (timeline.groupLock && lock === undefined)
@@ -1059,12 +1180,30 @@ export function simulateFleet(options: FleetOptions): FleetRun {
         admitTry(id, at);
         break;
       case 'launch': {
-        const launchedAt = tokens === undefined ? at : tokens.take(at);
-        launchWaits.push(launchedAt - at);
-        const r = replacementAt(timeline, launchedAt - at);
+        const wave = waveOf[id];
+        if (wave !== undefined && !wave.raised) {
+          // The first member to raise closes the wave and raises the desired capacity once, by
+          // its number of members: the group launches them all now, each as its token comes.
+          // (The model launches at the end of the launch step, as for any launch.)
+          wave.raised = true;
+          raises.push(wave.members.size);
+          for (const member of wave.members) {
+            estimate?.take(at);
+            launchedAt[member] = tokens === undefined ? at : tokens.take(at);
+            launchWaits.push((launchedAt[member] as number) - at);
+          }
+        } else if (wave === undefined) {
+          launchedAt[id] = tokens === undefined ? at : tokens.take(at);
+          launchWaits.push((launchedAt[id] as number) - at);
+          if (timeline.groupLock) raises.push(1);
+        }
+        // A member answered after its wave raised finds its instance launched before its own step.
+        const r = replacementAt(timeline, (launchedAt[id] as number) - at);
         transitions[id] = (transitions[id] ?? 0) + r.transitions;
-        const granted = grantedAt[id] as number;
-        if (timeline.groupLock) events.push(granted + r.claimedAt, 'claim', id);
+        checks.push(r.healthChecks);
+        const granted = answeredAt[id] as number;
+        // Before waves the claim hands the lock back; as built it claims the instance and holds on.
+        if (timeline.groupLock && !waves) events.push(granted + r.claimedAt, 'claim', id);
         if (r.rolledBack) {
           outcome[id] = 'rolled-back';
           events.push(granted + r.holdingLease, 'release', id);
@@ -1076,10 +1215,8 @@ export function simulateFleet(options: FleetOptions): FleetRun {
         break;
       }
       case 'claim': {
-        // The health check found the group's new instance: the claim hands the lock back.
-        if (lock?.kind !== 'surge' || !lock.pending.has(id)) break;
-        lock.pending.delete(id);
-        if (lock.pending.size > 0) break;
+        // Before waves: the health check found the group's new instance, the claim hands the lock back.
+        if (lock?.kind !== 'surge' || lock.id !== id) break;
         setLock(undefined, at);
         handOn(at, id);
         break;
@@ -1093,7 +1230,9 @@ export function simulateFleet(options: FleetOptions): FleetRun {
       case 'retired': {
         // RetireOld handed the old instance back and released lease and lock in one request,
         // then admits if anyone waits (before e8871a5, a what-if now: nobody).
+        // As built, the member leaves its wave in that request (the last frees the lock).
         if (lock?.kind === 'retire' && lock.id === id) setLock(undefined, at);
+        leaveWave(id, at);
         releaseLease(id, at);
         outcome[id] = 'replaced';
         open -= 1;
@@ -1112,8 +1251,9 @@ export function simulateFleet(options: FleetOptions): FleetRun {
       }
       case 'release': {
         // ReleaseLease (or ReleaseLeaseAfterRollback): the lease, and a lock still held, then admit if anyone waits.
-        if (lock !== undefined && lock.kind === 'surge' && lock.pending.delete(id) && lock.pending.size === 0)
-          setLock(undefined, at);
+        // As built, a member rolled back inside its wave leaves it with its lease.
+        if (lock?.kind === 'surge' && lock.id === id) setLock(undefined, at);
+        leaveWave(id, at);
         releaseLease(id, at);
         open -= 1;
         if (outcome[id] === 'held') {
@@ -1156,7 +1296,7 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     gaveUp[id] = false;
   }
   const replacedIds = outcome.flatMap((o, id) => (o === 'replaced' ? [id] : []));
-  const waits = grantedAt.filter((g) => Number.isFinite(g)).map((g) => g - timeline.beforeLease);
+  const waits = answeredAt.filter((g) => Number.isFinite(g)).map((g) => g - timeline.beforeLease);
   const replacedTransitions = replacedIds.map((id) => transitions[id] as number);
   const busySpan = lastRelease - (firstLease ?? 0);
   return {
@@ -1180,6 +1320,8 @@ export function simulateFleet(options: FleetOptions): FleetRun {
     lockBusy: busySpan > 0 ? lockBusySeconds / busySpan : 0,
     launchWait: { max: maxOf(launchWaits), mean: meanOf(launchWaits) },
     leaseWait: { max: maxOf(waits), mean: meanOf(waits) },
+    healthChecks: { max: maxOf(checks), mean: meanOf(checks) },
+    raises,
     grants,
   };
 }

@@ -386,10 +386,17 @@ const LOCKED: GroupLockRules = { ...INSTANT, granterSeconds: 1, holdSeconds: 0.5
  * (BatchGetItem, transaction, answer, task success, removal) and its release.
  */
 const QUEUE_CALLS_OF_ONE_PARKED = 2 + (1 + 1 + 1 + 2) + 5 + 1;
+/** Surges of one group with the lock taken surge by surge, as built before waves. */
 const surges = (n: number, k: number, more: Partial<FleetOptions> = {}) =>
-  queue(n, k, { azs: 1, timeline: SURGE, lock: LOCKED, ...more });
+  queue(n, k, {
+    azs: 1,
+    timeline: SURGE,
+    lock: LOCKED,
+    ...more,
+    whatIf: { perInstanceLock: true, ...more.whatIf },
+  });
 
-describe('simulateFleet with the group lock', () => {
+describe('simulateFleet with the group lock taken surge by surge (before waves)', () => {
   it('grants a group’s surges one at a time: each when the one before has claimed its instance, after the granter’s reads', () => {
     const run = surges(4, 4);
     // Claims at 10, 21, 32 s; the granter's recheck 1 s each.
@@ -419,7 +426,7 @@ describe('simulateFleet with the group lock', () => {
   });
 
   it.each([100, 1_000])('makes at most the N = 100 count of queue calls for an instance at N = %i', (n) => {
-    const run = queue(n, n / 10, { timeline: SURGE, lock: LOCKED });
+    const run = queue(n, n / 10, { timeline: SURGE, lock: LOCKED, whatIf: { perInstanceLock: true } });
     expect(run.leaseCalls.max).toBe(1 + 1 + 5 + 1 + 2 + 3 * (1 + 3 + 1 + 2));
     expect(run.granterReads.max).toBe(12);
     // Every instance: one task success; every waiter: one answer (UpdateItem). The park and
@@ -596,20 +603,6 @@ describe('simulateFleet with the group lock', () => {
     expect(run).toMatchObject({ replaced: 1, rolledBack: 0, failed: 1 });
   });
 
-  it('what-if waves: the grants of one pass share one lock, released when the last is claimed', () => {
-    // Before e8871a5, to see the wave whole: #0 at once; its claim's pass grants three (1 s
-    // each) until the budget is used; the wave's claims end at 23 s, but the budget frees only
-    // when RetireOlds release, which admitted nobody: the sweep at 300 s grants the rest as one wave.
-    const before = surges(7, 4, { whatIf: { waves: true, retireAdmitsNobody: true } });
-    expect(before.grants.map((g) => g.at)).toEqual([0, 11, 12, 13, 301, 302, 303]);
-    expect(before.replaced).toBe(7);
-    // As built, #0's RetireOld (109 s, its lock to 109.5 s) admits: #4 goes after the reads,
-    // alone, for the budget is used again.
-    const run = surges(7, 4, { whatIf: { waves: true } });
-    expect(run.grants.slice(0, 5).map((g) => g.at)).toEqual([0, 11, 12, 13, 110.5]);
-    expect(run.replaced).toBe(7);
-  });
-
   it('what-if RetireOld outside the lock: never refused by a surge', () => {
     const run = surges(2, 2, {
       timeline: { ...SURGE, healthyToRelease: 4 },
@@ -618,6 +611,110 @@ describe('simulateFleet with the group lock', () => {
     expect(run.lockRetries.max).toBe(0);
     expect(run.transitions.max).toBe(20);
   });
+});
+
+/** Surges of one group in waves, as built. */
+const waves = (n: number, k: number, more: Partial<FleetOptions> = {}) =>
+  queue(n, k, { azs: 1, timeline: SURGE, lock: LOCKED, ...more });
+
+describe('simulateFleet with waves (as built)', () => {
+  it('holds the wave’s lock until its last member leaves, raises once per wave, answers a pass’s members at its end, and never makes RetireOld wait', () => {
+    // #0 founds a wave at 0 s, #1 and #2 join it (the budget is 3); #3 to #5 park. #0's launch
+    // raises by 3; one token every 10 s launches them at 0, 10 and 20 s: healthy at the
+    // checks at 10, 20 and 30 s, retired (RetireOld 0.5 s) at 109.5, 119.5 and 129.5 s. The
+    // first two releases free their slots and admit, but the wave still holds the lock: those
+    // passes stop at once. The last frees it: its pass grants #3, #4 and #5 (1 s each) from
+    // 130.5 s and answers all three when it ends, at 133.5 s: one raise of 3.
+    const run = waves(6, 3, { launchTokens: { size: 1, refillPerSecond: 0.1 } });
+    expect(run.grants.map((g) => [g.id, g.at])).toEqual([
+      [0, 0],
+      [1, 0],
+      [2, 0],
+      [3, 130.5],
+      [4, 131.5],
+      [5, 132.5],
+    ]);
+    expect(run.raises).toEqual([3, 3]);
+    expect(run.leaseWait.max).toBe(133.5);
+    // No retirement ever waited for the lock or registered; nothing rolled back.
+    expect(run.lockRetries).toEqual({ max: 0, mean: 0, byOperation: {} });
+    expect(run.retirersFirst).toEqual({ refusals: 0, lockFreeSeconds: 0, mostWaiting: 0 });
+    expect(run).toMatchObject({ replaced: 6, rolledBack: 0, failed: 0, stalls: 0 });
+    // The path's 20, and a round more for each 10 s its instance waited for its token.
+    expect(run.transitions.max).toBe(26);
+    expect(run.healthChecks).toEqual({ max: 3, mean: 2 });
+    // #5 launched at 153.5 s, healthy at its third check (163.5 s): its RetireOld from 262.5 s.
+    expect(run.seconds).toBe(263.5);
+    // Free only from the last release at 129.5 s to the next grant at 130.5 s.
+    expect(run.lockBusy).toBeCloseTo(262 / 263, 9);
+  });
+
+  it('takes a newcomer into the wave until it raises, and refuses one after as busy', () => {
+    // The raise is 2 s after a lease: #1, arriving at 1 s, joins #0's wave; #2, at 3 s, finds
+    // it raised and parks, to be granted after the last member's release (112.5 s).
+    const run = waves(3, 5, {
+      timeline: { ...SURGE, leaseToLaunch: 2 },
+      arriveAt: (id) => [0, 1, 3][id] as number,
+    });
+    expect(run.grants.map((g) => [g.id, g.at])).toEqual([
+      [0, 0],
+      [1, 1],
+      [2, 113.5],
+    ]);
+    // #1's instance was launched by #0's raise, before its own raise step: it is not raised again.
+    expect(run.raises).toEqual([2, 1]);
+    expect(run.transitions.max).toBe(20);
+  });
+
+  it('rolls a member back inside its wave: it leaves without waiting, and the lock stays the wave’s', () => {
+    // Two health checks at most; one token every 20 s: #1's instance, launched at 20 s, is
+    // not healthy at its second check (20 s) and rolls back; its release admits, but #0 still
+    // holds the wave. #0's release at 109.5 s frees the lock: #2 at 110.5 s.
+    const run = waves(3, 2, {
+      timeline: { ...SURGE, healthCheckMaxAttempts: 2 },
+      launchTokens: { size: 1, refillPerSecond: 0.05 },
+    });
+    expect(run).toMatchObject({ replaced: 2, rolledBack: 1, retireGaveUp: 0, failed: 0 });
+    expect(run.grants.map((g) => g.at)).toEqual([0, 0, 110.5]);
+    expect(run.raises).toEqual([2, 1]);
+    expect(run.lockRetries.max).toBe(0);
+  });
+
+  it('what-if waves capped by a token estimate: no launch waits, the wave beyond the estimate refused as busy', () => {
+    // Three tokens, one back every 10 s. Uncapped, six join the first wave and three launches
+    // wait (10, 20, 30 s), polled round the check. Capped, the first wave takes three; the
+    // three release at 109.5 s, the last freeing the lock, and each admits: their passes' tries
+    // at 110.5 s find the estimate at three again and grant the second wave of three.
+    const tokens = { size: 3, refillPerSecond: 0.1 };
+    const uncapped = waves(6, 6, { launchTokens: tokens });
+    expect(uncapped.raises).toEqual([6]);
+    expect(uncapped.launchWait.max).toBe(30);
+    const run = waves(6, 6, { launchTokens: tokens, whatIf: { waveTokenEstimate: tokens } });
+    expect(run.raises).toEqual([3, 3]);
+    expect(run.grants.map((g) => g.at)).toEqual([0, 0, 0, 110.5, 110.5, 110.5]);
+    expect(run.launchWait.max).toBe(0);
+    expect(run.transitions.max).toBe(20);
+  });
+
+  it.each([100, 1_000])(
+    'makes one constant of queue calls for an instance at N = %i: no admit after a claim',
+    (n) => {
+      const run = queue(n, n / 10, { timeline: SURGE, lock: LOCKED });
+      // Attempt, park, grant (5), release, the release's resent transaction; the passes after
+      // its park and after its release.
+      expect(run.leaseCalls.max).toBe(1 + 1 + 5 + 1 + 1 + 2 * (1 + 3 + 1 + 2));
+      expect(run.granterReads.max).toBe(9);
+      // Ten waves of k; the first founded by the newcomers themselves, answered at once.
+      expect(run.raises).toEqual(Array<number>(10).fill(n / 10));
+      expect(run.leaseCalls.byOperation[OP.taskSuccess]).toBe(n);
+      expect(run.leaseCalls.byOperation[OP.update]).toBe(n - n / 10);
+      expect(run.transitions.max).toBe(20);
+      // Before waves, the claim's pass and its resent transaction too.
+      const before = queue(n, n / 10, { timeline: SURGE, lock: LOCKED, whatIf: { perInstanceLock: true } });
+      expect(before.leaseCalls.max).toBe(run.leaseCalls.max + 1 + (1 + 3 + 1 + 2));
+      expect(before.raises.length).toBe(n);
+    },
+  );
 });
 
 const BUSY_FIRST = { ...NO_JITTER, IntervalSeconds: 1000 };
@@ -650,7 +747,11 @@ describe('simulateFleet with the lease back-off (before the queue)', () => {
 
   it('retries a busy group lock on its own rule', () => {
     // #0 holds the lock to its claim at 10 s: #1 retries at 10 s (still held) and 30 s.
-    const run = polling(2, 2, BUSY_FIRST, { timeline: SURGE, lock: LOCKED });
+    const run = polling(2, 2, BUSY_FIRST, {
+      timeline: SURGE,
+      lock: LOCKED,
+      whatIf: { perInstanceLock: true },
+    });
     expect(run.grants.map((g) => g.at)).toEqual([0, 30]);
     expect(run.transitions.max).toBe(20 + 2);
   });

@@ -141,27 +141,33 @@ describe('convergenceBench', () => {
     }
   });
 
-  it('serialises the group’s surges on its lock: N of them take longer than N locks held back to back', () => {
-    const lockHeld = 17; // from a surge's lease to the claim of its instance, at least
-    for (const n of [100, 1_000])
-      expect(result(`convergence.n${n}.phoenix`).value).toBeGreaterThan(n * lockHeld);
+  it('replaces the group in ten waves of k, where the lock taken surge by surge held them back to back', () => {
+    const lockHeld = 17; // before waves: from a surge's lease to the claim of its instance, at least
+    for (const n of [100, 1_000]) {
+      expect(result(`convergence.n${n}.waves`).value).toBe(10);
+      expect(result(`convergence.n${n}.what-if-per-instance-lock.phoenix`).value).toBeGreaterThan(
+        n * lockHeld,
+      );
+      expect(result(`convergence.n${n}.phoenix`).value).toBeLessThan(n * lockHeld);
+    }
   });
 
   it('holds blocked and rolled-back executions to 0, transitions to 30 and queue calls to one constant per instance', () => {
     for (const n of [100, 1_000]) {
       expect(result(`convergence.n${n}.blocked`)).toMatchObject({ value: 0, budget: 0 });
       expect(result(`convergence.n${n}.rolled-back`)).toMatchObject({ budget: 0 });
-      // RetireOld's retries on the busy lock are transitions: beyond the path's 29.
-      expect(result(`convergence.n${n}.transitions-per-instance`).budget).toBe(
-        TRANSITIONS_PER_INSTANCE_BUDGET,
-      );
-      expect(result(`convergence.n${n}.transitions-per-instance`).value).toBeGreaterThan(29);
+      // RetireOld never retries the lock and no launch waits for a token: the path's 29.
+      expect(result(`convergence.n${n}.transitions-per-instance`)).toMatchObject({
+        value: 29,
+        budget: TRANSITIONS_PER_INSTANCE_BUDGET,
+      });
+      expect(result(`convergence.n${n}.retire-lock-retries-per-instance`).value).toBe(0);
       expect(result(`convergence.n${n}.queue-calls-per-instance`)).toMatchObject({
         value: QUEUE_CALLS_PER_INSTANCE_BUDGET,
         budget: QUEUE_CALLS_PER_INSTANCE_BUDGET,
       });
       expect(result(`convergence.n${n}.granter-aws-reads-per-instance`)).toMatchObject({
-        value: 12,
+        value: 9,
         budget: null,
       });
     }
@@ -179,7 +185,7 @@ describe('convergenceBench', () => {
     expect([...before, ...whatIf].every((r) => r.budget === null)).toBe(true);
     expect(
       outcome.notes.some((n) =>
-        n.startsWith('what-ifs (no budget): before 07f9b81, before e8871a5, and not built'),
+        n.startsWith('what-ifs (no budget): before waves, before 07f9b81, before e8871a5, and not built'),
       ),
     ).toBe(true);
     // Only the "before" row lets RetireOld admit nobody; the main rows and the others admit.
@@ -187,8 +193,13 @@ describe('convergenceBench', () => {
       'retire-admits-nobody',
     ]);
     expect(outcome.notes.some((n) => n.includes('RetireOld admitting nobody (before e8871a5)'))).toBe(true);
-    // Only the befores put surges first: the main rows, waves and the contract have
-    // retirements first, as built since 07f9b81 (before e8871a5 they did not go first either).
+    // The befores take the lock surge by surge; of them only the two oldest put surges first
+    // (before e8871a5 they did not go first either).
+    expect(WHAT_IFS.filter((w) => w.whatIf.perInstanceLock === true).map((w) => w.name)).toEqual([
+      'per-instance-lock',
+      'retirements-not-first',
+      'retire-admits-nobody',
+    ]);
     expect(WHAT_IFS.filter((w) => w.whatIf.retirementsNotFirst === true).map((w) => w.name)).toEqual([
       'retirements-not-first',
       'retire-admits-nobody',
@@ -198,14 +209,18 @@ describe('convergenceBench', () => {
     );
   });
 
-  it('rolls back no healthy replacement for want of the lock with retirements first, where surges first did at 1,000', () => {
+  it('rolls back no healthy replacement for want of the lock, where surges first did at 1,000', () => {
     for (const n of [100, 1_000]) {
       expect(result(`convergence.n${n}.rolled-back`).value).toBe(0);
       expect(result(`convergence.n${n}.retire-gave-up`).value).toBe(0);
     }
     expect(result('convergence.n1000.what-if-retirements-not-first.rolled-back').value).toBeGreaterThan(0);
-    // The retries a retirement makes are far fewer with nobody taking the lock ahead of it.
+    // A retirement makes no retries in a wave; surge by surge, some with retirements first,
+    // far more with surges first.
     expect(result('convergence.n1000.transitions-per-instance').value).toBeLessThan(
+      result('convergence.n1000.what-if-per-instance-lock.transitions-per-instance').value,
+    );
+    expect(result('convergence.n1000.what-if-per-instance-lock.transitions-per-instance').value).toBeLessThan(
       result('convergence.n1000.what-if-retirements-not-first.transitions-per-instance').value,
     );
   });
@@ -221,20 +236,15 @@ describe('convergenceBench', () => {
   it('gives the cost model each roll: hours, retries, and the queue calls beyond a lease taken at once', () => {
     const roll = outcome.rolls[1_000];
     expect(roll?.hours).toBeCloseTo(result('convergence.n1000.phoenix').value / 3600, 3);
-    // 999 of 1,000 parked (one surge at a time), each granted from the queue: its grant's
-    // answer; the park and the removal are transactions (with the queue's waiter count).
-    // RetireOld's lock retries: before each, a refused try (the lock's transaction, and the
-    // registration among the waiting retirements, an UpdateItem); no PutItem since 07f9b81.
-    expect(roll?.extraQueueCalls['DynamoDB.UpdateItem']).toBeCloseTo(
-      0.999 + (roll?.extraInvocations ?? 0),
-      9,
-    );
+    // 900 of 1,000 parked (the first wave's 100 took their own leases), each granted from the
+    // queue: its grant's answer; the park and the removal are transactions (with the queue's
+    // waiter count). No RetireOld retries the lock: no refused try's UpdateItem, no PutItem.
+    expect(roll?.extraQueueCalls['DynamoDB.UpdateItem']).toBeCloseTo(0.9, 9);
     expect(roll?.extraQueueCalls['DynamoDB.PutItem']).toBeUndefined();
     expect(roll?.extraQueueCalls['DynamoDB.DeleteItem']).toBeUndefined();
     expect(roll?.extraQueueCalls['SFN.SendTaskSuccess']).toBeUndefined();
-    // Every retry is a transition and an invocation; with nobody rolled back and no launch
-    // waiting for a token, the two means are the same.
-    expect(roll?.extraTransitions).toBeGreaterThan(0);
-    expect(roll?.extraInvocations).toBeCloseTo(roll?.extraTransitions ?? 0, 9);
+    // No retry, and no launch waiting for a token at 1,000: no transition beyond a lease taken at once.
+    expect(roll?.extraTransitions).toBe(0);
+    expect(roll?.extraInvocations).toBe(0);
   });
 });
