@@ -36,6 +36,7 @@ import {
   recordGroupChange,
   releaseGroupLock,
 } from './state-table/remediation/group-locks';
+import { launchTokens, spendLaunchTokens } from './state-table/remediation/launch-tokens';
 import {
   acquireLease,
   type LeaseDecision,
@@ -161,6 +162,16 @@ export class RemediationStore extends StateStore {
    */
   recordGroupChange(group: string, holder: string, change: GroupChange): Promise<RecordOutcome> {
     return recordGroupChange(this.state, group, holder, change);
+  }
+
+  /** Phoenix's estimate of EC2's RunInstances tokens now (see `launch-tokens.ts`). */
+  launchTokens(): Promise<number> {
+    return launchTokens(this.state);
+  }
+
+  /** `count` launches asked of EC2 just now, taken off the estimate. */
+  spendLaunchTokens(count: number): Promise<void> {
+    return spendLaunchTokens(this.state, count);
   }
 
   /** A wave's raise was made (`SetDesiredCapacity` answered): a retried step will not make it again. */

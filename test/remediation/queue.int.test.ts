@@ -474,6 +474,39 @@ describe('the fleet queue', () => {
   });
 });
 
+describe("EC2's launch tokens, as Phoenix counts them (docs/adr/0034-waves.md)", () => {
+  it('starts full, takes each launch off, refills at 2 a second up to the burst, and the granter grants no more than it allows', async () => {
+    const w = await world({ members: 6 });
+    expect(await w.store.launchTokens()).toBe(1000);
+    await w.store.spendLaunchTokens(999);
+    expect(await w.store.launchTokens()).toBe(1);
+    w.advance(500);
+    expect(await w.store.launchTokens()).toBe(2);
+    w.advance(3_600_000);
+    expect(await w.store.launchTokens()).toBe(1000);
+
+    // Each grant is taken off, the newcomer's own included.
+    await enter(w.deps, 0, 'us-east-1a', '2025-01-01T00:00:00.000Z');
+    await enter(w.deps, 1, 'us-east-1a', '2025-01-01T00:00:01.000Z');
+    expect(await w.store.launchTokens()).toBe(998);
+    await enter(w.deps, 2, 'us-east-1a', '2025-01-02T00:00:00.000Z');
+    await enter(w.deps, 3, 'us-east-1b', '2025-01-03T00:00:00.000Z');
+    // Someone else's launches (as counted): one token left. Two slots come free.
+    await w.store.spendLaunchTokens(997);
+    await releaseLease(w.deps, member(0, 'us-east-1a', ''), { executionId: holder(0) });
+    await releaseLease(w.deps, member(1, 'us-east-1a', ''), { executionId: holder(1) });
+    // The first release's admission granted one waiter with the one token (zone b's: zone a
+    // still has one in flight); the second's had none: the other waits for tokens, not the budget.
+    expect(w.callbacks.granted()).toEqual([token(0), token(1), token(3)]);
+    const report = await admit(w.deps as never, 'api');
+    expect(report.granted).toEqual([]);
+    expect(report.waiting).toMatch(/RunInstances tokens are spent for now/);
+    w.advance(1_000);
+    const next = await admit(w.deps as never, 'api');
+    expect(next.granted.map((g) => g.instanceId)).toEqual([instance(2)]);
+  });
+});
+
 describe('nextZone', () => {
   const w = (launchTime: string, instanceId = 'i-1'): Waiter => ({ launchTime, instanceId }) as Waiter;
 

@@ -266,3 +266,8 @@ export function belowFloorSentence(request: {
 export function budgetFullSentence(request: { fleet: string; maxConcurrent: number }): string {
   return `fleet ${request.fleet} already has ${request.maxConcurrent} replacement(s) in flight (maxConcurrent ${request.maxConcurrent})`;
 }
+
+/** Why a fleet's queue waits though it has free slots: EC2's launch tokens, as Phoenix counts them. */
+export function launchTokensSentence(tokens: number): string {
+  return `EC2's RunInstances tokens are spent for now (Phoenix's estimate: ${Math.max(0, tokens).toFixed(1)} left, refilled at 2 a second): the next release or the sweep grants more`;
+}

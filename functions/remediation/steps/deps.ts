@@ -37,6 +37,8 @@ export interface StepDeps {
     | 'getGroupLock'
     | 'recordGroupChange'
     | 'markGroupRaised'
+    | 'launchTokens'
+    | 'spendLaunchTokens'
     | 'releaseGroupLock'
     | 'settleInstanceClaim'
     | 'nextAttempt'

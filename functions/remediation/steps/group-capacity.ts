@@ -97,8 +97,9 @@ export async function raiseDesiredCapacity(
         throw refused ?? error;
       }
     }
-    if (closer && change.wave !== undefined && lock.raised !== true)
+    if (closer && change.wave !== undefined && lock.raised !== true) {
       await deps.store.markGroupRaised(asg.name, me);
+    }
     if (!closer) await raiseOfTheWave(deps, data, asg.name, lock);
     const members = change.wave?.members ?? [me];
     const seat = members.indexOf(me);

@@ -23,7 +23,7 @@ import { AlarmsUnavailableError } from '../../aws/errors';
 import type { Waiter } from '../../aws/remediation-store';
 import type { Delivery, TaskCallbacks } from '../../aws/task-callbacks';
 import { PhoenixError } from '../../domain/errors';
-import { waitingElsewhereSentence } from '../../domain/gate/messages';
+import { launchTokensSentence, waitingElsewhereSentence } from '../../domain/gate/messages';
 import { validate } from '../../runtime/validation';
 import {
   GroupBusyError,
@@ -128,6 +128,7 @@ export async function acquireLease(
       reason: error.message,
     };
   }
+  await spentLaunchTokens(deps, 1);
   const delivery = await queue.callbacks.succeed(token, lease);
   if (delivery === 'gone') {
     // Stopped while it took the lease: nobody will release it but this.
@@ -262,6 +263,10 @@ async function admitPass(
   // waiters at once, so a granter that dies first leaves them for the sweep to send, but no
   // member runs ahead and raises the group before the pass has granted the rest of its wave.
   const wave: Array<{ zone: string; waiter: Waiter; send: () => Promise<Delivery> }> = [];
+  // Each grant launches an instance: no more than EC2's RunInstances tokens allow now, by
+  // Phoenix's estimate, so that no replacement holds a slot while its launch is throttled.
+  let tokens = await deps.store.launchTokens();
+  let granted = 0;
   try {
     // A waiter whose lease was taken and never answered (its granter died between the two, or
     // lost the answer to a re-park) is served first, whatever its place: its lease costs nothing
@@ -278,9 +283,17 @@ async function admitPass(
     for (;;) {
       const zone = nextZone(heads, inFlight);
       if (zone === undefined) return;
+      if (tokens < 1) {
+        report.waiting = launchTokensSentence(tokens);
+        return;
+      }
       const waiter = heads.get(zone)?.shift();
       if (waiter === undefined) continue;
       const outcome = await grantOne(deps, waiter, readAt);
+      if (outcome.kind === 'granted') {
+        tokens -= 1;
+        granted += 1;
+      }
       if (outcome.kind === 'wait') {
         report.waiting = outcome.reason;
         return;
@@ -292,8 +305,23 @@ async function admitPass(
         inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
     }
   } finally {
+    await spentLaunchTokens(deps, granted);
     for (const { zone, waiter, send } of wave)
       record(report, waiter, zone, { kind: 'granted', delivery: await send() });
+  }
+}
+
+/**
+ * Grants made, taken off Phoenix's estimate of EC2's RunInstances tokens (each launches an
+ * instance within seconds), by which the granter sizes what it grants. Counted at the grant,
+ * not the launch, so that the next admission does not count tokens a grant is about to use.
+ * Best effort: an estimate never fails a grant that was made.
+ */
+async function spentLaunchTokens(deps: Pick<StepDeps, 'store'>, count: number): Promise<void> {
+  try {
+    await deps.store.spendLaunchTokens(count);
+  } catch {
+    // The next admission counts from an older reading: at worst a wave waits on EC2's throttling.
   }
 }
 

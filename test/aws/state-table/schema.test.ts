@@ -19,6 +19,9 @@ import {
   instanceClaimFromItem,
   instanceClaimItem,
   instanceClaimKey,
+  LAUNCH_TOKENS_KEY,
+  launchTokensFromItem,
+  launchTokensItem,
   leaseFromItem,
   leaseItem,
   leaseKey,
@@ -73,6 +76,7 @@ describe('the state table schema', () => {
     ['lease slot', leaseKey('web', leaseSk('slot', 0)), ['lease#web', 'slot#0']],
     ['lease dip', leaseKey('web', leaseSk('dip', 3)), ['lease#web', 'dip#3']],
     ['group lock', groupLockKey('web-asg'), ['group#web-asg', 'lock']],
+    ['launch tokens', LAUNCH_TOKENS_KEY, ['account#ec2', 'run-instances-tokens']],
     ['instance claim', instanceClaimKey('i-1'), ['instance#i-1', 'replacement']],
     ['replacement claim', replacementClaimKey('i-2'), ['replacement#i-2', 'claim']],
     // The generation is hashed with the ledger's format: a change of either starts every ledger afresh.
@@ -184,6 +188,16 @@ describe('the item codecs', () => {
         },
       ),
     );
+  });
+
+  it('read back the launch tokens estimate (its level to a thousandth)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -1_000_000, max: 1_000_000 }), seconds, (thousandths, atMs) => {
+        const tokens = { level: thousandths / 1000, atMs };
+        expect(launchTokensFromItem(launchTokensItem(tokens))).toEqual(tokens);
+      }),
+    );
+    expect(launchTokensFromItem(undefined)).toBeUndefined();
   });
 
   it('read back a group lock and the change its holder recorded', () => {

@@ -222,7 +222,7 @@ describe('raiseDesiredCapacity', () => {
       expect(lock.held()?.change?.wave?.members).toEqual([EXECUTION, OTHER_EXECUTION].sort());
     });
 
-    it("a member fails for the launch as its closer did, and does not wait for instances that never come", async () => {
+    it('a member fails for the launch as its closer did, and does not wait for instances that never come', async () => {
       account.group('web-asg').max = 10;
       const lock = groupLockModel({
         ...wave(EXECUTION, OTHER_EXECUTION),

@@ -16,7 +16,7 @@
  * | attempt generation | `attempt#<instance>` | `<fingerprint>` | generation (N), at, expiresAt, heldUntil?, heldBecause? | attempt.ts |
  * | lease slot | `lease#<fleet>` | `slot#<i>` | holder, instanceId, acquiredAt, expiresAt | lease.ts |
  * | lease dip | `lease#<fleet>` | `dip#<i>` | holder, instanceId, acquiredAt, expiresAt | lease.ts |
- * | group lock | `group#<name>` | `lock` | holder, instanceId, acquiredAt, expiresAt, change? (JSON) | group-lock.ts |
+ * | group lock | `group#<name>` | `lock` | holder, instanceId, acquiredAt, expiresAt, sharedFormat, holders? (SS), handingBack? (SS), joinable?, raiseMade?, raiseFailed? (JSON), change? (JSON) | group-lock.ts |
  * | retirements waiting for it | `group#<name>` | `retirers` | holders (SS), expiresAt | group-lock.ts |
  * | instance claim | `instance#<id>` | `replacement` | holder, fleet, acquiredAt, expiresAt, replacedBy?, replacedAt? | instance-claim.ts |
  * | replacement claim | `replacement#<id>` | `claim` | holder, expiresAt | replacement-claim.ts |
@@ -24,6 +24,7 @@
  * | waiter | `queue#<fleet>#<az>` | `<launchTime>#<instanceId>` | fleet, az, launchTime, instanceId, holder, taskToken, data (JSON), parkedAt, heartbeatAt, granted?, failed? | waiter.ts |
  * | queue zones | `queue#<fleet>` | `zones` | zones (SS), waiting (N) | waiter.ts |
  * | queue granter | `queue#<fleet>` | `granter` | holder, expiresAt, again? | waiter.ts |
+ * | launch tokens | `account#ec2` | `run-instances-tokens` | level (N), atMs (N) | launch-tokens.ts |
  * | rollout | `rollout#<fleet>` | `<templateId>#<version>` | fleet, templateId, version (N), stage, counters (N), canary, bakeMinutes, maxFailures, bakeUntil?, approvedBy?, halt? | rollout.ts |
  *
  * A new item kind gets its own module here, a row in this table, and a codec test
@@ -33,6 +34,7 @@ export * from './attempt';
 export * from './control';
 export * from './group-lock';
 export * from './instance-claim';
+export * from './launch-tokens';
 export * from './lease';
 export * from './ledger';
 export * from './notification';
