@@ -550,11 +550,15 @@ export interface WhatIf {
   /** With `perInstanceLock`: `RetireOld` hands the old instance back without waiting for the surges' lock. */
   retireWithoutLock?: boolean;
   /**
-   * Not built: a wave takes no more members than the granter's estimate of the account's
-   * RunInstances tokens at the grant (a bucket of this spec fed only by its own raises; never
-   * below one member). A lease beyond it is refused as busy, like a raised wave's.
+   * Before the estimate (commit "Waves are sized by Phoenix's estimate of EC2's RunInstances
+   * tokens"): waves take any number of members, whatever EC2's tokens. As built (with
+   * `launchTokens` modelled), a wave takes no more members than the granter's estimate of the
+   * account's RunInstances tokens at the grant (a bucket of the same spec fed only by Phoenix's
+   * own grants; never below one member), and a lease beyond it is refused as busy, like a
+   * raised wave's. The estimate's own calls (a GetItem and a conditional PutItem per `admit`
+   * pass, an UpdateItem per pass that grants and per newcomer's grant) are not counted.
    */
-  waveTokenEstimate?: TokenBucketSpec;
+  tokenBlindWaves?: boolean;
   /**
    * Before 07f9b81: a refused retirement registers nowhere and a surge takes the free lock
    * whoever waits for it (each refused try of a retirement a PutItem). As built, retirements
@@ -819,9 +823,9 @@ export function simulateFleet(options: FleetOptions): FleetRun {
   const retirementsFirst = options.whatIf?.retirementsNotFirst !== true;
   const tokens = options.launchTokens === undefined ? undefined : new TokenBucket(options.launchTokens);
   const estimate =
-    options.whatIf?.waveTokenEstimate === undefined
+    options.launchTokens === undefined || options.whatIf?.tokenBlindWaves === true
       ? undefined
-      : new TokenBucket(options.whatIf.waveTokenEstimate);
+      : new TokenBucket(options.launchTokens);
   const events = new EventQueue();
   const perInstance = () => Array.from({ length: n }, (): CallCounts => ({}));
   const calls = perInstance();

@@ -625,7 +625,11 @@ describe('simulateFleet with waves (as built)', () => {
     // first two releases free their slots and admit, but the wave still holds the lock: those
     // passes stop at once. The last frees it: its pass grants #3, #4 and #5 (1 s each) from
     // 130.5 s and answers all three when it ends, at 133.5 s: one raise of 3.
-    const run = waves(6, 3, { launchTokens: { size: 1, refillPerSecond: 0.1 } });
+    // Token-blind (waves before the granter's estimate), so that launches wait inside a wave.
+    const run = waves(6, 3, {
+      launchTokens: { size: 1, refillPerSecond: 0.1 },
+      whatIf: { tokenBlindWaves: true },
+    });
     expect(run.grants.map((g) => [g.id, g.at])).toEqual([
       [0, 0],
       [1, 0],
@@ -673,6 +677,8 @@ describe('simulateFleet with waves (as built)', () => {
     const run = waves(3, 2, {
       timeline: { ...SURGE, healthCheckMaxAttempts: 2 },
       launchTokens: { size: 1, refillPerSecond: 0.05 },
+      // Token-blind (waves before the granter's estimate), so that a launch waits inside a wave.
+      whatIf: { tokenBlindWaves: true },
     });
     expect(run).toMatchObject({ replaced: 2, rolledBack: 1, retireGaveUp: 0, failed: 0 });
     expect(run.grants.map((g) => g.at)).toEqual([0, 0, 110.5]);
@@ -680,16 +686,16 @@ describe('simulateFleet with waves (as built)', () => {
     expect(run.lockRetries.max).toBe(0);
   });
 
-  it('what-if waves capped by a token estimate: no launch waits, the wave beyond the estimate refused as busy', () => {
-    // Three tokens, one back every 10 s. Uncapped, six join the first wave and three launches
-    // wait (10, 20, 30 s), polled round the check. Capped, the first wave takes three; the
-    // three release at 109.5 s, the last freeing the lock, and each admits: their passes' tries
-    // at 110.5 s find the estimate at three again and grant the second wave of three.
+  it("waves capped by the granter's token estimate: no launch waits, the wave beyond the estimate refused as busy", () => {
+    // Three tokens, one back every 10 s. Before the estimate, six join the first wave and three
+    // launches wait (10, 20, 30 s), polled round the check. As built, the first wave takes
+    // three; the three release at 109.5 s, the last freeing the lock, and each admits: their
+    // passes' tries at 110.5 s find the estimate at three again and grant the second wave of three.
     const tokens = { size: 3, refillPerSecond: 0.1 };
-    const uncapped = waves(6, 6, { launchTokens: tokens });
+    const uncapped = waves(6, 6, { launchTokens: tokens, whatIf: { tokenBlindWaves: true } });
     expect(uncapped.raises).toEqual([6]);
     expect(uncapped.launchWait.max).toBe(30);
-    const run = waves(6, 6, { launchTokens: tokens, whatIf: { waveTokenEstimate: tokens } });
+    const run = waves(6, 6, { launchTokens: tokens });
     expect(run.raises).toEqual([3, 3]);
     expect(run.grants.map((g) => g.at)).toEqual([0, 0, 0, 110.5, 110.5, 110.5]);
     expect(run.launchWait.max).toBe(0);

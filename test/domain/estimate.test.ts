@@ -4,7 +4,6 @@ import {
   estimatedRolloutSeconds,
   estimatedSeconds,
   FINAL_DRAIN_SECONDS,
-  GROUP_SURGE_SECONDS,
   launchSeconds,
   RUN_INSTANCES_BURST,
   RUN_INSTANCES_REFILL_PER_SECOND,
@@ -25,14 +24,14 @@ describe('estimatedSeconds', () => {
     expect(estimatedSeconds(20) / 60).toBeLessThan(35);
   });
 
-  it("paces an Auto Scaling group by its lock: within 5 % of the convergence model's 0.73 h, 6.53 h and 64.6 h at 100, 1,000 and 10,000 instances, 10 % at once", () => {
-    for (const [n, modelHours] of [
-      [100, 0.73],
-      [1000, 6.53],
-      [10_000, 64.6],
+  it("stays near the convergence model's waves: 950 s, 950 s and 4,871 s at 100, 1,000 and 10,000 instances, 10 % at once, within 11 %", () => {
+    for (const [n, modelSeconds] of [
+      [100, 950],
+      [1000, 950],
+      [10_000, 4871],
     ] as const) {
-      const hours = estimatedSeconds(Math.ceil(n / (n / 10)), { replacements: n, groupLock: true }) / 3600;
-      expect(Math.abs(hours / modelHours - 1)).toBeLessThan(0.05);
+      const seconds = estimatedSeconds(Math.ceil(n / (n / 10)), { replacements: n });
+      expect(Math.abs(seconds / modelSeconds - 1)).toBeLessThan(0.11);
     }
   });
 
@@ -40,14 +39,11 @@ describe('estimatedSeconds', () => {
     expect(launchSeconds(RUN_INSTANCES_BURST)).toBe(0);
     expect(launchSeconds(RUN_INSTANCES_BURST + 2 * RUN_INSTANCES_REFILL_PER_SECOND)).toBe(2);
     // A tag fleet of 10,000 in 10 waves: the bucket, not the waves, sets the pace.
-    expect(estimatedSeconds(10, { replacements: 10_000, groupLock: false })).toBe(
+    expect(estimatedSeconds(10, { replacements: 10_000 })).toBe(
       (10_000 - RUN_INSTANCES_BURST) / RUN_INSTANCES_REFILL_PER_SECOND + FINAL_DRAIN_SECONDS,
     );
     // Few launches, no group: the waves alone.
-    expect(estimatedSeconds(4, { replacements: 20, groupLock: false })).toBe(estimatedSeconds(4));
-    // A group of 5, one at a time: its waves are slower than its lock.
-    expect(estimatedSeconds(5, { replacements: 5, groupLock: true })).toBe(estimatedSeconds(5));
-    expect(GROUP_SURGE_SECONDS).toBeLessThan(WAVE_SECONDS);
+    expect(estimatedSeconds(4, { replacements: 20 })).toBe(estimatedSeconds(4));
   });
 
   it.each([-1, 1.5, Number.NaN])('refuses %s waves', (waves) => {
@@ -77,16 +73,12 @@ describe('estimatedRolloutSeconds', () => {
     expect(estimatedRolloutSeconds({ canaryWaves: 0, bakeMinutes: 30, waves: 4 })).toBe(estimatedSeconds(4));
   });
 
-  it("paces the canary and the rest by the group's lock when they are a group's", () => {
+  it("paces the canary and the rest by EC2's token bucket", () => {
     const shape = { canaryWaves: 1, bakeMinutes: 30, waves: 9 };
-    expect(estimatedRolloutSeconds({ ...shape, pace: { canary: 10, rest: 90, groupLock: true } })).toBe(
-      10 * GROUP_SURGE_SECONDS +
-        FINAL_DRAIN_SECONDS +
-        30 * 60 +
-        90 * GROUP_SURGE_SECONDS +
-        FINAL_DRAIN_SECONDS,
+    expect(estimatedRolloutSeconds({ ...shape, pace: { canary: 10, rest: 5_000 } })).toBe(
+      WAVE_SECONDS + FINAL_DRAIN_SECONDS + 30 * 60 + launchSeconds(5_000) + FINAL_DRAIN_SECONDS,
     );
-    expect(estimatedRolloutSeconds({ ...shape, pace: { canary: 10, rest: 90, groupLock: false } })).toBe(
+    expect(estimatedRolloutSeconds({ ...shape, pace: { canary: 10, rest: 90 } })).toBe(
       estimatedRolloutSeconds(shape),
     );
   });

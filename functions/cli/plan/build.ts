@@ -253,8 +253,6 @@ async function planFleet(
   const maxConcurrent = concurrencyLimit(fleet.budget.maxConcurrent, rows.length);
   const atOnce = headroom?.kind === 'standby-first' ? Math.min(maxConcurrent, headroom.dips) : maxConcurrent;
   const waves = Math.ceil(replacements / atOnce);
-  // A group's surges take its lock one at a time, however wide the budget.
-  const groupLock = groupFact !== undefined;
   // A canary still to go: its waves, its bake, then the rest of what is replaceable in waves.
   const canaryFirst =
     replacements > 0 &&
@@ -268,9 +266,9 @@ async function planFleet(
             canaryWaves: waves,
             bakeMinutes: fleet.rollout.bakeMinutes,
             waves: Math.ceil((replaceable - replacements) / atOnce),
-            pace: { canary: replacements, rest: replaceable - replacements, groupLock },
+            pace: { canary: replacements, rest: replaceable - replacements },
           })
-        : estimatedSeconds(waves, { replacements, groupLock });
+        : estimatedSeconds(waves, { replacements });
   const opensAt = nextWindowOpening(fleet.window, deps.now);
   return {
     name: fleet.name,

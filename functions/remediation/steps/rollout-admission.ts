@@ -180,11 +180,8 @@ async function begin(
     created.rollout,
     summaryOf(created.rollout, {
       waves,
-      // A group's surges take its lock one at a time; any fleet's launches, EC2's token bucket.
-      estimateSeconds: estimatedSeconds(waves, {
-        replacements: members,
-        groupLock: data.plan?.asg !== undefined,
-      }),
+      // A group's surges go in the same waves (one raise each); any fleet's launches, EC2's token bucket.
+      estimateSeconds: estimatedSeconds(waves, { replacements: members }),
     }),
   );
 }
