@@ -97,7 +97,8 @@ export async function raiseDesiredCapacity(
         throw refused ?? error;
       }
     }
-    if (closer && change.wave !== undefined && lock.raised !== true) {
+    // Marked only when others could raise again after it: a wave of one has no one else.
+    if (closer && change.wave !== undefined && change.wave.members.length > 1 && lock.raised !== true) {
       await deps.store.markGroupRaised(asg.name, me);
     }
     if (!closer) await raiseOfTheWave(deps, data, asg.name, lock);

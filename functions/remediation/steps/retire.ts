@@ -89,6 +89,8 @@ async function retireFromGroup(
 ): Promise<{ terminating: boolean; detail?: string }> {
   const decision = await deps.store.acquireGroupLock({
     purpose: 'retire',
+    // A wave's surge holds the lock since its lease: it retires as a member, in one request.
+    ...(asg.mode === 'surge' && data.lease?.groupLocked === true ? { member: true } : {}),
     group: asg.name,
     holder: ctx.executionId,
     instanceId: data.instanceId,

@@ -70,6 +70,8 @@ export interface GroupLockRequest {
    * joins one that has not raised yet. The group is then raised once for all its members.
    */
   wave?: boolean;
+  /** The holder believes it is a member already (a wave's retirement): its membership is tried first, in one request. */
+  member?: boolean;
 }
 
 /**
@@ -107,6 +109,12 @@ export async function acquireGroupLock(
   };
   if (request.purpose === 'retire') lock.retiring = [request.holder];
   if (request.wave === true) lock.wave = true;
+  if (request.member === true) {
+    // A member's take is its membership renewed (and, retiring, marked): one request. Not a
+    // member after all (it expired, or it left): taken as anyone's, below.
+    const renewed = await renewMembership(table, request, lock.expiresAt);
+    if (renewed !== undefined) return { acquired: true, lock: renewed.after, reentered: renewed.reentered };
+  }
   const values = { ':now': { N: String(nowSeconds) } };
   let held: Record<string, AttributeValue> | undefined;
   try {
@@ -146,8 +154,7 @@ export async function acquireGroupLock(
     if (renewed !== undefined) {
       if (request.purpose === 'retire')
         await table.dynamodb.send(new UpdateItemCommand(retirerServed(table, request.group, request.holder)));
-      const reentered = request.purpose === 'surge' || current.retiring?.includes(request.holder) === true;
-      return { acquired: true, lock: renewed, reentered };
+      return { acquired: true, lock: renewed.after, reentered: renewed.reentered };
     }
   } else if (
     request.wave === true &&
@@ -167,12 +174,16 @@ export async function acquireGroupLock(
   };
 }
 
-/** A member's lock renewed (a retirement marked as handing back); undefined if it is no longer a member. */
+/**
+ * A member's lock renewed (a retirement marked as handing back), and whether this is a retried
+ * take (a surge's always; a retirement's when it had begun handing back already); undefined if
+ * it is no longer a member.
+ */
 async function renewMembership(
   table: StateTableHandle,
   request: GroupLockRequest,
   expiresAt: number,
-): Promise<GroupLock | undefined> {
+): Promise<{ after: GroupLock; reentered: boolean } | undefined> {
   try {
     const { Attributes } = await table.dynamodb.send(
       new UpdateItemCommand({
@@ -185,10 +196,19 @@ async function renewMembership(
           ':holder': { S: request.holder },
           ...(request.purpose === 'retire' ? { ':holders': { SS: [request.holder] } } : {}),
         },
-        ReturnValues: 'ALL_NEW',
+        ReturnValues: 'ALL_OLD',
       }),
     );
-    return groupLockFromItem(request.group, Attributes);
+    const before = groupLockFromItem(request.group, Attributes);
+    if (before === undefined) return undefined;
+    const retiring = before.retiring ?? [];
+    const after: GroupLock = { ...before, expiresAt };
+    if (request.purpose === 'retire' && !retiring.includes(request.holder))
+      after.retiring = [...retiring, request.holder].sort();
+    return {
+      after,
+      reentered: request.purpose === 'surge' || retiring.includes(request.holder),
+    };
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) return undefined;
     throw error;
