@@ -36,7 +36,7 @@ import {
   recordGroupChange,
   releaseGroupLock,
 } from './state-table/remediation/group-locks';
-import { launchTokens, spendLaunchTokens } from './state-table/remediation/launch-tokens';
+import { launchTokens, type SpendForm, spendLaunchTokens } from './state-table/remediation/launch-tokens';
 import {
   acquireLease,
   type LeaseDecision,
@@ -160,8 +160,13 @@ export class RemediationStore extends StateStore {
    * Records what the holder is about to do to the group, before doing it, unless it already
    * recorded a change (a retried step gets that one back, untouched).
    */
-  recordGroupChange(group: string, holder: string, change: GroupChange): Promise<RecordOutcome> {
-    return recordGroupChange(this.state, group, holder, change);
+  recordGroupChange(
+    group: string,
+    holder: string,
+    change: GroupChange,
+    options: { launches?: number; form?: SpendForm } = {},
+  ): Promise<RecordOutcome> {
+    return recordGroupChange(this.state, group, holder, change, options);
   }
 
   /** Phoenix's estimate of EC2's RunInstances tokens now (see `launch-tokens.ts`). */

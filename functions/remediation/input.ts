@@ -164,6 +164,8 @@ export const RecheckResultSchema = z.object({
   checkedAt: z.string(),
   /** For `proceed`: what the recheck read (absent from executions started before it existed). */
   snapshot: z.optional(SnapshotSchema),
+  /** When EC2's RunInstances bucket is full again by Phoenix's count, as the recheck read it (epoch ms). */
+  launchTokensFullAtMs: z.optional(z.number()),
 });
 export type RecheckResult = z.infer<typeof RecheckResultSchema>;
 

@@ -440,5 +440,6 @@ describe('RemediationStore under interleavings of every coordination operation',
       ),
       { numRuns: 25 },
     );
-  });
+    // Hundreds of requests to the emulator: seconds alone, a minute or more on a loaded machine.
+  }, 240_000);
 });

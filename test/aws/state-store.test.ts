@@ -732,7 +732,11 @@ describe('StateStore', () => {
       // A retried step gets the first record back instead of overwriting it.
       expect(
         await store.recordGroupChange('web-asg', 'exec-a', { ...surge, desiredBefore: 5, raisedTo: 6 }),
-      ).toEqual({ outcome: 'already-recorded', change: surge });
+      ).toMatchObject({
+        outcome: 'already-recorded',
+        change: surge,
+        lock: { holder: 'exec-a', change: surge },
+      });
       expect(await store.recordGroupChange('web-asg', 'exec-b', surge)).toEqual({ outcome: 'not-held' });
       expect((await store.getGroupLock('web-asg'))?.change).toEqual(surge);
     });

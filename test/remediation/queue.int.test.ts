@@ -484,6 +484,31 @@ describe("EC2's launch tokens, as Phoenix counts them (docs/adr/0034-waves.md)",
     expect(await w.store.launchTokens()).toBe(2);
     w.advance(3_600_000);
     expect(await w.store.launchTokens()).toBe(1000);
+    // A wave's raise takes its launches off with its record, in one request; refused, nothing.
+    await w.store.acquireGroupLock({
+      purpose: 'surge',
+      wave: true,
+      group: 'api-asg',
+      holder: holder(9),
+      instanceId: instance(9),
+      ttlSeconds: 600,
+    });
+    const raise = {
+      mode: 'surge' as const,
+      desiredBefore: 4,
+      raisedTo: 7,
+      instancesBefore: [],
+      wave: { members: [holder(9)], closedBy: holder(9) },
+    };
+    expect(await w.store.recordGroupChange('api-asg', holder(9), raise, { launches: 3 })).toEqual({
+      outcome: 'recorded',
+    });
+    expect(await w.store.launchTokens()).toBe(997);
+    expect(await w.store.recordGroupChange('api-asg', holder(9), raise, { launches: 3 })).toMatchObject({
+      outcome: 'already-recorded',
+    });
+    expect(await w.store.launchTokens()).toBe(997);
+    w.advance(3_600_000);
 
     // Each grant is taken off, the newcomer's own included.
     await enter(w.deps, 0, 'us-east-1a', '2025-01-01T00:00:00.000Z');

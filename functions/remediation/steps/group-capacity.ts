@@ -3,6 +3,7 @@
  * instance of desired capacity (a surge), or, at MaxSize, the old instance into Standby first.
  */
 import { EnterStandbyCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import type { RecordOutcome } from '../../aws/remediation-store';
 import { type GroupChange, type GroupLock, lockMembers } from '../../aws/state-store';
 import { launchErrorOf } from '../aws-errors';
 import { GroupBusyError, InstanceGoneError } from '../errors';
@@ -35,29 +36,28 @@ export async function raiseDesiredCapacity(
     await lockGroup(deps, data, ctx, asg.name, 'surge', { wave: true });
     lockedHere = true;
   }
+  // The members are guessed (this one alone, the common case): a record refused for another
+  // count says who they are, in the same request, and the record is made again.
+  let members = [me];
   for (;;) {
-    const lock = await deps.store.getGroupLock(asg.name);
-    if (lock === undefined || !lockMembers(lock).includes(me)) {
-      if (lockedHere)
-        throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
-      await lockGroup(deps, data, ctx, asg.name, 'surge', { wave: true });
-      lockedHere = true;
-      continue;
-    }
     const group = await describeGroup(deps, asg.name);
     const desired = group.DesiredCapacity ?? 0;
-    let change = lock.change?.mode === 'surge' ? lock.change : undefined;
-    if (change === undefined) {
-      const members = [...lockMembers(lock)].sort();
-      const headroom = (group.MaxSize ?? 0) - desired;
-      if (headroom <= 0) {
-        // At MaxSize: others' surges use the headroom. This one waits for it, without the lock.
+    const headroom = (group.MaxSize ?? 0) - desired;
+    let outcome: RecordOutcome;
+    let candidate: GroupChange | undefined;
+    if (headroom <= 0) {
+      // At MaxSize: its own raise already made (a retried step), or others' surges use the
+      // headroom, and this one waits for it, without the lock.
+      const lock = await deps.store.getGroupLock(asg.name);
+      if (lock === undefined || !lockMembers(lock).includes(me) || lock.change?.mode !== 'surge') {
         await deps.store.releaseGroupLock(asg.name, me);
         throw new GroupBusyError(
           `Auto Scaling group ${asg.name} is at MaxSize ${group.MaxSize ?? 0} (desired ${desired}): waiting for replacements in flight to give their headroom back`,
         );
       }
-      const candidate: GroupChange = {
+      outcome = { outcome: 'already-recorded', change: lock.change, lock };
+    } else {
+      candidate = {
         mode: 'surge',
         desiredBefore: desired,
         raisedTo: desired + Math.min(members.length, headroom),
@@ -66,17 +66,33 @@ export async function raiseDesiredCapacity(
       };
       // Recorded first: whatever happens next, a retry, another member or the rollback knows
       // what was intended. Conditional on holding the lock, with these members.
-      const outcome = await deps.store.recordGroupChange(asg.name, me, candidate);
-      if (outcome.outcome === 'not-held') {
-        if (lockedHere)
-          throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
-        await lockGroup(deps, data, ctx, asg.name, 'surge', { wave: true });
-        lockedHere = true;
-        continue;
-      }
-      if (outcome.outcome === 'members-changed') continue;
-      change = outcome.outcome === 'recorded' ? candidate : outcome.change;
+      // With it, the raise's launches come off the count of EC2's tokens (ADR 34).
+      outcome = await deps.store.recordGroupChange(asg.name, me, candidate, {
+        launches: (candidate.raisedTo ?? desired) - desired,
+        form: spendFormGuess(data, deps.clock(), members.length),
+      });
     }
+    if (outcome.outcome === 'not-held') {
+      if (lockedHere)
+        throw new GroupBusyError(`lost the lock on Auto Scaling group ${asg.name} before changing it`);
+      await lockGroup(deps, data, ctx, asg.name, 'surge', { wave: true });
+      lockedHere = true;
+      members = [me];
+      continue;
+    }
+    if (outcome.outcome === 'members-changed') {
+      members = outcome.members;
+      continue;
+    }
+    const change =
+      outcome.outcome === 'recorded' && candidate !== undefined
+        ? candidate
+        : outcome.outcome === 'already-recorded'
+          ? outcome.change
+          : undefined;
+    if (change === undefined) throw new Error('unreachable: a recorded change without its record');
+    const lock: Pick<GroupLock, 'raised' | 'raiseFailed'> =
+      outcome.outcome === 'already-recorded' ? outcome.lock : {};
     const raisedTo = change.raisedTo ?? change.desiredBefore + 1;
     // Only the member that closed the wave sets the capacity, once: whether or not it has a seat.
     const closer = change.wave === undefined || change.wave.closedBy === me;
@@ -102,13 +118,13 @@ export async function raiseDesiredCapacity(
       await deps.store.markGroupRaised(asg.name, me);
     }
     if (!closer) await raiseOfTheWave(deps, data, asg.name, lock);
-    const members = change.wave?.members ?? [me];
-    const seat = members.indexOf(me);
+    const seats = change.wave?.members ?? [me];
+    const seat = seats.indexOf(me);
     if (seat < 0 || seat >= raisedTo - change.desiredBefore) {
       // No seat in this wave (MaxSize): the next wave, after this one hands its headroom back.
       await deps.store.releaseGroupLock(asg.name, me);
       throw new GroupBusyError(
-        `the wave on Auto Scaling group ${asg.name} raised it for ${raisedTo - change.desiredBefore} of its ${members.length} replacements (MaxSize ${group.MaxSize ?? 0}): waiting for the next wave`,
+        `the wave on Auto Scaling group ${asg.name} raised it for ${raisedTo - change.desiredBefore} of its ${seats.length} replacements (MaxSize ${group.MaxSize ?? 0}): waiting for the next wave`,
       );
     }
     const at = deps.clock().toISOString();
@@ -130,6 +146,30 @@ async function groupLaunching<T>(data: MachineData, call: () => Promise<T>): Pro
   }
 }
 
+/**
+ * The form of the launch count's update, guessed (a wrong guess costs one more request): by
+ * the count the recheck read with the gate (the bucket refilling then, and not about to be
+ * full, or full), else by the wave (one of many is most likely part of a roll, while the bucket
+ * refills; one alone, most likely with it full).
+ */
+function spendFormGuess(data: MachineData, now: Date, members: number): 'refilling' | 'full' {
+  const fullAt = data.recheck?.launchTokensFullAtMs;
+  // The count only ever moves on: read refilling, it still is.
+  if (fullAt !== undefined) return fullAt > now.getTime() ? 'refilling' : 'full';
+  return members > 1 ? 'refilling' : 'full';
+}
+
+/** The error a wave's closer met raising the group for its launch (recorded on the lock), if any. */
+export function waveRaiseRefusal(
+  data: MachineData,
+  lock: Pick<GroupLock, 'raiseFailed'> | undefined,
+): Error | undefined {
+  if (lock?.raiseFailed === undefined) return undefined;
+  const { code, message } = lock.raiseFailed;
+  const error = Object.assign(new Error(message), { name: code });
+  return launchErrorOf(error, sourceOf(data), { direct: false }) ?? error;
+}
+
 /** How long a member waits in its step for the closer's raise to be made or refused (it comes within a second or so). */
 const RAISE_WAIT_MS = 5_000;
 const RAISE_POLL_MS = 250;
@@ -144,15 +184,12 @@ async function raiseOfTheWave(
   deps: StepDeps,
   data: MachineData,
   group: string,
-  read: GroupLock,
+  read: Pick<GroupLock, 'raised' | 'raiseFailed'>,
 ): Promise<void> {
-  let lock: GroupLock | undefined = read;
+  let lock: Pick<GroupLock, 'raised' | 'raiseFailed'> | undefined = read;
   for (let waited = 0; ; waited += RAISE_POLL_MS) {
-    if (lock?.raiseFailed !== undefined) {
-      const { code, message } = lock.raiseFailed;
-      const error = Object.assign(new Error(message), { name: code });
-      throw launchErrorOf(error, sourceOf(data), { direct: false }) ?? error;
-    }
+    const refused = waveRaiseRefusal(data, lock);
+    if (refused !== undefined) throw refused;
     if (lock === undefined || lock.raised === true || waited >= RAISE_WAIT_MS) return;
     await new Promise((resolve) => setTimeout(resolve, RAISE_POLL_MS));
     lock = await deps.store.getGroupLock(group);

@@ -10,6 +10,7 @@ import { InsufficientCapacityError, ReplacementFailedError, ReplacementUnhealthy
 import type { GroupChangeRecord, Health, MachineData, Plan } from '../input';
 import { targetState } from '../targets';
 import { describeGroup, requirePart, type StepContext, type StepDeps, sourceOf, timingsOf } from './deps';
+import { waveRaiseRefusal } from './group-capacity';
 import { admitAfterRelease } from './queue';
 
 /** States of a replacement that will never become healthy: no point waiting for it. */
@@ -44,6 +45,12 @@ export async function checkHealthy(deps: StepDeps, data: MachineData, ctx: StepC
   // Not launched yet: on AWS a launch the group could not make shows as a failed activity.
   let shortage: InsufficientCapacityError | undefined;
   if (replacementId === undefined && group !== undefined) {
+    // A wave whose closer's raise EC2 refused for the launch (recorded on the lock): nothing
+    // will come for this member either. Read only while nothing was found.
+    if (data.surge?.mode === 'surge' && currentPlan.asg !== undefined) {
+      const refused = waveRaiseRefusal(data, await deps.store.getGroupLock(currentPlan.asg.name));
+      if (refused !== undefined) throw refused;
+    }
     const failure = await failedGroupLaunch(deps, data, currentPlan);
     if (failure instanceof InsufficientCapacityError) shortage = failure;
     else if (failure !== undefined) throw failure;

@@ -128,7 +128,8 @@ export async function acquireLease(
       reason: error.message,
     };
   }
-  await spentLaunchTokens(deps, 1);
+  // Its launch comes off the count of EC2's tokens; a wave's, with its raise's record.
+  if (!lease.groupLocked) await spentLaunchTokens(deps, 1);
   const delivery = await queue.callbacks.succeed(token, lease);
   if (delivery === 'gone') {
     // Stopped while it took the lease: nobody will release it but this.
@@ -292,7 +293,8 @@ async function admitPass(
       const outcome = await grantOne(deps, waiter, readAt);
       if (outcome.kind === 'granted') {
         tokens -= 1;
-        granted += 1;
+        // A wave's launches are counted with its raise's record.
+        if (outcome.delivery !== 'later') granted += 1;
       }
       if (outcome.kind === 'wait') {
         report.waiting = outcome.reason;
@@ -314,8 +316,9 @@ async function admitPass(
 /**
  * Grants made, taken off Phoenix's estimate of EC2's RunInstances tokens (each launches an
  * instance within seconds), by which the granter sizes what it grants. Counted at the grant,
- * not the launch, so that the next admission does not count tokens a grant is about to use.
- * Best effort: an estimate never fails a grant that was made.
+ * not the launch, so that the next admission does not count tokens a grant is about to use; a
+ * wave's, with its raise's record (a second or so later). Best effort: an estimate never fails
+ * a grant that was made.
  */
 async function spentLaunchTokens(deps: Pick<StepDeps, 'store'>, count: number): Promise<void> {
   try {

@@ -143,6 +143,7 @@ export async function recheck(deps: StepDeps, data: MachineData, ctx: StepContex
     notify: false,
     ...base,
     snapshot,
+    ...(await reads.launchTokens()),
   };
 }
 
@@ -239,7 +240,11 @@ function factReaders(
   now: Date,
   fleet: CompiledFleet | undefined,
   template: LaunchTemplateFacts | undefined,
-): { readers: FactReaders; group: () => Promise<AutoScalingGroup | undefined> } {
+): {
+  readers: FactReaders;
+  group: () => Promise<AutoScalingGroup | undefined>;
+  launchTokens: () => Promise<{ launchTokensFullAtMs?: number }>;
+} {
   const pinned = data.launchTemplate;
   let group: Promise<AutoScalingGroup | undefined> | undefined;
   const readGroup = () => {
@@ -268,7 +273,13 @@ function factReaders(
         ? undefined
         : sourceFact(deps, fleet, template, now, readGroup),
   };
-  return { readers, group: readGroup };
+  // Read with the gate's items when the gate read them (it almost always does); never alone.
+  const launchTokens = async (): Promise<{ launchTokensFullAtMs?: number }> => {
+    if (table === undefined) return {};
+    const fullAt = (await table).launchTokensFullAtMs;
+    return fullAt === undefined ? {} : { launchTokensFullAtMs: fullAt };
+  };
+  return { readers, group: readGroup, launchTokens };
 }
 
 /**

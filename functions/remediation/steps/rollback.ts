@@ -120,9 +120,17 @@ async function rollbackAsg(
     // The raise step returned (data.surge): it happened. Otherwise it happened if it was
     // marked made, or if the capacity reached the recorded target, which, under the lock, only
     // the wave's closer sets (its members' decrements come only after it).
-    const raised =
-      data.surge !== undefined || lock.raised === true || (group.DesiredCapacity ?? 0) >= raisedTo;
-    if (raised) delta += 1;
+    // A wave whose closer's raise EC2 refused (recorded on the lock): the closer gives back
+    // what the group kept of it (an emulated group keeps the capacity set; on AWS nothing
+    // fails synchronously), and a member nothing: its seat was never there.
+    const desired = group.DesiredCapacity ?? 0;
+    const wave = lock.change?.wave;
+    if (lock.raiseFailed !== undefined && wave !== undefined) {
+      if (wave.closedBy === ctx.executionId)
+        delta += Math.max(0, Math.min(raisedTo - change.desiredBefore, desired - change.desiredBefore));
+    } else if (data.surge !== undefined || lock.raised === true || desired >= raisedTo) {
+      delta += 1;
+    }
     // The old instance leaves with the capacity lowered by one only in the last step (RetireOld),
     // after which nothing rolls back. An old instance missing from the group now vanished on
     // its own (terminated by someone, replaced by the group, detached): that took nothing off

@@ -40,6 +40,7 @@ import {
   replacementClaimItem,
   replacementClaimKey,
   STATE_TABLE,
+  tokensLeft,
 } from '../../../functions/aws/state-table/schema';
 import { InvalidInputError } from '../../../functions/domain/errors';
 
@@ -190,14 +191,17 @@ describe('the item codecs', () => {
     );
   });
 
-  it('read back the launch tokens estimate (its level to a thousandth)', () => {
+  it('read back the launch tokens count: the moment the bucket is full again, and what is left before it', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -1_000_000, max: 1_000_000 }), seconds, (thousandths, atMs) => {
-        const tokens = { level: thousandths / 1000, atMs };
-        expect(launchTokensFromItem(launchTokensItem(tokens))).toEqual(tokens);
+      fc.property(seconds, (fullAtMs) => {
+        expect(launchTokensFromItem(launchTokensItem(fullAtMs))).toBe(fullAtMs);
       }),
     );
     expect(launchTokensFromItem(undefined)).toBeUndefined();
+    expect(tokensLeft(undefined, 0)).toBe(1000);
+    // Full again in 10 s: 20 tokens short of the burst; past it, full.
+    expect(tokensLeft(20_000, 10_000)).toBe(980);
+    expect(tokensLeft(20_000, 30_000)).toBe(1000);
   });
 
   it('read back a group lock and the change its holder recorded', () => {

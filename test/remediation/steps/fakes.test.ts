@@ -134,9 +134,10 @@ describe('the group lock model', () => {
       reentered: false,
     });
     expect(await lock.recordGroupChange('web-asg', EXECUTION, change)).toEqual({ outcome: 'recorded' });
-    expect(await lock.recordGroupChange('web-asg', EXECUTION, { ...change, raisedTo: 5 })).toEqual({
+    expect(await lock.recordGroupChange('web-asg', EXECUTION, { ...change, raisedTo: 5 })).toMatchObject({
       outcome: 'already-recorded',
       change,
+      lock: { change },
     });
     expect(await lock.recordGroupChange('web-asg', OTHER_EXECUTION, change)).toEqual({ outcome: 'not-held' });
     expect(await lock.acquireGroupLock(request(EXECUTION))).toMatchObject({

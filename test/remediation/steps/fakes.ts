@@ -37,6 +37,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { GetOutputType } from '@smithy/types';
 import { afterEach } from 'vitest';
+import type { RecordOutcome } from '../../../functions/aws/remediation-store';
 import { type GroupChange, type GroupLock, lockMembers } from '../../../functions/aws/state-store';
 import type { CompiledDesiredState, Tags } from '../../../functions/domain/model';
 import type { PhoenixNotification } from '../../../functions/domain/notification';
@@ -560,11 +561,15 @@ export function groupLockModel(initial?: GroupLock) {
       }
       return { acquired: false, heldBy: lock };
     },
-    recordGroupChange: async (_group: string, holder: string, change: GroupChange) => {
+    recordGroupChange: async (
+      _group: string,
+      holder: string,
+      change: GroupChange,
+    ): Promise<RecordOutcome> => {
       if (lock === undefined || !members().includes(holder)) return { outcome: 'not-held' };
-      if (lock.change !== undefined) return { outcome: 'already-recorded', change: lock.change };
-      if (change.wave !== undefined && change.wave.members.length !== members().length)
-        return { outcome: 'members-changed' };
+      if (lock.change !== undefined) return { outcome: 'already-recorded', change: lock.change, lock };
+      if (change.wave !== undefined && change.wave.members.join() !== [...members()].sort().join())
+        return { outcome: 'members-changed', members: [...members()].sort() };
       lock = { ...lock, change };
       return { outcome: 'recorded' };
     },

@@ -71,7 +71,7 @@ describe('raiseDesiredCapacity', () => {
     });
     // Recorded before the group was changed (a wave of one: nobody else to keep from raising
     // again, so not marked); the lock is kept until the old instance is handed back.
-    expect(store.calls.map((c) => c.method)).toEqual(['getGroupLock', 'recordGroupChange']);
+    expect(store.calls.map((c) => c.method)).toEqual(['recordGroupChange']);
     expect(account.autoScaling.inputsOf(SetDesiredCapacityCommand)).toEqual([
       { AutoScalingGroupName: 'web-asg', DesiredCapacity: 5, HonorCooldown: false },
     ]);
@@ -113,7 +113,7 @@ describe('raiseDesiredCapacity', () => {
     await raiseDesiredCapacity(fakeDeps(account, store), surgeData(false), CTX);
 
     expect(account.group('web-asg').desired).toBe(4);
-    expect(store.calls.map((c) => c.method)).toEqual(['acquireGroupLock', 'getGroupLock']);
+    expect(store.calls.map((c) => c.method)).toEqual(['acquireGroupLock', 'recordGroupChange']);
   });
 
   it("at MaxSize by others' surges, waits for their headroom and lets go of the lock meanwhile", async () => {
@@ -138,7 +138,7 @@ describe('raiseDesiredCapacity', () => {
     await expect(raiseDesiredCapacity(fakeDeps(account, store), surgeData(true), CTX)).rejects.toThrow(
       GroupBusyError,
     );
-    expect(store.calls.map((c) => c.method)).toEqual(['getGroupLock', 'acquireGroupLock']);
+    expect(store.calls.map((c) => c.method)).toEqual(['getGroupLock', 'releaseGroupLock']);
     expect(lock.held()).toMatchObject({ holder: OTHER_EXECUTION });
   });
 
@@ -269,9 +269,8 @@ describe('raiseDesiredCapacity', () => {
 
     expect(result).toMatchObject({ desiredBefore: 3, raisedTo: 4 });
     expect(store.calls.map((c) => c.method)).toEqual([
-      'getGroupLock',
+      'recordGroupChange',
       'acquireGroupLock',
-      'getGroupLock',
       'recordGroupChange',
     ]);
     expect(account.group('web-asg').desired).toBe(4);

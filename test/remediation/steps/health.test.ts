@@ -39,7 +39,11 @@ function checking(attempt: number, over: Partial<MachineData> = {}): MachineData
 
 /** A store whose claims succeed for every instance but `taken`. */
 function claiming(taken: string[] = []): FakeStore {
-  return fakeStore({ claimReplacement: async (id) => !taken.includes(id) });
+  // The wave's lock, read while nothing was found: raised without a refusal.
+  return fakeStore({
+    claimReplacement: async (id) => !taken.includes(id),
+    getGroupLock: async () => undefined,
+  });
 }
 
 const LAST = 5;
@@ -144,6 +148,25 @@ describe('checkHealthy', () => {
     it('ends at once on a launch the group reports refused: the template is at fault', async () => {
       account.activities = [activity('The image id ami-new does not exist. Launching EC2 instance failed.')];
       await expect(checkHealthy(fakeDeps(account, claiming()), checking(1), CTX)).rejects.toThrow(
+        LaunchRejectedError,
+      );
+    });
+
+    it("ends at once when its wave's closer recorded EC2's refusal of the raise (a group that launches synchronously)", async () => {
+      const store = fakeStore({
+        claimReplacement: async () => true,
+        getGroupLock: async () => ({
+          group: 'web-asg',
+          holder: 'closer',
+          instanceId: 'i-x',
+          acquiredAt: '2025-06-15T12:00:00.000Z',
+          expiresAt: 1_750_000_000,
+          members: ['closer', EXECUTION],
+          wave: true,
+          raiseFailed: { code: 'InvalidAMIID.NotFound', message: "The image id '[ami-new]' does not exist" },
+        }),
+      });
+      await expect(checkHealthy(fakeDeps(account, store), checking(1), CTX)).rejects.toThrow(
         LaunchRejectedError,
       );
     });

@@ -137,6 +137,44 @@ describe('rollback', () => {
       },
     );
 
+    describe("a wave whose closer's raise EC2 refused for the launch (recorded on the lock)", () => {
+      // 3 → 5 for two members; the emulated group keeps the capacity it was set to.
+      const change = {
+        mode: 'surge' as const,
+        desiredBefore: 3,
+        raisedTo: 5,
+        instancesBefore: [OLD, ...PEERS],
+        wave: { members: [EXECUTION, OTHER_EXECUTION].sort(), closedBy: OTHER_EXECUTION },
+      };
+      const held = (): GroupLock => ({
+        group: 'web-asg',
+        holder: OTHER_EXECUTION,
+        instanceId: OLD,
+        acquiredAt: '2025-06-15T12:02:00.000Z',
+        expiresAt: 1_750_000_000,
+        members: [EXECUTION, OTHER_EXECUTION].sort(),
+        wave: true,
+        change,
+        raiseFailed: { code: 'InvalidAMIID.NotFound', message: 'gone' },
+      });
+
+      it('a member gives back nothing, even one whose raise step returned before the refusal was known', async () => {
+        Object.assign(account.group('web-asg'), { desired: 3, max: 5 });
+        await rollback(fakeDeps(account, rollingBack(held()).store), failedSurge(), CTX);
+        expect(account.group('web-asg').desired).toBe(3);
+      });
+
+      it('the closer gives back what the group kept of the raise, all its seats', async () => {
+        Object.assign(account.group('web-asg'), { desired: 5, max: 5 });
+        const { surge: _, ...state } = failedSurge({ error: caught('LaunchRejectedError') });
+        await rollback(fakeDeps(account, rollingBack(held()).store), state, {
+          ...CTX,
+          executionId: OTHER_EXECUTION,
+        });
+        expect(account.group('web-asg').desired).toBe(3);
+      });
+    });
+
     it('removes a replacement that died and the successor the group launched for it, not an old healthy member', async () => {
       // The replacement died; the group's health check replaced it with a successor from the same version.
       account.addInstance({ id: REPLACEMENT, state: 'terminated', tags: {} });

@@ -9,6 +9,8 @@ import {
   type InstanceClaim,
   instanceClaimFromItem,
   instanceClaimKey,
+  LAUNCH_TOKENS_KEY,
+  launchTokensFromItem,
   PAUSE_KEY,
   type PauseState,
   pauseFromItem,
@@ -24,6 +26,8 @@ export interface RemediationGate {
   quarantine?: Quarantine;
   /** The instance's live claim, when asked for the instance and someone holds it. */
   instanceClaim?: InstanceClaim;
+  /** When EC2's RunInstances bucket is full again, by Phoenix's count (`launch-tokens.ts`); none counted: absent. */
+  launchTokensFullAtMs?: number;
 }
 
 /**
@@ -36,7 +40,8 @@ export async function remediationGate(
   key: QuarantineKey,
   instanceId?: string,
 ): Promise<RemediationGate> {
-  const keys = [PAUSE_KEY, quarantineKey(key)];
+  // The launch tokens' count comes along for nothing: a raise's record guesses its form by it.
+  const keys = [PAUSE_KEY, quarantineKey(key), LAUNCH_TOKENS_KEY];
   const claimKey = instanceId === undefined ? undefined : instanceClaimKey(instanceId);
   if (claimKey !== undefined) keys.push(claimKey);
   const found = await batchGetAll(table, keys, 'the pause and quarantine reads');
@@ -44,6 +49,8 @@ export async function remediationGate(
   const quarantineItem = itemOf(quarantineKey(key));
   const gate: RemediationGate = { pause: pauseFromItem(itemOf(PAUSE_KEY)) };
   if (quarantineItem !== undefined) gate.quarantine = quarantineFromItem(quarantineItem);
+  const fullAt = launchTokensFromItem(itemOf(LAUNCH_TOKENS_KEY));
+  if (fullAt !== undefined) gate.launchTokensFullAtMs = fullAt;
   if (instanceId !== undefined && claimKey !== undefined) {
     const claim = instanceClaimFromItem(instanceId, itemOf(claimKey));
     if (claim !== undefined && claim.expiresAt >= epochSeconds(table.clock())) gate.instanceClaim = claim;

@@ -29,6 +29,7 @@ import {
 } from '../schema';
 import { liveGroupLock } from '../views';
 import { failedCondition } from './conditional';
+import { type SpendForm, spendUpdate } from './launch-tokens';
 
 export type GroupLockDecision =
   /** `reentered`: the holder had the lock already (a retried step); `lock` then carries what it recorded. */
@@ -51,12 +52,12 @@ export const RETIRER_WAIT_SECONDS = 300;
 /** What {@link recordGroupChange} found. */
 export type RecordOutcome =
   | { outcome: 'recorded' }
-  /** The holder had already recorded a change (a retried step): this is it, untouched. */
-  | { outcome: 'already-recorded'; change: GroupChange }
+  /** A change was recorded already (a retried step, another member): this is it, untouched, with the lock as found. */
+  | { outcome: 'already-recorded'; change: GroupChange; lock: GroupLock }
   /** The holder does not hold the lock (never took it, or it expired). */
   | { outcome: 'not-held' }
-  /** A wave's members are no longer the ones read (one joined or left): read them again. */
-  | { outcome: 'members-changed' };
+  /** A wave's members are not the ones given (one joined or left, or a guess): these are they. */
+  | { outcome: 'members-changed'; members: string[] };
 
 /** A request for a group's lock. */
 export interface GroupLockRequest {
@@ -162,7 +163,7 @@ export async function acquireGroupLock(
     current.change === undefined &&
     current.expiresAt >= nowSeconds
   ) {
-    const joined = await joinWave(table, request, lock.expiresAt, nowSeconds);
+    const joined = await joinWave(table, request, current, lock.expiresAt, nowSeconds);
     if (joined.acquired || joined.retirersFirst !== undefined) return joined;
   }
   // A retirement refused waits first in line: no surge takes the lock until it has had it.
@@ -222,6 +223,7 @@ async function renewMembership(
 async function joinWave(
   table: StateTableHandle,
   request: GroupLockRequest,
+  current: GroupLock,
   expiresAt: number,
   nowSeconds: number,
 ): Promise<GroupLockDecision & { retirersFirst?: number }> {
@@ -252,9 +254,13 @@ async function joinWave(
       },
     };
   }
-  const joined = await liveGroupLock(table, request.group);
-  if (joined === undefined || !lockMembers(joined).includes(request.holder))
-    throw new Error(`joined the wave on group ${request.group} but cannot read it back`);
+  // The wave as read before the join, with this member (no read back: its change is not
+  // recorded, the join's condition says so).
+  const joined: GroupLock = {
+    ...current,
+    members: [...lockMembers(current), request.holder].sort(),
+    expiresAt,
+  };
   return { acquired: true, lock: joined, reentered: false };
 }
 
@@ -359,36 +365,60 @@ export async function recordGroupChange(
   group: string,
   holder: string,
   change: GroupChange,
+  options: { launches?: number; form?: SpendForm } = {},
 ): Promise<RecordOutcome> {
   const nowSeconds = epochSeconds(table.clock());
   const members = change.wave?.members;
+  const record = {
+    TableName: table.name,
+    Key: groupLockKey(group),
+    UpdateExpression: 'SET #change = :change',
+    ConditionExpression: `${LOCK_CONDITIONS.memberLive} AND attribute_not_exists(#change)${
+      members === undefined ? '' : ' AND size(holders) = :size'
+    }`,
+    ExpressionAttributeNames: { '#change': GROUP_CHANGE_ATTRIBUTE },
+    ExpressionAttributeValues: {
+      ':change': groupChangeValue(change),
+      ':holder': { S: holder },
+      ':now': { N: String(nowSeconds) },
+      ...(members === undefined ? {} : { ':size': { N: String(members.length) } }),
+    },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+  const refused = (item: Record<string, AttributeValue> | undefined): RecordOutcome => {
+    const current = groupLockFromItem(group, item);
+    if (current === undefined || !lockMembers(current).includes(holder) || current.expiresAt < nowSeconds)
+      return { outcome: 'not-held' };
+    if (current.change !== undefined)
+      return { outcome: 'already-recorded', change: current.change, lock: current };
+    return { outcome: 'members-changed', members: [...lockMembers(current)].sort() };
+  };
+  const launches = options.launches ?? 0;
+  // The raise's launches are taken off the count of EC2's tokens with the record, in one
+  // request; a conflict on that busy item is asked again, then the record goes alone.
+  let form: SpendForm = options.form ?? 'refilling';
+  for (let tries = 0; launches > 0 && tries < 3; tries += 1) {
+    try {
+      await table.dynamodb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [{ Update: record }, { Update: spendUpdate(table, launches, form) }],
+        }),
+      );
+      return { outcome: 'recorded' };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [reason, spendReason] = error.CancellationReasons ?? [];
+      if (failedCondition(reason)) return refused(reason?.Item);
+      // The count's form was guessed wrong (the bucket full, or refilling): the other one.
+      if (failedCondition(spendReason)) form = form === 'refilling' ? 'full' : 'refilling';
+    }
+  }
   try {
-    await table.dynamodb.send(
-      new UpdateItemCommand({
-        TableName: table.name,
-        Key: groupLockKey(group),
-        UpdateExpression: 'SET #change = :change',
-        ConditionExpression: `${LOCK_CONDITIONS.memberLive} AND attribute_not_exists(#change)${
-          members === undefined ? '' : ' AND size(holders) = :size'
-        }`,
-        ExpressionAttributeNames: { '#change': GROUP_CHANGE_ATTRIBUTE },
-        ExpressionAttributeValues: {
-          ':change': groupChangeValue(change),
-          ':holder': { S: holder },
-          ':now': { N: String(nowSeconds) },
-          ...(members === undefined ? {} : { ':size': { N: String(members.length) } }),
-        },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
+    await table.dynamodb.send(new UpdateItemCommand(record));
     return { outcome: 'recorded' };
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    const current = groupLockFromItem(group, error.Item);
-    if (current === undefined || !lockMembers(current).includes(holder) || current.expiresAt < nowSeconds)
-      return { outcome: 'not-held' };
-    if (current.change !== undefined) return { outcome: 'already-recorded', change: current.change };
-    return { outcome: 'members-changed' };
+    return refused(error.Item);
   }
 }
 

@@ -1,74 +1,64 @@
 /**
- * Phoenix's estimate of EC2's RunInstances resource tokens in this account and Region
- * (`account#ec2` / `run-instances-tokens`): what its own launches left of the bucket, refilled
- * at EC2's documented rate. The granter sizes waves by it (docs/adr/0034-waves.md), so that a
+ * Phoenix's count of EC2's RunInstances resource tokens in this account and Region (see
+ * `schema/launch-tokens.ts`). The granter sizes waves by it (docs/adr/0034-waves.md), so that a
  * replacement is granted only when its launch can happen about now, instead of holding a slot
- * and polling its health check while EC2 throttles the launch. An estimate: launches by anyone
- * else in the account are not counted (EC2 then throttles, and the group retries, as before).
+ * and polling its health check while EC2 throttles the launch. A count of Phoenix's own
+ * launches: launches by anyone else in the account are not in it (EC2 then throttles, and the
+ * group retries, as before).
  */
 import {
   ConditionalCheckFailedException,
   GetItemCommand,
-  PutItemCommand,
+  type Update,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { RUN_INSTANCES_BURST, RUN_INSTANCES_REFILL_PER_SECOND } from '../../../domain/estimate';
 import type { StateTableHandle } from '../handle';
-import { launchTokensFromItem, launchTokensItem, LAUNCH_TOKENS_KEY as TOKENS_KEY } from '../schema';
+import { LAUNCH_TOKENS_KEY, launchTokensFromItem, MS_PER_TOKEN, tokensLeft } from '../schema';
 
-/** The bucket's level now, from a level and when it was read (refilled, at most the burst). */
-export function refilled(level: number, atMs: number, nowMs: number): number {
-  const elapsed = Math.max(0, nowMs - atMs) / 1000;
-  return Math.min(RUN_INSTANCES_BURST, level + elapsed * RUN_INSTANCES_REFILL_PER_SECOND);
+/** The tokens Phoenix counts EC2 has for launches now (a full bucket when none were counted). One read. */
+export async function launchTokens(table: StateTableHandle): Promise<number> {
+  const { Item } = await table.dynamodb.send(
+    new GetItemCommand({ TableName: table.name, Key: LAUNCH_TOKENS_KEY, ConsistentRead: true }),
+  );
+  return tokensLeft(launchTokensFromItem(Item), table.clock().getTime());
 }
 
 /**
- * The tokens Phoenix estimates EC2 has for launches now (a full bucket when none were
- * counted). Written back at its refilled level, conditional on nobody spending in between (a
- * spend then simply counts from the older reading): the item's level never drifts from its time.
+ * Which form a spend takes: `refilling` moves the moment the bucket is full again on from
+ * where it is (it is later than now); `full` from now (the bucket is full, or was never counted).
  */
-export async function launchTokens(table: StateTableHandle): Promise<number> {
-  const nowMs = table.clock().getTime();
-  const { Item } = await table.dynamodb.send(
-    new GetItemCommand({ TableName: table.name, Key: TOKENS_KEY, ConsistentRead: true }),
-  );
-  const stored = launchTokensFromItem(Item);
-  if (stored === undefined) return RUN_INSTANCES_BURST;
-  const { level, atMs: at } = stored;
-  const now = refilled(level, at, nowMs);
-  try {
-    await table.dynamodb.send(
-      new PutItemCommand({
-        TableName: table.name,
-        Item: launchTokensItem({ level: now, atMs: nowMs }),
-        ConditionExpression: '#level = :level AND atMs = :at',
-        ExpressionAttributeNames: { '#level': 'level' },
-        ExpressionAttributeValues: { ':level': { N: String(level) }, ':at': { N: String(at) } },
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
-  return now;
-}
+export type SpendForm = 'refilling' | 'full';
 
-/** `count` launches asked of EC2 just now: taken off the estimate (one atomic update). */
+/** `count` launches asked of EC2 just now: counted (one update, two when the form guessed is wrong). */
 export async function spendLaunchTokens(table: StateTableHandle, count: number): Promise<void> {
   if (!(count > 0)) return;
+  for (const form of ['refilling', 'full', 'refilling'] as const) {
+    try {
+      await table.dynamodb.send(new UpdateItemCommand(spendUpdate(table, count, form)));
+      return;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+}
+
+/** The update that counts `count` launches, in the form given (a transaction item: a raise's launches). */
+export function spendUpdate(table: StateTableHandle, count: number, form: SpendForm): Update {
   const nowMs = table.clock().getTime();
-  await table.dynamodb.send(
-    new UpdateItemCommand({
-      TableName: table.name,
-      Key: TOKENS_KEY,
-      // A first spend starts the count from a full bucket, now.
-      UpdateExpression:
-        'SET #level = if_not_exists(#level, :full) - :count, atMs = if_not_exists(atMs, :now)',
-      ExpressionAttributeNames: { '#level': 'level' },
-      ExpressionAttributeValues: {
-        ':full': { N: String(RUN_INSTANCES_BURST) },
-        ':count': { N: String(count) },
-        ':now': { N: String(nowMs) },
-      },
-    }),
-  );
+  const delta = Math.round(count * MS_PER_TOKEN);
+  return form === 'refilling'
+    ? {
+        TableName: table.name,
+        Key: LAUNCH_TOKENS_KEY,
+        UpdateExpression: 'SET fullAtMs = fullAtMs + :delta',
+        ConditionExpression: 'fullAtMs >= :now',
+        ExpressionAttributeValues: { ':delta': { N: String(delta) }, ':now': { N: String(nowMs) } },
+      }
+    : {
+        TableName: table.name,
+        Key: LAUNCH_TOKENS_KEY,
+        UpdateExpression: 'SET fullAtMs = :until',
+        ConditionExpression: 'attribute_not_exists(fullAtMs) OR fullAtMs < :now',
+        ExpressionAttributeValues: { ':until': { N: String(nowMs + delta) }, ':now': { N: String(nowMs) } },
+      };
 }

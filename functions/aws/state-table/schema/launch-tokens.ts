@@ -1,31 +1,31 @@
 /**
- * Phoenix's estimate of EC2's RunInstances resource tokens (`account#ec2` /
- * `run-instances-tokens`): `level` tokens at `atMs` (epoch milliseconds), refilled at EC2's
- * rate from then (docs/adr/0034-waves.md).
+ * Phoenix's count of EC2's RunInstances resource tokens (`account#ec2` /
+ * `run-instances-tokens`), kept as the moment the bucket is full again (`fullAtMs`, epoch
+ * milliseconds): each launch moves it on by the time EC2 takes to refill one token, from now
+ * or from where it was, whichever is later (docs/adr/0034-waves.md). What is left at any moment
+ * follows from it alone, so a reading never has to be written back.
  */
+import { RUN_INSTANCES_BURST, RUN_INSTANCES_REFILL_PER_SECOND } from '../../../domain/estimate';
 import { type Item, itemKey, num } from './table';
 
-/** The one estimate of the account and Region the table serves. */
+/** The one count of the account and Region the table serves. */
 export const LAUNCH_TOKENS_KEY: Item = itemKey('account#ec2', 'run-instances-tokens');
 
-/** The estimate as stored: its level and when. */
-export interface LaunchTokens {
-  level: number;
-  atMs: number;
+/** Milliseconds EC2 takes to refill one token. */
+export const MS_PER_TOKEN = 1000 / RUN_INSTANCES_REFILL_PER_SECOND;
+
+/** The count as an item. */
+export function launchTokensItem(fullAtMs: number): Item {
+  return { ...LAUNCH_TOKENS_KEY, fullAtMs: { N: String(Math.round(fullAtMs)) } };
 }
 
-/** The estimate as an item (the level kept to a thousandth). */
-export function launchTokensItem(tokens: LaunchTokens): Item {
-  return {
-    ...LAUNCH_TOKENS_KEY,
-    level: { N: String(Math.round(tokens.level * 1000) / 1000) },
-    atMs: { N: String(tokens.atMs) },
-  };
+/** When the bucket is full again, by an item; undefined when no launch was counted. */
+export function launchTokensFromItem(item: Item | undefined): number | undefined {
+  return num(item, 'fullAtMs');
 }
 
-/** The estimate an item holds; undefined when none was counted. */
-export function launchTokensFromItem(item: Item | undefined): LaunchTokens | undefined {
-  const level = num(item, 'level');
-  const atMs = num(item, 'atMs');
-  return level === undefined || atMs === undefined ? undefined : { level, atMs };
+/** Tokens left at `nowMs` when the bucket is full again at `fullAtMs` (negative: overspent). */
+export function tokensLeft(fullAtMs: number | undefined, nowMs: number): number {
+  if (fullAtMs === undefined) return RUN_INSTANCES_BURST;
+  return RUN_INSTANCES_BURST - Math.max(0, fullAtMs - nowMs) / MS_PER_TOKEN;
 }
