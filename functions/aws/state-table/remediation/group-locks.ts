@@ -150,19 +150,15 @@ export async function acquireGroupLock(
     // taken, and who has it is read below; the caller asks again, as for a held lock.
   }
   const current = groupLockFromItem(request.group, held) ?? (await liveGroupLock(table, request.group));
-  if (current !== undefined && lockMembers(current).includes(request.holder)) {
+  const way = current === undefined ? undefined : wayIntoHeldLock(current, request.holder, nowSeconds);
+  if (way === 'renew') {
     const renewed = await renewMembership(table, request, lock.expiresAt);
     if (renewed !== undefined) {
       if (request.purpose === 'retire')
         await table.dynamodb.send(new UpdateItemCommand(retirerServed(table, request.group, request.holder)));
       return { acquired: true, lock: renewed.after, reentered: renewed.reentered };
     }
-  } else if (
-    request.wave === true &&
-    current?.wave === true &&
-    current.change === undefined &&
-    current.expiresAt >= nowSeconds
-  ) {
+  } else if (way === 'join' && request.wave === true && current !== undefined) {
     const joined = await joinWave(table, request, current, lock.expiresAt, nowSeconds);
     if (joined.acquired || joined.retirersFirst !== undefined) return joined;
   }
@@ -173,6 +169,22 @@ export async function acquireGroupLock(
     acquired: false,
     heldBy: current ?? { ...lock, holder: 'unknown', acquiredAt: now.toISOString(), members: [] },
   };
+}
+
+/**
+ * How `holder` may still take a lock it found held (live): its own membership renewed (a
+ * retried step, a wave's member), or a wave that has not raised yet joined; undefined: busy.
+ * The lease's one transaction and {@link acquireGroupLock} decide by it alike.
+ */
+export function wayIntoHeldLock(
+  lock: GroupLock,
+  holder: string,
+  nowSeconds: number,
+): 'renew' | 'join' | undefined {
+  if (lock.expiresAt < nowSeconds) return undefined;
+  if (lockMembers(lock).includes(holder)) return 'renew';
+  if (lock.wave === true && lock.change === undefined) return 'join';
+  return undefined;
 }
 
 /**

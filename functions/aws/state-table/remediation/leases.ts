@@ -37,7 +37,6 @@ import {
   leaseKey,
   leasePk,
   leaseSk,
-  lockMembers,
   NOT_PAUSED,
   PAUSE_KEY,
   pauseFromItem,
@@ -49,7 +48,13 @@ import {
 import { claimInstance, instanceClaimPut, settleInstanceClaim } from './claims';
 import { deleteIfHeld, failedCondition } from './conditional';
 import { type RemediationGate, remediationGate } from './gate';
-import { acquireGroupLock, joinWaveUpdate, noRetirerWaits, retirersRefusal } from './group-locks';
+import {
+  acquireGroupLock,
+  joinWaveUpdate,
+  noRetirerWaits,
+  retirersRefusal,
+  wayIntoHeldLock,
+} from './group-locks';
 import { isWaiterPending, type PendingWaiter, queueIsEmpty, waiterPending } from './queue';
 import {
   concurrencyReason,
@@ -491,7 +496,7 @@ async function leaseInOneTransaction(
           expiresAt: nowSeconds,
           members: [],
         };
-        const next = nextWaveWay(heldBy, request.holder, nowSeconds);
+        const next = wayIntoHeldLock(heldBy, request.holder, nowSeconds);
         if (next !== undefined && !waysTried.has(next)) {
           waysTried.add(next);
           lockWay = next;
@@ -522,14 +527,6 @@ async function leaseInOneTransaction(
 
 /** How a surge's lease takes its group's lock: a new wave, another's open wave, or its own again. */
 type WaveWay = 'found' | 'join' | 'renew';
-
-/** The way to try next after the lock refused `holder`, from what the refusal returned; none: busy. */
-function nextWaveWay(lock: GroupLock, holder: string, nowSeconds: number): WaveWay | undefined {
-  if (lock.expiresAt < nowSeconds) return undefined;
-  if (lockMembers(lock).includes(holder)) return 'renew';
-  if (lock.wave === true && lock.change === undefined) return 'join';
-  return undefined;
-}
 
 /** The lock's part of a surge's one-transaction lease, the way asked. */
 function waveItem(
