@@ -49,6 +49,7 @@ import {
   getWaiter,
   leaveGranter,
   listWaiters,
+  markWaiterSent,
   type ParkResult,
   parkWaiter,
   queueState,
@@ -245,6 +246,11 @@ export class RemediationStore extends StateStore {
     at: string,
   ): Promise<boolean> {
     return answerWaiter(this.state, waiter, answer, at);
+  }
+
+  /** The answer on the waiter was sent to a token of another process (it takes it from the table). */
+  markWaiterSent(waiter: Waiter, at: string): Promise<void> {
+    return markWaiterSent(this.state, waiter, at);
   }
 
   /** Every waiter of one zone. */

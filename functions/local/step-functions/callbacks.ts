@@ -6,13 +6,13 @@
  * invokes the steps in-process with it, and then waits for the answer: at once when the
  * granter runs in this process (the process-wide registry below resolves it), or, when the
  * grant was made by another process (two reconcilers on one table, a local run beside the
- * deployed stack), by reading the waiter, where every grant is written before it is sent.
+ * deployed stack), by reading the waiter, where every grant is written before it is sent and marked once sent.
  * While it waits it keeps its waiter alive (a sweep forgets a local waiter silent for five
  * minutes) and admits now and then itself, as the deployed sweep would.
  */
 import type { RemediationStore, Waiter, WaiterKey } from '../../aws/remediation-store';
 import type { Delivery, TaskCallbacks } from '../../aws/task-callbacks';
-import { admit, type QueueEntry, type StepDeps } from '../../remediation/steps';
+import { admit, type QueueEntry, RESEND_AFTER_MS, type StepDeps } from '../../remediation/steps';
 import { StateError } from './tasks';
 
 /** The resource of a callback task that invokes the steps Lambda. */
@@ -130,7 +130,7 @@ async function parked(
       waiting.delete(token);
       return 'lost';
     }
-    const answer = answerOf(waiter);
+    const answer = answerOf(waiter, deps.clock().getTime());
     if (answer !== undefined) {
       waiting.delete(token);
       await store.removeWaiter(waiter);
@@ -159,7 +159,15 @@ function withStaleRecheck(data: unknown): unknown {
   return { ...data, recheck: { ...recheck, checkedAt: '' } };
 }
 
-function answerOf(waiter: Waiter): Answer | undefined {
+/**
+ * The answer on the waiter, once it is this task's to take: sent by a granter of another
+ * process, or written so long ago that its granter is taken for dead (as the deployed sweep
+ * resends it). One written and not sent yet is a wave's grant whose admission has not ended
+ * its pass: taken now, the member would raise its group before the rest of its wave is granted.
+ */
+function answerOf(waiter: Waiter, now: number): Answer | undefined {
+  const sent = waiter.sentAt !== undefined || now - Date.parse(waiter.answeredAt ?? '') >= RESEND_AFTER_MS;
+  if (!sent) return undefined;
   if (waiter.granted !== undefined) return { ok: true, output: JSON.parse(waiter.granted) };
   if (waiter.failed === undefined) return undefined;
   const { error, cause } = JSON.parse(waiter.failed) as { error?: string; cause?: string };

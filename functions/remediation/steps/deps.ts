@@ -53,6 +53,7 @@ export interface StepDeps {
     | 'listWaiters'
     | 'getWaiter'
     | 'answerWaiter'
+    | 'markWaiterSent'
     | 'removeWaiter'
     | 'touchWaiter'
   >;

@@ -43,6 +43,7 @@ export {
   admit,
   nextZone,
   type QueueEntry,
+  RESEND_AFTER_MS,
   releaseLease,
   type SweepReport,
   sweepQueues,

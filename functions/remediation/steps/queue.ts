@@ -45,6 +45,8 @@ const GRANTER_TTL_SECONDS = 60;
 const GRANTER_ATTEMPTS = 3;
 /** Passes one admission makes when asked again and again; then it gives the item back (the next release or the sweep serves). */
 const GRANTER_PASSES = 10;
+/** How old a pass's reading of the queue and the leases may be when it picks the next zone. */
+const QUEUE_FRESH_MS = 1_000;
 /** Waiters read per zone in one admission (one Query each, whatever the queue's length). */
 const HEADS_PER_ZONE = 25;
 /** The sweep heartbeats a waiter whose last sign of life is older than this (the task's HeartbeatSeconds is 3600). */
@@ -200,6 +202,7 @@ export interface AdmitReport {
  */
 export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitReport> {
   const report: AdmitReport = { fleet: fleetName, granted: [], refused: [] };
+  const zonesReadAt = deps.clock().toISOString();
   const { zones, waiting } = await deps.store.queueState(fleetName);
   if (zones.length === 0) return report;
   report.waitingBefore = waiting;
@@ -218,8 +221,8 @@ export async function admit(deps: QueueDeps, fleetName: string): Promise<AdmitRe
     }
   }
   try {
-    // The first pass uses the zones read above; each pass after reads them again.
-    let seen: string[] | undefined = zones;
+    // The first pass uses the zones read above (as of then); each pass after reads them again.
+    let seen: { zones: string[]; at: string } | undefined = { zones, at: zonesReadAt };
     for (let pass = 1; ; pass += 1) {
       await admitPass(deps, fleetName, report, seen);
       seen = undefined;
@@ -237,29 +240,41 @@ async function admitPass(
   deps: QueueDeps,
   fleetName: string,
   report: AdmitReport,
-  zonesRead?: string[],
+  zonesRead?: { zones: string[]; at: string },
 ): Promise<void> {
-  const readAt = deps.clock().toISOString();
-  const zones = zonesRead ?? (await deps.store.queueState(fleetName)).zones;
-  if (zones.length === 0) return;
+  // What the pass serves by: the zones, each zone's head, the leases in flight per zone, and
+  // when they were read (a grant carries it). A long pass (each grant rechecks its waiter
+  // first) reads them again when older than {@link QUEUE_FRESH_MS}: the next grant goes to the
+  // zone with fewest in flight now, and a waiter parked meanwhile is among the heads.
+  let readAt = '';
+  let readAtMs = 0;
   const heads = new Map<string, Waiter[]>();
-  await Promise.all(
-    zones.map(async (zone) => {
-      const waiters = (await deps.store.zoneHeads(fleetName, zone, HEADS_PER_ZONE)).filter(
-        (w) => w.granted === undefined && w.failed === undefined,
-      );
-      if (waiters.length > 0) heads.set(zone, waiters);
-    }),
-  );
-  if (heads.size === 0) return;
-  const inFlight = new Map<string, number>();
   const holding = new Set<string>();
-  for (const lease of await deps.store.listLeases(fleetName)) {
-    if (!lease.sk.startsWith('slot#')) continue;
-    holding.add(lease.holder);
-    const zone = lease.az ?? UNKNOWN_ZONE;
-    inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
-  }
+  let inFlight = new Map<string, number>();
+  const readQueue = async (given?: { zones: string[]; at: string }) => {
+    readAt = given?.at ?? deps.clock().toISOString();
+    readAtMs = Date.parse(readAt);
+    const zones = given?.zones ?? (await deps.store.queueState(fleetName)).zones;
+    heads.clear();
+    await Promise.all(
+      zones.map(async (zone) => {
+        const waiters = (await deps.store.zoneHeads(fleetName, zone, HEADS_PER_ZONE)).filter(
+          (w) => w.granted === undefined && w.failed === undefined,
+        );
+        if (waiters.length > 0) heads.set(zone, waiters);
+      }),
+    );
+    inFlight = new Map<string, number>();
+    if (heads.size === 0) return;
+    for (const lease of await deps.store.listLeases(fleetName)) {
+      if (!lease.sk.startsWith('slot#')) continue;
+      holding.add(lease.holder);
+      const zone = lease.az ?? UNKNOWN_ZONE;
+      inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
+    }
+  };
+  await readQueue(zonesRead);
+  if (heads.size === 0) return;
   // A wave's grants are sent when the pass ends (docs/adr/0034-waves.md): written on their
   // waiters at once, so a granter that dies first leaves them for the sweep to send, but no
   // member runs ahead and raises the group before the pass has granted the rest of its wave.
@@ -282,6 +297,7 @@ async function admitPass(
       }
     }
     for (;;) {
+      if (deps.clock().getTime() - readAtMs > QUEUE_FRESH_MS) await readQueue();
       const zone = nextZone(heads, inFlight);
       if (zone === undefined) return;
       if (tokens < 1) {
@@ -406,7 +422,7 @@ async function grantOne(deps: QueueDeps, waiter: Waiter, readAt: string): Promis
     )
       return { kind: 'taken' };
     const delivery = await deps.callbacks.fail(waiter.token, failure.error, failure.cause);
-    if (delivery !== 'elsewhere') await deps.store.removeWaiter(waiter);
+    await settleSent(deps, waiter, delivery);
     return { kind: 'refused', error: error.name };
   }
   const granted: LeaseResult = {
@@ -434,11 +450,21 @@ async function grantOne(deps: QueueDeps, waiter: Waiter, readAt: string): Promis
       // The execution is gone (stopped, or parked again with a new token): the lease is nobody's.
       await giveBackLease(deps, { ...parked.data, lease: granted }, ctx);
     }
-    if (delivery !== 'elsewhere') await deps.store.removeWaiter(waiter);
+    await settleSent(deps, waiter, delivery);
     return delivery;
   };
   if (lease.groupLocked) return { kind: 'granted', delivery: 'later', send };
   return { kind: 'granted', delivery: await send() };
+}
+
+/**
+ * After an answer was sent: delivered or gone, it leaves the queue; sent to another process's
+ * token, it stays for that process to take, marked sent (until then that process cannot tell
+ * it from a wave's grant not sent yet).
+ */
+async function settleSent(deps: QueueDeps, waiter: Waiter, delivery: Delivery): Promise<void> {
+  if (delivery === 'elsewhere') await deps.store.markWaiterSent(waiter, deps.clock().toISOString());
+  else await deps.store.removeWaiter(waiter);
 }
 
 /** The execution's state as it parked it, validated as the steps validate every state. */

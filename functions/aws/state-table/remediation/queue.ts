@@ -78,7 +78,7 @@ export async function parkWaiter(table: StateTableHandle, waiter: Waiter): Promi
           Key: waiterKey(waiter),
           ConditionExpression: `attribute_exists(${STATE_TABLE.partitionKey.name}) AND holder = :holder`,
           UpdateExpression:
-            'SET taskToken = :token, #data = :data, heartbeatAt = :at REMOVE granted, failed, answeredAt',
+            'SET taskToken = :token, #data = :data, heartbeatAt = :at REMOVE granted, failed, answeredAt, sentAt',
           ExpressionAttributeNames: { '#data': 'data' },
           ExpressionAttributeValues: {
             ':token': { S: waiter.token },
@@ -356,6 +356,26 @@ export async function removeWaiter(table: StateTableHandle, waiter: Waiter): Pro
     );
   } catch (error) {
     if (!(error instanceof TransactionCanceledException)) throw error;
+  }
+}
+
+/**
+ * Records that the answer on the waiter parked with `token` was sent to a token its granter
+ * could not deliver itself (another process's): that process takes the answer from the table.
+ */
+export async function markWaiterSent(table: StateTableHandle, waiter: Waiter, at: string): Promise<void> {
+  try {
+    await table.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table.name,
+        Key: waiterKey(waiter),
+        UpdateExpression: 'SET sentAt = :at',
+        ConditionExpression: 'taskToken = :token AND attribute_exists(answeredAt)',
+        ExpressionAttributeValues: { ':at': { S: at }, ':token': { S: waiter.token } },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
   }
 }
 

@@ -38,6 +38,12 @@ export interface Waiter {
   failed?: string;
   /** ISO-8601: when `granted` or `failed` was written. */
   answeredAt?: string;
+  /**
+   * ISO-8601: when a granter sent the answer to a token it could not deliver itself (a local
+   * run's, parked by another process). Until then an answer read from the waiter may not be
+   * sent yet (a wave's are sent when the admission's pass ends).
+   */
+  sentAt?: string;
 }
 
 const QUEUE_PREFIX = 'queue#';
@@ -79,6 +85,7 @@ export function waiterItem(waiter: Waiter): Item {
   if (waiter.granted !== undefined) item.granted = { S: waiter.granted };
   if (waiter.failed !== undefined) item.failed = { S: waiter.failed };
   if (waiter.answeredAt !== undefined) item.answeredAt = { S: waiter.answeredAt };
+  if (waiter.sentAt !== undefined) item.sentAt = { S: waiter.sentAt };
   return item;
 }
 
@@ -100,5 +107,7 @@ export function waiterFromItem(item: Item): Waiter {
   if (failed !== undefined) waiter.failed = failed;
   const answeredAt = str(item, 'answeredAt');
   if (answeredAt !== undefined) waiter.answeredAt = answeredAt;
+  const sentAt = str(item, 'sentAt');
+  if (sentAt !== undefined) waiter.sentAt = sentAt;
   return waiter;
 }
