@@ -69,6 +69,10 @@ export interface CapacitySample {
   leases: number;
   /** Members beyond the fleet's size: replacements launched whose old instance is not gone yet. */
   surplus: number;
+  /** The instances whose execution waits in the fleet's queue, parked and not answered (when the sampler reads the queue). */
+  waiting?: string[];
+  /** When `waiting` was read back (epoch milliseconds): every one of them was parked by then. */
+  waitingAt?: number;
 }
 
 /**
@@ -93,6 +97,11 @@ export interface LeaseGrant {
   grantedAt: number;
   /** When the execution first asked, if it asked more than once (observed: today's polling). */
   waitedFrom?: number;
+  /**
+   * Granted at its first ask: when that lease step started (observed). Its lease's transaction,
+   * which read who waits, ran between this and `grantedAt`.
+   */
+  askedAt?: number;
   /** The queue's own account of the wait (`$.lease.queue`), when the lease step gives one. */
   queue?: QueueData;
   /** `$.lease.queue` was there but not of the stated shape: its text, cut short. */
@@ -467,6 +476,8 @@ interface Served {
  *   `queue-data-unreadable`, not taken for no data. `observed` (to judge today's
  *   polling by the same rule): the grants the run saw ask more than once, parked at their
  *   first ask, with the zone and launch time the account reported before the run.
+ * - When a waiter parked: when the samples read the queue (`CapacitySample.waiting`), the first
+ *   sample that saw it parked (see {@link firstSeenParked}); else the queue's `parkedAt`.
  * - Oldest first, per zone (`older-served-later`): of two waiters A and B of one fleet and one
  *   zone that were both parked before either's admission read the queue
  *   (`max(parkedAt) < min(readAt)`, `readAt` being the grant's when the queue does not say),
@@ -474,18 +485,23 @@ interface Served {
  * - Spread across zones (`zone-not-fewest`): at every grant g of the fleet (waiter or not),
  *   if another zone Y had a waiter then (parked before g's admission read the queue, granted
  *   after g; one parked while that admission was already serving was not yet its to see), g's zone
- *   did not have strictly more replacements in flight than Y. In flight in a zone at time t:
- *   the other grants of the fleet in that zone granted before t and not yet released. A
- *   release seen while its step ran (`from < t < to`), or a grant at t exactly, may count
- *   either way; the check counts it against g's zone's favour: certainly in flight in g's zone,
- *   at most in flight in Y. So a finding is a certain breach, never a race of the observer.
+ *   did not have strictly more replacements in flight than Y. Judged as the admission knew it:
+ *   it read the leases at `readAt` and granted at `grantedAt` (a waiter's recheck comes between;
+ *   no read can be one with the lease's transaction). In g's zone, certainly: the other grants
+ *   there made before the read, or since by the same admission (the same `readAt`: it counts
+ *   its own), whose release had not begun at g's grant. In Y, at most: the grants there made by
+ *   g's grant and not released before the read (a release seen while its step ran,
+ *   `from < t < to`, counts as not yet). A finding is a breach at every moment between the
+ *   admission's read and its grant, never a race of the observer or of the read.
  */
 export function checkOrder(
   fleet: ObservedFleet,
-  observation: Pick<FleetRunObservation, 'grants' | 'releases'>,
+  observation: Pick<FleetRunObservation, 'grants' | 'releases'> &
+    Partial<Pick<FleetRunObservation, 'samples'>>,
   source: OrderSource = 'queue',
 ): FleetRunFinding[] {
   const findings: FleetRunFinding[] = [];
+  const seenParked = source === 'queue' ? firstSeenParked(fleet.name, observation.samples ?? []) : undefined;
   const facts = new Map(fleet.originals.map((o) => [o.instanceId, o]));
   const grants = observation.grants.filter((g) => g.fleet === fleet.name);
   if (source === 'queue') {
@@ -525,13 +541,18 @@ export function checkOrder(
     const release = observation.releases
       .filter((r) => r.instanceId === grant.instanceId && r.to >= grantedAt)
       .sort((a, b) => a.to - b.to)[0];
-    const parkedAt = source === 'queue' ? queue?.parkedAt : grant.waitedFrom;
+    const parkedAt =
+      source === 'observed'
+        ? grant.waitedFrom
+        : seenParked === undefined
+          ? queue?.parkedAt
+          : seenParked.get(grant.instanceId);
     served.push({
       instanceId: grant.instanceId,
       az,
       launchTime,
       grantedAt,
-      readAt: Math.min(queue?.readAt ?? grantedAt, grantedAt),
+      readAt: Math.min(queue?.readAt ?? grant.askedAt ?? grantedAt, grantedAt),
       ...(parkedAt === undefined ? {} : { parkedAt }),
       releasedFrom: release?.from ?? Number.POSITIVE_INFINITY,
       releasedTo: release?.to ?? Number.POSITIVE_INFINITY,
@@ -558,11 +579,12 @@ export function checkOrder(
 
   for (const g of served) {
     const t = g.grantedAt;
+    const known = (h: Served) => h.grantedAt < g.readAt || (h.readAt === g.readAt && h.grantedAt < t);
     const inFlight = (az: string, certain: boolean) =>
       served.filter((h) => {
         if (h === g || h.az !== az) return false;
-        if (certain) return h.grantedAt < t && h.releasedFrom >= t;
-        return h.grantedAt <= t && h.releasedTo > t;
+        if (certain) return known(h) && h.releasedFrom >= t;
+        return h.grantedAt <= t && h.releasedTo > g.readAt;
       }).length;
     const here = inFlight(g.az, true);
     const waitingZones = new Set(
@@ -586,6 +608,23 @@ export function checkOrder(
     }
   }
   return findings;
+}
+
+/**
+ * When the samples read the fleet's queue: the first sample at which each instance's execution
+ * was seen parked, the moment it was certainly there for an admission to see. A waiter's
+ * `parkedAt` is stamped before its park is written, and a loaded account may commit that
+ * write after a grant made later than the stamp (the grant could not see it: no breach). A
+ * waiter granted between two samples was never seen, and is judged as no waiter. Undefined when
+ * no sample read the queue (then `parkedAt` stands).
+ */
+function firstSeenParked(fleet: string, samples: readonly CapacitySample[]): Map<string, number> | undefined {
+  const read = samples.filter((s) => s.fleet === fleet && s.waiting !== undefined);
+  if (read.length === 0) return undefined;
+  const seen = new Map<string, number>();
+  for (const sample of [...read].sort((a, b) => a.at - b.at))
+    for (const id of sample.waiting ?? []) if (!seen.has(id)) seen.set(id, sample.waitingAt ?? sample.at);
+  return seen;
 }
 
 function wrong(

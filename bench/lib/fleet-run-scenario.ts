@@ -18,7 +18,7 @@ import { seedDriftedAsgFleet, seedDriftedStandaloneFleet } from '../../emulator/
 import { createStateTable } from '../../emulator/table';
 import type { PhoenixClients } from '../../functions/aws/clients';
 import { describeInstances, listFleetInstances, resolveLaunchTemplate } from '../../functions/aws/inventory';
-import { StateStore } from '../../functions/aws/state-store';
+import { RemediationStore } from '../../functions/aws/remediation-store';
 import { concurrencyLimit } from '../../functions/domain/budget';
 import { evaluateDrift } from '../../functions/domain/drift/engine';
 import { findFleet } from '../../functions/domain/drift/match';
@@ -181,7 +181,7 @@ export class LeaseRecorder {
         fleet: event.fleet,
         instanceId: event.instanceId,
         grantedAt: at,
-        ...(asking.asks > 1 ? { waitedFrom: asking.from } : {}),
+        ...(asking.asks > 1 ? { waitedFrom: asking.from } : { askedAt: asking.from }),
         ...(queue === undefined ? {} : { queue }),
         ...(queue === undefined && written !== undefined
           ? { queueUnreadable: JSON.stringify(written).slice(0, 200) }
@@ -224,7 +224,7 @@ class CapacitySampler {
 
   constructor(
     private readonly clients: PhoenixClients,
-    private readonly store: StateStore,
+    private readonly store: RemediationStore,
     private readonly fleets: readonly WatchedFleet[],
     private readonly everyMs: number,
   ) {}
@@ -279,10 +279,24 @@ class CapacitySampler {
       ).length;
       return { healthy: running, members: running };
     };
-    const [seen, serving, leases] = await Promise.all([
+    // Who waits in the queue, per zone of the fleet: when each waiter was certainly there to be
+    // seen (its `parkedAt` is stamped before its park is written).
+    const waiting = async (): Promise<{ waiting: string[]; waitingAt: number }> => {
+      const zones = [...new Set(fleet.observed.originals.map((o) => o.az))];
+      const parked = await Promise.all(zones.map((az) => this.store.listWaiters(name, az)));
+      return {
+        waiting: parked
+          .flat()
+          .filter((w) => w.granted === undefined && w.failed === undefined)
+          .map((w) => w.instanceId),
+        waitingAt: Date.now(),
+      };
+    };
+    const [seen, serving, leases, queued] = await Promise.all([
       members(),
       readServing ? healthyServing(this.clients, fleet.targetGroupArn) : undefined,
       this.store.listLeases(name),
+      waiting(),
     ]);
     return {
       at,
@@ -291,6 +305,7 @@ class CapacitySampler {
       ...(serving === undefined ? {} : { serving }),
       leases: leases.filter((l) => l.sk.startsWith('slot#')).length,
       surplus: seen.members - size,
+      ...queued,
     };
   }
 }
@@ -466,7 +481,7 @@ export async function runFleetScenario(options: FleetRunOptions): Promise<FleetR
   });
   const sampler = new CapacitySampler(
     clients,
-    new StateStore(clients.dynamodb, tableName, () => new Date()),
+    new RemediationStore(clients.dynamodb, tableName, () => new Date()),
     fleets,
     options.sampleEveryMs ?? 150,
   );

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  type CapacitySample,
   checkFleetRun,
   checkOrder,
   describeFinding,
@@ -556,6 +557,118 @@ describe('checkOrder (invariant 5: oldest launch time first per zone, the zone w
     expect(checkOrder(web(), { grants, releases: [release('i-w1', T0 + 50)] })).toEqual([]);
   });
 
+  it("judges a grant as its admission read the leases: a release in the waiting zone after the read and before the grant (the waiter's recheck) is no breach, one before it is", () => {
+    const readAt = (g: LeaseGrant, at: number): LeaseGrant =>
+      g.queue === undefined ? g : { ...g, queue: { ...g.queue, readAt: at } };
+    // w1 (zone a) and w2 (zone b) in flight; the admission reads at +50 (one each), grants w3
+    // (zone a) at +100 while w4 waits in zone b.
+    const grants = [
+      held('i-w1', T0),
+      held('i-w2', T0),
+      readAt(waiter('i-w3', A, T0 - 3000, T0 + 10, T0 + 100), T0 + 50),
+      waiter('i-w4', B, T0 - 3000, T0 + 10, T0 + 300),
+    ];
+    const releases = (w2ReleasedTo: number) => [
+      release('i-w1', T0 + 500),
+      release('i-w2', w2ReleasedTo - 10, w2ReleasedTo),
+    ];
+
+    // w2 released at +60..+70: after the read, the zones were even when the admission decided.
+    expect(checkOrder(web(), { grants, releases: releases(T0 + 70) })).toEqual([]);
+    // w2 released at +35..+45: before the read, which saw zone b empty.
+    expect(checkOrder(web(), { grants, releases: releases(T0 + 45) })).toEqual([
+      {
+        invariant: 'order',
+        kind: 'zone-not-fewest',
+        fleet: 'web',
+        granted: 'i-w3',
+        az: A,
+        inFlight: 1,
+        waitingAz: B,
+        waitingInFlight: 0,
+      },
+    ]);
+  });
+
+  it('counts against a grant the grants its own admission made since its read, not those another made meanwhile', () => {
+    const readAt = (g: LeaseGrant, at: number): LeaseGrant =>
+      g.queue === undefined ? g : { ...g, queue: { ...g.queue, readAt: at } };
+    // The admission reads at +50 (nothing in flight), grants w1 (zone a) at +60 and w3 (zone a)
+    // at +100, while w2 waits in zone b.
+    const grants = (w1: LeaseGrant) => [
+      w1,
+      readAt(waiter('i-w3', A, T0 - 3000, T0 + 10, T0 + 100), T0 + 50),
+      waiter('i-w2', B, T0 - 4000, T0 + 10, T0 + 300),
+    ];
+    const releases = [release('i-w1', T0 + 500), release('i-w3', T0 + 500)];
+
+    // The same admission: it knew of w1 and still chose zone a.
+    expect(
+      checkOrder(web(), {
+        grants: grants(readAt(waiter('i-w1', A, T0 - 4000, T0 + 10, T0 + 60), T0 + 50)),
+        releases,
+      }),
+    ).toEqual([
+      {
+        invariant: 'order',
+        kind: 'zone-not-fewest',
+        fleet: 'web',
+        granted: 'i-w3',
+        az: A,
+        inFlight: 1,
+        waitingAz: B,
+        waitingInFlight: 0,
+      },
+    ]);
+    // A newcomer's lease at +60 (no queue): made after the read, the admission could not know it.
+    expect(checkOrder(web(), { grants: grants(held('i-w1', T0 + 60)), releases })).toEqual([]);
+  });
+
+  it('takes a waiter as there to be seen from the first sample that saw it parked, when the samples read the queue (its parkedAt is stamped before its park is written)', () => {
+    // w1 (zone a) in flight; w3 (zone a) leases at once at +100, a newcomer; w2 (zone b) stamped
+    // its park at +20 and was granted at +300.
+    const grants = [
+      held('i-w1', T0),
+      held('i-w3', T0 + 100),
+      waiter('i-w2', B, T0 - 4000, T0 + 20, T0 + 300),
+    ];
+    const releases = [release('i-w1', T0 + 500), release('i-w3', T0 + 500)];
+    const sample = (at: number, waiting: string[]): CapacitySample => ({
+      at,
+      fleet: 'web',
+      healthy: 4,
+      leases: 1,
+      surplus: 0,
+      waiting,
+    });
+    const breach = [
+      {
+        invariant: 'order',
+        kind: 'zone-not-fewest',
+        fleet: 'web',
+        granted: 'i-w3',
+        az: A,
+        inFlight: 1,
+        waitingAz: B,
+        waitingInFlight: 0,
+      },
+    ];
+
+    // Without samples of the queue, the stamp stands.
+    expect(checkOrder(web(), { grants, releases })).toEqual(breach);
+    // First seen parked at +150: its park may have been written after w3's lease.
+    const late = [sample(T0 + 50, []), sample(T0 + 150, ['i-w2']), sample(T0 + 250, ['i-w2'])];
+    expect(checkOrder(web(), { grants, releases, samples: late })).toEqual([]);
+    // Seen parked at +50: it was there when w3 leased ahead of it.
+    const early = [sample(T0 + 50, ['i-w2']), sample(T0 + 150, ['i-w2'])];
+    expect(checkOrder(web(), { grants, releases, samples: early })).toEqual(breach);
+    // Seen at +80, while w3's lease step ran (+60 to +100): its transaction may have come first.
+    const asked = grants.map((g) => (g.instanceId === 'i-w3' ? { ...g, askedAt: T0 + 60 } : g));
+    const during = [sample(T0 + 50, []), sample(T0 + 80, ['i-w2'])];
+    expect(checkOrder(web(), { grants: asked, releases, samples: during })).toEqual([]);
+    expect(checkOrder(web(), { grants: asked, releases, samples: early })).toEqual(breach);
+  });
+
   it("judges today's polling by the same rule from the waits observed (asked more than once)", () => {
     const grants: LeaseGrant[] = [
       { fleet: 'web', instanceId: 'i-w3', grantedAt: T0 + 100, waitedFrom: T0 + 5 },
@@ -626,7 +739,10 @@ describe("the run's lease recorder", () => {
     step('AcquireLease', 20, { holder: 'x' });
     step('RetireOld', 200, { leaseReleased: true });
 
-    expect(recorder.grants).toEqual([{ fleet: 'api', instanceId: 'i-a1', grantedAt: T0 + 20 }]);
+    // Granted at its first ask: the lease step ran from the plan's end (+10) to +20.
+    expect(recorder.grants).toEqual([
+      { fleet: 'api', instanceId: 'i-a1', grantedAt: T0 + 20, askedAt: T0 + 10 },
+    ]);
     expect(recorder.releases).toEqual([{ fleet: 'api', instanceId: 'i-a1', from: T0 + 20, to: T0 + 200 }]);
   });
 
@@ -642,7 +758,13 @@ describe("the run's lease recorder", () => {
     });
 
     expect(recorder.grants).toEqual([
-      { fleet: 'api', instanceId: 'i-a1', grantedAt: T0, queueUnreadable: '{"zone":"us-east-1a"}' },
+      {
+        fleet: 'api',
+        instanceId: 'i-a1',
+        grantedAt: T0,
+        askedAt: T0,
+        queueUnreadable: '{"zone":"us-east-1a"}',
+      },
     ]);
   });
 
