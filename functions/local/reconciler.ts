@@ -22,8 +22,9 @@
  * Budgets and windows are the state machine's: every execution takes a budget lease in the
  * state table before it touches anything (one that finds its fleet busy waits in the fleet's
  * queue), and waits for its fleet's window at recheck. On top of that, the reconciler runs at
- * most `maxConcurrent` executions of one fleet at a time, so that with instant waits (the
- * emulated account) its own executions do not crowd the queue, nor race a rollout's counters. With instant waits a closed window is not waited for (it could
+ * most `maxConcurrent` executions at a time of a fleet whose rollout counts its admissions, so
+ * that with instant waits (the emulated account) its own executions do not race the rollout's
+ * counters; any other fleet's wait in its queue, served in the queue's order. With instant waits a closed window is not waited for (it could
  * be hours): those instances are reported as waiting for the window.
  */
 
@@ -35,6 +36,7 @@ import { RolloutStore } from '../aws/rollout-store';
 import { StateStore } from '../aws/state-store';
 import { concurrencyLimit } from '../domain/budget';
 import type { CompiledDesiredState, CompiledFleet } from '../domain/model';
+import { governsRollout } from '../domain/rollout/membership';
 import {
   type DetectionDeps,
   type DetectionLogger,
@@ -228,8 +230,9 @@ export class Reconciler {
   }
 
   /**
-   * Runs every execution started since the last call, at most `concurrency` at once and at
-   * most the fleet's `maxConcurrent` per fleet; resolves when all have ended.
+   * Runs every execution started since the last call, at most `concurrency` at once and, for
+   * a fleet whose rollout counts its admissions, at most the fleet's `maxConcurrent` of it;
+   * resolves when all have ended.
    */
   async runPending(round = this.#round): Promise<RemediationRecord[]> {
     const queue = this.#sfn.takePending();
@@ -249,15 +252,19 @@ export class Reconciler {
           if (next === undefined) break;
           const fleet = this.#fleet(next.input.fleet);
           // A share of the fleet is taken of the drifted instances at least: never more than
-          // the lease would grant (it is the budget's judge; this only spares the queue).
+          // the lease would grant (it is the budget's judge). Only for a fleet whose rollout
+          // counts its admissions (with instant waits they would race its counters); any other
+          // fleet's executions wait in its queue, served in the queue's order, as deployed.
           const fleetLimit =
             fleet === undefined
               ? 1
-              : concurrencyLimit(
-                  fleet.budget.maxConcurrent,
-                  queue.filter((q) => q.input.fleet === next.input.fleet).length +
-                    (inFlight.get(next.input.fleet) ?? 0),
-                );
+              : !governsRollout(fleet.rollout)
+                ? Number.POSITIVE_INFINITY
+                : concurrencyLimit(
+                    fleet.budget.maxConcurrent,
+                    queue.filter((q) => q.input.fleet === next.input.fleet).length +
+                      (inFlight.get(next.input.fleet) ?? 0),
+                  );
           const busy = inFlight.get(next.input.fleet) ?? 0;
           if (busy >= fleetLimit) {
             i += 1;
