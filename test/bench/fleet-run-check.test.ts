@@ -426,6 +426,22 @@ describe('checkOrder (invariant 5: oldest launch time first per zone, the zone w
     from,
     to,
   });
+  /** The grant, as made by an admission that read the queue at `at`. */
+  const readAt = (g: LeaseGrant, at: number): LeaseGrant =>
+    g.queue === undefined ? g : { ...g, queue: { ...g.queue, readAt: at } };
+  /** w3 granted in zone a, one in flight there, while zone b waited with none. */
+  const w3AheadOfZoneB: FleetRunFinding[] = [
+    {
+      invariant: 'order',
+      kind: 'zone-not-fewest',
+      fleet: 'web',
+      granted: 'i-w3',
+      az: A,
+      inFlight: 1,
+      waitingAz: B,
+      waitingInFlight: 0,
+    },
+  ];
 
   it('reports "no queue data" for a fleet none of whose grants carries $.lease.queue (today\'s lease step)', () => {
     const run = cleanRun();
@@ -514,26 +530,13 @@ describe('checkOrder (invariant 5: oldest launch time first per zone, the zone w
       waiter('i-w2', B, T0 - 4000, T0 + 10, T0 + 300),
     ];
 
-    expect(checkOrder(web(), { grants, releases: [release('i-w1', T0 + 500)] })).toEqual([
-      {
-        invariant: 'order',
-        kind: 'zone-not-fewest',
-        fleet: 'web',
-        granted: 'i-w3',
-        az: A,
-        inFlight: 1,
-        waitingAz: B,
-        waitingInFlight: 0,
-      },
-    ]);
+    expect(checkOrder(web(), { grants, releases: [release('i-w1', T0 + 500)] })).toEqual(w3AheadOfZoneB);
   });
 
   it('does not blame a grant for a waiter parked after its admission read the queue (not yet its to see), and does for one parked before', () => {
-    const readFirst = (g: LeaseGrant, readAt: number): LeaseGrant =>
-      g.queue === undefined ? g : { ...g, queue: { ...g.queue, readAt } };
     const grants = (w2ParkedAt: number) => [
       held('i-w1', T0),
-      readFirst(waiter('i-w3', A, T0 - 3000, T0 + 10, T0 + 100), T0 + 40),
+      readAt(waiter('i-w3', A, T0 - 3000, T0 + 10, T0 + 100), T0 + 40),
       waiter('i-w2', B, T0 - 4000, w2ParkedAt, T0 + 300),
     ];
     const releases = [release('i-w1', T0 + 500)];
@@ -558,8 +561,6 @@ describe('checkOrder (invariant 5: oldest launch time first per zone, the zone w
   });
 
   it("judges a grant as its admission read the leases: a release in the waiting zone after the read and before the grant (the waiter's recheck) is no breach, one before it is", () => {
-    const readAt = (g: LeaseGrant, at: number): LeaseGrant =>
-      g.queue === undefined ? g : { ...g, queue: { ...g.queue, readAt: at } };
     // w1 (zone a) and w2 (zone b) in flight; the admission reads at +50 (one each), grants w3
     // (zone a) at +100 while w4 waits in zone b.
     const grants = [
@@ -576,23 +577,10 @@ describe('checkOrder (invariant 5: oldest launch time first per zone, the zone w
     // w2 released at +60..+70: after the read, the zones were even when the admission decided.
     expect(checkOrder(web(), { grants, releases: releases(T0 + 70) })).toEqual([]);
     // w2 released at +35..+45: before the read, which saw zone b empty.
-    expect(checkOrder(web(), { grants, releases: releases(T0 + 45) })).toEqual([
-      {
-        invariant: 'order',
-        kind: 'zone-not-fewest',
-        fleet: 'web',
-        granted: 'i-w3',
-        az: A,
-        inFlight: 1,
-        waitingAz: B,
-        waitingInFlight: 0,
-      },
-    ]);
+    expect(checkOrder(web(), { grants, releases: releases(T0 + 45) })).toEqual(w3AheadOfZoneB);
   });
 
   it('counts against a grant the grants its own admission made since its read, not those another made meanwhile', () => {
-    const readAt = (g: LeaseGrant, at: number): LeaseGrant =>
-      g.queue === undefined ? g : { ...g, queue: { ...g.queue, readAt: at } };
     // The admission reads at +50 (nothing in flight), grants w1 (zone a) at +60 and w3 (zone a)
     // at +100, while w2 waits in zone b.
     const grants = (w1: LeaseGrant) => [
@@ -608,18 +596,7 @@ describe('checkOrder (invariant 5: oldest launch time first per zone, the zone w
         grants: grants(readAt(waiter('i-w1', A, T0 - 4000, T0 + 10, T0 + 60), T0 + 50)),
         releases,
       }),
-    ).toEqual([
-      {
-        invariant: 'order',
-        kind: 'zone-not-fewest',
-        fleet: 'web',
-        granted: 'i-w3',
-        az: A,
-        inFlight: 1,
-        waitingAz: B,
-        waitingInFlight: 0,
-      },
-    ]);
+    ).toEqual(w3AheadOfZoneB);
     // A newcomer's lease at +60 (no queue): made after the read, the admission could not know it.
     expect(checkOrder(web(), { grants: grants(held('i-w1', T0 + 60)), releases })).toEqual([]);
   });
@@ -641,32 +618,20 @@ describe('checkOrder (invariant 5: oldest launch time first per zone, the zone w
       surplus: 0,
       waiting,
     });
-    const breach = [
-      {
-        invariant: 'order',
-        kind: 'zone-not-fewest',
-        fleet: 'web',
-        granted: 'i-w3',
-        az: A,
-        inFlight: 1,
-        waitingAz: B,
-        waitingInFlight: 0,
-      },
-    ];
 
     // Without samples of the queue, the stamp stands.
-    expect(checkOrder(web(), { grants, releases })).toEqual(breach);
+    expect(checkOrder(web(), { grants, releases })).toEqual(w3AheadOfZoneB);
     // First seen parked at +150: its park may have been written after w3's lease.
     const late = [sample(T0 + 50, []), sample(T0 + 150, ['i-w2']), sample(T0 + 250, ['i-w2'])];
     expect(checkOrder(web(), { grants, releases, samples: late })).toEqual([]);
     // Seen parked at +50: it was there when w3 leased ahead of it.
     const early = [sample(T0 + 50, ['i-w2']), sample(T0 + 150, ['i-w2'])];
-    expect(checkOrder(web(), { grants, releases, samples: early })).toEqual(breach);
+    expect(checkOrder(web(), { grants, releases, samples: early })).toEqual(w3AheadOfZoneB);
     // Seen at +80, while w3's lease step ran (+60 to +100): its transaction may have come first.
     const asked = grants.map((g) => (g.instanceId === 'i-w3' ? { ...g, askedAt: T0 + 60 } : g));
     const during = [sample(T0 + 50, []), sample(T0 + 80, ['i-w2'])];
     expect(checkOrder(web(), { grants: asked, releases, samples: during })).toEqual([]);
-    expect(checkOrder(web(), { grants: asked, releases, samples: early })).toEqual(breach);
+    expect(checkOrder(web(), { grants: asked, releases, samples: early })).toEqual(w3AheadOfZoneB);
   });
 
   it("judges today's polling by the same rule from the waits observed (asked more than once)", () => {

@@ -363,31 +363,30 @@ export async function removeWaiter(table: StateTableHandle, waiter: Waiter): Pro
  * Records that the answer on the waiter parked with `token` was sent to a token its granter
  * could not deliver itself (another process's): that process takes the answer from the table.
  */
-export async function markWaiterSent(table: StateTableHandle, waiter: Waiter, at: string): Promise<void> {
-  try {
-    await table.dynamodb.send(
-      new UpdateItemCommand({
-        TableName: table.name,
-        Key: waiterKey(waiter),
-        UpdateExpression: 'SET sentAt = :at',
-        ConditionExpression: 'taskToken = :token AND attribute_exists(answeredAt)',
-        ExpressionAttributeValues: { ':at': { S: at }, ':token': { S: waiter.token } },
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
+export function markWaiterSent(table: StateTableHandle, waiter: Waiter, at: string): Promise<void> {
+  return stampWaiter(table, waiter, 'sentAt', at, 'attribute_exists(answeredAt)');
 }
 
 /** Records a sign of life of the waiter parked with `token` (a heartbeat sent, or a local waiter still polling). */
-export async function touchWaiter(table: StateTableHandle, waiter: Waiter, at: string): Promise<void> {
+export function touchWaiter(table: StateTableHandle, waiter: Waiter, at: string): Promise<void> {
+  return stampWaiter(table, waiter, 'heartbeatAt', at);
+}
+
+/** Sets `attribute` to `at` on the waiter parked with its token (and meeting `also`); nothing once it parked again or left. */
+async function stampWaiter(
+  table: StateTableHandle,
+  waiter: Waiter,
+  attribute: 'sentAt' | 'heartbeatAt',
+  at: string,
+  also?: string,
+): Promise<void> {
   try {
     await table.dynamodb.send(
       new UpdateItemCommand({
         TableName: table.name,
         Key: waiterKey(waiter),
-        UpdateExpression: 'SET heartbeatAt = :at',
-        ConditionExpression: 'taskToken = :token',
+        UpdateExpression: `SET ${attribute} = :at`,
+        ConditionExpression: also === undefined ? 'taskToken = :token' : `taskToken = :token AND ${also}`,
         ExpressionAttributeValues: { ':at': { S: at }, ':token': { S: waiter.token } },
       }),
     );
