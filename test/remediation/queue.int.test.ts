@@ -38,10 +38,13 @@ class RecordingCallbacks implements TaskCallbacks {
   readonly gone = new Set<string>();
   /** Tokens whose SendTaskSuccess dies with the granter (a crash between the write and the send). */
   readonly crashOn = new Set<string>();
+  /** Tokens of another process (a local run's): sent, not delivered; that process reads its waiter. */
+  readonly elsewhere = new Set<string>();
 
   async succeed(token: string, output: unknown): Promise<Delivery> {
     if (this.crashOn.delete(token)) throw new Error('the granter died here');
     if (this.gone.has(token)) return 'gone';
+    if (this.elsewhere.has(token)) return 'elsewhere';
     this.answers.push({ token, ok: true, output });
     return 'delivered';
   }
@@ -243,6 +246,21 @@ describe('the fleet queue', () => {
     expect(w.callbacks.granted()).toEqual([token(0), token(1), token(3)]);
     expect((await slots(w.store)).map((s) => s.holder).sort()).toEqual([holder(1), holder(3)].sort());
     expect(await waiters(w.store)).toEqual([]);
+  });
+
+  it("leaves a grant sent to another process's token on its waiter, marked sent, for that process to take", async () => {
+    const w = await world({ members: 6 });
+    await enter(w.deps, 0, 'us-east-1a', '2025-01-01T00:00:00.000Z');
+    await enter(w.deps, 1, 'us-east-1a', '2025-01-01T00:00:01.000Z');
+    await enter(w.deps, 2, 'us-east-1a', '2025-01-02T00:00:00.000Z');
+    w.callbacks.elsewhere.add(token(2)); // parked by a second `phoenix reconcile`
+
+    await releaseLease(w.deps, member(0, 'us-east-1a', ''), { executionId: holder(0) });
+
+    const [left] = await waiters(w.store);
+    expect(left).toMatchObject({ instanceId: instance(2), sentAt: NOW.toISOString() });
+    expect(JSON.parse(left?.granted ?? '{}')).toMatchObject({ holder: holder(2) });
+    expect((await slots(w.store)).map((s) => s.holder).sort()).toEqual([holder(1), holder(2)].sort());
   });
 
   it('recovers a grant whose granter died between writing it and sending it: the sweep sends it, once', async () => {
