@@ -16,6 +16,9 @@
  *   ever runs; the links it loads lazily after that one (SSO, INI, process, web identity,
  *   container, instance metadata, with the STS and SSO clients they carry) are replaced by
  *   a link that says why it is not there.
+ * - {@link sdkPackageVersionOnlyPlugin}: each client imports its whole package.json (scripts,
+ *   dependencies, description: about 2 KiB a client) for one field, `version`, which it puts
+ *   in its user agent; a default import keeps every field, so the bundle gets the version only.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -170,6 +173,25 @@ export const environmentCredentialsOnlyPlugin: Plugin = {
   },
 };
 
+/** An SDK package's own package.json, as its runtime config imports it (`../package.json`). */
+const SDK_PACKAGE_JSON = /[\\/]node_modules[\\/]@aws-sdk[\\/][^\\/]+[\\/]package\.json$/;
+
+/**
+ * Gives an AWS SDK package's package.json as its version only: the one field its code reads
+ * (`packageInfo.version`, for the user agent). test/infra/lambda-bundle.test.ts reads the
+ * installed SDK's code for any other field, so an upgrade that reads one fails there first.
+ */
+export const sdkPackageVersionOnlyPlugin: Plugin = {
+  name: 'phoenix-sdk-package-version-only',
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: SDK_PACKAGE_JSON }, async (args) => {
+      const { version } = JSON.parse(await readFile(args.path, 'utf8')) as { version?: unknown };
+      if (typeof version !== 'string') throw new LambdaBundleError(`${args.path} has no version`);
+      return { contents: JSON.stringify({ version }), loader: 'json' };
+    });
+  },
+};
+
 // ---- the one way to build a bundle -------------------------------------------------------
 
 /** What a bundle is built from. */
@@ -181,7 +203,7 @@ export interface LambdaBundleRequest {
   /** esbuild `define`: the compiled desired state ({@link desiredStateDefine}); none for a bench baseline. */
   define?: Record<string, string>;
   /**
-   * Whether the SDK is trimmed (both plugins). True for every bundle Phoenix deploys; false
+   * Whether the SDK is trimmed (the three plugins). True for every bundle Phoenix deploys; false
    * only for the benchmark's yardsticks (the SDK as esbuild bundles it unaided).
    */
   trimSdk?: boolean;
@@ -219,7 +241,10 @@ export function lambdaBuildOptions(request: LambdaBundleRequest): BuildOptions {
     banner: { js: ESM_REQUIRE_BANNER },
     mainFields: ['module', 'main'],
     tsconfig: join(PROJECT_ROOT, 'tsconfig.json'),
-    plugins: request.trimSdk === false ? [] : [resolveSdkSchemaKeysPlugin, environmentCredentialsOnlyPlugin],
+    plugins:
+      request.trimSdk === false
+        ? []
+        : [resolveSdkSchemaKeysPlugin, environmentCredentialsOnlyPlugin, sdkPackageVersionOnlyPlugin],
     logLevel: 'warning',
   };
 }

@@ -7,7 +7,7 @@
  * AWS Config's PutEvaluations on a stand-in (moto takes it only in TestMode, EMULATOR.md).
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -40,6 +40,7 @@ import {
   desiredStateDefine,
   LAZY_CREDENTIAL_LINKS,
   NOT_BUNDLED_CREDENTIALS,
+  PROJECT_ROOT,
   resolveSchemaKeys,
 } from '../../infra/parts/lambda-bundle';
 import { fixture } from '../evaluate-drift/harness';
@@ -293,6 +294,45 @@ describe('bundleLambda trims the SDK', () => {
       expect(packages.some((p) => p.includes('node_modules/@aws-sdk/credential-provider-env/'))).toBe(true);
     },
   );
+
+  it.each(['evaluator', 'steps'] as const)(
+    "the %s bundle holds each SDK client's package.json as its version only",
+    (which) => {
+      const packageJsons = contributedInputs(bundleOf(which).metafile).filter((i) =>
+        /node_modules\/@aws-sdk\/[^/]+\/package\.json$/.test(i.path),
+      );
+      expect(packageJsons.length).toBeGreaterThan(2);
+      // `{version:"3.x.y"}` minified, where the whole file was about 2 KiB.
+      for (const { path: file, bytes } of packageJsons) expect([file, bytes < 40]).toEqual([file, true]);
+    },
+  );
+
+  it('gives the version the SDK puts in its user agent, the one field of its package.json its code reads', async () => {
+    const sdk = path.join(PROJECT_ROOT, 'node_modules', '@aws-sdk');
+    const read = new Set<string>();
+    for (const pkg of readdirSync(sdk)) {
+      const dist = path.join(sdk, pkg, 'dist-es');
+      if (!existsSync(dist)) continue;
+      for (const file of readdirSync(dist, { recursive: true, encoding: 'utf8' })) {
+        if (!file.endsWith('.js')) continue;
+        for (const m of readFileSync(path.join(dist, file), 'utf8').matchAll(/packageInfo\.(\w+)/g))
+          read.add(m[1] ?? '');
+      }
+    }
+    expect([...read]).toEqual(['version']);
+
+    const entry = path.join(scratch, 'sfn-version.mjs');
+    // As a client's runtime config imports it: by its path, a default import.
+    const packageJson = path.join(sdk, 'client-sfn', 'package.json');
+    writeFileSync(
+      entry,
+      `import info from ${JSON.stringify(packageJson)};\nconsole.log(JSON.stringify(info));\n`,
+    );
+    const built = await bundleLambda({ entry, outdir: path.join(scratch, 'sfn-version') });
+    const { stdout } = await promisify(execFile)(process.execPath, [built.file], { encoding: 'utf8' });
+    const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
+    expect(JSON.parse(stdout)).toEqual({ version });
+  });
 
   it('and is not what esbuild alone would build: the same entry untrimmed is far heavier', async () => {
     const untrimmed = await bundleLambda({
