@@ -507,7 +507,7 @@ export interface PollingAdmission {
   attemptSeconds: number;
 }
 
-/** The queue as built, with the timings of ADR 32 (queue.ts: HEARTBEAT_EVERY_MS; the sweep's schedule). */
+/** The queue as built, with the timings of ADR 32 (sweep-queues.ts: HEARTBEAT_EVERY_MS; the sweep's schedule). */
 export const QUEUE_ADMISSION: QueueAdmission = {
   kind: 'queue',
   sweeperSeconds: 300,

@@ -10,8 +10,8 @@ import { InsufficientCapacityError, ReplacementFailedError, ReplacementUnhealthy
 import type { GroupChangeRecord, Health, MachineData, Plan } from '../input';
 import { targetState } from '../targets';
 import { describeGroup, requirePart, type StepContext, type StepDeps, sourceOf, timingsOf } from './deps';
+import { admitAfterRelease } from './granter';
 import { waveRaiseRefusal } from './group-capacity';
-import { admitAfterRelease } from './queue';
 
 /** States of a replacement that will never become healthy: no point waiting for it. */
 const DEAD_REPLACEMENT_STATES: ReadonlySet<string> = new Set([

@@ -29,6 +29,7 @@
 
 export { causeText, type Step, type StepContext, type StepDeps } from './deps';
 export { runStep, STEP_NAMES, type StepEvent, StepEventSchema, type StepName } from './dispatch';
+export { type AdmitReport, admit, nextZone } from './granter';
 export { raiseDesiredCapacity, standbyOldFirst } from './group-capacity';
 export { groupLockTtlSeconds } from './group-lock';
 export { checkHealthy } from './health';
@@ -37,17 +38,8 @@ export { giveBackLease, type LeaseResult, takeLease } from './lease';
 export { MANUAL_ACTION_HOLD_SECONDS, type NotifyResult, notify } from './notify';
 export { endsRetryably } from './outcome';
 export { EXECUTION_TAG, plan, REPLACES_TAG } from './plan';
-export {
-  type AdmitReport,
-  acquireLease,
-  admit,
-  nextZone,
-  type QueueEntry,
-  RESEND_AFTER_MS,
-  releaseLease,
-  type SweepReport,
-  sweepQueues,
-} from './queue';
+export { acquireLease, type QueueEntry, releaseLease } from './queue';
 export { recheck } from './recheck';
 export { retireOld } from './retire';
 export { rollback } from './rollback';
+export { RESEND_AFTER_MS, type SweepReport, sweepQueues } from './sweep-queues';

@@ -42,7 +42,7 @@ export interface LeaseResult {
   groupLocked: boolean;
   /** Admitted as a member of this rollout: every end settles it there. */
   rollout?: { templateId: string; version: number; imageId?: string };
-  /** Granted after a wait in the fleet's queue (queue.ts). */
+  /** Granted after a wait in the fleet's queue (granter.ts). */
   queue?: QueueGrant;
 }
 

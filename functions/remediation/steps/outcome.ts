@@ -97,7 +97,7 @@ function skipOf(data: MachineData): { reason: string; detail: string; notify: bo
   };
 }
 
-/** The recheck a waiter's granter made, as its task failure carried it (queue.ts). */
+/** The recheck a waiter's granter made, as its task failure carried it (granter.ts). */
 function noLongerWanted(cause: string): { reason: string; detail: string; notify: boolean } {
   let parsed: { errorMessage?: unknown; reason?: unknown; notify?: unknown } = {};
   try {

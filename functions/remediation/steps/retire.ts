@@ -22,9 +22,9 @@ import {
   type StepDeps,
   timingsOf,
 } from './deps';
+import { admitAfterRelease } from './granter';
 import { groupLockTtlSeconds } from './group-lock';
 import { replacedBy } from './lease';
-import { admitAfterRelease } from './queue';
 
 /**
  * The replacement is healthy: the old instance goes. A standalone one is terminated. A group
