@@ -22,6 +22,12 @@ type Answer = { ok: true; output: unknown } | { ok: false; error: string; cause:
 
 /** Tasks of this process waiting on their token. */
 const waiting = new Map<string, (answer: Answer) => void>();
+/**
+ * When a waiter of this process last admitted for each fleet: the admissions a waiter makes
+ * stand in for the deployed sweep (a lost wake-up, a bake that ended), so one per fleet per
+ * `pollMs × admitEvery` is enough, however many of its executions wait.
+ */
+const lastAdmitted = new Map<string, number>();
 let tokens = 0;
 
 /** The callbacks a local run's steps answer tokens with: this process's waiters at once; another's find the answer in the table. */
@@ -143,8 +149,15 @@ async function parked(
         await store.touchWaiter(waiter, deps.clock().toISOString());
         touched = Date.now();
       }
-      if (poll % pacing.admitEvery === 0 && deps.callbacks !== undefined)
+      const admittedAgo = Date.now() - (lastAdmitted.get(key.fleet) ?? 0);
+      if (
+        poll % pacing.admitEvery === 0 &&
+        deps.callbacks !== undefined &&
+        admittedAgo >= pacing.pollMs * pacing.admitEvery
+      ) {
+        lastAdmitted.set(key.fleet, Date.now());
         await admit({ ...deps, callbacks: deps.callbacks }, key.fleet);
+      }
     } catch {
       // The next poll tries again.
     }
