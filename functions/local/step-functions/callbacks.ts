@@ -6,8 +6,8 @@
  * invokes the steps in-process with it, and then waits for the answer: at once when the
  * granter runs in this process (the process-wide registry below resolves it), or, when the
  * grant was made by another process (two reconcilers on one table, a local run beside the
- * deployed stack), by reading the waiter, where every grant is written before it is sent and marked once sent.
- * While it waits it keeps its waiter alive (a sweep forgets a local waiter silent for five
+ * deployed stack), by reading the waiter, where every grant is written before it is sent and
+ * marked once sent. While it waits it keeps its waiter alive (a sweep forgets a local waiter silent for five
  * minutes) and admits now and then itself, as the deployed sweep would.
  */
 import type { RemediationStore, Waiter, WaiterKey } from '../../aws/remediation-store';

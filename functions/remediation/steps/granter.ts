@@ -149,39 +149,11 @@ async function admitPass(
   report: AdmitReport,
   zonesRead?: { zones: string[]; at: string },
 ): Promise<void> {
-  // What the pass serves by: the zones, each zone's head, the leases in flight per zone, and
-  // when they were read (a grant carries it). A long pass (each grant rechecks its waiter
-  // first) reads them again when older than {@link QUEUE_FRESH_MS}: the next grant goes to the
-  // zone with fewest in flight now, and a waiter parked meanwhile is among the heads.
-  let readAt = '';
-  let readAtMs = 0;
-  const heads = new Map<string, Waiter[]>();
-  const holding = new Set<string>();
-  let inFlight = new Map<string, number>();
-  const readQueue = async (given?: { zones: string[]; at: string }) => {
-    readAt = given?.at ?? deps.clock().toISOString();
-    readAtMs = Date.parse(readAt);
-    const zones = given?.zones ?? (await deps.store.queueState(fleetName)).zones;
-    heads.clear();
-    await Promise.all(
-      zones.map(async (zone) => {
-        const waiters = (await deps.store.zoneHeads(fleetName, zone, HEADS_PER_ZONE)).filter(
-          (w) => w.granted === undefined && w.failed === undefined,
-        );
-        if (waiters.length > 0) heads.set(zone, waiters);
-      }),
-    );
-    inFlight = new Map<string, number>();
-    if (heads.size === 0) return;
-    for (const lease of await deps.store.listLeases(fleetName)) {
-      if (!lease.sk.startsWith('slot#')) continue;
-      holding.add(lease.holder);
-      const zone = lease.az ?? UNKNOWN_ZONE;
-      inFlight.set(zone, (inFlight.get(zone) ?? 0) + 1);
-    }
-  };
-  await readQueue(zonesRead);
-  if (heads.size === 0) return;
+  // A long pass (each grant rechecks its waiter first) reads the queue again when its reading
+  // is older than {@link QUEUE_FRESH_MS}: the next grant goes to the zone with fewest in
+  // flight now, and a waiter parked meanwhile is among the heads.
+  let reading = await readQueue(deps, fleetName, zonesRead);
+  if (reading.heads.size === 0) return;
   // A wave's grants are sent when the pass ends (docs/adr/0034-waves.md): written on their
   // waiters at once, so a granter that dies first leaves them for the sweep to send, but no
   // member runs ahead and raises the group before the pass has granted the rest of its wave.
@@ -194,17 +166,19 @@ async function admitPass(
     // A waiter whose lease was taken and never answered (its granter died between the two, or
     // lost the answer to a re-park) is served first, whatever its place: its lease costs nothing
     // more, and until it is answered it holds a slot (and perhaps its group's lock) that no one uses.
-    for (const [zone, waiters] of heads) {
-      for (const waiter of waiters.filter((w) => holding.has(w.holder))) {
+    for (const [zone, waiters] of reading.heads) {
+      for (const waiter of waiters.filter((w) => reading.holding.has(w.holder))) {
         waiters.splice(waiters.indexOf(waiter), 1);
-        const outcome = await grantOne(deps, waiter, readAt);
+        const outcome = await grantOne(deps, waiter, reading.at);
         if (outcome.kind === 'granted' && outcome.delivery === 'later')
           wave.push({ zone, waiter, send: outcome.send });
         else record(report, waiter, zone, outcome);
       }
     }
     for (;;) {
-      if (deps.clock().getTime() - readAtMs > QUEUE_FRESH_MS) await readQueue();
+      if (deps.clock().getTime() - Date.parse(reading.at) > QUEUE_FRESH_MS)
+        reading = await readQueue(deps, fleetName);
+      const { heads, inFlight } = reading;
       const zone = nextZone(heads, inFlight);
       if (zone === undefined) return;
       if (tokens < 1) {
@@ -213,7 +187,7 @@ async function admitPass(
       }
       const waiter = heads.get(zone)?.shift();
       if (waiter === undefined) continue;
-      const outcome = await grantOne(deps, waiter, readAt);
+      const outcome = await grantOne(deps, waiter, reading.at);
       if (outcome.kind === 'granted') {
         tokens -= 1;
         // A wave's launches are counted with its raise's record.
@@ -234,6 +208,48 @@ async function admitPass(
     for (const { zone, waiter, send } of wave)
       record(report, waiter, zone, { kind: 'granted', delivery: await send() });
   }
+}
+
+/**
+ * What a pass serves by: each zone's head (its waiters not answered yet), the leases in flight
+ * per zone and their holders, and when the queue was read (a grant carries it).
+ */
+interface QueueReading {
+  at: string;
+  heads: Map<string, Waiter[]>;
+  inFlight: Map<string, number>;
+  holding: Set<string>;
+}
+
+/** The fleet's queue read now, or as of `given` for its zones (read by the admission before its first pass). */
+async function readQueue(
+  deps: QueueDeps,
+  fleetName: string,
+  given?: { zones: string[]; at: string },
+): Promise<QueueReading> {
+  const reading: QueueReading = {
+    at: given?.at ?? deps.clock().toISOString(),
+    heads: new Map(),
+    inFlight: new Map(),
+    holding: new Set(),
+  };
+  const zones = given?.zones ?? (await deps.store.queueState(fleetName)).zones;
+  await Promise.all(
+    zones.map(async (zone) => {
+      const waiters = (await deps.store.zoneHeads(fleetName, zone, HEADS_PER_ZONE)).filter(
+        (w) => w.granted === undefined && w.failed === undefined,
+      );
+      if (waiters.length > 0) reading.heads.set(zone, waiters);
+    }),
+  );
+  if (reading.heads.size === 0) return reading;
+  for (const lease of await deps.store.listLeases(fleetName)) {
+    if (!lease.sk.startsWith('slot#')) continue;
+    reading.holding.add(lease.holder);
+    const zone = lease.az ?? UNKNOWN_ZONE;
+    reading.inFlight.set(zone, (reading.inFlight.get(zone) ?? 0) + 1);
+  }
+  return reading;
 }
 
 /**
@@ -369,7 +385,7 @@ async function grantOne(deps: QueueDeps, waiter: Waiter, readAt: string): Promis
  * token, it stays for that process to take, marked sent (until then that process cannot tell
  * it from a wave's grant not sent yet).
  */
-async function settleSent(deps: QueueDeps, waiter: Waiter, delivery: Delivery): Promise<void> {
+export async function settleSent(deps: QueueDeps, waiter: Waiter, delivery: Delivery): Promise<void> {
   if (delivery === 'elsewhere') await deps.store.markWaiterSent(waiter, deps.clock().toISOString());
   else await deps.store.removeWaiter(waiter);
 }

@@ -6,7 +6,7 @@
 
 import type { Delivery } from '../../aws/task-callbacks';
 import type { StepDeps } from './deps';
-import { type AdmitReport, admit, type QueueDeps, requireCallbacks } from './granter';
+import { type AdmitReport, admit, type QueueDeps, requireCallbacks, settleSent } from './granter';
 
 /** The sweep heartbeats a waiter whose last sign of life is older than this (the task's HeartbeatSeconds is 3600). */
 export const HEARTBEAT_EVERY_MS = 30 * 60_000;
@@ -47,7 +47,7 @@ export async function sweepQueues(deps: StepDeps): Promise<SweepReport> {
               : await resendFailure(queue, waiter.token, waiter.failed ?? '{}');
           report.resent += 1;
           // Delivered or gone, the answer is out of the queue; a gone holder's lease runs out by its TTL.
-          if (delivery !== 'elsewhere') await deps.store.removeWaiter(waiter);
+          await settleSent(queue, waiter, delivery);
           continue;
         }
         const silent = now - Date.parse(waiter.heartbeatAt);
