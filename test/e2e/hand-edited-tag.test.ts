@@ -120,7 +120,7 @@ describe('end to end: a tag edited by hand', () => {
     // Safety held after every state.
     expect(invariants.violations).toEqual([]);
     expect(invariants.checks.length).toBeGreaterThan(5);
-    expect(invariants.maxInFlight.get('web')).toBe(1);
+    expect(invariants.maxLeases.get('web')).toBe(1);
 
     // The team heard about it, with who did it; the other team heard nothing.
     const storefront = await account.inbox('storefront');

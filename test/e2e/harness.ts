@@ -32,7 +32,6 @@ import { RemediationStore } from '../../functions/aws/remediation-store';
 import { healthyFloor } from '../../functions/aws/state-store';
 import type { CompiledDesiredState, InstanceFacts } from '../../functions/domain/model';
 import type { LocalRunHooks } from '../../functions/local/hooks';
-import type { ReconcileProgress } from '../../functions/local/progress';
 import { Reconciler, type ReconcilerOptions } from '../../functions/local/reconciler';
 import type { Timings } from '../../functions/remediation/input';
 import { compileYaml, emulatedAccount } from '../helpers/account';
@@ -271,10 +270,7 @@ export function reconcilerFor(
     waits: 'zero',
     concurrency: 4,
     ...options,
-    onProgress: (event) => {
-      invariants?.onProgress(event);
-      onProgress?.(event);
-    },
+    ...(onProgress === undefined ? {} : { onProgress }),
     hooks: {
       clock: () => account.clock.now,
       // A rollout's bake passes on the test's clock.
@@ -321,17 +317,15 @@ export class Invariants {
   readonly checks: number[] = [];
   readonly #account: E2eAccount;
   readonly #fleets: WatchedFleet[];
-  readonly maxInFlight = new Map<string, number>();
+  /**
+   * The most budget slots each fleet held at once: its replacements in flight (from a lease to
+   * its release; an execution waiting in the fleet's queue replaces nothing yet).
+   */
   readonly maxLeases = new Map<string, number>();
 
   constructor(account: E2eAccount, fleets: WatchedFleet[]) {
     this.#account = account;
     this.#fleets = fleets;
-  }
-
-  onProgress(_event: ReconcileProgress): void {
-    // Replacements in flight are the leases the table holds (checked after every state); an
-    // execution waiting in its fleet's queue replaces nothing yet.
   }
 
   async check(where: string): Promise<void> {
@@ -350,8 +344,6 @@ export class Invariants {
           `${where}: fleet ${fleet.fleet} holds ${slots.length} leases > ${fleet.maxConcurrent}`,
         );
       }
-      // A replacement is in flight from its lease to its release: the leases are its count.
-      this.maxInFlight.set(fleet.fleet, this.maxLeases.get(fleet.fleet) ?? 0);
     }
   }
 }
