@@ -70,3 +70,13 @@ export function groupRefusalReason(decision: { heldBy: GroupLock; retirersFirst?
 export function groupBusyReason(lock: GroupLock): string {
   return groupBusySentence(lock);
 }
+
+/** Why a granter takes nothing for a waiter: another answered it first (or it is gone). */
+export function answeredReason(request: { fleet: string; instanceId: string }): string {
+  return `fleet ${request.fleet}: the waiter for ${request.instanceId} was answered (or is gone) before this grant; nothing taken for it`;
+}
+
+/** Why a newcomer waits although a slot may be free: others were waiting first. */
+export function queuedReason(fleet: string): string {
+  return `fleet ${fleet}: other replacements wait in its queue; this one waits behind them`;
+}
