@@ -15,7 +15,7 @@
  * lock ahead of waiting retirements and a `RetireOld` admitting nobody; and the what-ifs that
  * would meet the budgets waves miss. Nothing is slept.
  */
-import { RETIRER_WAIT_SECONDS } from '../functions/aws/state-table/remediation/group-locks';
+import { RETIRER_WAIT_SECONDS } from '../functions/aws/state-table/remediation/group-retirers';
 import { concurrencyLimit } from '../functions/domain/budget';
 import {
   type CallCounts,

@@ -5,8 +5,9 @@
  * uses {@link StateStore}.
  *
  * Each part is its own module over the table's schema (functions/aws/state-table/): the gate
- * (remediation/gate.ts), leases (leases.ts), group locks (group-locks.ts), instance and
- * replacement claims (claims.ts), the final release (releases.ts) and the sentences their
+ * (remediation/gate.ts), leases (leases.ts), group locks (group-locks.ts, with the change
+ * recorded on them in group-changes.ts and retirements first in group-retirers.ts), instance
+ * and replacement claims (claims.ts), the final release (releases.ts) and the sentences their
  * refusals carry (reasons.ts). This class puts them behind one object for the steps.
  *
  * A remediation's happy path is counted in calls (bench: remediation overhead), so the
@@ -27,15 +28,17 @@ import { StateStore } from './state-store';
 import { claimReplacementSeeingQueue, settleInstanceClaim } from './state-table/remediation/claims';
 import { type RemediationGate, remediationGate } from './state-table/remediation/gate';
 import {
-  acquireGroupLock,
-  forgetRetirer,
-  type GroupLockDecision,
-  type GroupLockRequest,
   markGroupRaised,
   type RecordOutcome,
   recordGroupChange,
+} from './state-table/remediation/group-changes';
+import {
+  acquireGroupLock,
+  type GroupLockDecision,
+  type GroupLockRequest,
   releaseGroupLock,
 } from './state-table/remediation/group-locks';
+import { forgetRetirer } from './state-table/remediation/group-retirers';
 import { launchTokens, type SpendForm, spendLaunchTokens } from './state-table/remediation/launch-tokens';
 import {
   acquireLease,
@@ -63,13 +66,13 @@ import { type Release, releaseAll, releaseAllSeeingQueue } from './state-table/r
 import type { GroupChange, QuarantineKey, Waiter } from './state-table/schema';
 
 export type { RemediationGate } from './state-table/remediation/gate';
-export {
-  type GroupLockDecision,
-  type GroupLockPurpose,
-  type GroupLockRequest,
-  RETIRER_WAIT_SECONDS,
-  type RecordOutcome,
+export type { RecordOutcome } from './state-table/remediation/group-changes';
+export type {
+  GroupLockDecision,
+  GroupLockPurpose,
+  GroupLockRequest,
 } from './state-table/remediation/group-locks';
+export { RETIRER_WAIT_SECONDS } from './state-table/remediation/group-retirers';
 export type { Lease, LeaseDecision, LeaseRequest } from './state-table/remediation/leases';
 export type { ParkResult, PendingWaiter } from './state-table/remediation/queue';
 export {

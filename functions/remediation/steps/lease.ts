@@ -169,7 +169,7 @@ export async function giveBackLease(
   const group = data.plan?.asg?.name;
   const instance = { id: data.instanceId, ...replacedBy(data) };
   // Ending without the group's lock its retirement or rollback waited for: it no longer holds
-  // the group's surges off (group-locks.ts), one call on this rare path only.
+  // the group's surges off (group-retirers.ts), one call on this rare path only.
   if (group !== undefined && [data.error, data.rollbackError].some((e) => e?.Error === 'GroupBusyError'))
     await deps.store.forgetRetirer(group, ctx.executionId);
   const items = data.lease?.holder === ctx.executionId ? data.lease.items : undefined;

@@ -1,10 +1,11 @@
 /**
  * The lock on an Auto Scaling group's capacity: Phoenix changes a group's desired capacity only
- * under it (docs/adr/0009-asg-surge-without-races.md).
+ * under it (docs/adr/0009-asg-surge-without-races.md). Taking, joining, renewing and leaving
+ * it are here; what its holder records doing to the group is in group-changes.ts, and the
+ * retirements that go before any surge in group-retirers.ts.
  */
 import {
   type AttributeValue,
-  type CancellationReason,
   ConditionalCheckFailedException,
   TransactionCanceledException,
   TransactWriteItemsCommand,
@@ -14,14 +15,10 @@ import { InvalidInputError } from '../../../domain/errors';
 import { nonNegativeInteger, type StateTableHandle } from '../handle';
 import {
   epochSeconds,
-  GROUP_CHANGE_ATTRIBUTE,
-  type GroupChange,
   type GroupLock,
-  groupChangeValue,
   groupLockFromItem,
   groupLockItem,
   groupLockKey,
-  groupRetirersKey,
   LOCK_CONDITIONS,
   LOCK_NAMES,
   lockMembers,
@@ -29,7 +26,7 @@ import {
 } from '../schema';
 import { liveGroupLock } from '../views';
 import { failedCondition } from './conditional';
-import { type SpendForm, spendUpdate } from './launch-tokens';
+import { noRetirerWaits, retirerServed, retirersRefusal, retirerWaits } from './group-retirers';
 
 export type GroupLockDecision =
   /** `reentered`: the holder had the lock already (a retried step); `lock` then carries what it recorded. */
@@ -45,19 +42,6 @@ export type GroupLockDecision =
  * could not get the lock).
  */
 export type GroupLockPurpose = 'surge' | 'retire';
-
-/** How long a waiting retirement's registration holds surges off without being renewed (each of its tries renews it). */
-export const RETIRER_WAIT_SECONDS = 300;
-
-/** What {@link recordGroupChange} found. */
-export type RecordOutcome =
-  | { outcome: 'recorded' }
-  /** A change was recorded already (a retried step, another member): this is it, untouched, with the lock as found. */
-  | { outcome: 'already-recorded'; change: GroupChange; lock: GroupLock }
-  /** The holder does not hold the lock (never took it, or it expired). */
-  | { outcome: 'not-held' }
-  /** A wave's members are not the ones given (one joined or left, or a guess): these are they. */
-  | { outcome: 'members-changed'; members: string[] };
 
 /** A request for a group's lock. */
 export interface GroupLockRequest {
@@ -297,171 +281,6 @@ export function joinWaveUpdate(
     },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
   };
-}
-
-/**
- * What a surge is told when retirements wait for the group's lock (the `retirers` item's
- * cancellation reason, from {@link noRetirerWaits}): no holder to name, and how many wait.
- */
-export function retirersRefusal(
-  group: string,
-  reason: CancellationReason | undefined,
-  nowSeconds: number,
-): { heldBy: GroupLock; retirersFirst: number } {
-  return {
-    heldBy: {
-      group,
-      holder: 'retirements waiting for it',
-      instanceId: 'unknown',
-      acquiredAt: new Date(nowSeconds * 1000).toISOString(),
-      expiresAt: nowSeconds,
-    },
-    retirersFirst: reason?.Item?.holders?.SS?.length ?? 1,
-  };
-}
-
-/** A condition, for a transaction: no retirement waits for the group's lock (or their registration lapsed). */
-export function noRetirerWaits(table: StateTableHandle, group: string, nowSeconds: number) {
-  return {
-    TableName: table.name,
-    Key: groupRetirersKey(group),
-    ConditionExpression: 'attribute_not_exists(holders) OR expiresAt < :now',
-    ExpressionAttributeValues: { ':now': { N: String(nowSeconds) } },
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-  };
-}
-
-/** Registers `holder` as a retirement waiting for the lock, and holds surges off for {@link RETIRER_WAIT_SECONDS} more. */
-async function retirerWaits(table: StateTableHandle, group: string, holder: string, nowSeconds: number) {
-  await table.dynamodb.send(
-    new UpdateItemCommand({
-      TableName: table.name,
-      Key: groupRetirersKey(group),
-      UpdateExpression: 'ADD holders :me SET expiresAt = :until',
-      ExpressionAttributeValues: {
-        ':me': { SS: [holder] },
-        ':until': { N: String(nowSeconds + RETIRER_WAIT_SECONDS) },
-      },
-    }),
-  );
-}
-
-/**
- * `holder` ended without the lock it waited for (a rollback that ran out of retries): it no
- * longer holds surges off. Every other registration leaves with its lock or lapses.
- */
-export async function forgetRetirer(table: StateTableHandle, group: string, holder: string): Promise<void> {
-  await table.dynamodb.send(new UpdateItemCommand(retirerServed(table, group, holder)));
-}
-
-/** `holder` has the lock: no longer waiting for it (the set's last member gone, surges may go). */
-function retirerServed(table: StateTableHandle, group: string, holder: string) {
-  return {
-    TableName: table.name,
-    Key: groupRetirersKey(group),
-    UpdateExpression: 'DELETE holders :me',
-    ExpressionAttributeValues: { ':me': { SS: [holder] } },
-  };
-}
-
-/**
- * Records what the holder is about to do to the group, before doing it, unless a change is
- * recorded already (a retried step, or another member of the wave: this one gets that one
- * back, untouched). A wave's change is recorded only while its members are the ones it names
- * (`members-changed` when one joined or left since they were read: read again). `not-held`
- * when the holder is not a member (never took it, or it expired and someone else took it): do
- * nothing to the group then.
- */
-export async function recordGroupChange(
-  table: StateTableHandle,
-  group: string,
-  holder: string,
-  change: GroupChange,
-  options: { launches?: number; form?: SpendForm } = {},
-): Promise<RecordOutcome> {
-  const nowSeconds = epochSeconds(table.clock());
-  const members = change.wave?.members;
-  const record = {
-    TableName: table.name,
-    Key: groupLockKey(group),
-    UpdateExpression: 'SET #change = :change',
-    ConditionExpression: `${LOCK_CONDITIONS.memberLive} AND attribute_not_exists(#change)${
-      members === undefined ? '' : ' AND size(holders) = :size'
-    }`,
-    ExpressionAttributeNames: { '#change': GROUP_CHANGE_ATTRIBUTE },
-    ExpressionAttributeValues: {
-      ':change': groupChangeValue(change),
-      ':holder': { S: holder },
-      ':now': { N: String(nowSeconds) },
-      ...(members === undefined ? {} : { ':size': { N: String(members.length) } }),
-    },
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-  };
-  const refused = (item: Record<string, AttributeValue> | undefined): RecordOutcome => {
-    const current = groupLockFromItem(group, item);
-    if (current === undefined || !lockMembers(current).includes(holder) || current.expiresAt < nowSeconds)
-      return { outcome: 'not-held' };
-    if (current.change !== undefined)
-      return { outcome: 'already-recorded', change: current.change, lock: current };
-    return { outcome: 'members-changed', members: [...lockMembers(current)].sort() };
-  };
-  const launches = options.launches ?? 0;
-  // The raise's launches are taken off the count of EC2's tokens with the record, in one
-  // request; a conflict on that busy item is asked again, then the record goes alone.
-  let form: SpendForm = options.form ?? 'refilling';
-  for (let tries = 0; launches > 0 && tries < 3; tries += 1) {
-    try {
-      await table.dynamodb.send(
-        new TransactWriteItemsCommand({
-          TransactItems: [{ Update: record }, { Update: spendUpdate(table, launches, form) }],
-        }),
-      );
-      return { outcome: 'recorded' };
-    } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const [reason, spendReason] = error.CancellationReasons ?? [];
-      if (failedCondition(reason)) return refused(reason?.Item);
-      // The count's form was guessed wrong (the bucket full, or refilling): the other one.
-      if (failedCondition(spendReason)) form = form === 'refilling' ? 'full' : 'refilling';
-    }
-  }
-  try {
-    await table.dynamodb.send(new UpdateItemCommand(record));
-    return { outcome: 'recorded' };
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    return refused(error.Item);
-  }
-}
-
-/**
- * The wave's raise was made: a retried step of a member will not make it again. Or, with
- * `failed`, EC2 refused it for its launch: the other members fail as its closer did.
- */
-export async function markGroupRaised(
-  table: StateTableHandle,
-  group: string,
-  holder: string,
-  failed?: { code: string; message: string },
-): Promise<void> {
-  try {
-    await table.dynamodb.send(
-      new UpdateItemCommand({
-        TableName: table.name,
-        Key: groupLockKey(group),
-        UpdateExpression: failed === undefined ? 'SET raiseMade = :yes' : 'SET raiseFailed = :failed',
-        ConditionExpression: LOCK_CONDITIONS.member,
-        ExpressionAttributeValues: {
-          ...(failed === undefined
-            ? { ':yes': { BOOL: true } }
-            : { ':failed': { S: JSON.stringify(failed) } }),
-          ':holder': { S: holder },
-        },
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
 }
 
 /**

@@ -31,7 +31,8 @@ import {
 import { instanceClaimPut } from './claims';
 import { failedCondition } from './conditional';
 import type { RemediationGate } from './gate';
-import { joinWaveUpdate, noRetirerWaits, retirersRefusal, wayIntoHeldLock } from './group-locks';
+import { joinWaveUpdate, wayIntoHeldLock } from './group-locks';
+import { noRetirerWaits, retirersRefusal } from './group-retirers';
 import { type LeaseDecision, type LeaseRequest, leaseBase } from './lease-request';
 import { queueIsEmpty, waiterPending } from './queue';
 import {
@@ -129,7 +130,7 @@ export async function leaseInOneTransaction(
     if (request.behindQueue === true) items.push({ ConditionCheck: queueIsEmpty(table, request.fleet) });
     const waiterIndex = items.length;
     if (request.waiter !== undefined) items.push({ ConditionCheck: waiterPending(table, request.waiter) });
-    // A surge goes after the retirements waiting for the group's lock (group-locks.ts).
+    // A surge goes after the retirements waiting for the group's lock (group-retirers.ts).
     const retirersIndex = items.length;
     if (request.groupLock !== undefined)
       items.push({ ConditionCheck: noRetirerWaits(table, request.groupLock.group, nowSeconds) });
