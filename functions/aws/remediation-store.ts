@@ -49,7 +49,6 @@ import {
 import {
   answerWaiter,
   askGranterAgain,
-  getWaiter,
   leaveGranter,
   listWaiters,
   markWaiterSent,
@@ -235,11 +234,6 @@ export class RemediationStore extends StateStore {
   /** The first `limit` waiters of one zone, oldest launch time first. */
   zoneHeads(fleet: string, az: string, limit: number): Promise<Waiter[]> {
     return zoneHeads(this.state, fleet, az, limit);
-  }
-
-  /** One waiter as it is now. */
-  getWaiter(key: WaiterKey): Promise<Waiter | undefined> {
-    return getWaiter(this.state, key);
   }
 
   /** The grant or the refusal written on the waiter, once (false when someone answered first). */

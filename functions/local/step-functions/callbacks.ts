@@ -6,28 +6,29 @@
  * invokes the steps in-process with it, and then waits for the answer: at once when the
  * granter runs in this process (the process-wide registry below resolves it), or, when the
  * grant was made by another process (two reconcilers on one table, a local run beside the
- * deployed stack), by reading the waiter, where every grant is written before it is sent and
- * marked once sent. While it waits it keeps its waiter alive (a sweep forgets a local waiter silent for five
- * minutes) and admits now and then itself, as the deployed sweep would.
+ * deployed stack), from the waiter, where every grant is written before it is sent and marked
+ * once sent: one poller per fleet's zone reads them all (waiter-poller.ts), keeps them alive
+ * and admits now and then, as the deployed sweep would.
  */
-import type { RemediationStore, Waiter, WaiterKey } from '../../aws/remediation-store';
+import type { WaiterKey } from '../../aws/remediation-store';
 import type { Delivery, TaskCallbacks } from '../../aws/task-callbacks';
-import { admit, type QueueEntry, RESEND_AFTER_MS, type StepDeps } from '../../remediation/steps';
+import type { QueueEntry, StepDeps } from '../../remediation/steps';
 import { StateError } from './tasks';
+import {
+  type Answer,
+  type CallbackPacing,
+  type ParkedTask,
+  type PollerTable,
+  pollFor,
+} from './waiter-poller';
+
+export type { CallbackPacing } from './waiter-poller';
 
 /** The resource of a callback task that invokes the steps Lambda. */
 export const LAMBDA_CALLBACK_RESOURCE = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
 
-type Answer = { ok: true; output: unknown } | { ok: false; error: string; cause: string };
-
 /** Tasks of this process waiting on their token. */
 const waiting = new Map<string, (answer: Answer) => void>();
-/**
- * When a waiter of this process last admitted for each fleet: the admissions a waiter makes
- * stand in for the deployed sweep (a lost wake-up, a bake that ended), so one per fleet per
- * `pollMs × admitEvery` is enough, however many of its executions wait.
- */
-const lastAdmitted = new Map<string, number>();
 let tokens = 0;
 
 /** The callbacks a local run's steps answer tokens with: this process's waiters at once; another's find the answer in the table. */
@@ -43,20 +44,6 @@ function deliver(token: string, answer: Answer): Delivery {
   waiting.delete(token);
   resolve(answer);
   return 'delivered';
-}
-
-/**
- * How often a parked local task reads its waiter (a grant made by another process) and admits
- * itself: the first read soon, then less and less often (a grant in this process needs no
- * read at all), never rarer than `maxPollMs`.
- */
-export interface CallbackPacing {
-  pollMs: number;
-  maxPollMs: number;
-  /** Admit every this many polls (a lost wake-up, a bake that ended, a granter that died). */
-  admitEvery: number;
-  /** Record a sign of life at least this often (a sweep forgets a local waiter silent for five minutes). */
-  touchEveryMs: number;
 }
 
 export const REAL_PACING: CallbackPacing = {
@@ -81,6 +68,8 @@ export function callbackTask(options: {
   deps: StepDeps;
   invoke: (payload: unknown) => Promise<unknown>;
   pacing: CallbackPacing;
+  /** The table as the run shares it among its parked tasks (see {@link ParkedTask.table}); default the execution's own store. */
+  table?: PollerTable;
 }) {
   return async (taskInput: unknown): Promise<unknown> => {
     let payload = (taskInput as { Payload?: Record<string, unknown> }).Payload ?? {};
@@ -97,7 +86,12 @@ export function callbackTask(options: {
       }
       const answer =
         entry?.queue === 'parked'
-          ? await parked(options.deps, options.pacing, token, entry.waiter, answered)
+          ? await parked(
+              { ...options, table: options.table ?? { client: options.deps.store, name: '' } },
+              token,
+              entry.waiter,
+              answered,
+            )
           : await answered;
       if (answer === 'lost') {
         // Forgotten unanswered (a sweep took it for gone): it enters again, and having waited,
@@ -111,56 +105,33 @@ export function callbackTask(options: {
   };
 }
 
-/** Waits for this process's granter, or reads the waiter for another's; `lost` when it was forgotten unanswered. */
+/** Waits for this process's granter, or for its partition's poller to read another's answer; `lost` when it was forgotten unanswered. */
 async function parked(
-  deps: StepDeps,
-  pacing: CallbackPacing,
+  { deps, pacing, table }: { deps: StepDeps; pacing: CallbackPacing; table: PollerTable },
   token: string,
   key: WaiterKey,
   answered: Promise<Answer>,
 ): Promise<Answer | 'lost'> {
-  let settled: Answer | undefined;
-  void answered.then((answer) => {
-    settled = answer;
+  let settle: (answer: Answer | 'lost') => void = () => {};
+  const fromTable = new Promise<Answer | 'lost'>((resolve) => {
+    settle = resolve;
   });
-  const store = deps.store as Pick<RemediationStore, 'getWaiter' | 'removeWaiter' | 'touchWaiter'>;
-  let pause = pacing.pollMs;
-  let touched = Date.now();
-  for (let poll = 1; ; poll += 1) {
-    const early = await Promise.race([answered, sleep(pause)]);
-    pause = Math.min(pacing.maxPollMs, pause * 2);
-    if (early !== undefined) return early;
-    const waiter = await store.getWaiter(key);
-    if (settled !== undefined) return settled;
-    if (waiter === undefined || waiter.token !== token) {
+  const polling = pollFor({
+    token,
+    key,
+    deps,
+    pacing,
+    table,
+    waiting: () => waiting.has(token),
+    settle: (answer) => {
       waiting.delete(token);
-      return 'lost';
-    }
-    const answer = answerOf(waiter, deps.clock().getTime());
-    if (answer !== undefined) {
-      waiting.delete(token);
-      await store.removeWaiter(waiter);
-      return answer;
-    }
-    // Both are help, not the wait itself: one that fails (a slow or throttled account) must not
-    // fail the task and leave its waiter behind for a grant nobody would take.
-    try {
-      if (Date.now() - touched >= pacing.touchEveryMs) {
-        await store.touchWaiter(waiter, deps.clock().toISOString());
-        touched = Date.now();
-      }
-      const admittedAgo = Date.now() - (lastAdmitted.get(key.fleet) ?? 0);
-      if (
-        poll % pacing.admitEvery === 0 &&
-        deps.callbacks !== undefined &&
-        admittedAgo >= pacing.pollMs * pacing.admitEvery
-      ) {
-        lastAdmitted.set(key.fleet, Date.now());
-        await admit({ ...deps, callbacks: deps.callbacks }, key.fleet);
-      }
-    } catch {
-      // The next poll tries again.
-    }
+      settle(answer);
+    },
+  });
+  try {
+    return await Promise.race([answered, fromTable]);
+  } finally {
+    polling.stop();
   }
 }
 
@@ -170,23 +141,4 @@ function withStaleRecheck(data: unknown): unknown {
   const recheck = (data as { recheck?: unknown }).recheck;
   if (typeof recheck !== 'object' || recheck === null) return data;
   return { ...data, recheck: { ...recheck, checkedAt: '' } };
-}
-
-/**
- * The answer on the waiter, once it is this task's to take: sent by a granter of another
- * process, or written so long ago that its granter is taken for dead (as the deployed sweep
- * resends it). One written and not sent yet is a wave's grant whose admission has not ended
- * its pass: taken now, the member would raise its group before the rest of its wave is granted.
- */
-function answerOf(waiter: Waiter, now: number): Answer | undefined {
-  const sent = waiter.sentAt !== undefined || now - Date.parse(waiter.answeredAt ?? '') >= RESEND_AFTER_MS;
-  if (!sent) return undefined;
-  if (waiter.granted !== undefined) return { ok: true, output: JSON.parse(waiter.granted) };
-  if (waiter.failed === undefined) return undefined;
-  const { error, cause } = JSON.parse(waiter.failed) as { error?: string; cause?: string };
-  return { ok: false, error: error ?? 'States.TaskFailed', cause: cause ?? '' };
-}
-
-function sleep(ms: number): Promise<undefined> {
-  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms));
 }

@@ -196,6 +196,7 @@ export async function runRemediation(
               deps: stepDeps,
               invoke: lambdaTask(stepDeps, apiCalls, lambdaArn, hooks?.gate),
               pacing: options.waits === 'zero' ? FAST_PACING : REAL_PACING,
+              table: { client: options.clients.dynamodb, name: options.deps.tableName },
             })
           : sdkTask(kind.service, kind.action, taskClients);
     const resource: AfterStateEvent['resource'] =

@@ -51,7 +51,6 @@ export interface StepDeps {
     | 'leaveGranter'
     | 'zoneHeads'
     | 'listWaiters'
-    | 'getWaiter'
     | 'answerWaiter'
     | 'markWaiterSent'
     | 'removeWaiter'

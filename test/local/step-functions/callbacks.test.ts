@@ -27,10 +27,15 @@ const GRANT = { holder: 'arn:exec', groupLocked: true };
 function parkedTask(waiterNow: (token: string) => Waiter | undefined) {
   let token = '';
   const removed: Waiter[] = [];
+  const reads: string[] = [];
   const deps = {
     clock: () => new Date(NOW),
     store: {
-      getWaiter: async (_key: WaiterKey) => waiterNow(token),
+      listWaiters: async (fleet: string, az: string) => {
+        reads.push(`${fleet} ${az}`);
+        const now = waiterNow(token);
+        return now === undefined ? [] : [now];
+      },
       removeWaiter: async (w: Waiter) => {
         removed.push(w);
       },
@@ -49,7 +54,7 @@ function parkedTask(waiterNow: (token: string) => Waiter | undefined) {
   const answer = task({ Payload: { data: {} } });
   const settled = async (ms: number) =>
     Promise.race([answer, new Promise((resolve) => setTimeout(() => resolve('pending'), ms))]);
-  return { settled, removed, token: () => token };
+  return { settled, removed, reads, token: () => token };
 }
 
 function waiter(token: string, answer: Partial<Waiter>): Waiter {
@@ -115,5 +120,96 @@ describe('a parked local task', () => {
     );
 
     await expect(run.settled(1_000)).rejects.toMatchObject({ name: 'QuarantinedError' });
+  });
+});
+
+describe('the parked tasks of one fleet and zone', () => {
+  /** `count` tasks parked in one partition over one store; `table` is what each read returns. */
+  function parkedTasks(count: number, table: (tokens: Map<string, string>) => Promise<Waiter[]>) {
+    const tokens = new Map<string, string>();
+    const invoked = new Map<string, number>();
+    const removed: Waiter[] = [];
+    const reads: string[] = [];
+    const deps = {
+      clock: () => new Date(NOW),
+      store: {
+        listWaiters: async (fleet: string, az: string) => {
+          reads.push(`${fleet} ${az}`);
+          return table(tokens);
+        },
+        removeWaiter: async (w: Waiter) => {
+          removed.push(w);
+        },
+        touchWaiter: async () => {},
+      },
+    } as unknown as StepDeps;
+    const answers = Array.from({ length: count }, (_, i) => {
+      const instanceId = `i-${i}`;
+      const task = callbackTask({
+        executionArn: `arn:aws:states:us-east-1:123456789012:execution:phoenix:e${i}`,
+        deps,
+        pacing: PACING,
+        invoke: async (payload) => {
+          tokens.set(instanceId, (payload as { taskToken: string }).taskToken);
+          invoked.set(instanceId, (invoked.get(instanceId) ?? 0) + 1);
+          return { queue: 'parked', waiter: { ...KEY, instanceId }, reason: 'the fleet is busy' };
+        },
+      });
+      return task({ Payload: { data: {} } });
+    });
+    return { answers, tokens, invoked, removed, reads };
+  }
+
+  const sentGrant = (instanceId: string, token: string): Waiter => ({
+    ...waiter(token, {
+      granted: JSON.stringify({ holder: instanceId }),
+      answeredAt: new Date(NOW).toISOString(),
+      sentAt: new Date(NOW).toISOString(),
+    }),
+    instanceId,
+  });
+
+  it('are answered from one read of their partition a poll, not one read each', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const run = parkedTasks(6, async (tokens) => {
+      await gate;
+      return [...tokens].map(([id, token]) => sentGrant(id, token));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Six parked, one read in flight (the poll waits for it): each reading its own would be six.
+    expect(run.tokens.size).toBe(6);
+    expect(run.reads).toEqual(['web us-east-1a']);
+
+    release();
+    expect(await Promise.all(run.answers)).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ holder: `i-${i}` })));
+    expect(run.reads).toHaveLength(1);
+    expect(run.removed.map((w) => w.instanceId).sort()).toEqual(['i-0', 'i-1', 'i-2', 'i-3', 'i-4', 'i-5']);
+  });
+
+  it('a task whose waiter is gone enters again; the others keep waiting for their grants', async () => {
+    let reads = 0;
+    const run = parkedTasks(3, async (tokens) => {
+      reads += 1;
+      // i-1's waiter was forgotten (a sweep took it for gone) until it parked again; the others
+      // wait, unanswered, for two reads, then are sent their grants.
+      const parkedAgain = (run.invoked.get('i-1') ?? 0) > 1;
+      return [...tokens]
+        .filter(([id]) => id !== 'i-1' || parkedAgain)
+        .map(([id, token]) =>
+          reads > 2 || id === 'i-1' ? sentGrant(id, token) : waiter(token, { instanceId: id }),
+        );
+    });
+
+    expect(await Promise.all(run.answers)).toEqual([{ holder: 'i-0' }, { holder: 'i-1' }, { holder: 'i-2' }]);
+    expect(run.invoked).toEqual(
+      new Map([
+        ['i-0', 1],
+        ['i-1', 2],
+        ['i-2', 1],
+      ]),
+    );
   });
 });
