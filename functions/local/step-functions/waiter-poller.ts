@@ -10,6 +10,7 @@
  * `pollMs × admitEvery`, however many of its executions wait.
  */
 import type { RemediationStore, Waiter, WaiterKey } from '../../aws/remediation-store';
+import { isTransientAwsError } from '../../aws/transient';
 import { admit, RESEND_AFTER_MS, type StepDeps } from '../../remediation/steps';
 
 /** What a task parked in the table is answered with: the lease step's output, or its failure. */
@@ -141,10 +142,19 @@ class PartitionPoller {
       this.#pause = Math.min(pacing.maxPollMs, this.#pause * 2);
       const first = this.#tasks.values().next().value?.task;
       if (first === undefined) break;
-      // Help, not the wait itself: a read or an admission that fails (a slow or throttled
-      // account) must not fail the tasks and leave their waiters behind; the next poll tries again.
+      const store = first.deps.store as PollStore;
+      let waiters: Waiter[] | undefined;
       try {
-        await this.#answer(first.deps.store as PollStore);
+        waiters = await store.listWaiters(this.#fleet, this.#az);
+      } catch (error) {
+        // A slow or throttled account: the next poll reads again. Anything else (the role may
+        // not read the table) fails the tasks with it, as a step's failure would.
+        if (!isTransientAwsError(error)) this.#failAll(error);
+      }
+      // Help, not the wait itself: a write or an admission that fails must not fail the tasks
+      // and leave their waiters behind; the next poll tries again.
+      try {
+        if (waiters !== undefined) await this.#answer(store, waiters);
       } catch {}
       try {
         await this.#admit(first.deps, pacing, poll);
@@ -154,9 +164,16 @@ class PartitionPoller {
     this.#endedAt = Date.now();
   }
 
-  /** Reads the partition once and settles every task whose waiter is answered, gone or parked again. */
-  async #answer(store: PollStore): Promise<void> {
-    const waiters = await store.listWaiters(this.#fleet, this.#az);
+  /** Every task fails with `error` (the partition cannot be read). */
+  #failAll(error: unknown): void {
+    for (const [token, { task }] of this.#tasks) {
+      this.#tasks.delete(token);
+      if (task.waiting()) task.settle({ ok: false, error: 'States.TaskFailed', cause: String(error) });
+    }
+  }
+
+  /** Settles every task whose waiter, as the partition was read, is answered, gone or parked again. */
+  async #answer(store: PollStore, waiters: readonly Waiter[]): Promise<void> {
     const byInstance = new Map(waiters.map((w) => [`${w.launchTime}\u0000${w.instanceId}`, w]));
     for (const [token, entry] of this.#tasks) {
       const { task } = entry;

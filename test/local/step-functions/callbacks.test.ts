@@ -212,4 +212,28 @@ describe('the parked tasks of one fleet and zone', () => {
       ]),
     );
   });
+
+  it('read again after a throttled read; failed, with the reason, when the table cannot be read at all', async () => {
+    const throttle = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    let reads = 0;
+    const throttled = parkedTasks(1, async (tokens) => {
+      reads += 1;
+      if (reads <= 2) throw throttle;
+      return [...tokens].map(([id, token]) => sentGrant(id, token));
+    });
+    expect(await Promise.all(throttled.answers)).toEqual([{ holder: 'i-0' }]);
+    expect(reads).toBe(3);
+
+    const denied = Object.assign(new Error('not authorized to perform: dynamodb:Query'), {
+      name: 'AccessDeniedException',
+    });
+    const refused = parkedTasks(2, async () => {
+      throw denied;
+    });
+    for (const answer of refused.answers)
+      await expect(answer).rejects.toMatchObject({
+        name: 'States.TaskFailed',
+        message: expect.stringContaining('dynamodb:Query'),
+      });
+  });
 });
