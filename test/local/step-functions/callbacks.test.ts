@@ -23,9 +23,14 @@ const KEY: WaiterKey = {
 };
 const GRANT = { holder: 'arn:exec', groupLocked: true };
 
-/** A parked task over a waiter the test writes as it likes; resolves with its answer or 'pending'. */
-function parkedTask(waiterNow: (token: string) => Waiter | undefined) {
-  let token = '';
+/** `count` tasks parked in one partition over one store; `table` is what each read of it returns (tokens by instance). */
+function parkedTasks(
+  count: number,
+  table: (tokens: Map<string, string>) => Promise<Waiter[]>,
+  idOf: (i: number) => string = (i) => `i-${i}`,
+) {
+  const tokens = new Map<string, string>();
+  const invoked = new Map<string, number>();
   const removed: Waiter[] = [];
   const reads: string[] = [];
   const deps = {
@@ -33,8 +38,7 @@ function parkedTask(waiterNow: (token: string) => Waiter | undefined) {
     store: {
       listWaiters: async (fleet: string, az: string) => {
         reads.push(`${fleet} ${az}`);
-        const now = waiterNow(token);
-        return now === undefined ? [] : [now];
+        return table(tokens);
       },
       removeWaiter: async (w: Waiter) => {
         removed.push(w);
@@ -42,19 +46,37 @@ function parkedTask(waiterNow: (token: string) => Waiter | undefined) {
       touchWaiter: async () => {},
     },
   } as unknown as StepDeps;
-  const task = callbackTask({
-    executionArn: 'arn:aws:states:us-east-1:123456789012:execution:phoenix:e1',
-    deps,
-    pacing: PACING,
-    invoke: async (payload) => {
-      token = (payload as { taskToken: string }).taskToken;
-      return { queue: 'parked', waiter: KEY, reason: 'the fleet is busy' };
-    },
+  const answers = Array.from({ length: count }, (_, i) => {
+    const instanceId = idOf(i);
+    const task = callbackTask({
+      executionArn: `arn:aws:states:us-east-1:123456789012:execution:phoenix:e${i}`,
+      deps,
+      pacing: PACING,
+      invoke: async (payload) => {
+        tokens.set(instanceId, (payload as { taskToken: string }).taskToken);
+        invoked.set(instanceId, (invoked.get(instanceId) ?? 0) + 1);
+        return { queue: 'parked', waiter: { ...KEY, instanceId }, reason: 'the fleet is busy' };
+      },
+    });
+    return task({ Payload: { data: {} } });
   });
-  const answer = task({ Payload: { data: {} } });
+  return { answers, tokens, invoked, removed, reads };
+}
+
+/** A parked task over a waiter the test writes as it likes; resolves with its answer or 'pending'. */
+function parkedTask(waiterNow: (token: string) => Waiter | undefined) {
+  const run = parkedTasks(
+    1,
+    async (tokens) => {
+      const now = waiterNow(tokens.get(KEY.instanceId) ?? '');
+      return now === undefined ? [] : [now];
+    },
+    () => KEY.instanceId,
+  );
+  const [answer] = run.answers;
   const settled = async (ms: number) =>
     Promise.race([answer, new Promise((resolve) => setTimeout(() => resolve('pending'), ms))]);
-  return { settled, removed, reads, token: () => token };
+  return { settled, removed: run.removed, token: () => run.tokens.get(KEY.instanceId) ?? '' };
 }
 
 function waiter(token: string, answer: Partial<Waiter>): Waiter {
@@ -124,42 +146,6 @@ describe('a parked local task', () => {
 });
 
 describe('the parked tasks of one fleet and zone', () => {
-  /** `count` tasks parked in one partition over one store; `table` is what each read returns. */
-  function parkedTasks(count: number, table: (tokens: Map<string, string>) => Promise<Waiter[]>) {
-    const tokens = new Map<string, string>();
-    const invoked = new Map<string, number>();
-    const removed: Waiter[] = [];
-    const reads: string[] = [];
-    const deps = {
-      clock: () => new Date(NOW),
-      store: {
-        listWaiters: async (fleet: string, az: string) => {
-          reads.push(`${fleet} ${az}`);
-          return table(tokens);
-        },
-        removeWaiter: async (w: Waiter) => {
-          removed.push(w);
-        },
-        touchWaiter: async () => {},
-      },
-    } as unknown as StepDeps;
-    const answers = Array.from({ length: count }, (_, i) => {
-      const instanceId = `i-${i}`;
-      const task = callbackTask({
-        executionArn: `arn:aws:states:us-east-1:123456789012:execution:phoenix:e${i}`,
-        deps,
-        pacing: PACING,
-        invoke: async (payload) => {
-          tokens.set(instanceId, (payload as { taskToken: string }).taskToken);
-          invoked.set(instanceId, (invoked.get(instanceId) ?? 0) + 1);
-          return { queue: 'parked', waiter: { ...KEY, instanceId }, reason: 'the fleet is busy' };
-        },
-      });
-      return task({ Payload: { data: {} } });
-    });
-    return { answers, tokens, invoked, removed, reads };
-  }
-
   const sentGrant = (instanceId: string, token: string): Waiter => ({
     ...waiter(token, {
       granted: JSON.stringify({ holder: instanceId }),
@@ -230,8 +216,10 @@ describe('the parked tasks of one fleet and zone', () => {
     const refused = parkedTasks(2, async () => {
       throw denied;
     });
-    for (const answer of refused.answers)
-      await expect(answer).rejects.toMatchObject({
+    const ended = await Promise.allSettled(refused.answers);
+    expect(ended).toEqual([0, 1].map(() => expect.objectContaining({ status: 'rejected' })));
+    for (const end of ended)
+      expect(end.status === 'rejected' ? end.reason : undefined).toMatchObject({
         name: 'States.TaskFailed',
         message: expect.stringContaining('dynamodb:Query'),
       });
