@@ -68,8 +68,11 @@ export function callbackTask(options: {
   deps: StepDeps;
   invoke: (payload: unknown) => Promise<unknown>;
   pacing: CallbackPacing;
-  /** The table as the run shares it among its parked tasks (see {@link ParkedTask.table}); default the execution's own store. */
-  table?: PollerTable;
+  /**
+   * The table as the run shares it among its parked tasks (see {@link ParkedTask.table}): the
+   * run's own client, not the execution's counting store, or each task would poll alone.
+   */
+  table: PollerTable;
 }) {
   return async (taskInput: unknown): Promise<unknown> => {
     let payload = (taskInput as { Payload?: Record<string, unknown> }).Payload ?? {};
@@ -85,14 +88,7 @@ export function callbackTask(options: {
         throw error;
       }
       const answer =
-        entry?.queue === 'parked'
-          ? await parked(
-              { ...options, table: options.table ?? { client: options.deps.store, name: '' } },
-              token,
-              entry.waiter,
-              answered,
-            )
-          : await answered;
+        entry?.queue === 'parked' ? await parked(options, token, entry.waiter, answered) : await answered;
       if (answer === 'lost') {
         // Forgotten unanswered (a sweep took it for gone): it enters again, and having waited,
         // is rechecked first, as a granter would (the step rechecks a state whose recheck is old).

@@ -63,21 +63,13 @@ const pollers = new WeakMap<object, Map<string, PartitionPoller>>();
 
 /** Reads for `task` from its partition's poller (started if none runs) until it is answered or removed. */
 export function pollFor(task: ParkedTask): { stop: () => void } {
-  let byPartition = pollers.get(task.table.client);
-  if (byPartition === undefined) {
-    byPartition = new Map();
-    pollers.set(task.table.client, byPartition);
-  }
+  const byPartition = pollers.get(task.table.client) ?? new Map<string, PartitionPoller>();
+  pollers.set(task.table.client, byPartition);
   const partition = `${task.table.name}\u0000${task.key.fleet}\u0000${task.key.az}`;
-  let poller = byPartition.get(partition);
-  if (poller === undefined) {
-    const created = new PartitionPoller(task.key.fleet, task.key.az);
-    byPartition.set(partition, created);
-    poller = created;
-  }
+  const poller = byPartition.get(partition) ?? new PartitionPoller(task.key.fleet, task.key.az);
+  byPartition.set(partition, poller);
   poller.add(task);
-  const running = poller;
-  return { stop: () => running.remove(task.token) };
+  return { stop: () => poller.remove(task.token) };
 }
 
 /**

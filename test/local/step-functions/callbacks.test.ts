@@ -52,6 +52,8 @@ function parkedTasks(
       executionArn: `arn:aws:states:us-east-1:123456789012:execution:phoenix:e${i}`,
       deps,
       pacing: PACING,
+      // The tasks of one call share their poller; another call's tasks read a table of their own.
+      table: { client: deps.store, name: 'phoenix-state' },
       invoke: async (payload) => {
         tokens.set(instanceId, (payload as { taskToken: string }).taskToken);
         invoked.set(instanceId, (invoked.get(instanceId) ?? 0) + 1);
